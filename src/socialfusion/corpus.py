@@ -1,0 +1,113 @@
+"""Corpus: the in-memory view of one store (posts, users, interactions, edges, labels, rejects) that tasks consume."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.schema import MEDIA_KINDS, TABLES, arrow_schema, empty_table, records_to_table
+
+if TYPE_CHECKING:
+    from socialfusion.store import Store
+
+__all__ = ["Corpus"]
+
+
+def _empty(table: str):
+    return field(default_factory=lambda: empty_table(table))
+
+
+@dataclass
+class Corpus:
+    """Arrow tables of one corpus, each with the schema of ``socialfusion.schema.arrow_schema(name)``.
+
+    Examples:
+        >>> corpus = Corpus.from_records(posts=[{"post_id": "p1", "author_id": "u1", "text": "hello",
+        ...                                     "created_at": "2024-01-01T00:00:00Z"}])
+        >>> corpus.counts()["posts"]
+        1
+    """
+
+    posts: pa.Table = _empty("posts")
+    users: pa.Table = _empty("users")
+    interactions: pa.Table = _empty("interactions")
+    edges: pa.Table = _empty("edges")
+    labels: pa.Table = _empty("labels")
+    rejects: pa.Table = _empty("rejects")
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def table_names(cls) -> list[str]:
+        """The names of the corpus's tables, in storage order."""
+        return [f.name for f in fields(cls) if f.name in TABLES]
+
+    @classmethod
+    def from_records(cls, metadata: Mapping[str, Any] | None = None, **records: Iterable[Any]) -> Corpus:
+        """Build a corpus from records (mappings or schema models), validated here.
+
+        Args:
+            metadata: free-form metadata (dataset name, privacy settings, ...).
+            **records: one iterable per table name, e.g. ``posts=[...]``.
+
+        Raises:
+            SchemaValidationError: a record does not validate.
+            ConfigurationError: unknown table name.
+        """
+        tables = {name: records_to_table(name, rows) for name, rows in records.items()}
+        return cls(**tables, metadata=dict(metadata or {}))
+
+    @classmethod
+    def from_store(cls, store: Store) -> Corpus:
+        """Read every table of ``store`` into memory."""
+        tables = {name: store.read(name) for name in cls.table_names()}
+        return cls(**tables, metadata=store.get_metadata())
+
+    def table(self, name: str) -> pa.Table:
+        """The table called ``name``."""
+        if name not in self.table_names():
+            from socialfusion.exceptions import ConfigurationError
+
+            raise ConfigurationError(f"unknown table {name!r}; expected one of {self.table_names()}")
+        return getattr(self, name)
+
+    def counts(self) -> dict[str, int]:
+        """Row counts per table."""
+        return {name: self.table(name).num_rows for name in self.table_names()}
+
+    def modality_counts(self) -> dict[str, int]:
+        """Number of posts carrying each modality: ``text`` (non-blank text) and each media kind."""
+        return modality_counts(self.posts)
+
+    def validate(self) -> Corpus:
+        """Check every table has its canonical schema; returns self for chaining."""
+        for name in self.table_names():
+            expected = arrow_schema(name)
+            actual = self.table(name).schema
+            if not actual.equals(expected, check_metadata=False):
+                from socialfusion.exceptions import DataError
+
+                raise DataError(f"corpus table {name!r} has schema\n{actual}\nexpected\n{expected}")
+        return self
+
+
+def modality_counts(posts: pa.Table) -> dict[str, int]:
+    """Posts per modality in a posts table: ``text`` (non-blank) and each media kind (image, video, audio).
+
+    A post with two images counts once for ``image``.
+    """
+    counts = {"text": 0, **{kind: 0 for kind in MEDIA_KINDS}}
+    if posts.num_rows == 0:
+        return counts
+    text = pc.utf8_trim_whitespace(posts.column("text").fill_null(""))
+    counts["text"] = int(pc.sum(pc.greater(pc.utf8_length(text), 0)).as_py() or 0)
+    media = posts.column("media").combine_chunks()
+    parents = pc.list_parent_indices(media)
+    kinds = pc.struct_field(pc.list_flatten(media), "kind")
+    for kind in MEDIA_KINDS:
+        owners = pc.filter(parents, pc.equal(kinds, kind))
+        counts[kind] = len(pc.unique(owners))
+    return counts

@@ -1,0 +1,493 @@
+"""The data model every stage shares: posts, users, interactions, edges, labels, rejects and features.
+
+Each table has a pydantic model (validation with messages that name the field and the record), an Arrow schema
+(what the store and the tasks see), a key (what an upsert matches on) and two bookkeeping columns that every
+stored row carries:
+
+- ``record_key``: the table's key fields joined into one string (``post_id`` for posts), what upserts match on;
+- ``record_hash``: a hash of the row's content, so that re-ingesting an unchanged record is a no-op.
+
+Examples:
+    >>> post = validate_record("posts", {"post_id": "1", "author_id": "u1", "text": "hi #a",
+    ...                                  "created_at": "2024-05-01T12:00:00Z"})
+    >>> post.created_at.isoformat()
+    '2024-05-01T12:00:00+00:00'
+    >>> records_to_table("posts", [post]).column("record_key").to_pylist()
+    ['1']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+import orjson
+import pyarrow as pa
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from socialfusion.exceptions import ConfigurationError, SchemaValidationError
+
+__all__ = [
+    "EDGE_KINDS",
+    "INTERACTION_KINDS",
+    "KEYS",
+    "MEDIA_KINDS",
+    "TABLES",
+    "Edge",
+    "Interaction",
+    "Label",
+    "Media",
+    "Post",
+    "Reject",
+    "User",
+    "arrow_schema",
+    "feature_schema",
+    "record_key",
+    "records_to_table",
+    "validate_record",
+]
+
+MEDIA_KINDS = ("image", "video", "audio")
+INTERACTION_KINDS = ("like", "comment", "share", "view", "click")
+EDGE_KINDS = ("follow", "friend", "mention", "reply")
+
+UTC = dt.timezone.utc
+_KEY_SEPARATOR = "\x1f"  # unit separator: never inside an id
+
+
+def _as_utc(value: Any) -> Any:
+    """Coerce a datetime to timezone-aware UTC; naive datetimes are taken to be UTC already."""
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=False)
+
+
+class _Record(_Model):
+    """Common validators: identifiers are non-empty strings, times are aware UTC, extra is a JSON object."""
+
+    extra: dict[str, Any] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _ids_from_numbers(cls, value: Any, info) -> Any:
+        # Platform exports give numeric ids (Reddit, old Twitter): identifiers are strings here.
+        if info.field_name.endswith(("_id", "_of", "_to")) or info.field_name in ("src", "dst"):
+            if isinstance(value, int) and not isinstance(value, bool):
+                return str(value)
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _times_in_utc(cls, value: Any) -> Any:
+        return _as_utc(value)
+
+
+def _non_empty(value: str, what: str) -> str:
+    if not value or not value.strip():
+        raise ValueError(f"{what} must be a non-empty string")
+    return value
+
+
+class Media(_Model):
+    """One image, video or audio file attached to a post, referenced by path/URI or carried as bytes.
+
+    ``error`` records why a referenced file cannot be used (missing, too large, outside the input folder);
+    the post is kept and the encoders treat that modality as missing with this reason.
+    """
+
+    kind: Literal["image", "video", "audio"]
+    uri: str | None = None
+    data: bytes | None = None
+    sha256: str | None = None
+    mime: str | None = None
+    size_bytes: int | None = Field(default=None, ge=0)
+    error: str | None = None
+
+    @model_validator(mode="after")
+    def _has_source(self) -> Media:
+        if self.uri is None and self.data is None:
+            raise ValueError("a media item needs a uri or data")
+        return self
+
+
+class Post(_Record):
+    """A post, comment, reply or reshare."""
+
+    post_id: str
+    author_id: str | None = None  # None when the source does not say (e.g. research datasets)
+    created_at: dt.datetime | None = None
+    text: str = ""
+    lang: str | None = None
+    media: list[Media] = Field(default_factory=list)
+    reply_to: str | None = None
+    reshare_of: str | None = None
+    quote_of: str | None = None
+    hashtags: list[str] = Field(default_factory=list)
+    mentions: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+    platform: str | None = None
+    like_count: int | None = Field(default=None, ge=0)
+    share_count: int | None = Field(default=None, ge=0)
+    reply_count: int | None = Field(default=None, ge=0)
+    view_count: int | None = Field(default=None, ge=0)
+
+    @field_validator("post_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _non_empty(value, "post_id")
+
+    @field_validator("text", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Post:
+        if not self.text.strip() and not self.media and self.reshare_of is None:
+            raise ValueError("empty post: no text, no media and not a reshare")
+        return self
+
+
+class User(_Record):
+    """A person or account."""
+
+    user_id: str
+    handle: str | None = None
+    display_name: str | None = None
+    created_at: dt.datetime | None = None
+    followers_count: int | None = Field(default=None, ge=0)
+    following_count: int | None = Field(default=None, ge=0)
+    profile_text: str | None = None
+    location: str | None = None
+    verified: bool | None = None
+    platform: str | None = None
+
+    @field_validator("user_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        return _non_empty(value, "user_id")
+
+
+class Interaction(_Record):
+    """What a user did with a post: like, comment, share, view or click (``value``: e.g. watch time, play count)."""
+
+    user_id: str
+    post_id: str
+    kind: Literal["like", "comment", "share", "view", "click"]
+    at: dt.datetime | None = None
+    value: float | None = None
+
+    @field_validator("user_id", "post_id")
+    @classmethod
+    def _ids(cls, value: str, info) -> str:
+        return _non_empty(value, info.field_name)
+
+
+class Edge(_Record):
+    """A directed tie between two users (a ``friend`` edge is stored once per direction given)."""
+
+    src: str
+    dst: str
+    kind: Literal["follow", "friend", "mention", "reply"]
+    created_at: dt.datetime | None = None
+    weight: float | None = None
+
+    @field_validator("src", "dst")
+    @classmethod
+    def _ids(cls, value: str, info) -> str:
+        return _non_empty(value, info.field_name)
+
+
+class Label(_Record):
+    """A label of one item for one task (``split``: train/dev/test or None)."""
+
+    item_id: str
+    item_kind: Literal["post", "user", "edge", "cascade"] = "post"
+    task: str
+    label: str
+    split: str | None = None
+
+    @field_validator("item_id", "task", "label")
+    @classmethod
+    def _ids(cls, value: str, info) -> str:
+        return _non_empty(value, info.field_name)
+
+
+class Reject(_Model):
+    """An input record that could not be ingested, with where it came from and why."""
+
+    source: str
+    location: str
+    table: str | None = None
+    reason: str
+    raw: str | None = None
+    at: dt.datetime
+
+    @field_validator("at", mode="after")
+    @classmethod
+    def _utc(cls, value: dt.datetime) -> dt.datetime:
+        return _as_utc(value)
+
+
+TABLES: dict[str, type[_Model]] = {
+    "posts": Post,
+    "users": User,
+    "interactions": Interaction,
+    "edges": Edge,
+    "labels": Label,
+    "rejects": Reject,
+}
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "posts": ("post_id",),
+    "users": ("user_id",),
+    "interactions": ("user_id", "post_id", "kind", "at"),
+    "edges": ("src", "dst", "kind"),
+    "labels": ("item_kind", "item_id", "task"),
+    "rejects": ("source", "location"),
+}
+
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+_MEDIA_TYPE = pa.struct(
+    [
+        ("kind", pa.string()),
+        ("uri", pa.string()),
+        ("data", pa.binary()),
+        ("sha256", pa.string()),
+        ("mime", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("error", pa.string()),
+    ]
+)
+_BOOKKEEPING = [pa.field("record_key", pa.string(), nullable=False), pa.field("record_hash", pa.string())]
+
+_ARROW_FIELDS: dict[str, list[pa.Field]] = {
+    "posts": [
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("author_id", pa.string()),
+        pa.field("created_at", _TIMESTAMP),
+        pa.field("text", pa.string()),
+        pa.field("lang", pa.string()),
+        pa.field("media", pa.list_(_MEDIA_TYPE)),
+        pa.field("reply_to", pa.string()),
+        pa.field("reshare_of", pa.string()),
+        pa.field("quote_of", pa.string()),
+        pa.field("hashtags", pa.list_(pa.string())),
+        pa.field("mentions", pa.list_(pa.string())),
+        pa.field("urls", pa.list_(pa.string())),
+        pa.field("platform", pa.string()),
+        pa.field("like_count", pa.int64()),
+        pa.field("share_count", pa.int64()),
+        pa.field("reply_count", pa.int64()),
+        pa.field("view_count", pa.int64()),
+        pa.field("extra", pa.string()),
+    ],
+    "users": [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("handle", pa.string()),
+        pa.field("display_name", pa.string()),
+        pa.field("created_at", _TIMESTAMP),
+        pa.field("followers_count", pa.int64()),
+        pa.field("following_count", pa.int64()),
+        pa.field("profile_text", pa.string()),
+        pa.field("location", pa.string()),
+        pa.field("verified", pa.bool_()),
+        pa.field("platform", pa.string()),
+        pa.field("extra", pa.string()),
+    ],
+    "interactions": [
+        pa.field("user_id", pa.string(), nullable=False),
+        pa.field("post_id", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("at", _TIMESTAMP),
+        pa.field("value", pa.float64()),
+        pa.field("extra", pa.string()),
+    ],
+    "edges": [
+        pa.field("src", pa.string(), nullable=False),
+        pa.field("dst", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("created_at", _TIMESTAMP),
+        pa.field("weight", pa.float64()),
+        pa.field("extra", pa.string()),
+    ],
+    "labels": [
+        pa.field("item_id", pa.string(), nullable=False),
+        pa.field("item_kind", pa.string(), nullable=False),
+        pa.field("task", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("split", pa.string()),
+        pa.field("extra", pa.string()),
+    ],
+    "rejects": [
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("location", pa.string(), nullable=False),
+        pa.field("table", pa.string()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("raw", pa.string()),
+        pa.field("at", _TIMESTAMP, nullable=False),
+    ],
+}
+
+
+def _check_table(table: str) -> None:
+    if table not in TABLES:
+        raise ConfigurationError(f"unknown table {table!r}; expected one of {sorted(TABLES)}")
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The Arrow schema of a stored table, bookkeeping columns included.
+
+    Args:
+        table: one of ``TABLES``.
+
+    Raises:
+        ConfigurationError: unknown table.
+    """
+    _check_table(table)
+    return pa.schema(_ARROW_FIELDS[table] + _BOOKKEEPING)
+
+
+def feature_schema(dim: int) -> pa.Schema:
+    """The Arrow schema of a feature table for one encoder with vectors of ``dim`` float32 values.
+
+    Keyed by (item_id, encoder, version, content_hash); ``missing`` marks rows whose modality was absent or
+    undecodable, with ``reason`` saying why (their vector is all zeros).
+    """
+    if dim <= 0:
+        raise ConfigurationError(f"feature dimension must be positive, got {dim}")
+    return pa.schema(
+        [
+            pa.field("item_id", pa.string(), nullable=False),
+            pa.field("item_kind", pa.string(), nullable=False),
+            pa.field("encoder", pa.string(), nullable=False),
+            pa.field("version", pa.string(), nullable=False),
+            pa.field("content_hash", pa.string(), nullable=False),
+            pa.field("modality", pa.string(), nullable=False),
+            pa.field("vector", pa.list_(pa.float32(), dim), nullable=False),
+            pa.field("missing", pa.bool_(), nullable=False),
+            pa.field("reason", pa.string()),
+            pa.field("record_key", pa.string(), nullable=False),
+        ]
+    )
+
+
+def _describe_error(error: ValidationError) -> tuple[str, str]:
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "<record>"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return field, f"{message}{more}"
+
+
+def _record_id(table: str, data: Mapping[str, Any]) -> str | None:
+    fields = KEYS[table]
+    if len(fields) == 1:
+        value = data.get(fields[0])
+        return None if value is None else str(value)
+    return "/".join(str(data.get(field)) for field in fields)
+
+
+def validate_record(table: str, data: Mapping[str, Any]) -> _Model:
+    """Validate one record for ``table``.
+
+    Args:
+        table: one of ``TABLES``.
+        data: the record as a mapping of field names to values.
+
+    Returns:
+        The validated pydantic model (times in UTC, ids as strings).
+
+    Raises:
+        SchemaValidationError: names the table, the record's id (when it has one) and the field at fault.
+
+    Examples:
+        >>> validate_record("edges", {"src": "a", "dst": "b", "kind": "pokes"})
+        Traceback (most recent call last):
+        ...
+        socialfusion.exceptions.SchemaValidationError: edges record a/b/pokes: field 'kind': Input should be 'follow', 'friend', 'mention' or 'reply'
+    """
+    _check_table(table)
+    if not isinstance(data, Mapping):
+        raise SchemaValidationError(
+            f"{table} record must be a JSON object, got {type(data).__name__}", table=table
+        )
+    try:
+        return TABLES[table].model_validate(data)
+    except ValidationError as error:
+        field, message = _describe_error(error)
+        record_id = _record_id(table, data)
+        who = f"{table} record {record_id}" if record_id not in (None, "None") else f"{table} record"
+        raise SchemaValidationError(
+            f"{who}: field {field!r}: {message}", table=table, record_id=record_id, field=field
+        ) from None
+
+
+def record_key(table: str, row: Mapping[str, Any]) -> str:
+    """The string that identifies a row of ``table`` (its key fields joined)."""
+    parts = []
+    for field in KEYS[table]:
+        value = row.get(field)
+        if isinstance(value, dt.datetime):
+            value = _as_utc(value).isoformat()
+        parts.append("" if value is None else str(value))
+    return _KEY_SEPARATOR.join(parts)
+
+
+def _hash_default(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return hashlib.sha256(value).hexdigest()
+    raise TypeError
+
+
+def _row_dict(table: str, model: _Model) -> dict[str, Any]:
+    row = model.model_dump()
+    if "extra" in row:
+        row["extra"] = None if row["extra"] is None else orjson.dumps(row["extra"], option=orjson.OPT_SORT_KEYS).decode()
+    return row
+
+
+def _content_hash(row: Mapping[str, Any]) -> str:
+    payload = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_hash_default)
+    return hashlib.blake2b(payload, digest_size=12).hexdigest()
+
+
+def records_to_table(table: str, records: Iterable[_Model | Mapping[str, Any]]) -> pa.Table:
+    """Turn validated records (or mappings, validated here) into an Arrow table with bookkeeping columns.
+
+    Args:
+        table: one of ``TABLES``.
+        records: pydantic models of the table's type, or mappings to validate.
+
+    Returns:
+        A ``pa.Table`` with schema ``arrow_schema(table)``.
+
+    Raises:
+        SchemaValidationError: a mapping does not validate.
+    """
+    schema = arrow_schema(table)
+    rows: list[dict[str, Any]] = []
+    model_type = TABLES[table]
+    for record in records:
+        model = record if isinstance(record, model_type) else validate_record(table, record)
+        row = _row_dict(table, model)
+        row["record_key"] = record_key(table, row)
+        row["record_hash"] = _content_hash({k: v for k, v in row.items() if k != "at" or table != "rejects"})
+        rows.append(row)
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
+def empty_table(table: str) -> pa.Table:
+    """An empty Arrow table with the schema of ``table``."""
+    return arrow_schema(table).empty_table()
+
+
+def rows_of(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Rows of an Arrow table as dicts (for small tables and tests)."""
+    return (table.select(list(columns)) if columns else table).to_pylist()

@@ -1,0 +1,47 @@
+"""The Store protocol: what every storage backend offers (write, read, search, metadata)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pyarrow as pa
+
+__all__ = ["Store", "WRITE_MODES"]
+
+WRITE_MODES = ("upsert", "append", "overwrite")
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Tables of Arrow rows with upsert by key, SQL-like filters and vector search.
+
+    Canonical tables (``posts``, ``users``, ...) are upserted on their ``record_key`` column; any other table
+    needs ``key`` to be given to ``write`` when ``mode="upsert"``.
+    """
+
+    uri: str
+
+    def write(self, table: str, rows: pa.Table, *, mode: str = "upsert", key: str | None = None) -> int:
+        """Write rows; returns how many rows were written (inserted or updated)."""
+
+    def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """Rows matching ``where`` (a SQL predicate); an absent canonical table reads as empty."""
+
+    def search(self, table: str, vector: np.ndarray, *, k: int = 10, where: str | None = None) -> pa.Table:
+        """The ``k`` rows nearest to ``vector`` (with a ``_distance`` column)."""
+
+    def count(self, table: str, *, where: str | None = None) -> int:
+        """Number of rows (0 for an absent table)."""
+
+    def delete(self, table: str, where: str) -> None:
+        """Delete the rows matching ``where``."""
+
+    def tables(self) -> list[str]:
+        """Names of the tables that exist."""
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The store's metadata (privacy settings, ingest history, ...)."""
+
+    def update_metadata(self, values: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``values`` into the metadata; returns the result."""
