@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ class LanceStore:
     """
 
     def __init__(self, uri: str):
+        # Lance logs routine events ("no existing dataset, it will be created") as warnings on stderr.
+        os.environ.setdefault("LANCEDB_LOG", "error")
         import lancedb
 
         self.uri = uri
@@ -140,13 +143,12 @@ class LanceStore:
                 return empty.select(columns) if columns else empty
             raise StoreError(f"no table {table!r} in store {self.uri!r}; tables: {self.tables()}")
         try:
-            if where is None:
-                data = handle.to_lance().to_table(columns=columns)
-            else:
-                query = handle.search().where(where)
-                if columns:
-                    query = query.select(columns)
-                data = query.limit(None).to_arrow()
+            query = handle.search()
+            if where is not None:
+                query = query.where(where)
+            if columns:
+                query = query.select(columns)
+            data = query.limit(None).to_arrow()
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot read {table!r} where {where!r}: {error}") from error
         return data

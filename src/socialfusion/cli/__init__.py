@@ -1,0 +1,25 @@
+"""The ``socialfusion`` command line: a thin Typer shell over the library's functions."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from socialfusion.cli import corpus_commands
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="socialfusion",
+    help="Multimodal social-media analysis: ingest posts, images, video, audio and the social graph; analyse them.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+corpus_commands.register(app)
+
+
+def main() -> None:
+    """Console entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,105 @@
+"""Safe media references at ingest: resolve paths inside the input folder, check size, hash by streaming.
+
+A media file is never loaded whole into memory here: it is hashed in 1 MiB chunks. Remote URIs (``https://``,
+``at-blob://``, ``s3://``) are kept as references and not fetched. A file that cannot be used keeps its entry with
+an ``error`` that the encoders later report as the reason the modality is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+__all__ = ["DEFAULT_MAX_MEDIA_BYTES", "MediaResolver"]
+
+DEFAULT_MAX_MEDIA_BYTES = 2 * 1024**3
+_CHUNK = 1024 * 1024
+
+
+def _local_path(uri: str) -> str | None:
+    """The filesystem path a URI names, or None for remote URIs (Windows drive letters count as local)."""
+    parsed = urlparse(uri)
+    if parsed.scheme == "file":
+        return unquote(parsed.path)
+    if parsed.scheme and len(parsed.scheme) > 1:
+        return None
+    return uri
+
+
+def sha256_of_file(path: Path) -> str:
+    """The sha256 hex digest of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass
+class MediaResolver:
+    """Checks and fingerprints the media items of posts.
+
+    Args:
+        max_bytes: larger files are flagged ``error="too large"`` instead of hashed.
+        root: media paths must resolve inside this folder; None allows any local path (trusted sources such as
+            the dataset loaders). File ingestion sets it to the input file's folder unless told otherwise.
+    """
+
+    max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
+    root: Path | None = None
+    _hash_cache: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
+
+    def resolve(self, item: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
+        """Return ``item`` completed with sha256, size_bytes and mime, or with an ``error`` saying why not.
+
+        Args:
+            item: a media mapping with ``kind`` and ``uri`` or ``data``.
+            base_dir: the folder relative paths are resolved against (the input file's folder).
+        """
+        item = dict(item)
+        if item.get("data") is not None:
+            data = item["data"]
+            item.setdefault("sha256", None)
+            item["sha256"] = item["sha256"] or hashlib.sha256(data).hexdigest()
+            item["size_bytes"] = len(data)
+            return item
+        uri = item.get("uri")
+        if not isinstance(uri, str) or not uri:
+            return item
+        local = _local_path(uri)
+        if local is None:
+            if item.get("mime") is None:
+                item["mime"] = mimetypes.guess_type(urlparse(uri).path)[0]
+            return item
+        path = Path(local)
+        if not path.is_absolute() and base_dir is not None:
+            path = base_dir / path
+        path = Path(os.path.realpath(path))
+        item["uri"] = str(path)
+        item["mime"] = item.get("mime") or mimetypes.guess_type(path.name)[0]
+        if self.root is not None and not path.is_relative_to(os.path.realpath(self.root)):
+            item["error"] = f"media path escapes the input folder {self.root}: {uri}"
+            return item
+        try:
+            stat = path.stat()
+        except OSError:
+            item["error"] = f"media file not found: {path}"
+            return item
+        if not path.is_file():
+            item["error"] = f"media path is not a regular file: {path}"
+            return item
+        item["size_bytes"] = stat.st_size
+        if stat.st_size > self.max_bytes:
+            item["error"] = f"media file too large: {stat.st_size} bytes > limit {self.max_bytes}"
+            return item
+        if not item.get("sha256"):
+            cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
+            if cache_key not in self._hash_cache:
+                self._hash_cache[cache_key] = sha256_of_file(path)
+            item["sha256"] = self._hash_cache[cache_key]
+        return item
