@@ -44,11 +44,14 @@ PII_PATTERNS: dict[str, re.Pattern[str]] = {
 }
 _REPLACEMENTS = {"email": "[EMAIL]", "card": "[CARD]", "ip": "[IP]", "phone": "[PHONE]"}
 _MIN_PHONE_DIGITS = 9
-_PII_HINT = re.compile(r"@|\d{3}")
+# One pass over the text: the alternation tries the kinds in PII_PATTERNS order at each position.
+_ANY_PII = re.compile("|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in PII_PATTERNS.items()))
+_PII_HINT = re.compile(r"@[\w-]+\.|\d[\d\s().-]{5,}\d")
 
 
-def _replace(kind: str, counts: dict[str, int]):
-    def replacement(match: re.Match[str]) -> str:
+def _replacement(counts: dict[str, int]):
+    def replace(match: re.Match[str]) -> str:
+        kind = match.lastgroup
         found = match.group(0)
         if kind == "card" and not _luhn_valid(found):
             return found
@@ -57,7 +60,7 @@ def _replace(kind: str, counts: dict[str, int]):
         counts[kind] = counts.get(kind, 0) + 1
         return _REPLACEMENTS[kind]
 
-    return replacement
+    return replace
 
 
 def scrub_text(text: str) -> tuple[str, dict[str, int]]:
@@ -75,9 +78,7 @@ def scrub_text(text: str) -> tuple[str, dict[str, int]]:
     if not text or not _PII_HINT.search(text):
         return text, {}
     counts: dict[str, int] = {}
-    for kind, pattern in PII_PATTERNS.items():
-        text = pattern.sub(_replace(kind, counts), text)
-    return text, counts
+    return _ANY_PII.sub(_replacement(counts), text), counts
 
 
 # Fields that hold a user identifier or handle, per table.

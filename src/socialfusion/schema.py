@@ -21,11 +21,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from socialfusion.exceptions import ConfigurationError, SchemaValidationError
 
@@ -68,24 +77,21 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=False)
 
 
+def _id_from_number(value: Any) -> Any:
+    # Platform exports give numeric ids (Reddit, old Twitter): identifiers are strings here.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Identifier = Annotated[str, BeforeValidator(_id_from_number)]
+UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+
+
 class _Record(_Model):
-    """Common validators: identifiers are non-empty strings, times are aware UTC, extra is a JSON object."""
+    """Common ground of the stored records: free-form ``extra`` data as a JSON object."""
 
     extra: dict[str, Any] | None = None
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _ids_from_numbers(cls, value: Any, info) -> Any:
-        # Platform exports give numeric ids (Reddit, old Twitter): identifiers are strings here.
-        if info.field_name.endswith(("_id", "_of", "_to")) or info.field_name in ("src", "dst"):
-            if isinstance(value, int) and not isinstance(value, bool):
-                return str(value)
-        return value
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _times_in_utc(cls, value: Any) -> Any:
-        return _as_utc(value)
 
 
 def _non_empty(value: str, what: str) -> str:
@@ -119,15 +125,15 @@ class Media(_Model):
 class Post(_Record):
     """A post, comment, reply or reshare."""
 
-    post_id: str
-    author_id: str | None = None  # None when the source does not say (e.g. research datasets)
-    created_at: dt.datetime | None = None
+    post_id: Identifier
+    author_id: Identifier | None = None  # None when the source does not say (e.g. research datasets)
+    created_at: UtcDatetime | None = None
     text: str = ""
     lang: str | None = None
     media: list[Media] = Field(default_factory=list)
-    reply_to: str | None = None
-    reshare_of: str | None = None
-    quote_of: str | None = None
+    reply_to: Identifier | None = None
+    reshare_of: Identifier | None = None
+    quote_of: Identifier | None = None
     hashtags: list[str] = Field(default_factory=list)
     mentions: list[str] = Field(default_factory=list)
     urls: list[str] = Field(default_factory=list)
@@ -157,10 +163,10 @@ class Post(_Record):
 class User(_Record):
     """A person or account."""
 
-    user_id: str
+    user_id: Identifier
     handle: str | None = None
     display_name: str | None = None
-    created_at: dt.datetime | None = None
+    created_at: UtcDatetime | None = None
     followers_count: int | None = Field(default=None, ge=0)
     following_count: int | None = Field(default=None, ge=0)
     profile_text: str | None = None
@@ -177,10 +183,10 @@ class User(_Record):
 class Interaction(_Record):
     """What a user did with a post: like, comment, share, view or click (``value``: e.g. watch time, play count)."""
 
-    user_id: str
-    post_id: str
+    user_id: Identifier
+    post_id: Identifier
     kind: Literal["like", "comment", "share", "view", "click"]
-    at: dt.datetime | None = None
+    at: UtcDatetime | None = None
     value: float | None = None
 
     @field_validator("user_id", "post_id")
@@ -192,10 +198,10 @@ class Interaction(_Record):
 class Edge(_Record):
     """A directed tie between two users (a ``friend`` edge is stored once per direction given)."""
 
-    src: str
-    dst: str
+    src: Identifier
+    dst: Identifier
     kind: Literal["follow", "friend", "mention", "reply"]
-    created_at: dt.datetime | None = None
+    created_at: UtcDatetime | None = None
     weight: float | None = None
 
     @field_validator("src", "dst")
@@ -207,7 +213,7 @@ class Edge(_Record):
 class Label(_Record):
     """A label of one item for one task (``split``: train/dev/test or None)."""
 
-    item_id: str
+    item_id: Identifier
     item_kind: Literal["post", "user", "edge", "cascade"] = "post"
     task: str
     label: str
@@ -227,12 +233,7 @@ class Reject(_Model):
     table: str | None = None
     reason: str
     raw: str | None = None
-    at: dt.datetime
-
-    @field_validator("at", mode="after")
-    @classmethod
-    def _utc(cls, value: dt.datetime) -> dt.datetime:
-        return _as_utc(value)
+    at: UtcDatetime
 
 
 TABLES: dict[str, type[_Model]] = {
@@ -447,7 +448,10 @@ def _hash_default(value: Any) -> Any:
 
 
 def _row_dict(table: str, model: _Model) -> dict[str, Any]:
-    row = model.model_dump()
+    # A shallow copy of the validated fields: several times faster than model_dump on the ingest hot path.
+    row = dict(model.__dict__)
+    if table == "posts":
+        row["media"] = [dict(item.__dict__) for item in row["media"]]
     if "extra" in row:
         row["extra"] = None if row["extra"] is None else orjson.dumps(row["extra"], option=orjson.OPT_SORT_KEYS).decode()
     return row
@@ -477,8 +481,9 @@ def records_to_table(table: str, records: Iterable[_Model | Mapping[str, Any]]) 
     for record in records:
         model = record if isinstance(record, model_type) else validate_record(table, record)
         row = _row_dict(table, model)
+        # A reject's content is what was wrong where, not when it was seen: re-ingesting finds it a duplicate.
+        row["record_hash"] = _content_hash({**row, "at": None} if table == "rejects" else row)
         row["record_key"] = record_key(table, row)
-        row["record_hash"] = _content_hash({k: v for k, v in row.items() if k != "at" or table != "rejects"})
         rows.append(row)
     return pa.Table.from_pylist(rows, schema=schema)
 

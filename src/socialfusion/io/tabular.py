@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
+import io
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -60,30 +61,46 @@ class JsonlReader:
     """One JSON object per line (``.jsonl``, ``.ndjson``): canonical records of one table.
 
     Blank lines are skipped; a line that is not valid UTF-8, not valid JSON or not an object becomes a reject
-    with its line number.
+    with its line number. ``read_range`` lets large files be parsed in parallel chunks.
     """
 
     name = "jsonl"
 
     def read(self, path: Path, *, column_map: Mapping[str, str] | None = None,
              table: str = "posts") -> Iterator[SourceRecord]:
-        source = str(path)
         with open(path, "rb") as handle:
-            for number, line in enumerate(handle, start=1):
-                if not line.strip():
-                    continue
-                location = f"line {number}"
-                try:
-                    data = orjson.loads(line)
-                except orjson.JSONDecodeError as error:
-                    yield SourceRecord.rejected(source, location, f"malformed JSON: {error}", line, table)
-                    continue
-                if not isinstance(data, dict):
-                    yield SourceRecord.rejected(
-                        source, location, f"expected a JSON object, got {type(data).__name__}", line, table
-                    )
-                    continue
-                yield SourceRecord(table, apply_column_map(data, column_map), source, location)
+            yield from self._records(handle, str(path), 1, column_map, table)
+
+    def read_range(self, path: Path, start: int, end: int, first_line: int, *,
+                   column_map: Mapping[str, str] | None = None, table: str = "posts") -> Iterator[SourceRecord]:
+        """The records of bytes [start, end) of the file, a chunk that starts and ends on line breaks.
+
+        Args:
+            first_line: the number of the chunk's first line in the whole file (for reject locations).
+        """
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            lines = io.BytesIO(handle.read(end - start))
+            yield from self._records(lines, str(path), first_line, column_map, table)
+
+    @staticmethod
+    def _records(lines: Iterable[bytes], source: str, first_line: int, column_map: Mapping[str, str] | None,
+                 table: str) -> Iterator[SourceRecord]:
+        for number, line in enumerate(lines, start=first_line):
+            if not line.strip():
+                continue
+            location = f"line {number}"
+            try:
+                data = orjson.loads(line)
+            except orjson.JSONDecodeError as error:
+                yield SourceRecord.rejected(source, location, f"malformed JSON: {error}", line, table)
+                continue
+            if not isinstance(data, dict):
+                yield SourceRecord.rejected(
+                    source, location, f"expected a JSON object, got {type(data).__name__}", line, table
+                )
+                continue
+            yield SourceRecord(table, apply_column_map(data, column_map), source, location)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         if path.suffix.lower() in (".jsonl", ".ndjson"):
