@@ -1,0 +1,61 @@
+"""Public datasets as Corpora (from ``../shared/data``, checked against their manifests); synthetic networks.
+
+Examples:
+    >>> from socialfusion.datasets import DATASETS
+    >>> sorted(DATASETS)[:2]
+    ['diffusion-cascades', 'lastfm-hetrec2011']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from socialfusion.corpus import Corpus
+from socialfusion.datasets._shared import data_root, dataset_path, verify_manifest
+from socialfusion.datasets.cascades import load_diffusion_cascades
+from socialfusion.datasets.lastfm import load_lastfm
+from socialfusion.datasets.mvsa import load_mvsa_single
+from socialfusion.datasets.snap_facebook import load_snap_ego_facebook
+from socialfusion.datasets.tweeteval import load_semeval2017_pool, load_tweeteval
+from socialfusion.datasets.weibo import (
+    load_weibo_covid_daily,
+    load_weibo_covid_emotions,
+    load_weibo_hashtag_counts,
+)
+
+__all__ = [
+    "DATASETS",
+    "data_root",
+    "dataset_path",
+    "generate",
+    "load_diffusion_cascades",
+    "load_lastfm",
+    "load_mvsa_single",
+    "load_semeval2017_pool",
+    "load_snap_ego_facebook",
+    "load_tweeteval",
+    "load_weibo_covid_daily",
+    "load_weibo_covid_emotions",
+    "load_weibo_hashtag_counts",
+    "verify_manifest",
+]
+
+# Short name (the folder under ../shared/data) -> the dataset's main loader, called with its defaults.
+DATASETS: dict[str, Callable[..., Corpus]] = {
+    "diffusion-cascades": load_diffusion_cascades,
+    "lastfm-hetrec2011": load_lastfm,
+    "mvsa-single": load_mvsa_single,
+    "snap-ego-facebook": load_snap_ego_facebook,
+    "tweeteval": load_tweeteval,
+    "weibo-covid19": load_weibo_covid_emotions,
+}
+
+
+def __getattr__(name: str) -> Any:
+    # The synthetic generator pulls in NumPy and Pillow: imported on first use, not with the loaders.
+    if name == "generate":
+        from socialfusion.datasets.synthetic import generate
+
+        return generate
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
