@@ -1,0 +1,164 @@
+"""The section types and the HTML renderer: escaping, truncation, offline-ness, ids, atomic writes."""
+
+from __future__ import annotations
+
+import re
+
+import plotly.graph_objects as go
+import pyarrow as pa
+import pytest
+
+import socialfusion.report
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.report import (
+    Figure,
+    Metrics,
+    ReportSection,
+    Table,
+    Text,
+    overview_section,
+    render_report,
+    write_report,
+)
+
+from ._small_corpus import HOSTILE_HASHTAG, HOSTILE_REASON, HOSTILE_TEXT
+
+HOSTILE = "<script>alert('x')</script>"
+ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
+
+
+def _bar(n: int = 3) -> go.Figure:
+    return go.Figure(go.Bar(x=[str(i) for i in range(n)], y=list(range(n))))
+
+
+def test_exports_are_sorted():
+    assert socialfusion.report.__all__ == sorted(socialfusion.report.__all__)
+    assert all(hasattr(socialfusion.report, name) for name in socialfusion.report.__all__)
+
+
+@pytest.mark.parametrize("key", ["", "1st", "with space", 'quote"', "a#b", None])
+def test_section_key_must_be_an_anchor(key):
+    with pytest.raises(ConfigurationError, match="anchor id"):
+        ReportSection(title="t", key=key)
+
+
+def test_section_accepts_a_list_and_rejects_non_blocks():
+    section = ReportSection(title="t", key="t", blocks=[Text("a")])
+    assert section.blocks == (Text("a"),)
+    with pytest.raises(ConfigurationError, match="got str"):
+        ReportSection(title="t", key="t", blocks=["<p>raw html</p>"])
+
+
+def test_figure_ids_are_stable():
+    blocks = [Figure(_bar()), Text("x"), Figure(_bar(), key="top"), Figure(_bar())]
+    section = ReportSection("t", "trends", blocks=blocks)
+    assert section.figure_ids() == ["trends-figure-1", "trends-top", "trends-figure-3"]
+    assert render_report([section], title="r") == render_report([section], title="r")
+    assert 'id="trends-top"' in render_report([section], title="r")
+
+
+def test_duplicate_ids_are_refused():
+    with pytest.raises(ConfigurationError, match="'same' .* used twice"):
+        render_report([ReportSection("a", "same"), ReportSection("b", "same")], title="r")
+    twice = ReportSection("a", "a", blocks=[Figure(_bar(), key="x"), Figure(_bar(), key="x")])
+    with pytest.raises(ConfigurationError, match="'a-x'"):
+        render_report([twice], title="r")
+
+
+def test_every_user_string_is_escaped():
+    section = ReportSection(
+        title=HOSTILE,
+        key="hostile",
+        summary=HOSTILE,
+        blocks=(
+            Text(HOSTILE),
+            Metrics({HOSTILE: HOSTILE}, caption=HOSTILE),
+            Table([{HOSTILE: HOSTILE}], caption=HOSTILE),
+            Figure(_bar(), caption=HOSTILE),
+        ),
+    )
+    page = render_report([section], title=HOSTILE, subtitle=HOSTILE)
+    assert HOSTILE not in page
+    # <title>, <h1>, subtitle, contents, section title, summary, text, metric name, value and caption,
+    # table caption, header and cell, figure caption.
+    assert page.count(ESCAPED) == 14
+    assert page.count("<script") == 3  # PlotlyConfig, plotly.js, the one figure
+
+
+def test_overview_escapes_hostile_text_hashtags_and_reasons(small_corpus):
+    page = render_report([overview_section(small_corpus)], title="Overview")
+    for hostile in (HOSTILE_HASHTAG, HOSTILE_TEXT, HOSTILE_REASON, "alert(1)</"):
+        assert hostile not in page
+    assert "&lt;script&gt;alert(&#x27;reason&#x27;)&lt;/script&gt;" in page  # in both rejects tables
+    assert page.count("<script") == 2 + 5  # PlotlyConfig, plotly.js, five figures
+
+
+def test_table_truncates_with_a_note():
+    rows = pa.table({"n": list(range(120)), "name": [f"row{n}" for n in range(120)]})
+    page = render_report([ReportSection("t", "t", blocks=[Table(rows, max_rows=50)])], title="r")
+    assert page.count("<tr>") == 51  # header + 50 rows
+    assert "row49" in page and "row50" not in page
+    assert "70 more rows not shown." in page
+    one_more = render_report([ReportSection("t", "t", blocks=[Table(rows[:51], max_rows=50)])], title="r")
+    assert "1 more row not shown." in one_more
+
+
+def test_table_from_dicts_formats_values():
+    rows = [{"name": "a", "count": 1234567}, {"name": "b", "share": 0.123456, "tags": ["x", "y"]}]
+    page = render_report([ReportSection("t", "t", blocks=[Table(rows)])], title="r")
+    header = re.search(r"<thead>(.*?)</thead>", page).group(1)
+    assert re.findall(r"<th[^>]*>(.*?)</th>", header) == ["name", "count", "share", "tags"]
+    assert '<td class="num">1,234,567</td>' in page
+    assert '<td class="num">0.1235</td>' in page
+    assert "<td>x, y</td>" in page
+    assert '<td class="null">—</td>' in page
+
+
+def test_empty_table_and_empty_report():
+    page = render_report([ReportSection("t", "t", blocks=[Table([], caption="Nothing")])], title="r")
+    assert "No rows." in page
+    assert "No sections." in render_report([], title="r")
+
+
+def test_table_max_rows_must_be_positive():
+    with pytest.raises(ConfigurationError, match="max_rows"):
+        Table([], max_rows=0)
+
+
+def test_plotly_is_inlined_once_and_nothing_comes_from_the_network(small_corpus):
+    sections = [overview_section(small_corpus), ReportSection("More", "more", blocks=[Figure(_bar())])]
+    page = render_report(sections, title="r")
+    assert page.count("window.PlotlyConfig") == 1
+    assert page.count("plotly.js v") == 1  # the library's banner
+    assert page.index("window.PlotlyConfig") < page.index("</head>")
+    remote_tag = r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//"
+    assert re.findall(remote_tag, page, re.IGNORECASE) == []
+    assert "@import" not in page and "fonts.googleapis" not in page
+    assert "Content-Security-Policy" in page
+
+
+def test_table_of_contents_links_every_section(small_corpus):
+    sections = [overview_section(small_corpus), ReportSection("Notes", "notes", blocks=[Text("a\n\nb")])]
+    page = render_report(sections, title="r")
+    assert re.findall(r'<nav.*?</nav>', page, re.S)[0].count("<a href=") == 2
+    assert 'href="#overview"' in page and 'href="#notes"' in page
+    assert '<section class="card" id="notes">' in page
+    assert "<p>a</p><p>b</p>" in page
+
+
+def test_write_report_is_atomic_and_creates_folders(tmp_path, small_corpus):
+    target = tmp_path / "out" / "report.html"
+    target.parent.mkdir()
+    target.write_text("old")
+    written = write_report([overview_section(small_corpus)], target, title="Corpus", subtitle="today")
+    assert written == target
+    page = target.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "<title>Corpus</title>" in page
+    assert [path.name for path in target.parent.iterdir()] == ["report.html"]  # no temporary file left
+    assert write_report([], tmp_path / "new" / "deeper" / "r.html", title="r").is_file()
+
+
+def test_write_report_leaves_no_temporary_file_on_failure(tmp_path):
+    with pytest.raises(ConfigurationError):
+        write_report([ReportSection("a", "a"), ReportSection("a", "a")], tmp_path / "r.html", title="r")
+    assert list(tmp_path.iterdir()) == []
