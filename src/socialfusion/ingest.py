@@ -7,7 +7,8 @@ is committed atomically and rows already committed are recognised by their key a
 
 Examples:
     >>> from socialfusion.store import connect
-    >>> from socialfusion.corpus import Corpus
+    >>> from socialfusion._columnar import clean_jsonl_posts
+from socialfusion.corpus import Corpus
     >>> store = connect("memory://")
     >>> corpus = Corpus.from_records(posts=[{"post_id": "1", "text": "hi"}])
     >>> ingest_corpus(corpus, store).to_dict()["ingested"]
@@ -23,6 +24,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import gc
+import itertools
 import logging
 import multiprocessing
 import os
@@ -36,6 +38,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 
+from socialfusion._columnar import clean_jsonl_posts
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, SchemaValidationError
 from socialfusion.io._base import SourceRecord, get_reader, sniff_format
@@ -104,17 +107,27 @@ class IngestSummary:
         }
 
 
-def _derive_entities(record: dict[str, Any]) -> None:
-    """Fill hashtags, mentions and urls from the text when the source did not give them."""
+def entities_of(text: str) -> tuple[list[str], list[str], list[str]]:
+    """The hashtags (``#tag`` and Weibo's ``#topic#``), @mentions and URLs in a text.
+
+    Examples:
+        >>> entities_of("#a and #话题# with @bob, see https://x.org/p")
+        (['a', '话题'], ['bob'], ['https://x.org/p'])
+    """
+    hashtags = [weibo or plain for weibo, plain in _HASHTAG.findall(text)] if "#" in text else []
+    mentions = _MENTION.findall(text) if "@" in text else []
+    urls = _URL.findall(text) if "http" in text else []
+    return hashtags, mentions, urls
+
+
+def derive_entities(record: dict[str, Any]) -> None:
+    """Fill hashtags, mentions and urls of a post record from its text when the source did not give them."""
     text = record.get("text")
-    if not isinstance(text, str) or not text:
-        return
-    if record.get("hashtags") is None:
-        record["hashtags"] = [weibo or plain for weibo, plain in _HASHTAG.findall(text)] if "#" in text else []
-    if record.get("mentions") is None:
-        record["mentions"] = _MENTION.findall(text) if "@" in text else []
-    if record.get("urls") is None:
-        record["urls"] = _URL.findall(text) if "http" in text else []
+    if text is not None and not isinstance(text, str):
+        return  # validation names the field
+    for name, found in zip(("hashtags", "mentions", "urls"), entities_of(text) if text else ([], [], [])):
+        if record.get(name) is None:
+            record[name] = found
 
 
 class _KeyIndex:
@@ -168,7 +181,7 @@ class RecordCleaner:
 
     def _clean(self, table: str, data: dict[str, Any], record: SourceRecord) -> None:
         if table == "posts":
-            _derive_entities(data)
+            derive_entities(data)
             items = data.get("media")
             if isinstance(items, list):
                 data["media"] = [self._resolve_media(item, record, i) for i, item in enumerate(items)]
@@ -297,6 +310,13 @@ class Ingestor:
         duplicates = 0
         keys = rows.column("record_key").to_pylist()
         hashes = rows.column("record_hash").to_pylist()
+        if known.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+            # The common case of a first ingest, settled by set operations in C: every row is new.
+            known.update(zip(keys, hashes))
+            self.store.write(table, rows, mode="append")
+            if table != "rejects":
+                self.summary.count(table, "ingested", rows.num_rows)
+            return
         for position, (key, content_hash) in enumerate(zip(keys, hashes)):
             previous = known.get(key)
             if previous == content_hash:
@@ -402,8 +422,9 @@ def ingest(
                 name = sniff_format(path) if format == "auto" else format
                 reader = get_reader(name)
                 ingestor.summary.sources.append({"path": file_record.source, "format": name})
-                if workers > 1 and hasattr(reader, "read_range") and path.stat().st_size >= PARALLEL_MIN_BYTES:
-                    _ingest_in_parallel(ingestor, cleaner, reader, path, table, column_map, workers, report)
+                if hasattr(reader, "read_range"):
+                    in_parallel = workers if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
+                    _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report)
                 else:
                     for record in reader.read(path, column_map=column_map, table=table):
                         ingestor.add(cleaner, record)
@@ -421,7 +442,7 @@ PARALLEL_MIN_BYTES = 16 * 1024**2
 _CHUNK_BYTES = 8 * 1024**2
 
 
-def _line_chunks(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[tuple[int, int, int]]:
+def _line_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[int, int, int]]:
     """(start byte, end byte, number of the first line) of consecutive chunks that end on a line break."""
     size = path.stat().st_size
     with open(path, "rb") as handle:
@@ -438,45 +459,67 @@ def _line_chunks(path: Path, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[tuple[
 
 def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: int, table: str,
                  column_map: Mapping[str, str] | None, cleaner: RecordCleaner) -> tuple[dict[str, pa.Table], dict, int]:
-    """Worker: read, clean and validate one chunk of a file; returns Arrow tables per target table."""
+    """Read, clean and validate one chunk of a line-oriented file (in a worker or in this process).
+
+    Plain canonical posts take the columnar fast path; everything else, and every doubtful row, the record path.
+
+    Returns:
+        Arrow tables per target table, PII counts, and the number of records read.
+    """
+    reader = get_reader(reader_name)
     with _fewer_gc_pauses():
+        columnar = None
+        if reader_name == "jsonl" and table == "posts" and not column_map and cleaner.pseudonymizer is None:
+            with open(path, "rb") as handle:
+                handle.seek(start)
+                data = handle.read(end - start)
+            columnar = clean_jsonl_posts(data, first_line, path, cleaner)
         count = 0
-        for record in get_reader(reader_name).read_range(Path(path), start, end, first_line,
-                                                        column_map=column_map, table=table):
-            cleaner.add(record)
-            count += 1
+        if columnar is None:
+            for record in reader.read_range(Path(path), start, end, first_line, column_map=column_map, table=table):
+                cleaner.add(record)
+                count += 1
+        else:
+            count = sum(1 for line in data.split(b"\n") if line.strip())
         tables = {name: rows for name in list(cleaner.records) if (rows := cleaner.take(name)) is not None}
-    return tables, cleaner.pii_removed, count
+        if columnar is not None and columnar.num_rows:
+            tables[table] = columnar
+    pii_removed = dict(cleaner.pii_removed)
+    cleaner.pii_removed.clear()
+    return tables, pii_removed, count
 
 
-def _ingest_in_parallel(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path: Path, table: str,
-                        column_map: Mapping[str, str] | None, workers: int, report: Any) -> None:
-    """Parse chunks of a line-oriented file in worker processes; write their rows here, in file order.
+def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path: Path, table: str,
+                   column_map: Mapping[str, str] | None, workers: int, report: Any) -> None:
+    """Clean a line-oriented file chunk by chunk, in worker processes when ``workers > 1``; write here, in order.
 
     At most two chunks per worker are in flight, so memory stays bounded whatever the file's size.
     """
-    context = multiprocessing.get_context("spawn")
-    window: collections.deque = collections.deque()
-    chunks = _line_chunks(path)
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        def submit_next() -> bool:
-            chunk = next(chunks, None)
-            if chunk is None:
-                return False
-            window.append(pool.submit(_clean_chunk, reader.name, str(path), *chunk, table, column_map, cleaner))
-            return True
+    chunks = [(reader.name, str(path), *chunk, table, column_map, cleaner) for chunk in _line_chunks(path, _CHUNK_BYTES)]
 
-        while len(window) < 2 * workers and submit_next():
-            pass
+    def write(tables: dict[str, pa.Table], pii_removed: dict[str, int], count: int) -> None:
+        for name, rows in tables.items():
+            ingestor.write_table(name, rows)
+        for kind, found in pii_removed.items():
+            ingestor.summary.pii_removed[kind] = ingestor.summary.pii_removed.get(kind, 0) + found
+        ingestor.summary.records_read += count
+        report(ingestor.summary.records_read)
+
+    if workers <= 1 or len(chunks) == 1:
+        for arguments in chunks:
+            write(*_clean_chunk(*arguments))
+        return
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending = iter(chunks)
+        window = collections.deque(pool.submit(_clean_chunk, *arguments)
+                                   for arguments in itertools.islice(pending, 2 * workers))
         while window:
-            tables, pii_removed, count = window.popleft().result()
-            submit_next()
-            for name, rows in tables.items():
-                ingestor.write_table(name, rows)
-            for kind, found in pii_removed.items():
-                ingestor.summary.pii_removed[kind] = ingestor.summary.pii_removed.get(kind, 0) + found
-            ingestor.summary.records_read += count
-            report(ingestor.summary.records_read)
+            result = window.popleft().result()
+            arguments = next(pending, None)
+            if arguments is not None:
+                window.append(pool.submit(_clean_chunk, *arguments))
+            write(*result)
 
 
 def _file_problem(path: Path) -> str | None:

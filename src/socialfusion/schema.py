@@ -25,14 +25,14 @@ from typing import Annotated, Any, Literal
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import (
     AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
-    field_validator,
     model_validator,
 )
 
@@ -53,9 +53,11 @@ __all__ = [
     "User",
     "arrow_schema",
     "feature_schema",
-    "record_key",
+    "content_hashes",
+    "record_keys",
     "records_to_table",
     "validate_record",
+    "with_bookkeeping",
 ]
 
 MEDIA_KINDS = ("image", "video", "audio")
@@ -63,7 +65,6 @@ INTERACTION_KINDS = ("like", "comment", "share", "view", "click")
 EDGE_KINDS = ("follow", "friend", "mention", "reply")
 
 UTC = dt.timezone.utc
-_KEY_SEPARATOR = "\x1f"  # unit separator: never inside an id
 
 
 def _as_utc(value: Any) -> Any:
@@ -74,17 +75,12 @@ def _as_utc(value: Any) -> Any:
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False, frozen=False)
+    # Numeric ids from platform exports (Reddit, old Twitter) become strings; validation runs in pydantic-core.
+    model_config = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
 
 
-def _id_from_number(value: Any) -> Any:
-    # Platform exports give numeric ids (Reddit, old Twitter): identifiers are strings here.
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return value
-
-
-Identifier = Annotated[str, BeforeValidator(_id_from_number)]
+_NOT_BLANK = r"\S"
+Identifier = Annotated[str, StringConstraints(min_length=1, pattern=_NOT_BLANK)]
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
 
 
@@ -92,12 +88,6 @@ class _Record(_Model):
     """Common ground of the stored records: free-form ``extra`` data as a JSON object."""
 
     extra: dict[str, Any] | None = None
-
-
-def _non_empty(value: str, what: str) -> str:
-    if not value or not value.strip():
-        raise ValueError(f"{what} must be a non-empty string")
-    return value
 
 
 class Media(_Model):
@@ -128,7 +118,7 @@ class Post(_Record):
     post_id: Identifier
     author_id: Identifier | None = None  # None when the source does not say (e.g. research datasets)
     created_at: UtcDatetime | None = None
-    text: str = ""
+    text: str | None = ""
     lang: str | None = None
     media: list[Media] = Field(default_factory=list)
     reply_to: Identifier | None = None
@@ -143,18 +133,10 @@ class Post(_Record):
     reply_count: int | None = Field(default=None, ge=0)
     view_count: int | None = Field(default=None, ge=0)
 
-    @field_validator("post_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _non_empty(value, "post_id")
-
-    @field_validator("text", mode="before")
-    @classmethod
-    def _text(cls, value: Any) -> Any:
-        return "" if value is None else value
-
     @model_validator(mode="after")
     def _not_empty(self) -> Post:
+        if self.text is None:
+            self.text = ""
         if not self.text.strip() and not self.media and self.reshare_of is None:
             raise ValueError("empty post: no text, no media and not a reshare")
         return self
@@ -174,11 +156,6 @@ class User(_Record):
     verified: bool | None = None
     platform: str | None = None
 
-    @field_validator("user_id")
-    @classmethod
-    def _id(cls, value: str) -> str:
-        return _non_empty(value, "user_id")
-
 
 class Interaction(_Record):
     """What a user did with a post: like, comment, share, view or click (``value``: e.g. watch time, play count)."""
@@ -188,11 +165,6 @@ class Interaction(_Record):
     kind: Literal["like", "comment", "share", "view", "click"]
     at: UtcDatetime | None = None
     value: float | None = None
-
-    @field_validator("user_id", "post_id")
-    @classmethod
-    def _ids(cls, value: str, info) -> str:
-        return _non_empty(value, info.field_name)
 
 
 class Edge(_Record):
@@ -204,25 +176,15 @@ class Edge(_Record):
     created_at: UtcDatetime | None = None
     weight: float | None = None
 
-    @field_validator("src", "dst")
-    @classmethod
-    def _ids(cls, value: str, info) -> str:
-        return _non_empty(value, info.field_name)
-
 
 class Label(_Record):
     """A label of one item for one task (``split``: train/dev/test or None)."""
 
     item_id: Identifier
     item_kind: Literal["post", "user", "edge", "cascade"] = "post"
-    task: str
-    label: str
+    task: Identifier
+    label: Identifier
     split: str | None = None
-
-    @field_validator("item_id", "task", "label")
-    @classmethod
-    def _ids(cls, value: str, info) -> str:
-        return _non_empty(value, info.field_name)
 
 
 class Reject(_Model):
@@ -267,6 +229,7 @@ _MEDIA_TYPE = pa.struct(
     ]
 )
 _BOOKKEEPING = [pa.field("record_key", pa.string(), nullable=False), pa.field("record_hash", pa.string())]
+_BOOKKEEPING_NAMES = frozenset(field.name for field in _BOOKKEEPING)
 
 _ARROW_FIELDS: dict[str, list[pa.Field]] = {
     "posts": [
@@ -382,7 +345,10 @@ def feature_schema(dim: int) -> pa.Schema:
 def _describe_error(error: ValidationError) -> tuple[str, str]:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"]) or "<record>"
-    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in ("string_too_short", "string_pattern_mismatch"):
+        message = "must be a non-empty string"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return field, f"{message}{more}"
 
@@ -430,21 +396,77 @@ def validate_record(table: str, data: Mapping[str, Any]) -> _Model:
         ) from None
 
 
-def record_key(table: str, row: Mapping[str, Any]) -> str:
-    """The string that identifies a row of ``table`` (its key fields joined)."""
-    parts = []
-    for field in KEYS[table]:
-        value = row.get(field)
-        if isinstance(value, dt.datetime):
-            value = _as_utc(value).isoformat()
-        parts.append("" if value is None else str(value))
-    return _KEY_SEPARATOR.join(parts)
+_NULL_FIELD = "-"  # a null field; a present field is written "<length>:<text>", so fields cannot run together
+
+
+def _field_text(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """One column as ``<length>:<value>`` strings per row (``-`` for null), the unit that keys and hashes join."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    kind = column.type
+    if pa.types.is_timestamp(kind):
+        text = pc.cast(pc.cast(column, pa.int64()), pa.string())
+    elif pa.types.is_list(kind) and pa.types.is_string(kind.value_type):
+        values = column.flatten()
+        items = pc.binary_join_element_wise(pc.cast(pc.utf8_length(values), pa.string()), values, ":")
+        offsets = pc.subtract(column.offsets, column.offsets[0])  # a sliced array's offsets do not start at 0
+        text = pc.binary_join(pa.ListArray.from_arrays(offsets, items, mask=column.is_null()), ",")
+    elif pa.types.is_list(kind) or pa.types.is_binary(kind):
+        # Nested media structs: JSON per row, media bytes by their sha256 (rows without media are cheap).
+        text = pa.array(
+            [None if value is None else orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=_hash_default).decode()
+             for value in column.to_pylist()],
+            pa.string(),
+        )
+    else:
+        text = pc.cast(column, pa.string())
+    sized = pc.binary_join_element_wise(pc.cast(pc.utf8_length(text), pa.string()), text, ":")
+    return pc.fill_null(sized, _NULL_FIELD)
 
 
 def _hash_default(value: Any) -> Any:
     if isinstance(value, bytes):
         return hashlib.sha256(value).hexdigest()
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
     raise TypeError
+
+
+def record_keys(table: str, rows: pa.Table) -> pa.Array:
+    """The ``record_key`` of each row: the table's key field, or its key fields joined (see ``KEYS``).
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> record_keys("edges", pa.table({"src": ["a"], "dst": ["b"], "kind": ["follow"]})).to_pylist()
+        ['1:a,1:b,6:follow']
+    """
+    fields = KEYS[table]
+    if len(fields) == 1:
+        return rows.column(fields[0]).combine_chunks()
+    return pc.binary_join_element_wise(*(_field_text(rows.column(field)) for field in fields), ",")
+
+
+def content_hashes(table: str, rows: pa.Table) -> pa.Array:
+    """A short stable hash of each row's content, to recognise an unchanged record when it is ingested again.
+
+    Computed over every stored field except the bookkeeping columns (and, for rejects, the time it was seen:
+    a reject's content is what was wrong where).
+    """
+    names = [name for name in arrow_schema(table).names if name not in _BOOKKEEPING_NAMES]
+    if table == "rejects":
+        names.remove("at")
+    if rows.num_rows == 0:
+        return pa.array([], pa.string())
+    joined = pc.binary_join_element_wise(*(_field_text(rows.column(name)) for name in names), "|")
+    return pa.array(
+        [hashlib.blake2b(text.encode(), digest_size=12).hexdigest() for text in joined.to_pylist()], pa.string()
+    )
+
+
+def with_bookkeeping(table: str, rows: pa.Table) -> pa.Table:
+    """``rows`` (the table's fields, in schema order) with ``record_key`` and ``record_hash`` set."""
+    rows = rows.select([name for name in arrow_schema(table).names if name not in _BOOKKEEPING_NAMES])
+    rows = rows.append_column(_BOOKKEEPING[0], record_keys(table, rows))
+    return rows.append_column(_BOOKKEEPING[1], content_hashes(table, rows))
 
 
 def _row_dict(table: str, model: _Model) -> dict[str, Any]:
@@ -455,11 +477,6 @@ def _row_dict(table: str, model: _Model) -> dict[str, Any]:
     if "extra" in row:
         row["extra"] = None if row["extra"] is None else orjson.dumps(row["extra"], option=orjson.OPT_SORT_KEYS).decode()
     return row
-
-
-def _content_hash(row: Mapping[str, Any]) -> str:
-    payload = orjson.dumps(row, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=_hash_default)
-    return hashlib.blake2b(payload, digest_size=12).hexdigest()
 
 
 def records_to_table(table: str, records: Iterable[_Model | Mapping[str, Any]]) -> pa.Table:
@@ -475,17 +492,13 @@ def records_to_table(table: str, records: Iterable[_Model | Mapping[str, Any]]) 
     Raises:
         SchemaValidationError: a mapping does not validate.
     """
-    schema = arrow_schema(table)
-    rows: list[dict[str, Any]] = []
     model_type = TABLES[table]
-    for record in records:
-        model = record if isinstance(record, model_type) else validate_record(table, record)
-        row = _row_dict(table, model)
-        # A reject's content is what was wrong where, not when it was seen: re-ingesting finds it a duplicate.
-        row["record_hash"] = _content_hash({**row, "at": None} if table == "rejects" else row)
-        row["record_key"] = record_key(table, row)
-        rows.append(row)
-    return pa.Table.from_pylist(rows, schema=schema)
+    rows = [
+        _row_dict(table, record if isinstance(record, model_type) else validate_record(table, record))
+        for record in records
+    ]
+    fields = pa.schema([field for field in arrow_schema(table) if field.name not in _BOOKKEEPING_NAMES])
+    return with_bookkeeping(table, pa.Table.from_pylist(rows, schema=fields))
 
 
 def empty_table(table: str) -> pa.Table:

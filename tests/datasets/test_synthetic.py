@@ -22,7 +22,7 @@ from socialfusion.datasets.synthetic import (
     generate,
 )
 from socialfusion.exceptions import ConfigurationError
-from socialfusion.ingest import _derive_entities
+from socialfusion.ingest import derive_entities
 
 av = pytest.importorskip("av")
 
@@ -205,7 +205,7 @@ def test_both_languages_are_present_with_consistent_entities(posts):
     for post in posts:
         if post["text"]:
             derived = {"text": post["text"], "hashtags": None, "mentions": None}
-            _derive_entities(derived)
+            derive_entities(derived)
             assert derived["hashtags"] == post["hashtags"], post["text"]
             assert derived["mentions"] == post["mentions"], post["text"]
 

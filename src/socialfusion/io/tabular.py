@@ -69,7 +69,7 @@ class JsonlReader:
     def read(self, path: Path, *, column_map: Mapping[str, str] | None = None,
              table: str = "posts") -> Iterator[SourceRecord]:
         with open(path, "rb") as handle:
-            yield from self._records(handle, str(path), 1, column_map, table)
+            yield from self.records(handle, str(path), 1, column_map, table)
 
     def read_range(self, path: Path, start: int, end: int, first_line: int, *,
                    column_map: Mapping[str, str] | None = None, table: str = "posts") -> Iterator[SourceRecord]:
@@ -81,11 +81,12 @@ class JsonlReader:
         with open(path, "rb") as handle:
             handle.seek(start)
             lines = io.BytesIO(handle.read(end - start))
-            yield from self._records(lines, str(path), first_line, column_map, table)
+            yield from self.records(lines, str(path), first_line, column_map, table)
 
     @staticmethod
-    def _records(lines: Iterable[bytes], source: str, first_line: int, column_map: Mapping[str, str] | None,
-                 table: str) -> Iterator[SourceRecord]:
+    def records(lines: Iterable[bytes], source: str, first_line: int, column_map: Mapping[str, str] | None,
+                table: str) -> Iterator[SourceRecord]:
+        """The records of JSON lines numbered from ``first_line``; bad lines become rejects."""
         for number, line in enumerate(lines, start=first_line):
             if not line.strip():
                 continue

@@ -1,0 +1,353 @@
+"""Ingestion loses nothing: idempotent, resumable after SIGKILL, bad input recorded as rejects."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from socialfusion import ingest as ingest_module
+from socialfusion.corpus import Corpus
+from socialfusion.datasets.synthetic import generate
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.ingest import ingest, ingest_corpus
+from socialfusion.io import get_reader
+from socialfusion.store import connect
+
+FIXTURES = Path(__file__).parent / "fixtures" / "platforms"
+
+
+def write_jsonl(path: Path, records: list) -> Path:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(record if isinstance(record, str) else json.dumps(record, ensure_ascii=False))
+            handle.write("\n")
+    return path
+
+
+def make_posts(n: int, *, start: int = 0) -> list[dict]:
+    return [
+        {
+            "post_id": f"p{i}",
+            "author_id": f"u{i % 7}",
+            "created_at": f"2024-03-{1 + i % 28:02d}T{i % 24:02d}:00:00Z",
+            "text": f"post number {i} about #topic{i % 5} with @u{(i + 1) % 7}",
+        }
+        for i in range(start, start + n)
+    ]
+
+
+def stored(store, table: str) -> list[tuple[str, str]]:
+    rows = store.read(table, columns=["record_key", "record_hash"])
+    return sorted(zip(rows.column("record_key").to_pylist(), rows.column("record_hash").to_pylist()))
+
+
+def test_reingesting_the_same_file_adds_nothing(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", make_posts(25))
+    store = connect(tmp_path / "db")
+
+    first = ingest(source, store)
+    second = ingest(source, store)
+
+    assert (first.ingested, first.duplicate, first.rejected) == (25, 0, 0)
+    assert (second.ingested, second.duplicate, second.updated) == (0, 25, 0)
+    assert store.count("posts") == 25
+
+
+def test_changed_record_is_updated_in_place(tmp_path):
+    store = connect(tmp_path / "db")
+    ingest(write_jsonl(tmp_path / "a.jsonl", make_posts(3)), store)
+    changed = make_posts(3)
+    changed[1]["text"] = "edited text"
+
+    summary = ingest(write_jsonl(tmp_path / "b.jsonl", changed), store)
+
+    assert (summary.ingested, summary.updated, summary.duplicate) == (0, 1, 2)
+    assert store.read("posts", where="post_id = 'p1'").column("text").to_pylist() == ["edited text"]
+    assert store.count("posts") == 3
+
+
+def test_repeated_key_inside_one_file_keeps_the_last_version(tmp_path):
+    records = make_posts(2) + [{**make_posts(1)[0], "text": "second version"}]
+    store = connect(tmp_path / "db")
+
+    summary = ingest(write_jsonl(tmp_path / "posts.jsonl", records), store)
+
+    assert store.count("posts") == 2
+    assert summary.ingested == 2
+    assert store.read("posts", where="post_id = 'p0'").column("text").to_pylist() == ["second version"]
+
+
+def test_bad_records_become_rejects_and_the_rest_is_ingested(tmp_path):
+    good = make_posts(3)
+    lines = [
+        json.dumps(good[0]),
+        "{not json",
+        "[1, 2, 3]",
+        json.dumps({"author_id": "u1", "text": "no id"}),
+        json.dumps({"post_id": "x1", "text": "bad time", "created_at": "yesterday"}),
+        json.dumps({"post_id": "x2", "text": "bad count", "like_count": "many"}),
+        json.dumps({"post_id": "x3", "text": ""}),
+        json.dumps({"post_id": "x4", "text": "unknown field", "colour": "red"}),
+        json.dumps(good[1]),
+    ]
+    path = write_jsonl(tmp_path / "posts.jsonl", lines)
+    with open(path, "ab") as handle:
+        handle.write(b'{"post_id": "x5", "text": "\xff\xfe broken bytes"}\n')
+        handle.write(json.dumps(good[2]).encode() + b"\n")
+    store = connect(tmp_path / "db")
+
+    summary = ingest(path, store)
+
+    assert summary.ingested == 3
+    assert summary.rejected == 8
+    rejects = {row["location"]: row["reason"] for row in store.read("rejects").to_pylist()}
+    assert set(rejects) == {f"line {n}" for n in range(2, 11)} - {"line 9"}
+    assert "malformed JSON" in rejects["line 2"]
+    assert "expected a JSON object, got list" in rejects["line 3"]
+    assert "field 'post_id'" in rejects["line 4"]
+    assert "record x1: field 'created_at'" in rejects["line 5"]
+    assert "field 'like_count'" in rejects["line 6"]
+    assert "empty post" in rejects["line 7"]
+    assert "field 'colour'" in rejects["line 8"]
+    assert "UTF-8" in rejects["line 10"]
+    raw = store.read("rejects", where="location = 'line 2'").column("raw").to_pylist()
+    assert raw == ["{not json\n"]
+
+
+def test_reingesting_bad_records_does_not_duplicate_rejects(tmp_path):
+    path = write_jsonl(tmp_path / "posts.jsonl", ["{oops", json.dumps(make_posts(1)[0])])
+    store = connect(tmp_path / "db")
+
+    ingest(path, store)
+    again = ingest(path, store)
+
+    assert again.rejected == 1
+    assert store.count("rejects") == 1
+
+
+def test_unreadable_files_are_rejects_not_exceptions(tmp_path):
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    (tmp_path / "mystery.bin").write_bytes(b"\x00\x01\x02 not a known format")
+    good = write_jsonl(tmp_path / "good.jsonl", make_posts(2))
+    store = connect(tmp_path / "db")
+
+    summary = ingest([tmp_path / "empty.jsonl", tmp_path / "mystery.bin", tmp_path / "gone.jsonl", good], store)
+
+    assert summary.ingested == 2
+    reasons = sorted(store.read("rejects").column("reason").to_pylist())
+    assert len(reasons) == 3
+    assert any("input file is empty" in reason for reason in reasons)
+    assert any("input file not found" in reason for reason in reasons)
+    assert any("cannot tell the format" in reason and "--format" in reason for reason in reasons)
+
+
+def test_unknown_format_name_is_a_configuration_error(tmp_path):
+    with pytest.raises(ConfigurationError, match="unknown input format 'tweets'.*jsonl"):
+        ingest(write_jsonl(tmp_path / "a.jsonl", make_posts(1)), connect("memory://"), format="tweets")
+
+
+def test_media_is_hashed_and_bad_media_is_recorded_while_the_post_is_kept(tmp_path):
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "cat.png").write_bytes(b"\x89PNG fake but hashed")
+    (tmp_path.parent / "outside.png").write_bytes(b"secret")
+    post = {
+        "post_id": "m1",
+        "text": "three media",
+        "media": [
+            {"kind": "image", "uri": "img/cat.png"},
+            {"kind": "image", "uri": "img/missing.png"},
+            {"kind": "image", "uri": "../outside.png"},
+            {"kind": "video", "uri": "https://example.org/v.mp4"},
+        ],
+    }
+    store = connect(tmp_path / "db")
+
+    summary = ingest(write_jsonl(tmp_path / "posts.jsonl", [post]), store, max_media_bytes=1024)
+
+    media = store.read("posts").column("media").to_pylist()[0]
+    assert media[0]["sha256"] == hashlib.sha256(b"\x89PNG fake but hashed").hexdigest()
+    assert media[0]["size_bytes"] == len(b"\x89PNG fake but hashed") and media[0]["error"] is None
+    assert "not found" in media[1]["error"]
+    assert "escapes the input folder" in media[2]["error"]
+    assert media[3]["error"] is None and media[3]["sha256"] is None  # remote: referenced, never fetched
+    assert summary.ingested == 1 and summary.rejected == 2
+    locations = sorted(store.read("rejects").column("location").to_pylist())
+    assert locations == ["line 1 media[1]", "line 1 media[2]"]
+
+
+def test_media_over_the_size_limit_is_flagged_not_hashed(tmp_path):
+    (tmp_path / "big.wav").write_bytes(b"0" * 5000)
+    post = {"post_id": "a1", "text": "loud", "media": [{"kind": "audio", "uri": "big.wav"}]}
+    store = connect("memory://")
+
+    ingest(write_jsonl(tmp_path / "p.jsonl", [post]), store, max_media_bytes=4096)
+
+    item = store.read("posts").column("media").to_pylist()[0][0]
+    assert item["sha256"] is None and "too large" in item["error"]
+
+
+def test_csv_with_column_map_and_list_cells(tmp_path):
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "id,user,when,body,tags\n"
+        '1,ann,2024-01-02T03:04:05Z,"hello, world",a b\n'
+        '2,bob,2024-01-02T04:00:00+01:00,second,"[""x"", ""y""]"\n'
+        "3,cy,2024-01-02,,\n",
+        encoding="utf-8",
+    )
+    mapping = {"id": "post_id", "user": "author_id", "when": "created_at", "body": "text", "tags": "hashtags"}
+    store = connect("memory://")
+
+    summary = ingest(path, store, column_map=mapping)
+
+    rows = {row["post_id"]: row for row in store.read("posts").to_pylist()}
+    assert summary.ingested == 2 and summary.rejected == 1  # post 3 is empty
+    assert rows["1"]["text"] == "hello, world" and rows["1"]["hashtags"] == ["a", "b"]
+    assert rows["2"]["hashtags"] == ["x", "y"]
+    assert rows["2"]["created_at"].isoformat() == "2024-01-02T03:00:00+00:00"
+
+
+def test_parquet_and_other_tables(tmp_path):
+    edges = pa.table({"src": ["a", "b"], "dst": ["b", "c"], "kind": ["follow", "friend"]})
+    pq.write_table(edges, tmp_path / "edges.parquet")
+    interactions = [{"user_id": "a", "post_id": "p1", "kind": "like", "at": "2024-01-01T00:00:00Z"},
+                    {"user_id": "a", "post_id": "p1", "kind": "poke"}]
+    store = connect("memory://")
+
+    ingest(tmp_path / "edges.parquet", store, table="edges")
+    summary = ingest(write_jsonl(tmp_path / "i.jsonl", interactions), store, table="interactions")
+
+    assert store.count("edges") == 2
+    assert store.count("interactions") == 1 and summary.rejected == 1
+
+
+def test_pii_is_scrubbed_by_default_and_recorded(tmp_path):
+    post = {"post_id": "1", "text": "write to ann@example.org or call +1 415 555 0100", "author_id": "ann"}
+    store = connect("memory://")
+
+    summary = ingest(write_jsonl(tmp_path / "p.jsonl", [post]), store)
+
+    assert store.read("posts").column("text").to_pylist() == ["write to [EMAIL] or call [PHONE]"]
+    assert summary.pii_removed == {"email": 1, "phone": 1}
+    assert store.get_metadata()["privacy"]["pii_scrubbed"] is True
+
+
+def test_pseudonymised_ids_still_join_and_the_key_is_enforced(tmp_path):
+    posts = [{"post_id": "1", "author_id": "alice", "text": "hi @Bob", "mentions": ["@Bob"]}]
+    users = [{"user_id": "alice", "handle": "alice"}, {"user_id": "bob", "handle": "Bob"}]
+    store = connect(tmp_path / "db")
+    key = "a key of at least sixteen bytes"
+
+    ingest(write_jsonl(tmp_path / "posts.jsonl", posts), store, pseudonymize_key=key)
+    ingest(write_jsonl(tmp_path / "users.jsonl", users), store, table="users", pseudonymize_key=key)
+
+    post = store.read("posts").to_pylist()[0]
+    user_ids = set(store.read("users").column("user_id").to_pylist())
+    assert post["author_id"].startswith("anon_") and post["author_id"] in user_ids
+    assert post["mentions"][0] in user_ids  # "@Bob" and "bob" map to one pseudonym
+    assert "alice" not in json.dumps(store.read("users").to_pylist(), default=str)
+    assert store.get_metadata()["privacy"]["pseudonymized"] is True
+    with pytest.raises(ConfigurationError, match="different pseudonymisation"):
+        ingest(write_jsonl(tmp_path / "more.jsonl", posts), store, pseudonymize_key="another key, also long")
+
+
+def test_every_platform_fixture_round_trips_through_the_store(tmp_path):
+    store = connect(tmp_path / "db")
+
+    summary = ingest(FIXTURES, store)
+
+    expected: dict[str, dict[str, dict]] = {}
+    for source in summary.sources:
+        for record in get_reader(source["format"]).read(Path(source["path"])):
+            if record.error is None:
+                expected.setdefault(record.table, {})[str(record.data.get("post_id") or record.data.get("user_id") or "")] = record.data
+    assert {source["format"] for source in summary.sources} == {"twitter", "mastodon", "reddit", "bluesky"}
+    stored_posts = {row["post_id"]: row for row in store.read("posts").to_pylist()}
+    assert set(stored_posts) == set(expected["posts"])
+    for post_id, data in expected["posts"].items():
+        row = stored_posts[post_id]
+        for field in ("author_id", "reply_to", "reshare_of", "quote_of", "lang", "platform"):
+            assert row[field] == (None if data.get(field) is None else str(data[field])), (post_id, field)
+        assert [m["uri"] for m in row["media"]] == [m["uri"] for m in data.get("media", [])]
+    assert store.count("users") == len(expected["users"])
+    assert ingest(FIXTURES, store).ingested == 0
+
+
+def test_corpus_round_trips_through_the_store(tmp_path):
+    network = generate(n_users=30, n_posts=120, seed=3)
+    store = connect(tmp_path / "db")
+
+    summary = ingest_corpus(network.corpus, store, scrub_pii=False)
+    again = ingest_corpus(network.corpus, store, scrub_pii=False)
+
+    back = Corpus.from_store(store)
+    for table in Corpus.table_names():
+        original = network.corpus.table(table).sort_by("record_key")
+        assert back.table(table).sort_by("record_key").equals(original), table
+    assert summary.rejected == 0 and again.ingested == 0
+    assert again.duplicate == sum(network.corpus.counts().values())
+
+
+def test_parallel_chunks_give_the_same_store_as_one_process(tmp_path, monkeypatch):
+    records = [json.dumps(post) for post in make_posts(3000)]
+    records[1234] = "{broken"
+    path = write_jsonl(tmp_path / "posts.jsonl", records)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", 20_000)
+    sequential, parallel = connect(tmp_path / "one"), connect(tmp_path / "two")
+
+    ingest(path, sequential, workers=1)
+    summary = ingest(path, parallel, workers=2)
+
+    assert stored(parallel, "posts") == stored(sequential, "posts")
+    assert parallel.read("rejects").column("location").to_pylist() == ["line 1235"]
+    assert summary.records_read == 3000 and summary.ingested == 2999
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [1, 2])
+def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path, workers):
+    records = [json.dumps(post) for post in make_posts(40_000)]
+    records[777] = "{broken"
+    path = write_jsonl(tmp_path / "posts.jsonl", records)
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from socialfusion import ingest as module
+        from socialfusion.store import connect
+        module.PARALLEL_MIN_BYTES, module._CHUNK_BYTES = 1, 200_000
+        def progress(n):
+            print(n, flush=True)
+        module.ingest({str(path)!r}, connect({str(tmp_path / "killed")!r}), batch_size=2000,
+                      workers={workers}, progress=progress)
+        print("finished", flush=True)
+        """
+    )
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    for line in child.stdout:
+        if line.strip() != "finished" and int(line) >= 12_000:
+            os.kill(child.pid, signal.SIGKILL)
+            break
+    child.wait()
+    assert child.returncode == -signal.SIGKILL, "the ingest finished before it could be killed"
+    killed = connect(tmp_path / "killed")
+    assert 0 < killed.count("posts") < 39_999, "the kill should land half-way"
+
+    rerun = ingest(path, killed, batch_size=2000, workers=workers)
+    clean = connect(tmp_path / "clean")
+    ingest(path, clean, batch_size=2000, workers=workers)
+
+    assert stored(killed, "posts") == stored(clean, "posts")
+    assert killed.count("posts") == 39_999
+    assert stored(killed, "rejects") == stored(clean, "rejects")
+    assert rerun.duplicate > 0 and rerun.ingested + rerun.duplicate == 39_999
