@@ -26,7 +26,7 @@ WORDS = ("the quick brown fox jumps over lazy dogs while analysts watch trends i
 
 def write_posts(path: Path, n: int) -> None:
     """Write ``n`` canonical text-only posts as JSON Lines (deterministic)."""
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     with open(path, "w", encoding="utf-8") as handle:
         for i in range(n):
             words = " ".join(WORDS[(i * 7 + k * 3) % len(WORDS)] for k in range(12 + i % 8))
@@ -50,7 +50,7 @@ def run_pandas(source: str, store_dir: str) -> None:
 
 
 def run_socialfusion(source: str, store_dir: str) -> None:
-    from socialfusion.ingest import ingest
+    from socialfusion.ingestion import ingest
     from socialfusion.store import connect
 
     summary = ingest([source], connect(store_dir))
@@ -97,7 +97,8 @@ def main() -> None:
     names = {"pandas": "pandas.read_json + LanceDB write", "socialfusion": "socialfusion ingest (validated)"}
     for method, seconds, rate, peak_mb, worker_mb in rows:
         workers = f"{worker_mb:,.0f}" if worker_mb else "-"
-        print(f"{names[method]:<34}{seconds:>9.1f}{rate:>10,.0f}{rate / baseline:>12.2f}x{peak_mb:>13,.0f}{workers:>12}")
+        ratio = rate / baseline
+        print(f"{names[method]:<34}{seconds:>9.1f}{rate:>10,.0f}{ratio:>12.2f}x{peak_mb:>13,.0f}{workers:>12}")
 
 
 if __name__ == "__main__":

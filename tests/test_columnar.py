@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from socialfusion._columnar import clean_jsonl_posts
-from socialfusion.ingest import RecordCleaner
+from socialfusion.ingestion import RecordCleaner
 from socialfusion.io.media import MediaResolver
 from socialfusion.io.tabular import JsonlReader
 
@@ -43,7 +43,8 @@ def test_columnar_rows_equal_record_rows():
 
     assert rows is not None
     assert rows.equals(expected.take("posts"))
-    assert rows.column("post_id").to_pylist() == ["1", "2", "3", "4", "6", "1", "8"]  # repeated ids are resolved at write time
+    # Both paths keep a repeated id; writing resolves it (the later line wins).
+    assert rows.column("post_id").to_pylist() == ["1", "2", "3", "4", "6", "1", "8"]
     reasons = [(r.location, r.reason) for r in cleaner.records["rejects"]]
     assert reasons == [(r.location, r.reason) for r in expected.records["rejects"]]
     assert [location for location, _ in reasons] == ["line 5", "line 6", "line 8"]

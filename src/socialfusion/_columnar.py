@@ -9,7 +9,7 @@ entirely to the record path. Both paths produce identical rows and content hashe
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,7 +20,7 @@ from socialfusion.privacy import scrub_text
 from socialfusion.schema import arrow_schema, with_bookkeeping
 
 if TYPE_CHECKING:
-    from socialfusion.ingest import RecordCleaner
+    from socialfusion.ingestion import RecordCleaner
 
 __all__ = ["clean_jsonl_posts"]
 
@@ -75,7 +75,7 @@ def _finish(table: pa.Table, cleaner: RecordCleaner) -> pa.Table:
 
     Only the text and entity columns visit Python; the other columns stay in Arrow.
     """
-    from socialfusion.ingest import entities_of
+    from socialfusion.ingestion import entities_of
 
     columns = {name: table[name] for name in _INPUT.names}
     columns["created_at"] = pc.cast(table["created_at"], pa.timestamp("us", tz="UTC"))

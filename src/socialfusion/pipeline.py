@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from socialfusion.corpus import Corpus, modality_counts
-from socialfusion.ingest import IngestSummary, ingest_corpus
+from socialfusion.ingestion import IngestSummary, ingest_corpus
 from socialfusion.store import Store, connect
 
 __all__ = ["analyze", "run_demo", "store_stats"]
@@ -46,7 +46,9 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
     return write_report(report_sections(corpus), Path(out), title=title, subtitle=subtitle)
 
 
-def run_demo(out_dir: str | Path, *, n_users: int = 300, n_posts: int = 2000, seed: int = 0) -> tuple[Path, IngestSummary]:
+def run_demo(
+    out_dir: str | Path, *, n_users: int = 300, n_posts: int = 2000, seed: int = 0
+) -> tuple[Path, IngestSummary]:
     """Generate the synthetic social network, ingest it into ``out_dir/store``, write ``out_dir/report.html``.
 
     Media files are written under ``out_dir/media``.

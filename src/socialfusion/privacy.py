@@ -1,4 +1,4 @@
-"""Privacy at ingest: scrub PII (e-mails, phones, card numbers, IPs) from text and pseudonymise user ids with a keyed HMAC.
+"""Privacy at ingest: scrub PII (e-mails, phones, card numbers, IPs) from text; keyed pseudonyms for user ids.
 
 Examples:
     >>> scrub_text("mail me at ann@example.org or +44 20 7946 0958")

@@ -64,7 +64,7 @@ MEDIA_KINDS = ("image", "video", "audio")
 INTERACTION_KINDS = ("like", "comment", "share", "view", "click")
 EDGE_KINDS = ("follow", "friend", "mention", "reply")
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _as_utc(value: Any) -> Any:
@@ -378,7 +378,7 @@ def validate_record(table: str, data: Mapping[str, Any]) -> _Model:
         >>> validate_record("edges", {"src": "a", "dst": "b", "kind": "pokes"})
         Traceback (most recent call last):
         ...
-        socialfusion.exceptions.SchemaValidationError: edges record a/b/pokes: field 'kind': Input should be 'follow', 'friend', 'mention' or 'reply'
+        socialfusion.exceptions.SchemaValidationError: edges record a/b/pokes: field 'kind': Input should be ...
     """
     _check_table(table)
     if not isinstance(data, Mapping):
@@ -474,8 +474,8 @@ def _row_dict(table: str, model: _Model) -> dict[str, Any]:
     row = dict(model.__dict__)
     if table == "posts":
         row["media"] = [dict(item.__dict__) for item in row["media"]]
-    if "extra" in row:
-        row["extra"] = None if row["extra"] is None else orjson.dumps(row["extra"], option=orjson.OPT_SORT_KEYS).decode()
+    if row.get("extra") is not None:
+        row["extra"] = orjson.dumps(row["extra"], option=orjson.OPT_SORT_KEYS).decode()
     return row
 
 

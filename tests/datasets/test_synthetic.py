@@ -22,7 +22,7 @@ from socialfusion.datasets.synthetic import (
     generate,
 )
 from socialfusion.exceptions import ConfigurationError
-from socialfusion.ingest import derive_entities
+from socialfusion.ingestion import derive_entities
 
 av = pytest.importorskip("av")
 

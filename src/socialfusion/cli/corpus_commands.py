@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,10 @@ errors = Console(stderr=True)
 
 StoreOption = Annotated[Path, typer.Option("--store", "-s", help="Store directory (created when absent).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+FORMAT_HELP = "Input format (jsonl, csv, parquet, twitter, mastodon, reddit, bluesky), or 'auto' to detect it per file."
+SCRUB_HELP = "Scrub e-mails, phone numbers, card numbers and IPs from text."
+MAP_HELP = "Column mapping FOREIGN=canonical (repeatable)."
+KEY_HELP = "Secret key for HMAC pseudonyms of user ids and handles (keep it: the same key keeps ids joinable)."
 
 
 def _fail(error: Exception) -> None:
@@ -38,16 +42,16 @@ def _parse_column_map(pairs: list[str]) -> dict[str, str]:
 def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
     store: StoreOption = Path("socialfusion.db"),
-    format: Annotated[str, typer.Option("--format", "-f", help="Input format, or 'auto' to detect it per file.")] = "auto",
+    format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
     table: Annotated[str, typer.Option(help="Target table for canonical tabular files.")] = "posts",
-    column_map: Annotated[Optional[list[str]], typer.Option("--map", help="Column mapping FOREIGN=canonical (repeatable).")] = None,
+    column_map: Annotated[list[str] | None, typer.Option("--map", help=MAP_HELP)] = None,
     batch_size: Annotated[int, typer.Option(help="Records per write.")] = 10_000,
-    scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help="Scrub e-mails, phones, card numbers, IPs.")] = True,
-    pseudonymize_key: Annotated[Optional[str], typer.Option(envvar="SOCIALFUSION_PSEUDONYM_KEY", help="Key for HMAC pseudonyms of user ids and handles.")] = None,
+    scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,
+    pseudonymize_key: Annotated[str | None, typer.Option(envvar="SOCIALFUSION_PSEUDONYM_KEY", help=KEY_HELP)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest posts, users, interactions or edges; bad records go to the rejects table with their reasons."""
-    from socialfusion.ingest import ingest as run_ingest
+    from socialfusion.ingestion import ingest as run_ingest
     from socialfusion.store import connect
 
     try:
@@ -126,7 +130,9 @@ def analyze(
 
 
 def demo(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store, media and report.html.")] = Path("demo-output"),
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the store, media and report.html.")] = Path(
+        "demo-output"
+    ),
     users: Annotated[int, typer.Option(help="Synthetic users.")] = 300,
     posts: Annotated[int, typer.Option(help="Synthetic posts.")] = 2000,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same network).")] = 0,

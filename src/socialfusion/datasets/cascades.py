@@ -20,7 +20,7 @@ __all__ = ["CASCADE_EPOCH", "load_diffusion_cascades"]
 DATASET = "diffusion-cascades"
 FILE_SPLITS = ("train", "val", "test")
 # Activation times are seconds after each cascade's seed; they are placed on this arbitrary fixed origin.
-CASCADE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+CASCADE_EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
 def load_diffusion_cascades(name: str = "android", root: str | os.PathLike[str] | None = None, *,

@@ -510,8 +510,8 @@ def _utc_midnight(start: str | dt.date | dt.datetime) -> dt.datetime:
     except ValueError:
         raise ConfigurationError(f"start must be an ISO date such as '2024-03-01', got {start!r}") from None
     if isinstance(day, dt.datetime):
-        day = day.astimezone(dt.timezone.utc).date() if day.tzinfo else day.date()
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+        day = day.astimezone(dt.UTC).date() if day.tzinfo else day.date()
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
 def _pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
@@ -1028,7 +1028,7 @@ def _compose_text(
     """One post's text: [reply opener] topic sentence [second sentence] [aside] [emoji] #tags, with @mentions.
 
     Returns:
-        The text and its hashtags (without ``#``, as ``socialfusion.ingest`` would extract them).
+        The text and its hashtags (without ``#``, as ``socialfusion.ingestion`` would extract them).
     """
     parts = [_pick(rng, REPLY_OPENERS[lang][sentiment])] if is_reply else []
     parts.append(_topic_sentence(rng, lang, topic, sentiment))

@@ -141,7 +141,7 @@ def load_tweeteval(task: str = "sentiment", root: str | os.PathLike[str] | None 
         verify_manifest(folder, [path.relative_to(folder) for path in read_files])
 
     posts, label_rows, rejects = [], [], []
-    seen_at = dt.datetime.now(dt.timezone.utc)
+    seen_at = dt.datetime.now(dt.UTC)
     classes = {subtask: _class_names(mapping) for subtask, mapping in mappings.items()}
     for subtask, split, texts_path, labels_path in plan:
         texts = read_lines(texts_path)

@@ -96,7 +96,7 @@ def load_weibo_covid_daily(root: str | os.PathLike[str] | None = None, *, verify
         for row in csv.DictReader(stream):
             day = row["date"]
             index = index_in_day[day] = index_in_day.get(day, -1) + 1
-            created_at = dt.datetime.fromisoformat(day).replace(tzinfo=dt.timezone.utc)
+            created_at = dt.datetime.fromisoformat(day).replace(tzinfo=dt.UTC)
             posts.append(_weibo_post(f"{day}:{index}", row["text"].strip(), author_id=row["userid"] or None,
                                      created_at=created_at))
     return dataset_corpus(DATASET, folder, posts=posts, metadata={"days": len(index_in_day)})

@@ -37,7 +37,7 @@ def _without_kind(fullname: Any) -> Any:
 def _utc_time(epoch_seconds: Any) -> Any:
     """Epoch seconds (a number or numeric string) as a UTC datetime; anything else is left for validation."""
     try:
-        return dt.datetime.fromtimestamp(float(epoch_seconds), dt.timezone.utc)
+        return dt.datetime.fromtimestamp(float(epoch_seconds), dt.UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         return epoch_seconds
 

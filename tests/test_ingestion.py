@@ -15,11 +15,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from socialfusion import ingest as ingest_module
+import socialfusion.ingestion as ingest_module
 from socialfusion.corpus import Corpus
 from socialfusion.datasets.synthetic import generate
 from socialfusion.exceptions import ConfigurationError
-from socialfusion.ingest import ingest, ingest_corpus
+from socialfusion.ingestion import ingest, ingest_corpus
 from socialfusion.io import get_reader
 from socialfusion.store import connect
 
@@ -270,7 +270,8 @@ def test_every_platform_fixture_round_trips_through_the_store(tmp_path):
     for source in summary.sources:
         for record in get_reader(source["format"]).read(Path(source["path"])):
             if record.error is None:
-                expected.setdefault(record.table, {})[str(record.data.get("post_id") or record.data.get("user_id") or "")] = record.data
+                key = str(record.data.get("post_id") or record.data.get("user_id") or "")
+                expected.setdefault(record.table, {})[key] = record.data
     assert {source["format"] for source in summary.sources} == {"twitter", "mastodon", "reddit", "bluesky"}
     stored_posts = {row["post_id"]: row for row in store.read("posts").to_pylist()}
     assert set(stored_posts) == set(expected["posts"])
@@ -323,7 +324,7 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path, workers):
     script = textwrap.dedent(
         f"""
         import sys
-        from socialfusion import ingest as module
+        import socialfusion.ingestion as module
         from socialfusion.store import connect
         module.PARALLEL_MIN_BYTES, module._CHUNK_BYTES = 1, 200_000
         def progress(n):

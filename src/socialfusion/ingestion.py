@@ -213,7 +213,7 @@ class RecordCleaner:
                 table=table or record.table or None,
                 reason=reason,
                 raw=raw,
-                at=dt.datetime.now(dt.timezone.utc),
+                at=dt.datetime.now(dt.UTC),
             )
         )
 
@@ -341,7 +341,7 @@ class Ingestor:
         self.summary.seconds = time.perf_counter() - self._started
         metadata = self.store.get_metadata()
         history = metadata.get("ingest_history", [])[-49:]
-        history.append({"at": dt.datetime.now(dt.timezone.utc).isoformat(), **self.summary.to_dict()})
+        history.append({"at": dt.datetime.now(dt.UTC).isoformat(), **self.summary.to_dict()})
         self.store.update_metadata(
             {"privacy": self._privacy, "ingest_history": history}
         )
@@ -405,7 +405,8 @@ def ingest(
     if format != "auto":
         get_reader(format)  # an unknown format name is the caller's mistake: fail before reading anything
     if table not in TABLES or table == "rejects":
-        raise ConfigurationError(f"cannot ingest into table {table!r}; expected one of {sorted(set(TABLES) - {'rejects'})}")
+        targets = sorted(set(TABLES) - {"rejects"})
+        raise ConfigurationError(f"cannot ingest into table {table!r}; expected one of {targets}")
     ingestor = Ingestor(store, **options)
     workers = workers or os.cpu_count() or 1
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
@@ -495,7 +496,9 @@ def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path
 
     At most two chunks per worker are in flight, so memory stays bounded whatever the file's size.
     """
-    chunks = [(reader.name, str(path), *chunk, table, column_map, cleaner) for chunk in _line_chunks(path, _CHUNK_BYTES)]
+    chunks = [
+        (reader.name, str(path), *chunk, table, column_map, cleaner) for chunk in _line_chunks(path, _CHUNK_BYTES)
+    ]
 
     def write(tables: dict[str, pa.Table], pii_removed: dict[str, int], count: int) -> None:
         for name, rows in tables.items():
