@@ -11,7 +11,7 @@ from socialfusion.io import available_formats, get_reader
 
 GARBAGE = {
     "binary.bin": b"\x00\xff\x13\x37" * 64,
-    "text.txt": "just some words\nand another line\n".encode(),
+    "text.txt": b"just some words\nand another line\n",
     "half.json": b'{"data": [{"id": "1", "text": "cut off',
     "latin1.jsonl": '{"text": "caf\xe9"}\n'.encode("latin-1"),
 }

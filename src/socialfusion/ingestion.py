@@ -7,8 +7,7 @@ is committed atomically and rows already committed are recognised by their key a
 
 Examples:
     >>> from socialfusion.store import connect
-    >>> from socialfusion._columnar import clean_jsonl_posts
-from socialfusion.corpus import Corpus
+    >>> from socialfusion.corpus import Corpus
     >>> store = connect("memory://")
     >>> corpus = Corpus.from_records(posts=[{"post_id": "1", "text": "hi"}])
     >>> ingest_corpus(corpus, store).to_dict()["ingested"]
@@ -47,7 +46,7 @@ from socialfusion.privacy import Pseudonymizer, privacy_metadata, scrub_record
 from socialfusion.schema import TABLES, Reject, records_to_table, validate_record
 from socialfusion.store import Store
 
-__all__ = ["IngestSummary", "Ingestor", "ingest", "ingest_corpus"]
+__all__ = ["IngestSummary", "Ingestor", "RecordCleaner", "check_ingest_options", "ingest", "ingest_corpus"]
 
 logger = logging.getLogger(__name__)
 
@@ -368,6 +367,19 @@ def _fewer_gc_pauses() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
+def check_ingest_options(*, format: str = "auto", table: str = "posts") -> None:
+    """Fail fast, before any store is touched, on options that are the caller's mistake.
+
+    Raises:
+        ConfigurationError: unknown format name, or a table that cannot be ingested into.
+    """
+    if format != "auto":
+        get_reader(format)
+    if table not in TABLES or table == "rejects":
+        targets = sorted(set(TABLES) - {"rejects"})
+        raise ConfigurationError(f"cannot ingest into table {table!r}; expected one of {targets}")
+
+
 def ingest(
     paths: str | Path | Sequence[str | Path],
     store: Store,
@@ -402,11 +414,7 @@ def ingest(
     Raises:
         ConfigurationError: an unknown format name or an invalid option.
     """
-    if format != "auto":
-        get_reader(format)  # an unknown format name is the caller's mistake: fail before reading anything
-    if table not in TABLES or table == "rejects":
-        targets = sorted(set(TABLES) - {"rejects"})
-        raise ConfigurationError(f"cannot ingest into table {table!r}; expected one of {targets}")
+    check_ingest_options(format=format, table=table)
     ingestor = Ingestor(store, **options)
     workers = workers or os.cpu_count() or 1
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)

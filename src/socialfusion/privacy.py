@@ -35,11 +35,19 @@ def _luhn_valid(number: str) -> bool:
 PII_PATTERNS: dict[str, re.Pattern[str]] = {
     "email": re.compile(r"(?<![\w.+-])[\w.+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
     "card": re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)"),
-    "ip": re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"),
-    # International (+CC ...), North-American, European and Chinese mobile formats: 9-15 digits with separators.
-    # ASCII-only boundaries: CJK characters count as \w and often touch a number directly (电话13812345678).
+    # An address may end a sentence ("... is 10.0.0.1."), but not run on into more digits.
+    "ip": re.compile(
+        r"(?<!\d)(?<!\d\.)(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?!\d|\.\d)"
+    ),
+    # 9-15 digits with separators: international (+CC, any grouping, e.g. +33 6 12 34 56 78), North-American
+    # (1-800-555-0199, (555) 123-4567), European and Chinese mobile formats. Dates (2024-05-01) are not phones,
+    # and a number that runs into a time ("2024-05-01 10:30") is not one either. ASCII-only boundaries: CJK
+    # characters count as \w and often touch a number directly (电话13812345678).
     "phone": re.compile(
-        r"(?<![A-Za-z0-9_+])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){2,4}(?![A-Za-z0-9_])"
+        r"(?<![A-Za-z0-9_+])(?!\d{4}-\d{2}-\d{2}(?!\d))"
+        r"(?:\+\d{1,3}[\s.-]?(?:\(\d{1,4}\)[\s.-]?)?\d{1,4}(?:[\s.-]?\d{1,4}){1,5}"
+        r"|(?:1[\s.-])?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]?\d{2,4}){2,4})"
+        r"(?![A-Za-z0-9_:])"
     ),
 }
 _REPLACEMENTS = {"email": "[EMAIL]", "card": "[CARD]", "ip": "[IP]", "phone": "[PHONE]"}
@@ -47,6 +55,14 @@ _MIN_PHONE_DIGITS = 9
 # One pass over the text: the alternation tries the kinds in PII_PATTERNS order at each position.
 _ANY_PII = re.compile("|".join(f"(?P<{kind}>{pattern.pattern})" for kind, pattern in PII_PATTERNS.items()))
 _PII_HINT = re.compile(r"@[\w-]+\.|\d[\d\s().-]{5,}\d")
+# A grouped number next to a currency sign or code is an amount ("€1 250 000 000", "1.250.000.000 €").
+_CURRENCY_BEFORE = re.compile(r"[€$£¥₹]\s?[\d\s.,]*$|(?:EUR|USD|GBP|CNY|RMB)\s?[\d\s.,]*$")
+_CURRENCY_AFTER = re.compile(r"^\s?(?:[€$£¥₹元]|EUR|USD|GBP|CNY|RMB|euros?|dollars?)")
+
+
+def _is_amount(match: re.Match[str]) -> bool:
+    before = match.string[max(0, match.start() - 24) : match.start()]
+    return bool(_CURRENCY_BEFORE.search(before) or _CURRENCY_AFTER.match(match.string[match.end() : match.end() + 8]))
 
 
 def _replacement(counts: dict[str, int]):
@@ -55,7 +71,7 @@ def _replacement(counts: dict[str, int]):
         found = match.group(0)
         if kind == "card" and not _luhn_valid(found):
             return found
-        if kind == "phone" and sum(char.isdigit() for char in found) < _MIN_PHONE_DIGITS:
+        if kind == "phone" and (sum(char.isdigit() for char in found) < _MIN_PHONE_DIGITS or _is_amount(match)):
             return found
         counts[kind] = counts.get(kind, 0) + 1
         return _REPLACEMENTS[kind]
@@ -66,8 +82,9 @@ def _replacement(counts: dict[str, int]):
 def scrub_text(text: str) -> tuple[str, dict[str, int]]:
     """Replace PII in ``text`` with placeholders such as ``[EMAIL]``.
 
-    Finds e-mail addresses, card numbers (Luhn-checked), IPv4 addresses and phone numbers (9+ digits, with
-    international, bracketed and Chinese mobile formats). Dates such as 2024-05-01 and short numbers are kept.
+    Finds e-mail addresses, card numbers (Luhn-checked), IPv4 addresses and phone numbers (9 to 15 digits, with
+    international, bracketed, North-American and Chinese mobile formats). Dates and times such as
+    2024-05-01 10:30, amounts next to a currency, and short numbers are kept.
 
     Args:
         text: any text.
@@ -91,6 +108,9 @@ USER_FIELDS: dict[str, tuple[str, ...]] = {
 }
 USER_LIST_FIELDS: dict[str, tuple[str, ...]] = {"posts": ("mentions",)}
 TEXT_FIELDS: dict[str, tuple[str, ...]] = {"posts": ("text",), "users": ("profile_text", "display_name")}
+
+
+_PSEUDONYM = re.compile(r"anon_[0-9a-f]{20}")
 
 
 class Pseudonymizer:
@@ -124,12 +144,16 @@ class Pseudonymizer:
         return hashlib.sha256(b"socialfusion-key-fingerprint" + self._key_bytes()).hexdigest()[:16]
 
     def pseudonym(self, value: str) -> str:
-        """The pseudonym of one id or handle (already pseudonymised values are returned as they are)."""
-        if value.startswith(self.prefix):
+        """The pseudonym of one id or handle (a value that already is a pseudonym is returned as it is)."""
+        if self.is_pseudonym(value):
             return value
         normalised = value.removeprefix("@").casefold()
         digest = hmac.new(self._key_bytes(), normalised.encode("utf-8"), hashlib.sha256).hexdigest()
         return self.prefix + digest[: self.digest_chars]
+
+    def is_pseudonym(self, value: str) -> bool:
+        """True for a value of the exact pseudonym shape (``anon_`` and 20 hex digits); ``anon_bob`` is a handle."""
+        return len(value) == len(self.prefix) + self.digest_chars and bool(_PSEUDONYM.fullmatch(value))
 
     def apply(self, table: str, record: dict[str, Any]) -> dict[str, Any]:
         """Pseudonymise the user fields of one canonical record in place and return it."""

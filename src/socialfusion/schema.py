@@ -52,8 +52,8 @@ __all__ = [
     "Reject",
     "User",
     "arrow_schema",
-    "feature_schema",
     "content_hashes",
+    "feature_schema",
     "record_keys",
     "records_to_table",
     "validate_record",
@@ -354,11 +354,20 @@ def _describe_error(error: ValidationError) -> tuple[str, str]:
 
 
 def _record_id(table: str, data: Mapping[str, Any]) -> str | None:
+    """The record's key as given, for messages: None when a single-field key is absent or blank."""
+    model = TABLES[table]
+
+    def given(field: str) -> Any:
+        value = data.get(field)
+        if value is None and field in model.model_fields and not model.model_fields[field].is_required():
+            value = model.model_fields[field].get_default(call_default_factory=False)
+        return value
+
     fields = KEYS[table]
     if len(fields) == 1:
-        value = data.get(fields[0])
-        return None if value is None else str(value)
-    return "/".join(str(data.get(field)) for field in fields)
+        value = given(fields[0])
+        return None if value is None or not str(value).strip() else str(value)
+    return "/".join(str(given(field)) for field in fields)
 
 
 def validate_record(table: str, data: Mapping[str, Any]) -> _Model:

@@ -15,6 +15,7 @@ import pytest
 from socialfusion import Corpus
 from socialfusion.datasets import (
     DATASETS,
+    _shared,
     data_root,
     dataset_path,
     load_diffusion_cascades,
@@ -28,7 +29,6 @@ from socialfusion.datasets import (
     load_weibo_hashtag_counts,
     verify_manifest,
 )
-from socialfusion.datasets import _shared
 from socialfusion.datasets._shared import canonical_split, read_manifest
 from socialfusion.datasets.tweeteval import tweet_match_key
 from socialfusion.exceptions import DatasetNotFoundError, IntegrityError

@@ -95,7 +95,7 @@ def test_truth_has_documented_shapes(network):
 
 def test_corpus_validates_and_activity_lies_inside_the_window(network):
     corpus = network.corpus.validate()
-    start = dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
     end = start + dt.timedelta(days=N_DAYS)
     for table, column in (("posts", "created_at"), ("interactions", "at")):
         times = corpus.table(table).column(column).to_pylist()
@@ -130,7 +130,7 @@ def test_influencers_have_far_more_followers_than_the_median_user(network):
 def test_burst_days_multiply_the_topics_daily_count(network):
     truth = network.truth
     originals = truth.post_kind == "original"
-    days = np.array([(post["created_at"] - dt.datetime(2024, 3, 1, tzinfo=dt.timezone.utc)).days
+    days = np.array([(post["created_at"] - dt.datetime(2024, 3, 1, tzinfo=dt.UTC)).days
                      for post in network.corpus.posts.to_pylist()])
     for burst in truth.bursts:
         daily = np.bincount(days[originals & (truth.post_topic == burst.topic)], minlength=N_DAYS)

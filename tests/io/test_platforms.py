@@ -22,7 +22,7 @@ PLATFORM_FIXTURES = {
     "bluesky_author_feed.json": "bluesky",
 }
 PLATFORMS = ("twitter", "mastodon", "reddit", "bluesky")
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 ALICE_DID = "did:plc:a7k3m2q9x4w8e5r1t6y0u2i3"
 BOB_DID = "did:plc:b2n5v8c1x4z7l0k3j6h9g2f5"

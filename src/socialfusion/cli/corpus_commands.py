@@ -51,10 +51,12 @@ def ingest(
     as_json: JsonOption = False,
 ) -> None:
     """Ingest posts, users, interactions or edges; bad records go to the rejects table with their reasons."""
+    from socialfusion.ingestion import check_ingest_options
     from socialfusion.ingestion import ingest as run_ingest
     from socialfusion.store import connect
 
     try:
+        check_ingest_options(format=format, table=table)  # before connect(), which creates the store
         target = connect(store)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors,
                       disable=as_json or not errors.is_terminal, transient=True) as bar:

@@ -66,15 +66,15 @@ class LanceStore:
         return sorted(name for name in names if name != _META_TABLE)
 
     def _open(self, table: str):
+        """The table's handle at its latest version (another connection may have written since), or None."""
         if table not in self._handles:
             try:
                 self._handles[table] = self._db.open_table(table)
             except (FileNotFoundError, ValueError):
                 return None
+        else:
+            self._handles[table].checkout_latest()
         return self._handles[table]
-
-    def _exists(self, table: str) -> bool:
-        return table in self._handles or table in self.tables() or (table == _META_TABLE and self._open(table))
 
     def _conform(self, table: str, rows: pa.Table) -> pa.Table:
         if table in TABLES:
@@ -122,10 +122,17 @@ class LanceStore:
         return int(result.num_inserted_rows + result.num_updated_rows)
 
     def delete(self, table: str, where: str) -> None:
-        """Delete the rows of ``table`` matching the SQL predicate ``where``."""
+        """Delete the rows of ``table`` matching the SQL predicate ``where``.
+
+        Raises:
+            StoreError: the predicate is invalid.
+        """
         handle = self._open(table)
         if handle is not None:
-            handle.delete(where)
+            try:
+                handle.delete(where)
+            except (ValueError, RuntimeError) as error:
+                raise StoreError(f"cannot delete from {table!r} where {where!r}: {error}") from error
 
     # -- reads --------------------------------------------------------------------------------------------
     def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
@@ -156,7 +163,12 @@ class LanceStore:
     def count(self, table: str, *, where: str | None = None) -> int:
         """Number of rows of ``table`` matching ``where`` (0 when the table is absent)."""
         handle = self._open(table)
-        return 0 if handle is None else int(handle.count_rows(where))
+        if handle is None:
+            return 0
+        try:
+            return int(handle.count_rows(where))
+        except (ValueError, RuntimeError) as error:
+            raise StoreError(f"cannot count {table!r} where {where!r}: {error}") from error
 
     def search(self, table: str, vector: np.ndarray, *, k: int = 10, where: str | None = None) -> pa.Table:
         """The ``k`` nearest rows to ``vector`` in the table's vector column, with ``_distance``.
@@ -167,10 +179,10 @@ class LanceStore:
         handle = self._open(table)
         if handle is None:
             raise StoreError(f"no table {table!r} in store {self.uri!r} to search")
-        query = handle.search(np.asarray(vector, dtype=np.float32))
-        if where is not None:
-            query = query.where(where, prefilter=True)
         try:
+            query = handle.search(np.asarray(vector, dtype=np.float32))
+            if where is not None:
+                query = query.where(where, prefilter=True)
             return query.limit(k).to_arrow()
         except (ValueError, RuntimeError) as error:
             raise StoreError(f"cannot search {table!r}: {error}") from error
