@@ -187,3 +187,37 @@ def test_no_arguments_shows_help():
     result = invoke()
 
     assert "ingest" in result.output and "demo" in result.output
+
+
+def test_datasets_list_says_which_folders_are_present(tmp_path):
+    (tmp_path / "lastfm-hetrec2011").mkdir()
+
+    result = invoke("datasets", "list", "--root", tmp_path, "--json")
+
+    rows = {row["name"]: row for row in json.loads(result.output)}
+    assert result.exit_code == 0
+    assert set(rows) == {"diffusion-cascades", "lastfm-hetrec2011", "mvsa-single", "snap-ego-facebook",
+                         "tweeteval", "weibo-covid19"}
+    assert rows["lastfm-hetrec2011"]["present"] is True
+    assert rows["mvsa-single"]["present"] is False and "mvsa-single" in rows["mvsa-single"]["path"]
+
+
+def test_datasets_load_rejects_an_unknown_name_without_a_traceback(tmp_path):
+    result = invoke("datasets", "load", "nope", "--store", tmp_path / "db")
+
+    assert result.exit_code == 2
+    assert "unknown dataset 'nope'" in one_line(result.output) and "snap-ego-facebook" in one_line(result.output)
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_datasets_load_ingests_a_shared_dataset_once(tmp_path, shared_data):
+    first = invoke("datasets", "load", "snap-ego-facebook", "--store", tmp_path / "db", "--root", shared_data,
+                   "--json")
+    again = invoke("datasets", "load", "snap-ego-facebook", "--store", tmp_path / "db", "--root", shared_data,
+                   "--json")
+
+    summary, repeat = json.loads(first.output), json.loads(again.output)
+    assert summary["per_table"]["edges"]["ingested"] == 88_234 and summary["per_table"]["users"]["ingested"] == 4_039
+    assert summary["sources"] == [{"path": "dataset:snap-ego-facebook", "format": "corpus"}]
+    assert repeat["ingested"] == 0 and repeat["duplicate"] == summary["ingested"]

@@ -352,3 +352,21 @@ def test_sigkill_mid_ingest_then_rerun_equals_a_clean_run(tmp_path, workers):
     assert killed.count("posts") == 39_999
     assert stored(killed, "rejects") == stored(clean, "rejects")
     assert rerun.duplicate > 0 and rerun.ingested + rerun.duplicate == 39_999
+
+
+def test_ingest_corpus_scrubs_text_tables_by_default_and_names_its_source():
+    corpus = Corpus.from_records(
+        metadata={"dataset": "toy"},
+        posts=[{"post_id": "p1", "author_id": "u1", "text": "reach me at ann@example.org"}],
+        users=[{"user_id": "u1", "profile_text": "call +44 20 7946 0958"}],
+        edges=[{"src": "u1", "dst": "u2", "kind": "follow"}],
+    )
+    store = connect("memory://")
+
+    summary = ingest_corpus(corpus, store)
+
+    assert store.read("posts").column("text").to_pylist() == ["reach me at [EMAIL]"]
+    assert store.read("users").column("profile_text").to_pylist() == ["call [PHONE]"]
+    assert store.read("edges").equals(corpus.edges)
+    assert summary.pii_removed == {"email": 1, "phone": 1}
+    assert summary.sources == [{"path": "corpus:toy", "format": "corpus"}]

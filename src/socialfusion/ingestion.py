@@ -42,7 +42,7 @@ from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, SchemaValidationError
 from socialfusion.io._base import SourceRecord, get_reader, sniff_format
 from socialfusion.io.media import DEFAULT_MAX_MEDIA_BYTES, MediaResolver
-from socialfusion.privacy import Pseudonymizer, privacy_metadata, scrub_record
+from socialfusion.privacy import TEXT_FIELDS, Pseudonymizer, privacy_metadata, scrub_record
 from socialfusion.schema import TABLES, Reject, records_to_table, validate_record
 from socialfusion.store import Store
 
@@ -553,21 +553,28 @@ def ingest_corpus(corpus: Corpus, store: Store, *, source: str | None = None, **
     Args:
         corpus: the corpus; its tables must have the canonical schema.
         store: the destination.
-        source: a name recorded for rejects and history (default: ``corpus:<metadata["name"]>``).
+        source: a name recorded for rejects and history (default: ``corpus:<name>``, the name taken from the
+            corpus's ``metadata["name"]`` or ``metadata["dataset"]``).
         **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes).
     """
     corpus.validate()
     ingestor = Ingestor(store, **options)
-    name = source or f"corpus:{corpus.metadata.get('name', 'in-memory')}"
+    name = source or f"corpus:{corpus.metadata.get('name') or corpus.metadata.get('dataset') or 'in-memory'}"
     ingestor.summary.sources.append({"path": name, "format": "corpus"})
-    rewrites = ingestor.scrub_pii or ingestor.pseudonymize_key is not None
+    # Tables whose rows privacy treatment rewrites go through the record path; the others are written as they are.
+    pseudonymize = ingestor.pseudonymize_key is not None
+    rewritten = {
+        table
+        for table in Corpus.table_names()
+        if table != "rejects" and (pseudonymize or (ingestor.scrub_pii and TEXT_FIELDS.get(table)))
+    }
     cleaner = ingestor.cleaner(media_root=None, base_dir=None)
     with _fewer_gc_pauses():
         for table in Corpus.table_names():
             rows = corpus.table(table)
             for offset in range(0, rows.num_rows, ingestor.batch_size):
                 batch = rows.slice(offset, ingestor.batch_size)
-                if rewrites and table != "rejects":
+                if table in rewritten:
                     for index, row in enumerate(_strip_bookkeeping(batch.to_pylist()), start=offset):
                         ingestor.add(cleaner, SourceRecord(table, row, name, f"{table}[{index}]"))
                     ingestor.flush(cleaner)

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from socialfusion.cli import corpus_commands
+from socialfusion.cli import corpus_commands, dataset_commands
 
 __all__ = ["app", "main"]
 
@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 corpus_commands.register(app)
+app.add_typer(dataset_commands.app, name="datasets")
 
 
 def main() -> None:

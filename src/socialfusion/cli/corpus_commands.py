@@ -24,7 +24,8 @@ MAP_HELP = "Column mapping FOREIGN=canonical (repeatable)."
 KEY_HELP = "Secret key for HMAC pseudonyms of user ids and handles (keep it: the same key keeps ids joinable)."
 
 
-def _fail(error: Exception) -> None:
+def fail(error: Exception) -> None:
+    """Print an error for the user (no traceback) and exit with code 2."""
     errors.print(f"[red]error:[/red] {error}")
     raise typer.Exit(code=2)
 
@@ -67,7 +68,7 @@ def ingest(
                 progress=lambda n: bar.update(task, description=f"{n:,} records read"),
             )
     except SocialFusionError as error:
-        _fail(error)
+        fail(error)
     if as_json:
         print(json.dumps(summary.to_dict()))
         return
@@ -90,7 +91,7 @@ def stats(
     from socialfusion.store import connect
 
     if not store.exists():
-        _fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
     target = connect(store)
     result = store_stats(target)
     if rejects:
@@ -123,11 +124,11 @@ def analyze(
     from socialfusion.store import connect
 
     if not store.exists():
-        _fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
     try:
         path = run_analyze(connect(store), out)
     except SocialFusionError as error:
-        _fail(error)
+        fail(error)
     console.print(f"report written to {path}")
 
 

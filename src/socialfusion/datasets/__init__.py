@@ -8,6 +8,7 @@ Examples:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -23,12 +24,14 @@ from socialfusion.datasets.weibo import (
     load_weibo_covid_emotions,
     load_weibo_hashtag_counts,
 )
+from socialfusion.exceptions import ConfigurationError
 
 __all__ = [
     "DATASETS",
     "data_root",
     "dataset_path",
     "generate",
+    "load_dataset",
     "load_diffusion_cascades",
     "load_lastfm",
     "load_mvsa_single",
@@ -50,6 +53,23 @@ DATASETS: dict[str, Callable[..., Corpus]] = {
     "tweeteval": load_tweeteval,
     "weibo-covid19": load_weibo_covid_emotions,
 }
+
+
+def load_dataset(name: str, root: str | os.PathLike[str] | None = None, **options: Any) -> Corpus:
+    """Load a shared dataset by its short name (see ``DATASETS``) with its main loader.
+
+    Args:
+        name: e.g. ``"mvsa-single"``.
+        root: the data folder (default: ``$SOCIALFUSION_DATA`` or ``../shared/data``).
+        **options: passed to the loader (e.g. ``task="emotion"`` for TweetEval, ``name="android"`` for cascades).
+
+    Raises:
+        ConfigurationError: unknown name; the message lists the known ones.
+        DatasetNotFoundError: the dataset's folder is absent.
+    """
+    if name not in DATASETS:
+        raise ConfigurationError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(DATASETS))}")
+    return DATASETS[name](root=root, **options)
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Fixtures of the dataset-loader tests: the shared data folder, or a clean skip where it is absent."""
+"""Shared fixtures: the shared data folder, or a clean skip with a message where it is absent."""
 
 from __future__ import annotations
 
