@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, Literal
 
 import orjson
@@ -513,8 +513,3 @@ def records_to_table(table: str, records: Iterable[_Model | Mapping[str, Any]]) 
 def empty_table(table: str) -> pa.Table:
     """An empty Arrow table with the schema of ``table``."""
     return arrow_schema(table).empty_table()
-
-
-def rows_of(table: pa.Table, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
-    """Rows of an Arrow table as dicts (for small tables and tests)."""
-    return (table.select(list(columns)) if columns else table).to_pylist()
