@@ -38,7 +38,8 @@ class SchemaValidationError(DataError):
     Attributes:
         table: the table the record was meant for.
         record_id: the record's id when it has one, else None.
-        field: the offending field, dotted for nested fields (``media.0.kind``).
+        field: the offending field, dotted for nested fields (``media.0.kind``); None for a rule over the whole
+            record (an empty post).
     """
 
     def __init__(self, message: str, *, table: str, record_id: str | None = None, field: str | None = None):

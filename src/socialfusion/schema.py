@@ -344,7 +344,7 @@ def feature_schema(dim: int) -> pa.Schema:
 
 def _describe_error(error: ValidationError) -> tuple[str, str]:
     first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "<record>"
+    field = ".".join(str(part) for part in first["loc"])  # "" for a rule over the whole record
     if first["type"] in ("string_too_short", "string_pattern_mismatch"):
         message = "must be a non-empty string"
     else:
@@ -401,7 +401,10 @@ def validate_record(table: str, data: Mapping[str, Any]) -> _Model:
         record_id = _record_id(table, data)
         who = f"{table} record {record_id}" if record_id not in (None, "None") else f"{table} record"
         raise SchemaValidationError(
-            f"{who}: field {field!r}: {message}", table=table, record_id=record_id, field=field
+            f"{who}: field {field!r}: {message}" if field else f"{who}: {message}",
+            table=table,
+            record_id=record_id,
+            field=field or None,
         ) from None
 
 
