@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= demo-output
 
-.PHONY: demo test install browser bench clean
+.PHONY: demo test install system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,20 +13,26 @@ $(BIN)/python:
 
 $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[all,dev]"
+	# rapidocr's own requirements pull GUI OpenCV; it runs on the headless build installed above.
+	$(BIN)/pip install --quiet --no-deps "rapidocr-onnxruntime>=1.3"
 	touch $(STAMP)
 
 install: $(STAMP)
 
-# Headless Chromium (Debian's package) for the report and dashboard tests.
-browser:
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+# Debian packages the tests use: headless Chromium (report and dashboard) and espeak-ng (speech clips for the
+# audio tests). Installed only when missing.
+SYSTEM_PACKAGES := chromium espeak-ng
+system-deps:
+	@missing=""; for tool in chromium espeak-ng; do command -v $$tool >/dev/null 2>&1 || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
 
 demo: $(STAMP)
 	$(BIN)/socialfusion demo --out $(DEMO_OUT)
 
-test: $(STAMP) browser
+test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)

@@ -57,7 +57,7 @@ FIGURES_DRAWN = """() => Object.fromEntries([...document.querySelectorAll('.plot
 def _chromium() -> str:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
-        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium via `make browser`")
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium via `make system-deps`")
     return executable
 
 

@@ -1,0 +1,85 @@
+"""``socialfusion featurize`` and ``socialfusion encoders``: turn a store's posts and users into vectors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.exceptions import SocialFusionError
+
+console = Console()
+errors = Console(stderr=True)
+ENCODERS_HELP = "Comma-separated encoder names (default: one fast encoder per modality)."
+encoders_app = typer.Typer(help="The registered encoders.", no_args_is_help=True)
+
+
+def featurize(
+    store: StoreOption = Path("socialfusion.db"),
+    encoders: Annotated[str | None, typer.Option(help=ENCODERS_HELP)] = None,
+    batch_size: Annotated[int, typer.Option(help="Items per forward pass.")] = 32,
+    as_json: JsonOption = False,
+) -> None:
+    """Encode posts and users into feature tables; unchanged items come from the cache."""
+    from socialfusion.featurize import DEFAULT_ENCODERS
+    from socialfusion.featurize import featurize as run_featurize
+    from socialfusion.store import connect
+
+    if not store.exists():
+        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+    names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else list(DEFAULT_ENCODERS)
+    try:
+        with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=errors, disable=as_json or not errors.is_terminal) as bar:
+            tasks: dict[str, int] = {}
+
+            def progress(name: str, done: int, total: int) -> None:
+                if name not in tasks:
+                    tasks[name] = bar.add_task(name, total=total)
+                bar.update(tasks[name], completed=done)
+
+            summary = run_featurize(connect(store), names, batch_size=batch_size, progress=progress)
+    except SocialFusionError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps(summary.to_dict()))
+        return
+    view = Table(title="Features")
+    for column in ("encoder", "items", "encoded", "cached", "missing", "seconds"):
+        view.add_column(column, justify="left" if column == "encoder" else "right")
+    for run in summary.runs:
+        view.add_row(run.encoder, f"{run.items:,}", f"{run.encoded:,}", f"{run.cached:,}", f"{run.missing:,}",
+                     f"{run.seconds:.1f}")
+    console.print(view)
+    for run in summary.runs:
+        for reason, count in sorted(run.reasons.items(), key=lambda pair: -pair[1])[:5]:
+            console.print(f"  {run.encoder}: {count:,} missing — {reason}")
+
+
+@encoders_app.command("list")
+def list_encoders(as_json: JsonOption = False) -> None:
+    """Every registered encoder with its modality and the extra that brings its dependencies."""
+    from socialfusion.encoders import available_encoders, encoder_info
+
+    rows = [encoder_info(name) for name in available_encoders() if not name.startswith("identity/")]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    view = Table(title="Encoders")
+    for column in ("name", "modality", "extra"):
+        view.add_column(column)
+    for row in rows:
+        view.add_row(row["name"], row["modality"], row["extra"] or "-")
+    console.print(view)
+
+
+def register(app: typer.Typer) -> None:
+    """Add these commands to the top-level app."""
+    app.command()(featurize)
+    app.add_typer(encoders_app, name="encoders")

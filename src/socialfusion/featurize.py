@@ -1,0 +1,309 @@
+"""Featurization: run encoders over a store's posts and users, caching vectors by content hash in the store.
+
+Each encoder writes one table, ``features__<encoder>`` (schema ``socialfusion.schema.feature_schema(dim)``), one
+row per item: the vector, whether the modality was missing or undecodable (``missing``) and why (``reason``),
+keyed by item id and tagged with the encoder's ``version`` and the item's ``content_hash``. An item whose content
+and encoder version are unchanged is never encoded again; changing an encoder's version re-encodes only that
+encoder's table.
+
+Which items an encoder sees depends on its modality:
+
+========  ===========================================================================================
+text      every post with its text (an empty text is a missing row)
+image     every post that has at least one image; several images are encoded and averaged
+video     every post with a video (averaged likewise)
+audio     every post with audio (averaged likewise)
+graph     every user
+tabular   every post (``tabular/post-*``) or every user (``tabular/user-*``)
+========  ===========================================================================================
+
+A post without an image simply has no row in an image table: the modality is absent, which readers of the
+features turn into a mask (``load_features`` reports it as missing with the reason "no image").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.corpus import Corpus
+from socialfusion.encoders import Encoded, Encoder, encoder_info, get_encoder
+from socialfusion.exceptions import ConfigurationError, StoreError
+from socialfusion.schema import MEDIA_KINDS, feature_schema
+from socialfusion.store import Store
+
+__all__ = [
+    "DEFAULT_ENCODERS",
+    "FeaturizeSummary",
+    "feature_table",
+    "featurize",
+    "load_features",
+]
+
+logger = logging.getLogger(__name__)
+
+# What `socialfusion featurize` runs when no encoders are named: every modality, the fast offline models.
+DEFAULT_ENCODERS = (
+    "text/minilm-int8",
+    "text/lexicon",
+    "image/efficientnet",
+    "video/keyframes",
+    "audio/log-mel",
+    "graph/spectral",
+    "tabular/post-metadata",
+)
+CHUNK_ITEMS = 2048  # items handed to an encoder at a time: bounds memory whatever the corpus size
+
+
+def feature_table(encoder_name: str) -> str:
+    """The store table holding an encoder's features: ``text/minilm`` -> ``features__text_minilm``."""
+    slug = "".join(char if char.isalnum() else "_" for char in encoder_name)
+    return f"features__{slug}"
+
+
+@dataclass
+class EncoderRun:
+    """What featurization did with one encoder."""
+
+    encoder: str
+    version: str
+    items: int = 0
+    encoded: int = 0
+    cached: int = 0
+    missing: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class FeaturizeSummary:
+    """What one featurization run did, per encoder."""
+
+    runs: list[EncoderRun] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data."""
+        return {"encoders": [run.__dict__ for run in self.runs]}
+
+
+@dataclass(frozen=True)
+class _Items:
+    """The items of one modality: ids, what the encoder reads, and a content hash per item."""
+
+    kind: str  # "post" or "user"
+    ids: list[str]
+    inputs: list[Any]  # one input per id, or a list of media items per id for media modalities
+    hashes: list[str]
+
+
+def _digest(value: Any) -> str:
+    payload = value if isinstance(value, bytes) else orjson.dumps(value, default=str)
+    return hashlib.blake2b(payload, digest_size=12).hexdigest()
+
+
+def _media_identity(item: dict[str, Any]) -> Any:
+    # A media file is identified by its content hash when ingest computed one, else by where it is.
+    return item.get("sha256") or item.get("uri") or _digest(item.get("data") or b"")
+
+
+def _items_for(encoder_name: str, modality: str, corpus: Corpus) -> _Items:
+    posts, users = corpus.posts, corpus.users
+    if modality == "text":
+        texts = pc.fill_null(posts.column("text"), "").to_pylist()
+        return _Items("post", posts.column("post_id").to_pylist(), texts, [_digest(text.encode()) for text in texts])
+    if modality in MEDIA_KINDS:
+        ids, inputs, hashes = [], [], []
+        for post_id, media in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist()):
+            of_kind = [item for item in media or [] if item["kind"] == modality]
+            if of_kind:
+                ids.append(post_id)
+                inputs.append(of_kind)
+                hashes.append(_digest([_media_identity(item) for item in of_kind]))
+        return _Items("post", ids, inputs, hashes)
+    if modality == "graph":
+        ids = users.column("user_id").to_pylist()
+        authors = pc.drop_null(pc.unique(posts.column("author_id"))).to_pylist()
+        ids = sorted(set(ids) | set(authors))
+        return _Items("user", ids, ids, ids)  # the graph itself is in the encoder's version
+    if modality == "tabular":
+        table, key, kind = (users, "user_id", "user") if "/user" in encoder_name else (posts, "post_id", "post")
+        return _Items(kind, table.column(key).to_pylist(), table.to_pylist(), table.column("record_hash").to_pylist())
+    raise ConfigurationError(f"no featurization rule for modality {modality!r}")
+
+
+def _fit(encoder: Encoder, modality: str, items: _Items, corpus: Corpus) -> None:
+    """Fit encoders that learn from the corpus (vocabularies, graphs, per-user aggregates)."""
+    fit = getattr(encoder, "fit", None)
+    if fit is None:
+        return
+    if modality == "text":
+        fit([text for text in items.inputs if text and text.strip()])
+    else:
+        fit(corpus)
+
+
+def _encode_media_lists(encoder: Encoder, lists: Sequence[list[Any]], batch_size: int) -> Encoded:
+    """Encode every media item of each post and average a post's decodable ones."""
+    flat = [item for items in lists for item in items]
+    encoded = encoder.encode(flat, batch_size=batch_size)
+    vectors = np.zeros((len(lists), encoder.dim), np.float32)
+    missing = np.ones(len(lists), bool)
+    reasons: list[str | None] = []
+    start = 0
+    for row, items in enumerate(lists):
+        stop = start + len(items)
+        usable = ~encoded.missing[start:stop]
+        if usable.any():
+            vectors[row] = encoded.vectors[start:stop][usable].mean(axis=0)
+            missing[row] = False
+            reasons.append(None)
+        else:
+            reasons.append("; ".join(sorted({reason or "undecodable" for reason in encoded.reasons[start:stop]})))
+        start = stop
+    return Encoded(vectors, missing, reasons)
+
+
+def _cached(store: Store, table: str, version: str) -> dict[str, str]:
+    """item_id -> content_hash of the rows already encoded with this encoder version."""
+    if table not in store.tables():
+        return {}
+    rows = store.read(table, where=f"version = '{version}'", columns=["item_id", "content_hash"])
+    return dict(zip(rows.column("item_id").to_pylist(), rows.column("content_hash").to_pylist()))
+
+
+def _rows(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: list[str], encoded: Encoded) -> pa.Table:
+    schema = feature_schema(encoder.dim)
+    n = len(ids)
+    vectors = pa.FixedSizeListArray.from_arrays(pa.array(encoded.vectors.reshape(-1), pa.float32()), encoder.dim)
+    return pa.table(
+        {
+            "item_id": ids,
+            "item_kind": [kind] * n,
+            "encoder": [encoder.name] * n,
+            "version": [encoder.version] * n,
+            "content_hash": hashes,
+            "modality": [modality] * n,
+            "vector": vectors,
+            "missing": encoded.missing,
+            "reason": encoded.reasons,
+            "record_key": ids,
+        },
+        schema=schema,
+    )
+
+
+def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
+                 progress: Callable[[str, int, int], None], options: dict[str, Any]) -> EncoderRun:
+    started = time.perf_counter()
+    modality = encoder_info(name)["modality"]
+    encoder = get_encoder(name, **options.get(name, {}))
+    items = _items_for(name, modality, corpus)
+    _fit(encoder, modality, items, corpus)
+    table = feature_table(name)
+    cached = _cached(store, table, encoder.version)
+    run = EncoderRun(encoder=name, version=encoder.version, items=len(items.ids))
+    todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes)) if cached.get(item_id) != content]
+    run.cached = run.items - len(todo)
+    progress(name, run.cached, run.items)
+    for offset in range(0, len(todo), CHUNK_ITEMS):
+        chunk = todo[offset : offset + CHUNK_ITEMS]
+        inputs = [items.inputs[i] for i in chunk]
+        if modality in MEDIA_KINDS:
+            encoded = _encode_media_lists(encoder, inputs, batch_size)
+        else:
+            encoded = encoder.encode(inputs, batch_size=batch_size)
+        ids, hashes = [items.ids[i] for i in chunk], [items.hashes[i] for i in chunk]
+        store.write(table, _rows(encoder, modality, items.kind, ids, hashes, encoded), mode="upsert",
+                    key="record_key")
+        run.encoded += len(chunk)
+        for reason in encoded.reasons:
+            if reason is not None:
+                run.missing += 1
+                run.reasons[reason] = run.reasons.get(reason, 0) + 1
+        progress(name, run.cached + run.encoded, run.items)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def featurize(
+    store: Store,
+    encoders: Sequence[str] = DEFAULT_ENCODERS,
+    *,
+    batch_size: int = 32,
+    encoder_options: dict[str, dict[str, Any]] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> FeaturizeSummary:
+    """Encode a store's posts and users with each encoder, skipping what the feature cache already holds.
+
+    Args:
+        store: the store (its posts, users, interactions and edges are read; feature tables are written).
+        encoders: registered encoder names (see ``socialfusion.encoders.available_encoders``).
+        batch_size: items per forward pass.
+        encoder_options: per-encoder constructor options, e.g. ``{"text/sentence-transformer": {"model": path}}``.
+        progress: called as ``progress(encoder_name, items_done, items_total)``.
+
+    Returns:
+        Per encoder: items, how many were encoded and how many came from the cache, missing rows and their
+        reasons, and the time taken.
+
+    Raises:
+        ConfigurationError: an unknown encoder name (before anything is encoded).
+        MissingDependencyError: an encoder's extra is not installed.
+    """
+    for name in encoders:
+        encoder_info(name)  # unknown names fail before any work
+    corpus = Corpus.from_store(store)
+    summary = FeaturizeSummary()
+    for name in encoders:
+        summary.runs.append(_run_encoder(store, corpus, name, batch_size, progress or (lambda *_: None),
+                                         encoder_options or {}))
+    return summary
+
+
+def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = None) -> Encoded:
+    """An encoder's stored features, in the order of ``item_ids`` (default: every stored item, in store order).
+
+    Items with no row (e.g. a post without an image for an image encoder) come back missing, with the reason
+    "no <modality>" or "not featurized".
+
+    Raises:
+        StoreError: the encoder has not been run on this store.
+    """
+    table = feature_table(encoder)
+    if table not in store.tables():
+        raise StoreError(
+            f"no features for {encoder!r} in {store.uri!r}; run: socialfusion featurize --encoders {encoder}"
+        )
+    rows = store.read(table, columns=["item_id", "vector", "missing", "reason", "modality"])
+    dim = rows.schema.field("vector").type.list_size
+    ids = rows.column("item_id").to_pylist()
+    matrix = rows.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+    if item_ids is None:
+        return Encoded(matrix.astype(np.float32), rows.column("missing").to_numpy(zero_copy_only=False),
+                       rows.column("reason").to_pylist())
+    position = {item_id: index for index, item_id in enumerate(ids)}
+    modality = rows.column("modality")[0].as_py() if rows.num_rows else "modality"
+    absent = f"no {modality}" if modality in MEDIA_KINDS else "not featurized"
+    missing = rows.column("missing").to_pylist()
+    reasons = rows.column("reason").to_pylist()
+    out = np.zeros((len(item_ids), dim), np.float32)
+    out_missing = np.ones(len(item_ids), bool)
+    out_reasons: list[str | None] = []
+    for row, item_id in enumerate(item_ids):
+        index = position.get(item_id)
+        if index is None:
+            out_reasons.append(absent)
+            continue
+        out[row] = matrix[index]
+        out_missing[row] = missing[index]
+        out_reasons.append(reasons[index])
+    return Encoded(out, out_missing, out_reasons)
