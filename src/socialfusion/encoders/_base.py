@@ -182,7 +182,9 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     factory = _ENCODERS[name][0]
     encoder = factory(**options)
     if encoder.modality != info["modality"]:
-        raise SocialFusionError(f"encoder {name!r} reports modality {encoder.modality!r}, registered as {info['modality']!r}")
+        raise SocialFusionError(
+            f"encoder {name!r} reports modality {encoder.modality!r}, registered as {info['modality']!r}"
+        )
     return encoder
 
 
