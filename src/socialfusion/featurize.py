@@ -43,9 +43,12 @@ from socialfusion.store import Store
 
 __all__ = [
     "DEFAULT_ENCODERS",
+    "FeatureItems",
     "FeaturizeSummary",
     "feature_table",
     "featurize",
+    "fit_encoder",
+    "items_for",
     "load_features",
 ]
 
@@ -96,7 +99,7 @@ class FeaturizeSummary:
 
 
 @dataclass(frozen=True)
-class _Items:
+class FeatureItems:
     """The items of one modality: ids, what the encoder reads, and a content hash per item."""
 
     kind: str  # "post" or "user"
@@ -115,11 +118,12 @@ def _media_identity(item: dict[str, Any]) -> Any:
     return item.get("sha256") or item.get("uri") or _digest(item.get("data") or b"")
 
 
-def _items_for(encoder_name: str, modality: str, corpus: Corpus) -> _Items:
+def items_for(encoder_name: str, modality: str, corpus: Corpus) -> FeatureItems:
+    """The items of a corpus an encoder of ``modality`` sees (see the module docstring), with content hashes."""
     posts, users = corpus.posts, corpus.users
     if modality == "text":
         texts = pc.fill_null(posts.column("text"), "").to_pylist()
-        return _Items("post", posts.column("post_id").to_pylist(), texts, [_digest(text.encode()) for text in texts])
+        return FeatureItems("post", posts.column("post_id").to_pylist(), texts, [_digest(text.encode()) for text in texts])
     if modality in MEDIA_KINDS:
         ids, inputs, hashes = [], [], []
         for post_id, media in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist()):
@@ -128,19 +132,19 @@ def _items_for(encoder_name: str, modality: str, corpus: Corpus) -> _Items:
                 ids.append(post_id)
                 inputs.append(of_kind)
                 hashes.append(_digest([_media_identity(item) for item in of_kind]))
-        return _Items("post", ids, inputs, hashes)
+        return FeatureItems("post", ids, inputs, hashes)
     if modality == "graph":
         ids = users.column("user_id").to_pylist()
         authors = pc.drop_null(pc.unique(posts.column("author_id"))).to_pylist()
         ids = sorted(set(ids) | set(authors))
-        return _Items("user", ids, ids, ids)  # the graph itself is in the encoder's version
+        return FeatureItems("user", ids, ids, ids)  # the graph itself is in the encoder's version
     if modality == "tabular":
         table, key, kind = (users, "user_id", "user") if "/user" in encoder_name else (posts, "post_id", "post")
-        return _Items(kind, table.column(key).to_pylist(), table.to_pylist(), table.column("record_hash").to_pylist())
+        return FeatureItems(kind, table.column(key).to_pylist(), table.to_pylist(), table.column("record_hash").to_pylist())
     raise ConfigurationError(f"no featurization rule for modality {modality!r}")
 
 
-def _fit(encoder: Encoder, modality: str, items: _Items, corpus: Corpus) -> None:
+def fit_encoder(encoder: Encoder, modality: str, items: FeatureItems, corpus: Corpus) -> None:
     """Fit encoders that learn from the corpus (vocabularies, graphs, per-user aggregates)."""
     fit = getattr(encoder, "fit", None)
     if fit is None:
@@ -206,8 +210,8 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
     started = time.perf_counter()
     modality = encoder_info(name)["modality"]
     encoder = get_encoder(name, **options.get(name, {}))
-    items = _items_for(name, modality, corpus)
-    _fit(encoder, modality, items, corpus)
+    items = items_for(name, modality, corpus)
+    fit_encoder(encoder, modality, items, corpus)
     table = feature_table(name)
     cached = _cached(store, table, encoder.version)
     run = EncoderRun(encoder=name, version=encoder.version, items=len(items.ids))
