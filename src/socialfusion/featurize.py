@@ -123,7 +123,8 @@ def items_for(encoder_name: str, modality: str, corpus: Corpus) -> FeatureItems:
     posts, users = corpus.posts, corpus.users
     if modality == "text":
         texts = pc.fill_null(posts.column("text"), "").to_pylist()
-        return FeatureItems("post", posts.column("post_id").to_pylist(), texts, [_digest(text.encode()) for text in texts])
+        hashes = [_digest(text.encode()) for text in texts]
+        return FeatureItems("post", posts.column("post_id").to_pylist(), texts, hashes)
     if modality in MEDIA_KINDS:
         ids, inputs, hashes = [], [], []
         for post_id, media in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist()):
@@ -140,7 +141,8 @@ def items_for(encoder_name: str, modality: str, corpus: Corpus) -> FeatureItems:
         return FeatureItems("user", ids, ids, ids)  # the graph itself is in the encoder's version
     if modality == "tabular":
         table, key, kind = (users, "user_id", "user") if "/user" in encoder_name else (posts, "post_id", "post")
-        return FeatureItems(kind, table.column(key).to_pylist(), table.to_pylist(), table.column("record_hash").to_pylist())
+        ids, hashes = table.column(key).to_pylist(), table.column("record_hash").to_pylist()
+        return FeatureItems(kind, ids, table.to_pylist(), hashes)
     raise ConfigurationError(f"no featurization rule for modality {modality!r}")
 
 
