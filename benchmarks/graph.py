@@ -52,7 +52,8 @@ def main() -> None:
         started = time.perf_counter()
         encoder.fit(corpus)
         seconds = time.perf_counter() - started
-        labels = MiniBatchKMeans(50, random_state=0, n_init=3).fit_predict(encoder.embedding_)
+        vectors = encoder.encode([f"u{index}" for index in range(args.users)]).vectors  # rows in community order
+        labels = MiniBatchKMeans(50, random_state=0, n_init=3).fit_predict(vectors)
         print(f"{encoder.name:<22}{seconds:>13.1f}{adjusted_rand_score(community, labels):>8.2f}")
 
 
