@@ -6,7 +6,7 @@ Prints four tables:
 2. images: the batched EfficientNet pipeline (parallel decode, batch 32) vs a naive loop that decodes,
    transforms and runs one image at a time;
 3. the feature cache: a second ``featurize`` over an unchanged store vs the first;
-4. memory: peak RSS of ``featurize`` over 10,000 / 50,000 / 100,000 posts (each in a fresh process).
+4. memory: peak RSS of ``featurize`` (text/lexicon) over 10,000 / 50,000 / 100,000 posts (each in a fresh process).
 
     python benchmarks/featurize.py            # full sizes
     python benchmarks/featurize.py --quick    # small sizes, for a smoke run
@@ -132,13 +132,13 @@ def _memory_child(store_dir: str, queue) -> None:
     from socialfusion.featurize import featurize
     from socialfusion.store import connect
 
-    seconds, _ = timed(featurize, connect(store_dir), ["text/minilm-int8"])
+    seconds, _ = timed(featurize, connect(store_dir), ["text/lexicon"])
     queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
 
 
 def memory_table(sizes: list[int]) -> None:
     context = multiprocessing.get_context("spawn")
-    print("\n4. Memory: featurize text/minilm-int8 over text posts; the store is built first, then featurized")
+    print("\n4. Memory: featurize text/lexicon over text posts; the store is built first, then featurized")
     print("   in a fresh process whose peak RSS is reported\n")
     print(f"{'posts':>10}{'seconds':>10}{'posts/s':>10}{'peak RSS MB':>14}")
     for n_posts in sizes:

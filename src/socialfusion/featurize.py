@@ -265,14 +265,25 @@ def featurize(
         ConfigurationError: an unknown encoder name (before anything is encoded).
         MissingDependencyError: an encoder's extra is not installed.
     """
-    for name in encoders:
-        encoder_info(name)  # unknown names fail before any work
-    corpus = Corpus.from_store(store)
+    modalities = {name: encoder_info(name)["modality"] for name in encoders}  # unknown names fail before any work
     summary = FeaturizeSummary()
     for name in encoders:
+        corpus = _corpus_for(store, modalities[name])
         summary.runs.append(_run_encoder(store, corpus, name, batch_size, progress or (lambda *_: None),
                                          encoder_options or {}))
+        del corpus
     return summary
+
+
+# The post columns each modality reads; graph and tabular encoders fit on the whole corpus.
+_POST_COLUMNS = {"text": ["post_id", "text"], **{kind: ["post_id", "media"] for kind in MEDIA_KINDS}}
+
+
+def _corpus_for(store: Store, modality: str) -> Corpus:
+    """The part of the store an encoder of ``modality`` needs: text and media encoders read two post columns."""
+    if modality in _POST_COLUMNS:
+        return Corpus(posts=store.read("posts", columns=_POST_COLUMNS[modality]))
+    return Corpus.from_store(store)
 
 
 def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = None) -> Encoded:
