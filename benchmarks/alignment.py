@@ -42,10 +42,9 @@ def recalls(texts: np.ndarray, images: np.ndarray, retrieval_recall) -> tuple[fl
 
 
 def main() -> None:
-    from socialfusion.encoders.image import top_tags
-
     from socialfusion.encoders import get_encoder
     from socialfusion.encoders.alignment import CrossModalAligner, retrieval_recall
+    from socialfusion.encoders.image import top_tags
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", default=None, help="shared data folder (default: ../shared/data)")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -34,6 +33,16 @@ SENTENCES = (
     "our team shipped the release today, proud of everyone",
 )
 
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Unlike ru_maxrss, it starts afresh at exec, so a spawned child does
+    not inherit the peak of the parent it was forked from."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 def tweets(n: int) -> list[str]:
     """``n`` tweet-like texts (distinct, deterministic)."""
@@ -133,7 +142,7 @@ def _memory_child(store_dir: str, queue) -> None:
     from socialfusion.store import connect
 
     seconds, _ = timed(featurize, connect(store_dir), ["text/lexicon"])
-    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+    queue.put((seconds, peak_rss_mb()))
 
 
 def memory_table(sizes: list[int]) -> None:

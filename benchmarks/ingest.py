@@ -24,6 +24,16 @@ WORDS = ("the quick brown fox jumps over lazy dogs while analysts watch trends i
          "music sport climate food travel politics science art and games every single day").split()
 
 
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM). Unlike ru_maxrss, it starts afresh at exec, so a spawned child does
+    not inherit the peak of the parent it was forked from."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
 def write_posts(path: Path, n: int) -> None:
     """Write ``n`` canonical text-only posts as JSON Lines (deterministic)."""
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -61,7 +71,7 @@ def _child(method: str, source: str, store_dir: str, queue) -> None:
     started = time.perf_counter()
     {"pandas": run_pandas, "socialfusion": run_socialfusion}[method](source, store_dir)
     seconds = time.perf_counter() - started
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    own = peak_rss_mb()
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # largest worker process, if any
     queue.put((seconds, own, workers))
 

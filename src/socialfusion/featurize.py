@@ -178,12 +178,14 @@ def _encode_media_lists(encoder: Encoder, lists: Sequence[list[Any]], batch_size
     return Encoded(vectors, missing, reasons)
 
 
-def _cached(store: Store, table: str, version: str) -> dict[str, str]:
-    """item_id -> content_hash of the rows already encoded with this encoder version."""
+def _cached(store: Store, table: str, version: str) -> tuple[dict[str, str], set[str]]:
+    """(item_id -> content_hash of the rows encoded with this encoder version, every item id with a row)."""
     if table not in store.tables():
-        return {}
-    rows = store.read(table, where=f"version = '{version}'", columns=["item_id", "content_hash"])
-    return dict(zip(rows.column("item_id").to_pylist(), rows.column("content_hash").to_pylist()))
+        return {}, set()
+    rows = store.read(table, columns=["item_id", "content_hash", "version"]).to_pydict()
+    current = {item: content for item, content, made_by in zip(rows["item_id"], rows["content_hash"], rows["version"])
+               if made_by == version}
+    return current, set(rows["item_id"])
 
 
 def _rows(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: list[str], encoded: Encoded) -> pa.Table:
@@ -215,7 +217,7 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
     items = items_for(name, modality, corpus)
     fit_encoder(encoder, modality, items, corpus)
     table = feature_table(name)
-    cached = _cached(store, table, encoder.version)
+    cached, stored = _cached(store, table, encoder.version)
     run = EncoderRun(encoder=name, version=encoder.version, items=len(items.ids))
     todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes)) if cached.get(item_id) != content]
     run.cached = run.items - len(todo)
@@ -228,8 +230,12 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
         else:
             encoded = encoder.encode(inputs, batch_size=batch_size)
         ids, hashes = [items.ids[i] for i in chunk], [items.hashes[i] for i in chunk]
-        store.write(table, _rows(encoder, modality, items.kind, ids, hashes, encoded), mode="upsert",
-                    key="record_key")
+        rows = _rows(encoder, modality, items.kind, ids, hashes, encoded)
+        # Items with no row yet are appended; only re-encoded ones need the (costlier) upsert.
+        replaced = pa.array([item_id in stored for item_id in ids])
+        store.write(table, rows.filter(pc.invert(replaced)), mode="append")
+        if pc.any(replaced).as_py():
+            store.write(table, rows.filter(replaced), mode="upsert", key="record_key")
         run.encoded += len(chunk)
         for reason in encoded.reasons:
             if reason is not None:
