@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _memory import peak_rss_mb  # the benchmarks folder is on sys.path when a script runs
 
 SENTENCES = (
     "just landed in tokyo and the food is amazing",
@@ -33,16 +34,6 @@ SENTENCES = (
     "our team shipped the release today, proud of everyone",
 )
 
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM). Unlike ru_maxrss, it starts afresh at exec, so a spawned child does
-    not inherit the peak of the parent it was forked from."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 def tweets(n: int) -> list[str]:
     """``n`` tweet-like texts (distinct, deterministic)."""

@@ -20,19 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from _memory import peak_rss_mb  # the benchmarks folder is on sys.path when a script runs
+
 WORDS = ("the quick brown fox jumps over lazy dogs while analysts watch trends in social media posts about "
          "music sport climate food travel politics science art and games every single day").split()
 
-
-
-def peak_rss_mb() -> float:
-    """This process's own peak RSS (VmHWM). Unlike ru_maxrss, it starts afresh at exec, so a spawned child does
-    not inherit the peak of the parent it was forked from."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
 
 def write_posts(path: Path, n: int) -> None:
     """Write ``n`` canonical text-only posts as JSON Lines (deterministic)."""

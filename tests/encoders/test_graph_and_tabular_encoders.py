@@ -6,13 +6,12 @@ import datetime as dt
 import math
 
 import numpy as np
-import pyarrow as pa
 import pytest
 from sklearn.cluster import KMeans
 from sklearn.metrics import adjusted_rand_score
 
 from socialfusion.corpus import Corpus
-from socialfusion.datasets.synthetic import generate
+from socialfusion.datasets.synthetic import generate, planted_follow_graph
 from socialfusion.encoders import Encoder, encoder_info, get_encoder
 from socialfusion.encoders.graph import (
     NO_TIES,
@@ -23,7 +22,6 @@ from socialfusion.encoders.graph import (
 )
 from socialfusion.encoders.tabular import PostMetadataEncoder, UserMetadataEncoder
 from socialfusion.exceptions import ConfigurationError
-from socialfusion.schema import arrow_schema
 
 FOLLOWS_ONLY = {"edge_weights": {"follow": 1.0}, "interaction_weights": {}}
 # Two triangles a-b-c and d-e-f joined by the edge c-d.
@@ -147,26 +145,8 @@ def test_user_graph_weighs_edges_and_interactions_by_kind():
         build_user_graph(corpus, interaction_weights={"like": -1.0})
 
 
-def _planted_partition(n_users: int, n_edges: int, n_communities: int, seed: int) -> Corpus:
-    """A follow graph with 80% of the edges inside communities, as Arrow tables (no per-record validation)."""
-    rng = np.random.default_rng(seed)
-    community = rng.integers(0, n_communities, n_users)
-    members = [np.flatnonzero(community == c) for c in range(n_communities)]
-    src, dst = rng.integers(0, n_users, n_edges), rng.integers(0, n_users, n_edges)
-    inside = rng.random(n_edges) < 0.8
-    for c in range(n_communities):
-        chosen = np.flatnonzero(inside & (community[src] == c))
-        dst[chosen] = rng.choice(members[c], len(chosen))
-    ids = np.char.add("u", np.arange(n_users).astype(str))
-    schema = arrow_schema("edges")
-    columns = {"src": ids[src], "dst": ids[dst], "kind": np.full(n_edges, "follow"),
-               "record_key": np.arange(n_edges).astype(str)}
-    edges = pa.table({field.name: columns.get(field.name, pa.nulls(n_edges, field.type)) for field in schema}, schema)
-    return Corpus(edges=edges)
-
-
 def test_both_encoders_fit_a_planted_partition_of_10k_users():
-    corpus = _planted_partition(10_000, 100_000, 20, seed=0)
+    corpus, _ = planted_follow_graph(10_000, 100_000, 20, seed=0)
     for encoder in (SpectralGraphEncoder(), RandomWalkGraphEncoder()):
         encoder.fit(corpus)
         assert encoder.embedding_.shape == (10_000, 64)

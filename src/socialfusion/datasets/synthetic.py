@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
 from PIL import Image, ImageDraw
 
 from socialfusion.corpus import Corpus
@@ -67,6 +68,7 @@ from socialfusion.datasets._text_templates import (
     TOPICS,
 )
 from socialfusion.exceptions import ConfigurationError, attempt_import
+from socialfusion.schema import arrow_schema, with_bookkeeping
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",
@@ -80,6 +82,7 @@ __all__ = [
     "GroundTruth",
     "SyntheticNetwork",
     "generate",
+    "planted_follow_graph",
 ]
 
 SENTIMENTS = ("negative", "neutral", "positive")
@@ -1394,3 +1397,37 @@ def _split_of(item_id: str) -> str:
     """train (70%), dev (15%) or test (15%) from a hash of the id: an id always lands in the same split."""
     bucket = int.from_bytes(hashlib.blake2b(item_id.encode(), digest_size=4).digest(), "big") % 100
     return next(name for name, upper in _SPLIT_SHARES if bucket < upper)
+
+
+def planted_follow_graph(
+    n_users: int, n_edges: int, n_communities: int, *, inside_fraction: float = 0.8, seed: int = 0
+) -> tuple[Corpus, np.ndarray]:
+    """A large follow graph with planted communities, built column-wise (for scale tests and benchmarks).
+
+    Each edge starts at a uniformly random user; with probability ``inside_fraction`` it ends inside the
+    starting user's community, otherwise at any user. Users are ``"u0"``, ``"u1"``, ...; repeated pairs may occur.
+
+    Args:
+        n_users: number of users.
+        n_edges: number of directed follow edges.
+        n_communities: number of planted communities.
+        inside_fraction: share of edges drawn inside the source's community.
+        seed: random seed.
+
+    Returns:
+        A corpus holding only ``edges``, and the community of each user ``(n_users,)`` (user ``u{i}`` at row i).
+    """
+    rng = np.random.default_rng(seed)
+    community = rng.integers(0, n_communities, n_users)
+    members = [np.flatnonzero(community == c) for c in range(n_communities)]
+    src, dst = rng.integers(0, n_users, n_edges), rng.integers(0, n_users, n_edges)
+    inside = rng.random(n_edges) < inside_fraction
+    for c in range(n_communities):
+        chosen = np.flatnonzero(inside & (community[src] == c))
+        dst[chosen] = rng.choice(members[c], len(chosen))
+    ids = np.char.add("u", np.arange(n_users).astype(str))
+    fields = [field for field in arrow_schema("edges") if field.name not in ("record_key", "record_hash")]
+    columns = {"src": ids[src], "dst": ids[dst], "kind": np.full(n_edges, "follow")}
+    edges = pa.table({field.name: columns.get(field.name, pa.nulls(n_edges, field.type)) for field in fields},
+                     pa.schema(fields))
+    return Corpus(edges=with_bookkeeping("edges", edges)), community

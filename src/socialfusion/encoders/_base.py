@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
@@ -112,6 +113,15 @@ class RowCollector:
     def result(self) -> Encoded:
         """The collected rows."""
         return Encoded(self.vectors, self.missing, self.reasons)
+
+
+def local_files_identity(path: Path) -> list[tuple[str, int, int]]:
+    """Names, sizes and modification times of a local model's file or folder: part of an encoder's version, so
+    replaced weights (even of the same size) give a new version."""
+    path = Path(path)
+    files = [path] if path.is_file() else sorted(item for item in path.rglob("*") if item.is_file())
+    root = path.parent if path.is_file() else path
+    return [(str(item.relative_to(root)), item.stat().st_size, int(item.stat().st_mtime)) for item in files]
 
 
 def settings_version(*parts: Any) -> str:

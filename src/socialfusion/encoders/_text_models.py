@@ -13,7 +13,6 @@ import logging
 import math
 import re
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +23,6 @@ __all__ = [
     "fingerprint",
     "l2_normalize",
     "lexicon_features",
-    "local_files_identity",
     "package_identity",
     "ppmi_word_vectors",
     "tokenize",
@@ -135,15 +133,6 @@ def fingerprint(*parts: bytes) -> str:
 def package_identity(distribution: str) -> str:
     """``name==version`` of an installed distribution: identifies a model shipped inside it."""
     return f"{distribution}=={importlib.metadata.version(distribution)}"
-
-
-def local_files_identity(folder: Path) -> list[tuple[str, int, int]]:
-    """Names, sizes and modification times of a local model's files, so replaced weights give a new version."""
-    return sorted(
-        (str(path.relative_to(folder)), path.stat().st_size, int(path.stat().st_mtime))
-        for path in folder.rglob("*")
-        if path.is_file()
-    )
 
 
 def _cooccurrence(documents: Sequence[np.ndarray], vocabulary_size: int, window: int):

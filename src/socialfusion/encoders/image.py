@@ -34,7 +34,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
-from socialfusion.encoders._base import Encoded, RowCollector, register_encoder, settings_version
+from socialfusion.encoders._base import (
+    Encoded,
+    RowCollector,
+    local_files_identity,
+    register_encoder,
+    settings_version,
+)
 from socialfusion.encoders._image_decode import DEFAULT_MAX_PIXELS, decode_image
 from socialfusion.exceptions import ConfigurationError, MediaError, MissingDependencyError
 
@@ -635,13 +641,6 @@ def _looks_like_local_path(model: str) -> bool:
     )
 
 
-def _local_files_fingerprint(folder: Path) -> list[tuple[str, int]]:
-    """Names and sizes of a local model's files: part of the version, so replaced weights give a new version."""
-    if folder.is_file():
-        return [(folder.name, folder.stat().st_size)]
-    return sorted((str(path.relative_to(folder)), path.stat().st_size) for path in folder.rglob("*") if path.is_file())
-
-
 def _probe_dim(encode_batch: Callable[[list[Any]], np.ndarray], prepare: Callable[[Any], Any]) -> int:
     """The vector size of a user-supplied model, from one forward pass on a plain grey picture."""
     return int(encode_batch([prepare(Image.new("RGB", (224, 224), (128, 128, 128)))]).shape[-1])
@@ -698,7 +697,7 @@ class TransformersImageEncoder:
         self._processor, self._network = self._load(local_files_only=local or not allow_download)
         self.dim = _probe_dim(self._encode_batch, self._prepare)
         identity = (
-            _local_files_fingerprint(Path(model).expanduser())
+            local_files_identity(Path(model).expanduser())
             if local
             else getattr(self._network.config, "_commit_hash", None)
         )
@@ -801,7 +800,7 @@ class OpenClipImageEncoder:
             raise ConfigurationError(f"cannot build OpenCLIP model {model!r} ({pretrained=}): {error}") from error
         self._network = network.eval().to(_torch_device(device))
         self.dim = int(self._network.visual.output_dim)
-        identity = _local_files_fingerprint(Path(weights)) if local_weights else None
+        identity = local_files_identity(Path(weights)) if local_weights else None
         self.version = settings_version(self.name, model, pretrained, identity)
 
     def _prepare(self, item: Any):

@@ -35,14 +35,19 @@ from typing import Any
 
 import numpy as np
 
-from socialfusion.encoders._base import Encoded, RowCollector, register_encoder, settings_version
+from socialfusion.encoders._base import (
+    Encoded,
+    RowCollector,
+    local_files_identity,
+    register_encoder,
+    settings_version,
+)
 from socialfusion.encoders._text_models import (
     LEXICON_FEATURES,
     SENTIMENT_MAX_CHARS,
     fingerprint,
     l2_normalize,
     lexicon_features,
-    local_files_identity,
     package_identity,
     ppmi_word_vectors,
     tokenize,
