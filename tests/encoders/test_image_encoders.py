@@ -349,6 +349,24 @@ def test_efficientnet_thread_setting_holds_only_while_it_runs():
 
 
 @pytest.mark.slow
+def test_onnxruntime_and_torch_backends_give_the_same_features_and_tags():
+    datasets = pytest.importorskip("sklearn.datasets")
+    pictures = [Image.fromarray(datasets.load_sample_image("flower.jpg")), two_colour_picture(), stripes(True)]
+    onnx = get_encoder("image/efficientnet", backend="onnxruntime")
+    eager = get_encoder("image/efficientnet", backend="torch")
+    np.testing.assert_allclose(onnx.encode(pictures).vectors, eager.encode(pictures).vectors, rtol=1e-3, atol=1e-4)
+    assert [name for name, _ in onnx.top_tags(pictures, k=3)[0]] == [name for name, _ in eager.top_tags(pictures, k=3)[0]]
+    assert onnx.version == eager.version
+
+
+def test_efficientnet_refuses_an_unknown_backend_or_onnxruntime_on_cuda():
+    with pytest.raises(ConfigurationError, match="unknown backend"):
+        get_encoder("image/efficientnet", backend="tensorrt")
+    with pytest.raises(ConfigurationError, match="CPU only"):
+        get_encoder("image/efficientnet", backend="onnxruntime", device="cuda")
+
+
+@pytest.mark.slow
 def test_top_tags_gives_imagenet_names_with_probabilities(efficientnet):
     from socialfusion.encoders._imagenet_classes import IMAGENET_CLASSES
     from socialfusion.encoders.image import top_tags
