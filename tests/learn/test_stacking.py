@@ -1,0 +1,93 @@
+"""Tests for StackedFusionClassifier: late fusion by stacking per-modality classifiers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.learn._data import ModalityFeatures
+from socialfusion.learn.stacking import StackedFusionClassifier
+
+
+def planted(n: int = 400, seed: int = 0) -> tuple[ModalityFeatures, np.ndarray]:
+    """Labels readable from the image when there is one (every other item), and only faintly from the text."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 3, n)
+    text = rng.normal(size=(n, 4))
+    text[:, 0] += 0.4 * (y == 1)
+    image = rng.normal(size=(n, 4))
+    image[np.arange(n), y] += 3.0
+    has_image = np.arange(n) % 2 == 0
+    return ModalityFeatures({"text": text, "image": image}, {"text": np.ones(n, bool), "image": has_image}), y
+
+
+def test_fusion_beats_each_modality_alone_and_uses_the_image_only_where_present():
+    features, y = planted(seed=1)
+    test, y_test = planted(seed=2)
+    fused = StackedFusionClassifier().fit(features, y)
+    text_only = StackedFusionClassifier().fit(features.select(["text"]), y)
+    with_image = test.present["image"]
+    fused_right = fused.predict(test) == y_test
+    assert fused_right[with_image].mean() > 0.9
+    assert fused_right.mean() > text_only.score(test.select(["text"]), y_test) + 0.2
+    # Without the image, the fused model falls back on the text: no worse than the text-only model.
+    no_image = test.without("image", 1.0)
+    assert fused.score(no_image, y_test) >= text_only.score(test.select(["text"]), y_test) - 0.03
+    assert set(fused.meta_models_) == {None, ("image", "text"), ("text",)}
+
+
+def test_probabilities_are_distributions_in_class_order_and_deterministic():
+    features, y = planted()
+    labels = np.array(["neg", "neu", "pos"])[y]
+    first = StackedFusionClassifier(random_state=3).fit(features, labels)
+    again = StackedFusionClassifier(random_state=3).fit(features, labels)
+    probabilities = first.predict_proba(features)
+    assert first.classes_.tolist() == ["neg", "neu", "pos"]
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(probabilities, again.predict_proba(features))
+    assert set(first.predict(features)) <= {"neg", "neu", "pos"}
+
+
+def test_absent_rows_do_not_matter_and_per_modality_probabilities_are_nan_there():
+    features, y = planted()
+    model = StackedFusionClassifier().fit(features, y)
+    scrambled = ModalityFeatures({"text": features.vectors["text"],
+                                  "image": np.where(features.present["image"][:, None], features.vectors["image"], 1e6)},
+                                 features.present)
+    np.testing.assert_array_equal(model.predict_proba(features), model.predict_proba(scrambled))
+    image = model.modality_probabilities(features)["image"]
+    assert np.isnan(image[~features.present["image"]]).all() and not np.isnan(image[features.present["image"]]).any()
+
+
+def test_a_modality_with_too_few_items_is_left_out_with_a_warning(caplog):
+    features, y = planted()
+    present = dict(features.present)
+    present["image"] = np.zeros(len(y), bool)
+    present["image"][:4] = True
+    model = StackedFusionClassifier().fit(ModalityFeatures(features.vectors, present), y)
+    assert model.base_models_["image"] is None and "too few items" in caplog.text
+
+
+def test_save_load_round_trips_predictions_exactly(tmp_path):
+    features, y = planted()
+    model = StackedFusionClassifier().fit(features, y)
+    model.save(tmp_path / "model.pkl")
+    loaded = StackedFusionClassifier.load(tmp_path / "model.pkl")
+    np.testing.assert_array_equal(loaded.predict_proba(features), model.predict_proba(features))
+    (tmp_path / "other.pkl").write_bytes(b"\x80\x04N.")
+    with pytest.raises(DataError, match="not a saved"):
+        StackedFusionClassifier.load(tmp_path / "other.pkl")
+
+
+def test_errors_are_clear():
+    features, y = planted()
+    with pytest.raises(ConfigurationError, match="not fitted"):
+        StackedFusionClassifier().predict(features)
+    with pytest.raises(DataError, match="labels for"):
+        StackedFusionClassifier().fit(features, y[:-1])
+    with pytest.raises(DataError, match="two classes"):
+        StackedFusionClassifier().fit(features, np.zeros(len(y)))
+    model = StackedFusionClassifier().fit(features, y)
+    with pytest.raises(ConfigurationError, match="fitted on modalities"):
+        model.predict(features.select(["text"]))
