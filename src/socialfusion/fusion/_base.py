@@ -83,7 +83,9 @@ class Fusion(nn.Module):
         if not input_dims:
             raise ConfigurationError("a fusion needs at least one modality in input_dims")
         if any(int(dim) < 1 for dim in input_dims.values()) or int(output_dim) < 1:
-            raise ConfigurationError(f"dimensions must be positive: input_dims={dict(input_dims)}, output_dim={output_dim}")
+            raise ConfigurationError(
+                f"dimensions must be positive: input_dims={dict(input_dims)}, output_dim={output_dim}"
+            )
         self.input_dims = {name: int(input_dims[name]) for name in sorted(input_dims)}
         self.output_dim = int(output_dim)
         self.modalities = list(self.input_dims)
@@ -93,7 +95,7 @@ class Fusion(nn.Module):
 
 
 def check_inputs(fusion: Fusion, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> None:
-    """Raise ConfigurationError when ``features``/``mask`` do not match the modalities and sizes ``fusion`` was built for."""
+    """Raise ConfigurationError when ``features``/``mask`` do not match the modalities and sizes of ``fusion``."""
     expected = set(fusion.modalities)
     if set(features) != expected or set(mask) != expected:
         raise ConfigurationError(
@@ -104,6 +106,13 @@ def check_inputs(fusion: Fusion, features: Mapping[str, Tensor], mask: Mapping[s
         if features[name].ndim != 2 or features[name].shape[1] != fusion.input_dims[name]:
             raise ConfigurationError(
                 f"features[{name!r}] must be (batch, {fusion.input_dims[name]}); got {tuple(features[name].shape)}"
+            )
+    batch = features[fusion.modalities[0]].shape[0]
+    for name in fusion.modalities:
+        if features[name].shape[0] != batch or tuple(mask[name].shape) != (batch,):
+            raise ConfigurationError(
+                f"every modality needs the same batch size and a (batch,) mask; features[{name!r}] is "
+                f"{tuple(features[name].shape)} and mask[{name!r}] is {tuple(mask[name].shape)} (batch {batch})"
             )
 
 
@@ -200,5 +209,6 @@ class IdentityFusion(Fusion):
         check_inputs(self, features, mask)
         (name,) = self.modalities
         present = mask[name].bool()
-        return FusionOutput(features[name] * present[:, None].to(features[name].dtype), None,
-                            {name: present.to(features[name].dtype)})
+        # torch.where, not a product with the mask: NaN in an absent row must not leak (NaN * 0 is NaN).
+        fused = torch.where(present[:, None], features[name], torch.zeros((), dtype=features[name].dtype))
+        return FusionOutput(fused, None, {name: present.to(features[name].dtype)})
