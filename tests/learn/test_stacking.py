@@ -52,9 +52,8 @@ def test_probabilities_are_distributions_in_class_order_and_deterministic():
 def test_absent_rows_do_not_matter_and_per_modality_probabilities_are_nan_there():
     features, y = planted()
     model = StackedFusionClassifier().fit(features, y)
-    scrambled = ModalityFeatures({"text": features.vectors["text"],
-                                  "image": np.where(features.present["image"][:, None], features.vectors["image"], 1e6)},
-                                 features.present)
+    image = np.where(features.present["image"][:, None], features.vectors["image"], 1e6)
+    scrambled = ModalityFeatures({"text": features.vectors["text"], "image": image}, features.present)
     np.testing.assert_array_equal(model.predict_proba(features), model.predict_proba(scrambled))
     image = model.modality_probabilities(features)["image"]
     assert np.isnan(image[~features.present["image"]]).all() and not np.isnan(image[features.present["image"]]).any()

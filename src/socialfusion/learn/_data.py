@@ -75,7 +75,8 @@ class ModalityFeatures:
 
         Args:
             store: a featurized store.
-            encoders: modality name -> encoder name, e.g. ``{"text": "text/minilm-int8", "image": "image/efficientnet"}``.
+            encoders: modality name -> encoder name, e.g.
+                ``{"text": "text/minilm-int8", "image": "image/efficientnet"}``.
             ids: post ids, in the order wanted.
         """
         from socialfusion.featurize import load_features

@@ -119,7 +119,8 @@ class StackedFusionClassifier:
 
     @staticmethod
     def _patterns(features: ModalityFeatures) -> list[tuple[str, ...]]:
-        return [tuple(name for name in features.modalities if features.present[name][row]) for row in range(len(features))]
+        names = features.modalities
+        return [tuple(name for name in names if features.present[name][row]) for row in range(len(features))]
 
     def fit(self, features: ModalityFeatures, y: Sequence[Any]) -> StackedFusionClassifier:
         """Fit the per-modality classifiers and the meta-classifiers.
