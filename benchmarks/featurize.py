@@ -118,7 +118,8 @@ def image_table(n: int) -> None:
         with tempfile.TemporaryDirectory() as folder:
             paths = write_jpegs(Path(folder), n, size)
             naive_features(network, paths[0]), encoder.encode(paths[:4])  # warm up both
-            naive_seconds, naive = timed(lambda: np.stack([naive_features(network, path) for path in paths]))
+            naive_seconds, naive = timed(
+                lambda files: np.stack([naive_features(network, file) for file in files]), paths)
             batched_seconds, batched = timed(encoder.encode, paths, batch_size=32)
         cosine = np.mean(np.sum(naive * batched.vectors, axis=1)
                          / (np.linalg.norm(naive, axis=1) * np.linalg.norm(batched.vectors, axis=1)))

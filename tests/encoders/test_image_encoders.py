@@ -355,7 +355,8 @@ def test_onnxruntime_and_torch_backends_give_the_same_features_and_tags():
     onnx = get_encoder("image/efficientnet", backend="onnxruntime")
     eager = get_encoder("image/efficientnet", backend="torch")
     np.testing.assert_allclose(onnx.encode(pictures).vectors, eager.encode(pictures).vectors, rtol=1e-3, atol=1e-4)
-    assert [name for name, _ in onnx.top_tags(pictures, k=3)[0]] == [name for name, _ in eager.top_tags(pictures, k=3)[0]]
+    onnx_tags, eager_tags = onnx.top_tags(pictures, k=3)[0], eager.top_tags(pictures, k=3)[0]
+    assert [name for name, _ in onnx_tags] == [name for name, _ in eager_tags]
     assert onnx.version == eager.version
 
 

@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from socialfusion.cli import corpus_commands, dataset_commands, feature_commands
+from socialfusion.cli import corpus_commands, dataset_commands, feature_commands, sentiment_commands
 
 __all__ = ["app", "main"]
 
@@ -19,6 +19,7 @@ app = typer.Typer(
 corpus_commands.register(app)
 app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
+app.add_typer(sentiment_commands.app, name="sentiment")
 
 
 def main() -> None:

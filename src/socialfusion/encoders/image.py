@@ -351,9 +351,9 @@ class EfficientNetEncoder:
             with warnings.catch_warnings(), torch.no_grad():
                 warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and shape-inference notes
                 example = torch.zeros(1, 3, self.image_size, self.image_size)
-                torch.onnx.export(Pooled(self._network()), (example,), graph, input_names=["pixels"], output_names=["pooled"],
-                                  dynamic_axes={"pixels": {0: "n"}, "pooled": {0: "n"}}, opset_version=17,
-                                  dynamo=False)
+                torch.onnx.export(Pooled(self._network()), (example,), graph, input_names=["pixels"],
+                                  output_names=["pooled"], dynamic_axes={"pixels": {0: "n"}, "pooled": {0: "n"}},
+                                  opset_version=17, dynamo=False)
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.num_threads or 0
             self._onnx_session = onnxruntime.InferenceSession(

@@ -41,6 +41,7 @@ __all__ = ["StackedFusionClassifier"]
 logger = logging.getLogger(__name__)
 
 _FORMAT = "socialfusion.stacked-fusion/1"
+_FLOOR = 1e-6
 
 
 class StackedFusionClassifier:
@@ -90,22 +91,26 @@ class StackedFusionClassifier:
         seen = np.searchsorted(self.classes_, np.unique(labels))
         best = None
         for C in self.Cs:
-            probabilities = np.full((len(labels), len(self.classes_)), 1e-6)
-            probabilities[:, seen] = cross_val_predict(self._base_model(C), matrix, labels, cv=folds,
-                                                       method="predict_proba")
-            log_probabilities = np.log(probabilities / probabilities.sum(axis=1, keepdims=True))
+            held_out = cross_val_predict(self._base_model(C), matrix, labels, cv=folds, method="predict_proba")
+            log_probabilities = self._log_over_classes(held_out, seen)
             loss = -float(np.mean(log_probabilities[np.arange(len(codes)), codes]))
             if best is None or loss < best[0]:
                 best = (loss, C, log_probabilities)
         return best[1], best[2]
 
+    def _log_over_classes(self, probabilities: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """``(n, n_classes)`` log-probabilities over ``classes_`` from a model's ``(n, len(columns))`` ones.
+
+        Every share is floored at 1e-6 (a class the model never saw, or a probability that underflowed to 0 on
+        very separable features), so no log is infinite.
+        """
+        spread = np.full((len(probabilities), len(self.classes_)), _FLOOR)
+        spread[:, columns] = np.maximum(probabilities, _FLOOR)
+        return np.log(spread / spread.sum(axis=1, keepdims=True))
+
     def _log_probabilities(self, model, matrix: np.ndarray) -> np.ndarray:
-        """``(n, n_classes)`` log-probabilities over ``classes_`` (a class the model never saw gets a tiny share)."""
-        probabilities = np.full((len(matrix), len(self.classes_)), 1e-6)
-        columns = np.searchsorted(self.classes_, model.classes_)
-        probabilities[:, columns] = model.predict_proba(matrix)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        return np.log(probabilities)
+        """``(n, n_classes)`` log-probabilities of a fitted base model over ``classes_``."""
+        return self._log_over_classes(model.predict_proba(matrix), np.searchsorted(self.classes_, model.classes_))
 
     def _meta_features(self, features: ModalityFeatures, log_probabilities: dict[str, np.ndarray]) -> np.ndarray:
         columns = []

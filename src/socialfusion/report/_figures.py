@@ -1,5 +1,9 @@
 """Plotly charts in the report's house style, for sections that plot counts (bars) and series (lines).
 
+Single-series charts use the accent colour; charts of several series (one per class, say) show a legend and take
+their colours from ``colors`` or Plotly's default sequence. ``day_bins`` and ``date_axis`` put dated values on a
+time axis of at most ``MAX_TIMELINE_POINTS`` points.
+
 Plotly.js reads a subset of HTML in every label (``<b>``, ``<a href>``, entities), so category labels that
 come from user data are entity-escaped here: a hashtag ``#<b>x</b>`` shows as typed, never as markup.
 """
@@ -7,12 +11,19 @@ come from user data are entity-escaped here: a hashtag ``#<b>x</b>`` shows as ty
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
+import pyarrow as pa
 
-__all__ = ["bar_chart", "line_chart"]
+__all__ = ["MAX_TIMELINE_POINTS", "bar_chart", "date_axis", "day_bins", "line_chart", "lines_chart",
+           "stacked_bar_chart"]
+
+MAX_TIMELINE_POINTS = 3660
+"""Above this many days (about ten years) a time axis counts per bin of several days."""
 
 FONT_FAMILY = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif'
 ACCENT = "#3b6fd8"
@@ -20,6 +31,8 @@ _HEIGHT_PX = 320
 _BAR_HEIGHT_PX = 26
 _MIN_HORIZONTAL_HEIGHT_PX = 220
 _MAX_MARKER_POINTS = 60  # beyond this a line's markers only add clutter
+_DATE_TICKS_MAX = 14
+_MILLISECONDS_PER_DAY = 86_400_000
 
 
 def _count_ticks(values: Sequence[float]) -> dict[str, Any]:
@@ -103,3 +116,110 @@ def line_chart(x: Sequence[Any], y: Sequence[float], *, x_title: str, y_title: s
     )
     figure = _house_layout(go.Figure(line), height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
     return figure.update_yaxes(rangemode="tozero", **_count_ticks(y))
+
+
+def _legend(figure: go.Figure) -> go.Figure:
+    """A legend above the plot, listing the series in the order given (Plotly reverses stacked bars')."""
+    return figure.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02,
+                                                         "xanchor": "left", "x": 0, "traceorder": "normal"})
+
+
+def lines_chart(
+    x: Sequence[Any],
+    series: Mapping[str, Sequence[float]],
+    *,
+    x_title: str,
+    y_title: str,
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """A line chart of several series over the same x values, with a legend.
+
+    Args:
+        x: the x values (numbers or dates).
+        series: series name -> one value per x, drawn in the mapping's order (names entity-escaped).
+        x_title: the x axis title.
+        y_title: the y axis title.
+        colors: series name -> CSS colour; series not named take Plotly's default colours.
+
+    Returns:
+        A figure with one ``Scatter`` trace per series.
+    """
+    mode = "lines+markers" if len(x) <= _MAX_MARKER_POINTS else "lines"
+    figure = go.Figure()
+    for name, values in series.items():
+        label = html.escape(str(name), quote=False)
+        line = {"width": 2, **({"color": colors[name]} if colors and name in colors else {})}
+        figure.add_trace(go.Scatter(x=x, y=list(values), mode=mode, name=label, line=line,
+                                    hovertemplate=f"{label} %{{x}}: %{{y:,}}<extra></extra>"))
+    figure = _house_layout(figure, height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
+    return _legend(figure).update_yaxes(rangemode="tozero")
+
+
+def stacked_bar_chart(
+    labels: Sequence[Any],
+    series: Mapping[str, Sequence[float]],
+    *,
+    value_title: str,
+    label_title: str = "",
+    colors: Mapping[str, str] | None = None,
+) -> go.Figure:
+    """Horizontal stacked bars: one bar per label (top-down in the given order), one segment per series.
+
+    Args:
+        labels: one category per bar (entity-escaped).
+        series: series name -> one value per label, stacked in the mapping's order (names entity-escaped).
+        value_title: the value axis title (e.g. ``"share of posts"``).
+        label_title: the category axis title.
+        colors: series name -> CSS colour; series not named take Plotly's default colours.
+
+    Returns:
+        A figure with one ``Bar`` trace per series.
+    """
+    categories = [html.escape(str(label), quote=False) for label in labels]
+    figure = go.Figure()
+    for name, values in series.items():
+        segment = html.escape(str(name), quote=False)
+        marker = {"color": colors[name]} if colors and name in colors else {}
+        figure.add_trace(go.Bar(x=list(values), y=categories, orientation="h", name=segment, marker=marker,
+                                hovertemplate=f"%{{y}} {segment}: %{{x:,}}<extra></extra>"))
+    height = max(_MIN_HORIZONTAL_HEIGHT_PX, 100 + _BAR_HEIGHT_PX * len(categories))
+    figure = _house_layout(figure, height=height, x_title=value_title, y_title=label_title)
+    figure.update_layout(barmode="stack")
+    figure.update_yaxes(autorange="reversed", type="category")
+    return _legend(figure)
+
+
+def day_bins(created_at: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Group timestamps by UTC day, in bins of several days when they span more than ``MAX_TIMELINE_POINTS`` days.
+
+    Args:
+        created_at: timestamps without nulls (drop them first).
+
+    Returns:
+        ``(bin_of_each, bin_starts, bin_days)``: ``(n,)`` int64 bin index of each timestamp, ``(bins,)``
+        ``datetime64[D]`` first day of each bin (every bin from the first to the last), and the days per bin.
+
+    Examples:
+        >>> import datetime as dt
+        >>> times = pa.array([dt.datetime(2024, 5, 3, 8), dt.datetime(2024, 5, 1, 9)], pa.timestamp("us", "UTC"))
+        >>> bins, starts, days = day_bins(times)
+        >>> bins.tolist(), [str(start) for start in starts], days
+        ([2, 0], ['2024-05-01', '2024-05-02', '2024-05-03'], 1)
+    """
+    if isinstance(created_at, pa.ChunkedArray):
+        created_at = created_at.combine_chunks()
+    days = created_at.to_numpy(zero_copy_only=False).astype("datetime64[D]").astype(np.int64)
+    if not len(days):
+        return np.zeros(0, np.int64), np.zeros(0, "datetime64[D]"), 1
+    first_day = int(days.min())
+    bin_days = max(1, math.ceil((int(days.max()) - first_day + 1) / MAX_TIMELINE_POINTS))
+    bins = (days - first_day) // bin_days
+    starts = (first_day + np.arange(int(bins.max()) + 1) * bin_days).astype("datetime64[D]")
+    return bins, starts, bin_days
+
+
+def date_axis(figure: go.Figure, n_bins: int, bin_days: int) -> go.Figure:
+    """Tick every bin on a short time axis (Plotly would tick every 6 hours over a few days); dates as YYYY-MM-DD."""
+    if n_bins <= _DATE_TICKS_MAX:
+        figure.update_xaxes(dtick=bin_days * _MILLISECONDS_PER_DAY, tickformat="%Y-%m-%d")
+    return figure

@@ -12,14 +12,13 @@ Examples:
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus, modality_counts
-from socialfusion.report._figures import bar_chart, line_chart
+from socialfusion.report._figures import MAX_TIMELINE_POINTS as MAX_TIMELINE_POINTS  # the activity line's limit
+from socialfusion.report._figures import bar_chart, date_axis, day_bins, line_chart
 from socialfusion.report._format import plural
 from socialfusion.report._section import Block, Figure, Metrics, ReportSection, Table, Text
 
@@ -28,14 +27,8 @@ __all__ = ["overview_section"]
 TOP_TAGS = 20
 """How many hashtags, mentions and languages the bar charts show."""
 
-MAX_TIMELINE_POINTS = 3660
-"""Above this many days (about ten years) the activity line counts posts per bin of several days."""
-
 REJECTS_SHOWN = 50
 """How many rejected inputs the rejects table lists."""
-
-_DATE_TICKS_MAX = 14
-_MILLISECONDS_PER_DAY = 86_400_000
 
 
 def _ranked(values: pa.Array | pa.ChunkedArray) -> pa.Table:
@@ -45,13 +38,32 @@ def _ranked(values: pa.Array | pa.ChunkedArray) -> pa.Table:
     return ranked.sort_by([("count", "descending"), ("value", "ascending")])
 
 
-def _tags_once_per_post(tag_lists: pa.ChunkedArray, prefix: str) -> pa.Array:
-    """Every post's tags lower-cased without leading ``prefix``; each tag once per post, blanks dropped."""
-    tag_lists = tag_lists.combine_chunks()
+def post_tag_pairs(tag_lists: pa.ChunkedArray | pa.ListArray, prefix: str) -> pa.Table:
+    """Each post's tags lower-cased without leading ``prefix``: one row per (post, tag), blanks dropped.
+
+    Args:
+        tag_lists: one list of tags per post (the ``hashtags`` or ``mentions`` column).
+        prefix: the characters stripped from the start of every tag (``"#"``, ``"@"``).
+
+    Returns:
+        Columns ``post`` (the post's row number in ``tag_lists``) and ``tag``; a tag appears once per post.
+
+    Examples:
+        >>> pairs = post_tag_pairs(pa.chunked_array([[["AI", "#ai", "Python"], [], ["#"]]]), "#")
+        >>> sorted(pairs.to_pylist(), key=lambda row: row["tag"])
+        [{'post': 0, 'tag': 'ai'}, {'post': 0, 'tag': 'python'}]
+    """
+    if isinstance(tag_lists, pa.ChunkedArray):
+        tag_lists = tag_lists.combine_chunks()
     posts = pc.list_parent_indices(tag_lists)
     tags = pc.utf8_ltrim(pc.utf8_lower(pc.list_flatten(tag_lists)), characters=prefix)
     pairs = pa.table({"post": posts, "tag": tags}).filter(pc.greater(pc.utf8_length(tags), 0))
-    return pairs.group_by(["post", "tag"]).aggregate([]).column("tag")
+    return pairs.group_by(["post", "tag"]).aggregate([])
+
+
+def _tags_once_per_post(tag_lists: pa.ChunkedArray, prefix: str) -> pa.Array:
+    """Every post's tags lower-cased without leading ``prefix``; each tag once per post, blanks dropped."""
+    return post_tag_pairs(tag_lists, prefix).column("tag")
 
 
 def _top_chart(ranked: pa.Table, *, key: str, noun: str, label_title: str, what: str) -> Block:
@@ -88,15 +100,11 @@ def _activity(created_at: pa.ChunkedArray) -> Block:
     )
     if undated == len(created_at):
         return Text(f"No post has a created_at, so there is no activity over time to show.{undated_note}")
-    days = pc.drop_null(created_at).to_numpy().astype("datetime64[D]").astype(np.int64)
-    first_day = int(days.min())
-    bin_days = max(1, math.ceil((int(days.max()) - first_day + 1) / MAX_TIMELINE_POINTS))
-    counts = np.bincount((days - first_day) // bin_days)
-    bin_starts = (first_day + np.arange(len(counts)) * bin_days).astype("datetime64[D]")
+    bins, bin_starts, bin_days = day_bins(pc.drop_null(created_at))
+    counts = np.bincount(bins, minlength=len(bin_starts))
     unit = "day" if bin_days == 1 else f"{bin_days} days"
     figure = line_chart(bin_starts, counts, x_title="date (UTC)", y_title=f"posts per {unit}")
-    if len(counts) <= _DATE_TICKS_MAX:  # else Plotly's own ticks; for a few days it would tick every 6 hours
-        figure.update_xaxes(dtick=bin_days * _MILLISECONDS_PER_DAY, tickformat="%Y-%m-%d")
+    date_axis(figure, len(counts), bin_days)
     return Figure(figure, caption=f"Posts per {unit} (UTC).{undated_note}", key="activity")
 
 

@@ -1,0 +1,229 @@
+"""``socialfusion sentiment``: train, predict, evaluate and the lexicon baseline, over a store's posts and labels."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.exceptions import SocialFusionError
+
+console = Console()
+errors = Console(stderr=True)
+app = typer.Typer(help="Sentiment of posts: train a multimodal model on labels, predict, evaluate, or use lexicons.",
+                  no_args_is_help=True)
+
+LEXICON = "lexicon"
+ModelOption = Annotated[str, typer.Option("--model", "-m", help=f"Model folder (from 'sentiment train'), or "
+                                                               f"'{LEXICON}' for the lexicon baseline.")]
+TaskOption = Annotated[str, typer.Option(help="Task name of the labels.")]
+LanguageOption = Annotated[str | None, typer.Option(
+    help="Language of every post for the lexicon (en, zh, ...); default: each post's lang, detected when unset.")]
+ENCODERS_HELP = ("Modality=encoder pairs, comma-separated, e.g. text=text/minilm-int8,lexicon=text/lexicon,"
+                 "image=image/efficientnet (the default).")
+FUSION_HELP = "'stacked' (late fusion by stacking, the default) or a fusion name for a neural MultimodalClassifier."
+LEARNER_HELP = "With a fusion other than 'stacked': neural, logistic, svm, random_forest or gradient_boosting."
+SPLIT_ALL = "all"
+TRAIN_SPLIT_HELP = f"Split of the labels to learn from ('{SPLIT_ALL}': every one)."
+
+
+def _split(value: str) -> str | None:
+    return None if value == SPLIT_ALL else value
+
+
+def _parse_encoders(value: str | None) -> dict[str, str] | None:
+    if not value:
+        return None
+    encoders = {}
+    for pair in value.split(","):
+        if not pair.strip():
+            continue
+        if "=" not in pair:
+            raise typer.BadParameter(f"expected MODALITY=ENCODER, got {pair.strip()!r}", param_hint="--encoders")
+        modality, encoder = pair.split("=", 1)
+        encoders[modality.strip()] = encoder.strip()
+    return encoders
+
+
+def _connect(store: Path):
+    from socialfusion.store import connect
+
+    if not store.exists():
+        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+    return connect(store)
+
+
+def _spinner(text: str, quiet: bool) -> Progress:
+    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors,
+                        disable=quiet or not errors.is_terminal, transient=True)
+    progress.add_task(text, total=None)
+    return progress
+
+
+def _load(model: str, language: str | None) -> Any:
+    from socialfusion.tasks.sentiment import LexiconSentiment, SentimentModel
+
+    if model == LEXICON:
+        return LexiconSentiment(language=language)
+    return SentimentModel.load(model)
+
+
+def _print_scores(scores: dict[str, Any], title: str) -> None:
+    view = Table(title=title)
+    view.add_column("metric")
+    view.add_column("value", justify="right")
+    for name in ("n", "accuracy", "weighted_f1", "macro_f1", "macro_recall"):
+        value = scores[name]
+        view.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
+    console.print(view)
+    matrix = Table(title="Confusion matrix (rows: true, columns: predicted)")
+    matrix.add_column("true \\ predicted")
+    for label in scores["labels"]:
+        matrix.add_column(label, justify="right")
+    for label, row in zip(scores["labels"], scores["confusion_matrix"]):
+        matrix.add_row(label, *(f"{count:,}" for count in row))
+    console.print(matrix)
+
+
+def _class_counts(predictions) -> dict[str, int]:
+    """Predicted class -> posts, classes sorted."""
+    import pyarrow.compute as pc
+
+    return dict(sorted((row["values"], row["counts"])
+                       for row in pc.value_counts(predictions.column("label")).to_pylist()))
+
+
+def _print_counts(counts: dict[str, int], title: str) -> None:
+    view = Table(title=title)
+    view.add_column("class")
+    view.add_column("posts", justify="right")
+    for label, count in counts.items():
+        view.add_row(label, f"{count:,}")
+    console.print(view)
+
+
+@app.command()
+def train(
+    model: Annotated[Path, typer.Option("--model", "-m", help="Folder to save the trained model to.")],
+    store: StoreOption = Path("socialfusion.db"),
+    task: TaskOption = "sentiment",
+    split: Annotated[str, typer.Option(help=TRAIN_SPLIT_HELP)] = "train",
+    fusion: Annotated[str, typer.Option(help=FUSION_HELP)] = "stacked",
+    learner: Annotated[str | None, typer.Option(help=LEARNER_HELP)] = None,
+    encoders: Annotated[str | None, typer.Option(help=ENCODERS_HELP)] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same model).")] = 0,
+    as_json: JsonOption = False,
+) -> None:
+    """Train a sentiment model on the labelled posts of a store (featurizing what the cache lacks) and save it."""
+    from socialfusion.tasks.sentiment import SentimentModel
+
+    target = _connect(store)
+    options = {"learner": learner} if learner else None
+    try:
+        with _spinner("featurizing and training", as_json):
+            trained = SentimentModel(encoders=_parse_encoders(encoders), fusion=fusion, fusion_options=options,
+                                     random_state=seed).fit(target, task=task, split=_split(split))
+            folder = trained.save(model)
+            scores = trained.evaluate(target, task=task, split=_split(split))
+    except SocialFusionError as error:
+        fail(error)
+    result = {"model": str(folder), "fusion": fusion, "encoders": trained.encoders_, **trained.training_,
+              "training_scores": scores}
+    if as_json:
+        print(json.dumps(result))
+        return
+    view = Table(title=f"Trained on {trained.training_['n']:,} posts ({task}, split {split})")
+    view.add_column("class")
+    view.add_column("posts", justify="right")
+    for label, count in trained.training_["classes"].items():
+        view.add_row(label, f"{count:,}")
+    console.print(view)
+    console.print("modalities present: " + ", ".join(f"{name} {count:,}"
+                                                      for name, count in trained.training_["modalities"].items()))
+    _print_scores(scores, "Scores on the training posts (optimistic: evaluate on held-out posts)")
+    console.print(f"model saved to {folder}; next: socialfusion sentiment evaluate --store {store} --model {folder}")
+
+
+@app.command()
+def predict(
+    model: ModelOption,
+    store: StoreOption = Path("socialfusion.db"),
+    language: LanguageOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Predict the sentiment of every post and write it to the store's sentiment_predictions table."""
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
+
+    target = _connect(store)
+    try:
+        with _spinner("predicting", as_json):
+            predictions = _load(model, language).predict(target)
+            written = write_predictions(target, predictions)
+    except SocialFusionError as error:
+        fail(error)
+    counts = _class_counts(predictions)
+    if as_json:
+        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts}))
+        return
+    _print_counts(counts, f"Predicted sentiment ({written:,} posts written to {PREDICTIONS_TABLE})")
+
+
+@app.command()
+def evaluate(
+    model: ModelOption,
+    store: StoreOption = Path("socialfusion.db"),
+    task: TaskOption = "sentiment",
+    split: Annotated[str, typer.Option(help=f"Split of the labels to score on ('{SPLIT_ALL}': every one).")] = "test",
+    language: LanguageOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Score a model (or the lexicon baseline) against the labels of one split."""
+    target = _connect(store)
+    try:
+        with _spinner("evaluating", as_json):
+            scores = _load(model, language).evaluate(target, task=task, split=_split(split))
+    except SocialFusionError as error:
+        fail(error)
+    if as_json:
+        print(json.dumps(scores))
+        return
+    _print_scores(scores, f"{model} on {task} labels, split {split}")
+
+
+@app.command()
+def lexicon(
+    store: StoreOption = Path("socialfusion.db"),
+    language: LanguageOption = None,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Write the labels to sentiment_predictions, "
+                                                                   "or only print them.")] = True,
+    as_json: JsonOption = False,
+) -> None:
+    """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, LexiconSentiment, write_predictions
+
+    target = _connect(store)
+    try:
+        predictions = LexiconSentiment(language=language).predict(target)
+        written = write_predictions(target, predictions) if write else 0
+    except SocialFusionError as error:
+        fail(error)
+    counts = _class_counts(predictions)
+    if as_json:
+        listed = {} if write else {"predictions": predictions.select(["post_id", "label", "confidence"]).to_pylist()}
+        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts, **listed}))
+        return
+    _print_counts(counts, f"Lexicon sentiment ({written:,} posts written to {PREDICTIONS_TABLE})" if write
+                  else "Lexicon sentiment (not written)")
+    if not write:
+        listing = Table(title="Per post")
+        for column in ("post_id", "label", "confidence"):
+            listing.add_column(column, justify="right" if column == "confidence" else "left")
+        for row in predictions.to_pylist():
+            listing.add_row(row["post_id"], row["label"], f"{row['confidence']:.3f}")
+        console.print(listing)
