@@ -40,6 +40,7 @@ __all__ = [
     "IdentityFusion",
     "available_fusions",
     "check_inputs",
+    "fusion_class",
     "get_fusion",
     "modality_dropout",
     "register_fusion",
@@ -181,8 +182,8 @@ def available_fusions() -> list[str]:
     return sorted(_FUSIONS)
 
 
-def get_fusion(name: str, input_dims: Mapping[str, int], output_dim: int, **options: Any) -> Fusion:
-    """Build the fusion module registered as ``name``.
+def fusion_class(name: str) -> type[Fusion]:
+    """The Fusion subclass registered as ``name`` (to read ``decision_level`` before building one).
 
     Raises:
         ConfigurationError: unknown name (the message lists the known ones).
@@ -190,7 +191,16 @@ def get_fusion(name: str, input_dims: Mapping[str, int], output_dim: int, **opti
     _load_builtin_fusions()
     if name not in _FUSIONS:
         raise ConfigurationError(f"unknown fusion {name!r}; known: {', '.join(sorted(_FUSIONS))}")
-    return _FUSIONS[name](input_dims, output_dim, **options)
+    return _FUSIONS[name]
+
+
+def get_fusion(name: str, input_dims: Mapping[str, int], output_dim: int, **options: Any) -> Fusion:
+    """Build the fusion module registered as ``name``.
+
+    Raises:
+        ConfigurationError: unknown name (the message lists the known ones).
+    """
+    return fusion_class(name)(input_dims, output_dim, **options)
 
 
 @register_fusion("identity")

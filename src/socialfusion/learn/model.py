@@ -120,7 +120,7 @@ class MultimodalModel(nn.Module):
                 )
             self.fusion = fusion
         else:
-            decision_level = _is_decision_level(fusion, self.input_dims, fusion_options)
+            decision_level = _is_decision_level(fusion)
             if decision_level and len(heads) != 1:
                 raise ConfigurationError(
                     f"fusion {fusion!r} is decision-level (its output is the prediction), so it serves exactly one "
@@ -190,15 +190,11 @@ class MultimodalModel(nn.Module):
         return ModelOutput(outputs, aux_loss, weights, fused)
 
 
-def _is_decision_level(name: str, input_dims: Mapping[str, int], options: Mapping[str, Any] | None) -> bool:
+def _is_decision_level(name: str) -> bool:
     """Whether the fusion registered as ``name`` is decision-level, without knowing its output size yet."""
-    from socialfusion.fusion._base import _FUSIONS, _load_builtin_fusions
+    from socialfusion.fusion import fusion_class
 
-    _load_builtin_fusions()
-    factory = _FUSIONS.get(name)
-    if factory is None:  # get_fusion raises the error that lists the known names
-        get_fusion(name, input_dims, 1, **dict(options or {}))
-    return bool(getattr(factory, "decision_level", False))
+    return fusion_class(name).decision_level
 
 
 def _head(fused_dim: int, size: int, hidden: int, dropout: float) -> nn.Module:
