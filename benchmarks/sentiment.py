@@ -192,7 +192,7 @@ def tweeteval_table(quick: bool, epochs: int) -> None:
                               train_features.select(["lexicon", "text"]), y_train,
                               dev_features.select(["lexicon", "text"]), y_dev))
     rows.append(fit_and_score("MiniLM + USE + lexicon, stacked LR, balanced",
-                              StackedFusionClassifier(Cs=(0.01, 0.1), class_weight="balanced"),
+                              StackedFusionClassifier(class_weight="balanced"),
                               train_features, y_train, dev_features, y_dev))
     rows.append(fit_and_score("MiniLM + USE + lexicon, neural gated-attention",
                               MultimodalClassifier(fusion="gated-attention", epochs=epochs, class_weight="balanced"),

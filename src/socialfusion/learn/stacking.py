@@ -66,8 +66,9 @@ class StackedFusionClassifier:
         prior_: ``(n_classes,)`` class frequencies of the training labels.
     """
 
-    def __init__(self, Cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0), cv: int = 5, class_weight: str | None = None,
-                 meta_C: float = 1.0, min_pattern_items: int = 200, random_state: int = 0):
+    def __init__(self, Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0), cv: int = 5,
+                 class_weight: str | None = None, meta_C: float = 1.0, min_pattern_items: int = 200,
+                 random_state: int = 0):
         self.Cs = Cs
         self.cv = cv
         self.class_weight = class_weight
