@@ -1,0 +1,107 @@
+"""Tests for cascade reconstruction, cascade statistics and independent-cascade simulation."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from socialfusion.corpus import Corpus
+from socialfusion.datasets.synthetic import generate
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.tasks.propagation import cascade_statistics, independent_cascade_reach, reshare_cascades
+
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+
+
+def at(minutes: float) -> dt.datetime:
+    return START + dt.timedelta(minutes=minutes)
+
+
+def chain_and_star() -> Corpus:
+    """Cascade "chain": a <- b <- c <- d (each follows the previous); cascade "star": e reshared by f, g, h."""
+    posts = [{"post_id": "chain", "author_id": "a", "created_at": at(0), "text": "x"},
+             {"post_id": "star", "author_id": "e", "created_at": at(0), "text": "y"},
+             {"post_id": "lonely", "author_id": "a", "created_at": at(1), "text": "z"}]
+    posts += [{"post_id": f"c{i}", "author_id": user, "created_at": at(10 * (i + 1)), "reshare_of": "chain"}
+              for i, user in enumerate("bcd")]
+    posts += [{"post_id": f"s{i}", "author_id": user, "created_at": at(60 * (i + 1)), "reshare_of": "star"}
+              for i, user in enumerate("fgh")]
+    edges = [{"src": "b", "dst": "a", "kind": "follow"}, {"src": "c", "dst": "b", "kind": "follow"},
+             {"src": "d", "dst": "c", "kind": "follow"}, {"src": "d", "dst": "a", "kind": "follow"}]
+    return Corpus.from_records(posts=posts, edges=edges)
+
+
+def test_trees_follow_the_latest_followed_adopter_or_fall_back_on_the_original():
+    cascades = reshare_cascades(chain_and_star())
+    parents = dict(zip(cascades.column("post_id").to_pylist(), cascades.column("parent_post_id").to_pylist()))
+    assert parents == {"chain": None, "c0": "chain", "c1": "c0", "c2": "c1",  # d follows a and c: c is later
+                       "star": None, "s0": "star", "s1": "star", "s2": "star"}
+    assert "lonely" not in parents
+
+
+def test_statistics_by_hand():
+    stats = {row["cascade_id"]: row for row in cascade_statistics(reshare_cascades(chain_and_star())).to_pylist()}
+    chain, star = stats["chain"], stats["star"]
+    assert (chain["size"], chain["depth"], chain["max_breadth"]) == (4, 3, 1)
+    assert (star["size"], star["depth"], star["max_breadth"]) == (4, 1, 3)
+    assert chain["structural_virality"] == pytest.approx(5 / 3)  # a chain of n: (n + 1) / 3
+    assert star["structural_virality"] == pytest.approx(2 * 3 / 4)  # a star of k reshares: 2k / (k + 1)
+    assert chain["duration_hours"] == pytest.approx(0.5) and chain["reshares_per_hour"] == pytest.approx(6.0)
+
+
+def test_synthetic_cascades_are_trees_in_time_order():
+    network = generate(n_users=120, n_posts=300, seed=2, n_videos=0, n_audio=0, image_fraction=0.0)
+    cascades = reshare_cascades(network.corpus).to_pylist()
+    assert cascades, "the generator plants reshare cascades"
+    seen = {}
+    for row in cascades:
+        if row["parent_post_id"] is None:
+            assert row["depth"] == 0 and row["post_id"] == row["cascade_id"]
+        else:
+            parent = seen[row["parent_post_id"]]  # parents come first
+            assert parent["cascade_id"] == row["cascade_id"] and parent["at"] <= row["at"]
+            assert row["depth"] == parent["depth"] + 1
+        seen[row["post_id"]] = row
+    reshares = sum(post is not None for post in network.corpus.posts.column("reshare_of").to_pylist())
+    assert len(cascades) - len({row["cascade_id"] for row in cascades}) == reshares
+
+
+def test_independent_cascade_extremes_and_determinism():
+    sources, targets = np.array([0, 0, 0, 1]), np.array([1, 2, 3, 4])
+    assert independent_cascade_reach(sources, targets, 1.0, 6, [0], runs=5).tolist() == [5] * 5
+    assert independent_cascade_reach(sources, targets, 0.0, 6, [0, 5], runs=3).tolist() == [2] * 3
+    first = independent_cascade_reach(sources, targets, 0.5, 6, [0], runs=50, random_state=1)
+    np.testing.assert_array_equal(first, independent_cascade_reach(sources, targets, 0.5, 6, [0], runs=50,
+                                                                   random_state=1))
+    with pytest.raises(ConfigurationError, match="probabilities"):
+        independent_cascade_reach(sources, targets, 1.5, 6, [0])
+    with pytest.raises(ConfigurationError, match="seeds"):
+        independent_cascade_reach(sources, targets, 0.5, 6, [9])
+
+
+def naive_reach(sources, targets, probability, n_nodes, seeds, rng) -> int:
+    """The textbook per-run loop."""
+    neighbours = [[] for _ in range(n_nodes)]
+    for source, target in zip(sources, targets):
+        neighbours[source].append(target)
+    active, frontier = set(seeds), list(seeds)
+    while frontier:
+        fresh = []
+        for node in frontier:
+            for target in neighbours[node]:
+                if target not in active and rng.random() < probability:
+                    active.add(target)
+                    fresh.append(target)
+        frontier = fresh
+    return len(active)
+
+
+def test_vectorised_simulation_agrees_with_a_per_run_loop_in_distribution():
+    rng = np.random.default_rng(0)
+    sources, targets = rng.integers(0, 300, 1500), rng.integers(0, 300, 1500)
+    fast = independent_cascade_reach(sources, targets, 0.15, 300, [0, 1, 2], runs=2000, random_state=0)
+    slow = [naive_reach(sources, targets, 0.15, 300, [0, 1, 2], rng) for _ in range(2000)]
+    assert fast.mean() == pytest.approx(np.mean(slow), rel=0.05)
+    assert np.median(fast) == pytest.approx(np.median(slow), rel=0.15)
