@@ -10,7 +10,13 @@ import pytest
 from socialfusion.corpus import Corpus
 from socialfusion.datasets.synthetic import generate
 from socialfusion.exceptions import ConfigurationError
-from socialfusion.tasks.propagation import cascade_statistics, independent_cascade_reach, reshare_cascades
+from socialfusion.tasks.propagation import (
+    cascade_statistics,
+    celf_seeds,
+    degree_discount_seeds,
+    independent_cascade_reach,
+    reshare_cascades,
+)
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
@@ -105,3 +111,27 @@ def test_vectorised_simulation_agrees_with_a_per_run_loop_in_distribution():
     slow = [naive_reach(sources, targets, 0.15, 300, [0, 1, 2], rng) for _ in range(2000)]
     assert fast.mean() == pytest.approx(np.mean(slow), rel=0.05)
     assert np.median(fast) == pytest.approx(np.median(slow), rel=0.15)
+
+
+def two_stars_sharing_a_hub_neighbour():
+    """Hub 0 -> 1..10 and hub 11 -> 12..16; node 1 also points to 0's leaves 2..6 (a hub next to hub 0)."""
+    sources = [0] * 10 + [11] * 5 + [1] * 5
+    targets = list(range(1, 11)) + list(range(12, 17)) + list(range(2, 7))
+    return np.array(sources), np.array(targets), 17
+
+
+def test_celf_picks_the_two_hubs_and_beats_a_random_pair():
+    sources, targets, n = two_stars_sharing_a_hub_neighbour()
+    seeds = celf_seeds(sources, targets, 0.9, n, 2, runs=300)
+    assert sorted(seeds) == [0, 11]
+    best = independent_cascade_reach(sources, targets, 0.9, n, seeds, runs=300).mean()
+    assert best > independent_cascade_reach(sources, targets, 0.9, n, [5, 6], runs=300).mean() + 5
+
+
+def test_degree_discount_skips_a_hub_next_to_a_chosen_seed():
+    sources, targets, n = two_stars_sharing_a_hub_neighbour()
+    # Node 1 has degree 6 (hub 0 and leaves 2..6), more than hub 11's 5, but once 0 is chosen its discounted
+    # degree is 6 - 2 - 5 * 0.1 = 3.5.
+    assert degree_discount_seeds(sources, targets, n, 2, 0.1) == [0, 11]
+    with pytest.raises(ConfigurationError, match="k must be"):
+        degree_discount_seeds(sources, targets, n, n + 1, 0.1)
