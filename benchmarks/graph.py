@@ -1,8 +1,12 @@
-"""Graph embedding fit time at scale: spectral vs random-walk on a planted partition of 100k users / 1M edges.
+"""Social-network figures: graph embeddings at scale, link prediction on ego-Facebook, independent-cascade speed.
 
-Also reports how well KMeans on each embedding recovers the 50 planted communities (adjusted Rand index).
+1. Graph embedding fit time on a planted partition of 100k users / 1M edges, spectral vs random-walk, and how well
+   KMeans on each embedding recovers the 50 planted communities (adjusted Rand index);
+2. ego-Facebook link prediction: 10% of the friendships held out (removed from the training graph), as many
+   non-edges as negatives, seed 0: AUC and average precision of every method;
+3. independent-cascade simulation, 1,000 runs on the Christianity graph: see ``benchmarks/propagation.py``.
 
-    python benchmarks/graph.py [--users 100000 --edges 1000000]
+    python benchmarks/graph.py [--users 100000 --edges 1000000] [--skip-embeddings]
 """
 
 from __future__ import annotations
@@ -10,28 +14,73 @@ from __future__ import annotations
 import argparse
 import time
 
+import numpy as np
 
-def main() -> None:
+
+def embeddings_table(users: int, edges: int) -> None:
     from sklearn.cluster import MiniBatchKMeans
     from sklearn.metrics import adjusted_rand_score
 
     from socialfusion.datasets.synthetic import planted_follow_graph
     from socialfusion.encoders.graph import RandomWalkGraphEncoder, SpectralGraphEncoder
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--users", type=int, default=100_000)
-    parser.add_argument("--edges", type=int, default=1_000_000)
-    args = parser.parse_args()
-    corpus, community = planted_follow_graph(args.users, args.edges, 50, seed=0)
-    print(f"\nGraph embeddings, {args.users:,} users / {args.edges:,} follow edges, 50 planted communities\n")
+    corpus, community = planted_follow_graph(users, edges, 50, seed=0)
+    print(f"\n1. Graph embeddings, {users:,} users / {edges:,} follow edges, 50 planted communities\n")
     print(f"{'encoder':<22}{'fit seconds':>13}{'ARI':>8}")
     for encoder in (SpectralGraphEncoder(), RandomWalkGraphEncoder()):
         started = time.perf_counter()
         encoder.fit(corpus)
         seconds = time.perf_counter() - started
-        vectors = encoder.encode([f"u{index}" for index in range(args.users)]).vectors  # rows in community order
+        vectors = encoder.encode([f"u{index}" for index in range(users)]).vectors  # rows in community order
         labels = MiniBatchKMeans(50, random_state=0, n_init=3).fit_predict(vectors)
         print(f"{encoder.name:<22}{seconds:>13.1f}{adjusted_rand_score(community, labels):>8.2f}")
+
+
+def link_prediction_table() -> None:
+    from socialfusion.datasets import load_snap_ego_facebook
+    from socialfusion.tasks.links import (
+        HEURISTICS,
+        LinkPredictor,
+        embedding_scores,
+        evaluate_link_prediction,
+        heuristic_scores,
+        split_edges,
+    )
+
+    corpus = load_snap_ego_facebook()
+    source = corpus.edges.column("src").to_numpy(zero_copy_only=False)
+    target = corpus.edges.column("dst").to_numpy(zero_copy_only=False)
+    _, codes = np.unique(np.concatenate([source, target]), return_inverse=True)
+    split = split_edges(codes.reshape(2, -1).T, test_fraction=0.1, random_state=0)
+    print(f"\n2. ego-Facebook link prediction: {split.n_nodes:,} users, {len(split.train_edges):,} training edges, "
+          f"{len(split.test_positive):,} held-out edges + as many non-edges\n")
+    print(f"{'method':<40}{'AUC':>8}{'AP':>8}{'seconds':>10}")
+    methods = [(method, lambda method=method: heuristic_scores(split.train_edges, split.test_pairs, split.n_nodes,
+                                                                method)) for method in HEURISTICS]
+    methods += [(f"spectral embedding, {similarity}",
+                 lambda similarity=similarity: embedding_scores(split.train_edges, split.test_pairs, split.n_nodes,
+                                                                similarity=similarity))
+                for similarity in ("dot", "cosine")]
+    methods += [(f"LinkPredictor ({estimator})",
+                 lambda estimator=estimator: LinkPredictor(estimator, random_state=0)
+                 .fit(split.train_edges, n_nodes=split.n_nodes).predict_proba(split.test_pairs)[:, 1])
+                for estimator in ("logistic", "hist_gradient_boosting")]
+    for name, score in methods:
+        started = time.perf_counter()
+        metrics = evaluate_link_prediction(split, score())
+        print(f"{name:<40}{metrics['auc']:>8.4f}{metrics['average_precision']:>8.4f}"
+              f"{time.perf_counter() - started:>10.1f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=100_000)
+    parser.add_argument("--edges", type=int, default=1_000_000)
+    parser.add_argument("--skip-embeddings", action="store_true", help="skip the 100k-user embedding table")
+    args = parser.parse_args()
+    if not args.skip_embeddings:
+        embeddings_table(args.users, args.edges)
+    link_prediction_table()
 
 
 if __name__ == "__main__":
