@@ -1,6 +1,15 @@
 """Analyses of a corpus, one module per question: ``sentiment`` (what people feel about what),
-``links`` (who will befriend whom)."""
+``links`` (who will befriend whom), ``influence`` (who matters, and in which community)."""
 
+from socialfusion.tasks.influence import (
+    COMMUNITY_METHODS,
+    GRAPH_KINDS,
+    Communities,
+    communities,
+    ego_network,
+    influence_scores,
+    social_graph,
+)
 from socialfusion.tasks.links import (
     HEURISTICS,
     LinkPredictor,
@@ -26,22 +35,29 @@ from socialfusion.tasks.sentiment import (
 )
 
 __all__ = [
+    "COMMUNITY_METHODS",
     "DEFAULT_ENCODERS",
+    "GRAPH_KINDS",
     "HEURISTICS",
     "MULTILINGUAL_ENCODERS",
     "PREDICTIONS_TABLE",
+    "Communities",
     "LexiconSentiment",
     "LinkPredictor",
     "LinkSplit",
     "SentimentModel",
+    "communities",
+    "ego_network",
     "embedding_scores",
     "evaluate_link_prediction",
     "heuristic_scores",
+    "influence_scores",
     "labelled_posts",
     "lexicon_sentiment",
     "read_predictions",
     "sentiment_scores",
     "sentiment_section",
+    "social_graph",
     "spectral_embedding",
     "split_edges",
     "write_predictions",
