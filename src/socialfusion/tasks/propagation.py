@@ -153,6 +153,7 @@ def independent_cascade_reach(
         [3, 3, 3, 3]
     """
     sources, targets = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
+    one_probability = np.ndim(probabilities) == 0
     probabilities = np.broadcast_to(np.asarray(probabilities, np.float64), sources.shape)
     if ((probabilities < 0) | (probabilities > 1)).any():
         raise ConfigurationError("edge probabilities must lie in [0, 1]")
@@ -178,8 +179,9 @@ def independent_cascade_reach(
                 + np.arange(degrees.sum(), dtype=index_type))
         cells = offset_of_run + targets[edge]
         waiting = ~active[cells]  # an edge into an already active node cannot change anything: skip its draw
-        cells, edge = cells[waiting], edge[waiting]
-        cells = cells[rng.random(len(edge)) < probabilities[edge]]
+        cells = cells[waiting]
+        threshold = probabilities[0] if one_probability and len(probabilities) else probabilities[edge[waiting]]
+        cells = cells[rng.random(len(cells)) < threshold]
         ranks = np.arange(len(cells), dtype=index_type)
         claimed[cells] = ranks
         frontier = cells[claimed[cells] == ranks]
