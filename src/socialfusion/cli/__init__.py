@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from socialfusion.cli import corpus_commands, dataset_commands, feature_commands, sentiment_commands
+from socialfusion.cli import corpus_commands, dataset_commands, feature_commands, graph_commands, sentiment_commands
 
 __all__ = ["app", "main"]
 
@@ -20,6 +20,7 @@ corpus_commands.register(app)
 app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
 app.add_typer(sentiment_commands.app, name="sentiment")
+app.add_typer(graph_commands.app, name="graph")
 
 
 def main() -> None:
