@@ -17,7 +17,9 @@ from socialfusion.tasks.propagation import (
     celf_seeds,
     degree_discount_seeds,
     independent_cascade_reach,
+    linear_threshold_reach,
     reshare_cascades,
+    sir_outbreak,
 )
 
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -171,3 +173,31 @@ def test_cascade_sequences_read_adopters_in_time_order_per_split(shared_data):
                                                                     corpus.edges.column("dst").to_pylist())),
                                    corpus.users.column("user_id").to_pylist())
     assert model.evaluate(list(dev.values()))["map@100"] > 0.09  # measured 0.111; published best 0.0965
+
+
+def test_linear_threshold_activates_when_the_weights_reach_the_threshold():
+    sources, targets = np.array([0, 1]), np.array([2, 2])
+    half = linear_threshold_reach(sources, targets, 0.5, 3, [0], runs=4000, random_state=0)
+    assert set(half.tolist()) <= {1, 2} and np.mean(half == 2) == pytest.approx(0.5, abs=0.03)
+    assert linear_threshold_reach(sources, targets, 0.5, 3, [0, 1], runs=10).tolist() == [3] * 10
+    # The default weight 1/in-degree: node 2 has two in-neighbours.
+    assert np.mean(linear_threshold_reach(sources, targets, None, 3, [1], runs=4000) == 2) == pytest.approx(0.5,
+                                                                                                           abs=0.03)
+    with pytest.raises(ConfigurationError, match="weights"):
+        linear_threshold_reach(sources, targets, 2.0, 3, [0])
+
+
+def test_sir_with_certain_recovery_is_the_independent_cascade_and_its_curve_adds_up():
+    rng = np.random.default_rng(3)
+    sources, targets = rng.integers(0, 200, 1000), rng.integers(0, 200, 1000)
+    sir, curve = sir_outbreak(sources, targets, 0.2, 1.0, 200, [0, 1], runs=3000, random_state=1)
+    cascade = independent_cascade_reach(sources, targets, 0.2, 200, [0, 1], runs=3000, random_state=2)
+    assert sir.mean() == pytest.approx(cascade.mean(), rel=0.05)
+    np.testing.assert_array_equal(curve.sum(axis=0), sir)  # recovery 1: everyone is infected for one step
+    assert curve[0].tolist() == [2] * 3000
+    none, _ = sir_outbreak(sources, targets, 0.0, 0.5, 200, [0, 1], runs=5)
+    assert none.tolist() == [2] * 5
+    slow, slow_curve = sir_outbreak(sources, targets, 0.2, 0.3, 200, [0, 1], runs=500)
+    assert slow.mean() > sir.mean() and len(slow_curve) > len(curve)  # staying infected longer spreads further
+    with pytest.raises(ConfigurationError, match="recovery"):
+        sir_outbreak(sources, targets, 0.2, 1.5, 200, [0])

@@ -38,7 +38,9 @@ __all__ = [
     "celf_seeds",
     "degree_discount_seeds",
     "independent_cascade_reach",
+    "linear_threshold_reach",
     "reshare_cascades",
+    "sir_outbreak",
 ]
 
 _CASCADE_SCHEMA = pa.schema([
@@ -129,14 +131,66 @@ def cascade_statistics(cascades: pa.Table) -> pa.Table:
     ]))
 
 
+class _RunGrid:
+    """The state shared by the diffusion simulators: one CSR adjacency and ``runs`` copies of the nodes.
+
+    Run r's node v is cell ``r * n_nodes + v`` of flat arrays, so one vectorised pass handles every run.
+    """
+
+    def __init__(self, sources: np.ndarray, targets: np.ndarray, weights: float | np.ndarray, n_nodes: int,
+                 seeds: Sequence[int], runs: int, what: str):
+        sources, targets = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
+        if sources.shape != targets.shape:
+            raise ConfigurationError(f"sources and targets differ in length: {len(sources)} vs {len(targets)}")
+        self.one_weight = np.ndim(weights) == 0
+        weights = np.broadcast_to(np.asarray(weights, np.float64), sources.shape)
+        if ((weights < 0) | (weights > 1)).any():
+            raise ConfigurationError(f"{what} must lie in [0, 1]")
+        seeds = np.unique(np.asarray(seeds, np.int64))
+        if len(seeds) and (seeds.min() < 0 or seeds.max() >= n_nodes):
+            raise ConfigurationError(f"seeds must be node indices in [0, {n_nodes})")
+        if runs < 1:
+            raise ConfigurationError(f"runs must be at least 1; got {runs}")
+        order = np.argsort(sources, kind="stable")
+        # int32 where it fits: the passes are memory-bound, and half the bytes is nearly half the time.
+        self.index_type = np.int32 if runs * n_nodes < 2**31 and len(sources) < 2**31 else np.int64
+        self.targets = targets[order].astype(self.index_type)
+        self.weights = weights[order]
+        self.starts = np.searchsorted(sources[order], np.arange(n_nodes + 1)).astype(self.index_type)
+        self.n_nodes, self.runs = n_nodes, runs
+        self.seed_cells = (np.arange(runs, dtype=self.index_type)[:, None] * n_nodes
+                           + seeds[None, :].astype(self.index_type)).ravel()
+        self.claimed = np.zeros(runs * n_nodes, self.index_type)
+
+    def out_edges(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every out-edge of every cell: the target's cell, and the edge's index (into weights)."""
+        nodes = cells % self.n_nodes
+        degrees = self.starts[nodes + 1] - self.starts[nodes]
+        edge = (np.repeat(self.starts[nodes] - np.cumsum(degrees, dtype=self.index_type) + degrees, degrees)
+                + np.arange(degrees.sum(), dtype=self.index_type))
+        return np.repeat(cells - nodes, degrees) + self.targets[edge], edge
+
+    def edge_weights(self, edge: np.ndarray) -> float | np.ndarray:
+        return self.weights[0] if self.one_weight and len(self.weights) else self.weights[edge]
+
+    def distinct(self, cells: np.ndarray) -> np.ndarray:
+        """``cells`` without repeats, in O(len) (no sort)."""
+        ranks = np.arange(len(cells), dtype=self.index_type)
+        self.claimed[cells] = ranks
+        return cells[self.claimed[cells] == ranks]
+
+    def per_run(self, flags: np.ndarray) -> np.ndarray:
+        return flags.reshape(self.runs, self.n_nodes).sum(axis=1)
+
+
 def independent_cascade_reach(
     sources: np.ndarray, targets: np.ndarray, probabilities: float | np.ndarray, n_nodes: int,
     seeds: Sequence[int], *, runs: int = 1000, random_state: int = 0,
 ) -> np.ndarray:
     """Final sizes of ``runs`` independent-cascade simulations from ``seeds``, all runs advanced together.
 
-    Every newly activated node gets one chance to activate each out-neighbour with the edge's probability. The
-    runs share one CSR adjacency, and each step handles the frontier of every run in one vectorised pass.
+    Every newly activated node gets one chance to activate each out-neighbour with the edge's probability
+    (Kempe, Kleinberg & Tardos 2003). Each step handles the frontier of every run in one vectorised pass.
 
     Args:
         sources, targets: ``(m,)`` node indices of the directed edges along which influence flows.
@@ -154,41 +208,96 @@ def independent_cascade_reach(
         >>> chain.tolist()
         [3, 3, 3, 3]
     """
-    sources, targets = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
-    one_probability = np.ndim(probabilities) == 0
-    probabilities = np.broadcast_to(np.asarray(probabilities, np.float64), sources.shape)
-    if ((probabilities < 0) | (probabilities > 1)).any():
-        raise ConfigurationError("edge probabilities must lie in [0, 1]")
-    seeds = np.unique(np.asarray(seeds, np.int64))
-    if len(seeds) and (seeds.min() < 0 or seeds.max() >= n_nodes):
-        raise ConfigurationError(f"seeds must be node indices in [0, {n_nodes})")
-    order = np.argsort(sources, kind="stable")
-    # int32 indices where they fit: the passes below are memory-bound, and half the bytes is nearly half the time.
-    index_type = np.int32 if runs * n_nodes < 2**31 and len(sources) < 2**31 else np.int64
-    targets, probabilities = targets[order].astype(index_type), probabilities[order]
-    starts = np.searchsorted(sources[order], np.arange(n_nodes + 1)).astype(index_type)
+    grid = _RunGrid(sources, targets, probabilities, n_nodes, seeds, runs, "edge probabilities")
     rng = np.random.default_rng(random_state)
-    # Run r's node v is cell r * n_nodes + v of one flat array; ``claimed`` dedupes a step's activations in O(E).
     active = np.zeros(runs * n_nodes, bool)
-    claimed = np.zeros(runs * n_nodes, index_type)
-    frontier = (np.arange(runs, dtype=index_type)[:, None] * n_nodes + seeds[None, :].astype(index_type)).ravel()
+    frontier = grid.seed_cells
     active[frontier] = True
     while len(frontier):
-        nodes = frontier % n_nodes
-        degrees = starts[nodes + 1] - starts[nodes]
-        offset_of_run = np.repeat(frontier - nodes, degrees)
-        edge = (np.repeat(starts[nodes] - np.cumsum(degrees, dtype=index_type) + degrees, degrees)
-                + np.arange(degrees.sum(), dtype=index_type))
-        cells = offset_of_run + targets[edge]
+        cells, edge = grid.out_edges(frontier)
         waiting = ~active[cells]  # an edge into an already active node cannot change anything: skip its draw
-        cells = cells[waiting]
-        threshold = probabilities[0] if one_probability and len(probabilities) else probabilities[edge[waiting]]
-        cells = cells[rng.random(len(cells)) < threshold]
-        ranks = np.arange(len(cells), dtype=index_type)
-        claimed[cells] = ranks
-        frontier = cells[claimed[cells] == ranks]
+        cells, edge = cells[waiting], edge[waiting]
+        frontier = grid.distinct(cells[rng.random(len(cells)) < grid.edge_weights(edge)])
         active[frontier] = True
-    return active.reshape(runs, n_nodes).sum(axis=1)
+    return grid.per_run(active)
+
+
+def linear_threshold_reach(
+    sources: np.ndarray, targets: np.ndarray, weights: float | np.ndarray | None, n_nodes: int,
+    seeds: Sequence[int], *, runs: int = 1000, random_state: int = 0,
+) -> np.ndarray:
+    """Final sizes of ``runs`` linear-threshold simulations from ``seeds`` (Kempe, Kleinberg & Tardos 2003).
+
+    Each node draws a threshold uniformly in [0, 1] per run and activates once the weights of its active
+    in-neighbours add up to it.
+
+    Args:
+        weights: per edge (each node's incoming weights should add up to at most 1), one for every edge, or None
+            for ``1 / in-degree`` (the usual choice).
+
+    Returns:
+        ``(runs,)`` int: activated nodes per run, the seeds included.
+
+    Examples:
+        >>> linear_threshold_reach(np.array([0, 1]), np.array([1, 2]), None, 3, [0], runs=3).tolist()
+        [3, 3, 3]
+    """
+    if weights is None:
+        in_degree = np.bincount(np.asarray(targets, np.int64), minlength=n_nodes)
+        weights = 1.0 / in_degree[np.asarray(targets, np.int64)]
+    grid = _RunGrid(sources, targets, weights, n_nodes, seeds, runs, "edge weights")
+    rng = np.random.default_rng(random_state)
+    thresholds = rng.random(runs * n_nodes)
+    pressure = np.zeros(runs * n_nodes)
+    active = np.zeros(runs * n_nodes, bool)
+    frontier = grid.seed_cells
+    active[frontier] = True
+    while len(frontier):
+        cells, edge = grid.out_edges(frontier)
+        waiting = ~active[cells]
+        cells, edge = cells[waiting], edge[waiting]
+        np.add.at(pressure, cells, np.broadcast_to(grid.edge_weights(edge), cells.shape))
+        touched = grid.distinct(cells)
+        frontier = touched[pressure[touched] >= thresholds[touched]]
+        active[frontier] = True
+    return grid.per_run(active)
+
+
+def sir_outbreak(
+    sources: np.ndarray, targets: np.ndarray, infection: float | np.ndarray, recovery: float, n_nodes: int,
+    seeds: Sequence[int], *, runs: int = 1000, max_steps: int = 10_000, random_state: int = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``runs`` discrete-time SIR epidemics from ``seeds``: every step, each infected node infects each
+    susceptible out-neighbour with probability ``infection``, then recovers with probability ``recovery``.
+
+    Returns:
+        ``(final sizes (runs,), infected per step (steps, runs))``: final size = nodes ever infected; the
+        curve starts with the seeds and ends when no run has an infected node (or after ``max_steps``).
+
+    Examples:
+        >>> sizes, curve = sir_outbreak(np.array([0, 1]), np.array([1, 2]), 1.0, 1.0, 3, [0], runs=2)
+        >>> sizes.tolist(), curve[:, 0].tolist()
+        ([3, 3], [1, 1, 1])
+    """
+    if not 0 <= recovery <= 1:
+        raise ConfigurationError(f"recovery must lie in [0, 1]; got {recovery}")
+    grid = _RunGrid(sources, targets, infection, n_nodes, seeds, runs, "infection probabilities")
+    rng = np.random.default_rng(random_state)
+    ever = np.zeros(runs * n_nodes, bool)
+    infected = grid.seed_cells
+    ever[infected] = True
+    curve = []
+    for _ in range(max_steps):
+        if not len(infected):
+            break
+        curve.append(np.bincount(infected // n_nodes, minlength=runs))
+        cells, edge = grid.out_edges(infected)
+        susceptible = ~ever[cells]
+        cells, edge = cells[susceptible], edge[susceptible]
+        fresh = grid.distinct(cells[rng.random(len(cells)) < grid.edge_weights(edge)])
+        ever[fresh] = True
+        infected = np.concatenate([infected[rng.random(len(infected)) >= recovery], fresh])
+    return grid.per_run(ever), np.array(curve).reshape(-1, runs)
 
 
 def degree_discount_seeds(sources: np.ndarray, targets: np.ndarray, n_nodes: int, k: int,
