@@ -17,6 +17,7 @@ from socialfusion.tasks.propagation import (
     celf_seeds,
     degree_discount_seeds,
     independent_cascade_reach,
+    learn_cascade_probabilities,
     linear_threshold_reach,
     reshare_cascades,
     sir_outbreak,
@@ -201,3 +202,25 @@ def test_sir_with_certain_recovery_is_the_independent_cascade_and_its_curve_adds
     assert slow.mean() > sir.mean() and len(slow_curve) > len(curve)  # staying infected longer spreads further
     with pytest.raises(ConfigurationError, match="recovery"):
         sir_outbreak(sources, targets, 0.2, 1.5, 200, [0])
+
+
+def test_learned_cascade_probabilities_recover_the_planted_ones_on_a_tree():
+    rng = np.random.default_rng(0)
+    planted = {("r", "a"): 0.5, ("r", "b"): 0.2, ("a", "c"): 0.4}  # (followed, follower): probability
+    sequences = []
+    for _ in range(4000):
+        adopted = ["r"]
+        for (source, target), probability in planted.items():  # parents come before children in this order
+            if source in adopted and rng.random() < probability:
+                adopted.append(target)
+        sequences.append(adopted)
+    follows = [(follower, followed) for followed, follower in planted]
+    rows = learn_cascade_probabilities(sequences, follows).to_pylist()
+    learned = {(row["source"], row["target"]): row for row in rows}
+    for edge, probability in planted.items():
+        assert learned[edge]["probability"] == pytest.approx(probability, abs=0.03)
+    assert learned[("r", "a")]["trials"] == 4000
+    smoothed = learn_cascade_probabilities([["r"]], [("a", "r")], prior=(1, 1)).to_pylist()
+    assert smoothed[0]["probability"] == pytest.approx(1 / 3)  # no success in one trial, Beta(1, 1) prior
+    with pytest.raises(ConfigurationError, match="prior"):
+        learn_cascade_probabilities([], [], prior=(-1, 0))

@@ -38,6 +38,7 @@ __all__ = [
     "celf_seeds",
     "degree_discount_seeds",
     "independent_cascade_reach",
+    "learn_cascade_probabilities",
     "linear_threshold_reach",
     "reshare_cascades",
     "sir_outbreak",
@@ -298,6 +299,54 @@ def sir_outbreak(
         ever[fresh] = True
         infected = np.concatenate([infected[rng.random(len(infected)) >= recovery], fresh])
     return grid.per_run(ever), np.array(curve).reshape(-1, runs)
+
+
+def learn_cascade_probabilities(sequences: Sequence[Sequence[str]], follows: Sequence[tuple[str, str]], *,
+                                prior: tuple[float, float] = (0.0, 0.0)) -> pa.Table:
+    """Independent-cascade edge probabilities learned from observed cascades (Goyal, Bonchi & Lakshmanan 2010).
+
+    For the edge from ``u`` to a follower ``v``: ``p = (A(u -> v) + a) / (A(u) + a + b)``, where ``A(u)`` counts the
+    cascades ``u`` adopted in and ``A(u -> v)`` those in which ``v`` adopted after ``u`` (the Bernoulli estimate,
+    crediting every earlier adopter ``v`` follows), with an optional Beta(a, b) prior for smoothing.
+
+    Args:
+        sequences: adopters of each cascade, in time order.
+        follows: ``(follower, followed)`` pairs.
+        prior: ``(a, b)``; (0, 0) gives the plain frequency.
+
+    Returns:
+        Columns ``source`` (the followed user), ``target`` (the follower), ``probability``, ``trials`` (``A(u)``);
+        one row per follow edge whose source adopted at least once.
+
+    Examples:
+        >>> table = learn_cascade_probabilities([["a", "b"], ["a"], ["a", "c", "b"]], [("b", "a"), ("c", "b")])
+        >>> table.to_pylist()[0]
+        {'source': 'a', 'target': 'b', 'probability': 0.6666666666666666, 'trials': 3}
+    """
+    prior_a, prior_b = prior
+    if prior_a < 0 or prior_b < 0:
+        raise ConfigurationError(f"prior counts must be non-negative; got {prior}")
+    followers = defaultdict(set)
+    for follower, followed in follows:
+        followers[followed].add(follower)
+    trials, successes = defaultdict(int), defaultdict(int)
+    for sequence in sequences:
+        seen: set[str] = set()
+        for user in sequence:
+            if user in seen:
+                continue
+            trials[user] += 1
+            for earlier in seen:
+                if user in followers.get(earlier, ()):
+                    successes[(earlier, user)] += 1
+            seen.add(user)
+    rows = []
+    for source in sorted(trials):
+        for target in sorted(followers.get(source, ())):
+            probability = (successes[(source, target)] + prior_a) / (trials[source] + prior_a + prior_b)
+            rows.append({"source": source, "target": target, "probability": probability, "trials": trials[source]})
+    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("target", pa.string()),
+                                                       ("probability", pa.float64()), ("trials", pa.int64())]))
 
 
 def degree_discount_seeds(sources: np.ndarray, targets: np.ndarray, n_nodes: int, k: int,
