@@ -9,6 +9,7 @@ import wave
 from collections import Counter
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -23,8 +24,6 @@ from socialfusion.datasets.synthetic import (
 )
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.ingestion import derive_entities
-
-av = pytest.importorskip("av")
 
 N_USERS, N_POSTS, N_DAYS, N_VIDEOS, N_AUDIO = 150, 1200, 14, 4, 4
 

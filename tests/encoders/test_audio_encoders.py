@@ -10,6 +10,7 @@ import sys
 import wave
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 from PIL import Image
@@ -17,8 +18,6 @@ from PIL import Image
 from socialfusion.encoders import available_encoders, encoder_info, get_encoder
 from socialfusion.encoders._av_decode import decode_audio
 from socialfusion.encoders.audio import mel_filterbank, transcribe
-
-av = pytest.importorskip("av")
 
 SAMPLE_RATE = 16_000
 SPEECH = "good morning everyone, welcome to the meeting"

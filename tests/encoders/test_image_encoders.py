@@ -350,7 +350,7 @@ def test_efficientnet_thread_setting_holds_only_while_it_runs():
 
 @pytest.mark.slow
 def test_onnxruntime_and_torch_backends_give_the_same_features_and_tags():
-    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn import datasets
     pictures = [Image.fromarray(datasets.load_sample_image("flower.jpg")), two_colour_picture(), stripes(True)]
     onnx = get_encoder("image/efficientnet", backend="onnxruntime")
     eager = get_encoder("image/efficientnet", backend="torch")
@@ -386,7 +386,7 @@ def test_top_tags_gives_imagenet_names_with_probabilities(efficientnet):
 
 @pytest.mark.slow
 def test_top_tags_recognise_a_real_photo(efficientnet):
-    datasets = pytest.importorskip("sklearn.datasets")
+    from sklearn import datasets
     photo = Image.fromarray(datasets.load_sample_image("china.jpg"))  # a Chinese temple, shipped with scikit-learn
     names = [name for name, _ in efficientnet.top_tags([photo], k=3)[0]]
     assert {"palace", "monastery", "bell cote", "church"} & set(names), names
@@ -429,7 +429,7 @@ def test_transformers_with_a_missing_local_path_fails_fast_and_clearly(tmp_path)
 
 @pytest.mark.slow
 def test_transformers_encodes_with_a_tiny_local_model_and_never_fetches_a_hub_id(tmp_path):
-    transformers = pytest.importorskip("transformers")
+    import transformers
     config = transformers.ViTConfig(
         hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64, image_size=32, patch_size=8
     )

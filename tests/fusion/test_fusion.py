@@ -5,13 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from socialfusion.exceptions import ConfigurationError  # noqa: E402
-from socialfusion.fusion import Fusion, available_fusions, get_fusion, modality_dropout  # noqa: E402
-from socialfusion.fusion.shared import soft_cca_loss  # noqa: E402
-from socialfusion.fusion.tensor import MAX_PRODUCT_SIZE  # noqa: E402
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.fusion import Fusion, available_fusions, get_fusion, modality_dropout
+from socialfusion.fusion.shared import soft_cca_loss
+from socialfusion.fusion.tensor import MAX_PRODUCT_SIZE
 
 INPUT_DIMS = {"text": 4, "image": 5, "audio": 3}  # deliberately unsorted: modules must sort
 OUTPUT_DIM = 6

@@ -29,9 +29,9 @@ def one_thread():
 
 
 def _toy_fusions():
-    from socialfusion.fusion import Fusion, FusionOutput, check_inputs
+    import torch
 
-    torch = pytest.importorskip("torch")
+    from socialfusion.fusion import Fusion, FusionOutput, check_inputs
 
     def shares(fusion, mask):
         present = torch.stack([mask[name].float() for name in fusion.modalities], dim=1)

@@ -5,12 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")
-
-from socialfusion.exceptions import ConfigurationError, DataError  # noqa: E402
-from socialfusion.fusion import available_fusions  # noqa: E402
-from socialfusion.learn import ModalityFeatures, MultimodalClassifier, MultimodalMultiTask  # noqa: E402
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.fusion import available_fusions
+from socialfusion.learn import ModalityFeatures, MultimodalClassifier, MultimodalMultiTask
 
 SMALL = {"fused_dim": 8, "hidden": 8, "epochs": 25, "batch_size": 32, "learning_rate": 1e-2}
 CLASSIC = ["logistic", "svm", "random_forest", "gradient_boosting"]

@@ -5,13 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-pytest.importorskip("sklearn")
-
-from socialfusion.encoders import Encoded  # noqa: E402
-from socialfusion.exceptions import ConfigurationError  # noqa: E402
-from socialfusion.fusion import available_fusions  # noqa: E402
-from socialfusion.learn import ModalityFeatures, MultimodalClassifier, explain, word_contributions  # noqa: E402
+from socialfusion.encoders import Encoded
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.fusion import available_fusions
+from socialfusion.learn import ModalityFeatures, MultimodalClassifier, explain, word_contributions
 
 SMALL = {"fused_dim": 8, "hidden": 8, "epochs": 25, "batch_size": 32, "learning_rate": 1e-2}
 GATED = [name for name in ("gated-attention", "mean", "late") if name in available_fusions()]
@@ -119,7 +116,6 @@ def test_word_occlusion_names_the_word_behind_the_prediction():
 
 
 def test_chinese_texts_are_split_into_words():
-    pytest.importorskip("jieba")
     encoder = type("ChineseKeywords", (KeywordEncoder,), {"keywords": ("糟糕", "好看", "电影", "很")})()
     texts = ["这部电影很糟糕", "这部电影很好看"] * 20
     features = ModalityFeatures.from_encoded({"text": encoder.encode(texts)})
@@ -143,7 +139,6 @@ def test_a_multitask_model_is_not_explained_as_a_classifier(toy_fusions, planted
 
 @pytest.mark.slow
 def test_word_contributions_with_minilm_put_the_sentiment_word_first():
-    pytest.importorskip("sentence_transformers")
     from socialfusion.encoders import get_encoder
 
     encoder = get_encoder("text/minilm", device="cpu")

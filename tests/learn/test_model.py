@@ -6,12 +6,11 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from socialfusion.exceptions import ConfigurationError  # noqa: E402
-from socialfusion.fusion import available_fusions, get_fusion  # noqa: E402
-from socialfusion.learn import MISSING_CLASS, ModelOutput, MultimodalModel, MultiTaskLoss  # noqa: E402
+from socialfusion.exceptions import ConfigurationError
+from socialfusion.fusion import available_fusions, get_fusion
+from socialfusion.learn import MISSING_CLASS, ModelOutput, MultimodalModel, MultiTaskLoss
 
 DIMS = {"image": 3, "text": 2}
 

@@ -6,13 +6,12 @@ import logging
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from socialfusion.exceptions import ConfigurationError, DataError  # noqa: E402
-from socialfusion.learn import ModalityFeatures, MultimodalModel, Trainer, TrainingHistory  # noqa: E402
-from socialfusion.learn._arrays import oversample, stratified_split  # noqa: E402
-from socialfusion.learn.model import run_model, seeded  # noqa: E402
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.learn import ModalityFeatures, MultimodalModel, Trainer, TrainingHistory
+from socialfusion.learn._arrays import oversample, stratified_split
+from socialfusion.learn.model import run_model, seeded
 
 CLASSIFY = {"label": "classification"}
 

@@ -4,7 +4,6 @@ predictions, errors that say how to fix them, and the report section."""
 from __future__ import annotations
 
 import html
-import importlib.util
 
 import numpy as np
 import pyarrow as pa
@@ -349,8 +348,6 @@ def test_fit_features_without_matching_encoders_predicts_features_only(synthetic
 # -- other learners -----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(importlib.util.find_spec("socialfusion.learn.estimators") is None,
-                    reason="socialfusion.learn.estimators (MultimodalClassifier) is not there yet")
 @pytest.mark.parametrize("options", [
     {"learner": "logistic"},
     pytest.param({"epochs": 5, "fused_dim": 16, "hidden": 16}, marks=pytest.mark.slow, id="neural"),
