@@ -60,11 +60,11 @@ def labelled_posts(corpus, task: str) -> tuple[list[dict], np.ndarray, np.ndarra
 
 
 def scores(y_true, y_pred) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score, recall_score
+    """The four headline figures of ``socialfusion.tasks.sentiment.sentiment_scores``."""
+    from socialfusion.tasks.sentiment import sentiment_scores
 
-    return {"accuracy": accuracy_score(y_true, y_pred), "weighted_f1": f1_score(y_true, y_pred, average="weighted"),
-            "macro_f1": f1_score(y_true, y_pred, average="macro"),
-            "macro_recall": recall_score(y_true, y_pred, average="macro")}
+    result = sentiment_scores(y_true, y_pred)
+    return {key: result[key] for key in ("accuracy", "weighted_f1", "macro_f1", "macro_recall")}
 
 
 def fit_and_score(name: str, model, train, y_train, test, y_test) -> dict:

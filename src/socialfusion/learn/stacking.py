@@ -176,8 +176,8 @@ class StackedFusionClassifier:
         if not hasattr(self, "meta_models_"):
             raise ConfigurationError("this StackedFusionClassifier is not fitted yet; call fit first")
 
-    def modality_probabilities(self, features: ModalityFeatures) -> dict[str, np.ndarray]:
-        """Per modality, ``(n, n_classes)`` probabilities of its own classifier (NaN rows where it is absent)."""
+    def _modality_log_probabilities(self, features: ModalityFeatures) -> dict[str, np.ndarray]:
+        """Per used modality, ``(n, n_classes)`` log-probabilities of its classifier (NaN rows where it is absent)."""
         self._check_fitted()
         if features.modalities != self.modalities_:
             raise ConfigurationError(f"fitted on modalities {self.modalities_}; got {features.modalities}")
@@ -185,18 +185,20 @@ class StackedFusionClassifier:
         for name, model in self.base_models_.items():
             if model is None:
                 continue
-            probabilities = np.full((len(features), len(self.classes_)), np.nan)
+            log_probabilities = np.full((len(features), len(self.classes_)), np.nan)
             rows = np.flatnonzero(features.present[name])
             if len(rows):
-                probabilities[rows] = np.exp(self._log_probabilities(model, features.vectors[name][rows]))
-            result[name] = probabilities
+                log_probabilities[rows] = self._log_probabilities(model, features.vectors[name][rows])
+            result[name] = log_probabilities
         return result
+
+    def modality_probabilities(self, features: ModalityFeatures) -> dict[str, np.ndarray]:
+        """Per modality, ``(n, n_classes)`` probabilities of its own classifier (NaN rows where it is absent)."""
+        return {name: np.exp(values) for name, values in self._modality_log_probabilities(features).items()}
 
     def predict_proba(self, features: ModalityFeatures) -> np.ndarray:
         """``(n, n_classes)`` class probabilities, columns in ``classes_`` order."""
-        log_probabilities = {name: np.log(np.nan_to_num(probabilities, nan=1.0))
-                             for name, probabilities in self.modality_probabilities(features).items()}
-        meta_features = self._meta_features(features, log_probabilities)
+        meta_features = self._meta_features(features, self._modality_log_probabilities(features))
         result = np.zeros((len(features), len(self.classes_)))
         patterns = [pattern if pattern in self.meta_models_ else None for pattern in self._patterns(features)]
         for pattern in set(patterns):
