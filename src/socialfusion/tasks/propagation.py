@@ -113,9 +113,11 @@ def cascade_statistics(cascades: pa.Table) -> pa.Table:
         (original to last reshare) and ``reshares_per_hour`` (reshares / duration; None when the duration is
         zero or unknown), largest cascades first.
     """
+    trees = defaultdict(list)
+    for row in cascades.to_pylist():  # one pass; within a cascade, rows keep their order (parents first)
+        trees[row["cascade_id"]].append(row)
     rows = []
-    for cascade in cascades.group_by("cascade_id").aggregate([]).column("cascade_id").to_pylist():
-        tree = cascades.filter(pa.compute.equal(cascades.column("cascade_id"), cascade)).to_pylist()
+    for cascade, tree in trees.items():
         index = {row["post_id"]: position for position, row in enumerate(tree)}
         parents = [-1 if row["parent_post_id"] is None else index[row["parent_post_id"]] for row in tree]
         depths = np.array([row["depth"] for row in tree])
