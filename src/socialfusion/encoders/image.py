@@ -164,11 +164,35 @@ def _torch_device(device: str | None) -> str:
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
 
 
+class _BatchedImageEncoder:
+    """What the image encoders share: ``encode`` decodes the next batch in threads (``_prepare``, one item at a
+    time) while ``_encode_batch`` runs on the current one. A subclass sets ``dim`` and ``decode_workers`` and
+    defines ``_prepare``; ``_encode_batch`` stacks the prepared arrays unless overridden."""
+
+    dim: int
+    decode_workers: int | None
+
+    def _prepare(self, item: Any) -> Any:
+        raise NotImplementedError
+
+    def _encode_batch(self, prepared: list[Any]) -> np.ndarray:
+        return np.stack(prepared)
+
+    def _in_batches(self, items: Sequence[Any], batch_size: int, dim: int,
+                    encode_batch: Callable[[list[Any]], np.ndarray]) -> Encoded:
+        return _encode_in_batches(items, dim=dim, batch_size=batch_size, prepare=self._prepare,
+                                  encode_batch=encode_batch, workers=self.decode_workers or _default_decode_workers())
+
+    def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
+        """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
+        return self._in_batches(items, batch_size, self.dim, self._encode_batch)
+
+
 # -- EfficientNet-Lite0 -------------------------------------------------------------------------------------------
 
 
 @register_encoder("image/efficientnet", modality="image", extra="image")
-class EfficientNetEncoder:
+class EfficientNetEncoder(_BatchedImageEncoder):
     """EfficientNet-Lite0 (ImageNet) features: the 1280 channels of the last convolution, averaged over space.
 
     Preprocessing is the one the TensorFlow EfficientNet-Lite checkpoints were trained and evaluated with (the
@@ -270,6 +294,8 @@ class EfficientNetEncoder:
         )
         return np.asarray(square, dtype=np.uint8)
 
+    _prepare = preprocess
+
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode images (media items, paths, bytes or PIL images).
 
@@ -277,14 +303,7 @@ class EfficientNetEncoder:
             ``Encoded`` with ``vectors`` of shape ``(len(items), 1280)``.
         """
         with _torch_threads(self.num_threads):
-            return _encode_in_batches(
-                items,
-                dim=self.dim,
-                batch_size=batch_size,
-                prepare=self.preprocess,
-                encode_batch=self._pooled_features,
-                workers=self.decode_workers or _default_decode_workers(),
-            )
+            return self._in_batches(items, batch_size, self.dim, self._pooled_features)
 
     def top_tags(self, items: Sequence[Any], k: int = 5, *, batch_size: int = 32) -> list[list[tuple[str, float]]]:
         """The ``k`` most likely ImageNet classes of each image.
@@ -298,14 +317,7 @@ class EfficientNetEncoder:
         if not 1 <= k <= len(IMAGENET_CLASSES):
             raise ConfigurationError(f"k must be between 1 and {len(IMAGENET_CLASSES)}, got {k}")
         with _torch_threads(self.num_threads):
-            probabilities = _encode_in_batches(
-                items,
-                dim=len(IMAGENET_CLASSES),
-                batch_size=batch_size,
-                prepare=self.preprocess,
-                encode_batch=self._class_probabilities,
-                workers=self.decode_workers or _default_decode_workers(),
-            )
+            probabilities = self._in_batches(items, batch_size, len(IMAGENET_CLASSES), self._class_probabilities)
         tags = []
         for row, missing in zip(probabilities.vectors, probabilities.missing):
             best = [] if missing else np.argsort(-row, kind="stable")[:k]
@@ -426,7 +438,7 @@ def _shrunk(image: Image.Image, max_side: int) -> Image.Image:
 
 
 @register_encoder("image/colour-histogram", modality="image", extra="image")
-class ColourHistogramEncoder:
+class ColourHistogramEncoder(_BatchedImageEncoder):
     """A joint HSV colour histogram, L1-normalised: the share of pixels in each hue x saturation x value bin.
 
     Hue, saturation and value are Pillow's 0-255 HSV; bins split each range evenly. The vector is laid out hue-major:
@@ -476,16 +488,7 @@ class ColourHistogramEncoder:
         counts = np.bincount(cells.ravel(), minlength=self.dim)
         return (counts / counts.sum()).astype(np.float32)
 
-    def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
-        """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
-        return _encode_in_batches(
-            items,
-            dim=self.dim,
-            batch_size=batch_size,
-            prepare=self.histogram,
-            encode_batch=np.stack,
-            workers=self.decode_workers or _default_decode_workers(),
-        )
+    _prepare = histogram
 
 
 def _hog_descriptor(grey: np.ndarray, cell: int, orientations: int) -> np.ndarray:
@@ -534,7 +537,7 @@ def _hog_descriptor(grey: np.ndarray, cell: int, orientations: int) -> np.ndarra
 
 
 @register_encoder("image/hog", modality="image", extra="image")
-class HogEncoder:
+class HogEncoder(_BatchedImageEncoder):
     """Histogram of oriented gradients of the image in grey, squashed to a fixed square (NumPy, no model).
 
     The default 128x128 square with 16-pixel cells, 2x2-cell blocks and a one-cell stride gives 7 x 7 blocks x
@@ -586,16 +589,7 @@ class HogEncoder:
         square = image.convert("L").resize((self.size, self.size), Image.Resampling.BILINEAR)
         return _hog_descriptor(np.asarray(square, dtype=np.float32), self.cell, self.orientations)
 
-    def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
-        """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
-        return _encode_in_batches(
-            items,
-            dim=self.dim,
-            batch_size=batch_size,
-            prepare=self.descriptor,
-            encode_batch=np.stack,
-            workers=self.decode_workers or _default_decode_workers(),
-        )
+    _prepare = descriptor
 
 
 # -- text in images -------------------------------------------------------------------------------------------
@@ -714,7 +708,7 @@ def _probe_dim(encode_batch: Callable[[list[Any]], np.ndarray], prepare: Callabl
 
 
 @register_encoder("image/transformers", modality="image", extra="image")
-class TransformersImageEncoder:
+class TransformersImageEncoder(_BatchedImageEncoder):
     """Features from a Hugging Face transformers vision model the user names (ViT, DINOv2, CLIP, SigLIP, ...).
 
     The model loads when the encoder is built (its vector size is known only then). A model with
@@ -808,20 +802,9 @@ class TransformersImageEncoder:
                     features = hidden.mean(dim=1) if hidden.ndim == 3 else hidden.mean(dim=(2, 3))
         return features.float().cpu().numpy()
 
-    def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
-        """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
-        return _encode_in_batches(
-            items,
-            dim=self.dim,
-            batch_size=batch_size,
-            prepare=self._prepare,
-            encode_batch=self._encode_batch,
-            workers=self.decode_workers or _default_decode_workers(),
-        )
-
 
 @register_encoder("image/open-clip", modality="image", extra="image")
-class OpenClipImageEncoder:
+class OpenClipImageEncoder(_BatchedImageEncoder):
     """Image embeddings from an OpenCLIP model the user names (needs ``pip install open_clip_torch``).
 
     Args:
@@ -882,14 +865,3 @@ class OpenClipImageEncoder:
         batch = torch.stack(pixels).to(next(self._network.parameters()).device)
         with torch.inference_mode():
             return self._network.encode_image(batch).float().cpu().numpy()
-
-    def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
-        """Encode images; returns ``Encoded`` with ``vectors`` of shape ``(len(items), dim)``."""
-        return _encode_in_batches(
-            items,
-            dim=self.dim,
-            batch_size=batch_size,
-            prepare=self._prepare,
-            encode_batch=self._encode_batch,
-            workers=self.decode_workers or _default_decode_workers(),
-        )
