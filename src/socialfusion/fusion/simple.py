@@ -82,8 +82,19 @@ def concat_with_presence(fusion: Fusion, features: Mapping[str, Tensor], mask: M
     return torch.cat([inputs[name] for name in fusion.modalities] + [flags], dim=1)
 
 
+class _EarlyFusion(Fusion):
+    """Early fusion: ``head`` (set by the subclass) over the concatenated features and presence flags."""
+
+    head: nn.Module
+
+    def forward(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> FusionOutput:
+        """Fuse ``{name: (batch, dim)}`` features under ``{name: (batch,)}`` masks into ``(batch, output_dim)``."""
+        check_inputs(self, features, mask)
+        return FusionOutput(self.head(concat_with_presence(self, features, mask)))
+
+
 @register_fusion("concat")
-class ConcatFusion(Fusion):
+class ConcatFusion(_EarlyFusion):
     """Early fusion: concatenate the features (absent ones as zeros) and presence flags, then one linear layer.
 
     Args:
@@ -102,14 +113,9 @@ class ConcatFusion(Fusion):
         super().__init__(input_dims, output_dim)
         self.head = _dropout_then_linear(sum(self.input_dims.values()) + len(self.modalities), output_dim, dropout)
 
-    def forward(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> FusionOutput:
-        """Fuse ``{name: (batch, dim)}`` features under ``{name: (batch,)}`` masks into ``(batch, output_dim)``."""
-        check_inputs(self, features, mask)
-        return FusionOutput(self.head(concat_with_presence(self, features, mask)))
-
 
 @register_fusion("mlp")
-class MlpFusion(Fusion):
+class MlpFusion(_EarlyFusion):
     """Non-linear early fusion: the input of "concat" through Linear, LayerNorm, GELU, Dropout, Linear.
 
     Args:
@@ -128,11 +134,6 @@ class MlpFusion(Fusion):
     def __init__(self, input_dims: Mapping[str, int], output_dim: int, hidden_dim: int = 128, dropout: float = 0.1):
         super().__init__(input_dims, output_dim)
         self.head = feed_forward(sum(self.input_dims.values()) + len(self.modalities), hidden_dim, output_dim, dropout)
-
-    def forward(self, features: Mapping[str, Tensor], mask: Mapping[str, Tensor]) -> FusionOutput:
-        """Fuse ``{name: (batch, dim)}`` features under ``{name: (batch,)}`` masks into ``(batch, output_dim)``."""
-        check_inputs(self, features, mask)
-        return FusionOutput(self.head(concat_with_presence(self, features, mask)))
 
 
 @register_fusion("linear")
