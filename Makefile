@@ -37,7 +37,9 @@ demo: $(STAMP)
 test: $(STAMP) system-deps
 	$(BIN)/python -m pytest
 
+# The benchmarks' own baselines (BERTopic) are installed here only, not by demo or test.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e ".[all,dev,bench]"
 	$(BIN)/python benchmarks/ingest.py
 
 clean:
