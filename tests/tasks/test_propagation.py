@@ -5,17 +5,24 @@ from __future__ import annotations
 import datetime as dt
 
 import numpy as np
+import pyarrow as pa
 import pytest
+from sklearn.exceptions import NotFittedError
 
 from socialfusion.corpus import Corpus
 from socialfusion.datasets.synthetic import generate
-from socialfusion.exceptions import ConfigurationError
+from socialfusion.exceptions import ConfigurationError, DataError
 from socialfusion.tasks.propagation import (
+    CascadeSizeForecaster,
     NextAdopterModel,
+    adoption_cascades,
     cascade_sequences,
     cascade_statistics,
     celf_seeds,
+    count_followers,
     degree_discount_seeds,
+    early_cascade_features,
+    forecast_errors,
     independent_cascade_reach,
     learn_cascade_probabilities,
     linear_threshold_reach,
@@ -224,3 +231,119 @@ def test_learned_cascade_probabilities_recover_the_planted_ones_on_a_tree():
     assert smoothed[0]["probability"] == pytest.approx(1 / 3)  # no success in one trial, Beta(1, 1) prior
     with pytest.raises(ConfigurationError, match="prior"):
         learn_cascade_probabilities([], [], prior=(-1, 0))
+
+
+def hand_cascade() -> Corpus:
+    """Original p by a at 0; b at 10 min (follows a), c at 20 (follows b), d at 50 (follows nobody), e at 70
+    (follows c): the tree p -> r1 -> r2 -> r4 and p -> r3."""
+    posts = [{"post_id": "p", "author_id": "a", "created_at": at(0), "text": "x"}]
+    posts += [{"post_id": post, "author_id": user, "created_at": at(minutes), "reshare_of": "p"}
+              for post, user, minutes in [("r1", "b", 10), ("r2", "c", 20), ("r3", "d", 50), ("r4", "e", 70)]]
+    edges = [{"src": "b", "dst": "a", "kind": "follow"}, {"src": "c", "dst": "b", "kind": "follow"},
+             {"src": "e", "dst": "c", "kind": "follow"}]
+    return Corpus.from_records(posts=posts, edges=edges)
+
+
+def test_early_features_by_hand_with_the_window_cutting_the_cascade():
+    cascades = reshare_cascades(hand_cascade())
+    row = early_cascade_features(cascades, 3600.0, {"a": 100, "b": 5, "d": 7, "e": 1000}).to_pylist()[0]
+    # Observed in the hour: p, r1 (10 min), r2 (20 min), r3 (50 min); r4 (70 min) is cut off.
+    assert (row["observed_size"], row["observed_depth"], row["observed_max_breadth"]) == (4, 2, 2)
+    assert [row[f"adoptions_q{quarter}"] for quarter in range(1, 5)] == [1, 1, 0, 1]  # 15-minute quarters
+    assert row["seconds_to_2nd"] == 600.0 and row["seconds_to_5th"] == 3600.0  # the 5th is outside: the window
+    assert row["seconds_to_last"] == 3000.0 and row["adoption_rate"] == pytest.approx(3.0)
+    assert row["adoption_acceleration"] == pytest.approx((1 - 2) / 0.5**2)
+    assert row["observed_structural_virality"] == pytest.approx(10 / 6)  # path lengths 1, 2, 1, 1, 2, 3
+    assert (row["root_followers"], row["adopter_followers_sum"], row["adopter_followers_max"]) == (100, 12, 7)
+    longer = early_cascade_features(cascades, 7200.0).to_pylist()[0]
+    assert (longer["observed_size"], longer["observed_depth"], longer["seconds_to_5th"]) == (5, 3, 4200.0)
+    assert "root_followers" not in longer
+
+
+def test_adoption_cascades_build_trees_from_timed_adoptions_per_split():
+    shares = [("s0", "a", 0), ("s0", "b", 5), ("s0", "c", 9), ("s0", "b", 30), ("s1", "x", 0), ("s1", "y", 3)]
+    corpus = Corpus.from_records(
+        interactions=[{"user_id": user, "post_id": cascade, "kind": "share", "at": at(minutes)}
+                      for cascade, user, minutes in shares],
+        edges=[{"src": "c", "dst": "b", "kind": "follow"}],
+        labels=[{"item_id": cascade, "item_kind": "cascade", "task": "cascade", "label": split, "split": split}
+                for cascade, split in [("s0", "train"), ("s1", "dev")]])
+    rows = adoption_cascades(corpus).to_pylist()
+    assert [(row["post_id"], row["author_id"], row["parent_post_id"], row["depth"]) for row in rows] == [
+        ("s0", "a", None, 0), ("s0/1", "b", "s0", 1), ("s0/2", "c", "s0/1", 2),  # b's second share counts once
+        ("s1", "x", None, 0), ("s1/1", "y", "s1", 1)]
+    assert adoption_cascades(corpus, "dev").column("cascade_id").to_pylist() == ["s1", "s1"]
+    assert count_followers(corpus) == {"b": 1}
+
+
+def speed_driven_cascades(n: int, seed: int):
+    """Cascades adopted at the rate ``a exp(g t)`` per hour for 4 hours, with ``g`` uniform in [-1.5, 0.5]: those
+    speeding up in the first hour grow far more than those slowing down with as many early adopters. Returns
+    (timed trees, final sizes)."""
+    rng = np.random.default_rng(seed)
+    rows, sizes = [], []
+    for cascade in range(n):
+        scale, growth = rng.lognormal(np.log(15.0), 0.5), rng.uniform(-1.5, 0.5)
+        total = np.expm1(4 * growth) / growth  # integral of exp(g t) over 4 hours
+        hours = np.sort(np.log1p(rng.random(rng.poisson(scale * total)) * np.expm1(4 * growth)) / growth)
+        root = f"c{cascade}"
+        rows.append({"cascade_id": root, "post_id": root, "author_id": "u0", "parent_post_id": None, "depth": 0,
+                     "at": START})
+        rows += [{"cascade_id": root, "post_id": f"{root}/{rank}", "author_id": f"u{rank}", "parent_post_id": root,
+                  "depth": 1, "at": START + dt.timedelta(hours=float(hour))} for rank, hour in enumerate(hours)]
+        sizes.append(len(hours) + 1)
+    return pa.Table.from_pylist(rows, schema=reshare_cascades(chain_and_star()).schema), np.array(sizes)
+
+
+@pytest.fixture
+def one_thread():
+    """Gradient boosting on one OpenMP thread: on a shared machine, more threads than cores is far slower."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    with threadpoolctl.threadpool_limits(1):
+        yield
+
+
+def test_forecaster_beats_no_growth_and_log_linear_on_speed_driven_cascades_and_is_deterministic(one_thread):
+    train, train_sizes = speed_driven_cascades(400, seed=0)
+    test, truth = speed_driven_cascades(200, seed=1)
+    observed = early_cascade_features(test).column("observed_size").to_numpy()
+    model = CascadeSizeForecaster(random_state=3).fit(train)
+    predicted = model.predict(test)
+    assert (predicted >= observed).all()
+    linear = CascadeSizeForecaster(estimator="log_linear").fit(train).predict(test)
+    no_growth, baseline, forecast = (forecast_errors(truth, sizes)["rmsle"] for sizes in (observed, linear, predicted))
+    # Growth hides in the early trend, which the log-linear baseline (observed size only) cannot see.
+    assert forecast < 0.6 * no_growth and forecast < baseline < no_growth
+    np.testing.assert_array_equal(predicted, CascadeSizeForecaster(random_state=3).fit(train).predict(test))
+    explicit = CascadeSizeForecaster(random_state=3).fit(train, {f"c{i}": size for i, size in enumerate(train_sizes)})
+    np.testing.assert_array_equal(explicit.predict(test), predicted)  # the default final sizes: the whole table
+
+
+def test_forecast_errors_by_hand():
+    errors = forecast_errors([1, 3, 7], [1, 1, 15])
+    assert errors["rmsle"] == pytest.approx(np.sqrt((np.log(2) ** 2 + np.log(2) ** 2) / 3))
+    assert errors["median_ape"] == pytest.approx(2 / 3) and errors["spearman"] == pytest.approx(0.8660254)
+    assert np.isnan(forecast_errors([1, 2], [3, 3])["spearman"])
+    with pytest.raises(DataError, match="length"):
+        forecast_errors([1, 2], [1])
+
+
+def test_forecasting_rejects_bad_input(one_thread):
+    cascades = reshare_cascades(hand_cascade())
+    with pytest.raises(ConfigurationError, match="observation_seconds"):
+        early_cascade_features(cascades, -60.0)
+    with pytest.raises(ConfigurationError, match="observation_seconds"):
+        CascadeSizeForecaster(observation_seconds=0).fit(cascades)
+    with pytest.raises(DataError, match="empty"):
+        early_cascade_features(cascades.slice(0, 0))
+    with pytest.raises(DataError, match="lack the columns"):
+        early_cascade_features(cascades.drop_columns(["at"]))
+    with pytest.raises(NotFittedError, match="not fitted"):
+        CascadeSizeForecaster().predict(cascades)
+    with pytest.raises(ConfigurationError, match="unknown estimator"):
+        CascadeSizeForecaster(estimator="prophet").fit(cascades)
+    with pytest.raises(DataError, match="at least each cascade's observed size"):
+        CascadeSizeForecaster().fit(cascades, [2])  # 4 posts are already seen in the first hour
+    fitted = CascadeSizeForecaster().fit(cascades, follower_counts={"a": 3})
+    with pytest.raises(DataError, match="follower_counts"):
+        fitted.predict(cascades)

@@ -5,7 +5,8 @@ it from. ``reshare_cascades`` rebuilds the tree the way Goel et al. (2016) did f
 the latest earlier adopter of the same cascade whom the resharer follows, or the original author when they follow
 none. ``cascade_statistics`` then gives size, depth, maximum breadth, structural virality (the mean distance
 between two nodes of the tree, Goel et al.) and speed. ``independent_cascade_reach`` simulates the independent
-cascade model (Kempe et al. 2003) for many runs at once, vectorised over runs.
+cascade model (Kempe et al. 2003) for many runs at once, vectorised over runs. ``early_cascade_features`` and
+``CascadeSizeForecaster`` forecast a cascade's final size from its first hour (or any window).
 
 Examples:
     >>> import datetime as dt
@@ -23,20 +24,25 @@ Examples:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pyarrow as pa
 
 from socialfusion.corpus import Corpus
-from socialfusion.exceptions import ConfigurationError
+from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
 
 __all__ = [
+    "CascadeSizeForecaster",
     "NextAdopterModel",
+    "adoption_cascades",
     "cascade_sequences",
     "cascade_statistics",
     "celf_seeds",
+    "count_followers",
     "degree_discount_seeds",
+    "early_cascade_features",
+    "forecast_errors",
     "independent_cascade_reach",
     "learn_cascade_probabilities",
     "linear_threshold_reach",
@@ -69,19 +75,26 @@ def reshare_cascades(corpus: Corpus) -> pa.Table:
             reshares[post["reshare_of"]].append(post)
     rows = []
     for root_id in sorted(reshares):
-        root = by_id[root_id]
-        rows.append({"cascade_id": root_id, "post_id": root_id, "author_id": root["author_id"],
-                     "parent_post_id": None, "depth": 0, "at": root["created_at"]})
-        adopters = [(root["author_id"], root_id, 0)]  # (author, post, depth), in time order
         timed = sorted(reshares[root_id], key=lambda post: (post["created_at"] is None, post["created_at"],
                                                             post["post_id"]))
-        for post in timed:
-            followed = follows.get(post["author_id"], set())
-            parent = next((adopter for adopter in reversed(adopters) if adopter[0] in followed), adopters[0])
-            rows.append({"cascade_id": root_id, "post_id": post["post_id"], "author_id": post["author_id"],
-                         "parent_post_id": parent[1], "depth": parent[2] + 1, "at": post["created_at"]})
-            adopters.append((post["author_id"], post["post_id"], parent[2] + 1))
+        rows += _timed_tree(by_id[root_id], timed, follows)
     return pa.Table.from_pylist(rows, schema=_CASCADE_SCHEMA)
+
+
+def _timed_tree(root: dict, timed: list[dict], follows: dict[str, set[str]]) -> list[dict]:
+    """The rows of one cascade: ``root`` and its reshares ``timed`` (posts with ``post_id``, ``author_id`` and
+    ``created_at``, in time order), each attached to the latest earlier adopter its author follows, else the root."""
+    root_id = root["post_id"]
+    rows = [{"cascade_id": root_id, "post_id": root_id, "author_id": root["author_id"],
+             "parent_post_id": None, "depth": 0, "at": root["created_at"]}]
+    adopters = [(root["author_id"], root_id, 0)]  # (author, post, depth), in time order
+    for post in timed:
+        followed = follows.get(post["author_id"], set())
+        parent = next((adopter for adopter in reversed(adopters) if adopter[0] in followed), adopters[0])
+        rows.append({"cascade_id": root_id, "post_id": post["post_id"], "author_id": post["author_id"],
+                     "parent_post_id": parent[1], "depth": parent[2] + 1, "at": post["created_at"]})
+        adopters.append((post["author_id"], post["post_id"], parent[2] + 1))
+    return rows
 
 
 def _structural_virality(parents: list[int]) -> float:
@@ -562,3 +575,383 @@ def _row_normalised(matrix):
 
     sums = np.asarray(matrix.sum(axis=1)).ravel()
     return sparse.diags(np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0)) @ matrix.tocsr()
+
+
+def adoption_cascades(corpus: Corpus, split: str | None = None) -> pa.Table:
+    """Timed trees, as ``reshare_cascades`` returns them, from a corpus's ``share`` interactions.
+
+    Datasets such as the Stack Exchange cascades (``load_diffusion_cascades``) record who adopted each cascade and
+    when, with no posts. Each cascade's first adopter is taken as its original (post id = the cascade id), every
+    later adoption as a reshare (post id ``"{cascade id}/{rank}"``, rank 1 first, zero-padded) and the tree is built
+    with ``reshare_cascades``'s rule: the parent is the latest earlier adopter the adopter follows, else the original.
+    A user's repeated adoptions of one cascade count once, at the first.
+
+    Args:
+        corpus: a corpus with ``share`` interactions (``post_id`` = the cascade) and its follow edges.
+        split: keep only cascades whose ``cascade`` label has this split (``train``/``dev``/``test``); None: all.
+
+    Returns:
+        The columns of ``reshare_cascades``; cascades in id order, single adopters included (size 1).
+
+    Examples:
+        >>> import datetime as dt
+        >>> at = lambda minutes: dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        >>> corpus = Corpus.from_records(
+        ...     interactions=[{"user_id": user, "post_id": "q", "kind": "share", "at": at(minutes)}
+        ...                   for user, minutes in [("a", 0), ("b", 5), ("c", 9), ("b", 20)]],
+        ...     edges=[{"src": "c", "dst": "b", "kind": "follow"}])
+        >>> adoption_cascades(corpus).select(["post_id", "author_id", "parent_post_id"]).to_pylist()[2]
+        {'post_id': 'q/2', 'author_id': 'c', 'parent_post_id': 'q/1'}
+    """
+    allowed = None
+    if split is not None:
+        allowed = {row["item_id"] for row in corpus.labels.select(["item_id", "task", "split"]).to_pylist()
+                   if row["task"] == "cascade" and row["split"] == split}
+    events = defaultdict(list)
+    for row in corpus.interactions.select(["user_id", "post_id", "kind", "at"]).to_pylist():
+        if row["kind"] == "share" and row["at"] is not None and (allowed is None or row["post_id"] in allowed):
+            events[row["post_id"]].append((row["at"], row["user_id"]))
+    follows = defaultdict(set)
+    for edge in corpus.edges.select(["src", "dst", "kind"]).to_pylist():
+        if edge["kind"] in ("follow", "friend"):
+            follows[edge["src"]].add(edge["dst"])
+    rows = []
+    for cascade in sorted(events):
+        seen, adopters = set(), []
+        for moment, user in sorted(events[cascade], key=lambda event: event[0]):  # stable: file order on ties
+            if user not in seen:
+                seen.add(user)
+                adopters.append((user, moment))
+        width = len(str(len(adopters) - 1))
+        root = {"post_id": cascade, "author_id": adopters[0][0], "created_at": adopters[0][1]}
+        timed = [{"post_id": f"{cascade}/{rank:0{width}d}", "author_id": user, "created_at": moment}
+                 for rank, (user, moment) in enumerate(adopters[1:], start=1)]
+        rows += _timed_tree(root, timed, follows)
+    return pa.Table.from_pylist(rows, schema=_CASCADE_SCHEMA)
+
+
+def count_followers(corpus: Corpus) -> dict[str, int]:
+    """Followers per user: the ``users`` table's ``followers_count`` where known, else the ``follow``/``friend``
+    edges pointing at the user (``src`` follows ``dst``).
+
+    Examples:
+        >>> corpus = Corpus.from_records(edges=[{"src": "b", "dst": "a", "kind": "follow"},
+        ...                                     {"src": "c", "dst": "a", "kind": "follow"}])
+        >>> count_followers(corpus)
+        {'a': 2}
+    """
+    counts: dict[str, int] = defaultdict(int)
+    for edge in corpus.edges.select(["dst", "kind"]).to_pylist():
+        if edge["kind"] in ("follow", "friend"):
+            counts[edge["dst"]] += 1
+    for user in corpus.users.select(["user_id", "followers_count"]).to_pylist():
+        if user["followers_count"] is not None:
+            counts[user["user_id"]] = user["followers_count"]
+    return dict(counts)
+
+
+_EARLY_FEATURES = (
+    ("observed_size", pa.int64()), ("observed_depth", pa.int64()), ("observed_max_breadth", pa.int64()),
+    ("observed_structural_virality", pa.float64()), ("adoptions_q1", pa.int64()), ("adoptions_q2", pa.int64()),
+    ("adoptions_q3", pa.int64()), ("adoptions_q4", pa.int64()), ("adoption_rate", pa.float64()),
+    ("adoption_acceleration", pa.float64()), ("seconds_to_2nd", pa.float64()), ("seconds_to_5th", pa.float64()),
+    ("seconds_to_last", pa.float64()),
+)
+_FOLLOWER_FEATURES = (("root_followers", pa.int64()), ("adopter_followers_sum", pa.int64()),
+                      ("adopter_followers_max", pa.int64()))
+
+
+def _check_window(observation_seconds: float) -> float:
+    window = float(observation_seconds)
+    if not np.isfinite(window) or window <= 0:
+        raise ConfigurationError(f"observation_seconds must be a positive number of seconds (3600.0 for one hour); "
+                                 f"got {observation_seconds}")
+    return window
+
+
+def _cascade_trees(cascades: pa.Table) -> dict[str, list[dict]]:
+    """Rows per cascade, in order of first appearance (rows keep their order: the original first)."""
+    needed = {"cascade_id", "post_id", "author_id", "parent_post_id", "at"}
+    missing = sorted(needed - set(cascades.column_names))
+    if missing:
+        raise DataError(f"cascades lack the columns {missing}; pass the table that reshare_cascades or "
+                        f"adoption_cascades returns")
+    if cascades.num_rows == 0:
+        raise DataError("cascades is empty: there is no cascade to describe (originals without reshares are left "
+                        "out of reshare_cascades)")
+    if not pa.types.is_timestamp(cascades.schema.field("at").type):
+        raise DataError(f"cascades' column at must hold timestamps; got {cascades.schema.field('at').type}")
+    table = cascades.select(sorted(needed))
+    # Microseconds since the epoch: integers are far cheaper to read into Python than datetimes.
+    table = table.set_column(table.column_names.index("at"), "at",
+                             table.column("at").cast(pa.timestamp("us"), safe=False).cast(pa.int64()))
+    trees: dict[str, list[dict]] = defaultdict(list)
+    for row in table.to_pylist():
+        trees[row["cascade_id"]].append(row)
+    for cascade, tree in trees.items():
+        if tree[0]["parent_post_id"] is not None or tree[0]["at"] is None:
+            raise DataError(f"cascade {cascade!r} does not start with its original (a row with no parent_post_id "
+                            f"and a time); keep the rows in the order reshare_cascades gives them")
+    return trees
+
+
+def early_cascade_features(cascades: pa.Table, observation_seconds: float = 3600.0,
+                           follower_counts: Mapping[str, int] | None = None) -> pa.Table:
+    """What can be seen of each cascade in the first ``observation_seconds`` after its original.
+
+    A post is observed when it comes at most ``observation_seconds`` after the original (posts without a time are
+    not), and so is its parent; the observed posts form the early tree.
+
+    Args:
+        cascades: timed trees, as ``reshare_cascades`` or ``adoption_cascades`` return them.
+        observation_seconds: the window, in seconds after the original (3600: the first hour).
+        follower_counts: followers per user (e.g. ``count_followers(corpus)``); users absent count 0. None leaves
+            the follower columns out.
+
+    Returns:
+        One row per cascade, in order of first appearance in ``cascades``, with columns:
+
+        - ``cascade_id``;
+        - ``observed_size``: observed posts, the original included;
+        - ``observed_depth``, ``observed_max_breadth``: the early tree's longest reshare chain and most posts at
+          one depth;
+        - ``observed_structural_virality``: mean distance between two posts of the early tree (0 for the
+          original alone), as in ``cascade_statistics``;
+        - ``adoptions_q1`` .. ``adoptions_q4``: observed reshares in each quarter of the window (the last
+          quarter includes its end);
+        - ``adoption_rate``: observed reshares per hour of window;
+        - ``adoption_acceleration``: reshares per hour in the second half of the window minus those in the
+          first half, per hour (``(q3 + q4 - q1 - q2) / (window_hours / 2) ** 2``);
+        - ``seconds_to_2nd``, ``seconds_to_5th``: seconds from the original to the 2nd and 5th observed post
+          (the window length when not reached);
+        - ``seconds_to_last``: seconds to the latest observed post (0 when only the original is observed);
+        - with ``follower_counts``: ``root_followers`` (the original's author), ``adopter_followers_sum`` and
+          ``adopter_followers_max`` (over the observed reshares' authors; 0 when there are none).
+
+    Raises:
+        ConfigurationError: ``observation_seconds`` is not a positive number.
+        DataError: ``cascades`` is empty, lacks a column, or a cascade does not start with its original.
+
+    Examples:
+        >>> import datetime as dt
+        >>> at = lambda minutes: dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        >>> cascades = pa.Table.from_pylist(
+        ...     [{"cascade_id": "p", "post_id": post, "author_id": post, "parent_post_id": parent, "depth": depth,
+        ...       "at": at(minutes)} for post, parent, depth, minutes in
+        ...      [("p", None, 0, 0), ("r1", "p", 1, 10), ("r2", "r1", 2, 40), ("r3", "p", 1, 90)]],
+        ...     schema=_CASCADE_SCHEMA)
+        >>> row = early_cascade_features(cascades, 3600).to_pylist()[0]
+        >>> row["observed_size"], row["observed_depth"], row["seconds_to_2nd"], row["seconds_to_5th"]
+        (3, 2, 600.0, 3600.0)
+        >>> [row[f"adoptions_q{quarter}"] for quarter in range(1, 5)]
+        [1, 0, 1, 0]
+    """
+    window = _check_window(observation_seconds)
+    trees = _cascade_trees(cascades)
+    hours = window / 3600
+    rows = []
+    for cascade, tree in trees.items():
+        start = tree[0]["at"]
+        index = {row["post_id"]: position for position, row in enumerate(tree)}
+        kept: list[int] = []  # positions of observed rows
+        new_index: dict[int, int] = {}
+        parents: list[int] = []
+        depths: list[int] = []
+        offsets: list[float] = []
+        for position, row in enumerate(tree):
+            offset = None if row["at"] is None else max((row["at"] - start) / 1e6, 0.0)
+            parent = -1 if row["parent_post_id"] is None else index.get(row["parent_post_id"])
+            if offset is None or offset > window or (parent != -1 and parent not in new_index):
+                continue
+            new_index[position] = len(kept)
+            kept.append(position)
+            parents.append(-1 if parent == -1 else new_index[parent])
+            depths.append(0 if parent == -1 else depths[new_index[parent]] + 1)
+            offsets.append(offset)
+        times = np.sort(np.array(offsets))
+        quarters = np.bincount(np.minimum((times[1:] / (window / 4)).astype(np.int64), 3), minlength=4)
+        features = {
+            "cascade_id": cascade, "observed_size": len(kept), "observed_depth": max(depths),
+            "observed_max_breadth": int(np.bincount(depths).max()),
+            "observed_structural_virality": _structural_virality(parents),
+            **{f"adoptions_q{quarter + 1}": int(quarters[quarter]) for quarter in range(4)},
+            "adoption_rate": (len(kept) - 1) / hours,
+            "adoption_acceleration": float(quarters[2:].sum() - quarters[:2].sum()) / (hours / 2) ** 2,
+            "seconds_to_2nd": float(times[1]) if len(times) > 1 else window,
+            "seconds_to_5th": float(times[4]) if len(times) > 4 else window,
+            "seconds_to_last": float(times[-1]),
+        }
+        if follower_counts is not None:
+            adopters = [int(follower_counts.get(tree[position]["author_id"], 0)) for position in kept[1:]]
+            features.update(root_followers=int(follower_counts.get(tree[0]["author_id"], 0)),
+                            adopter_followers_sum=sum(adopters), adopter_followers_max=max(adopters, default=0))
+        rows.append(features)
+    fields = [("cascade_id", pa.string()), *_EARLY_FEATURES]
+    if follower_counts is not None:
+        fields += _FOLLOWER_FEATURES
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
+
+
+def forecast_errors(true_sizes: Sequence[float] | np.ndarray,
+                    predicted_sizes: Sequence[float] | np.ndarray) -> dict[str, float]:
+    """How far size forecasts are from the true sizes.
+
+    Args:
+        true_sizes: ``(n,)`` true final sizes (at least 1).
+        predicted_sizes: ``(n,)`` forecasts.
+
+    Returns:
+        ``rmsle`` (root mean squared error of ``log1p`` sizes), ``median_ape`` (median of ``|predicted - true| /
+        true``) and ``spearman`` (rank correlation; NaN when either side is constant).
+
+    Raises:
+        DataError: the two differ in length, are empty, or a size is negative (or a true size zero).
+
+    Examples:
+        >>> errors = forecast_errors([10, 100, 4], [10, 50, 12])
+        >>> round(errors["median_ape"], 2), errors["spearman"]
+        (0.5, 0.5)
+    """
+    from scipy import stats
+
+    truth, predicted = np.asarray(true_sizes, np.float64), np.asarray(predicted_sizes, np.float64)
+    if truth.ndim != 1 or truth.shape != predicted.shape or not len(truth):
+        raise DataError(f"true_sizes and predicted_sizes must be non-empty 1-d arrays of one length; got shapes "
+                        f"{truth.shape} and {predicted.shape}")
+    if (truth <= 0).any() or (predicted < 0).any() or not np.isfinite(predicted).all():
+        raise DataError("sizes must be finite, true sizes positive and predicted sizes non-negative")
+    constant = np.ptp(truth) == 0 or np.ptp(predicted) == 0
+    return {"rmsle": float(np.sqrt(np.mean((np.log1p(predicted) - np.log1p(truth)) ** 2))),
+            "median_ape": float(np.median(np.abs(predicted - truth) / truth)),
+            "spearman": float("nan") if constant else float(stats.spearmanr(truth, predicted)[0])}
+
+
+class CascadeSizeForecaster:
+    """The final size of each cascade from what its first ``observation_seconds`` show.
+
+    ``"hist_gradient_boosting"`` (shallow trees: depth 3, 200 steps of 0.05) learns, from
+    ``early_cascade_features``, ``log(final size / observed size)``,
+    i.e. ``log(final size)`` with the observed size as offset; ``"log_linear"`` is the Szabo & Huberman (2010)
+    baseline ``log(final size) = a + b log(observed size)``, fitted by least squares. Forecasts are never below
+    the observed size.
+
+    Args:
+        observation_seconds: the window, in seconds after the original.
+        estimator: ``"hist_gradient_boosting"`` or ``"log_linear"``.
+        random_state: seed of the gradient boosting.
+
+    Attributes:
+        feature_names_: the feature columns used (``"observed_size"`` alone for ``log_linear``).
+        estimator_: the fitted scikit-learn regressor, or the ``(a, b)`` coefficients for ``log_linear``.
+
+    Examples:
+        >>> import datetime as dt
+        >>> at = lambda minutes: dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(minutes=minutes)
+        >>> # cascade k: k posts in the first hour, as many later (final size = 2 x observed)
+        >>> rows = [{"cascade_id": f"c{k}", "post_id": f"c{k}/{rank}", "author_id": "u",
+        ...          "parent_post_id": None if rank == 0 else f"c{k}/0", "depth": min(rank, 1),
+        ...          "at": at(5 * rank if rank < k else 120 + rank)} for k in range(1, 6) for rank in range(2 * k)]
+        >>> cascades = pa.Table.from_pylist(rows, schema=_CASCADE_SCHEMA)
+        >>> model = CascadeSizeForecaster(estimator="log_linear").fit(cascades)
+        >>> [round(coefficient, 3) for coefficient in model.estimator_]  # a = log 2, b = 1
+        [0.693, 1.0]
+        >>> model.predict(cascades).round(1)
+        array([ 2.,  4.,  6.,  8., 10.])
+    """
+
+    def __init__(self, observation_seconds: float = 3600.0, estimator: str = "hist_gradient_boosting",
+                 random_state: int | None = 0) -> None:
+        self.observation_seconds = observation_seconds
+        self.estimator = estimator
+        self.random_state = random_state
+
+    def _design(self, cascades: pa.Table, follower_counts: Mapping[str, int] | None) -> tuple[pa.Table, np.ndarray]:
+        features = early_cascade_features(cascades, self.observation_seconds, follower_counts)
+        names = ["observed_size"] if self.estimator == "log_linear" else features.column_names[1:]
+        if hasattr(self, "feature_names_") and names != self.feature_names_:
+            raise DataError(f"the forecaster was fitted on the features {self.feature_names_} but got {names}; "
+                            f"pass follower_counts to both fit and predict, or to neither")
+        matrix = np.column_stack([features.column(name).to_numpy().astype(np.float64) for name in names])
+        return features, matrix
+
+    def fit(self, cascades: pa.Table, final_sizes: Mapping[str, float] | Sequence[float] | np.ndarray | None = None,
+            *, follower_counts: Mapping[str, int] | None = None) -> CascadeSizeForecaster:
+        """Learn final sizes from the early features of training cascades.
+
+        Args:
+            cascades: timed trees of the training cascades (``reshare_cascades`` / ``adoption_cascades``).
+            final_sizes: the size each cascade finally reached, by cascade id or in order of first appearance
+                in ``cascades``; None: each cascade's rows in ``cascades`` (the table holds them whole).
+            follower_counts: followers per user, for the follower features (then needed by ``predict`` too).
+
+        Returns:
+            self.
+
+        Raises:
+            ConfigurationError: unknown estimator or a bad window.
+            DataError: unusable cascades, a final size missing or below the observed size.
+        """
+        if self.estimator not in ("hist_gradient_boosting", "log_linear"):
+            raise ConfigurationError(f"unknown estimator {self.estimator!r}; choose 'hist_gradient_boosting' or "
+                                     f"'log_linear'")
+        for attribute in ("feature_names_", "estimator_"):
+            self.__dict__.pop(attribute, None)
+        features, matrix = self._design(cascades, follower_counts)
+        ids = features.column("cascade_id").to_pylist()
+        if final_sizes is None:
+            totals = defaultdict(int)
+            for cascade in cascades.column("cascade_id").to_pylist():
+                totals[cascade] += 1
+            target = np.array([totals[cascade] for cascade in ids], np.float64)
+        elif isinstance(final_sizes, Mapping):
+            absent = [cascade for cascade in ids if cascade not in final_sizes]
+            if absent:
+                raise DataError(f"final_sizes lacks {len(absent)} cascades, e.g. {absent[:3]}")
+            target = np.array([final_sizes[cascade] for cascade in ids], np.float64)
+        else:
+            target = np.asarray(final_sizes, np.float64)
+            if target.shape != (len(ids),):
+                raise DataError(f"final_sizes has shape {target.shape}; expected ({len(ids)},), one per cascade in "
+                                f"order of first appearance, or pass a mapping from cascade id")
+        observed = features.column("observed_size").to_numpy().astype(np.float64)
+        if not np.isfinite(target).all() or (target < observed).any():
+            raise DataError("final_sizes must be finite and at least each cascade's observed size")
+        if self.estimator == "log_linear":
+            design = np.column_stack([np.ones(len(observed)), np.log(observed)])
+            self.estimator_ = tuple(np.linalg.lstsq(design, np.log(target), rcond=None)[0].tolist())
+        else:
+            ensemble = attempt_import("sklearn.ensemble", "graph")
+            # Shallow trees, small steps: real datasets hold a few hundred training cascades.
+            regressor = ensemble.HistGradientBoostingRegressor(
+                learning_rate=0.05, max_iter=200, max_depth=3, min_samples_leaf=20, l2_regularization=1.0,
+                random_state=self.random_state)
+            self.estimator_ = regressor.fit(matrix, np.log(target) - np.log(observed))
+        self.feature_names_ = ["observed_size"] if self.estimator == "log_linear" else features.column_names[1:]
+        return self
+
+    def predict(self, cascades: pa.Table, *, follower_counts: Mapping[str, int] | None = None) -> np.ndarray:
+        """Final size of each cascade, from its first ``observation_seconds``.
+
+        Args:
+            cascades: timed trees; only what lies in the window is used.
+            follower_counts: as given to ``fit``.
+
+        Returns:
+            ``(n_cascades,)`` float64, in order of first appearance in ``cascades`` (the rows of
+            ``early_cascade_features``), each at least the cascade's observed size.
+
+        Raises:
+            NotFittedError: ``fit`` was not called.
+            DataError: unusable cascades, or follower counts given to only one of ``fit`` and ``predict``.
+        """
+        if not hasattr(self, "estimator_"):
+            exceptions = attempt_import("sklearn.exceptions", "graph")
+            raise exceptions.NotFittedError("This CascadeSizeForecaster is not fitted yet; call fit(cascades) first.")
+        features, matrix = self._design(cascades, follower_counts)
+        observed = features.column("observed_size").to_numpy().astype(np.float64)
+        if self.estimator == "log_linear":
+            intercept, slope = self.estimator_
+            forecast = np.exp(intercept + slope * np.log(observed))
+        else:
+            forecast = observed * np.exp(self.estimator_.predict(matrix))
+        return np.maximum(forecast, observed)
