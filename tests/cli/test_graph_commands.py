@@ -62,3 +62,34 @@ def test_reach_what_if_and_its_errors(network_and_store):
     assert bad_kind.exit_code == 2
     missing = invoke("graph", "cascades", "--store", store.parent / "absent")
     assert missing.exit_code == 2 and "no store" in missing.output
+
+
+def test_links_suggests_non_neighbours_for_the_given_users(network_and_store):
+    network, store = network_and_store
+    result = invoke("graph", "links", "--store", store, "--user", "u0001", "--user", "u0002", "--top", 3, "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["suggestions"]
+    edges = network.corpus.edges.select(["src", "dst", "kind"]).to_pylist()
+    ties = {(edge["src"], edge["dst"]) for edge in edges if edge["kind"] == "follow"}
+    assert [(row["user_id"], row["rank"]) for row in rows] == [("u0001", 1), ("u0001", 2), ("u0001", 3),
+                                                               ("u0002", 1), ("u0002", 2), ("u0002", 3)]
+    for row in rows:
+        assert row["suggested"] != row["user_id"] and 0.0 <= row["probability"] <= 1.0
+        assert (row["user_id"], row["suggested"]) not in ties and (row["suggested"], row["user_id"]) not in ties
+
+
+def test_links_defaults_to_the_most_active_authors_and_evaluates(network_and_store):
+    network, store = network_and_store
+    result = json.loads(invoke("graph", "links", "--store", store, "--top", 1, "--evaluate", "--json").output)
+    authors = network.corpus.posts.column("author_id").to_pylist()
+    chosen = [row["user_id"] for row in result["suggestions"]]
+    most = sorted((authors.count(author) for author in set(authors)), reverse=True)[:5]
+    assert len(set(chosen)) == 5 and [authors.count(author) for author in chosen] == most  # ties: most follow ties
+    scores = {row["method"]: row for row in result["evaluation"]}
+    assert set(scores) == {"adamic_adar", "common_neighbours", "jaccard", "preferential_attachment",
+                           "resource_allocation", "spectral_dot", "link_predictor"}
+    assert scores["link_predictor"]["auc"] > 0.7 and scores["adamic_adar"]["auc"] > 0.7  # planted communities
+    table = invoke("graph", "links", "--store", store, "--user", "u0001", "--top", 2, "--evaluate")
+    assert table.exit_code == 0 and "Held-out link prediction" in table.output and "link_predictor" in table.output
+    unknown = invoke("graph", "links", "--store", store, "--user", "nobody")
+    assert unknown.exit_code == 2 and "unknown users" in unknown.output

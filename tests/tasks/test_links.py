@@ -15,7 +15,7 @@ from socialfusion.tasks import (
     heuristic_scores,
     split_edges,
 )
-from socialfusion.tasks.links import HEURISTICS
+from socialfusion.tasks.links import HEURISTICS, compare_link_methods, suggest_links
 
 # 0-1, 0-2, 1-2, 1-3, 2-3, 3-4; degrees 2, 3, 3, 3, 1.
 FIVE = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (3, 4)]
@@ -180,3 +180,81 @@ def test_ego_facebook_held_out_auc(shared_data):
     for name, metrics in results.items():
         print(f"{name}: AUC {metrics['auc']:.4f} AP {metrics['average_precision']:.4f}")
     assert max(metrics["auc"] for metrics in results.values()) >= 0.95
+
+
+def neighbours_of(edges) -> dict[int, set[int]]:
+    found: dict[int, set[int]] = {}
+    for u, v in np.asarray(edges).tolist():
+        found.setdefault(u, set()).add(v)
+        found.setdefault(v, set()).add(u)
+    return found
+
+
+def test_suggestions_by_hand():
+    # FIVE: 0's friends of friends are 3 (via 1 and 2); 4 is three hops away.
+    table = suggest_links(FIVE, 5, [0, 4], k=5, model="common_neighbours")
+    assert table.to_pylist() == [{"user": 0, "candidate": 3, "score": 2.0, "rank": 1},
+                                 {"user": 4, "candidate": 1, "score": 1.0, "rank": 1},
+                                 {"user": 4, "candidate": 2, "score": 1.0, "rank": 2}]  # a tie: by index
+    farther = suggest_links(FIVE, 5, [0], k=5, model="common_neighbours", max_hops=3)
+    assert farther.column("candidate").to_pylist() == [3, 4]
+    anyone = suggest_links(FIVE + [(5, 6)], 7, [0], k=5, model="preferential_attachment", max_hops=None)
+    assert anyone.column("candidate").to_pylist() == [3, 4, 5, 6]  # 3 has degree 3, then 1, 1, 1 by index
+    assert suggest_links(FIVE, 6, [5], model="adamic_adar").num_rows == 0  # an isolated user has no friends' friends
+
+
+def test_suggestions_are_never_neighbours_and_respect_k():
+    edges, _ = planted_partition(80, 4, 0.3, 0.02, seed=0)
+    users = [7, 0, 7, 33]
+    table = suggest_links(edges, 80, users, k=4, random_state=0)
+    known = neighbours_of(edges)
+    rows = table.to_pylist()
+    assert [row["user"] for row in rows] == [7] * 4 + [0] * 4 + [33] * 4  # given order, repeats dropped
+    for row in rows:
+        assert row["candidate"] != row["user"] and row["candidate"] not in known[row["user"]]
+        assert 0.0 <= row["score"] <= 1.0
+    for user in (7, 0, 33):
+        mine = [row for row in rows if row["user"] == user]
+        assert [row["rank"] for row in mine] == [1, 2, 3, 4]
+        assert [row["score"] for row in mine] == sorted((row["score"] for row in mine), reverse=True)
+    again = suggest_links(edges, 80, users, k=4, random_state=0)
+    assert again.equals(table)
+
+
+def test_suggestions_take_a_fitted_model_or_node_features():
+    edges, group = planted_partition(60, 3, 0.4, 0.03, seed=1)
+    features = np.eye(3)[group]
+    fitted = LinkPredictor(random_state=2).fit(edges, n_nodes=60, node_features=features)
+    given = suggest_links(edges, 60, [5], k=3, model=fitted)
+    fitted_here = suggest_links(edges, 60, [5], k=3, node_features=features, random_state=2)
+    assert given.equals(fitted_here)
+    pairs = np.stack([given.column("user").to_numpy(), given.column("candidate").to_numpy()], axis=1)
+    np.testing.assert_allclose(given.column("score").to_numpy(), fitted.predict_proba(pairs)[:, 1])
+    with pytest.raises(ConfigurationError, match="node_features"):
+        suggest_links(edges, 60, [5], model=fitted, node_features=features)
+    with pytest.raises(DataError, match="fitted on 60 nodes"):
+        suggest_links(edges, 70, [5], model=fitted)
+
+
+@pytest.mark.parametrize(
+    ("keywords", "error", "message"),
+    [({"k": 0}, ConfigurationError, "k must be"), ({"max_hops": 1}, ConfigurationError, "max_hops"),
+     ({"model": "katz"}, ConfigurationError, "unknown heuristic"),
+     ({"model": "jaccard", "node_features": np.ones((5, 2))}, ConfigurationError, "node_features"),
+     ({"users": [5]}, DataError, r"0 \.\. 4")],
+)
+def test_suggestion_errors(keywords, error, message):
+    arguments = {"users": [0], **keywords}
+    with pytest.raises(error, match=message):
+        suggest_links(FIVE, 5, **arguments)
+
+
+def test_compare_link_methods_scores_every_method_on_one_split():
+    edges, _ = planted_partition(100, 4, 0.4, 0.02, seed=3)
+    split = split_edges(edges, random_state=0)
+    table = compare_link_methods(split)
+    assert table.column("method").to_pylist() == [*HEURISTICS, "spectral_dot", "link_predictor"]
+    row = table.to_pylist()[HEURISTICS.index("jaccard")]
+    expected = evaluate_link_prediction(split, heuristic_scores(split.train_edges, split.test_pairs, 100, "jaccard"))
+    assert (row["auc"], row["average_precision"]) == (expected["auc"], expected["average_precision"])
+    assert table.to_pylist()[-1]["auc"] > 0.8

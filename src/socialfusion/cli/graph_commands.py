@@ -1,4 +1,4 @@
-"""``socialfusion graph``: influencers, communities, reshare cascades and diffusion what-ifs over a store."""
+"""``socialfusion graph``: influencers, communities, reshare cascades, diffusion what-ifs and link suggestions."""
 
 from __future__ import annotations
 
@@ -14,12 +14,13 @@ from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
 from socialfusion.exceptions import SocialFusionError
 
 console = Console()
-app = typer.Typer(help="Social-network analysis: influencers, communities, cascades, diffusion what-ifs.",
+app = typer.Typer(help="Social-network analysis: influencers, communities, cascades, diffusion what-ifs, links.",
                   no_args_is_help=True)
 
 KindsOption = Annotated[str, typer.Option(help="Ties that make the graph, comma-separated: follow, friend, mention, "
                                                "reply, reshare.")]
 TopOption = Annotated[int, typer.Option(help="Rows to show.")]
+_TEXT_COLUMNS = ("user_id", "cascade_id", "suggested", "method")  # left-aligned in printed tables
 
 
 def _corpus(store: Path):
@@ -31,12 +32,13 @@ def _corpus(store: Path):
     return Corpus.from_store(connect(store))
 
 
-def _graph(store: Path, kinds: str):
+def _graph(store: Path, kinds: str, corpus=None):
+    """The social graph of ``kinds`` over the store's corpus (or ``corpus`` when it is already loaded)."""
     from socialfusion.tasks.influence import social_graph
 
     names = tuple(kind.strip() for kind in kinds.split(",") if kind.strip())
     try:
-        return social_graph(_corpus(store), kinds=names)
+        return social_graph(_corpus(store) if corpus is None else corpus, kinds=names)
     except SocialFusionError as error:
         fail(error)
 
@@ -47,7 +49,7 @@ def _print(rows: list[dict], title: str, as_json: bool) -> None:
         return
     view = Table(title=title)
     for column in rows[0] if rows else []:
-        view.add_column(column, justify="left" if column in ("user_id", "cascade_id") else "right")
+        view.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
     for row in rows:
         view.add_row(*(f"{value:.4g}" if isinstance(value, float) else str(value) for value in row.values()))
     console.print(view)
@@ -123,3 +125,57 @@ def reach(seeds: Annotated[str, typer.Argument(help="Seed user ids, comma-separa
     console.print(f"seeding {', '.join(wanted)}: expected reach {result['expected_reach']:,.1f} of {len(names):,} "
                   f"users (90% of runs between {result['p5']:,.0f} and {result['p95']:,.0f}; {runs:,} runs, "
                   f"p = {probability})")
+
+
+UserOption = Annotated[list[str] | None, typer.Option("--user", help="User to suggest ties for (repeatable); "
+                                                                       "default: the most active authors.")]
+EvaluateOption = Annotated[bool, typer.Option("--evaluate", help="Also hold out 10% of the ties and print the "
+                                                                 "AUC and AP of every method.")]
+
+
+@app.command()
+def links(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "follow", user: UserOption = None,
+          top: Annotated[int, typer.Option(help="Suggestions per user.")] = 10, evaluate: EvaluateOption = False,
+          seed: Annotated[int, typer.Option(help="Random seed.")] = 0, as_json: JsonOption = False) -> None:
+    """Who should connect with whom: each user's likeliest new ties (friends of friends, scored by LinkPredictor)."""
+    import numpy as np
+
+    from socialfusion.tasks.links import compare_link_methods, split_edges, suggest_links
+
+    corpus = _corpus(store)
+    graph = _graph(store, kinds, corpus)
+    names = graph.vs["name"] if graph.vcount() else []
+    index = {name: position for position, name in enumerate(names)}
+    wanted = list(dict.fromkeys(user or [])) or _most_active(corpus, names, graph.degree())
+    unknown = [name for name in wanted if name not in index]
+    if unknown:
+        fail(ValueError(f"unknown users {unknown}; see: socialfusion graph influence --store {store}"))
+    edges = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    try:
+        suggested = suggest_links(edges, len(names), [index[name] for name in wanted], k=top, random_state=seed)
+        split = split_edges(edges, n_nodes=len(names), random_state=seed) if evaluate else None
+        evaluation = compare_link_methods(split, random_state=seed).to_pylist() if split else []
+    except SocialFusionError as error:
+        fail(error)
+    rows = [{"user_id": names[row["user"]], "suggested": names[row["candidate"]], "rank": row["rank"],
+             "probability": row["score"]} for row in suggested.to_pylist()]
+    if as_json:
+        print(json.dumps({"suggestions": rows, **({"evaluation": evaluation} if evaluate else {})}))
+        return
+    _print(rows, f"Suggested {kinds} ties (non-neighbours within 2 hops, by LinkPredictor probability)", False)
+    if split is not None:
+        held_out, total = len(split.test_positive), len(split.test_positive) + len(split.train_edges)
+        _print(evaluation, f"Held-out link prediction: {held_out:,} of {total:,} ties (directions merged) and as "
+                           f"many non-ties, seed {seed}", False)
+
+
+_DEFAULT_LINK_USERS = 5
+
+
+def _most_active(corpus, names: list[str], degrees: list[int]) -> list[str]:
+    """The ``_DEFAULT_LINK_USERS`` users of the graph with the most posts, then the most ties (ties by id)."""
+    from collections import Counter
+
+    posts = Counter(corpus.posts.column("author_id").to_pylist())
+    ranked = sorted(range(len(names)), key=lambda vertex: (-posts[names[vertex]], -degrees[vertex], names[vertex]))
+    return [names[vertex] for vertex in ranked[:_DEFAULT_LINK_USERS]]

@@ -6,7 +6,8 @@ edges. ``heuristic_scores`` computes the classic neighbourhood scores (Liben-Now
 Zhang 2009 for resource allocation) with sparse products, ``embedding_scores`` compares spectral embeddings of
 the training graph, and ``LinkPredictor`` learns a combination of them (plus, optionally, per-node feature
 vectors) on an inner split of the training edges, so that no held-out edge is ever a feature or a label.
-``evaluate_link_prediction`` reports ROC AUC and average precision.
+``evaluate_link_prediction`` reports ROC AUC and average precision, ``compare_link_methods`` every method on one
+split, and ``suggest_links`` ranks each user's non-neighbours within a few hops (friend suggestions).
 
 Examples:
     >>> import numpy as np
@@ -27,6 +28,7 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
+import pyarrow as pa
 
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
 
@@ -34,11 +36,13 @@ __all__ = [
     "HEURISTICS",
     "LinkPredictor",
     "LinkSplit",
+    "compare_link_methods",
     "embedding_scores",
     "evaluate_link_prediction",
     "heuristic_scores",
     "spectral_embedding",
     "split_edges",
+    "suggest_links",
 ]
 
 HEURISTICS = ("adamic_adar", "common_neighbours", "jaccard", "preferential_attachment", "resource_allocation")
@@ -569,3 +573,155 @@ def evaluate_link_prediction(split: LinkSplit, scores: np.ndarray | Sequence[flo
         "auc": float(metrics.roc_auc_score(labels, scores)),
         "average_precision": float(metrics.average_precision_score(labels, scores)),
     }
+
+
+_SUGGESTIONS_SCHEMA = pa.schema([("user", pa.int64()), ("candidate", pa.int64()), ("score", pa.float64()),
+                                 ("rank", pa.int32())])
+
+
+def _candidates(adjacency: Any, user: int, max_hops: int | None) -> np.ndarray:
+    """Sorted non-neighbours of ``user`` (never ``user``) within ``max_hops`` hops, or all of them when None."""
+    neighbours = adjacency.indices[adjacency.indptr[user]:adjacency.indptr[user + 1]]
+    seen = np.zeros(adjacency.shape[0], bool)
+    seen[user] = True
+    seen[neighbours] = True
+    if max_hops is None:
+        return np.flatnonzero(~seen)
+    found, frontier = [], neighbours
+    for _ in range(max_hops - 1):
+        reached = np.unique(adjacency[frontier].indices) if len(frontier) else frontier
+        frontier = reached[~seen[reached]]
+        seen[frontier] = True
+        found.append(frontier)
+    return np.sort(np.concatenate(found)) if found else np.empty(0, np.int64)
+
+
+def suggest_links(
+    train_edges: np.ndarray | Sequence[tuple[int, int]],
+    n_nodes: int,
+    users: Sequence[int] | np.ndarray,
+    k: int = 10,
+    *,
+    model: LinkPredictor | str | None = None,
+    max_hops: int | None = 2,
+    node_features: np.ndarray | None = None,
+    random_state: int | None = 0,
+) -> pa.Table:
+    """The ``k`` likeliest new links of each user: non-neighbours within ``max_hops`` hops, ranked by a scorer.
+
+    Candidates of a user are the nodes at distance 2 to ``max_hops`` in the (undirected) graph of
+    ``train_edges``: never the user, never a current neighbour. They are scored by ``model``: a
+    ``LinkPredictor`` (fitted here on ``train_edges`` when it is not fitted yet; None means a default
+    ``LinkPredictor(random_state=random_state)``), or the name of a heuristic from ``HEURISTICS``.
+
+    Args:
+        train_edges: ``(m, 2)`` the known edges (directions and repeats ignored).
+        n_nodes: the number of nodes (indices run ``0 .. n_nodes - 1``).
+        users: node indices to suggest links for (repeats are dropped, order kept).
+        k: suggestions per user at most (fewer when the user has fewer candidates).
+        model: a ``LinkPredictor`` (fitted or not), a heuristic name, or None for a fresh ``LinkPredictor``.
+        max_hops: how far candidates may lie (at least 2); None considers every non-neighbour (e.g. for a user
+            without links, whom only ``node_features`` can place).
+        node_features: optional ``(n_nodes, d)`` per-node vectors (e.g. profile embeddings) given to the
+            ``LinkPredictor`` fitted here.
+        random_state: seed of the ``LinkPredictor`` created when ``model`` is None.
+
+    Returns:
+        Columns ``user``, ``candidate`` (int64 node indices), ``score`` (float64: link probability or heuristic
+        score) and ``rank`` (int32, 1 = likeliest; ties by candidate index), users in the given order.
+
+    Raises:
+        ConfigurationError: ``k < 1``, ``max_hops < 2``, an unknown heuristic, or ``node_features`` given with a
+            heuristic or an already fitted model.
+        DataError: malformed edges, a user index outside ``0 .. n_nodes - 1``, or a fitted model trained on
+            another number of nodes.
+
+    Examples:
+        >>> square = [(0, 1), (1, 2), (2, 3), (3, 0), (3, 4)]
+        >>> suggest_links(square, 5, [0], k=2, model="common_neighbours").to_pylist()
+        [{'user': 0, 'candidate': 2, 'score': 2.0, 'rank': 1}, {'user': 0, 'candidate': 4, 'score': 1.0, 'rank': 2}]
+    """
+    if k < 1:
+        raise ConfigurationError(f"k must be at least 1; got {k}.")
+    if max_hops is not None and max_hops < 2:
+        raise ConfigurationError(f"max_hops must be at least 2 (neighbours are never suggested) or None; "
+                                 f"got {max_hops}.")
+    if isinstance(model, str) and model not in HEURISTICS:
+        raise ConfigurationError(f"unknown heuristic {model!r}; choose one of {', '.join(HEURISTICS)}, "
+                                 "or pass a LinkPredictor.")
+    fitted = isinstance(model, LinkPredictor) and hasattr(model, "estimator_")
+    if node_features is not None and (isinstance(model, str) or fitted):
+        raise ConfigurationError("node_features are used only by a LinkPredictor fitted here; pass model=None or "
+                                 "an unfitted LinkPredictor, or fit yours with node_features first.")
+    edges = _as_pairs(train_edges, "train_edges")
+    n_nodes = _check_n_nodes(edges, n_nodes, "train_edges")
+    wanted = np.asarray(users).ravel()
+    if wanted.size and (not np.issubdtype(wanted.dtype, np.integer) or wanted.min() < 0 or wanted.max() >= n_nodes):
+        raise DataError(f"users must be node indices in 0 .. {n_nodes - 1}; got {wanted.tolist()[:10]}.")
+    wanted = np.array(list(dict.fromkeys(wanted.astype(np.int64).tolist())), np.int64)
+    adjacency = _adjacency(edges, n_nodes)
+    candidates = [_candidates(adjacency, int(user), max_hops) for user in wanted]
+    owners = np.repeat(wanted, [len(found) for found in candidates])
+    pairs = np.stack([owners, np.concatenate(candidates) if candidates else owners], axis=1).astype(np.int64)
+    if not len(pairs):
+        return _SUGGESTIONS_SCHEMA.empty_table()
+    if isinstance(model, str):
+        scores = _heuristic_matrix(adjacency, pairs)[model]
+    else:
+        model = LinkPredictor(random_state=random_state) if model is None else model
+        if not fitted:
+            model.fit(edges, n_nodes=n_nodes, node_features=node_features)
+        elif model.n_nodes_ != n_nodes:
+            raise DataError(f"the model was fitted on {model.n_nodes_} nodes but n_nodes is {n_nodes}; refit it on "
+                            "these edges or pass model=None.")
+        scores = model.predict_proba(pairs)[:, 1]
+    # One lexsort orders the pairs by user (in the given order), score (descending), then candidate index.
+    group = np.repeat(np.arange(len(wanted)), [len(found) for found in candidates])
+    order = np.lexsort((pairs[:, 1], -scores, group))
+    pairs, scores = pairs[order], scores[order]
+    starts = np.searchsorted(group, np.arange(len(wanted)))  # group is sorted already
+    rank = np.arange(len(pairs)) - starts[group] + 1
+    keep = rank <= k
+    return pa.table({"user": pairs[keep, 0], "candidate": pairs[keep, 1], "score": scores[keep],
+                     "rank": rank[keep].astype(np.int32)}, schema=_SUGGESTIONS_SCHEMA)
+
+
+def compare_link_methods(
+    split: LinkSplit, *, node_features: np.ndarray | None = None, random_state: int | None = 0
+) -> pa.Table:
+    """Held-out ROC AUC and average precision of every heuristic, the spectral embedding and ``LinkPredictor``.
+
+    Every method scores ``split.test_pairs`` from ``split.train_edges`` only, so no held-out edge leaks in.
+
+    Args:
+        split: a ``LinkSplit`` from ``split_edges``.
+        node_features: optional ``(n_nodes, d)`` vectors given to ``LinkPredictor``.
+        random_state: seed of the spectral embedding and of ``LinkPredictor``.
+
+    Returns:
+        Columns ``method`` (each of ``HEURISTICS``, then ``"spectral_dot"`` and ``"link_predictor"``), ``auc`` and
+        ``average_precision``, in that order.
+
+    Raises:
+        DataError: the split's training graph is too small to fit ``LinkPredictor``.
+
+    Examples:
+        >>> rng = np.random.default_rng(0)
+        >>> community = np.arange(60) % 4
+        >>> upper = np.triu(rng.random((60, 60)) < np.where(community[:, None] == community, 0.6, 0.02), k=1)
+        >>> table = compare_link_methods(split_edges(np.argwhere(upper), random_state=0))
+        >>> auc = dict(zip(table.column("method").to_pylist(), table.column("auc").to_pylist()))
+        >>> list(auc)[-2:], auc["adamic_adar"] > 0.8, auc["link_predictor"] > 0.8
+        (['spectral_dot', 'link_predictor'], True, True)
+    """
+    adjacency = _adjacency(split.train_edges, split.n_nodes)
+    scores = dict(_heuristic_matrix(adjacency, split.test_pairs))
+    scores["spectral_dot"] = embedding_scores(split.train_edges, split.test_pairs, split.n_nodes,
+                                              random_state=random_state)
+    model = LinkPredictor(random_state=random_state).fit(split.train_edges, n_nodes=split.n_nodes,
+                                                         node_features=node_features)
+    scores["link_predictor"] = model.predict_proba(split.test_pairs)[:, 1]
+    rows = [{"method": name, **evaluate_link_prediction(split, scores[name])}
+            for name in (*HEURISTICS, "spectral_dot", "link_predictor")]
+    return pa.Table.from_pylist(rows, schema=pa.schema([("method", pa.string()), ("auc", pa.float64()),
+                                                        ("average_precision", pa.float64())]))
