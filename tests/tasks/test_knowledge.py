@@ -1,0 +1,232 @@
+"""Knowledge graph: entities found in English and Chinese, co-occurrence counted by hand, queries, exports, report."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import networkx as nx
+import pyarrow as pa
+import pytest
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.report import ReportSection, render_report
+from socialfusion.tasks.knowledge import (
+    EMPTY_ENTITIES,
+    ENTITY_SCHEMA,
+    KnowledgeGraph,
+    extract_entities,
+    knowledge_section,
+    normalise_entity,
+    post_items,
+)
+
+
+def posts_table(rows: list[dict]) -> pa.Table:
+    columns = ("post_id", "author_id", "text", "lang", "hashtags", "mentions", "urls")
+    defaults = {"text": "", "hashtags": [], "mentions": [], "urls": []}
+    return pa.Table.from_pylist([{name: row.get(name, defaults.get(name)) for name in columns} for row in rows],
+                                schema=pa.schema([("post_id", pa.string()), ("author_id", pa.string()),
+                                                  ("text", pa.string()), ("lang", pa.string()),
+                                                  ("hashtags", pa.list_(pa.string())),
+                                                  ("mentions", pa.list_(pa.string())),
+                                                  ("urls", pa.list_(pa.string()))]))
+
+
+# p1: a writes #x #y @b; p2: a writes #x #y; p3: b writes #x and links site.org; p4: nobody's #lonely.
+FOUR_POSTS = posts_table([
+    {"post_id": "p1", "author_id": "a", "hashtags": ["x", "Y"], "mentions": ["b"]},
+    {"post_id": "p2", "author_id": "a", "hashtags": ["#x", "y"]},
+    {"post_id": "p3", "author_id": "b", "hashtags": ["x"], "urls": ["https://www.Site.org/1"]},
+    {"post_id": "p4", "author_id": None, "hashtags": ["lonely"]},
+])
+
+
+@pytest.fixture(scope="module")
+def four() -> KnowledgeGraph:
+    return KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES)
+
+
+def edge_rows(graph: KnowledgeGraph) -> dict[tuple[str, str, str], tuple[float, float | None]]:
+    return {(row["source"], row["target"], row["relation"]): (row["weight"], row["pmi"])
+            for row in graph.edges.to_pylist()}
+
+
+def test_english_ner_finds_person_organisation_and_place():
+    posts = posts_table([
+        {"post_id": "e1", "lang": "en", "text": "Barack Obama met the team of Microsoft in Paris today. #tech @ann"},
+        {"post_id": "e2", "lang": "en-GB", "text": "Nothing to see here, just lunch."},
+    ])
+    found = {(row["post_id"], row["entity"], row["type"], row["language"])
+             for row in extract_entities(posts).to_pylist()}
+    assert {("e1", "Barack Obama", "person", "en"), ("e1", "Microsoft", "organization", "en"),
+            ("e1", "Paris", "place", "en")} <= found
+    assert not any(entity.startswith(("@", "#", "ann", "tech")) for _, entity, _, _ in found)
+    assert all(post_id == "e1" for post_id, *_ in found)
+
+
+def test_chinese_entities_come_from_jieba_with_detected_language():
+    posts = posts_table([{"post_id": "z1", "lang": None, "text": "张伟昨天去了上海，在北京大学开会。"}])
+    found = {(row["entity"], row["type"], row["language"]) for row in extract_entities(posts).to_pylist()}
+    assert ("上海", "place", "zh") in found and ("张伟", "person", "zh") in found
+    assert ("北京大学", "organization", "zh") in found
+    skipped = extract_entities(posts, languages=["en"])
+    assert skipped.num_rows == 0 and skipped.schema.equals(ENTITY_SCHEMA)
+
+
+def test_entity_strings_are_normalised_and_merged_across_case():
+    assert normalise_entity("  the  White\nHouse’s ") == "White House"
+    assert normalise_entity("Obama's") == "Obama"
+    assert normalise_entity("🙂") == "🙂"
+    posts = posts_table([{"post_id": f"p{i}", "lang": "en", "text": text} for i, text in enumerate([
+        "Angela Merkel spoke in Berlin today.", "Crowds gathered in Berlin's centre.", "I love BERLIN in spring."])])
+    places = [row for row in extract_entities(posts).to_pylist() if row["type"] == "place"]
+    assert {row["entity"] for row in places} <= {"Berlin"} and len(places) >= 2
+
+
+def test_post_items_and_bad_input():
+    items = post_items(FOUR_POSTS, EMPTY_ENTITIES).to_pylist()
+    assert [(row["post_id"], row["item"], row["kind"]) for row in items if row["post_id"] in ("p1", "p3")] == [
+        ("p1", "hashtag:x", "hashtag"), ("p1", "hashtag:y", "hashtag"), ("p1", "user:b", "mention"),
+        ("p3", "hashtag:x", "hashtag"), ("p3", "domain:site.org", "domain")]
+    with pytest.raises(ConfigurationError, match="unknown item kinds"):
+        post_items(FOUR_POSTS, kinds=["emoji"])
+    with pytest.raises(ConfigurationError, match="supports languages"):
+        extract_entities(FOUR_POSTS, languages=["fr"])
+    with pytest.raises(DataError, match="missing \\['text'\\]"):
+        KnowledgeGraph.build(FOUR_POSTS.drop_columns(["text"]))
+
+
+def test_co_occurrence_and_relations_match_hand_counts(four):
+    # Items per post: p1 {x, y, user:b}; p2 {x, y}; p3 {x, domain}; p4 {lonely}; n = 4 posts.
+    # n_x = 3, n_y = 2, n_b = 1 (as an item; b also authors p3, which PMI does not count), n_domain = 1.
+    expected = {
+        ("hashtag:x", "hashtag:y", "co_occurs"): (2.0, math.log(2 * 4 / (3 * 2))),
+        ("hashtag:x", "user:b", "co_occurs"): (1.0, math.log(1 * 4 / (3 * 1))),
+        ("hashtag:y", "user:b", "co_occurs"): (1.0, math.log(1 * 4 / (2 * 1))),
+        ("domain:site.org", "hashtag:x", "co_occurs"): (1.0, math.log(1 * 4 / (1 * 3))),
+        ("user:a", "hashtag:x", "posted"): (2.0, None),
+        ("user:a", "hashtag:y", "posted"): (2.0, None),
+        ("user:b", "hashtag:x", "posted"): (1.0, None),
+        ("user:a", "user:b", "mentions"): (1.0, None),
+        ("user:b", "domain:site.org", "links_to"): (1.0, None),
+    }
+    actual = edge_rows(four)
+    assert actual.keys() == expected.keys()
+    for key, (weight, pmi) in expected.items():
+        assert actual[key][0] == weight
+        assert actual[key][1] == (None if pmi is None else pytest.approx(pmi))
+    nodes = {row["node_id"]: (row["type"], row["posts"]) for row in four.nodes.to_pylist()}
+    assert nodes == {"hashtag:x": ("hashtag", 3), "hashtag:y": ("hashtag", 2), "hashtag:lonely": ("hashtag", 1),
+                     "user:a": ("user", 2), "user:b": ("user", 2), "domain:site.org": ("domain", 1)}
+    assert four.n_posts == 4
+
+
+def test_post_nodes_carry_contains_and_links_to():
+    graph = KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES, include_posts=True)
+    edges = edge_rows(graph)
+    assert ("post:p3", "domain:site.org", "links_to") in edges and ("user:b", "post:p3", "wrote") in edges
+    assert ("post:p1", "user:b", "contains") in edges and ("user:b", "domain:site.org", "links_to") not in edges
+    no_authors = KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES, include_authors=False)
+    assert set(no_authors.edges.column("relation").to_pylist()) == {"co_occurs"}
+
+
+def test_neighbours_path_and_top_nodes(four):
+    neighbours = four.neighbours("#X").to_pylist()
+    assert [(row["node_id"], row["relation"], row["direction"]) for row in neighbours] == [
+        ("hashtag:y", "co_occurs", "both"), ("user:a", "posted", "in"), ("domain:site.org", "co_occurs", "both"),
+        ("user:b", "co_occurs", "both"), ("user:b", "posted", "in")]
+    assert four.neighbours("hashtag:x", k=1).column("node_id").to_pylist() == ["hashtag:y"]
+    assert four.neighbours("@a", relation="mentions").to_pylist()[0]["direction"] == "out"
+
+    path = four.path("hashtag:y", "domain:site.org").to_pylist()
+    assert len(path) == 2 and path[0]["source"] == "hashtag:y" and path[-1]["target"] == "domain:site.org"
+    assert path[0]["target"] == path[1]["source"]
+    stored = edge_rows(four)
+    for hop in path:
+        ends = (hop["source"], hop["target"]) if hop["forward"] else (hop["target"], hop["source"])
+        assert (*ends, hop["relation"]) in stored
+    reverse = four.path("domain:site.org", "user:a").to_pylist()
+    assert len(reverse) == 2 and any(not hop["forward"] for hop in reverse)
+    assert four.path("hashtag:x", "#lonely").num_rows == 0 and four.path("#x", "#x").num_rows == 0
+
+    by_degree = four.top_nodes(k=2).to_pylist()
+    assert [(row["node_id"], row["degree"]) for row in by_degree] == [("hashtag:x", 4), ("user:b", 4)]
+    by_pagerank = four.top_nodes(by="pagerank")
+    assert by_pagerank.column("node_id")[0].as_py() == "hashtag:x"
+    assert sum(by_pagerank.column("pagerank").to_pylist()) == pytest.approx(1.0)
+    assert four.top_nodes(type="domain").column("node_id").to_pylist() == ["domain:site.org"]
+
+
+def test_query_errors_say_what_to_do(four):
+    with pytest.raises(ConfigurationError, match="no node 'nowhere'.*top_nodes"):
+        four.neighbours("nowhere")
+    with pytest.raises(ConfigurationError, match="unknown relation"):
+        four.neighbours("#x", relation="likes")
+    with pytest.raises(ConfigurationError, match="by must be"):
+        four.top_nodes(by="fame")
+    with pytest.raises(ConfigurationError, match="unknown node type"):
+        four.top_nodes(type="planet")
+
+
+def test_graphml_round_trip(four, tmp_path):
+    path = four.to_graphml(tmp_path / "graph.graphml")
+    read = nx.read_graphml(path, force_multigraph=True)
+    assert read.number_of_nodes() == 6 and read.number_of_edges() == 9
+    assert read.nodes["hashtag:x"] == {"label": "x", "type": "hashtag", "posts": 3}
+    weights = {(s, t, d["relation"]): d["weight"] for s, t, d in read.edges(data=True)}
+    assert weights[("hashtag:x", "hashtag:y", "co_occurs")] == 2.0
+    back = KnowledgeGraph.from_graphml(path)
+    assert back.nodes.equals(four.nodes) and back.n_posts == 4
+    assert back.edges.sort_by([("relation", "ascending"), ("source", "ascending"), ("target", "ascending")]).equals(
+        four.edges.sort_by([("relation", "ascending"), ("source", "ascending"), ("target", "ascending")]))
+    (tmp_path / "other.graphml").write_text(
+        '<?xml version="1.0"?><graphml xmlns="http://graphml.graphdrawing.org/xmlns"><graph edgedefault="directed">'
+        '<node id="n0"/></graph></graphml>')
+    with pytest.raises(DataError, match="not a socialfusion knowledge graph"):
+        KnowledgeGraph.from_graphml(tmp_path / "other.graphml")
+
+
+def test_jsonld_has_context_schema_org_types_and_resolvable_edges(tmp_path):
+    posts = posts_table([{"post_id": "e1", "author_id": "a", "lang": "en", "hashtags": ["news"],
+                          "text": "Barack Obama met the team of Microsoft in Paris yesterday."}])
+    graph = KnowledgeGraph.build(posts)
+    document = json.loads(graph.to_jsonld(tmp_path / "graph.jsonld").read_text(encoding="utf-8"))
+    assert document["@context"]["@vocab"] == "https://schema.org/"
+    assert document["@context"]["source"] == {"@id": "sf:source", "@type": "@id"}
+    nodes = {item["@id"]: item for item in document["@graph"] if item["@type"] != "sf:Relation"}
+    edges = [item for item in document["@graph"] if item["@type"] == "sf:Relation"]
+    types = {item["name"]: item["@type"] for item in nodes.values()}
+    assert types["Barack Obama"] == "Person" and types["Microsoft"] == "Organization"
+    assert types["Paris"] == "Place" and types["#news"] == "DefinedTerm"
+    assert nodes["node:person:Barack%20Obama"]["posts"] == 1
+    assert len(nodes) == graph.nodes.num_rows and len(edges) == graph.edges.num_rows
+    assert all(edge["source"] in nodes and edge["target"] in nodes for edge in edges)
+    assert all(("pmi" in edge) == (edge["relation"] == "co_occurs") for edge in edges)
+    try:
+        from pyld import jsonld
+    except ImportError:
+        return
+    assert jsonld.expand(document)  # pragma: no cover - pyld is not a dependency
+
+
+def test_empty_posts_give_an_empty_graph(tmp_path):
+    empty = KnowledgeGraph.build(posts_table([]))
+    assert empty.nodes.num_rows == 0 and empty.edges.num_rows == 0
+    assert empty.top_nodes().num_rows == 0
+    assert extract_entities(posts_table([])).num_rows == 0
+    assert KnowledgeGraph.from_graphml(empty.to_graphml(tmp_path / "empty.graphml")).nodes.num_rows == 0
+    assert json.loads(empty.to_jsonld(tmp_path / "empty.jsonld").read_text())["@graph"] == []
+    section = knowledge_section(empty)
+    assert section.key == "knowledge" and "empty" in section.summary
+
+
+def test_knowledge_section_is_deterministic_and_renders(four):
+    first, second = knowledge_section(four), knowledge_section(KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES))
+    assert isinstance(first, ReportSection) and first.key == "knowledge" and first.figure_ids() == ["knowledge-graph"]
+    figures = [block.figure.to_json() for section in (first, second) for block in section.blocks
+               if hasattr(block, "figure")]
+    assert figures[0] == figures[1]
+    assert "No named entity" in render_report([first], title="kg")
+    with pytest.raises(ConfigurationError, match="top must be"):
+        knowledge_section(four, top=0)

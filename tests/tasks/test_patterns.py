@@ -1,0 +1,144 @@
+"""Hidden patterns: association rules checked by hand on five posts, user segments recovering two planted groups."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.report import render_report
+from socialfusion.tasks.knowledge import post_items
+from socialfusion.tasks.patterns import RULE_SCHEMA, association_rules, patterns_section, user_segments
+
+# Five transactions over hashtags a, b, c: {a,b,c} {a,b} {a,c} {b} {a,b,c}.
+# Supports: a 4/5, b 4/5, c 3/5, ab 3/5, ac 3/5, bc 2/5, abc 2/5.
+FIVE = pa.table({"post_id": [f"t{index}" for index in range(1, 6)], "text": [""] * 5,
+                 "hashtags": [["a", "b", "c"], ["a", "b"], ["a", "c"], ["b"], ["a", "b", "c"]]})
+
+
+def rule_map(rules: pa.Table) -> dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[float, float, float, int]]:
+    return {(tuple(row["antecedent"]), tuple(row["consequent"])):
+            (row["support"], row["confidence"], row["lift"], row["posts"]) for row in rules.to_pylist()}
+
+
+def test_association_rules_match_hand_computation():
+    rules = association_rules(FIVE, items=["hashtag"], min_support=0.4, min_confidence=0.6)
+    assert rules.schema.equals(RULE_SCHEMA)
+    found = rule_map(rules)
+    a, b, c = "hashtag:a", "hashtag:b", "hashtag:c"
+    expected = {
+        ((c,), (a,)): (0.6, 1.0, 1.0 / 0.8, 3),  # conf = ac / c = 0.6 / 0.6; lift = 1 / a
+        ((a,), (c,)): (0.6, 0.75, 0.75 / 0.6, 3),
+        ((a,), (b,)): (0.6, 0.75, 0.75 / 0.8, 3),
+        ((b, c), (a,)): (0.4, 1.0, 1.0 / 0.8, 2),
+        ((a, b), (c,)): (0.4, 0.4 / 0.6, (0.4 / 0.6) / 0.6, 2),
+        ((c,), (a, b)): (0.4, 0.4 / 0.6, (0.4 / 0.6) / 0.6, 2),
+        ((c,), (b,)): (0.4, 0.4 / 0.6, (0.4 / 0.6) / 0.8, 2),
+    }
+    for key, values in expected.items():
+        assert found[key] == pytest.approx(values), key
+    assert ((b,), (c,)) not in found  # confidence 0.4 / 0.8 = 0.5 < 0.6
+    assert ((a,), (b, c)) not in found
+    lifts = rules.column("lift").to_pylist()
+    assert lifts == sorted(lifts, reverse=True)
+    assert association_rules(FIVE, items=["hashtag"], min_support=0.4, min_confidence=0.6, max_len=2).num_rows == 5
+
+
+def test_extra_items_add_kinds_such_as_image_tags():
+    extra = pa.table({"post_id": ["t1", "t2", "t5", "t3"], "item": ["cat", "cat", "cat", "tree"],
+                      "kind": ["image_tag", "image_tag", "image_tag", "topic"]})
+    rules = rule_map(association_rules(FIVE, items=["hashtag", "image_tag"], extra_items=extra, min_support=0.6,
+                                       min_confidence=0.9))
+    # cat in t1 t2 t5 (3/5); b in all three: cat -> b with confidence 1, lift 1 / 0.8; "tree" has another kind.
+    assert rules[(("image_tag:cat",), ("hashtag:b",))] == pytest.approx((0.6, 1.0, 1.25, 3))
+    assert not any("topic:tree" in side for key in rules for side in key)
+    untyped = pa.table({"post_id": ["t1", "t2", "t5"], "item": ["x", "x", "x"]})
+    assert (("x",), ("hashtag:b",)) in rule_map(association_rules(FIVE, items=["hashtag"], extra_items=untyped,
+                                                                  min_support=0.6, min_confidence=0.9))
+
+
+def test_association_rules_on_nothing_and_bad_arguments():
+    assert association_rules(FIVE.slice(0, 0), items=["hashtag"]).num_rows == 0
+    assert association_rules(FIVE, items=["domain"]).num_rows == 0
+    assert association_rules(FIVE, items=["hashtag"], min_support=0.9).num_rows == 0
+    with pytest.raises(ConfigurationError, match="min_support"):
+        association_rules(FIVE, min_support=0)
+    with pytest.raises(ConfigurationError, match="min_confidence"):
+        association_rules(FIVE, min_confidence=1.5)
+    with pytest.raises(ConfigurationError, match="max_len"):
+        association_rules(FIVE, max_len=1)
+    with pytest.raises(DataError, match="extra_items needs"):
+        association_rules(FIVE, items=["hashtag"], extra_items=pa.table({"post_id": ["t1"]}))
+
+
+def two_groups(seed: int = 0) -> pa.Table:
+    """Users p0..p5 post about pets (#pets and #cats or #dogs), m0..m5 about motors (#motors and #cars or #bikes);
+    everyone's first post also carries #news."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for group, tags in (("p", ["pets", "cats", "dogs"]), ("m", ["motors", "cars", "bikes"])):
+        for user in range(6):
+            for post in range(5):
+                hashtags = [tags[0], tags[1 + int(rng.integers(2))]] + (["news"] if post == 0 else [])
+                rows.append({"post_id": f"{group}{user}-{post}", "author_id": f"{group}{user}", "text": "",
+                             "hashtags": hashtags})
+    return pa.Table.from_pylist(rows)
+
+
+def test_user_segments_recover_two_obvious_groups():
+    posts = two_groups()
+    keys = post_items(posts, kinds=["hashtag"]).select(["post_id", "item"])
+    found = user_segments(posts, keys)
+    assert found.n_segments == 2 and found.silhouette > 0.5
+    segment = dict(zip(found.users.column("user_id").to_pylist(), found.users.column("segment").to_pylist(),
+                       strict=True))
+    assert len({segment[f"p{user}"] for user in range(6)}) == 1 and len({segment[f"m{user}"] for user in range(6)}) == 1
+    assert segment["p0"] != segment["m0"]
+    rows = found.segments.to_pylist()
+    assert [row["size"] for row in rows] == [6, 6]
+    pets = rows[segment["p0"]]
+    assert pets["top_keys"][0] == "hashtag:pets" and pets["top_shares"][0] == pytest.approx(5 / 11)
+    assert set(pets["top_keys"][1:3]) == {"hashtag:cats", "hashtag:dogs"} and pets["top_keys"][3] == "hashtag:news"
+    assert sum(pets["top_shares"]) == pytest.approx(1.0)  # every key a pet lover uses is listed
+    again = user_segments(posts, keys)
+    assert again.users.equals(found.users) and again.silhouette == found.silhouette
+
+
+def test_user_segments_take_any_key_column_and_fixed_k():
+    posts = two_groups()
+    post_ids = posts.column("post_id").to_pylist()
+    topics = pa.table({"post_id": post_ids, "topic_id": [0 if post_id.startswith("p") else 1 for post_id in post_ids]})
+    found = user_segments(posts, topics, n_segments=2)
+    assert sorted(map(tuple, found.segments.column("top_keys").to_pylist())) == [("0",), ("1",)]
+    one = user_segments(posts, topics, n_segments=1)
+    assert one.n_segments == 1 and math.isnan(one.silhouette) and one.segments.column("size").to_pylist() == [12]
+    empty = user_segments(posts, topics.slice(0, 0))
+    assert empty.n_segments == 0 and empty.users.num_rows == 0
+
+
+def test_user_segment_errors():
+    posts = two_groups()
+    with pytest.raises(ConfigurationError, match="more than the 12 users"):
+        user_segments(posts, post_items(posts, kinds=["hashtag"]).select(["post_id", "item"]), n_segments=13)
+    with pytest.raises(ConfigurationError, match="key_column"):
+        user_segments(posts, post_items(posts, kinds=["hashtag"]))
+    with pytest.raises(DataError, match="author_id"):
+        user_segments(posts.drop_columns(["author_id"]), post_items(posts, kinds=["hashtag"]), key_column="item")
+
+
+def test_patterns_section_shows_rules_and_segments():
+    posts = two_groups()
+    rules = association_rules(posts, items=["hashtag"], min_support=0.05, min_confidence=0.1)
+    segments = user_segments(posts, post_items(posts, kinds=["hashtag"]), key_column="item")
+    section = patterns_section(rules, segments)
+    assert section.key == "patterns" and section.figure_ids() == ["patterns-segments"]
+    assert section.summary == f"{rules.num_rows} association rules and 2 user segments."
+    page = render_report([section], title="patterns")
+    assert "#cats" in page and "it also has" in page
+    quiet = patterns_section(rules.slice(0, 0))
+    assert "No association rule reaches" in render_report([quiet], title="patterns")
+    with pytest.raises(ConfigurationError, match="top must be"):
+        patterns_section(rules, top=0)
