@@ -1,0 +1,403 @@
+"""Public-opinion monitoring: sentiment per key over time, and alerts when a key's negative share rises.
+
+- ``post_sentiment(store)``: each post's sentiment label, from the store's ``sentiment_predictions`` table when it
+  exists, else from the lexicons (``lexicon_sentiment``); with a ``negativity`` score that orders negative posts.
+- ``opinion_posts`` / ``opinion_timeline(posts, keys, sentiment, freq="D")``: one row per (key, period) with the
+  posts counted per class and the negative share. Keys are hashtags or any ``(post_id, key)`` assignment, as in
+  ``socialfusion.tasks.trends``.
+- ``opinion_alerts(timeline, window=3, baseline=14, alpha=0.01)``: for every key and period, a one-sided
+  two-proportion z-test (statsmodels ``proportions_ztest``, ``alternative="larger"``) of the negative share in the
+  last ``window`` periods against the ``baseline`` periods before them; p-values are adjusted with
+  Benjamini-Hochberg over all the tests of the call, and an alert is a test with adjusted p below ``alpha``. Each
+  alert carries the posts that explain it: the most negative posts of the key in the window.
+- ``opinion_section``: the report card.
+
+Examples:
+    >>> import datetime as dt
+    >>> posts = pa.table({"post_id": ["p1", "p2", "p3"], "text": ["good", "bad", "bad"],
+    ...                   "created_at": [dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC)] * 3,
+    ...                   "hashtags": [["bus"], ["bus"], ["bus"]]})
+    >>> sentiment = pa.table({"post_id": ["p1", "p2", "p3"], "label": ["positive", "negative", "negative"]})
+    >>> opinion_timeline(posts, sentiment=sentiment).drop_columns(["period"]).to_pylist()
+    [{'key': 'bus', 'n': 3, 'positive': 1, 'neutral': 0, 'negative': 2, 'negative_share': 0.6666666666666666}]
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks.trends import _floor, _pairs, _to_periods, _unit
+
+if TYPE_CHECKING:
+    from socialfusion.report import ReportSection
+    from socialfusion.store import Store
+
+__all__ = [
+    "CORRECTIONS",
+    "EXAMPLE_CHARS",
+    "count_opinions",
+    "opinion_alerts",
+    "opinion_posts",
+    "opinion_section",
+    "opinion_timeline",
+    "post_sentiment",
+]
+
+logger = logging.getLogger(__name__)
+
+CORRECTIONS = ("fdr_bh", "bonferroni", "none")
+"""Multiple-testing corrections of ``opinion_alerts`` (statsmodels ``multipletests`` names, or none)."""
+
+EXAMPLE_CHARS = 200
+"""Longest text of an explaining post in an alert."""
+
+_CLASSES = ("positive", "neutral", "negative")
+_TIMELINE_COLUMNS = ("key", "period", "n", "positive", "neutral", "negative", "negative_share")
+_EXAMPLE_TYPE = pa.list_(pa.struct([("post_id", pa.string()), ("text", pa.string())]))
+
+
+def post_sentiment(store: Store) -> pa.Table:
+    """Each post's sentiment: the store's stored predictions if any, else the lexicon labels of its text.
+
+    Args:
+        store: the store.
+
+    Returns:
+        Columns ``post_id``, ``label`` and ``negativity`` (orders negative posts, higher is more negative: a
+        model's ``p_negative``, else its confidence for a negative label; null for lexicon labels, which carry no
+        score here).
+
+    Examples:
+        >>> from socialfusion import Corpus, connect, ingest_corpus
+        >>> store = connect("memory://")
+        >>> _ = ingest_corpus(Corpus.from_records(posts=[{"post_id": "p1", "text": "I hate this", "lang": "en"}]),
+        ...                   store)
+        >>> post_sentiment(store).select(["post_id", "label"]).to_pylist()
+        [{'post_id': 'p1', 'label': 'negative'}]
+    """
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, lexicon_sentiment, read_predictions
+
+    if PREDICTIONS_TABLE in store.tables():
+        predictions = read_predictions(store)
+        if "p_negative" in predictions.column_names:
+            negativity = predictions.column("p_negative").cast(pa.float64())
+        else:
+            negative = pc.equal(predictions.column("label"), "negative")
+            negativity = pc.if_else(negative, predictions.column("confidence").cast(pa.float64()), 0.0)
+        return pa.table({"post_id": predictions.column("post_id"), "label": predictions.column("label"),
+                         "negativity": negativity})
+    logger.info("no %s table in %s: labelling posts with the lexicons", PREDICTIONS_TABLE, store.uri)
+    posts = store.read("posts", columns=["post_id", "text", "lang"])
+    labels = lexicon_sentiment(posts.column("text").to_pylist(), language=posts.column("lang").to_pylist())
+    return pa.table({"post_id": posts.column("post_id"), "label": labels.tolist(),
+                     "negativity": pa.nulls(posts.num_rows, pa.float64())})
+
+
+def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment: pa.Table | None = None, *,
+                  freq: str = "D") -> pa.Table:
+    """Each (key, post) with its period and sentiment: what ``opinion_timeline`` counts and alerts quote.
+
+    Args:
+        posts: posts with ``post_id``, ``created_at``, ``text`` (and ``hashtags`` or ``lang`` where used); posts
+            without a ``created_at`` are left out.
+        keys: ``"hashtags"``, another column of ``posts``, or a ``(post_id, key)`` table (see
+            ``trends.volume_series``).
+        sentiment: ``post_id``, ``label`` (and optionally ``negativity``), e.g. ``post_sentiment(store)`` or
+            ``read_predictions(store)``; None labels the posts' texts with ``lexicon_sentiment`` (languages from
+            ``lang`` when present). Posts without a label are left out.
+        freq: ``"D"`` or ``"h"``.
+
+    Returns:
+        Columns ``key``, ``period``, ``post_id``, ``label``, ``negativity`` (float, may be null) and ``text``.
+
+    Raises:
+        ConfigurationError: unknown ``freq`` or ``keys``.
+        DataError: a required column is missing.
+    """
+    from socialfusion.tasks.sentiment import lexicon_sentiment
+
+    unit = _unit(freq)
+    missing = [name for name in ("post_id", "created_at", "text") if name not in posts.column_names]
+    if missing:
+        raise DataError(f"posts need the columns post_id, created_at and text; missing {missing}")
+    posts = posts.filter(pc.is_valid(posts.column("created_at")))
+    if sentiment is None:
+        language = posts.column("lang").to_pylist() if "lang" in posts.column_names else None
+        labels = lexicon_sentiment(posts.column("text").to_pylist(), language=language)
+        sentiment = pa.table({"post_id": posts.column("post_id"), "label": labels.tolist()})
+    absent = [name for name in ("post_id", "label") if name not in sentiment.column_names]
+    if absent:
+        raise DataError(f"sentiment needs the columns post_id and label; missing {absent}")
+    pairs = _pairs(posts, keys)
+    post_row = pc.index_in(pairs.column("post_id"), value_set=posts.column("post_id"))
+    label_row = pc.index_in(pairs.column("post_id"), value_set=sentiment.column("post_id"))
+    kept = pc.and_(pc.is_valid(post_row), pc.is_valid(label_row))
+    pairs, post_row, label_row = pairs.filter(kept), pc.drop_null(post_row), pc.drop_null(label_row)
+    negativity = (sentiment.column("negativity").cast(pa.float64()) if "negativity" in sentiment.column_names
+                  else pa.nulls(sentiment.num_rows, pa.float64()))
+    periods = _floor(posts.column("created_at").take(post_row), unit)
+    return pa.table({
+        "key": pairs.column("key"),
+        "period": _to_periods(periods),
+        "post_id": pairs.column("post_id"),
+        "label": sentiment.column("label").take(label_row).cast(pa.string()),
+        "negativity": negativity.take(label_row),
+        "text": posts.column("text").take(post_row),
+    })
+
+
+def opinion_timeline(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment: pa.Table | None = None, *,
+                     freq: str = "D") -> pa.Table:
+    """Posts per sentiment class for each key and period, and the negative share.
+
+    Args:
+        posts: posts (see ``opinion_posts``).
+        keys: ``"hashtags"``, another column of ``posts``, or a ``(post_id, key)`` table.
+        sentiment: ``post_id``, ``label`` per post; None labels the texts with the lexicons.
+        freq: ``"D"`` or ``"h"``.
+
+    Returns:
+        Columns ``key``, ``period``, ``n`` (labelled posts), ``positive``, ``neutral``, ``negative`` and
+        ``negative_share`` (``negative / n``, null where ``n`` is 0), for every key and every period from the
+        first labelled post to the last; sorted by key then period. Labels other than the three classes count in
+        ``n`` only.
+
+    Raises:
+        ConfigurationError: unknown ``freq`` or ``keys``.
+        DataError: a required column is missing, or no keyed post has a label.
+    """
+    return count_opinions(opinion_posts(posts, keys, sentiment, freq=freq), freq)
+
+
+def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
+    """The timeline of ``opinion_timeline`` from ``opinion_posts`` rows already scored (no labelling again).
+
+    Raises:
+        DataError: ``scored`` is empty.
+    """
+    if scored.num_rows == 0:
+        raise DataError("no post with a key, a created_at and a sentiment label: nothing to put on a timeline")
+    unit = _unit(freq)
+    times = _floor(scored.column("period"), unit)
+    periods = np.arange(times.min(), times.max() + 1)
+    period_codes = (times - periods[0]).astype(np.int64)
+    keys, key_codes = np.unique(np.asarray(scored.column("key").to_pylist(), dtype=object), return_inverse=True)
+    labels = np.asarray(scored.column("label").to_pylist(), dtype=object)
+    shape = (len(keys), len(periods))
+    counts = {}
+    for name in ("n", *_CLASSES):
+        matrix = np.zeros(shape, np.int64)
+        np.add.at(matrix, (key_codes, period_codes), 1 if name == "n" else (labels == name).astype(np.int64))
+        counts[name] = matrix.ravel()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = counts["negative"] / counts["n"]
+    return pa.table({
+        "key": pa.array(np.repeat(keys, len(periods)).tolist(), pa.string()),
+        "period": _to_periods(np.tile(periods, len(keys))),
+        **{name: pa.array(values, pa.int64()) for name, values in counts.items()},
+        "negative_share": pa.array(share, pa.float64(), mask=counts["n"] == 0),
+    })
+
+
+def _excerpt(text: str | None) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1].rstrip() + "…"
+
+
+def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datetime64, top: int) -> list[dict]:
+    """The ``top`` most negative posts of ``key`` in [first, last]: negative labels, by negativity, latest first."""
+    periods = _floor(evidence.column("period"), "us")
+    chosen = np.flatnonzero((np.asarray(evidence.column("key").to_pylist(), dtype=object) == key)
+                            & (periods >= first) & (periods <= last)
+                            & (np.asarray(evidence.column("label").to_pylist(), dtype=object) == "negative"))
+    rows = evidence.take(pa.array(chosen, pa.int64())).to_pylist()
+    rows.sort(key=lambda row: (-(row["negativity"] if row["negativity"] is not None else -1.0),
+                               -row["period"].timestamp(), row["post_id"]))
+    return [{"post_id": row["post_id"], "text": _excerpt(row["text"])} for row in rows[:top]]
+
+
+def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, alpha: float = 0.01,
+                   correction: str = "fdr_bh", min_posts: int = 10, latest_only: bool = False,
+                   evidence: pa.Table | None = None, examples: int = 3) -> pa.Table:
+    """Keys whose negative share in the recent window is significantly higher than in the baseline before it.
+
+    For each key and each period ``t`` with ``window + baseline`` periods up to it, the window is the ``window``
+    periods ending at ``t`` and the baseline the ``baseline`` periods before the window. The test is statsmodels'
+    one-sided two-proportion z-test (``proportions_ztest``, pooled variance, ``alternative="larger"``) of
+    ``negative / n`` in the window against the baseline; it runs when both have at least ``min_posts`` posts (a
+    test with no variance, all or no posts negative in both, gets p = 1). The p-values of all tests of the call
+    (every key and period) are adjusted with ``correction``, Benjamini-Hochberg by default, and a test whose
+    adjusted p-value is below ``alpha`` is an alert.
+
+    Args:
+        timeline: from ``opinion_timeline`` (``key``, ``period``, ``n``, ``negative``).
+        window: periods in the recent window.
+        baseline: periods in the baseline before the window.
+        alpha: the false-discovery rate (or family-wise error rate with ``"bonferroni"``) of the alerts.
+        correction: ``"fdr_bh"``, ``"bonferroni"`` or ``"none"`` (each test at level ``alpha``).
+        min_posts: fewest posts in the window and in the baseline for a test.
+        latest_only: test only the last period of the timeline (monitoring "now") instead of every period.
+        evidence: ``opinion_posts`` of the same posts, to quote the posts that explain each alert; None: no
+            quotes (the ``examples`` column is empty).
+        examples: posts quoted per alert.
+
+    Returns:
+        One row per alert, strongest first: ``key``, ``start`` and ``end`` (the window's first and last period),
+        ``window_posts``, ``window_negative``, ``window_share``, ``baseline_posts``, ``baseline_share``, ``z``,
+        ``p_value``, ``adjusted_p`` and ``examples`` (list of ``{post_id, text}``: the most negative posts of the
+        key in the window, by negativity score when the sentiment has one, latest first otherwise).
+
+    Raises:
+        ConfigurationError: a parameter is out of range or ``correction`` unknown.
+        DataError: the timeline lacks a column.
+    """
+    from statsmodels.stats.multitest import multipletests
+    from statsmodels.stats.proportion import proportions_ztest
+
+    if window < 1 or baseline < 1 or min_posts < 1 or examples < 0 or not 0 < alpha < 1:
+        raise ConfigurationError(f"need window, baseline and min_posts >= 1, examples >= 0 and 0 < alpha < 1; got "
+                                 f"window={window}, baseline={baseline}, min_posts={min_posts}, "
+                                 f"examples={examples}, alpha={alpha}")
+    if correction not in CORRECTIONS:
+        raise ConfigurationError(f"unknown correction {correction!r}; expected one of {CORRECTIONS}")
+    missing = [name for name in ("key", "period", "n", "negative") if name not in timeline.column_names]
+    if missing:
+        raise DataError(f"an opinion timeline needs the columns key, period, n and negative; missing {missing}; "
+                        "make one with opinion_timeline")
+    periods_raw = _floor(timeline.column("period"), "us")
+    periods, period_codes = np.unique(periods_raw, return_inverse=True)
+    keys, key_codes = np.unique(np.asarray(timeline.column("key").to_pylist(), dtype=object), return_inverse=True)
+    n = np.zeros((len(keys), len(periods)))
+    negative = np.zeros_like(n)
+    np.add.at(n, (key_codes, period_codes), timeline.column("n").fill_null(0).to_numpy())
+    np.add.at(negative, (key_codes, period_codes), timeline.column("negative").fill_null(0).to_numpy())
+    ends = [len(periods) - 1] if latest_only else range(window + baseline - 1, len(periods))
+    tests = []
+    for end in ends:
+        if end < window + baseline - 1:
+            continue
+        recent = slice(end - window + 1, end + 1)
+        before = slice(end - window - baseline + 1, end - window + 1)
+        for code in range(len(keys)):
+            n_recent, n_before = n[code, recent].sum(), n[code, before].sum()
+            if n_recent < min_posts or n_before < min_posts:
+                continue
+            neg_recent, neg_before = negative[code, recent].sum(), negative[code, before].sum()
+            pooled = (neg_recent + neg_before) / (n_recent + n_before)
+            if pooled in (0.0, 1.0):
+                z, p_value = 0.0, 1.0
+            else:
+                z, p_value = proportions_ztest([neg_recent, neg_before], [n_recent, n_before], alternative="larger")
+            tests.append((code, end, n_recent, neg_recent, n_before, neg_before, float(z), float(p_value)))
+    names = ["key", "start", "end", "window_posts", "window_negative", "window_share", "baseline_posts",
+             "baseline_share", "z", "p_value", "adjusted_p", "examples"]
+    if not tests:
+        return _empty_alerts(names)
+    p_values = np.array([test[-1] for test in tests])
+    adjusted = p_values if correction == "none" else multipletests(p_values, alpha=alpha, method=correction)[1]
+    rows = []
+    for test, adjusted_p in zip(tests, adjusted):
+        code, end, n_recent, neg_recent, n_before, neg_before, z, p_value = test
+        if adjusted_p >= alpha:
+            continue
+        first = periods[end - window + 1]
+        quoted = _examples(evidence, keys[code], first, periods[end], examples) if evidence is not None else []
+        rows.append({"key": str(keys[code]), "start": first, "end": periods[end], "window_posts": int(n_recent),
+                     "window_negative": int(neg_recent), "window_share": neg_recent / n_recent,
+                     "baseline_posts": int(n_before), "baseline_share": neg_before / n_before, "z": z,
+                     "p_value": p_value, "adjusted_p": float(adjusted_p), "examples": quoted})
+    if not rows:
+        return _empty_alerts(names)
+    rows.sort(key=lambda row: (row["adjusted_p"], -row["z"], row["key"], str(row["end"])))
+    columns = {name: [row[name] for row in rows] for name in names}
+    for name in ("start", "end"):
+        columns[name] = _to_periods(np.array(columns[name]))
+    columns["examples"] = pa.array(columns["examples"], _EXAMPLE_TYPE)
+    return pa.table(columns)
+
+
+def _empty_alerts(names: list[str]) -> pa.Table:
+    types = {"key": pa.string(), "start": pa.timestamp("us", tz="UTC"), "end": pa.timestamp("us", tz="UTC"),
+             "window_posts": pa.int64(), "window_negative": pa.int64(), "baseline_posts": pa.int64(),
+             "examples": _EXAMPLE_TYPE}
+    return pa.schema([(name, types.get(name, pa.float64())) for name in names]).empty_table()
+
+
+def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: int = 5) -> ReportSection:
+    """The report section of public opinion: the negative share of the busiest keys over time, and the alerts.
+
+    Args:
+        timeline: from ``opinion_timeline``.
+        alerts: from ``opinion_alerts``; None computes them with its defaults (no quoted posts).
+        top: keys drawn (those with the most labelled posts) and shown in the class chart.
+
+    Returns:
+        A ``ReportSection`` with key ``"opinion"``; its figures have the div ids ``opinion-negative-share`` and
+        ``opinion-classes``.
+
+    Raises:
+        ConfigurationError: ``top`` below 1.
+        DataError: the timeline lacks a column.
+
+    Examples:
+        >>> import datetime as dt
+        >>> timeline = pa.table({"key": ["bus", "bus"], "period": [dt.datetime(2024, 5, d, tzinfo=dt.UTC)
+        ...                      for d in (1, 2)], "n": [4, 2], "positive": [1, 0], "neutral": [1, 1],
+        ...                      "negative": [2, 1], "negative_share": [0.5, 0.5]})
+        >>> section = opinion_section(timeline)
+        >>> section.figure_ids(), section.summary
+        (['opinion-negative-share', 'opinion-classes'], '1 key over 2 periods; 0 alerts.')
+    """
+    from socialfusion.report import Figure, Metrics, ReportSection, Table, Text
+    from socialfusion.report._figures import lines_chart, stacked_bar_chart
+    from socialfusion.report._format import plural
+    from socialfusion.tasks._sentiment_report import CLASS_COLORS
+
+    if top < 1:
+        raise ConfigurationError(f"top must be at least 1; got {top}")
+    missing = [name for name in _TIMELINE_COLUMNS if name not in timeline.column_names]
+    if missing:
+        raise DataError(f"an opinion timeline needs the columns {list(_TIMELINE_COLUMNS)}; missing {missing}")
+    if alerts is None:
+        alerts = opinion_alerts(timeline)
+    totals = timeline.group_by("key").aggregate([(name, "sum") for name in ("n", *_CLASSES)])
+    totals = totals.sort_by([("n_sum", "descending"), ("key", "ascending")])
+    shown = totals.column("key").slice(0, top).to_pylist()
+    periods = np.unique(_floor(timeline.column("period"), "us"))
+    series = {}
+    for key in shown:
+        rows = timeline.filter(pc.equal(timeline.column("key"), key)).sort_by("period")
+        series[key] = rows.column("negative_share").to_pylist()
+    share_chart = lines_chart(periods.astype(object), series, x_title="period (UTC)", y_title="negative share")
+    share_chart.update_yaxes(tickformat=".0%", range=[0, 1])
+    top_totals = totals.slice(0, top)
+    class_chart = stacked_bar_chart(shown, {name: top_totals.column(f"{name}_sum").to_pylist() for name in _CLASSES},
+                                    value_title="posts", label_title="key", colors=CLASS_COLORS)
+    blocks: list = [
+        Metrics({"keys": totals.num_rows, "periods": len(periods), "posts": int(pc.sum(totals.column("n_sum")).as_py()
+                                                                                or 0), "alerts": alerts.num_rows}),
+        Figure(share_chart, caption=f"Share of negative posts per period of the {len(shown)} keys with the most "
+                                    "labelled posts; periods without posts are gaps.", key="negative-share"),
+        Figure(class_chart, caption="Posts per sentiment class of the same keys, over the whole timeline.",
+               key="classes"),
+    ]
+    if alerts.num_rows:
+        table = alerts.drop_columns(["examples"]) if "examples" in alerts.column_names else alerts
+        quotes = [" | ".join(f"{example['post_id']}: {example['text']}" for example in row)
+                  for row in (alerts.column("examples").to_pylist() if "examples" in alerts.column_names
+                              else [[]] * alerts.num_rows)]
+        table = table.append_column("explaining posts", pa.array(quotes, pa.string()))
+        blocks.append(Table(table, caption="Alerts: keys whose negative share in the recent window is significantly "
+                                           "above their baseline (one-sided two-proportion z-test, adjusted p)",
+                            max_rows=20))
+    else:
+        blocks.append(Text("No alert: no key's negative share rose significantly above its baseline."))
+    summary = f"{plural(totals.num_rows, 'key')} over {plural(len(periods), 'period')}; " \
+              f"{plural(alerts.num_rows, 'alert')}."
+    return ReportSection(title="Public opinion", key="opinion", summary=summary, blocks=blocks)

@@ -1,0 +1,87 @@
+"""Opinion timelines and negative-share alerts: false-alarm rate with no change, a planted rise with its posts."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks.opinion import opinion_alerts, opinion_posts, opinion_section, opinion_timeline
+
+START = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
+
+
+def simulated(shares: list[float], per_day: int, seed: int, key: str = "bus"):
+    """Posts of one hashtag, ``per_day`` a day, each negative with the day's share; their labels."""
+    rng = np.random.default_rng(seed)
+    ids, times, labels = [], [], []
+    for day, share in enumerate(shares):
+        for index in range(per_day):
+            ids.append(f"{key}-{day}-{index}")
+            times.append(START + dt.timedelta(days=day))
+            labels.append("negative" if rng.random() < share else "neutral")
+    posts = pa.table({"post_id": ids, "created_at": times, "text": [f"text of {i}" for i in ids],
+                      "hashtags": [[key]] * len(ids)})
+    return posts, pa.table({"post_id": ids, "label": labels})
+
+
+def test_timeline_counts_classes_per_day():
+    posts = pa.table({"post_id": ["p1", "p2", "p3"], "text": ["a", "b", "c"],
+                      "created_at": [START, START, START + dt.timedelta(days=2)], "hashtags": [["x"], ["x"], ["x"]]})
+    sentiment = pa.table({"post_id": ["p1", "p2", "p3"], "label": ["negative", "positive", "negative"]})
+    timeline = opinion_timeline(posts, sentiment=sentiment)
+    assert timeline.column("n").to_pylist() == [2, 0, 1]
+    assert timeline.column("negative_share").to_pylist() == [0.5, None, 1.0]
+
+
+def test_lexicon_labels_posts_when_no_sentiment_is_given():
+    posts = pa.table({"post_id": ["p1", "p2"], "text": ["I love this", "This is awful"], "lang": ["en", "en"],
+                      "created_at": [START, START], "hashtags": [["x"], ["x"]]})
+    assert opinion_posts(posts).column("label").to_pylist() == ["positive", "negative"]
+
+
+def test_no_change_rarely_alerts():
+    alpha, runs = 0.01, 200
+    alarmed = 0
+    for seed in range(runs):
+        posts, sentiment = simulated([0.3] * 30, 20, seed)
+        alarmed += opinion_alerts(opinion_timeline(posts, sentiment=sentiment), alpha=alpha).num_rows > 0
+    assert alarmed / runs <= alpha + 0.02  # BH over one series' periods: family-wise rate <= alpha under no change
+
+
+def test_planted_rise_is_detected_with_its_most_negative_posts():
+    posts, sentiment = simulated([0.2] * 20 + [0.7] * 3, 30, seed=1)
+    calm, calm_sentiment = simulated([0.2] * 23, 30, seed=2, key="tram")
+    posts, sentiment = pa.concat_tables([posts, calm]), pa.concat_tables([sentiment, calm_sentiment])
+    sentiment = sentiment.append_column("negativity", pa.array(np.linspace(0, 1, sentiment.num_rows)))
+    evidence = opinion_posts(posts, sentiment=sentiment)
+    alerts = opinion_alerts(opinion_timeline(posts, sentiment=sentiment), latest_only=True, evidence=evidence)
+    assert alerts.column("key").to_pylist() == ["bus"]
+    alert = alerts.to_pylist()[0]
+    assert alert["end"] == START.replace(hour=0) + dt.timedelta(days=22)
+    assert alert["window_share"] > 0.5 > 0.3 > alert["baseline_share"]
+    quoted = [example["post_id"] for example in alert["examples"]]
+    assert len(quoted) == 3 and all(post_id.startswith(("bus-20-", "bus-21-", "bus-22-")) for post_id in quoted)
+    labels = dict(zip(*sentiment.select(["post_id", "label"]).to_pydict().values()))
+    assert all(labels[post_id] == "negative" for post_id in quoted)
+    negativity = dict(zip(*sentiment.select(["post_id", "negativity"]).to_pydict().values()))
+    assert [negativity[post_id] for post_id in quoted] == sorted((negativity[post_id] for post_id in quoted),
+                                                                 reverse=True)
+    section = opinion_section(opinion_timeline(posts, sentiment=sentiment), alerts)
+    assert section.key == "opinion" and section.figure_ids() == ["opinion-negative-share", "opinion-classes"]
+
+
+def test_bad_arguments_raise_clear_errors():
+    posts, sentiment = simulated([0.3] * 5, 5, 0)
+    timeline = opinion_timeline(posts, sentiment=sentiment)
+    with pytest.raises(ConfigurationError, match="correction"):
+        opinion_alerts(timeline, correction="holm-ish")
+    with pytest.raises(ConfigurationError, match="alpha"):
+        opinion_alerts(timeline, alpha=0)
+    with pytest.raises(DataError, match="columns"):
+        opinion_alerts(timeline.drop_columns(["negative"]))
+    with pytest.raises(DataError, match="label"):
+        opinion_timeline(posts, sentiment=pa.table({"post_id": ["x"]}))
