@@ -6,7 +6,16 @@ import logging
 
 import typer
 
-from socialfusion.cli import corpus_commands, dataset_commands, feature_commands, graph_commands, sentiment_commands
+from socialfusion.cli import (
+    corpus_commands,
+    dataset_commands,
+    feature_commands,
+    graph_commands,
+    kg_commands,
+    profile_commands,
+    sentiment_commands,
+    trend_commands,
+)
 
 __all__ = ["app", "main"]
 
@@ -21,6 +30,11 @@ app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
 app.add_typer(sentiment_commands.app, name="sentiment")
 app.add_typer(graph_commands.app, name="graph")
+app.add_typer(trend_commands.trends_app, name="trends")
+app.add_typer(trend_commands.opinion_app, name="opinion")
+app.add_typer(kg_commands.app, name="kg")
+app.add_typer(profile_commands.profiles_app, name="profiles")
+app.add_typer(profile_commands.engagement_app, name="engagement")
 
 
 def main() -> None:

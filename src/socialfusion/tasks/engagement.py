@@ -1,0 +1,991 @@
+"""Who will engage with what: engagement examples, a time-split engagement model, expected engagement, next actions.
+
+``engagement_examples`` turns a corpus into (user, post, time, label) rows: every post a user viewed (an exposure)
+is a row, labelled 1 when the user then liked it (or did any of the ``kinds`` asked for); without views, each
+engagement is a positive row and other recent posts are sampled as negatives. Each row carries features of the
+pair known at that time, and only then (every count and profile uses the history strictly before the row's time):
+
+- the tie: ``follows_author``, ``same_community`` (Leiden on the follow graph), ``past_interactions_with_author``;
+- the author: ``author_followers_log``;
+- the match: ``interest_match``, the cosine between the user's interest profile (mean text vector of the posts
+  they wrote or engaged with before) and the post's text vector; ``hashtag_match``, the same over bags of the
+  1,000 most used hashtags;
+- the post: ``hours_since_post``, ``post_hour``, ``post_weekday``, ``text_length``, ``hashtag_count``,
+  ``mention_count``, ``has_image``, ``has_video``, ``has_audio``, ``sentiment`` (-1/0/+1),
+  ``post_engagement_so_far``;
+- the user: ``user_activity``.
+
+``time_split`` cuts examples at a time (the first 80% of days by default): training rows whose outcome was known
+before the cut, test rows after it. ``EngagementModel`` learns from the training rows and is scored on the later
+window; ``explain`` measures which features drive it (permutation importance). ``ExpectedEngagementModel``
+predicts how much engagement (likes + comments + shares) a new post will get from its content, author and posting
+time; ``NextActionModel`` predicts what kind of action a user will take next. ``engagement_section`` reports the
+held-out AUC and the drivers.
+
+Examples:
+    >>> from socialfusion.datasets.synthetic import generate
+    >>> network = generate(n_users=80, n_posts=300, seed=3, n_videos=0, n_audio=0, image_fraction=0.0)
+    >>> examples = engagement_examples(network.corpus, text_encoder="text/tfidf")
+    >>> train, test = time_split(examples)
+    >>> model = EngagementModel(learner="logistic").fit(train)
+    >>> model.evaluate(test)["auc"] > 0.6
+    True
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.exceptions import ConfigurationError, DataError
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from socialfusion.corpus import Corpus
+    from socialfusion.encoders import Encoded
+    from socialfusion.report import ReportSection
+    from socialfusion.store import Store
+
+__all__ = [
+    "ENGAGEMENT_FEATURES",
+    "LEARNERS",
+    "NEGATIVE_MODES",
+    "NEXT_ACTION_FEATURES",
+    "POST_FEATURES",
+    "EngagementModel",
+    "ExpectedEngagementModel",
+    "NextActionModel",
+    "engagement_examples",
+    "engagement_section",
+    "expected_engagement",
+    "next_action_examples",
+    "post_features",
+    "time_split",
+]
+
+logger = logging.getLogger(__name__)
+
+POST_FEATURES = (
+    "author_followers_log", "author_posts_before", "author_engagement_before", "post_hour", "post_weekday",
+    "text_length", "hashtag_count", "mention_count", "has_image", "has_video", "has_audio", "sentiment",
+)
+"""Features of a post known when it is published (``post_features``, ``ExpectedEngagementModel``)."""
+
+ENGAGEMENT_FEATURES = (
+    "interest_match", "hashtag_match", "follows_author", "same_community", "past_interactions_with_author",
+    "author_followers_log", "hours_since_post", "post_hour", "post_weekday", "text_length", "hashtag_count",
+    "mention_count", "has_image", "has_video", "has_audio", "sentiment", "post_engagement_so_far", "user_activity",
+)
+"""Features of a (user, post) example, in column order (``engagement_examples``)."""
+
+NEXT_ACTION_FEATURES = (
+    "last_post", "last_like", "last_comment", "last_share", "last_click", "share_post", "share_like", "share_comment",
+    "share_share", "share_click", "history_log", "hours_since_last", "hour",
+)
+"""Features of a user's next action (``next_action_examples``)."""
+
+LEARNERS = ("gradient_boosting", "logistic", "random_forest")
+"""The learners ``EngagementModel``, ``ExpectedEngagementModel`` and ``NextActionModel`` accept."""
+
+NEGATIVE_MODES = ("auto", "exposures", "sampled")
+"""Where negative examples come from: views (``exposures``), sampled posts, or views when there are any."""
+
+_ACTIVE_KINDS = ("like", "comment", "share", "click")
+_ACTION_KINDS = ("post", *_ACTIVE_KINDS)
+_US_PER_HOUR = 3_600_000_000
+_SAMPLE_WINDOW_HOURS = 72.0
+_MAX_HASHTAGS = 1000
+
+
+# -- time-ordered history ------------------------------------------------------------------------------------------
+
+
+def _microseconds(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A timestamp column as int64 microseconds since the epoch (nulls as the smallest int64)."""
+    values = pc.cast(column, pa.timestamp("us", tz="UTC")) if len(column) else pa.array([], pa.timestamp("us"))
+    return np.asarray(pc.fill_null(pc.cast(values, pa.int64()), np.iinfo(np.int64).min).to_numpy(zero_copy_only=False),
+                      np.int64)
+
+
+class _History:
+    """Events (group, time) sorted so that "events of this group strictly before this time" is two binary searches.
+
+    Groups are non-negative int64 codes (a user, a post, a user-author pair); times are int64 microseconds.
+    """
+
+    def __init__(self, groups: np.ndarray, times: np.ndarray, query_times: np.ndarray) -> None:
+        # Dense time ranks keep group * n_ranks + rank inside int64 for any realistic corpus.
+        self._times = np.unique(np.concatenate([times, query_times]))
+        self._n_ranks = len(self._times) + 1
+        keys = np.asarray(groups, np.int64) * self._n_ranks + np.searchsorted(self._times, times)
+        self.order = np.argsort(keys, kind="stable")
+        self._keys = keys[self.order]
+
+    def bounds(self, groups: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions (in sorted order) of the first event of each query's group and of its first event at or after
+        the query time: ``end - start`` events of that group happened strictly before."""
+        base = np.asarray(groups, np.int64) * self._n_ranks
+        start = np.searchsorted(self._keys, base, side="left")
+        end = np.searchsorted(self._keys, base + np.searchsorted(self._times, times), side="left")
+        return start, end
+
+    def count_before(self, groups: np.ndarray, times: np.ndarray) -> np.ndarray:
+        start, end = self.bounds(groups, times)
+        return (end - start).astype(np.float64)
+
+
+def _codes(values: Sequence[Any], index: dict[Any, int]) -> np.ndarray:
+    return np.array([index.get(value, -1) for value in values], np.int64)
+
+
+class _CorpusView:
+    """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
+
+    def __init__(self, corpus: Corpus, sentiment: pa.Table | str | None, random_state: int) -> None:
+        from socialfusion.tasks.profiles import post_sentiment_values
+
+        posts = corpus.posts
+        self.post_ids = posts.column("post_id").to_pylist()
+        self.post_index = {post_id: row for row, post_id in enumerate(self.post_ids)}
+        authors = posts.column("author_id").to_pylist()
+        users = sorted(set(corpus.users.column("user_id").to_pylist()) | {a for a in authors if a is not None}
+                       | set(corpus.interactions.column("user_id").to_pylist()))
+        self.users = users
+        self.user_index = {user: row for row, user in enumerate(users)}
+        self.post_author = _codes(authors, self.user_index)
+        self.created = _microseconds(posts.column("created_at"))
+        self.has_time = pc.is_valid(posts.column("created_at")).to_numpy(zero_copy_only=False)
+        self.is_reshare = pc.is_valid(posts.column("reshare_of")).to_numpy(zero_copy_only=False)
+        texts = pc.fill_null(posts.column("text"), "")
+        self.text_length = np.log1p(pc.utf8_length(texts).to_numpy(zero_copy_only=False).astype(np.float64))
+        self.hashtag_count = pc.fill_null(pc.list_value_length(posts.column("hashtags")), 0).to_numpy(
+            zero_copy_only=False).astype(np.float64)
+        self.mention_count = pc.fill_null(pc.list_value_length(posts.column("mentions")), 0).to_numpy(
+            zero_copy_only=False).astype(np.float64)
+        media = posts.column("media").to_pylist()
+        self.media = {kind: np.array([any(item["kind"] == kind for item in items or []) for items in media], np.float64)
+                      for kind in ("image", "video", "audio")}
+        hours = np.where(self.has_time, self.created // _US_PER_HOUR, 0)
+        self.post_hour = (hours % 24).astype(np.float64)
+        self.post_weekday = ((hours // 24 + 3) % 7).astype(np.float64)  # 1970-01-01 was a Thursday
+        scores = post_sentiment_values(corpus, sentiment)
+        self.sentiment = np.array([scores.get(post_id, 0.0) for post_id in self.post_ids], np.float64)
+        self.followers = self._followers(corpus)
+        self.follows = {(src, dst) for src, dst, kind in zip(corpus.edges.column("src").to_pylist(),
+                                                             corpus.edges.column("dst").to_pylist(),
+                                                             corpus.edges.column("kind").to_pylist())
+                        if kind in ("follow", "friend")}
+        self.community = self._communities(corpus, random_state)
+        interactions = corpus.interactions
+        self.kind = np.array(interactions.column("kind").to_pylist(), dtype=object)
+        self.actor = _codes(interactions.column("user_id").to_pylist(), self.user_index)
+        self.target = _codes(interactions.column("post_id").to_pylist(), self.post_index)
+        self.at = _microseconds(interactions.column("at"))
+
+    def _followers(self, corpus: Corpus) -> np.ndarray:
+        in_degree = np.zeros(len(self.users))
+        for dst, kind in zip(corpus.edges.column("dst").to_pylist(), corpus.edges.column("kind").to_pylist()):
+            if kind == "follow" and dst in self.user_index:
+                in_degree[self.user_index[dst]] += 1
+        counts = dict(zip(corpus.users.column("user_id").to_pylist(),
+                          corpus.users.column("followers_count").to_pylist()))
+        return np.array([counts[user] if counts.get(user) is not None else in_degree[row]
+                         for row, user in enumerate(self.users)], np.float64)
+
+    def _communities(self, corpus: Corpus, random_state: int) -> np.ndarray:
+        from socialfusion.tasks.influence import communities, social_graph
+
+        graph = social_graph(corpus, kinds=("follow",))
+        membership = np.full(len(self.users), -1, np.int64)
+        if graph.ecount():
+            found = communities(graph, random_state=random_state).table
+            for user, community in zip(found.column("user_id").to_pylist(), found.column("community").to_pylist()):
+                if user in self.user_index:
+                    membership[self.user_index[user]] = community
+        return membership
+
+    def active(self) -> np.ndarray:
+        """Rows of active interactions (like, comment, share, click) on known posts with a time."""
+        return np.flatnonzero(np.isin(self.kind, _ACTIVE_KINDS) & (self.target >= 0) & (self.actor >= 0)
+                              & (self.at != np.iinfo(np.int64).min))
+
+
+# -- examples ------------------------------------------------------------------------------------------------------
+
+
+def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(kinds))
+    if not kinds or any(kind not in _ACTIVE_KINDS for kind in kinds):
+        raise ConfigurationError(f"kinds must be a non-empty selection of {_ACTIVE_KINDS}; got {kinds!r}")
+    return kinds
+
+
+def _exposure_rows(view: _CorpusView, kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                                         np.ndarray, np.ndarray]:
+    """(user, post, time, label, label time) of each first view of a post by someone other than its author."""
+    rows = np.flatnonzero((view.kind == "view") & (view.actor >= 0) & (view.target >= 0)
+                          & (view.at != np.iinfo(np.int64).min))
+    rows = rows[np.lexsort((view.at[rows], view.target[rows], view.actor[rows]))]
+    pair = view.actor[rows] * len(view.post_ids) + view.target[rows]
+    first = np.concatenate([[True], pair[1:] != pair[:-1]]) if len(rows) else np.zeros(0, bool)
+    rows = rows[first]
+    rows = rows[view.post_author[view.target[rows]] != view.actor[rows]]
+    user, post, at = view.actor[rows], view.target[rows], view.at[rows]
+    engaged: dict[int, int] = {}
+    for row in np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0)):
+        code = int(view.actor[row] * len(view.post_ids) + view.target[row])
+        engaged[code] = min(engaged.get(code, view.at[row]), view.at[row])
+    codes = user * len(view.post_ids) + post
+    label = np.array([code in engaged for code in codes.tolist()], np.int8)
+    label_at = np.array([engaged.get(code, moment) for code, moment in zip(codes.tolist(), at.tolist())], np.int64)
+    return user, post, at, label, np.maximum(label_at, at)
+
+
+def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int,
+                  random_state: int) -> tuple[np.ndarray, ...]:
+    """Each engagement of ``kinds`` as a positive and ``n_negatives`` posts published in the 72 hours before it,
+    which the user did not engage with, as negatives at the same time."""
+    rng = np.random.default_rng(random_state)
+    rows = np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0)
+                          & (view.at != np.iinfo(np.int64).min))
+    rows = rows[np.lexsort((view.target[rows], view.actor[rows], view.at[rows]))]
+    engaged = set((view.actor[rows] * len(view.post_ids) + view.target[rows]).tolist())
+    candidates = np.flatnonzero(view.has_time & ~view.is_reshare)
+    candidates = candidates[np.argsort(view.created[candidates], kind="stable")]
+    created = view.created[candidates]
+    users, posts, times, labels = [], [], [], []
+    for row in rows:
+        user, post, at = int(view.actor[row]), int(view.target[row]), int(view.at[row])
+        users.append(user), posts.append(post), times.append(at), labels.append(1)
+        low = np.searchsorted(created, at - int(_SAMPLE_WINDOW_HOURS * _US_PER_HOUR))
+        high = np.searchsorted(created, at, side="right")
+        pool = candidates[low:high]
+        pool = pool[(view.post_author[pool] != user)]
+        pool = pool[~np.isin(user * len(view.post_ids) + pool, list(engaged))] if len(pool) else pool
+        for negative in rng.choice(pool, min(n_negatives, len(pool)), replace=False) if len(pool) else []:
+            users.append(user), posts.append(int(negative)), times.append(at), labels.append(0)
+    times_array = np.array(times, np.int64)
+    return (np.array(users, np.int64), np.array(posts, np.int64), times_array, np.array(labels, np.int8),
+            times_array.copy())
+
+
+def _interest_match(view: _CorpusView, vectors: np.ndarray, missing: np.ndarray, user: np.ndarray,
+                    post: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """Cosine between the mean vector of what each user wrote or engaged with before ``at`` and the post's vector."""
+    written = np.flatnonzero((view.post_author >= 0) & view.has_time & ~missing)
+    active = view.active()
+    active = active[~missing[view.target[active]]]
+    groups = np.concatenate([view.post_author[written], view.actor[active]])
+    times = np.concatenate([view.created[written], view.at[active]])
+    items = np.concatenate([written, view.target[active]])
+    history = _History(groups, times, at)
+    normalised = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    cumulative = np.vstack([np.zeros((1, vectors.shape[1])), np.cumsum(normalised[items[history.order]], axis=0)])
+    start, end = history.bounds(user, at)
+    profile = cumulative[end] - cumulative[start]
+    norms = np.linalg.norm(profile, axis=1)
+    similarity = np.einsum("ij,ij->i", profile, normalised[post]) / np.maximum(norms, 1e-12)
+    return np.where((norms > 0) & ~missing[post], similarity, 0.0)
+
+
+def engagement_examples(
+    corpus: Corpus,
+    kinds: Sequence[str] = ("like",),
+    *,
+    negatives: str = "auto",
+    n_negatives: int = 1,
+    store: Store | None = None,
+    text_encoder: str = "text/tfidf",
+    post_vectors: tuple[Sequence[str], Encoded] | None = None,
+    sentiment: pa.Table | str | None = None,
+    random_state: int = 0,
+) -> pa.Table:
+    """(user, post, time, label) examples of engagement, with features known at that time.
+
+    Args:
+        corpus: posts, users, interactions (views, likes, ...) and follow edges.
+        kinds: the interaction kinds that count as engaging (``like``, ``comment``, ``share``, ``click``).
+        negatives: ``"exposures"``: every first view of a post is an example, labelled 1 when the viewer engaged
+            with it (pairs engaged without a recorded view are left out); ``"sampled"``: every engagement is a
+            positive and ``n_negatives`` other posts published in the 72 hours before it are negatives at the same
+            time; ``"auto"``: exposures when the corpus has views, else sampled.
+        n_negatives: negatives per positive when sampling.
+        store: read cached post text features from this store (``featurize``) for ``interest_match``.
+        text_encoder: the text encoder of ``interest_match`` (``text/tfidf`` is fitted on the corpus in memory
+            when no cache has it).
+        post_vectors: ready post ids and ``Encoded`` text vectors (skips encoding).
+        sentiment: post tone: ``"lexicon"``, a predictions table (``post_id, label``) or None (all 0).
+        random_state: seed of the negative sample and of the communities.
+
+    Returns:
+        One row per example, sorted by time: ``user_id``, ``post_id``, ``author_id``, ``at`` (when the user met
+        the post: the view, or the engagement), ``label_at`` (when the outcome was known), ``label`` (int8), then
+        the ``ENGAGEMENT_FEATURES`` (float64). The schema metadata records the kinds and the negative mode.
+
+    Raises:
+        ConfigurationError: unknown kinds or negative mode, ``n_negatives`` < 1, or exposures asked for a corpus
+            without views.
+        DataError: no example could be built (no interactions of ``kinds``).
+    """
+    kinds = _check_kinds(kinds)
+    if negatives not in NEGATIVE_MODES:
+        raise ConfigurationError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
+    if n_negatives < 1:
+        raise ConfigurationError(f"n_negatives must be at least 1; got {n_negatives}")
+    view = _CorpusView(corpus, sentiment, random_state)
+    has_views = bool(np.any(view.kind == "view"))
+    if negatives == "exposures" and not has_views:
+        raise ConfigurationError("the corpus has no view interactions to use as exposures; use negatives='sampled'")
+    mode = "exposures" if negatives == "auto" and has_views else ("sampled" if negatives == "auto" else negatives)
+    if mode == "exposures":
+        user, post, at, label, label_at = _exposure_rows(view, kinds)
+    else:
+        user, post, at, label, label_at = _sampled_rows(view, kinds, n_negatives, random_state)
+    if len(user) == 0 or not label.any():
+        raise DataError(f"no engagement examples: the corpus has no {'/'.join(kinds)} interactions on known posts "
+                        f"({mode} mode); check the interactions table")
+    order = np.lexsort((post, user, at))
+    user, post, at, label, label_at = user[order], post[order], at[order], label[order], label_at[order]
+    author = view.post_author[post]
+    features = _pair_features(view, corpus, user, post, at, store=store, text_encoder=text_encoder,
+                              post_vectors=post_vectors)
+    columns: dict[str, Any] = {
+        "user_id": pa.array([view.users[row] for row in user], pa.string()),
+        "post_id": pa.array([view.post_ids[row] for row in post], pa.string()),
+        "author_id": pa.array([view.users[row] if row >= 0 else None for row in author], pa.string()),
+        "at": pa.array(at, pa.timestamp("us", tz="UTC")),
+        "label_at": pa.array(label_at, pa.timestamp("us", tz="UTC")),
+        "label": pa.array(label, pa.int8()),
+        **{name: features[name] for name in ENGAGEMENT_FEATURES},
+    }
+    table = pa.table(columns)
+    return table.replace_schema_metadata({"kinds": ",".join(kinds), "negatives": mode})
+
+
+def _hashtag_bags(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_posts, n_tags)`` 0/1 bags of the most used hashtags (lower-cased), and which posts have none."""
+    from collections import Counter
+
+    tags = [{tag.lower() for tag in row or []} for row in corpus.posts.column("hashtags").to_pylist()]
+    vocabulary = [tag for tag, _ in Counter(tag for row in tags for tag in row).most_common(_MAX_HASHTAGS)]
+    column = {tag: index for index, tag in enumerate(vocabulary)}
+    bags = np.zeros((len(tags), max(len(vocabulary), 1)))
+    for row, found in enumerate(tags):
+        bags[row, [column[tag] for tag in found if tag in column]] = 1.0
+    return bags, bags.sum(axis=1) == 0
+
+
+def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np.ndarray, at: np.ndarray, *,
+                   store: Store | None, text_encoder: str,
+                   post_vectors: tuple[Sequence[str], Encoded] | None) -> dict[str, np.ndarray]:
+    from socialfusion.tasks.profiles import post_text_vectors
+
+    n_users, n_posts = len(view.users), len(view.post_ids)
+    author = view.post_author[post]
+    active = view.active()
+    active_author = view.post_author[view.target[active]]
+    known = active_author >= 0
+    pair_history = _History(view.actor[active][known] * n_users + active_author[known], view.at[active][known], at)
+    post_history = _History(view.target[active], view.at[active], at)
+    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
+    user_history = _History(np.concatenate([view.actor[active], view.post_author[written]]),
+                            np.concatenate([view.at[active], view.created[written]]), at)
+    ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
+        corpus, store=store, text_encoder=text_encoder)
+    position = {post_id: row for row, post_id in enumerate(ids)}
+    vectors = np.zeros((n_posts, encoded.vectors.shape[1]))
+    missing = np.ones(n_posts, bool)
+    for row, post_id in enumerate(view.post_ids):
+        if post_id in position:
+            vectors[row] = encoded.vectors[position[post_id]]
+            missing[row] = bool(encoded.missing[position[post_id]])
+    safe_author = np.maximum(author, 0)
+    hours_since = np.where(view.has_time[post], (at - view.created[post]) / _US_PER_HOUR, 0.0)
+    return {
+        "interest_match": _interest_match(view, vectors, missing, user, post, at),
+        "hashtag_match": _interest_match(view, *_hashtag_bags(corpus), user, post, at),
+        "follows_author": np.array([(view.users[u], view.users[a]) in view.follows if a >= 0 else False
+                                    for u, a in zip(user.tolist(), author.tolist())], np.float64),
+        "same_community": ((view.community[user] == view.community[safe_author]) & (author >= 0)
+                           & (view.community[user] >= 0)).astype(np.float64),
+        "past_interactions_with_author": np.log1p(pair_history.count_before(user * n_users + safe_author, at)),
+        "author_followers_log": np.where(author >= 0, np.log1p(view.followers[safe_author]), 0.0),
+        "hours_since_post": np.maximum(hours_since, 0.0),
+        "post_hour": view.post_hour[post],
+        "post_weekday": view.post_weekday[post],
+        "text_length": view.text_length[post],
+        "hashtag_count": view.hashtag_count[post],
+        "mention_count": view.mention_count[post],
+        "has_image": view.media["image"][post],
+        "has_video": view.media["video"][post],
+        "has_audio": view.media["audio"][post],
+        "sentiment": view.sentiment[post],
+        "post_engagement_so_far": np.log1p(post_history.count_before(post, at)),
+        "user_activity": np.log1p(user_history.count_before(user, at)),
+    }
+
+
+# -- time split ----------------------------------------------------------------------------------------------------
+
+
+def time_split(examples: pa.Table, at: dt.datetime | None = None, *, train_fraction: float = 0.8,
+               time_column: str = "at") -> tuple[pa.Table, pa.Table]:
+    """Split examples in time: train on what was known before ``at``, test on what came after.
+
+    Training rows are those whose time and outcome (``label_at``, when present) are both before ``at``; test rows
+    are those at or after ``at``. Rows that started before the cut but whose outcome came after it are in neither
+    (their label was unknown at the cut). Features of ``engagement_examples`` only look at the past of each row, so
+    nothing after the cut reaches the training rows.
+
+    Args:
+        examples: a table with an ``at`` timestamp column (and optionally ``label_at``).
+        at: the cut (a timezone-aware datetime); None cuts after the first ``train_fraction`` of the days spanned
+            (UTC midnights).
+        train_fraction: share of days in training when ``at`` is None.
+        time_column: the column holding each row's time (``created_at`` for ``post_features``).
+
+    Returns:
+        ``(train, test)`` tables with the input's columns.
+
+    Raises:
+        ConfigurationError: ``train_fraction`` not strictly between 0 and 1, or no ``at`` column.
+        DataError: one side of the split is empty.
+
+    Examples:
+        >>> import datetime as dt
+        >>> days = [dt.datetime(2024, 3, day, 12, tzinfo=dt.timezone.utc) for day in range(1, 11)]
+        >>> train, test = time_split(pa.table({"at": days, "label": [0, 1] * 5}))
+        >>> train.num_rows, test.num_rows, test.column("at")[0].as_py().day
+        (8, 2, 9)
+    """
+    if time_column not in examples.column_names:
+        raise ConfigurationError(f"examples need a {time_column!r} timestamp column; got {examples.column_names}")
+    if not 0.0 < train_fraction < 1.0:
+        raise ConfigurationError(f"train_fraction must be strictly between 0 and 1; got {train_fraction}")
+    times = _microseconds(examples.column(time_column))
+    if at is None:
+        if len(times) == 0:
+            raise DataError("no examples to split")
+        day = 86_400 * 1_000_000
+        first, last = times.min() // day, times.max() // day
+        cut = int((first + max(1, round(train_fraction * (last - first + 1)))) * day)
+    else:
+        if at.tzinfo is None:
+            raise ConfigurationError(f"at must be timezone-aware (UTC); got {at!r}")
+        cut = int(pa.scalar(at, pa.timestamp("us", tz="UTC")).cast(pa.int64()).as_py())
+    outcome = _microseconds(examples.column("label_at")) if "label_at" in examples.column_names else times
+    train = examples.filter(pa.array((times < cut) & (outcome < cut)))
+    test = examples.filter(pa.array(times >= cut))
+    if train.num_rows == 0 or test.num_rows == 0:
+        raise DataError(f"the time split leaves {train.num_rows} training and {test.num_rows} test rows; choose a cut "
+                        "inside the examples' time span")
+    return train, test
+
+
+# -- models --------------------------------------------------------------------------------------------------------
+
+
+def _learner(name: str, random_state: int, *, regression: bool = False) -> Any:
+    if name not in LEARNERS:
+        raise ConfigurationError(f"unknown learner {name!r}; choose one of {LEARNERS}")
+    from sklearn import ensemble, linear_model, pipeline, preprocessing
+
+    if name == "gradient_boosting":
+        options = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40,
+                   "random_state": random_state}
+        if regression:
+            return ensemble.HistGradientBoostingRegressor(**options)
+        return ensemble.HistGradientBoostingClassifier(**options)
+    if name == "logistic":
+        model = linear_model.Ridge() if regression else linear_model.LogisticRegression(max_iter=2000)
+        return pipeline.make_pipeline(preprocessing.StandardScaler(), model)
+    forest = ensemble.RandomForestRegressor if regression else ensemble.RandomForestClassifier
+    return forest(n_estimators=200, min_samples_leaf=10, n_jobs=1, random_state=random_state)
+
+
+def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
+    absent = [name for name in features if name not in table.column_names]
+    if absent:
+        raise DataError(f"the table lacks feature columns {absent}; build it with the matching *_examples function")
+    if table.num_rows == 0:
+        return np.zeros((0, len(features)))
+    return np.column_stack([table.column(name).to_numpy(zero_copy_only=False) for name in features]).astype(np.float64)
+
+
+def _not_fitted(model: Any, attribute: str) -> None:
+    if not hasattr(model, attribute):
+        from sklearn.exceptions import NotFittedError
+
+        raise NotFittedError(f"This {type(model).__name__} is not fitted yet; call fit first.")
+
+
+def _permutation_table(estimator: Any, matrix: np.ndarray, target: np.ndarray, features: Sequence[str],
+                       scoring: str, n_repeats: int, random_state: int) -> pa.Table:
+    from sklearn.inspection import permutation_importance
+
+    result = permutation_importance(estimator, matrix, target, scoring=scoring, n_repeats=n_repeats,
+                                    random_state=random_state, n_jobs=1)
+    order = np.argsort(-result.importances_mean, kind="stable")
+    return pa.table({"feature": pa.array([features[i] for i in order], pa.string()),
+                     "importance": result.importances_mean[order], "importance_std": result.importances_std[order]})
+
+
+class EngagementModel:
+    """Predicts whether a user engages with a post they meet, from ``engagement_examples`` features.
+
+    Fit it on the training side of ``time_split`` and score it on the later window with ``evaluate``: it refuses
+    test rows that start before the end of its training window.
+
+    Args:
+        kind: the engagement the model is about (recorded; ``fit`` checks the examples were built for it).
+        learner: one of ``LEARNERS``: ``"gradient_boosting"`` (histogram gradient boosting), ``"logistic"``
+            (standardised logistic regression) or ``"random_forest"``.
+        features: the feature columns to use; None for ``ENGAGEMENT_FEATURES``.
+        random_state: seed of the learner and of permutation importance.
+
+    Attributes:
+        estimator_: the fitted scikit-learn estimator.
+        features_: the feature columns used.
+        trained_until_: the latest time (``at`` or ``label_at``) among the training rows.
+        classes_: ``array([0, 1])``.
+    """
+
+    def __init__(self, kind: str = "like", learner: str = "gradient_boosting", *,
+                 features: Sequence[str] | None = None, random_state: int = 0) -> None:
+        self.kind = kind
+        self.learner = learner
+        self.features = features
+        self.random_state = random_state
+
+    def fit(self, examples: pa.Table) -> EngagementModel:
+        """Learn from training examples (the first part of ``time_split``).
+
+        Raises:
+            ConfigurationError: unknown learner or features, or examples built for other kinds.
+            DataError: a single class among the labels.
+        """
+        _check_kinds([self.kind])
+        built_for = (examples.schema.metadata or {}).get(b"kinds")
+        if built_for is not None and self.kind not in built_for.decode().split(","):
+            raise ConfigurationError(f"the examples were built for kinds {built_for.decode()!r}, not {self.kind!r}; "
+                                     f"build them with engagement_examples(corpus, kinds=({self.kind!r},))")
+        features = tuple(ENGAGEMENT_FEATURES if self.features is None else self.features)
+        unknown = [name for name in features if name not in ENGAGEMENT_FEATURES]
+        if unknown or not features:
+            raise ConfigurationError(f"features must be a non-empty selection of ENGAGEMENT_FEATURES; got {unknown}")
+        estimator = _learner(self.learner, self.random_state)
+        labels = examples.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(np.unique(labels)) < 2:
+            raise DataError(f"the {len(labels)} training examples are all of one class; engagement needs both "
+                            "engaged and not engaged examples")
+        started = time.perf_counter()
+        self.estimator_ = estimator.fit(_matrix(examples, features), labels)
+        self.fit_seconds_ = time.perf_counter() - started
+        self.features_ = features
+        self.classes_ = np.array([0, 1])
+        outcome = "label_at" if "label_at" in examples.column_names else "at"
+        self.trained_until_ = max(pc.max(examples.column("at")).as_py(), pc.max(examples.column(outcome)).as_py())
+        return self
+
+    def predict_proba(self, examples: pa.Table) -> np.ndarray:
+        """``(n, 2)`` probabilities of not engaging / engaging."""
+        _not_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict_proba(_matrix(examples, self.features_)), np.float64)
+
+    def predict(self, examples: pa.Table) -> np.ndarray:
+        """``(n,)`` int: 1 where the engagement probability is at least 0.5."""
+        return (self.predict_proba(examples)[:, 1] >= 0.5).astype(np.int64)
+
+    def _check_later(self, examples: pa.Table) -> None:
+        earliest = pc.min(examples.column("at")).as_py()
+        if earliest is not None and earliest < self.trained_until_:
+            raise DataError(f"test examples start at {earliest}, before the end of the training window "
+                            f"({self.trained_until_}); evaluate on the later side of time_split")
+
+    def evaluate(self, examples: pa.Table) -> dict[str, float]:
+        """Scores on held-out examples from after the training window.
+
+        Returns:
+            ``auc`` (ROC AUC), ``average_precision``, ``n`` and ``positive_rate``.
+
+        Raises:
+            DataError: the examples start before the training window ends, or hold one class only.
+        """
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
+        self._check_later(examples)
+        labels = examples.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
+        if len(np.unique(labels)) < 2:
+            raise DataError("the held-out examples are all of one class; AUC is undefined")
+        probability = self.predict_proba(examples)[:, 1]
+        return {"auc": float(roc_auc_score(labels, probability)),
+                "average_precision": float(average_precision_score(labels, probability)),
+                "n": int(len(labels)), "positive_rate": float(labels.mean())}
+
+    def explain(self, examples: pa.Table, *, n_repeats: int = 5) -> pa.Table:
+        """Feature importances: the drop in ROC AUC when a feature's values are shuffled (permutation importance).
+
+        Args:
+            examples: labelled examples to measure on (preferably held-out ones).
+            n_repeats: shuffles per feature.
+
+        Returns:
+            Columns ``feature``, ``importance`` (mean AUC drop), ``importance_std``, most important first.
+        """
+        _not_fitted(self, "estimator_")
+        labels = examples.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
+        return _permutation_table(self.estimator_, _matrix(examples, self.features_), labels, self.features_,
+                                  "roc_auc", n_repeats, self.random_state)
+
+    def contributions(self, examples: pa.Table) -> pa.Table:
+        """Per-prediction contributions to the log-odds (logistic learner only: coefficient times standardised value).
+
+        Returns:
+            One column per feature, one row per example; the row sums plus the intercept give the log-odds.
+
+        Raises:
+            ConfigurationError: the learner is not ``"logistic"`` (contributions would not be cheap or exact).
+        """
+        _not_fitted(self, "estimator_")
+        if self.learner != "logistic":
+            raise ConfigurationError("contributions are exact and cheap only for learner='logistic'; use explain() "
+                                     f"for {self.learner!r}")
+        scaler, logistic = self.estimator_[0], self.estimator_[-1]
+        scaled = scaler.transform(_matrix(examples, self.features_))
+        values = scaled * logistic.coef_[0]
+        return pa.table({name: values[:, column] for column, name in enumerate(self.features_)})
+
+
+# -- expected engagement of a post ---------------------------------------------------------------------------------
+
+
+def post_features(corpus: Corpus, posts: pa.Table | None = None, *, sentiment: pa.Table | str | None = None,
+                  horizon_hours: float = 72.0) -> pa.Table:
+    """Features of posts known when they are published, and the engagement each got within ``horizon_hours``.
+
+    The author's history (``author_posts_before``, ``author_engagement_before``: mean log1p engagement of their
+    earlier posts in ``corpus``) only counts posts published, and engagement received, before the post.
+
+    Args:
+        corpus: the history: posts, interactions, users and edges.
+        posts: the posts to describe (e.g. new, unpublished ones, with ``author_id`` and ``created_at``); None for
+            the corpus's posts that are not reshares.
+        sentiment: post tone: ``"lexicon"``, a predictions table or None (all 0).
+        horizon_hours: the window after publishing in which engagement is counted.
+
+    Returns:
+        ``post_id``, ``created_at``, ``label_at`` (``created_at`` plus the horizon: when the engagement is final;
+        ``time_split(table, time_column="created_at")`` keeps posts whose outcome was unknown at the cut out of
+        training), ``engagement`` (likes + comments + shares within the horizon; null for posts not in
+        ``corpus``), then the ``POST_FEATURES`` (float64).
+    """
+    from socialfusion.corpus import Corpus as CorpusClass
+
+    history = _CorpusView(corpus, None, 0)
+    if posts is None:
+        posts = corpus.posts.filter(pc.invert(pc.is_valid(corpus.posts.column("reshare_of"))))
+    target = _CorpusView(CorpusClass(posts=posts, users=corpus.users, edges=corpus.edges), sentiment, 0)
+    author_names = posts.column("author_id").to_pylist()
+    author = _codes(author_names, history.user_index)
+    created = target.created
+    horizon = int(horizon_hours * _US_PER_HOUR)
+    engaging = np.flatnonzero(np.isin(history.kind, ("like", "comment", "share")) & (history.target >= 0))
+    delay = history.at[engaging] - history.created[history.target[engaging]]
+    counted = engaging[(delay >= 0) & (delay <= horizon)]
+    engagement = np.bincount(history.target[counted], minlength=len(history.post_ids)).astype(np.float64)
+    # The author's earlier posts count once their horizon has passed, so their engagement is final.
+    originals = np.flatnonzero((history.post_author >= 0) & history.has_time & ~history.is_reshare)
+    done = history.created[originals] + horizon
+    authors_history = _History(history.post_author[originals], done, created)
+    cumulative = np.concatenate([[0.0], np.cumsum(np.log1p(engagement[originals][authors_history.order]))])
+    safe = np.maximum(author, 0)
+    start, end = authors_history.bounds(safe, created)
+    before = np.where(author >= 0, end - start, 0).astype(np.float64)
+    mean_before = np.divide(cumulative[end] - cumulative[start], before, out=np.zeros(len(before)), where=before > 0)
+    followers = np.where(author >= 0, history.followers[safe], 0.0)
+    own = _codes(posts.column("post_id").to_pylist(), history.post_index)
+    return pa.table({
+        "post_id": posts.column("post_id"),
+        "created_at": pa.array(created, pa.timestamp("us", tz="UTC"), mask=~target.has_time),
+        "label_at": pa.array(created + horizon, pa.timestamp("us", tz="UTC"), mask=~target.has_time),
+        "engagement": pa.array(np.where(own >= 0, engagement[np.maximum(own, 0)], 0.0), pa.float64(), mask=own < 0),
+        "author_followers_log": np.log1p(followers),
+        "author_posts_before": np.log1p(before),
+        "author_engagement_before": mean_before,
+        "post_hour": target.post_hour,
+        "post_weekday": target.post_weekday,
+        "text_length": target.text_length,
+        "hashtag_count": target.hashtag_count,
+        "mention_count": target.mention_count,
+        "has_image": target.media["image"],
+        "has_video": target.media["video"],
+        "has_audio": target.media["audio"],
+        "sentiment": target.sentiment,
+    })
+
+
+class ExpectedEngagementModel:
+    """Expected engagement (likes + comments + shares) of a post from its content, author and posting time.
+
+    A regression of ``log1p(engagement)`` on ``post_features``; ``predict`` returns the expected count
+    (``expm1`` of the prediction).
+
+    Args:
+        learner: one of ``LEARNERS`` (``"logistic"`` means a standardised ridge regression here).
+        random_state: seed of the learner.
+
+    Attributes:
+        estimator_: the fitted regressor.
+        trained_until_: the latest ``created_at`` among the training posts.
+
+    Examples:
+        >>> from socialfusion.datasets.synthetic import generate
+        >>> corpus = generate(n_users=60, n_posts=200, seed=2, n_videos=0, n_audio=0).corpus
+        >>> table = post_features(corpus)
+        >>> model = ExpectedEngagementModel(learner="logistic").fit(table)
+        >>> bool((model.predict(table) >= 0).all())
+        True
+    """
+
+    def __init__(self, learner: str = "gradient_boosting", *, random_state: int = 0) -> None:
+        self.learner = learner
+        self.random_state = random_state
+
+    def fit(self, posts: pa.Table) -> ExpectedEngagementModel:
+        """Learn from ``post_features`` rows with a known ``engagement``.
+
+        Raises:
+            DataError: no post with a known engagement.
+        """
+        known = posts.filter(pc.is_valid(posts.column("engagement")))
+        if known.num_rows == 0:
+            raise DataError("no post with a known engagement to learn from; pass post_features(corpus)")
+        target = np.log1p(known.column("engagement").to_numpy(zero_copy_only=False))
+        self.estimator_ = _learner(self.learner, self.random_state, regression=True).fit(
+            _matrix(known, POST_FEATURES), target)
+        self.trained_until_ = pc.max(known.column("created_at")).as_py()
+        return self
+
+    def predict(self, posts: pa.Table) -> np.ndarray:
+        """``(n,)`` expected engagement count of each post (from ``post_features``)."""
+        _not_fitted(self, "estimator_")
+        return np.maximum(np.expm1(self.estimator_.predict(_matrix(posts, POST_FEATURES))), 0.0)
+
+    def evaluate(self, posts: pa.Table) -> dict[str, float]:
+        """Held-out ``rmse_log1p``, ``mae`` (counts) and ``spearman`` on posts with a known engagement."""
+        from scipy.stats import spearmanr
+
+        _not_fitted(self, "estimator_")
+        known = posts.filter(pc.is_valid(posts.column("engagement")))
+        truth = known.column("engagement").to_numpy(zero_copy_only=False)
+        predicted = self.predict(known)
+        return {"rmse_log1p": float(np.sqrt(np.mean((np.log1p(predicted) - np.log1p(truth)) ** 2))),
+                "mae": float(np.mean(np.abs(predicted - truth))),
+                "spearman": float(spearmanr(predicted, truth).statistic), "n": int(known.num_rows)}
+
+    def explain(self, posts: pa.Table, *, n_repeats: int = 5) -> pa.Table:
+        """Permutation importance (drop in R^2 on log1p engagement), most important first."""
+        _not_fitted(self, "estimator_")
+        known = posts.filter(pc.is_valid(posts.column("engagement")))
+        target = np.log1p(known.column("engagement").to_numpy(zero_copy_only=False))
+        return _permutation_table(self.estimator_, _matrix(known, POST_FEATURES), target, POST_FEATURES, "r2",
+                                  n_repeats, self.random_state)
+
+
+def expected_engagement(corpus: Corpus, posts: pa.Table, *, learner: str = "gradient_boosting",
+                        sentiment: pa.Table | str | None = None, random_state: int = 0) -> pa.Table:
+    """Expected engagement of new posts, from a model fitted on the corpus's posts (``ExpectedEngagementModel``).
+
+    Args:
+        corpus: the history: its non-reshare posts with their engagement are the training data.
+        posts: the posts to score (``post_id``, ``author_id``, ``created_at``, ``text``, ``hashtags``, ``media``...;
+            e.g. ``Corpus.from_records(posts=[...]).posts``).
+        learner: one of ``LEARNERS``.
+        sentiment: post tone (see ``post_features``).
+        random_state: seed of the learner.
+
+    Returns:
+        Columns ``post_id`` and ``expected_engagement`` (expected likes + comments + shares in 72 hours).
+
+    Examples:
+        >>> from socialfusion.corpus import Corpus
+        >>> from socialfusion.datasets.synthetic import generate
+        >>> network = generate(n_users=60, n_posts=200, seed=2, n_videos=0, n_audio=0)
+        >>> new = Corpus.from_records(posts=[{"post_id": "draft", "author_id": network.truth.influencers[0],
+        ...                                   "text": "Big news #tech", "created_at": "2024-04-01T18:00:00Z"}])
+        >>> expected_engagement(network.corpus, new.posts, learner="logistic").column_names
+        ['post_id', 'expected_engagement']
+    """
+    model = ExpectedEngagementModel(learner, random_state=random_state).fit(
+        post_features(corpus, sentiment=sentiment))
+    return pa.table({"post_id": posts.column("post_id"),
+                     "expected_engagement": model.predict(post_features(corpus, posts, sentiment=sentiment))})
+
+
+# -- next action ---------------------------------------------------------------------------------------------------
+
+
+def next_action_examples(corpus: Corpus) -> pa.Table:
+    """Each user action (a post written, a like, comment, share or click) as the target of the user's history before it.
+
+    Returns:
+        One row per action after a user's first, sorted by time: ``user_id``, ``at``, ``label`` (the action's kind:
+        ``post``, ``like``, ``comment``, ``share`` or ``click``), then ``NEXT_ACTION_FEATURES``: one-hot of the
+        previous action, the share of each kind in the history, ``history_log`` (log1p of the history length),
+        ``hours_since_last`` (log1p) and the ``hour`` (UTC) of the previous action.
+
+    Raises:
+        DataError: no user has two actions.
+    """
+    view = _CorpusView(corpus, None, 0)
+    active = view.active()
+    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
+    users = np.concatenate([view.post_author[written], view.actor[active]])
+    times = np.concatenate([view.created[written], view.at[active]])
+    kinds = np.concatenate([np.zeros(len(written), np.int64),
+                            np.array([_ACTION_KINDS.index(kind) for kind in view.kind[active]], np.int64)])
+    order = np.lexsort((kinds, times, users))
+    users, times, kinds = users[order], times[order], kinds[order]
+    same = np.concatenate([[False], users[1:] == users[:-1]])
+    rows = np.flatnonzero(same)
+    if len(rows) == 0:
+        raise DataError("no user has two actions (posts or likes, comments, shares, clicks); nothing to predict")
+    one_hot = np.eye(len(_ACTION_KINDS))[kinds]
+    # counts[i] = actions of each kind among the user's actions before row i
+    cumulative = np.cumsum(one_hot, axis=0) - one_hot
+    first_of_user = np.maximum.accumulate(np.where(~same, np.arange(len(users)), 0))
+    counts = cumulative - cumulative[first_of_user]
+    history = counts.sum(axis=1, keepdims=True)
+    previous = rows - 1
+    columns = {"user_id": pa.array([view.users[u] for u in users[rows]], pa.string()),
+               "at": pa.array(times[rows], pa.timestamp("us", tz="UTC")),
+               "label": pa.array([_ACTION_KINDS[k] for k in kinds[rows]], pa.string())}
+    for index, kind in enumerate(_ACTION_KINDS):
+        columns[f"last_{kind}"] = one_hot[previous, index]
+    shares = counts[rows] / np.maximum(history[rows], 1)
+    for index, kind in enumerate(_ACTION_KINDS):
+        columns[f"share_{kind}"] = shares[:, index]
+    columns["history_log"] = np.log1p(history[rows, 0])
+    columns["hours_since_last"] = np.log1p(np.maximum(times[rows] - times[previous], 0) / _US_PER_HOUR)
+    columns["hour"] = ((times[previous] // _US_PER_HOUR) % 24).astype(np.float64)
+    table = pa.table(columns)
+    return table.take(pa.array(np.argsort(times[rows], kind="stable")))
+
+
+class NextActionModel:
+    """Predicts the kind of a user's next action (post, like, comment, share, click) from their history.
+
+    Fit on the training side of ``time_split(next_action_examples(corpus))`` and ``evaluate`` on the later side,
+    where it is compared with always predicting the user's most frequent past action.
+
+    Args:
+        learner: one of ``LEARNERS`` (logistic by default: gradient boosting grows one tree per kind and round).
+        random_state: seed of the learner.
+
+    Attributes:
+        estimator_: the fitted classifier.
+        classes_: the action kinds seen in training.
+        trained_until_: the latest ``at`` among the training rows.
+
+    Examples:
+        >>> from socialfusion.datasets.synthetic import generate
+        >>> corpus = generate(n_users=60, n_posts=200, seed=2, n_videos=0, n_audio=0).corpus
+        >>> train, test = time_split(next_action_examples(corpus))
+        >>> scores = NextActionModel(random_state=0).fit(train).evaluate(test)
+        >>> scores["accuracy"] > scores["majority_accuracy"]
+        True
+    """
+
+    def __init__(self, learner: str = "logistic", *, random_state: int = 0) -> None:
+        self.learner = learner
+        self.random_state = random_state
+
+    def fit(self, examples: pa.Table) -> NextActionModel:
+        """Learn from ``next_action_examples`` rows.
+
+        Raises:
+            DataError: fewer than two kinds of action.
+        """
+        labels = np.array(examples.column("label").to_pylist(), dtype=object).astype(str)
+        if len(np.unique(labels)) < 2:
+            raise DataError("the training actions are all of one kind; there is nothing to predict")
+        self.estimator_ = _learner(self.learner, self.random_state).fit(_matrix(examples, NEXT_ACTION_FEATURES),
+                                                                         labels)
+        self.classes_ = np.asarray(self.estimator_.classes_)
+        self.majority_ = str(max(set(labels.tolist()), key=labels.tolist().count))
+        self.trained_until_ = pc.max(examples.column("at")).as_py()
+        return self
+
+    def predict_proba(self, examples: pa.Table) -> np.ndarray:
+        """``(n, len(classes_))`` probabilities of each kind."""
+        _not_fitted(self, "estimator_")
+        return np.asarray(self.estimator_.predict_proba(_matrix(examples, NEXT_ACTION_FEATURES)), np.float64)
+
+    def predict(self, examples: pa.Table) -> np.ndarray:
+        """``(n,)`` the most probable next kind."""
+        return self.classes_[np.argmax(self.predict_proba(examples), axis=1)]
+
+    def evaluate(self, examples: pa.Table) -> dict[str, float]:
+        """``accuracy``, ``macro_f1``, and two baselines: ``majority_accuracy`` (the most common training kind) and
+        ``habit_accuracy`` (each user's most frequent past kind).
+
+        Raises:
+            DataError: the examples start before the training window ends.
+        """
+        from sklearn.metrics import f1_score
+
+        _not_fitted(self, "estimator_")
+        earliest = pc.min(examples.column("at")).as_py()
+        if earliest is not None and earliest <= self.trained_until_:
+            raise DataError(f"test actions start at {earliest}, not after the training window ({self.trained_until_})")
+        truth = np.array(examples.column("label").to_pylist(), dtype=object).astype(str)
+        predicted = self.predict(examples).astype(str)
+        shares = _matrix(examples, [f"share_{kind}" for kind in _ACTION_KINDS])
+        habit = np.array(_ACTION_KINDS)[np.argmax(shares, axis=1)]
+        return {"accuracy": float(np.mean(predicted == truth)),
+                "macro_f1": float(f1_score(truth, predicted, average="macro")),
+                "majority_accuracy": float(np.mean(truth == self.majority_)),
+                "habit_accuracy": float(np.mean(habit == truth)), "n": int(len(truth))}
+
+
+# -- report --------------------------------------------------------------------------------------------------------
+
+
+def engagement_section(model: EngagementModel, test: pa.Table, *, drivers: pa.Table | None = None,
+                       top: int = 10) -> ReportSection:
+    """The report's "engagement" card: held-out AUC of the model and of an author-followers baseline, and drivers.
+
+    Args:
+        model: a fitted ``EngagementModel``.
+        test: held-out examples from after its training window (``time_split``).
+        drivers: ready ``model.explain(test)``; computed when None.
+        top: how many drivers to show.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from socialfusion.report import Metrics, ReportSection, Table
+
+    scores = model.evaluate(test)
+    labels = test.column("label").to_numpy(zero_copy_only=False)
+    baseline = float(roc_auc_score(labels, test.column("author_followers_log").to_numpy(zero_copy_only=False)))
+    drivers = model.explain(test) if drivers is None else drivers
+    rows = [{"feature": row["feature"], "importance (AUC drop)": round(row["importance"], 4),
+             "std": round(row["importance_std"], 4)} for row in drivers.slice(0, top).to_pylist()]
+    leading = ", ".join(row["feature"] for row in rows[:3])
+    return ReportSection(
+        title="Engagement prediction", key="engagement",
+        summary=f"Held-out AUC {scores['auc']:.3f} on the later time window ({scores['n']:,} examples) against "
+                f"{baseline:.3f} for author followers alone; the main drivers are {leading}.",
+        blocks=[Metrics({"held-out AUC": scores["auc"], "average precision": scores["average_precision"],
+                         "author-followers AUC": baseline, "test examples": scores["n"],
+                         "engagement rate": scores["positive_rate"]},
+                        caption=f"{model.kind} prediction with {model.learner}, trained on the earlier window."),
+                Table(rows, caption="Drivers: how much the held-out AUC drops when each feature is shuffled.")],
+    )

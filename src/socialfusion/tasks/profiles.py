@@ -1,0 +1,653 @@
+"""What each user is like: interests, sentiment, activity rhythm, influence, language, embedding; audience segments.
+
+``build_profiles`` turns a corpus into one row per user:
+
+- **interests**: the user's most used hashtags and keywords (and most frequent topics when a ``post_topics``
+  table, columns ``post_id, topic``, is given);
+- **sentiment tendency**: the mean of the user's posts' sentiment (-1 negative, 0 neutral, +1 positive) and the
+  positive and negative shares, from a predictions table (``post_id, label``) or the lexicons;
+- **activity rhythm**: the share of the user's actions (posts written, and likes, comments, shares, clicks) in each
+  hour of the day (24 shares, UTC) and each weekday (7 shares, Monday first), the peak hour and weekday;
+- **influence and community**: PageRank and Leiden community of the follow graph (``tasks.influence``), followers;
+- **languages**: the languages of the user's posts, most frequent first;
+- **embedding**: the mean of the user's posts' text vectors, L2-normalised (``profile_embeddings``); users with no
+  text have a zero vector flagged ``embedding_missing``.
+
+``write_profiles`` stores them in the ``user_profiles`` table (vector column ``vector``) where ``similar_users``
+finds nearest users through the store's vector search. ``audience_segments`` clusters users into segments and
+describes each one, including what content works best with it; ``profiles_section`` shows the segments in the report.
+
+Examples:
+    >>> from socialfusion.corpus import Corpus
+    >>> corpus = Corpus.from_records(posts=[
+    ...     {"post_id": "p1", "author_id": "ann", "text": "Morning run #fitness", "hashtags": ["fitness"],
+    ...      "created_at": "2024-03-04T07:10:00Z", "lang": "en"},
+    ...     {"post_id": "p2", "author_id": "ann", "text": "Another run #fitness", "hashtags": ["fitness"],
+    ...      "created_at": "2024-03-05T07:50:00Z", "lang": "en"}])
+    >>> row = build_profiles(corpus, text_encoder="text/tfidf", sentiment=None).to_pylist()[0]
+    >>> row["user_id"], row["top_hashtags"], row["peak_hour"], row["hour_shares"][7]
+    ('ann', ['fitness'], 7, 1.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.exceptions import ConfigurationError, DataError, StoreError
+
+if TYPE_CHECKING:
+    from socialfusion.corpus import Corpus
+    from socialfusion.encoders import Encoded
+    from socialfusion.report import ReportSection
+    from socialfusion.store import Store
+
+__all__ = [
+    "ACTIVE_KINDS",
+    "PROFILES_TABLE",
+    "ProfileEmbeddings",
+    "Segments",
+    "audience_segments",
+    "build_profiles",
+    "post_sentiment_values",
+    "post_text_vectors",
+    "profile_embeddings",
+    "profiles_section",
+    "similar_users",
+    "write_profiles",
+]
+
+logger = logging.getLogger(__name__)
+
+PROFILES_TABLE = "user_profiles"
+"""The store table ``write_profiles`` writes: one row per user, the embedding in the ``vector`` column."""
+
+ACTIVE_KINDS = ("like", "comment", "share", "click")
+"""Interaction kinds that count as a user's own actions (a view is passive)."""
+
+_SENTIMENT_VALUE = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}
+_WORD = re.compile(r"[^\W\d_][\w']{2,}", re.UNICODE)
+_HOUR_BANDS = (("night (0-6h)", 0, 6), ("morning (6-12h)", 6, 12), ("afternoon (12-18h)", 12, 18),
+               ("evening (18-24h)", 18, 24))
+_MAX_SEGMENTS = 8
+
+
+class ProfileEmbeddings(NamedTuple):
+    """One text embedding per user.
+
+    Attributes:
+        user_ids: ``n`` user ids, sorted.
+        vectors: ``(n, dim)`` float32, L2-normalised rows; all zeros where ``missing``.
+        missing: ``(n,)`` bool, True for users with no post text to embed.
+    """
+
+    user_ids: list[str]
+    vectors: np.ndarray
+    missing: np.ndarray
+
+
+class Segments(NamedTuple):
+    """Audience segments.
+
+    Attributes:
+        assignments: columns ``user_id``, ``segment`` (int, 0 for the largest segment, then by size).
+        cards: one row per segment: ``segment``, ``size``, ``top_interests``, ``languages``, ``peak_hours``,
+            ``what_works`` (content features with the highest engagement lift in the segment, e.g.
+            ``"image x1.8"``).
+        silhouette: the silhouette score of the clustering (NaN with a single segment).
+    """
+
+    assignments: pa.Table
+    cards: pa.Table
+    silhouette: float
+
+
+# -- embeddings ----------------------------------------------------------------------------------------------------
+
+
+def post_text_vectors(corpus: Corpus, *, store: Store | None = None,
+                      text_encoder: str = "text/minilm-int8") -> tuple[list[str], Encoded]:
+    """Text vectors of every post of a corpus, from the store's feature cache when it has them.
+
+    Args:
+        corpus: the posts to embed.
+        store: a store whose ``featurize`` cache is read when it holds ``text_encoder``'s features; None (or no
+            cache) encodes the texts in memory (encoders that learn from the corpus, like ``text/tfidf``, are fitted
+            on these posts' texts first).
+        text_encoder: a registered text encoder.
+
+    Returns:
+        The post ids (the posts table's order) and their ``Encoded`` vectors ``(n_posts, dim)`` with the missing
+        mask (blank texts, reshares without text).
+
+    Raises:
+        ConfigurationError: ``text_encoder`` is unknown or not a text encoder.
+    """
+    from socialfusion.encoders import encoder_info, get_encoder
+    from socialfusion.featurize import feature_table, fit_encoder, items_for, load_features
+
+    if encoder_info(text_encoder)["modality"] != "text":
+        raise ConfigurationError(f"{text_encoder!r} is not a text encoder; use e.g. 'text/minilm-int8' or 'text/tfidf'")
+    post_ids = corpus.posts.column("post_id").to_pylist()
+    if store is not None and feature_table(text_encoder) in store.tables():
+        return post_ids, load_features(store, text_encoder, post_ids)
+    from socialfusion.corpus import Corpus
+
+    items = items_for(text_encoder, "text", Corpus(posts=corpus.posts))
+    encoder = get_encoder(text_encoder)
+    if any(text.strip() for text in items.inputs):
+        fit_encoder(encoder, "text", items, corpus)
+    logger.info("encoding %d post texts with %s (not in a feature cache)", len(post_ids), text_encoder)
+    return post_ids, encoder.encode(items.inputs)
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def _user_ids(corpus: Corpus) -> list[str]:
+    """Every user of the users table, every post author and every user who interacted, sorted."""
+    authors = pc.drop_null(pc.unique(corpus.posts.column("author_id"))).to_pylist()
+    actors = pc.unique(corpus.interactions.column("user_id")).to_pylist()
+    return sorted(set(corpus.users.column("user_id").to_pylist()) | set(authors) | set(actors))
+
+
+def profile_embeddings(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
+                       post_vectors: tuple[Sequence[str], Encoded] | None = None) -> ProfileEmbeddings:
+    """Each user's profile embedding: the mean of their posts' text vectors, L2-normalised.
+
+    Link prediction and recommendation reuse it to compare users with users, or users with posts.
+
+    Args:
+        corpus: the corpus (users and posts).
+        store: read cached text features from this store (see ``post_text_vectors``).
+        text_encoder: the text encoder.
+        post_vectors: ready post ids and their ``Encoded`` vectors (skips encoding).
+
+    Returns:
+        ``ProfileEmbeddings(user_ids, vectors (n_users, dim), missing (n_users,))``; a user with no text is a zero
+        row flagged missing, never a silent zero.
+
+    Examples:
+        >>> from socialfusion.corpus import Corpus
+        >>> from socialfusion.encoders import Encoded
+        >>> corpus = Corpus.from_records(users=[{"user_id": "a"}, {"user_id": "b"}],
+        ...                              posts=[{"post_id": "p1", "author_id": "a", "text": "x"}])
+        >>> vectors = Encoded(np.array([[3.0, 4.0]], np.float32), np.array([False]), [None])
+        >>> found = profile_embeddings(corpus, post_vectors=(["p1"], vectors))
+        >>> found.user_ids, found.vectors.tolist(), found.missing.tolist()
+        (['a', 'b'], [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]], [False, True])
+    """
+    post_ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
+        corpus, store=store, text_encoder=text_encoder)
+    if len(post_ids) != len(encoded.vectors):
+        raise DataError(f"{len(post_ids)} post ids for {len(encoded.vectors)} vectors; give one vector per post")
+    users = _user_ids(corpus)
+    index = {user: row for row, user in enumerate(users)}
+    author_of = dict(zip(corpus.posts.column("post_id").to_pylist(), corpus.posts.column("author_id").to_pylist()))
+    vectors = np.asarray(encoded.vectors, np.float64)
+    sums = np.zeros((len(users), vectors.shape[1]))
+    counts = np.zeros(len(users))
+    rows = np.array([index.get(author_of.get(post_id), -1) for post_id in post_ids], np.int64)
+    keep = (rows >= 0) & ~np.asarray(encoded.missing, bool)
+    np.add.at(sums, rows[keep], vectors[keep])
+    np.add.at(counts, rows[keep], 1)
+    matrix = _normalise_rows(sums).astype(np.float32)
+    missing = (counts == 0) | (np.linalg.norm(matrix, axis=1) == 0)
+    return ProfileEmbeddings(users, matrix, missing)
+
+
+# -- profiles ------------------------------------------------------------------------------------------------------
+
+
+def _top(counter: Counter[str], k: int) -> list[str]:
+    return [name for name, _ in sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:k]]
+
+
+def post_sentiment_values(corpus: Corpus, sentiment: pa.Table | str | None) -> dict[str, float]:
+    """The tone of a corpus's posts: post id -> -1 (negative), 0 (neutral) or +1 (positive).
+
+    Args:
+        corpus: the posts.
+        sentiment: ``"lexicon"`` (``lexicon_sentiment`` on each non-blank text, in its ``lang``), a predictions
+            table with ``post_id`` and ``label`` (``read_predictions``), or None.
+
+    Returns:
+        A dict of the posts scored; empty when ``sentiment`` is None.
+
+    Raises:
+        ConfigurationError: any other ``sentiment``.
+    """
+    posts = corpus.posts
+    if sentiment is None:
+        return {}
+    if isinstance(sentiment, pa.Table):
+        if not {"post_id", "label"} <= set(sentiment.column_names):
+            raise ConfigurationError("sentiment must be a table with columns post_id and label (e.g. from "
+                                     f"read_predictions), 'lexicon' or None; got columns {sentiment.column_names}")
+        pairs = zip(sentiment.column("post_id").to_pylist(), sentiment.column("label").to_pylist())
+        return {post_id: _SENTIMENT_VALUE[label] for post_id, label in pairs if label in _SENTIMENT_VALUE}
+    if sentiment != "lexicon":
+        raise ConfigurationError(f"sentiment must be 'lexicon', a predictions table or None; got {sentiment!r}")
+    from socialfusion.tasks.sentiment import lexicon_sentiment
+
+    texts = pc.fill_null(posts.column("text"), "").to_pylist()
+    has_text = [index for index, text in enumerate(texts) if text.strip()]
+    if not has_text:
+        return {}
+    languages = posts.column("lang").to_pylist()
+    labels = lexicon_sentiment([texts[i] for i in has_text], language=[languages[i] for i in has_text])
+    ids = posts.column("post_id").to_pylist()
+    return {ids[i]: _SENTIMENT_VALUE[str(label)] for i, label in zip(has_text, labels)}
+
+
+def _activity_times(corpus: Corpus) -> tuple[list[str], np.ndarray]:
+    """(user ids, times as datetime64[us]) of each user's own actions: posts written and active interactions."""
+    posts = corpus.posts.filter(pc.is_valid(corpus.posts.column("created_at")))
+    posts = posts.filter(pc.is_valid(posts.column("author_id")))
+    interactions = corpus.interactions.filter(pc.is_in(corpus.interactions.column("kind"),
+                                                       pa.array(ACTIVE_KINDS)))
+    interactions = interactions.filter(pc.is_valid(interactions.column("at")))
+    users = posts.column("author_id").to_pylist() + interactions.column("user_id").to_pylist()
+    times = np.concatenate([_datetimes(posts.column("created_at")), _datetimes(interactions.column("at"))])
+    return users, times
+
+
+def _datetimes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A UTC timestamp column as naive ``datetime64[us]`` (UTC)."""
+    values = pc.cast(column, pa.timestamp("us")) if len(column) else pa.array([], pa.timestamp("us"))
+    return np.asarray(values.to_numpy(zero_copy_only=False), "datetime64[us]")
+
+
+def _rhythm(users: list[str], times: np.ndarray, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: (n, 24) hour shares and (n, 7) weekday shares (Monday first); zero rows for inactive users."""
+    n_users = len(index)
+    hours = np.zeros((n_users, 24))
+    weekdays = np.zeros((n_users, 7))
+    if len(times):
+        rows = np.array([index[user] for user in users], np.int64)
+        hour = (times.astype("datetime64[h]").astype(np.int64) % 24)
+        weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
+        np.add.at(hours, (rows, hour), 1)
+        np.add.at(weekdays, (rows, weekday), 1)
+    totals = hours.sum(axis=1, keepdims=True)
+    return (np.divide(hours, totals, out=np.zeros_like(hours), where=totals > 0),
+            np.divide(weekdays, totals, out=np.zeros_like(weekdays), where=totals > 0))
+
+
+def _influence(corpus: Corpus, users: list[str], random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """PageRank, community (-1 without follow ties) and followers of each user."""
+    from socialfusion.tasks.influence import communities, social_graph
+
+    graph = social_graph(corpus, kinds=("follow",))
+    names = graph.vs["name"] if graph.vcount() else []
+    position = {name: vertex for vertex, name in enumerate(names)}
+    pagerank = graph.pagerank(weights="weight" if graph.ecount() else None) if graph.vcount() else []
+    in_degree = graph.degree(mode="in") if graph.vcount() else []
+    membership = (communities(graph, random_state=random_state).table.column("community").to_pylist()
+                  if graph.ecount() else [-1] * len(names))
+    counts = dict(zip(corpus.users.column("user_id").to_pylist(), corpus.users.column("followers_count").to_pylist()))
+    rank = np.array([pagerank[position[user]] if user in position else 0.0 for user in users])
+    community = np.array([membership[position[user]] if user in position else -1 for user in users], np.int64)
+    followers = np.array([counts.get(user) if counts.get(user) is not None
+                          else (in_degree[position[user]] if user in position else 0) for user in users], np.int64)
+    return rank, community, followers
+
+
+def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
+                   post_topics: pa.Table | None = None, sentiment: pa.Table | str | None = "lexicon",
+                   top_k: int = 5, random_state: int = 0,
+                   embeddings: ProfileEmbeddings | None = None) -> pa.Table:
+    """One profile per user: interests, sentiment tendency, activity rhythm, influence, languages, embedding.
+
+    Args:
+        corpus: the corpus.
+        store: read cached text features from this store (see ``post_text_vectors``).
+        text_encoder: the text encoder of the profile embedding.
+        post_topics: optional table ``post_id, topic`` (e.g. from a topic model); adds ``top_topics``.
+        sentiment: ``"lexicon"`` (score the posts' texts), a predictions table with ``post_id, label``
+            (``read_predictions``), or None to leave the sentiment columns null.
+        top_k: how many hashtags, keywords and topics to keep.
+        random_state: seed of the communities.
+        embeddings: ready embeddings from ``profile_embeddings`` (skips encoding).
+
+    Returns:
+        One row per user (sorted by id): ``user_id``, ``n_posts``, ``n_actions`` (posts plus active interactions),
+        ``top_hashtags``, ``top_keywords``, ``top_topics`` (empty lists without ``post_topics``),
+        ``sentiment_mean``, ``positive_share``, ``negative_share`` (null without scored posts), ``hour_shares``
+        (24 floats), ``weekday_shares`` (7 floats, Monday first), ``peak_hour``, ``peak_weekday`` (null when
+        inactive), ``pagerank``, ``followers``, ``community`` (-1 without follow ties), ``languages``,
+        ``vector`` (the embedding, fixed-size float32) and ``embedding_missing``.
+
+    Raises:
+        ConfigurationError: bad ``sentiment``, ``post_topics`` without ``post_id``/``topic``, or ``top_k`` < 1.
+        DataError: the corpus has no users and no posts.
+    """
+    if top_k < 1:
+        raise ConfigurationError(f"top_k must be at least 1; got {top_k}")
+    users = _user_ids(corpus)
+    if not users:
+        raise DataError("the corpus has no users and no post authors to profile; ingest users or posts first")
+    index = {user: row for row, user in enumerate(users)}
+    posts = corpus.posts
+    authors = posts.column("author_id").to_pylist()
+    post_ids = posts.column("post_id").to_pylist()
+    topic_of: dict[str, str] = {}
+    if post_topics is not None:
+        if not {"post_id", "topic"} <= set(post_topics.column_names):
+            raise ConfigurationError(f"post_topics needs columns post_id and topic; got {post_topics.column_names}")
+        topic_of = dict(zip(post_topics.column("post_id").to_pylist(),
+                            (str(topic) for topic in post_topics.column("topic").to_pylist())))
+    scores = post_sentiment_values(corpus, sentiment)
+    hashtags = [Counter() for _ in users]
+    keywords = [Counter() for _ in users]
+    topics = [Counter() for _ in users]
+    languages = [Counter() for _ in users]
+    polarity: list[list[float]] = [[] for _ in users]
+    n_posts = np.zeros(len(users), np.int64)
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    texts = pc.fill_null(posts.column("text"), "").to_pylist()
+    for post_id, author, text, tags, lang in zip(post_ids, authors, texts, posts.column("hashtags").to_pylist(),
+                                                 posts.column("lang").to_pylist()):
+        if author is None:
+            continue
+        row = index[author]
+        n_posts[row] += 1
+        tag_set = {tag.lower() for tag in tags or []}
+        hashtags[row].update(tag_set)
+        keywords[row].update(word for word in (w.lower() for w in _WORD.findall(text))
+                             if word not in ENGLISH_STOP_WORDS and word not in tag_set)
+        if lang:
+            languages[row][lang] += 1
+        if post_id in topic_of:
+            topics[row][topic_of[post_id]] += 1
+        if post_id in scores:
+            polarity[row].append(scores[post_id])
+    action_users, action_times = _activity_times(corpus)
+    hour_shares, weekday_shares = _rhythm(action_users, action_times, index)
+    n_actions = np.bincount([index[user] for user in action_users], minlength=len(users)).astype(np.int64)
+    active = n_actions > 0
+    pagerank, community, followers = _influence(corpus, users, random_state)
+    if embeddings is None:
+        embeddings = profile_embeddings(corpus, store=store, text_encoder=text_encoder)
+    if list(embeddings.user_ids) != users:
+        raise DataError("the embeddings are of other users than the corpus's; compute them with "
+                        "profile_embeddings(corpus)")
+    dim = embeddings.vectors.shape[1]
+    mean = [float(np.mean(values)) if values else None for values in polarity]
+    return pa.table({
+        "user_id": pa.array(users, pa.string()),
+        "n_posts": n_posts,
+        "n_actions": n_actions,
+        "top_hashtags": pa.array([_top(counter, top_k) for counter in hashtags], pa.list_(pa.string())),
+        "top_keywords": pa.array([_top(counter, top_k) for counter in keywords], pa.list_(pa.string())),
+        "top_topics": pa.array([_top(counter, top_k) for counter in topics], pa.list_(pa.string())),
+        "sentiment_mean": pa.array(mean, pa.float64()),
+        "positive_share": pa.array([float(np.mean(np.array(v) > 0)) if v else None for v in polarity], pa.float64()),
+        "negative_share": pa.array([float(np.mean(np.array(v) < 0)) if v else None for v in polarity], pa.float64()),
+        "hour_shares": pa.array(hour_shares.tolist(), pa.list_(pa.float64(), 24)),
+        "weekday_shares": pa.array(weekday_shares.tolist(), pa.list_(pa.float64(), 7)),
+        "peak_hour": pa.array(np.where(active, hour_shares.argmax(axis=1), 0), pa.int64(), mask=~active),
+        "peak_weekday": pa.array(np.where(active, weekday_shares.argmax(axis=1), 0), pa.int64(), mask=~active),
+        "pagerank": pagerank,
+        "followers": followers,
+        "community": community,
+        "languages": pa.array([_top(counter, 3) for counter in languages], pa.list_(pa.string())),
+        "vector": pa.FixedSizeListArray.from_arrays(pa.array(embeddings.vectors.ravel(), pa.float32()), dim),
+        "embedding_missing": pa.array(embeddings.missing, pa.bool_()),
+    })
+
+
+# -- stored profiles and nearest users -----------------------------------------------------------------------------
+
+
+def write_profiles(store: Store, profiles: pa.Table) -> int:
+    """Replace the store's ``user_profiles`` table with ``profiles`` (from ``build_profiles``).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        ConfigurationError: ``profiles`` lacks ``user_id``, ``vector`` or ``embedding_missing``.
+    """
+    needed = {"user_id", "vector", "embedding_missing"}
+    if not needed <= set(profiles.column_names):
+        raise ConfigurationError(f"profiles need columns {sorted(needed)} (from build_profiles); "
+                                 f"got {profiles.column_names}")
+    return store.write(PROFILES_TABLE, profiles, mode="overwrite")
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def similar_users(store: Store, user_id: str, k: int = 10, *, exact: bool = False) -> pa.Table:
+    """The ``k`` users whose profile embeddings are closest (cosine) to ``user_id``'s.
+
+    Runs through ``store.search`` (LanceDB's vector search over ``user_profiles``); with ``exact=True``, or when
+    the store cannot search, every profile vector is compared instead. Users without an embedding are skipped.
+
+    Args:
+        store: a store that ``write_profiles`` wrote to.
+        user_id: the user to match.
+        k: how many users to return.
+        exact: compare with every profile instead of searching the index.
+
+    Returns:
+        Columns ``user_id``, ``similarity`` (cosine), most similar first; the user is not among them.
+
+    Raises:
+        ConfigurationError: ``k`` < 1.
+        DataError: no ``user_profiles`` table, the user has no profile, or their embedding is missing.
+    """
+    if k < 1:
+        raise ConfigurationError(f"k must be at least 1; got {k}")
+    if PROFILES_TABLE not in store.tables():
+        raise DataError(f"store {store.uri!r} has no {PROFILES_TABLE} table; build it with: "
+                        f"socialfusion profiles build --store {store.uri}")
+    rows = store.read(PROFILES_TABLE, where=f"user_id = {_quoted(user_id)}", columns=["vector", "embedding_missing"])
+    if rows.num_rows == 0:
+        raise DataError(f"user {user_id!r} has no profile in {store.uri!r}; check the id")
+    if rows.column("embedding_missing")[0].as_py():
+        raise DataError(f"user {user_id!r} has no text to embed, so no similar users can be found by content")
+    query = np.asarray(rows.column("vector")[0].as_py(), np.float32)
+    where = f"embedding_missing = false AND user_id != {_quoted(user_id)}"
+    if not exact:
+        try:
+            found = store.search(PROFILES_TABLE, query, k=k, where=where)
+            vectors = np.asarray(found.column("vector").to_pylist(), np.float32).reshape(found.num_rows, len(query))
+            return _ranked(found.column("user_id").to_pylist(), vectors @ query, k)
+        except StoreError as error:
+            logger.warning("vector search failed (%s); comparing with every profile instead", error)
+    every = store.read(PROFILES_TABLE, where=where, columns=["user_id", "vector"])
+    vectors = np.asarray(every.column("vector").to_pylist(), np.float32).reshape(every.num_rows, len(query))
+    return _ranked(every.column("user_id").to_pylist(), vectors @ query, k)
+
+
+def _ranked(user_ids: list[str], similarity: np.ndarray, k: int) -> pa.Table:
+    order = sorted(range(len(user_ids)), key=lambda row: (-float(similarity[row]), user_ids[row]))[:k]
+    return pa.table({"user_id": pa.array([user_ids[row] for row in order], pa.string()),
+                     "similarity": pa.array([float(similarity[row]) for row in order], pa.float64())})
+
+
+# -- segments ------------------------------------------------------------------------------------------------------
+
+
+def _segment_features(profiles: pa.Table, top_interests: int = 30) -> np.ndarray:
+    """Per user: embedding, hour shares and a bag of the most common hashtags, each block scaled to unit norm."""
+    vectors = np.asarray(profiles.column("vector").to_pylist(), np.float64).reshape(profiles.num_rows, -1)
+    hours = np.asarray(profiles.column("hour_shares").to_pylist(), np.float64)
+    tags = profiles.column("top_hashtags").to_pylist()
+    vocabulary = _top(Counter(tag for row in tags for tag in row), top_interests)
+    bag = np.array([[tag in row for tag in vocabulary] for row in tags], np.float64).reshape(len(tags), -1)
+    return np.hstack([_normalise_rows(vectors), _normalise_rows(hours), _normalise_rows(bag)])
+
+
+def _choose_clusters(features: np.ndarray, n_segments: int | None, random_state: int) -> tuple[np.ndarray, float]:
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    n_users = len(features)
+    if n_segments is not None:
+        labels = KMeans(n_segments, n_init=10, random_state=random_state).fit_predict(features)
+        score = silhouette_score(features, labels) if 1 < len(set(labels)) < n_users else float("nan")
+        return labels, float(score)
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, min(_MAX_SEGMENTS, n_users - 1) + 1):
+        labels = KMeans(k, n_init=10, random_state=random_state).fit_predict(features)
+        if len(set(labels)) < 2:
+            continue
+        score = float(silhouette_score(features, labels))
+        if best is None or score > best[0]:
+            best = (score, labels)
+    if best is None:
+        return np.zeros(n_users, np.int64), float("nan")
+    return best[1], best[0]
+
+
+def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> dict[str, set[str]]:
+    """Post id -> content traits: media kinds (or text only), hashtags, posting hour band, sentiment."""
+    traits: dict[str, set[str]] = {}
+    posts = corpus.posts
+    times = _datetimes(posts.column("created_at"))
+    valid_times = pc.is_valid(posts.column("created_at")).to_pylist()
+    for post_id, media, tags, time, valid in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist(),
+                                                 posts.column("hashtags").to_pylist(), times, valid_times):
+        kinds = {item["kind"] for item in media or []}
+        found = set(kinds) if kinds else {"text only"}
+        found.add("hashtags" if tags else "no hashtags")
+        if valid:
+            hour = int(time.astype("datetime64[h]").astype(np.int64) % 24)
+            found.update(name for name, low, high in _HOUR_BANDS if low <= hour < high)
+        if post_id in sentiment:
+            found.add({-1.0: "negative", 0.0: "neutral", 1.0: "positive"}[sentiment[post_id]] + " tone")
+        traits[post_id] = found
+    return traits
+
+
+def _what_works(members: set[str], corpus: Corpus, traits: dict[str, set[str]], min_support: int,
+                top: int = 3) -> list[str]:
+    """Traits whose engagement rate among the members' exposures beats the members' average rate, by lift.
+
+    With views in the corpus an exposure is a viewed post and engagement is any active interaction; without
+    views, the lift compares the traits of engaged posts with those of all posts.
+    """
+    interactions = corpus.interactions.select(["user_id", "post_id", "kind"]).to_pylist()
+    engaged = {(row["user_id"], row["post_id"]) for row in interactions
+               if row["kind"] in ACTIVE_KINDS and row["user_id"] in members}
+    viewed = {(row["user_id"], row["post_id"]) for row in interactions
+              if row["kind"] == "view" and row["user_id"] in members}
+    if viewed:
+        exposures = viewed | engaged
+        base = len(engaged & exposures) / len(exposures)
+        shown, hit = Counter(), Counter()
+        for pair in exposures:
+            for trait in traits.get(pair[1], ()):
+                shown[trait] += 1
+                hit[trait] += pair in engaged
+        lifts = {trait: (hit[trait] / shown[trait]) / base for trait in shown if shown[trait] >= min_support and base}
+    else:
+        all_posts = Counter(trait for found in traits.values() for trait in found)
+        engaged_posts = Counter(trait for _, post in engaged for trait in traits.get(post, ()))
+        n_all, n_engaged = len(traits), len(engaged)
+        lifts = {trait: (engaged_posts[trait] / n_engaged) / (all_posts[trait] / n_all)
+                 for trait in engaged_posts if engaged_posts[trait] >= min_support and n_engaged}
+    best = sorted((item for item in lifts.items() if item[1] > 1.0), key=lambda item: (-item[1], item[0]))[:top]
+    return [f"{trait} x{lift:.2f}" for trait, lift in best]
+
+
+def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_state: int = 0, *,
+                      corpus: Corpus | None = None, sentiment: pa.Table | str | None = None,
+                      min_support: int = 5) -> Segments:
+    """Cluster users into audience segments (KMeans) and describe each segment.
+
+    Each user is the concatenation of three blocks, each scaled to unit length so that none dominates: the profile
+    embedding, the 24 hour shares and a bag of the 30 most common hashtags. ``n_segments=None`` picks the number
+    of segments (2 to 8) with the best silhouette.
+
+    Args:
+        profiles: from ``build_profiles``.
+        n_segments: the number of segments, or None to choose it.
+        random_state: KMeans seed.
+        corpus: the corpus the profiles came from; needed for ``what_works`` (left empty otherwise).
+        sentiment: how to score posts' tone for ``what_works`` (see ``build_profiles``); None leaves tone out.
+        min_support: exposures (or engaged posts) a trait needs before its lift counts.
+
+    Returns:
+        ``Segments(assignments, cards, silhouette)``.
+
+    Raises:
+        ConfigurationError: ``n_segments`` below 1 or above the number of users.
+        DataError: fewer than 3 users to segment.
+    """
+    if profiles.num_rows < 3:
+        raise DataError(f"segmenting needs at least 3 users; the profiles have {profiles.num_rows}")
+    if n_segments is not None and not 1 <= n_segments <= profiles.num_rows:
+        raise ConfigurationError(f"n_segments must be between 1 and {profiles.num_rows} (users); got {n_segments}")
+    labels, score = _choose_clusters(_segment_features(profiles), n_segments, random_state)
+    sizes = Counter(labels.tolist())
+    rename = {label: rank for rank, label in enumerate(sorted(sizes, key=lambda label: (-sizes[label], label)))}
+    segment = np.array([rename[label] for label in labels], np.int64)
+    users = profiles.column("user_id").to_pylist()
+    assignments = pa.table({"user_id": pa.array(users, pa.string()), "segment": segment})
+    traits = _content_traits(corpus, post_sentiment_values(corpus, sentiment)) if corpus is not None else {}
+    tags = profiles.column("top_hashtags").to_pylist()
+    langs = profiles.column("languages").to_pylist()
+    hours = np.asarray(profiles.column("hour_shares").to_pylist(), np.float64)
+    cards: list[dict[str, Any]] = []
+    for number in range(len(sizes)):
+        rows = np.flatnonzero(segment == number)
+        hour_mass = hours[rows].sum(axis=0)
+        members = {users[row] for row in rows}
+        cards.append({
+            "segment": number,
+            "size": len(rows),
+            "top_interests": _top(Counter(tag for row in rows for tag in tags[row]), 5),
+            "languages": _top(Counter(lang for row in rows for lang in langs[row]), 3),
+            "peak_hours": [int(hour) for hour in np.argsort(-hour_mass, kind="stable")[:3] if hour_mass[hour] > 0],
+            "what_works": _what_works(members, corpus, traits, min_support) if corpus is not None else [],
+        })
+    return Segments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), score)
+
+
+_CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_interests", pa.list_(pa.string())),
+                          ("languages", pa.list_(pa.string())), ("peak_hours", pa.list_(pa.int64())),
+                          ("what_works", pa.list_(pa.string()))])
+
+
+def profiles_section(profiles: pa.Table, segments: Segments) -> ReportSection:
+    """The report's "profiles" card: how many users were profiled and one row per audience segment.
+
+    Examples:
+        >>> cards = pa.table({"segment": [0], "size": [3], "top_interests": [["a"]], "languages": [["en"]],
+        ...                   "peak_hours": [[9]], "what_works": [["image x1.50"]]})
+        >>> profiles = pa.table({"user_id": ["x", "y", "z"], "embedding_missing": [False, False, True]})
+        >>> section = profiles_section(profiles, Segments(pa.table({"user_id": ["x"]}), cards, float("nan")))
+        >>> section.key, section.blocks[0].values["segments"]
+        ('profiles', 1)
+    """
+    from socialfusion.report import Metrics, ReportSection, Table
+
+    missing = int(pc.sum(profiles.column("embedding_missing")).as_py() or 0)
+    rows = [{**row, **{name: ", ".join(str(value) for value in row[name])
+                       for name in ("top_interests", "languages", "peak_hours", "what_works")}}
+            for row in segments.cards.to_pylist()]
+    largest = rows[0] if rows else None
+    summary = (f"{profiles.num_rows:,} users in {len(rows)} audience segments; the largest ({largest['size']:,} users) "
+               f"is into {largest['top_interests'] or 'no hashtags'}." if largest else "No segments.")
+    return ReportSection(
+        title="User profiles and audience segments", key="profiles", summary=summary,
+        blocks=[Metrics({"users": profiles.num_rows, "without text embedding": missing, "segments": len(rows),
+                         "silhouette": None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)}),
+                Table(rows, caption="Segments: interests, languages, peak hours (UTC) and the content traits with the "
+                                    "highest engagement lift among the segment's members.")],
+    )

@@ -1,0 +1,272 @@
+"""Engagement examples, the time split, the engagement model and its relatives, on hand-made and synthetic corpora."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.exceptions import NotFittedError
+
+from socialfusion.corpus import Corpus
+from socialfusion.datasets.synthetic import generate
+from socialfusion.encoders import Encoded
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks.engagement import (
+    ENGAGEMENT_FEATURES,
+    EngagementModel,
+    ExpectedEngagementModel,
+    NextActionModel,
+    engagement_examples,
+    engagement_section,
+    expected_engagement,
+    next_action_examples,
+    post_features,
+    time_split,
+)
+
+UTC = dt.UTC
+
+
+def at(day: int, hour: int = 0, minute: int = 0) -> str:
+    return dt.datetime(2024, 3, day, hour, minute, tzinfo=UTC).isoformat()
+
+
+def small_corpus() -> Corpus:
+    """Bea follows Ann; Ann posts p1 (day 1, 10:00) and p2 (day 2, 10:00); Bea views both and likes p1 only;
+    Cal (no follow) views p2 and likes it."""
+    return Corpus.from_records(
+        users=[{"user_id": "ann", "followers_count": 1}, {"user_id": "bea", "followers_count": 0},
+               {"user_id": "cal", "followers_count": 0}],
+        edges=[{"src": "bea", "dst": "ann", "kind": "follow"}],
+        posts=[{"post_id": "p1", "author_id": "ann", "text": "cats #cats", "hashtags": ["cats"],
+                "created_at": at(1, 10)},
+               {"post_id": "p2", "author_id": "ann", "text": "dogs and more dogs #dogs", "hashtags": ["dogs"],
+                "created_at": at(2, 10)}],
+        interactions=[{"user_id": "bea", "post_id": "p1", "kind": "view", "at": at(1, 12)},
+                      {"user_id": "bea", "post_id": "p1", "kind": "like", "at": at(1, 12, 5)},
+                      {"user_id": "bea", "post_id": "p2", "kind": "view", "at": at(2, 13)},
+                      {"user_id": "cal", "post_id": "p2", "kind": "view", "at": at(2, 11)},
+                      {"user_id": "cal", "post_id": "p2", "kind": "like", "at": at(2, 11, 1)}],
+    )
+
+
+def fixed_vectors(corpus: Corpus) -> tuple[list[str], Encoded]:
+    """One-hot "text vectors": p1 -> [1, 0], p2 -> [0, 1] (no encoder involved)."""
+    ids = corpus.posts.column("post_id").to_pylist()
+    return ids, Encoded(np.eye(2, dtype=np.float32)[: len(ids)], np.zeros(len(ids), bool), [None] * len(ids))
+
+
+@pytest.fixture(scope="module")
+def network():
+    return generate(n_users=150, n_posts=800, seed=1, n_videos=0, n_audio=0, image_fraction=0.0)
+
+
+@pytest.fixture(scope="module")
+def split(network):
+    return time_split(engagement_examples(network.corpus, text_encoder="text/tfidf"))
+
+
+def test_examples_on_a_hand_made_corpus():
+    corpus = small_corpus()
+    examples = engagement_examples(corpus, post_vectors=fixed_vectors(corpus))
+    rows = {(row["user_id"], row["post_id"]): row for row in examples.to_pylist()}
+    assert examples.schema.metadata[b"negatives"] == b"exposures"
+    assert set(rows) == {("bea", "p1"), ("bea", "p2"), ("cal", "p2")}  # one example per view, by time
+    assert examples.column("user_id").to_pylist() == ["bea", "cal", "bea"]
+    bea1, bea2, cal2 = rows["bea", "p1"], rows["bea", "p2"], rows["cal", "p2"]
+    assert (bea1["label"], bea2["label"], cal2["label"]) == (1, 0, 1)
+    assert bea1["label_at"] == dt.datetime(2024, 3, 1, 12, 5, tzinfo=UTC)
+    assert bea1["follows_author"] == 1.0 and cal2["follows_author"] == 0.0
+    assert bea1["hours_since_post"] == pytest.approx(2.0) and cal2["hours_since_post"] == pytest.approx(1.0)
+    assert bea1["author_followers_log"] == pytest.approx(np.log(2))
+    # Bea had liked one of Ann's posts before meeting p2, none before p1; Cal's like of p2 came after Bea's view.
+    assert bea1["past_interactions_with_author"] == 0.0
+    assert bea2["past_interactions_with_author"] == pytest.approx(np.log(2))
+    assert bea2["post_engagement_so_far"] == pytest.approx(np.log(2)) and cal2["post_engagement_so_far"] == 0.0
+    # Bea's history before p2 is p1 (vector [1, 0]); p2 is [0, 1]: no match. Before p1 she had no history.
+    assert bea2["interest_match"] == 0.0 and bea1["interest_match"] == 0.0
+    assert bea2["hashtag_match"] == 0.0 and bea2["user_activity"] == pytest.approx(np.log(2))
+    assert bea1["post_hour"] == 10.0 and bea1["post_weekday"] == 4.0  # 2024-03-01 was a Friday
+
+
+def test_interest_match_uses_only_the_past():
+    corpus = small_corpus()
+    # p3, about cats like p1, comes later; Bea sees it after her like of p1.
+    extra = Corpus.from_records(
+        posts=[{"post_id": "p3", "author_id": "cal", "text": "cats again", "created_at": at(3, 9)}],
+        interactions=[{"user_id": "bea", "post_id": "p3", "kind": "view", "at": at(3, 10)}])
+    merged = Corpus(posts=pa.concat_tables([corpus.posts, extra.posts]), users=corpus.users, edges=corpus.edges,
+                    interactions=pa.concat_tables([corpus.interactions, extra.interactions]))
+    ids = merged.posts.column("post_id").to_pylist()
+    vectors = Encoded(np.array([[1, 0], [0, 1], [1, 0]], np.float32), np.zeros(3, bool), [None] * 3)
+    examples = engagement_examples(merged, post_vectors=(ids, vectors))
+    rows = {(row["user_id"], row["post_id"]): row for row in examples.to_pylist()}
+    assert rows["bea", "p3"]["interest_match"] == pytest.approx(1.0)  # she liked p1 (cats) before
+    assert rows["bea", "p3"]["label"] == 0
+
+
+def test_features_of_earlier_rows_do_not_change_when_the_future_is_removed(network):
+    corpus = network.corpus
+    vectors = (corpus.posts.column("post_id").to_pylist(),
+               Encoded(np.random.default_rng(0).random((corpus.posts.num_rows, 8)).astype(np.float32),
+                       np.zeros(corpus.posts.num_rows, bool), [None] * corpus.posts.num_rows))
+    full = engagement_examples(corpus, post_vectors=vectors)
+    cut = dt.datetime(2024, 3, 20, tzinfo=UTC)
+    past = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges,
+                  interactions=corpus.interactions.filter(pa.compute.less(corpus.interactions.column("at"), cut)))
+    truncated = engagement_examples(past, post_vectors=vectors)
+    train_full, _ = time_split(full, cut)
+    train_past, _ = time_split(truncated, dt.datetime(2024, 3, 19, 23, tzinfo=UTC))
+    assert train_full.num_rows > 1000
+    keys_full = list(zip(train_full.column("user_id").to_pylist(), train_full.column("post_id").to_pylist()))
+    index = {key: row for row, key in enumerate(zip(truncated.column("user_id").to_pylist(),
+                                                     truncated.column("post_id").to_pylist()))}
+    rows = [index[key] for key in keys_full]
+    for name in ENGAGEMENT_FEATURES:
+        np.testing.assert_allclose(truncated.column(name).to_numpy()[rows], train_full.column(name).to_numpy(),
+                                   err_msg=name)
+    assert np.array_equal(truncated.column("label").to_numpy()[rows], train_full.column("label").to_numpy())
+    assert train_past.num_rows <= train_full.num_rows
+
+
+def test_time_split_leaks_nothing(split):
+    train, test = split
+    first_test = min(test.column("at").to_pylist())
+    cut = first_test.replace(hour=0, minute=0, second=0, microsecond=0)  # the default cut is a UTC midnight
+    assert max(train.column("at").to_pylist()) < cut
+    assert max(train.column("label_at").to_pylist()) < cut  # every training outcome was known before the cut
+    days = {moment.date() for moment in train.column("at").to_pylist()} | {first_test.date()}
+    assert (cut.date() - min(days)).days == round(0.8 * 30)  # the synthetic window is 30 days
+    train_keys = set(zip(train.column("user_id").to_pylist(), train.column("post_id").to_pylist()))
+    test_keys = set(zip(test.column("user_id").to_pylist(), test.column("post_id").to_pylist()))
+    assert not train_keys & test_keys
+
+
+def test_time_split_by_hand():
+    days = [dt.datetime(2024, 3, day, 12, tzinfo=UTC) for day in (1, 2, 3, 4, 5)]
+    outcome = days[:3] + [days[3] + dt.timedelta(days=2), days[4]]  # row 3's outcome is known only on day 6
+    table = pa.table({"at": days, "label_at": outcome, "label": [0, 1, 0, 1, 0]})
+    train, test = time_split(table, dt.datetime(2024, 3, 5, tzinfo=UTC))
+    assert train.column("label").to_pylist() == [0, 1, 0]  # row 3 straddles the cut: in neither side
+    assert test.num_rows == 1
+    with pytest.raises(DataError, match="time split leaves"):
+        time_split(table, dt.datetime(2024, 4, 1, tzinfo=UTC))
+    with pytest.raises(ConfigurationError, match="timezone-aware"):
+        time_split(table, dt.datetime(2024, 3, 3))
+    with pytest.raises(ConfigurationError, match="train_fraction"):
+        time_split(table, train_fraction=1.0)
+
+
+def test_model_beats_chance_and_finds_the_planted_drivers(split):
+    train, test = split
+    model = EngagementModel(learner="logistic", random_state=0).fit(train)
+    scores = model.evaluate(test)
+    assert scores["auc"] > 0.62 and 0 < scores["positive_rate"] < 1
+    drivers = model.explain(test, n_repeats=3).column("feature").to_pylist()
+    assert "hours_since_post" in drivers[:4]
+    assert {"interest_match", "hashtag_match"} & set(drivers[:4])
+    assert {"follows_author", "author_followers_log", "same_community"} & set(drivers[:6])
+    again = EngagementModel(learner="logistic", random_state=0).fit(train)
+    np.testing.assert_array_equal(again.predict_proba(test), model.predict_proba(test))
+    assert model.predict(test).shape == (test.num_rows,)
+
+
+def test_contributions_add_up_to_the_log_odds(split):
+    train, test = split
+    model = EngagementModel(learner="logistic").fit(train)
+    contributions = model.contributions(test.slice(0, 20))
+    log_odds = np.column_stack(contributions.columns).sum(axis=1) + model.estimator_[-1].intercept_[0]
+    probability = model.predict_proba(test.slice(0, 20))[:, 1]
+    np.testing.assert_allclose(1 / (1 + np.exp(-log_odds)), probability, rtol=1e-9)
+    with pytest.raises(ConfigurationError, match="logistic"):
+        EngagementModel(learner="random_forest").fit(train.slice(0, 400)).contributions(test)
+
+
+def test_model_errors(split):
+    train, test = split
+    with pytest.raises(NotFittedError):
+        EngagementModel().predict_proba(test)
+    with pytest.raises(ConfigurationError, match="unknown learner"):
+        EngagementModel(learner="magic").fit(train)
+    with pytest.raises(ConfigurationError, match="built for kinds"):
+        EngagementModel(kind="share").fit(train)
+    with pytest.raises(ConfigurationError, match="ENGAGEMENT_FEATURES"):
+        EngagementModel(features=["shoe_size"]).fit(train)
+    model = EngagementModel(learner="logistic").fit(train)
+    with pytest.raises(DataError, match="before the end of the training window"):
+        model.evaluate(train)
+    with pytest.raises(DataError, match="one class"):
+        EngagementModel(learner="logistic").fit(train.filter(pa.compute.equal(train.column("label"), 1)))
+
+
+def test_sampled_negatives_without_views():
+    corpus = small_corpus()
+    no_views = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges,
+                      interactions=corpus.interactions.filter(pa.compute.not_equal(corpus.interactions.column("kind"),
+                                                                                   "view")))
+    examples = engagement_examples(no_views, post_vectors=fixed_vectors(corpus))
+    assert examples.schema.metadata[b"negatives"] == b"sampled"
+    rows = examples.to_pylist()
+    positives = [(row["user_id"], row["post_id"]) for row in rows if row["label"] == 1]
+    negatives = [(row["user_id"], row["post_id"], row["at"]) for row in rows if row["label"] == 0]
+    assert sorted(positives) == [("bea", "p1"), ("cal", "p2")]
+    # Cal liked p2 on day 2 at 11:01; p1 (day 1, 10:00) is the only other post published in the 72 h before.
+    assert negatives == [("cal", "p1", dt.datetime(2024, 3, 2, 11, 1, tzinfo=UTC))]
+    with pytest.raises(ConfigurationError, match="no view"):
+        engagement_examples(no_views, negatives="exposures", post_vectors=fixed_vectors(corpus))
+    with pytest.raises(ConfigurationError, match="kinds"):
+        engagement_examples(corpus, kinds=("view",))
+    with pytest.raises(DataError, match="no engagement examples"):
+        engagement_examples(corpus, kinds=("share",), post_vectors=fixed_vectors(corpus))
+
+
+def test_post_features_and_expected_engagement(network):
+    corpus = network.corpus
+    table = post_features(corpus)
+    assert table.num_rows == int((network.truth.post_kind != "reshare").sum())
+    earliest = table.sort_by("created_at").slice(0, 1).to_pylist()[0]
+    assert earliest["author_posts_before"] == 0.0 and earliest["author_engagement_before"] == 0.0
+    train, test = time_split(table, time_column="created_at")
+    cut = min(test.column("created_at").to_pylist())
+    assert max(train.column("label_at").to_pylist()) < cut  # engagement of training posts was final at the cut
+    model = ExpectedEngagementModel(learner="logistic").fit(train)
+    scores = model.evaluate(test)
+    assert scores["spearman"] > 0.3 and scores["n"] == test.num_rows
+    assert model.explain(test, n_repeats=2).column("feature")[0].as_py() in ("author_followers_log",
+                                                                             "author_engagement_before")
+    new = Corpus.from_records(posts=[{"post_id": "new", "author_id": network.truth.influencers[0], "text": "hi",
+                                      "created_at": "2024-04-01T12:00:00Z"}]).posts
+    fresh = post_features(corpus, new)
+    assert fresh.column("engagement").null_count == 1 and fresh.column("author_posts_before")[0].as_py() > 0
+    assert model.predict(fresh)[0] > np.median(model.predict(test))
+    expected = expected_engagement(corpus, new, learner="logistic")
+    assert expected.column("post_id").to_pylist() == ["new"] and expected.column("expected_engagement")[0].as_py() > 0
+
+
+def test_next_action_model_beats_the_majority_guess(network):
+    examples = next_action_examples(network.corpus)
+    assert set(examples.column("label").to_pylist()) <= {"post", "like", "comment", "share", "click"}
+    train, test = time_split(examples)
+    scores = NextActionModel(learner="logistic").fit(train).evaluate(test)
+    assert scores["accuracy"] > scores["majority_accuracy"]
+    assert 0 <= scores["habit_accuracy"] <= 1 and scores["n"] == test.num_rows
+
+
+def test_next_action_examples_by_hand():
+    examples = next_action_examples(small_corpus()).to_pylist()
+    # Ann: post, post; Bea: like; Cal: like -> only Ann's second post has a history.
+    assert [(row["user_id"], row["label"]) for row in examples] == [("ann", "post")]
+    row = examples[0]
+    assert row["last_post"] == 1.0 and row["share_post"] == 1.0 and row["hour"] == 10.0
+    assert row["hours_since_last"] == pytest.approx(np.log1p(24.0))
+
+
+def test_engagement_section(split):
+    train, test = split
+    model = EngagementModel(learner="logistic").fit(train)
+    section = engagement_section(model, test, top=5)
+    assert section.key == "engagement" and "Held-out AUC" in section.summary
+    assert section.blocks[0].values["held-out AUC"] == pytest.approx(model.evaluate(test)["auc"])
+    assert section.blocks[1].num_rows == 5

@@ -1,0 +1,227 @@
+"""User profiles, profile embeddings, similar users through LanceDB, audience segments, on hand-made corpora."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from sklearn.metrics import adjusted_rand_score
+
+from socialfusion.corpus import Corpus
+from socialfusion.encoders import Encoded
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.store import connect
+from socialfusion.tasks.profiles import (
+    PROFILES_TABLE,
+    audience_segments,
+    build_profiles,
+    post_sentiment_values,
+    profile_embeddings,
+    profiles_section,
+    similar_users,
+    write_profiles,
+)
+
+
+def rhythm_corpus() -> Corpus:
+    """Ann posts Mon 08:xx twice and Wed 20:xx once; Bea posts Sat 23:xx and likes Ann's post on Sun 09:xx;
+    Cal only views (a view is passive: Cal has no rhythm). 2024-03-04 was a Monday."""
+    return Corpus.from_records(
+        users=[{"user_id": "ann"}, {"user_id": "bea"}, {"user_id": "cal"}],
+        posts=[
+            {"post_id": "a1", "author_id": "ann", "text": "Coffee and code #coding", "hashtags": ["coding"],
+             "created_at": "2024-03-04T08:05:00Z", "lang": "en"},
+            {"post_id": "a2", "author_id": "ann", "text": "More code, more coffee #coding #coffee",
+             "hashtags": ["coding", "coffee"], "created_at": "2024-03-11T08:59:00Z", "lang": "en"},
+            {"post_id": "a3", "author_id": "ann", "text": "Late bug hunt #coding", "hashtags": ["coding"],
+             "created_at": "2024-03-06T20:30:00Z", "lang": "en"},
+            {"post_id": "b1", "author_id": "bea", "text": "周末快乐", "created_at": "2024-03-09T23:10:00Z",
+             "lang": "zh"},
+        ],
+        interactions=[{"user_id": "bea", "post_id": "a1", "kind": "like", "at": "2024-03-10T09:00:00Z"},
+                      {"user_id": "cal", "post_id": "a1", "kind": "view", "at": "2024-03-10T10:00:00Z"}],
+        edges=[{"src": "bea", "dst": "ann", "kind": "follow"}, {"src": "cal", "dst": "ann", "kind": "follow"}],
+    )
+
+
+def one_hot_vectors(corpus: Corpus, rows: dict[str, list[float]]) -> tuple[list[str], Encoded]:
+    ids = corpus.posts.column("post_id").to_pylist()
+    dim = len(next(iter(rows.values())))
+    vectors = np.array([rows.get(post_id, [0.0] * dim) for post_id in ids], np.float32)
+    return ids, Encoded(vectors, np.array([post_id not in rows for post_id in ids]), [None] * len(ids))
+
+
+def test_rhythm_interests_languages_by_hand():
+    corpus = rhythm_corpus()
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, {"a1": [1, 0], "a2": [1, 0],
+                                                                                  "a3": [0, 1], "b1": [0, 1]}))
+    table = build_profiles(corpus, sentiment=None, embeddings=embeddings)
+    profiles = {row["user_id"]: row for row in table.to_pylist()}
+    ann, bea, cal = profiles["ann"], profiles["bea"], profiles["cal"]
+    expected_hours = [0.0] * 24
+    expected_hours[8], expected_hours[20] = 2 / 3, 1 / 3
+    assert ann["hour_shares"] == pytest.approx(expected_hours)
+    assert ann["weekday_shares"] == pytest.approx([2 / 3, 0, 1 / 3, 0, 0, 0, 0])
+    assert (ann["peak_hour"], ann["peak_weekday"], ann["n_posts"], ann["n_actions"]) == (8, 0, 3, 3)
+    # Bea: a post on Saturday 23:10 and a like on Sunday 09:00; ties go to the earlier hour and day.
+    assert bea["hour_shares"][23] == bea["hour_shares"][9] == 0.5
+    assert bea["weekday_shares"][5] == bea["weekday_shares"][6] == 0.5
+    assert (bea["peak_hour"], bea["peak_weekday"], bea["n_actions"]) == (9, 5, 2)
+    assert cal["peak_hour"] is None and sum(cal["hour_shares"]) == 0 and cal["n_actions"] == 0
+    assert ann["top_hashtags"] == ["coding", "coffee"] and "code" in ann["top_keywords"]
+    assert "coding" not in ann["top_keywords"]
+    assert ann["languages"] == ["en"] and bea["languages"] == ["zh"] and cal["languages"] == []
+    assert ann["followers"] == 2 and ann["pagerank"] > bea["pagerank"]
+    assert ann["sentiment_mean"] is None and ann["top_topics"] == []
+
+
+def test_topics_and_sentiment_from_tables():
+    corpus = rhythm_corpus()
+    topics = pa.table({"post_id": ["a1", "a2", "a3"], "topic": ["tech", "tech", "night"]})
+    predictions = pa.table({"post_id": ["a1", "a2", "a3", "b1"], "label": ["positive", "positive", "negative",
+                                                                            "neutral"]})
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, {"a1": [1.0]}))
+    profiles = {row["user_id"]: row for row in build_profiles(corpus, post_topics=topics, sentiment=predictions,
+                                                              embeddings=embeddings).to_pylist()}
+    assert profiles["ann"]["top_topics"] == ["tech", "night"]
+    assert profiles["ann"]["sentiment_mean"] == pytest.approx(1 / 3)
+    assert profiles["ann"]["positive_share"] == pytest.approx(2 / 3)
+    assert profiles["ann"]["negative_share"] == pytest.approx(1 / 3)
+    assert profiles["bea"]["sentiment_mean"] == 0.0
+    assert post_sentiment_values(corpus, None) == {}
+    with pytest.raises(ConfigurationError, match="sentiment must be"):
+        build_profiles(corpus, sentiment="vibes", embeddings=embeddings)
+    with pytest.raises(ConfigurationError, match="post_topics"):
+        build_profiles(corpus, post_topics=pa.table({"id": ["a1"]}), sentiment=None, embeddings=embeddings)
+
+
+def test_embeddings_are_normalised_and_missing_users_are_flagged():
+    corpus = rhythm_corpus()
+    vectors = one_hot_vectors(corpus, {"a1": [3.0, 0.0], "a2": [0.0, 4.0], "b1": [0.0, 2.0]})
+    found = profile_embeddings(corpus, post_vectors=vectors)
+    assert found.user_ids == ["ann", "bea", "cal"]
+    np.testing.assert_allclose(found.vectors[0], [0.6, 0.8], rtol=1e-6)  # the mean [1.5, 2] scaled to length 1
+    np.testing.assert_allclose(np.linalg.norm(found.vectors[:2], axis=1), 1.0, rtol=1e-6)
+    assert found.missing.tolist() == [False, False, True]
+    assert not found.vectors[2].any()
+    encoded = profile_embeddings(corpus, text_encoder="text/tfidf")
+    np.testing.assert_allclose(np.linalg.norm(encoded.vectors[~encoded.missing], axis=1), 1.0, rtol=1e-5)
+    assert encoded.missing.tolist()[2] is True
+    with pytest.raises(DataError, match="one vector per post"):
+        profile_embeddings(corpus, post_vectors=(["a1"], vectors[1]))
+    with pytest.raises(ConfigurationError, match="not a text encoder"):
+        profile_embeddings(corpus, text_encoder="image/hog")
+
+
+def many_users_corpus(n_per_group: int = 6, seed: int = 0) -> tuple[Corpus, dict[str, list[float]]]:
+    """Two obvious audiences: cat people posting #cats in the morning, football fans posting #football at night."""
+    rng = np.random.default_rng(seed)
+    posts, vectors, interactions = [], {}, []
+    for group, (tag, hour) in enumerate((("cats", 8), ("football", 21))):
+        for member in range(n_per_group):
+            user = f"{tag}_{member}"
+            for number in range(3):
+                post_id = f"{user}_p{number}"
+                posts.append({"post_id": post_id, "author_id": user, "text": f"post about {tag}", "hashtags": [tag],
+                              "created_at": f"2024-03-0{number + 1}T{hour:02d}:{member:02d}:00Z", "lang": "en",
+                              "media": [{"kind": "image", "uri": "x.png"}] if group == 0 and number == 0 else []})
+                direction = np.eye(4)[group] + rng.normal(0, 0.05, 4)
+                vectors[post_id] = direction.tolist()
+    for member in range(n_per_group):  # cat people view cat posts; they like only those with an image
+        for other in range(n_per_group):
+            if other != member:
+                for number in range(3):
+                    post_id = f"cats_{other}_p{number}"
+                    interactions.append({"user_id": f"cats_{member}", "post_id": post_id, "kind": "view",
+                                         "at": "2024-03-05T08:30:00Z"})
+                    if number == 0:
+                        interactions.append({"user_id": f"cats_{member}", "post_id": post_id, "kind": "like",
+                                             "at": "2024-03-05T08:31:00Z"})
+    return Corpus.from_records(posts=posts, interactions=interactions), vectors
+
+
+def test_segments_recover_two_obvious_groups():
+    corpus, vectors = many_users_corpus()
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, vectors))
+    profiles = build_profiles(corpus, sentiment=None, embeddings=embeddings)
+    segments = audience_segments(profiles, corpus=corpus, random_state=0)
+    truth = [user.startswith("cats") for user in segments.assignments.column("user_id").to_pylist()]
+    assert adjusted_rand_score(truth, segments.assignments.column("segment").to_pylist()) == 1.0
+    assert segments.silhouette > 0.5
+    cards = {card["top_interests"][0]: card for card in segments.cards.to_pylist()}
+    assert set(cards) == {"cats", "football"}
+    assert cards["cats"]["size"] == 6 and cards["cats"]["peak_hours"][0] == 8
+    assert cards["football"]["peak_hours"][0] == 21 and cards["football"]["languages"] == ["en"]
+    # Cat people liked the posts with an image (1 in 3 of what they saw): lift 3 for images.
+    assert cards["cats"]["what_works"][0] == "image x3.00"
+    assert cards["football"]["what_works"] == []  # football fans engaged with nothing
+    again = audience_segments(profiles, corpus=corpus, random_state=0)
+    assert again.assignments.equals(segments.assignments)
+    fixed = audience_segments(profiles, n_segments=3, random_state=0)
+    assert len(set(fixed.assignments.column("segment").to_pylist())) == 3
+    assert all(card["what_works"] == [] for card in fixed.cards.to_pylist())  # no corpus: no lift
+    section = profiles_section(profiles, segments)
+    assert section.key == "profiles" and section.blocks[0].values["segments"] == 2
+    assert "12 users in 2 audience segments" in section.summary
+
+
+def test_segment_errors():
+    corpus, vectors = many_users_corpus(n_per_group=1)
+    profiles = build_profiles(corpus, sentiment=None,
+                              embeddings=profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, vectors)))
+    with pytest.raises(DataError, match="at least 3 users"):
+        audience_segments(profiles)
+    corpus, vectors = many_users_corpus(n_per_group=2)
+    profiles = build_profiles(corpus, sentiment=None,
+                              embeddings=profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, vectors)))
+    with pytest.raises(ConfigurationError, match="n_segments"):
+        audience_segments(profiles, n_segments=5)
+
+
+def test_similar_users_through_lancedb_match_exact_cosine(tmp_path):
+    corpus, _ = many_users_corpus(n_per_group=10, seed=3)
+    rng = np.random.default_rng(7)
+    vectors = {post_id: rng.normal(size=16).tolist() for post_id in corpus.posts.column("post_id").to_pylist()}
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, vectors))
+    profiles = build_profiles(corpus, sentiment=None, embeddings=embeddings)
+    store = connect(tmp_path / "store")
+    assert write_profiles(store, profiles) == 20 and PROFILES_TABLE in store.tables()
+    user = "cats_0"
+    found = similar_users(store, user, k=5)
+    row = embeddings.user_ids.index(user)
+    cosine = embeddings.vectors @ embeddings.vectors[row]
+    expected = [embeddings.user_ids[i] for i in np.argsort(-cosine) if embeddings.user_ids[i] != user][:5]
+    assert found.column("user_id").to_pylist() == expected
+    np.testing.assert_allclose(found.column("similarity").to_numpy(), np.sort(cosine)[::-1][1:6], rtol=1e-5)
+    exact = similar_users(store, user, k=5, exact=True)
+    assert exact.column("user_id").to_pylist() == expected
+
+
+def test_similar_users_errors(tmp_path):
+    store = connect(tmp_path / "store")
+    with pytest.raises(DataError, match="profiles build"):
+        similar_users(store, "ann")
+    corpus = rhythm_corpus()
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, {"a1": [1.0, 0.0]}))
+    write_profiles(store, build_profiles(corpus, sentiment=None, embeddings=embeddings))
+    with pytest.raises(DataError, match="no profile"):
+        similar_users(store, "nobody")
+    with pytest.raises(DataError, match="no text to embed"):
+        similar_users(store, "cal")
+    with pytest.raises(ConfigurationError, match="k must be"):
+        similar_users(store, "ann", k=0)
+    assert similar_users(store, "ann").num_rows == 0  # nobody else has an embedding
+    with pytest.raises(ConfigurationError, match="user_id"):
+        write_profiles(store, pa.table({"x": [1]}))
+
+
+def test_users_known_only_from_interactions_get_a_profile():
+    corpus = rhythm_corpus()
+    extra = Corpus.from_records(interactions=[{"user_id": "dan", "post_id": "a1", "kind": "comment",
+                                               "at": "2024-03-05T14:20:00Z"}])
+    corpus = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges,
+                    interactions=pa.concat_tables([corpus.interactions, extra.interactions]))
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, {"a1": [1.0, 0.0]}))
+    assert embeddings.user_ids == ["ann", "bea", "cal", "dan"] and embeddings.missing.tolist()[3]
+    dan = build_profiles(corpus, sentiment=None, embeddings=embeddings).to_pylist()[3]
+    assert (dan["user_id"], dan["peak_hour"], dan["peak_weekday"], dan["n_posts"]) == ("dan", 14, 1, 0)
