@@ -13,6 +13,7 @@ from socialfusion.cli import (
     graph_commands,
     kg_commands,
     profile_commands,
+    recommend_commands,
     sentiment_commands,
     trend_commands,
 )
@@ -35,6 +36,7 @@ app.add_typer(trend_commands.opinion_app, name="opinion")
 app.add_typer(kg_commands.app, name="kg")
 app.add_typer(profile_commands.profiles_app, name="profiles")
 app.add_typer(profile_commands.engagement_app, name="engagement")
+app.add_typer(recommend_commands.app, name="recommend")
 
 
 def main() -> None:

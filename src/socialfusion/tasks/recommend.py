@@ -1,0 +1,1368 @@
+"""Content recommendation: popularity, matrix factorisation, item neighbours, content, social and hybrid recommenders.
+
+Every recommender learns from interactions, given as a Corpus (its ``interactions`` table, optionally filtered by
+``kind``; the weight of a row is its ``value`` or 1 per row) or as an Arrow table with the columns ``user``,
+``item`` and optionally ``weight`` and ``time``. User and item ids are strings, mapped to codes internally
+(``users_``, ``items_``: sorted ids). They share one interface:
+
+- ``fit(interactions, ...)`` learns; ``recommend(users, k)`` returns an Arrow table ``(user, item, score, rank)``
+  of the ``k`` best items per user, leaving out what the user already consumed unless ``exclude_seen=False``,
+  optionally among ``candidates`` only, re-ranked for ``diversity`` (maximal marginal relevance over item
+  vectors) or ``freshness`` (a time-decay boost of recent items); ``score(users, items)`` returns raw scores.
+- A user absent from training (cold start) gets the items most users consumed; ``SocialRecommender`` gives them
+  what their friends consumed instead. ``ContentRecommender`` scores items from their features, so a new item
+  nobody has consumed yet can be recommended.
+
+``split_interactions`` holds out interactions at random or by time (nothing later than a held-out interaction
+is trained on), ``ranking_metrics`` scores recommendations with Recall@k and NDCG@k over the full ranking, and
+``write_item_vectors`` / ``retrieve`` serve top-k retrieval through the store's vector index.
+
+Examples:
+    >>> import pyarrow as pa
+    >>> plays = pa.table({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "z", "x"]})
+    >>> model = PopularityRecommender().fit(plays)
+    >>> model.recommend(["c"], k=2).to_pylist()
+    [{'user': 'c', 'item': 'y', 'score': 1.0, 'rank': 1}, {'user': 'c', 'item': 'z', 'score': 1.0, 'rank': 2}]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import pickle
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialfusion.corpus import Corpus
+from socialfusion.exceptions import ConfigurationError, DataError, StoreError, attempt_import
+
+if TYPE_CHECKING:
+    from socialfusion.learn._data import ModalityFeatures
+    from socialfusion.report import ReportSection
+    from socialfusion.store import Store
+
+__all__ = [
+    "ITEM_VECTORS_TABLE",
+    "RECOMMENDERS",
+    "ALSRecommender",
+    "BPRRecommender",
+    "ContentRecommender",
+    "EASERecommender",
+    "HybridRecommender",
+    "InteractionSplit",
+    "ItemKNNRecommender",
+    "PopularityRecommender",
+    "SocialRecommender",
+    "evaluate_recommender",
+    "exact_top_k",
+    "fuse_item_features",
+    "interaction_table",
+    "load_recommender",
+    "ranking_metrics",
+    "recommendation_section",
+    "retrieve",
+    "save_recommender",
+    "split_interactions",
+    "write_item_vectors",
+]
+
+logger = logging.getLogger(__name__)
+
+ITEM_VECTORS_TABLE = "item_vectors"
+"""The store table ``write_item_vectors`` writes and ``retrieve`` searches by default."""
+_SCHEMA = pa.schema([("user", pa.string()), ("item", pa.string()), ("weight", pa.float64()),
+                     ("time", pa.timestamp("us", tz="UTC"))])
+_RECOMMENDATION_SCHEMA = pa.schema([("user", pa.string()), ("item", pa.string()), ("score", pa.float64()),
+                                    ("rank", pa.int64())])
+_BATCH_USERS = 256  # users scored at a time: bounds the dense (users, items) score block
+_WEIGHTINGS = ("binary", "log", "raw", "bm25")
+_SECONDS_PER_DAY = 86_400.0
+
+
+# -- interactions ---------------------------------------------------------------------------------------------
+
+def interaction_table(
+    data: Corpus | pa.Table, *, kind: str | Sequence[str] | None = None, weight: str = "value"
+) -> pa.Table:
+    """Interactions as one Arrow table ``(user, item, weight, time)``, one row per input row.
+
+    Args:
+        data: a Corpus (its ``interactions``: ``user_id``, ``post_id``, ``kind``, ``at``, ``value``) or a table
+            with the columns ``user`` and ``item`` and optionally ``weight`` (default 1) and ``time``.
+        kind: keep only these interaction kinds (Corpus only), e.g. ``"like"``; None keeps every kind.
+        weight: for a Corpus, ``"value"`` (the row's value, 1 when null) or ``"count"`` (1 per row).
+
+    Returns:
+        A table with the schema ``user: string, item: string, weight: float64, time: timestamp[us, UTC]``.
+
+    Raises:
+        ConfigurationError: unknown ``weight``, or ``kind`` given with a table.
+        DataError: a table without ``user`` and ``item`` columns, null ids or negative weights.
+
+    Examples:
+        >>> interaction_table(pa.table({"user": ["a"], "item": ["x"]})).to_pylist()
+        [{'user': 'a', 'item': 'x', 'weight': 1.0, 'time': None}]
+    """
+    if weight not in ("value", "count"):
+        raise ConfigurationError(f"weight must be 'value' or 'count'; got {weight!r}.")
+    if isinstance(data, Corpus):
+        rows = data.interactions
+        if kind is not None:
+            kinds = [kind] if isinstance(kind, str) else list(kind)
+            rows = rows.filter(pc.is_in(rows.column("kind"), value_set=pa.array(kinds, pa.string())))
+        weights = (pc.fill_null(rows.column("value").cast(pa.float64()), 1.0) if weight == "value"
+                   else pa.array(np.ones(rows.num_rows)))
+        table = pa.table([rows.column("user_id"), rows.column("post_id"), weights, rows.column("at")],
+                         schema=_SCHEMA)
+    elif isinstance(data, pa.Table):
+        if kind is not None:
+            raise ConfigurationError("kind filters a Corpus's interactions; filter the table yourself.")
+        missing = [name for name in ("user", "item") if name not in data.column_names]
+        if missing:
+            raise DataError(f"an interactions table needs the columns user and item (weight and time optional); "
+                            f"missing {missing} among {data.column_names}.")
+        n = data.num_rows
+        weights = data.column("weight") if "weight" in data.column_names else pa.array(np.ones(n))
+        times = data.column("time") if "time" in data.column_names else pa.nulls(n, _SCHEMA.field("time").type)
+        try:
+            table = pa.table([data.column("user").cast(pa.string()), data.column("item").cast(pa.string()),
+                              pc.fill_null(weights.cast(pa.float64()), 1.0), times.cast(_SCHEMA.field("time").type)],
+                             schema=_SCHEMA)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as error:
+            raise DataError(f"cannot read the interactions table: {error}; give string ids, numeric weights "
+                            "and UTC timestamps.") from error
+    else:
+        raise DataError(f"interactions must be a Corpus or an Arrow table; got {type(data).__name__}.")
+    if table.column("user").null_count or table.column("item").null_count:
+        raise DataError("interactions hold null user or item ids; drop those rows first.")
+    if table.num_rows and pc.min(table.column("weight")).as_py() < 0:
+        raise DataError("interaction weights must be non-negative; got a negative weight.")
+    return table
+
+
+def _aggregate_pairs(table: pa.Table) -> pa.Table:
+    """One row per (user, item): summed weight and earliest time, in first-appearance order."""
+    grouped = table.group_by(["user", "item"], use_threads=False).aggregate([("weight", "sum"), ("time", "min")])
+    return grouped.rename_columns(["user", "item", "weight", "time"]).select(_SCHEMA.names).cast(_SCHEMA)
+
+
+class InteractionSplit(NamedTuple):
+    """Train, validation and test interactions, each an ``interaction_table``."""
+
+    train: pa.Table
+    validation: pa.Table
+    test: pa.Table
+
+
+def split_interactions(
+    data: Corpus | pa.Table,
+    *,
+    ratios: Sequence[float] = (0.8, 0.1, 0.1),
+    by: str = "random",
+    random_state: int | None = 0,
+    kind: str | Sequence[str] | None = None,
+    weight: str = "value",
+) -> InteractionSplit:
+    """Split interactions into train, validation and test parts.
+
+    ``by="random"`` first merges repeated (user, item) rows into one pair (weights summed, earliest time) and
+    shuffles the pairs with ``random_state``, so that a pair is never both trained on and held out.
+    ``by="time"`` keeps the rows and cuts them in time order: every training row is no later than every
+    validation row, which is no later than every test row (rows at the same instant stay in order of input).
+
+    Args:
+        data: interactions (see ``interaction_table``).
+        ratios: three non-negative shares summing to 1 (a share of 0 gives an empty part).
+        by: ``"random"`` or ``"time"``.
+        random_state: seed of the random split.
+        kind: interaction kinds kept (Corpus only).
+        weight: ``"value"`` or ``"count"`` (Corpus only).
+
+    Returns:
+        An ``InteractionSplit`` of three ``interaction_table`` tables.
+
+    Raises:
+        ConfigurationError: bad ``ratios`` or ``by``.
+        DataError: ``by="time"`` and some interaction has no time.
+
+    Examples:
+        >>> plays = pa.table({"user": list("aabbc"), "item": list("xyxzx"), "time": pa.array(
+        ...     [5, 1, 2, 4, 3], pa.timestamp("s", tz="UTC"))})
+        >>> split = split_interactions(plays, ratios=(0.6, 0.2, 0.2), by="time")
+        >>> [part.num_rows for part in split], split.test.column("item").to_pylist()
+        ([3, 1, 1], ['x'])
+    """
+    ratios = tuple(float(share) for share in ratios)
+    if len(ratios) != 3 or min(ratios) < 0 or not math.isclose(sum(ratios), 1.0, abs_tol=1e-9):
+        raise ConfigurationError(f"ratios must be three non-negative shares summing to 1; got {ratios}.")
+    if by not in ("random", "time"):
+        raise ConfigurationError(f"by must be 'random' or 'time'; got {by!r}.")
+    table = interaction_table(data, kind=kind, weight=weight)
+    if by == "random":
+        table = _aggregate_pairs(table)
+        order = np.random.default_rng(random_state).permutation(table.num_rows)
+    else:
+        if table.column("time").null_count:
+            raise DataError(f"{table.column('time').null_count} interactions have no time; a time split needs "
+                            "every time: use by='random' or fill the times.")
+        order = np.argsort(table.column("time").cast(pa.int64()).to_numpy(), kind="stable")
+    table = table.take(order)
+    first, second = np.round(np.cumsum(ratios)[:2] * table.num_rows).astype(int)
+    return InteractionSplit(table.slice(0, first), table.slice(first, second - first), table.slice(second))
+
+
+# -- metrics --------------------------------------------------------------------------------------------------
+
+def _pairs(table: pa.Table) -> set[tuple[str, str]]:
+    return set(zip(table.column("user").to_pylist(), table.column("item").to_pylist()))
+
+
+def ranking_metrics(
+    recommendations: pa.Table,
+    held_out: pa.Table,
+    *,
+    k: int | Sequence[int] = (10, 20),
+    exclude: pa.Table | None = None,
+) -> dict[str, float]:
+    """Recall@k and NDCG@k of ranked recommendations against held-out interactions, averaged over users.
+
+    The users scored are those with at least one relevant item (a held-out item, less the pairs in ``exclude``,
+    typically the training pairs). For a user with relevant set ``R`` and ranked list ``L``:
+    ``Recall@k = |L[:k] & R| / |R|`` (the definition of the LightGCN and SEPT code, not ``/ min(k, |R|)``),
+    ``NDCG@k = DCG@k / IDCG@k`` with ``DCG@k = sum over hits at rank r of 1 / log2(r + 1)`` and ``IDCG@k`` the
+    DCG of ``min(k, |R|)`` hits at the top. Rank the full item set (every item not in the user's training
+    items) for the figures the papers report. A scored user without recommendations counts as 0.
+
+    Args:
+        recommendations: ``(user, item, rank)`` (``recommend``'s output); rank 1 is the best.
+        held_out: ``(user, item)`` relevant pairs.
+        k: one cut-off or several.
+        exclude: ``(user, item)`` pairs that are not relevant even when held out.
+
+    Returns:
+        ``{"recall@10": ..., "ndcg@10": ..., ..., "users": n}``.
+
+    Raises:
+        ConfigurationError: a cut-off below 1.
+        DataError: missing columns.
+
+    Examples:
+        >>> recommended = pa.table({"user": ["a", "a", "a"], "item": ["x", "y", "z"], "rank": [1, 2, 3]})
+        >>> held = pa.table({"user": ["a", "a"], "item": ["y", "w"]})
+        >>> scores = ranking_metrics(recommended, held, k=(1, 3))
+        >>> scores["recall@1"], scores["recall@3"], round(scores["ndcg@3"], 4)
+        (0.0, 0.5, 0.3869)
+    """
+    cutoffs = sorted({int(k)} if isinstance(k, int | np.integer) else {int(value) for value in k})
+    if not cutoffs or cutoffs[0] < 1:
+        raise ConfigurationError(f"k must be one or more cut-offs >= 1; got {k}.")
+    for name, table, columns in (("recommendations", recommendations, ("user", "item", "rank")),
+                                 ("held_out", held_out, ("user", "item"))):
+        missing = [column for column in columns if column not in table.column_names]
+        if missing:
+            raise DataError(f"{name} needs the columns {list(columns)}; missing {missing}.")
+    excluded = _pairs(exclude) if exclude is not None else set()
+    relevant: dict[str, set[str]] = {}
+    for user, item in _pairs(held_out) - excluded:
+        relevant.setdefault(user, set()).add(item)
+    ranked: dict[str, list[tuple[int, str]]] = {}
+    for user, item, rank in zip(*(recommendations.column(name).to_pylist() for name in ("user", "item", "rank"))):
+        if user in relevant:
+            ranked.setdefault(user, []).append((rank, item))
+    discount = 1.0 / np.log2(np.arange(2, cutoffs[-1] + 2))
+    totals = {f"{metric}@{cut}": 0.0 for cut in cutoffs for metric in ("recall", "ndcg")}
+    for user, items in relevant.items():
+        hits = np.array([item in items for _, item in sorted(ranked.get(user, []))[: cutoffs[-1]]], dtype=bool)
+        for cut in cutoffs:
+            top = hits[:cut]
+            totals[f"recall@{cut}"] += top.sum() / len(items)
+            totals[f"ndcg@{cut}"] += discount[: len(top)][top].sum() / discount[: min(cut, len(items))].sum()
+    n_users = len(relevant)
+    result: dict[str, float] = {name: float(value / n_users if n_users else 0.0) for name, value in totals.items()}
+    result["users"] = n_users
+    return result
+
+
+def evaluate_recommender(
+    model: _Recommender, held_out: pa.Table, *, k: int | Sequence[int] = (10, 20)
+) -> dict[str, float]:
+    """Recall@k and NDCG@k of a fitted recommender on held-out interactions, ranking every unseen item.
+
+    Each held-out user gets ``max(k)`` recommendations over all the model's items except those it trained on
+    for that user; held-out pairs that were also trained on (repeat consumption in a time split) are not
+    relevant.
+
+    Args:
+        model: a fitted recommender.
+        held_out: interactions (``user``, ``item``), e.g. ``split_interactions(...).test``.
+        k: cut-offs.
+
+    Returns:
+        ``ranking_metrics``' dict.
+    """
+    cutoffs = [k] if isinstance(k, int | np.integer) else list(k)
+    users = pc.unique(held_out.column("user")).to_pylist()
+    recommendations = model.recommend(users, k=max(cutoffs), exclude_seen=True)
+    return ranking_metrics(recommendations, held_out, k=cutoffs, exclude=model.seen_pairs(users))
+
+
+# -- item features --------------------------------------------------------------------------------------------
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+def fuse_item_features(
+    features: ModalityFeatures | Mapping[str, np.ndarray], weights: Mapping[str, float] | None = None
+) -> np.ndarray:
+    """One vector per item from per-modality vectors: each modality L2-normalised, weighted, side by side.
+
+    Each row of each modality is scaled to unit length (absent rows stay 0) and by ``sqrt(weight)``, the
+    modalities are concatenated in sorted order and the result is scaled to unit length again, so that the dot
+    product of two items is the weighted mean of their per-modality cosine similarities (over the modalities
+    both have, up to the final scaling).
+
+    Args:
+        features: a ``ModalityFeatures`` or modality name -> ``(n, dim)`` array.
+        weights: modality name -> non-negative weight; None weighs every modality 1.
+
+    Returns:
+        ``(n, sum of dims)`` float32, rows of unit length (0 for an item with no modality).
+
+    Raises:
+        ConfigurationError: a weight for an unknown modality or a negative weight.
+
+    Examples:
+        >>> fused = fuse_item_features({"text": np.array([[3.0, 4.0]]), "image": np.array([[0.0, 2.0]])})
+        >>> fused.astype(float).round(3).tolist()
+        [[0.0, 0.707, 0.424, 0.566]]
+    """
+    vectors = features.vectors if hasattr(features, "vectors") else dict(features)
+    weights = dict(weights or {})
+    unknown = set(weights) - set(vectors)
+    if unknown or any(value < 0 for value in weights.values()):
+        raise ConfigurationError(f"weights need known modalities {sorted(vectors)} and non-negative values; got "
+                                 f"{weights}.")
+    blocks = [_normalise_rows(np.asarray(vectors[name], np.float32)) * np.float32(np.sqrt(weights.get(name, 1.0)))
+              for name in sorted(vectors)]
+    return _normalise_rows(np.concatenate(blocks, axis=1)).astype(np.float32)
+
+
+# -- the shared machinery -------------------------------------------------------------------------------------
+
+def _codes(ids: Sequence[str], index: Mapping[str, int]) -> np.ndarray:
+    return np.fromiter((index.get(value, -1) for value in ids), dtype=np.int64, count=len(ids))
+
+
+def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and scores of the ``k`` best finite scores of each row, best first (ties: lower index)."""
+    k = min(k, scores.shape[1])
+    if k == 0:
+        return np.empty((len(scores), 0), np.int64), np.empty((len(scores), 0))
+    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
+        np.arange(scores.shape[1]), (len(scores), 1))
+    chosen = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -chosen), axis=1)
+    return np.take_along_axis(part, order, axis=1), np.take_along_axis(chosen, order, axis=1)
+
+
+def _weighted(matrix: Any, weighting: str) -> Any:
+    """The user-item CSR with its weights transformed: binary, log1p, raw or BM25 (implicit's bm25_weight)."""
+    if weighting not in _WEIGHTINGS:
+        raise ConfigurationError(f"weighting must be one of {_WEIGHTINGS}; got {weighting!r}.")
+    result = matrix.copy().astype(np.float32)
+    if weighting == "binary":
+        result.data[:] = 1.0
+    elif weighting == "log":
+        result.data = np.log1p(result.data).astype(np.float32)
+    elif weighting == "bm25":
+        neighbours = attempt_import("implicit.nearest_neighbours", "recommend")
+        result = neighbours.bm25_weight(result).tocsr().astype(np.float32)
+    return result
+
+
+@contextlib.contextmanager
+def _single_threaded_blas() -> Iterator[None]:
+    """One BLAS thread while ``implicit`` trains (it parallelises itself; it warns otherwise)."""
+    threadpoolctl = attempt_import("threadpoolctl", "recommend")
+    with threadpoolctl.threadpool_limits(1, "blas"):
+        yield
+
+
+class _Recommender:
+    """What every recommender shares: id mapping, the seen matrix, cold start and ``recommend``."""
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "items_"):
+            exceptions = attempt_import("sklearn.exceptions", "recommend")
+            raise exceptions.NotFittedError(f"This {type(self).__name__} is not fitted yet; call fit(interactions) "
+                                            "first.")
+
+    # -- fit -------------------------------------------------------------------------------------------------
+    def fit(
+        self,
+        interactions: Corpus | pa.Table,
+        *,
+        kind: str | Sequence[str] | None = None,
+        weight: str = "value",
+        items: Sequence[str] | None = None,
+        item_features: ModalityFeatures | np.ndarray | None = None,
+        item_ids: Sequence[str] | None = None,
+        item_times: pa.Table | None = None,
+        edges: Corpus | pa.Table | None = None,
+    ) -> _Recommender:
+        """Learn from interactions.
+
+        Every recommender takes the same arguments and uses those it needs: ``ContentRecommender`` needs
+        ``item_features``, ``SocialRecommender`` needs ``edges`` (or a Corpus with edges), the others ignore them
+        (item features still serve ``diversity``).
+
+        Args:
+            interactions: a Corpus or a ``(user, item[, weight, time])`` table (see ``interaction_table``).
+            kind: interaction kinds kept (Corpus only).
+            weight: ``"value"`` or ``"count"`` (Corpus only).
+            items: more item ids to rank besides the consumed ones (e.g. new posts).
+            item_features: a ``ModalityFeatures`` (fused with ``fuse_item_features``; its ``ids`` name the items)
+                or an ``(n, d)`` array whose rows follow ``item_ids``; these items join the ranked items.
+            item_ids: the ids of the rows of an array ``item_features``.
+            item_times: ``(item, time)`` creation times for ``freshness``; by default a Corpus's post times,
+                else each item's first interaction.
+            edges: social ties, ``(src, dst[, kind, weight])`` or a Corpus; by default a Corpus's edges.
+
+        Returns:
+            self.
+
+        Raises:
+            DataError: no interactions, malformed tables or features.
+        """
+        table = interaction_table(interactions, kind=kind, weight=weight)
+        if table.num_rows == 0:
+            raise DataError("no interactions to learn from (check kind=...); a recommender needs at least one.")
+        vectors, feature_ids = _item_vectors(item_features, item_ids)
+        if edges is None and isinstance(interactions, Corpus) and interactions.edges.num_rows:
+            edges = interactions.edges
+        ties = _edge_table(edges) if edges is not None else None
+        user_ids = [table.column("user")] + ([ties.column("src"), ties.column("dst")] if ties is not None else [])
+        self.users_ = np.asarray(pc.unique(pa.chunked_array(user_ids).combine_chunks()).to_pylist(), dtype=object)
+        self.users_.sort()
+        extra = list(items or []) + list(feature_ids or [])
+        self.items_ = np.unique(np.asarray(table.column("item").to_pylist() + extra, dtype=object))
+        self.user_index_ = {user: code for code, user in enumerate(self.users_)}
+        self.item_index_ = {item: code for code, item in enumerate(self.items_)}
+        sparse = attempt_import("scipy.sparse", "recommend")
+        rows = _codes(table.column("user").to_pylist(), self.user_index_)
+        columns = _codes(table.column("item").to_pylist(), self.item_index_)
+        seen = sparse.csr_array((table.column("weight").to_numpy(), (rows, columns)),
+                                shape=(len(self.users_), len(self.items_)))
+        seen.sum_duplicates()
+        self.seen_ = seen
+        self.popularity_ = np.bincount(seen.indices, minlength=len(self.items_)).astype(np.float64)
+        self.item_vectors_ = None
+        if vectors is not None:
+            self.item_vectors_ = np.zeros((len(self.items_), vectors.shape[1]), np.float32)
+            self.item_vectors_[_codes(feature_ids, self.item_index_)] = vectors
+        self.item_times_ = _item_times(self, table, interactions, item_times)
+        self._fit(ties)
+        return self
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        """Learn the model's own state once the shared state exists."""
+
+    # -- scoring ---------------------------------------------------------------------------------------------
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        """``(len(codes), n_items)`` scores of known users (``allowed``: the items that may be recommended)."""
+        raise NotImplementedError
+
+    def _scores_for_ids(self, users: Sequence[str], allowed: np.ndarray | None = None) -> np.ndarray:
+        """Scores of any users: known ones by the model, unknown ones by popularity (cold start)."""
+        codes = _codes(users, self.user_index_)
+        if allowed is None:
+            allowed = np.ones((len(users), len(self.items_)), bool)
+        scores = np.empty((len(users), len(self.items_)), np.float64)
+        known = codes >= 0
+        if known.any():
+            scores[known] = self._user_scores(codes[known], allowed[known])
+        scores[~known] = self.popularity_
+        return scores
+
+    def score(self, users: Sequence[str], items: Sequence[str]) -> np.ndarray:
+        """Raw scores of items for users (higher is better); unknown users get item popularity.
+
+        Args:
+            users: user ids.
+            items: item ids known to the model (``items_``).
+
+        Returns:
+            ``(len(users), len(items))`` float64.
+
+        Raises:
+            NotFittedError: not fitted.
+            DataError: an unknown item.
+        """
+        self._check_fitted()
+        users, items = _as_ids(users, "users"), _as_ids(items, "items")
+        columns = _codes(items, self.item_index_)
+        if (columns < 0).any():
+            unknown = [item for item, code in zip(items, columns) if code < 0][:5]
+            raise DataError(f"unknown items {unknown}; pass them to fit(items=...) (or with item_features) first.")
+        return self._scores_for_ids(users)[:, columns]
+
+    def seen_pairs(self, users: Sequence[str] | None = None) -> pa.Table:
+        """The ``(user, item)`` pairs trained on (for ``users``, or all)."""
+        self._check_fitted()
+        coo = self.seen_.tocoo()
+        table = pa.table({"user": pa.array(self.users_[coo.row].tolist(), pa.string()),
+                          "item": pa.array(self.items_[coo.col].tolist(), pa.string())})
+        if users is not None:
+            table = table.filter(pc.is_in(table.column("user"), value_set=pa.array(list(users), pa.string())))
+        return table
+
+    def item_vectors(self) -> np.ndarray | None:
+        """``(n_items, d)`` vectors of the items (features, or latent factors), or None; used for diversity."""
+        return self.item_vectors_
+
+    # -- recommend -------------------------------------------------------------------------------------------
+    def recommend(
+        self,
+        users: str | Sequence[str],
+        k: int = 10,
+        *,
+        exclude_seen: bool = True,
+        candidates: Sequence[str] | None = None,
+        diversity: float = 0.0,
+        freshness: float | None = None,
+        now: Any = None,
+    ) -> pa.Table:
+        """The ``k`` best items for each user.
+
+        Re-ranking (when ``diversity > 0`` or ``freshness`` is set) works on the ``pool = max(5k, 50)`` best items:
+        the item at rank ``r`` has relevance ``1 - (r - 1) / pool``, multiplied by ``1 + 2 ** (-age / half-life)``
+        for freshness (a brand-new item counts double, an old one once), then chosen greedily by maximal marginal
+        relevance (Carbonell & Goldstein 1998): ``(1 - diversity) * relevance - diversity * max cosine to the
+        items already chosen``. The ``score`` column then holds that adjusted relevance.
+
+        Args:
+            users: one user id or several.
+            k: items per user.
+            exclude_seen: leave out the items each user consumed in training.
+            candidates: recommend only among these item ids (unknown ones are ignored).
+            diversity: MMR weight in ``[0, 1]``; 0 keeps the model's order. Needs item vectors (item features
+                given to ``fit``, or a factor model's item factors).
+            freshness: half-life in days of the recency boost; None for none. Needs item times.
+            now: the reference time of item ages (datetime); None for the latest item time.
+
+        Returns:
+            ``(user, item, score, rank)``, rank 1 the best; fewer than ``k`` rows for a user when fewer items are
+            left.
+
+        Raises:
+            NotFittedError: not fitted.
+            ConfigurationError: ``k < 1``, ``diversity`` outside ``[0, 1]`` or without item vectors, or a
+                non-positive ``freshness``.
+        """
+        self._check_fitted()
+        users = [users] if isinstance(users, str) else _as_ids(users, "users")
+        if k < 1:
+            raise ConfigurationError(f"k must be at least 1; got {k}.")
+        if not 0.0 <= diversity <= 1.0:
+            raise ConfigurationError(f"diversity must be in [0, 1]; got {diversity}.")
+        if diversity > 0 and self.item_vectors() is None:
+            raise ConfigurationError(f"diversity needs item vectors; {type(self).__name__} has none: pass "
+                                     "item_features to fit.")
+        vectors = _normalise_rows(np.asarray(self.item_vectors(), np.float32)) if diversity > 0 else None
+        boost = self._freshness_boost(freshness, now) if freshness is not None else None
+        allowed_items = np.ones(len(self.items_), bool)
+        if candidates is not None:
+            allowed_items[:] = False
+            codes = _codes(_as_ids(candidates, "candidates"), self.item_index_)
+            allowed_items[codes[codes >= 0]] = True
+        reranking = diversity > 0 or boost is not None
+        pool = max(5 * k, 50) if reranking else k
+        rows: dict[str, list[Any]] = {name: [] for name in _RECOMMENDATION_SCHEMA.names}
+        for start in range(0, len(users), _BATCH_USERS):
+            batch = users[start:start + _BATCH_USERS]
+            allowed = np.tile(allowed_items, (len(batch), 1))
+            if exclude_seen:
+                codes = _codes(batch, self.user_index_)
+                for row, code in enumerate(codes):
+                    if code >= 0:
+                        allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
+            scores = np.where(allowed, self._scores_for_ids(batch, allowed), -np.inf)
+            top, top_scores = _top_k(scores, pool)
+            for user, items, values in zip(batch, top, top_scores):
+                keep = np.isfinite(values)
+                items, values = items[keep], values[keep]
+                if reranking:
+                    items, values = _rerank(items, values, k, pool, diversity, vectors, boost)
+                items, values = items[:k], values[:k]
+                rows["user"] += [user] * len(items)
+                rows["item"] += self.items_[items].tolist()
+                rows["score"] += values.tolist()
+                rows["rank"] += list(range(1, len(items) + 1))
+        return pa.table(rows, schema=_RECOMMENDATION_SCHEMA)
+
+    def _freshness_boost(self, half_life_days: float, now: Any) -> np.ndarray:
+        if half_life_days <= 0:
+            raise ConfigurationError(f"freshness is a half-life in days and must be positive; got {half_life_days}.")
+        times = self.item_times_
+        if np.isnan(times).all():
+            raise ConfigurationError("freshness needs item times: fit on a Corpus with post times, on timed "
+                                     "interactions, or pass item_times.")
+        reference = np.nanmax(times) if now is None else pa.scalar(now, pa.timestamp("us", tz="UTC")).value / 1e6
+        age_days = np.clip((reference - times) / _SECONDS_PER_DAY, 0.0, None)
+        return np.nan_to_num(np.exp2(-age_days / half_life_days), nan=0.0)
+
+
+def _rerank(items: np.ndarray, values: np.ndarray, k: int, pool: int, diversity: float, vectors: np.ndarray | None,
+            boost: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Freshness boost then greedy MMR over a user's candidate pool (see ``recommend``)."""
+    if len(items) == 0:
+        return items, values
+    relevance = 1.0 - np.arange(len(items)) / pool  # by rank: raw scores of different models do not compare
+    if boost is not None:
+        relevance = relevance * (1.0 + boost[items])
+    if vectors is None or diversity == 0:
+        order = np.lexsort((np.arange(len(items)), -relevance))[:k]
+        return items[order], relevance[order]
+    candidate_vectors = vectors[items]
+    chosen: list[int] = []
+    closest = np.full(len(items), -np.inf)
+    remaining = np.ones(len(items), bool)
+    for _ in range(min(k, len(items))):
+        penalty = np.where(np.isfinite(closest), closest, 0.0)
+        objective = np.where(remaining, (1 - diversity) * relevance - diversity * penalty, -np.inf)
+        best = int(np.argmax(objective))
+        chosen.append(best)
+        remaining[best] = False
+        closest = np.maximum(closest, candidate_vectors @ candidate_vectors[best])
+    chosen_array = np.array(chosen)
+    return items[chosen_array], relevance[chosen_array]
+
+
+def _as_ids(values: Sequence[Any], name: str) -> list[str]:
+    if isinstance(values, str):
+        raise ConfigurationError(f"{name} must be a sequence of ids, not one string; wrap it: [{values!r}].")
+    return [str(value) for value in (values.to_pylist() if hasattr(values, "to_pylist") else values)]
+
+
+def _item_vectors(features: Any, ids: Sequence[str] | None) -> tuple[np.ndarray | None, list[str] | None]:
+    if features is None:
+        return None, None
+    if hasattr(features, "vectors"):
+        if features.ids is None:
+            raise DataError("ModalityFeatures given as item_features need ids (the item ids of their rows).")
+        return fuse_item_features(features), list(features.ids)
+    matrix = np.asarray(features, np.float32)
+    if matrix.ndim != 2 or ids is None or len(ids) != len(matrix):
+        raise DataError(f"item_features as an array must be (n_items, d) with item_ids of length n_items; got "
+                        f"shape {matrix.shape} and {None if ids is None else len(ids)} ids.")
+    return matrix, [str(value) for value in ids]
+
+
+def _item_times(model: _Recommender, table: pa.Table, data: Any, item_times: pa.Table | None) -> np.ndarray:
+    """Seconds since the epoch per item (NaN when unknown): given, else post times, else first interaction."""
+    times = np.full(len(model.items_), np.nan)
+    sources = [table.group_by("item", use_threads=False).aggregate([("time", "min")]).rename_columns(
+        ["item", "time"])]
+    if isinstance(data, Corpus) and data.posts.num_rows:
+        sources.append(data.posts.select(["post_id", "created_at"]).rename_columns(["item", "time"]))
+    if item_times is not None:
+        sources.append(item_times.select(["item", "time"]))
+    for source in sources:  # later sources win
+        stamps = source.column("time").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
+        codes = _codes(source.column("item").cast(pa.string()).to_pylist(), model.item_index_)
+        valid = (codes >= 0) & stamps.is_valid().to_numpy(zero_copy_only=False)
+        values = stamps.to_numpy(zero_copy_only=False)
+        times[codes[valid]] = np.asarray(values[valid], np.float64) / 1e6
+    return times
+
+
+def _edge_table(edges: Corpus | pa.Table) -> pa.Table:
+    """Ties as ``(src, dst, kind, weight)``: a Corpus's edges or a table with src and dst."""
+    table = edges.edges if isinstance(edges, Corpus) else edges
+    if not isinstance(table, pa.Table) or not {"src", "dst"} <= set(table.column_names):
+        raise DataError("edges must be a Corpus or a table with the columns src and dst (kind, weight optional).")
+    n = table.num_rows
+    kinds = table.column("kind") if "kind" in table.column_names else pa.array(["friend"] * n, pa.string())
+    weights = table.column("weight") if "weight" in table.column_names else pa.array(np.ones(n))
+    return pa.table({"src": table.column("src").cast(pa.string()), "dst": table.column("dst").cast(pa.string()),
+                     "kind": kinds.cast(pa.string()), "weight": pc.fill_null(weights.cast(pa.float64()), 1.0)})
+
+
+# -- recommenders ---------------------------------------------------------------------------------------------
+
+class PopularityRecommender(_Recommender):
+    """Recommend the items the most users consumed (ties: item id order); the cold-start baseline.
+
+    Attributes:
+        users_: sorted user ids; items_: sorted item ids; popularity_: ``(n_items,)`` users per item;
+        seen_: ``(n_users, n_items)`` CSR of summed interaction weights.
+
+    Examples:
+        >>> model = PopularityRecommender().fit(pa.table({"user": ["a", "b", "b"], "item": ["x", "x", "y"]}))
+        >>> model.score(["a"], ["x", "y"]).tolist()
+        [[2.0, 1.0]]
+    """
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return np.tile(self.popularity_, (len(codes), 1))
+
+
+class _FactorModel(_Recommender):
+    """A latent-factor model: ``score = user_factors_ @ item_factors_.T``; item factors serve diversity."""
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return self.user_factors_[codes].astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+
+    def item_vectors(self) -> np.ndarray | None:
+        return self.item_vectors_ if self.item_vectors_ is not None else self.item_factors_
+
+    def _train(self, make_model: Any, matrix: Any) -> None:
+        sparse = attempt_import("scipy.sparse", "recommend")
+        with _single_threaded_blas():  # implicit checks the BLAS threads when the model is built
+            model = make_model()
+            model.fit(sparse.csr_matrix(matrix), show_progress=False)
+        self.user_factors_ = np.asarray(model.user_factors, np.float32)
+        self.item_factors_ = np.asarray(model.item_factors, np.float32)
+
+
+class ALSRecommender(_FactorModel):
+    """Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren & Volinsky 2008).
+
+    Uses ``implicit``'s CPU solver with confidence ``1 + alpha * w`` for the transformed weight ``w``.
+
+    Args:
+        factors: latent dimensions.
+        regularization: L2 penalty.
+        alpha: confidence scale.
+        iterations: ALS sweeps.
+        weighting: ``"binary"``, ``"log"`` (log1p), ``"raw"`` or ``"bm25"`` transform of the weights.
+        n_jobs: threads of ``implicit`` (more is faster; 1 is bit-for-bit reproducible).
+        random_state: seed of the initial factors.
+
+    Attributes:
+        user_factors_: ``(n_users, factors)``; item_factors_: ``(n_items, factors)``; and the shared attributes
+        of ``PopularityRecommender``.
+    """
+
+    def __init__(self, factors: int = 64, *, regularization: float = 0.05, alpha: float = 2.0, iterations: int = 15,
+                 weighting: str = "log", n_jobs: int = 1, random_state: int | None = 0) -> None:
+        self.factors = factors
+        self.regularization = regularization
+        self.alpha = alpha
+        self.iterations = iterations
+        self.weighting = weighting
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        als = attempt_import("implicit.cpu.als", "recommend")
+        self._train(lambda: als.AlternatingLeastSquares(
+            factors=self.factors, regularization=self.regularization, alpha=self.alpha, iterations=self.iterations,
+            num_threads=self.n_jobs, random_state=self.random_state), _weighted(self.seen_, self.weighting))
+
+
+class BPRRecommender(_FactorModel):
+    """Bayesian personalised ranking (Rendle et al. 2009) on binary interactions, with ``implicit``'s CPU solver.
+
+    Args:
+        factors: latent dimensions (plus one item bias).
+        learning_rate: SGD step.
+        regularization: L2 penalty.
+        iterations: epochs.
+        n_jobs: threads (more is faster; 1 is reproducible).
+        random_state: seed of initialisation and sampling.
+
+    Attributes:
+        user_factors_, item_factors_: ``(n, factors + 1)``; and the shared attributes.
+    """
+
+    def __init__(self, factors: int = 64, *, learning_rate: float = 0.05, regularization: float = 0.01,
+                 iterations: int = 100, n_jobs: int = 1, random_state: int | None = 0) -> None:
+        self.factors = factors
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.iterations = iterations
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        bpr = attempt_import("implicit.cpu.bpr", "recommend")
+        self._train(lambda: bpr.BayesianPersonalizedRanking(
+            factors=self.factors, learning_rate=self.learning_rate, regularization=self.regularization,
+            iterations=self.iterations, num_threads=self.n_jobs, random_state=self.random_state),
+            _weighted(self.seen_, "binary"))
+
+
+class ItemKNNRecommender(_Recommender):
+    """Item-based neighbours: score = sum of the cosine similarities of an item to the user's items.
+
+    Similarities come from the (weighted) item columns of the user-item matrix; each item keeps its
+    ``neighbours`` most similar items.
+
+    Args:
+        neighbours: similar items kept per item.
+        weighting: transform of the weights (see ``ALSRecommender``).
+        shrink: added to the cosine's denominator, damping similarities of rarely consumed items.
+
+    Attributes:
+        similarity_: ``(n_items, n_items)`` sparse item-item similarities; and the shared attributes.
+    """
+
+    def __init__(self, neighbours: int = 100, *, weighting: str = "binary", shrink: float = 0.0) -> None:
+        self.neighbours = neighbours
+        self.weighting = weighting
+        self.shrink = shrink
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        sparse = attempt_import("scipy.sparse", "recommend")
+        matrix = _weighted(self.seen_, self.weighting).tocsc().astype(np.float64)
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
+        gram = (matrix.T @ matrix).tocsr()
+        gram.setdiag(0.0)
+        gram.eliminate_zeros()
+        rows = np.repeat(np.arange(gram.shape[0]), np.diff(gram.indptr))
+        gram.data = gram.data / (norms[rows] * norms[gram.indices] + self.shrink)
+        keep_rows, keep_columns, keep_values = [], [], []
+        for row in range(gram.shape[0]):
+            start, end = gram.indptr[row], gram.indptr[row + 1]
+            values, columns = gram.data[start:end], gram.indices[start:end]
+            if len(values) > self.neighbours:
+                best = np.argpartition(-values, self.neighbours - 1)[: self.neighbours]
+                values, columns = values[best], columns[best]
+            keep_rows.append(np.full(len(values), row))
+            keep_columns.append(columns)
+            keep_values.append(values)
+        self.similarity_ = sparse.csr_array((np.concatenate(keep_values), (np.concatenate(keep_rows),
+                                                                           np.concatenate(keep_columns))),
+                                            shape=gram.shape)
+        self.weights_ = _weighted(self.seen_, self.weighting).tocsr().astype(np.float64)
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return np.asarray((self.weights_[codes] @ self.similarity_).todense())
+
+
+class EASERecommender(_Recommender):
+    """EASE (Steck 2019): a closed-form item-item linear model with a zero diagonal.
+
+    ``B = -P / diag(P)`` with ``P = (X^T X + l2 * I)^-1`` over the items at least ``min_users`` users consumed
+    (a dense inversion, cubic in that number); other items score 0.
+
+    Args:
+        l2: ridge penalty.
+        min_users: items consumed by fewer users are left out of the model.
+        weighting: transform of the weights.
+
+    Attributes:
+        modelled_: ``(m,)`` codes of the modelled items; weights_: ``(m, m)`` float32 ``B``.
+    """
+
+    def __init__(self, l2: float = 200.0, *, min_users: int = 2, weighting: str = "binary") -> None:
+        self.l2 = l2
+        self.min_users = min_users
+        self.weighting = weighting
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        self.modelled_ = np.flatnonzero(self.popularity_ >= self.min_users)
+        matrix = _weighted(self.seen_, self.weighting).tocsc()[:, self.modelled_].astype(np.float64)
+        gram = (matrix.T @ matrix).toarray()
+        gram[np.diag_indices_from(gram)] += self.l2
+        inverse = np.linalg.inv(gram)
+        weights = inverse / -np.diag(inverse)
+        weights[np.diag_indices_from(weights)] = 0.0
+        self.weights_ = weights.astype(np.float32)
+        self.inputs_ = _weighted(self.seen_, self.weighting).tocsc()[:, self.modelled_].tocsr().astype(np.float32)
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        scores = np.zeros((len(codes), len(self.items_)))
+        scores[:, self.modelled_] = self.inputs_[codes] @ self.weights_
+        return scores
+
+
+class ContentRecommender(_Recommender):
+    """Score items by the similarity of their features to the user's taste (a content two-tower, untrained).
+
+    Item vectors are the fused multimodal features (``fuse_item_features``); a user's vector is the mean of the
+    vectors of the items they consumed, weighted by ``log1p(weight)``, and an item's score is the cosine of the
+    two. Items are scored from their features alone, so new items nobody consumed (cold start) are recommended
+    as soon as they have features.
+
+    Attributes:
+        user_vectors_: ``(n_users, d)`` unit user vectors; and the shared attributes (``item_vectors_``).
+
+    Examples:
+        >>> plays = pa.table({"user": ["a", "a"], "item": ["cat1", "cat2"]})
+        >>> features = np.array([[1.0, 0.1], [0.9, 0.0], [0.0, 1.0], [1.0, 0.05]])
+        >>> model = ContentRecommender().fit(plays, item_features=features, item_ids=["cat1", "cat2", "dog",
+        ...                                                                           "cat-new"])
+        >>> model.recommend(["a"], k=1).column("item").to_pylist()
+        ['cat-new']
+    """
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        if self.item_vectors_ is None:
+            raise DataError("ContentRecommender needs item_features in fit (fused item vectors).")
+        self.item_vectors_ = _normalise_rows(self.item_vectors_)
+        weights = self.seen_.copy()
+        weights.data = np.log1p(weights.data)
+        self.user_vectors_ = _normalise_rows(np.asarray(weights @ self.item_vectors_, np.float32))
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return self.user_vectors_[codes].astype(np.float64) @ self.item_vectors_.T.astype(np.float64)
+
+
+class SocialRecommender(_Recommender):
+    """Recommend what a user's friends and followees consumed, weighted by tie strength.
+
+    ``score(u, i) = sum over ties u -> v of tie(u, v) * [v consumed i]`` plus ``1e-6 *`` the item's share of
+    users (so that items no friend consumed fall back to popularity). A ``friend`` edge ties both ways, a
+    ``follow`` edge ``u -> v`` lets ``u`` see what ``v`` consumed. ``tie(u, v)`` is the edge weight (1 when
+    absent), times ``similarity + cosine(u, v)`` of the two users' consumed items with
+    ``tie_strength="similarity"`` (``similarity`` keeps ties between users with nothing in common).
+
+    Users who are in the graph but consumed nothing (new users) are recommended their friends' items.
+
+    Args:
+        kinds: edge kinds used.
+        tie_strength: ``"uniform"`` or ``"similarity"``.
+        similarity: the floor added to the cosine similarity.
+
+    Attributes:
+        ties_: ``(n_users, n_users)`` CSR tie weights; and the shared attributes.
+
+    Examples:
+        >>> plays = pa.table({"user": ["a", "b", "c"], "item": ["x", "y", "z"]})
+        >>> edges = pa.table({"src": ["a"], "dst": ["b"], "kind": ["friend"]})
+        >>> SocialRecommender().fit(plays, edges=edges).recommend(["a"], k=1).column("item").to_pylist()
+        ['y']
+    """
+
+    def __init__(self, kinds: Sequence[str] = ("friend", "follow"), *, tie_strength: str = "similarity",
+                 similarity: float = 0.1) -> None:
+        self.kinds = kinds
+        self.tie_strength = tie_strength
+        self.similarity = similarity
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        if self.tie_strength not in ("uniform", "similarity"):
+            raise ConfigurationError(f"tie_strength must be 'uniform' or 'similarity'; got {self.tie_strength!r}.")
+        if edges is None:
+            raise DataError("SocialRecommender needs edges: fit on a Corpus with edges or pass edges=.")
+        sparse = attempt_import("scipy.sparse", "recommend")
+        edges = edges.filter(pc.is_in(edges.column("kind"), value_set=pa.array(list(self.kinds), pa.string())))
+        source = _codes(edges.column("src").to_pylist(), self.user_index_)
+        target = _codes(edges.column("dst").to_pylist(), self.user_index_)
+        weight = edges.column("weight").to_numpy()
+        mutual = edges.column("kind").to_numpy(zero_copy_only=False) == "friend"
+        rows = np.concatenate([source, target[mutual]])
+        columns = np.concatenate([target, source[mutual]])
+        values = np.concatenate([weight, weight[mutual]])
+        ties = sparse.csr_array((values, (rows, columns)), shape=(len(self.users_),) * 2)
+        ties.sum_duplicates()
+        self.consumed_ = _weighted(self.seen_, "binary").tocsr().astype(np.float64)
+        if self.tie_strength == "similarity":
+            normalised = _normalise_rows_sparse(self.consumed_)
+            coo = ties.tocoo()
+            cosine = np.asarray(normalised[coo.row].multiply(normalised[coo.col]).sum(axis=1)).ravel()
+            ties = sparse.csr_array((coo.data * (self.similarity + cosine), (coo.row, coo.col)), shape=ties.shape)
+        self.ties_ = ties
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        scores = np.asarray((self.ties_[codes] @ self.consumed_).todense())
+        return scores + 1e-6 * self.popularity_ / max(len(self.users_), 1)
+
+
+def _normalise_rows_sparse(matrix: Any) -> Any:
+    sparse = attempt_import("scipy.sparse", "recommend")
+    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+    return sparse.diags_array(scale) @ matrix
+
+
+class HybridRecommender(_Recommender):
+    """A weighted blend of components' rank-normalised scores, weights tuned on a validation split.
+
+    For each user, each component's ``depth`` best allowed items get the score ``1 - (rank - 1) / depth``
+    (``rank_discount="linear"``) or ``1 / log2(rank + 1)`` (``"log"``, the NDCG discount), others 0, and the
+    blend is ``sum of weight * that``: ranks, not raw scores, so components with different scales mix.
+    ``fit`` fits every component on the same interactions and searches the weights on a grid of the simplex
+    (step ``grid_step``) for the best Recall@``tune_k`` on ``validation``; without ``validation`` it holds out
+    ``validation_fraction`` of the training pairs, tunes, then refits the components on all of them.
+
+    Args:
+        components: name -> unfitted recommender.
+        weights: name -> fixed weight; None tunes them.
+        depth: items per component that enter the blend.
+        rank_discount: ``"linear"`` or ``"log"``: how a component's rank becomes its blended score.
+        tune_k: the cut-off of the Recall tuned for.
+        grid_step: step of the weight grid (coordinate ascent on that grid above 4 components).
+        validation_fraction: share of the pairs held out when no validation set is given.
+        refit: with a ``validation`` set, refit the components on training plus validation interactions once the
+            weights are tuned (the usual last step of model selection: more data, same hyper-parameters).
+        random_state: seed of that hold-out.
+
+    Attributes:
+        weights_: name -> the weight used; validation_: the tuning Recall of each weight tried (name tuple ->
+        recall); and the shared attributes.
+    """
+
+    def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
+                 depth: int = 200, rank_discount: str = "linear", tune_k: int = 20, grid_step: float = 0.1,
+                 validation_fraction: float = 0.1, refit: bool = False, random_state: int | None = 0) -> None:
+        self.components = components
+        self.weights = weights
+        self.depth = depth
+        self.rank_discount = rank_discount
+        self.tune_k = tune_k
+        self.grid_step = grid_step
+        self.validation_fraction = validation_fraction
+        self.refit = refit
+        self.random_state = random_state
+
+    def fit(self, interactions: Corpus | pa.Table, *, validation: Corpus | pa.Table | None = None,
+            **context: Any) -> HybridRecommender:
+        """Fit the components and tune the blend weights.
+
+        Args:
+            interactions: training interactions.
+            validation: held-out interactions to tune the weights on; None holds out part of ``interactions``.
+            **context: what ``fit`` of the components takes (``kind``, ``item_features``, ``edges``, ...).
+
+        Returns:
+            self.
+
+        Raises:
+            ConfigurationError: no components, or weights naming unknown components.
+        """
+        if not self.components:
+            raise ConfigurationError("HybridRecommender needs at least one component.")
+        if self.weights is not None and set(self.weights) != set(self.components):
+            raise ConfigurationError(f"weights must name every component {sorted(self.components)}; got "
+                                     f"{sorted(self.weights)}.")
+        names = sorted(self.components)
+        table = interaction_table(interactions, kind=context.get("kind"), weight=context.get("weight", "value"))
+        if isinstance(interactions, Corpus):
+            context.setdefault("edges", interactions.edges if interactions.edges.num_rows else None)
+        context = {key: value for key, value in context.items() if key not in ("kind", "weight")}
+        refit = validation is None and self.weights is None
+        if refit:
+            inner = split_interactions(table, ratios=(1 - self.validation_fraction, self.validation_fraction, 0.0),
+                                       random_state=self.random_state)
+            train, validation = inner.train, inner.validation
+        else:
+            train = table
+            if validation is not None and self.refit:
+                table = pa.concat_tables([table, interaction_table(validation)])
+                refit = True
+        super().fit(train, **context)
+        context["items"] = list(self.items_)
+        self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
+        if self.weights is not None:
+            self.weights_ = {name: float(self.weights[name]) for name in names}
+            self.validation_ = {}
+        else:
+            held = interaction_table(validation)
+            self.weights_, self.validation_ = self._tune(held)
+        if refit:
+            super().fit(table, **context)
+            context["items"] = list(self.items_)
+            self.components_ = {name: _clone(self.components[name]).fit(table, **context) for name in names}
+        if self.item_vectors_ is None:  # diversity works over the first component's item vectors
+            self.item_vectors_ = next((component.item_vectors() for component in self.components_.values()
+                                       if component.item_vectors() is not None), None)
+        return self
+
+    def _component_ranks(self, users: Sequence[str], allowed: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """name -> (items ``(n, depth)``, rank scores ``(n, depth)``) of each component."""
+        result = {}
+        if self.rank_discount not in ("linear", "log"):
+            raise ConfigurationError(f"rank_discount must be 'linear' or 'log'; got {self.rank_discount!r}.")
+        ranks = np.arange(1, self.depth + 1)
+        linear = 1.0 - (ranks - 1) / self.depth if self.rank_discount == "linear" else 1.0 / np.log2(ranks + 1)
+        for name, component in self.components_.items():
+            scores = np.where(allowed, component._scores_for_ids(users, allowed), -np.inf)
+            items, values = _top_k(scores, self.depth)
+            result[name] = (items, np.where(np.isfinite(values), linear[: items.shape[1]], 0.0))
+        return result
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        scores = np.zeros((len(codes), len(self.items_)))
+        rows = np.arange(len(codes))[:, None]
+        for name, (items, values) in self._component_ranks(self.users_[codes].tolist(), allowed).items():
+            np.add.at(scores, (np.broadcast_to(rows, items.shape), items), self.weights_[name] * values)
+        return scores
+
+    def _tune(self, held: pa.Table) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
+        names = sorted(self.components_)
+        relevant: dict[str, set[int]] = {}
+        for user, item in zip(held.column("user").to_pylist(), held.column("item").to_pylist()):
+            code = self.item_index_.get(item, -1)
+            row = self.user_index_.get(user, -1)
+            if code >= 0 and row >= 0 and not self.seen_[[row]][:, [code]].nnz:
+                relevant.setdefault(user, set()).add(code)
+        users = sorted(relevant)
+        if not users:
+            raise DataError("no validation interaction of a known user on a known, unseen item to tune on.")
+        allowed = np.ones((len(users), len(self.items_)), bool)
+        codes = _codes(users, self.user_index_)
+        for row, code in enumerate(codes):
+            allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
+        ranks = {}
+        for start in range(0, len(users), _BATCH_USERS):
+            batch = self._component_ranks(users[start:start + _BATCH_USERS], allowed[start:start + _BATCH_USERS])
+            for name, (items, values) in batch.items():
+                ranks.setdefault(name, []).append((items, values))
+        # Candidates per user: the union of the components' lists, as a small (users, candidates) problem.
+        stacked_items = np.concatenate([np.concatenate([part[0] for part in ranks[name]]) for name in names], axis=1)
+        width = stacked_items.shape[1]
+        candidate = np.full((len(users), width), -1, np.int64)
+        per_component = np.zeros((len(names), len(users), width))
+        for row in range(len(users)):
+            unique, inverse = np.unique(stacked_items[row], return_inverse=True)
+            candidate[row, : len(unique)] = unique
+            offset = 0
+            for position, name in enumerate(names):
+                values = np.concatenate([part[1] for part in ranks[name]])[row]
+                np.add.at(per_component[position, row], inverse[offset:offset + len(values)], values)
+                offset += len(values)
+        hit = np.array([[code in relevant[user] for code in row] for user, row in zip(users, candidate)])
+        sizes = np.array([len(relevant[user]) for user in users])
+
+        def recall(weights: tuple[float, ...]) -> float:
+            blend = np.tensordot(np.asarray(weights), per_component, axes=1) + np.where(candidate >= 0, 0, -np.inf)
+            top, _ = _top_k(blend, self.tune_k)
+            return float(np.mean(np.take_along_axis(hit, top, axis=1).sum(axis=1) / sizes))
+
+        steps = round(1 / self.grid_step)
+        tried: dict[tuple[float, ...], float] = {}
+        if len(names) <= 4:
+            for split in itertools.product(range(steps + 1), repeat=len(names)):
+                if sum(split) == steps:
+                    weights = tuple(part / steps for part in split)
+                    tried[weights] = recall(weights)
+        else:
+            best = tuple(1.0 / len(names) for _ in names)
+            tried[best] = recall(best)
+            for _ in range(3):
+                for position in range(len(names)):
+                    for value in np.linspace(0, 1, steps + 1):
+                        weights = tuple(value if index == position else weight for index, weight in enumerate(best))
+                        tried.setdefault(weights, recall(weights))
+                    best = max(tried, key=tried.get)
+        best = max(tried, key=lambda weights: (tried[weights], -np.count_nonzero(weights)))
+        logger.info("hybrid weights %s: validation recall@%d %.4f", dict(zip(names, best)), self.tune_k, tried[best])
+        return dict(zip(names, best)), tried
+
+
+def _clone(model: _Recommender) -> _Recommender:
+    """An unfitted copy with the same constructor arguments."""
+    return type(model)(**{name: value for name, value in vars(model).items() if not name.endswith("_")})
+
+
+RECOMMENDERS: dict[str, type[_Recommender]] = {
+    "als": ALSRecommender,
+    "bpr": BPRRecommender,
+    "content": ContentRecommender,
+    "ease": EASERecommender,
+    "hybrid": HybridRecommender,
+    "itemknn": ItemKNNRecommender,
+    "popularity": PopularityRecommender,
+    "social": SocialRecommender,
+}
+"""Registered recommender classes by name (what ``socialfusion recommend fit --model`` accepts)."""
+
+
+# -- persistence ----------------------------------------------------------------------------------------------
+
+def save_recommender(model: _Recommender, path: str | Path) -> Path:
+    """Pickle a fitted recommender to ``path`` (load only files you trust).
+
+    Raises:
+        NotFittedError: not fitted.
+    """
+    model._check_fitted()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
+    return path
+
+
+def load_recommender(path: str | Path) -> _Recommender:
+    """A recommender ``save_recommender`` wrote.
+
+    Raises:
+        DataError: the file is absent or not a saved recommender.
+    """
+    path = Path(path)
+    try:
+        model = pickle.loads(path.read_bytes())
+    except (OSError, pickle.UnpicklingError, EOFError) as error:
+        raise DataError(f"cannot read a recommender from {path}: {error}; fit one with: socialfusion recommend "
+                        "fit --store DIR") from error
+    if not isinstance(model, _Recommender):
+        raise DataError(f"{path} holds a {type(model).__name__}, not a recommender.")
+    return model
+
+
+# -- retrieval through the store's vector index ---------------------------------------------------------------
+
+def write_item_vectors(
+    store: Store,
+    item_ids: Sequence[str],
+    vectors: np.ndarray,
+    *,
+    table: str = ITEM_VECTORS_TABLE,
+    index: str | None = None,
+    index_options: Mapping[str, Any] | None = None,
+) -> int:
+    """Write unit-length item vectors to a store table ``(item, vector)``, optionally with an ANN index.
+
+    Vectors are scaled to unit length, so the store's L2 search ranks by cosine similarity (and by dot
+    product with a unit query).
+
+    Args:
+        store: a store (``socialfusion.store.connect``).
+        item_ids: ``n`` item ids.
+        vectors: ``(n, d)`` item vectors.
+        table: the table written (replaced).
+        index: None (exact search), or a LanceDB index type such as ``"IVF_HNSW_SQ"`` or ``"IVF_PQ"``.
+        index_options: more arguments of LanceDB's ``create_index`` (``num_partitions``, ``m``, ...).
+
+    Returns:
+        The number of rows written.
+
+    Raises:
+        DataError: ids and vectors disagree.
+        ConfigurationError: an index on a store that is not a local or object-store LanceDB.
+    """
+    matrix = _normalise_rows(np.asarray(vectors, np.float32))
+    if matrix.ndim != 2 or len(matrix) != len(item_ids):
+        raise DataError(f"vectors must be (len(item_ids)={len(item_ids)}, d); got {matrix.shape}.")
+    rows = pa.table({"item": pa.array([str(item) for item in item_ids], pa.string()),
+                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1])})
+    written = store.write(table, rows, mode="overwrite")
+    if index is not None:
+        if "://" in store.uri and store.uri.startswith("memory"):
+            raise ConfigurationError("an ANN index needs a store on disk or object storage; memory:// has none.")
+        lancedb = attempt_import("lancedb", "store")
+        handle = lancedb.connect(store.uri).open_table(table)
+        handle.create_index(metric="l2", vector_column_name="vector", index_type=index, **dict(index_options or {}))
+    return written
+
+
+def exact_top_k(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Brute-force top-k by dot product: row indices and scores, best first.
+
+    Examples:
+        >>> exact_top_k(np.eye(3), np.array([0.0, 2.0, 1.0]), 2)
+        (array([1, 2]), array([2., 1.]))
+    """
+    vectors = np.asarray(vectors)
+    scores = vectors @ np.asarray(query, dtype=vectors.dtype)  # same dtype: no upcast copy of the matrix
+    top, values = _top_k(scores[None, :], k)
+    return top[0], values[0]
+
+
+def retrieve(
+    store: Store, user_vector: np.ndarray, k: int = 20, *, table: str = ITEM_VECTORS_TABLE,
+    exact: bool = False, where: str | None = None, refine: int = 1,
+) -> pa.Table:
+    """The ``k`` items nearest to a user vector, through the store's vector search (or exactly).
+
+    Args:
+        store: a store with a ``write_item_vectors`` table.
+        user_vector: ``(d,)`` the query (scaled to unit length).
+        k: items returned.
+        table: the item vector table.
+        exact: brute force over every stored vector instead of the index (the baseline, and the fallback when
+            the store cannot search).
+        where: a SQL filter on the items (index search only), e.g. ``"item NOT IN ('a', 'b')"``.
+        refine: fetch ``refine * k`` items from the index and re-rank them by their exact stored vectors (what
+            LanceDB's ``refine_factor`` does, through the Store protocol): recovers most of what a quantised
+            index (PQ, SQ) misorders.
+
+    Returns:
+        ``(item, score)`` best first, score the cosine similarity.
+
+    Raises:
+        StoreError: no such table.
+
+    Examples:
+        >>> from socialfusion.store import connect
+        >>> store = connect("memory://")
+        >>> _ = write_item_vectors(store, ["a", "b", "c"], np.array([[1.0, 0], [0, 1.0], [0.7, 0.7]]))
+        >>> retrieve(store, np.array([1.0, 0.1]), 2).column("item").to_pylist()
+        ['a', 'c']
+    """
+    query = _normalise_rows(np.asarray(user_vector, np.float32)[None, :])[0]
+    if not exact:
+        try:
+            found = store.search(table, query, k=k * max(refine, 1), where=where)
+            if refine > 1:
+                stored = np.asarray(found.column("vector").combine_chunks().flatten().to_numpy(), np.float32)
+                order, scores = exact_top_k(stored.reshape(found.num_rows, -1), query, k)
+                return pa.table({"item": found.column("item").take(pa.array(order)),
+                                 "score": pa.array(scores, pa.float64())})
+            distance = found.column("_distance").to_numpy()
+            return pa.table({"item": found.column("item"), "score": pa.array(1.0 - distance / 2.0, pa.float64())})
+        except StoreError as error:
+            logger.warning("vector search of %r failed (%s); searching exactly", table, error)
+    rows = store.read(table, columns=["item", "vector"])
+    matrix = np.asarray(rows.column("vector").combine_chunks().flatten().to_numpy(), np.float32).reshape(
+        rows.num_rows, -1)
+    top, scores = exact_top_k(matrix, query, k)
+    return pa.table({"item": rows.column("item").take(pa.array(top)), "score": pa.array(scores, pa.float64())})
+
+
+# -- report ---------------------------------------------------------------------------------------------------
+
+def recommendation_section(
+    evaluation: Mapping[str, Mapping[str, float]],
+    examples: pa.Table | None = None,
+    *,
+    data: Corpus | None = None,
+    note: str = "",
+) -> ReportSection:
+    """The report section of recommendation quality and example recommendations.
+
+    Args:
+        evaluation: method name -> ``ranking_metrics`` result (and optionally ``fit_seconds``).
+        examples: ``recommend`` output for a few users.
+        data: the corpus, to show each recommended item's text.
+        note: a sentence on the protocol (split, items ranked).
+
+    Returns:
+        A ``ReportSection`` with key ``"recommend"``.
+    """
+    from socialfusion.report import Metrics, ReportSection, Table, Text
+
+    blocks: list[Any] = []
+    if evaluation:
+        rows = [{"method": name, **{key: round(value, 4) if isinstance(value, float) else value
+                                    for key, value in metrics.items()}} for name, metrics in evaluation.items()]
+        best = max(evaluation, key=lambda name: evaluation[name].get("recall@20", evaluation[name].get(
+            "recall@10", 0.0)))
+        blocks.append(Metrics({"best method": best, **{key: value for key, value in evaluation[best].items()
+                                                       if key.startswith(("recall", "ndcg"))}}))
+        blocks.append(Table(rows, caption="Ranking quality on held-out interactions (Recall@k = hits / relevant "
+                                          "items; NDCG@k; every unseen item ranked). " + note))
+    if examples is not None and examples.num_rows:
+        shown = examples
+        if data is not None and data.posts.num_rows:
+            text = dict(zip(data.posts.column("post_id").to_pylist(), data.posts.column("text").to_pylist()))
+            shown = examples.append_column("text", pa.array([(text.get(item) or "")[:80]
+                                                             for item in examples.column("item").to_pylist()]))
+        blocks.append(Table(shown, caption="Example recommendations.", max_rows=30))
+    if not blocks:
+        blocks.append(Text("Fit a recommender with: socialfusion recommend fit --store DIR, then analyse again."))
+    return ReportSection(title="Recommendations", key="recommend",
+                         summary="What to recommend to each user, and how well held-out interactions are found.",
+                         blocks=blocks)

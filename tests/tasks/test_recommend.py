@@ -1,0 +1,267 @@
+"""Recommenders, splits, ranking metrics and vector retrieval on toy data small enough to check by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.store import connect
+from socialfusion.tasks.recommend import (
+    ALSRecommender,
+    BPRRecommender,
+    ContentRecommender,
+    HybridRecommender,
+    PopularityRecommender,
+    SocialRecommender,
+    evaluate_recommender,
+    exact_top_k,
+    load_recommender,
+    ranking_metrics,
+    recommendation_section,
+    retrieve,
+    save_recommender,
+    split_interactions,
+    write_item_vectors,
+)
+
+
+def table(pairs, times=None):
+    users, items = zip(*pairs)
+    columns = {"user": list(users), "item": list(items)}
+    if times is not None:
+        columns["time"] = pa.array([dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+                                    for hour in times], pa.timestamp("us", tz="UTC"))
+    return pa.table(columns)
+
+
+def block_interactions(seed=0, n_blocks=4, users_per_block=30, items_per_block=25, density=0.3, noise=0.01):
+    """Users of block b consume items of block b with probability ``density`` (else ``noise``)."""
+    rng = np.random.default_rng(seed)
+    user_block = np.repeat(np.arange(n_blocks), users_per_block)
+    item_block = np.repeat(np.arange(n_blocks), items_per_block)
+    probability = np.where(user_block[:, None] == item_block[None, :], density, noise)
+    rows, columns = np.nonzero(rng.random(probability.shape) < probability)
+    return table([(f"u{row}", f"i{column}") for row, column in zip(rows, columns)])
+
+
+# -- metrics --------------------------------------------------------------------------------------------------
+
+def test_recall_and_ndcg_match_a_hand_computed_ranking():
+    recommended = pa.table({"user": ["a"] * 4 + ["b"] * 2, "item": ["w", "x", "y", "z", "p", "q"],
+                            "rank": [1, 2, 3, 4, 1, 2]})
+    held = table([("a", "x"), ("a", "z"), ("a", "v"), ("b", "p")])
+    scores = ranking_metrics(recommended, held, k=(2, 4))
+    # a: hits at ranks 2 and 4 of 3 relevant; b: hit at rank 1 of 1 relevant.
+    assert scores["recall@2"] == pytest.approx((1 / 3 + 1) / 2)
+    assert scores["recall@4"] == pytest.approx((2 / 3 + 1) / 2)
+    ideal_a = 1 + 1 / math.log2(3) + 1 / math.log2(4)
+    ndcg_a = (1 / math.log2(3) + 1 / math.log2(5)) / ideal_a
+    assert scores["ndcg@4"] == pytest.approx((ndcg_a + 1.0) / 2)
+    assert scores["ndcg@2"] == pytest.approx(((1 / math.log2(3)) / (1 + 1 / math.log2(3)) + 1.0) / 2)
+    assert scores["users"] == 2
+
+
+def test_recall_divides_by_all_relevant_items_and_excluded_pairs_do_not_count():
+    recommended = pa.table({"user": ["a"], "item": ["x"], "rank": [1]})
+    held = table([("a", "x")] + [("a", f"r{index}") for index in range(19)])
+    assert ranking_metrics(recommended, held, k=10)["recall@10"] == pytest.approx(1 / 20)
+    excluded = table([("a", f"r{index}") for index in range(19)])
+    assert ranking_metrics(recommended, held, k=10, exclude=excluded)["recall@10"] == 1.0
+
+
+def test_a_held_out_user_without_recommendations_scores_zero():
+    recommended = pa.table({"user": ["a"], "item": ["x"], "rank": [1]})
+    assert ranking_metrics(recommended, table([("a", "x"), ("b", "y")]), k=1)["recall@1"] == 0.5
+
+
+def test_ranking_metrics_rejects_bad_cutoffs_and_columns():
+    recommended = pa.table({"user": ["a"], "item": ["x"], "rank": [1]})
+    with pytest.raises(ConfigurationError, match="cut-offs"):
+        ranking_metrics(recommended, table([("a", "x")]), k=0)
+    with pytest.raises(DataError, match="rank"):
+        ranking_metrics(recommended.drop(["rank"]), table([("a", "x")]))
+
+
+# -- splits ---------------------------------------------------------------------------------------------------
+
+def test_time_split_puts_no_future_interaction_in_training():
+    rng = np.random.default_rng(0)
+    hours = rng.permutation(200).tolist()
+    interactions = table([(f"u{index % 7}", f"i{index % 11}") for index in range(200)], times=hours)
+    split = split_interactions(interactions, ratios=(0.7, 0.15, 0.15), by="time")
+    latest_train = max(split.train.column("time").to_pylist())
+    assert latest_train < min(split.validation.column("time").to_pylist())
+    assert max(split.validation.column("time").to_pylist()) < min(split.test.column("time").to_pylist())
+    assert [part.num_rows for part in split] == [140, 30, 30]
+
+
+def test_random_split_is_seeded_and_never_shares_a_pair():
+    interactions = table([(f"u{index % 5}", f"i{index % 13}") for index in range(130)])  # each pair twice
+    first = split_interactions(interactions, random_state=1)
+    again = split_interactions(interactions, random_state=1)
+    assert first.test.equals(again.test)
+    pairs = [set(zip(part.column("user").to_pylist(), part.column("item").to_pylist())) for part in first]
+    assert sum(len(part) for part in pairs) == 65 and not (pairs[0] & pairs[2]) and not (pairs[0] & pairs[1])
+    assert set(first.train.column("weight").to_pylist()) == {2.0}
+
+
+def test_split_errors_name_the_problem():
+    with pytest.raises(ConfigurationError, match="summing to 1"):
+        split_interactions(table([("a", "x")]), ratios=(0.5, 0.1, 0.1))
+    with pytest.raises(DataError, match="no time"):
+        split_interactions(table([("a", "x")]), by="time")
+
+
+# -- recommenders ---------------------------------------------------------------------------------------------
+
+def test_popularity_ranks_by_users_and_excludes_seen_items_unless_asked():
+    interactions = table([("a", "x"), ("b", "x"), ("c", "x"), ("b", "y"), ("c", "y"), ("c", "z")])
+    model = PopularityRecommender().fit(interactions)
+    assert model.recommend(["a"], k=5).column("item").to_pylist() == ["y", "z"]
+    assert model.recommend(["a"], k=5, exclude_seen=False).column("item").to_pylist() == ["x", "y", "z"]
+    assert model.recommend(["new user"], k=2).column("item").to_pylist() == ["x", "y"]
+    assert model.recommend(["a"], k=5, candidates=["z", "unknown"]).column("item").to_pylist() == ["z"]
+    result = model.recommend("c", k=3, exclude_seen=False)
+    assert result.column("rank").to_pylist() == [1, 2, 3] and result.column("score").to_pylist() == [3.0, 2.0, 1.0]
+
+
+@pytest.mark.parametrize("make", [lambda: ALSRecommender(16, iterations=10, random_state=0),
+                                  lambda: BPRRecommender(16, iterations=60, random_state=0)], ids=["als", "bpr"])
+def test_factor_models_beat_popularity_on_a_planted_block_structure(make):
+    split = split_interactions(block_interactions(), random_state=0)
+    factor = evaluate_recommender(make().fit(split.train), split.test, k=10)["recall@10"]
+    popular = evaluate_recommender(PopularityRecommender().fit(split.train), split.test, k=10)["recall@10"]
+    assert factor > popular + 0.2
+
+
+def test_als_is_deterministic_with_a_seed():
+    interactions = block_interactions(n_blocks=2, users_per_block=10, items_per_block=10)
+    first = ALSRecommender(8, iterations=5, random_state=3).fit(interactions).score(["u0"], ["i0", "i15"])
+    second = ALSRecommender(8, iterations=5, random_state=3).fit(interactions).score(["u0"], ["i0", "i15"])
+    np.testing.assert_array_equal(first, second)
+
+
+def test_content_model_recommends_a_new_item_like_the_consumed_ones():
+    features = np.array([[1.0, 0.0, 0.1], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.1, 0.9, 0.1],
+                         [0.95, 0.05, 0.05], [0.0, 0.95, 0.1]])
+    ids = ["jazz1", "jazz2", "rock1", "rock2", "jazz-new", "rock-new"]
+    interactions = table([("a", "jazz1"), ("a", "jazz2"), ("b", "rock1"), ("b", "rock2"), ("c", "rock1")])
+    model = ContentRecommender().fit(interactions, item_features=features, item_ids=ids)
+    assert model.recommend(["a"], k=1).column("item").to_pylist() == ["jazz-new"]
+    assert model.recommend(["b"], k=1).column("item").to_pylist() == ["rock-new"]
+    assert PopularityRecommender().fit(interactions, items=ids).score(["a"], ["jazz-new"]).tolist() == [[0.0]]
+
+
+def test_content_model_needs_features():
+    with pytest.raises(DataError, match="item_features"):
+        ContentRecommender().fit(table([("a", "x")]))
+
+
+def test_social_model_recommends_what_friends_consumed_even_to_a_new_user():
+    interactions = table([("a", "x"), ("b", "y"), ("b", "z"), ("c", "w"), ("d", "w"), ("e", "w")])
+    edges = pa.table({"src": ["a", "newbie", "a"], "dst": ["b", "b", "c"], "kind": ["friend", "follow", "follow"],
+                      "weight": [1.0, 1.0, 0.5]})
+    model = SocialRecommender(tie_strength="uniform").fit(interactions, edges=edges)
+    # a: y and z via b (tie 1), w via c (tie 0.5) though w is the most popular item.
+    assert model.recommend(["a"], k=3).column("item").to_pylist() == ["y", "z", "w"]
+    assert model.recommend(["newbie"], k=2).column("item").to_pylist() == ["y", "z"]
+    # b follows nobody and its friend a consumed x: friend ties go both ways.
+    assert model.recommend(["b"], k=1).column("item").to_pylist() == ["x"]
+
+
+def test_mmr_diversity_changes_the_order_as_expected():
+    # Items a1..a3 nearly identical and best liked, b1 slightly less relevant but different.
+    interactions = table([(f"u{index}", item) for index, item in enumerate(["a1"] * 5 + ["a2"] * 4 + ["a3"] * 4
+                                                                          + ["b1"] * 3)])
+    features = np.array([[1.0, 0.0], [1.0, 0.01], [1.0, 0.02], [0.0, 1.0]])
+    model = PopularityRecommender().fit(interactions, item_features=features, item_ids=["a1", "a2", "a3", "b1"])
+    plain = model.recommend(["new"], k=3).column("item").to_pylist()
+    diverse = model.recommend(["new"], k=3, diversity=0.5).column("item").to_pylist()
+    assert plain == ["a1", "a2", "a3"]
+    assert diverse[:2] == ["a1", "b1"]
+    with pytest.raises(ConfigurationError, match="item vectors"):
+        PopularityRecommender().fit(interactions).recommend(["new"], diversity=0.5)
+
+
+def test_freshness_boosts_recent_items():
+    interactions = table([("u1", "old"), ("u2", "old"), ("u3", "new")], times=[0, 1, 24 * 30])
+    model = PopularityRecommender().fit(interactions)
+    assert model.recommend(["x"], k=2).column("item").to_pylist() == ["old", "new"]
+    assert model.recommend(["x"], k=2, freshness=7).column("item").to_pylist() == ["new", "old"]
+
+
+def test_hybrid_tunes_weights_towards_the_useful_component():
+    data = block_interactions(seed=1)
+    split = split_interactions(data, random_state=0)
+    hybrid = HybridRecommender({"als": ALSRecommender(16, iterations=10), "popularity": PopularityRecommender()},
+                               grid_step=0.25).fit(split.train, validation=split.validation)
+    assert hybrid.weights_["als"] > hybrid.weights_["popularity"]
+    als_only = evaluate_recommender(ALSRecommender(16, iterations=10).fit(split.train), split.test, k=10)
+    assert evaluate_recommender(hybrid, split.test, k=10)["recall@10"] >= als_only["recall@10"] - 0.02
+    refitted = HybridRecommender({"popularity": PopularityRecommender()}, refit=True).fit(
+        split.train, validation=split.validation)
+    assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows
+
+
+def test_save_and_load_give_the_same_recommendations(tmp_path):
+    model = ALSRecommender(8, iterations=5).fit(block_interactions(n_blocks=2, users_per_block=8))
+    path = save_recommender(model, tmp_path / "model.pkl")
+    assert load_recommender(path).recommend(["u0"], k=5).equals(model.recommend(["u0"], k=5))
+    (tmp_path / "bad.pkl").write_bytes(b"not a pickle")
+    with pytest.raises(DataError, match="cannot read a recommender"):
+        load_recommender(tmp_path / "bad.pkl")
+
+
+def test_unfitted_and_bad_arguments_fail_clearly():
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError, match="fit"):
+        PopularityRecommender().recommend(["a"])
+    model = PopularityRecommender().fit(table([("a", "x")]))
+    with pytest.raises(ConfigurationError, match="k must be"):
+        model.recommend(["a"], k=0)
+    with pytest.raises(DataError, match="unknown items"):
+        model.score(["a"], ["nope"])
+    with pytest.raises(DataError, match="user and item"):
+        PopularityRecommender().fit(pa.table({"who": ["a"]}))
+
+
+# -- retrieval ------------------------------------------------------------------------------------------------
+
+def test_retrieval_through_a_lancedb_store_returns_the_exact_top_k(tmp_path):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, 8)).astype(np.float32)
+    ids = [f"item{index}" for index in range(300)]
+    store = connect(tmp_path / "store")
+    assert write_item_vectors(store, ids, vectors) == 300
+    normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for query in rng.normal(size=(5, 8)):
+        expected, expected_scores = exact_top_k(normalised, query / np.linalg.norm(query), 10)
+        found = retrieve(store, query, 10)
+        assert found.column("item").to_pylist() == [ids[index] for index in expected]
+        np.testing.assert_allclose(found.column("score").to_numpy(), expected_scores, atol=1e-4)
+        assert retrieve(store, query, 10, exact=True).column("item").to_pylist() == found.column("item").to_pylist()
+        assert retrieve(store, query, 10, refine=3).column("item").to_pylist() == found.column("item").to_pylist()
+
+
+# -- report ---------------------------------------------------------------------------------------------------
+
+def test_recommendation_section_shows_the_quality_table_and_examples_with_text():
+    from socialfusion.corpus import Corpus
+    from socialfusion.report import Metrics, Table, Text
+
+    corpus = Corpus.from_records(posts=[{"post_id": "x", "text": "jazz night"}])
+    examples = pa.table({"user": ["a"], "item": ["x"], "score": [1.0], "rank": [1]})
+    evaluation = {"popularity": {"recall@20": 0.1, "ndcg@20": 0.05}, "als": {"recall@20": 0.3, "ndcg@20": 0.2}}
+    section = recommendation_section(evaluation, examples, data=corpus)
+    assert section.key == "recommend"
+    metrics, quality, shown = section.blocks
+    assert isinstance(metrics, Metrics) and metrics.values["best method"] == "als"
+    assert isinstance(quality, Table) and [row["method"] for row in quality.head()[1]] == ["popularity", "als"]
+    assert shown.head()[1][0]["text"] == "jazz night"
+    assert isinstance(recommendation_section({}).blocks[0], Text)
