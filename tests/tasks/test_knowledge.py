@@ -12,11 +12,11 @@ import pytest
 from socialfusion.exceptions import ConfigurationError, DataError
 from socialfusion.report import ReportSection, render_report
 from socialfusion.tasks.knowledge import (
-    EMPTY_ENTITIES,
     ENTITY_SCHEMA,
     KnowledgeGraph,
     extract_entities,
     knowledge_section,
+    no_entities,
     normalise_entity,
     post_items,
 )
@@ -44,7 +44,7 @@ FOUR_POSTS = posts_table([
 
 @pytest.fixture(scope="module")
 def four() -> KnowledgeGraph:
-    return KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES)
+    return KnowledgeGraph.build(FOUR_POSTS, no_entities())
 
 
 def edge_rows(graph: KnowledgeGraph) -> dict[tuple[str, str, str], tuple[float, float | None]]:
@@ -85,7 +85,7 @@ def test_entity_strings_are_normalised_and_merged_across_case():
 
 
 def test_post_items_and_bad_input():
-    items = post_items(FOUR_POSTS, EMPTY_ENTITIES).to_pylist()
+    items = post_items(FOUR_POSTS, no_entities()).to_pylist()
     assert [(row["post_id"], row["item"], row["kind"]) for row in items if row["post_id"] in ("p1", "p3")] == [
         ("p1", "hashtag:x", "hashtag"), ("p1", "hashtag:y", "hashtag"), ("p1", "user:b", "mention"),
         ("p3", "hashtag:x", "hashtag"), ("p3", "domain:site.org", "domain")]
@@ -123,11 +123,11 @@ def test_co_occurrence_and_relations_match_hand_counts(four):
 
 
 def test_post_nodes_carry_contains_and_links_to():
-    graph = KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES, include_posts=True)
+    graph = KnowledgeGraph.build(FOUR_POSTS, no_entities(), include_posts=True)
     edges = edge_rows(graph)
     assert ("post:p3", "domain:site.org", "links_to") in edges and ("user:b", "post:p3", "wrote") in edges
     assert ("post:p1", "user:b", "contains") in edges and ("user:b", "domain:site.org", "links_to") not in edges
-    no_authors = KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES, include_authors=False)
+    no_authors = KnowledgeGraph.build(FOUR_POSTS, no_entities(), include_authors=False)
     assert set(no_authors.edges.column("relation").to_pylist()) == {"co_occurs"}
 
 
@@ -222,7 +222,7 @@ def test_empty_posts_give_an_empty_graph(tmp_path):
 
 
 def test_knowledge_section_is_deterministic_and_renders(four):
-    first, second = knowledge_section(four), knowledge_section(KnowledgeGraph.build(FOUR_POSTS, EMPTY_ENTITIES))
+    first, second = knowledge_section(four), knowledge_section(KnowledgeGraph.build(FOUR_POSTS, no_entities()))
     assert isinstance(first, ReportSection) and first.key == "knowledge" and first.figure_ids() == ["knowledge-graph"]
     figures = [block.figure.to_json() for section in (first, second) for block in section.blocks
                if hasattr(block, "figure")]

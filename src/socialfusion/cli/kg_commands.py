@@ -29,10 +29,10 @@ def _kinds(text: str) -> list[str]:
 
 
 def _build(store: Path, *, entities: bool = True, include_posts: bool = False):
-    from socialfusion.tasks.knowledge import EMPTY_ENTITIES, KnowledgeGraph
+    from socialfusion.tasks.knowledge import KnowledgeGraph, no_entities
 
     try:
-        return KnowledgeGraph.build(_corpus(store).posts, None if entities else EMPTY_ENTITIES,
+        return KnowledgeGraph.build(_corpus(store).posts, None if entities else no_entities(),
                                     include_posts=include_posts)
     except SocialFusionError as error:
         fail(error)

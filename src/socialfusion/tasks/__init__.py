@@ -1,6 +1,20 @@
-"""Analyses of a corpus, one module per question: ``sentiment`` (what people feel about what),
-``links`` (who will befriend whom), ``influence`` (who matters, and in which community)."""
+"""Analyses of a corpus, one module per question: ``sentiment`` (what people feel about what), ``influence``
+(who matters, and in which community), ``propagation`` (how information spreads), ``links`` (who will connect to
+whom), ``topics`` and ``trends`` (what people talk about, what is rising), ``opinion`` (how they feel about it over
+time), ``knowledge`` and ``patterns`` (which entities and co-occurrences tie it together), ``engagement`` (what users
+will do), ``profiles`` (who they are) and ``recommend`` (what each user should see next)."""
 
+from socialfusion.tasks._network_report import (
+    network_section,
+)
+from socialfusion.tasks.engagement import (
+    EngagementModel,
+    ExpectedEngagementModel,
+    NextActionModel,
+    engagement_examples,
+    engagement_section,
+    time_split,
+)
 from socialfusion.tasks.influence import (
     COMMUNITY_METHODS,
     GRAPH_KINDS,
@@ -10,15 +24,66 @@ from socialfusion.tasks.influence import (
     influence_scores,
     social_graph,
 )
+from socialfusion.tasks.knowledge import (
+    KnowledgeGraph,
+    extract_entities,
+    knowledge_section,
+)
 from socialfusion.tasks.links import (
     HEURISTICS,
     LinkPredictor,
     LinkSplit,
+    compare_link_methods,
     embedding_scores,
     evaluate_link_prediction,
     heuristic_scores,
     spectral_embedding,
     split_edges,
+    suggest_links,
+)
+from socialfusion.tasks.opinion import (
+    opinion_alerts,
+    opinion_section,
+    opinion_timeline,
+)
+from socialfusion.tasks.patterns import (
+    association_rules,
+    patterns_section,
+    user_segments,
+)
+from socialfusion.tasks.profiles import (
+    audience_segments,
+    build_profiles,
+    profile_embeddings,
+    profiles_section,
+    similar_users,
+)
+from socialfusion.tasks.propagation import (
+    CascadeSizeForecaster,
+    NextAdopterModel,
+    adoption_cascades,
+    cascade_statistics,
+    celf_seeds,
+    degree_discount_seeds,
+    early_cascade_features,
+    independent_cascade_reach,
+    learn_cascade_probabilities,
+    linear_threshold_reach,
+    reshare_cascades,
+    sir_outbreak,
+)
+from socialfusion.tasks.recommend import (
+    ALSRecommender,
+    BPRRecommender,
+    ContentRecommender,
+    EASERecommender,
+    HybridRecommender,
+    ItemKNNRecommender,
+    PopularityRecommender,
+    SocialRecommender,
+    ranking_metrics,
+    recommendation_section,
+    split_interactions,
 )
 from socialfusion.tasks.sentiment import (
     DEFAULT_ENCODERS,
@@ -33,6 +98,15 @@ from socialfusion.tasks.sentiment import (
     sentiment_section,
     write_predictions,
 )
+from socialfusion.tasks.trends import (
+    VolumeForecaster,
+    backtest,
+    detect_bursts,
+    emerging_topics,
+    key_assignment,
+    trends_section,
+    volume_series,
+)
 
 __all__ = [
     "COMMUNITY_METHODS",
@@ -41,24 +115,77 @@ __all__ = [
     "HEURISTICS",
     "MULTILINGUAL_ENCODERS",
     "PREDICTIONS_TABLE",
+    "ALSRecommender",
+    "BPRRecommender",
+    "CascadeSizeForecaster",
     "Communities",
+    "ContentRecommender",
+    "EASERecommender",
+    "EngagementModel",
+    "ExpectedEngagementModel",
+    "HybridRecommender",
+    "ItemKNNRecommender",
+    "KnowledgeGraph",
     "LexiconSentiment",
     "LinkPredictor",
     "LinkSplit",
+    "NextActionModel",
+    "NextAdopterModel",
+    "PopularityRecommender",
     "SentimentModel",
+    "SocialRecommender",
+    "VolumeForecaster",
+    "adoption_cascades",
+    "association_rules",
+    "audience_segments",
+    "backtest",
+    "build_profiles",
+    "cascade_statistics",
+    "celf_seeds",
     "communities",
+    "compare_link_methods",
+    "degree_discount_seeds",
+    "detect_bursts",
+    "early_cascade_features",
     "ego_network",
     "embedding_scores",
+    "emerging_topics",
+    "engagement_examples",
+    "engagement_section",
     "evaluate_link_prediction",
+    "extract_entities",
     "heuristic_scores",
+    "independent_cascade_reach",
     "influence_scores",
+    "key_assignment",
+    "knowledge_section",
     "labelled_posts",
+    "learn_cascade_probabilities",
     "lexicon_sentiment",
+    "linear_threshold_reach",
+    "network_section",
+    "opinion_alerts",
+    "opinion_section",
+    "opinion_timeline",
+    "patterns_section",
+    "profile_embeddings",
+    "profiles_section",
+    "ranking_metrics",
     "read_predictions",
+    "recommendation_section",
+    "reshare_cascades",
     "sentiment_scores",
     "sentiment_section",
+    "similar_users",
+    "sir_outbreak",
     "social_graph",
     "spectral_embedding",
     "split_edges",
+    "split_interactions",
+    "suggest_links",
+    "time_split",
+    "trends_section",
+    "user_segments",
+    "volume_series",
     "write_predictions",
 ]

@@ -16,7 +16,7 @@ Examples:
     >>> posts = pa.table({"post_id": ["p1", "p2"], "author_id": ["ann", "bob"], "text": ["", ""],
     ...                   "hashtags": [["AI", "ml"], ["ai"]], "mentions": [["bob"], []],
     ...                   "urls": [["https://www.Example.com/a"], []]})
-    >>> graph = KnowledgeGraph.build(posts, entities=EMPTY_ENTITIES)
+    >>> graph = KnowledgeGraph.build(posts, entities=no_entities())
     >>> graph.neighbours("#ai", relation="co_occurs").column("node_id").to_pylist()
     ['domain:example.com', 'hashtag:ml', 'user:bob']
     >>> graph.path("user:ann", "hashtag:ml").column("relation").to_pylist()
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EDGE_SCHEMA",
-    "EMPTY_ENTITIES",
     "ENTITY_SCHEMA",
     "ENTITY_TYPES",
     "ITEM_KINDS",
@@ -65,6 +64,7 @@ __all__ = [
     "KnowledgeGraph",
     "extract_entities",
     "knowledge_section",
+    "no_entities",
     "node_label",
     "normalise_entity",
     "post_items",
@@ -93,8 +93,15 @@ NODE_SCHEMA = pa.schema([("node_id", pa.string()), ("label", pa.string()), ("typ
                          ("posts", pa.int64())])
 EDGE_SCHEMA = pa.schema([("source", pa.string()), ("target", pa.string()), ("relation", pa.string()),
                          ("weight", pa.float64()), ("pmi", pa.float64())])
-EMPTY_ENTITIES = ENTITY_SCHEMA.empty_table()
-"""An entity table without rows: pass it as ``entities`` to build a graph without running NER."""
+
+
+def no_entities() -> pa.Table:
+    """An entity table without rows: pass it as ``entities`` to build a graph without running NER.
+
+    A function rather than a constant: making an Arrow table imports pandas (about a second), and importing
+    socialfusion must stay fast.
+    """
+    return ENTITY_SCHEMA.empty_table()
 
 # spaCy's OntoNotes labels worth a node; dates, times, money, quantities and numbers are not.
 _SPACY_TYPES = {"PERSON": "person", "ORG": "organization", "GPE": "place", "LOC": "place", "FAC": "place",
@@ -257,7 +264,7 @@ def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")
         raise ConfigurationError(f"entity extraction supports languages {sorted(_EXTRACTORS)}; got {unsupported}")
     _require_columns(posts, ("post_id", "text"), "extract_entities")
     if posts.num_rows == 0:
-        return EMPTY_ENTITIES
+        return ENTITY_SCHEMA.empty_table()
     post_ids = posts.column("post_id").to_pylist()
     texts = [text or "" for text in posts.column("text").to_pylist()]
     post_languages = _post_languages(posts)
@@ -447,7 +454,7 @@ class KnowledgeGraph:
         Args:
             posts: a posts table (``post_id``, ``text``; ``author_id``, ``lang``, ``hashtags``, ``mentions``,
                 ``urls`` used when present), e.g. ``Corpus.posts``.
-            entities: an ``extract_entities`` table; None runs it (pass ``EMPTY_ENTITIES`` to skip NER).
+            entities: an ``extract_entities`` table; None runs it (pass ``no_entities()`` to skip NER).
             include_authors: add author nodes and their relations.
             include_posts: add a node per post.
             languages: languages for ``extract_entities`` when it runs.

@@ -400,7 +400,8 @@ class LinkPredictor:
     the classifier on them: the labels are never visible to the features. ``predict_proba`` then computes the
     features of new pairs over all the training edges. Features: log1p of common neighbours, Adamic-Adar,
     resource allocation and preferential attachment, Jaccard, spectral dot and cosine, and, when
-    ``node_features`` are given, their Hadamard product ``x_u * x_v`` (e.g. users' profile embeddings).
+    ``node_features`` are given (e.g. users' profile embeddings), their dot product and cosine similarity: two
+    features rather than one per dimension, so a few thousand labelled pairs are enough to weigh them.
 
     Args:
         estimator: ``"logistic"`` (standardised logistic regression) or ``"hist_gradient_boosting"``.
@@ -453,7 +454,8 @@ class LinkPredictor:
         columns += [heuristics["jaccard"], similarities["dot"], similarities["cosine"]]
         features = np.stack(columns, axis=1)
         if self.node_features_ is not None:
-            features = np.hstack([features, self.node_features_[pairs[:, 0]] * self.node_features_[pairs[:, 1]]])
+            content = _similarities(self.node_features_, pairs)
+            features = np.hstack([features, np.stack([content["dot"], content["cosine"]], axis=1)])
         return features
 
     def _embedding(self, train_edges: np.ndarray) -> np.ndarray:
@@ -486,7 +488,7 @@ class LinkPredictor:
             train_edges: ``(m, 2)`` training edges (the ``train_edges`` of an outer ``LinkSplit``).
             n_nodes: the number of nodes; None means one more than the largest index (or the rows of
                 ``node_features``).
-            node_features: optional ``(n_nodes, d)`` per-node vectors, used through ``x_u * x_v``.
+            node_features: optional ``(n_nodes, d)`` per-node vectors, used through their dot product and cosine.
 
         Returns:
             self.
