@@ -15,6 +15,7 @@ from socialfusion.cli import (
     profile_commands,
     recommend_commands,
     sentiment_commands,
+    topic_commands,
     trend_commands,
 )
 
@@ -31,6 +32,7 @@ app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
 app.add_typer(sentiment_commands.app, name="sentiment")
 app.add_typer(graph_commands.app, name="graph")
+app.add_typer(topic_commands.app, name="topics")
 app.add_typer(trend_commands.trends_app, name="trends")
 app.add_typer(trend_commands.opinion_app, name="opinion")
 app.add_typer(kg_commands.app, name="kg")

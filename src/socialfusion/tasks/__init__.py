@@ -98,6 +98,14 @@ from socialfusion.tasks.sentiment import (
     sentiment_section,
     write_predictions,
 )
+from socialfusion.tasks.topics import (
+    TopicModel,
+    read_topics,
+    topic_coherence,
+    topic_diversity,
+    topics_section,
+    write_topics,
+)
 from socialfusion.tasks.trends import (
     VolumeForecaster,
     backtest,
@@ -134,6 +142,7 @@ __all__ = [
     "PopularityRecommender",
     "SentimentModel",
     "SocialRecommender",
+    "TopicModel",
     "VolumeForecaster",
     "adoption_cascades",
     "association_rules",
@@ -172,6 +181,7 @@ __all__ = [
     "profiles_section",
     "ranking_metrics",
     "read_predictions",
+    "read_topics",
     "recommendation_section",
     "reshare_cascades",
     "sentiment_scores",
@@ -184,8 +194,12 @@ __all__ = [
     "split_interactions",
     "suggest_links",
     "time_split",
+    "topic_coherence",
+    "topic_diversity",
+    "topics_section",
     "trends_section",
     "user_segments",
     "volume_series",
     "write_predictions",
+    "write_topics",
 ]

@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -51,7 +52,6 @@ __all__ = [
     "FORECAST_MODELS",
     "FREQUENCIES",
     "KEY_KINDS",
-    "TOPICS_TABLE",
     "VolumeForecaster",
     "backtest",
     "detect_bursts",
@@ -79,8 +79,6 @@ FORECAST_MODELS = ("ridge", "gradient_boosting")
 KEY_KINDS = ("hashtag", "topic")
 """What ``key_assignment`` groups a store's posts by."""
 
-TOPICS_TABLE = "post_topics"
-"""The store table of topic assignments (``post_id``, ``topic_id``) that ``key_assignment(by="topic")`` prefers."""
 
 _UNITS = {"D": "D", "h": "h"}
 _PERIOD_TYPE = pa.timestamp("us", tz="UTC")
@@ -149,15 +147,15 @@ def key_assignment(data: Store | Corpus | pa.Table, by: str = "hashtag") -> pa.T
         return pa.table({"post_id": ids, "key": pairs.column("tag")}).combine_chunks()
     if isinstance(data, pa.Table):
         raise ConfigurationError("by='topic' needs a store or a corpus (topics are in post_topics or labels)")
-    if not isinstance(data, Corpus) and TOPICS_TABLE in data.tables():
-        topics = data.read(TOPICS_TABLE, columns=["post_id", "topic_id"])
+    if not isinstance(data, Corpus) and POST_TOPICS_TABLE in data.tables():
+        topics = data.read(POST_TOPICS_TABLE, columns=["post_id", "topic_id"])
         return pa.table({"post_id": topics.column("post_id").cast(pa.string()),
                          "key": topics.column("topic_id").cast(pa.string())})
     labels = data.labels if isinstance(data, Corpus) else data.read("labels")
     labels = labels.filter(pc.and_(pc.equal(labels.column("task"), "topic"),
                                    pc.equal(labels.column("item_kind"), "post")))
     if labels.num_rows == 0:
-        raise DataError(f"no topic assignment: no {TOPICS_TABLE!r} table and no post labelled for task 'topic'; "
+        raise DataError(f"no topic assignment: no {POST_TOPICS_TABLE!r} table and no post labelled for task 'topic'; "
                         "fit a topic model and write its post_topics table, or group by hashtag instead")
     return pa.table({"post_id": labels.column("item_id"), "key": labels.column("label").cast(pa.string())})
 
