@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,9 +15,24 @@ from socialfusion.store import Store, connect
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["DEMO_SENTIMENT_ENCODERS", "analyze", "demo_sentiment", "run_demo", "store_stats"]
+__all__ = [
+    "DEMO_SENTIMENT_ENCODERS",
+    "DEMO_TOPICS",
+    "REPORT_TEXT_ENCODER",
+    "analyze",
+    "demo_sentiment",
+    "demo_topics",
+    "run_demo",
+    "store_stats",
+]
 
 logger = logging.getLogger(__name__)
+
+DEMO_TOPICS = {"encoders": {"text": "text/multilingual"}, "method": "kmeans", "n_topics": 8}
+"""The demo's topic model: multilingual sentence vectors (its posts mix English and Chinese), 8 KMeans topics."""
+
+REPORT_TEXT_ENCODER = "text/tfidf"
+"""The text encoder of the report's profile and engagement features: fitted on the corpus in seconds."""
 
 DEMO_SENTIMENT_ENCODERS = {"image": "image/colour-histogram", "lexicon": "text/lexicon"}
 """What the demo's sentiment model reads: fast to compute (seconds), and enough for the synthetic posts, whose
@@ -34,15 +50,103 @@ def store_stats(store: Store) -> dict[str, Any]:
     return {"tables": tables, "modalities": modality_counts(posts)}
 
 
-def report_sections(corpus: Corpus, *, sentiment_predictions: pa.Table | None = None) -> list:
+def _section_or_note(key: str, title: str, build: Callable[[], Any]) -> Any:
+    """Build one analysis's section; an analysis the corpus cannot support becomes a card that says why."""
+    from socialfusion.report import ReportSection, Text
+
+    try:
+        return build()
+    except (DataError, MissingDependencyError) as error:
+        logger.warning("the report skips %s: %s", key, error)
+        return ReportSection(title=title, key=key, summary="Skipped.", blocks=[Text(f"Skipped: {error}")])
+
+
+def _trend_keys(store: Store | None, corpus: Corpus) -> pa.Table:
+    """Topic assignments when a topic model wrote them to the store, else hashtags."""
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE
+    from socialfusion.tasks.trends import key_assignment
+
+    if store is not None and POST_TOPICS_TABLE in store.tables():
+        return key_assignment(store, by="topic")
+    return key_assignment(corpus.posts, by="hashtag")
+
+
+def _trends_and_opinion(corpus: Corpus, store: Store | None) -> list:
+    from socialfusion.tasks.opinion import (
+        count_opinions,
+        opinion_alerts,
+        opinion_posts,
+        opinion_section,
+        post_sentiment,
+    )
+    from socialfusion.tasks.trends import trends_section, volume_series
+
+    keys = _trend_keys(store, corpus)
+    sections = [_section_or_note("trends", "Trends", lambda: trends_section(volume_series(corpus.posts, keys)))]
+
+    def opinion() -> Any:
+        scored = opinion_posts(corpus.posts, keys, post_sentiment(store) if store is not None else None)
+        timeline = count_opinions(scored)
+        return opinion_section(timeline, opinion_alerts(timeline, evidence=scored))
+
+    sections.append(_section_or_note("opinion", "Public opinion", opinion))
+    return sections
+
+
+def _knowledge_and_patterns(corpus: Corpus) -> list:
+    from socialfusion.tasks.knowledge import KnowledgeGraph, extract_entities, knowledge_section
+    from socialfusion.tasks.patterns import association_rules, patterns_section, user_segments
+    from socialfusion.tasks.trends import key_assignment
+
+    entities = extract_entities(corpus.posts)
+
+    def patterns() -> Any:
+        # a pattern needs at least 5 posts behind it, whatever the corpus size
+        rules = association_rules(corpus.posts, entities=entities, min_support=5 / max(corpus.posts.num_rows, 1))
+        segments = user_segments(corpus.posts, key_assignment(corpus.posts, by="hashtag"))
+        return patterns_section(rules, segments)
+
+    return [
+        _section_or_note("knowledge", "Knowledge graph",
+                         lambda: knowledge_section(KnowledgeGraph.build(corpus.posts, entities))),
+        _section_or_note("patterns", "Hidden patterns", patterns),
+    ]
+
+
+def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None) -> list:
+    from socialfusion.tasks.engagement import EngagementModel, engagement_examples, engagement_section, time_split
+    from socialfusion.tasks.profiles import audience_segments, build_profiles, profiles_section
+
+    def profiles() -> Any:
+        sentiment = sentiment_predictions if sentiment_predictions is not None else "lexicon"
+        table = build_profiles(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER, sentiment=sentiment)
+        return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
+
+    def engagement() -> Any:
+        train, test = time_split(engagement_examples(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER))
+        model = EngagementModel(learner="logistic").fit(train)
+        return engagement_section(model, test)
+
+    return [_section_or_note("profiles", "User profiles and segments", profiles),
+            _section_or_note("engagement", "Engagement", engagement)]
+
+
+def report_sections(corpus: Corpus, *, store: Store | None = None,
+                    sentiment_predictions: pa.Table | None = None) -> list:
     """The report sections for a corpus, in reading order (each analysis contributes one).
+
+    An analysis the corpus cannot support (too few posts, no timestamps, no ties) becomes a card that says why,
+    and the rest of the report is still written.
 
     Args:
         corpus: the corpus.
+        store: the store the corpus came from, for what analyses wrote there (topic assignments, cached features).
         sentiment_predictions: an Arrow table of sentiment predictions (``socialfusion.tasks.read_predictions``)
             to add the sentiment section; the held-out scores the demo records in the corpus metadata show too.
     """
     from socialfusion.report import overview_section
+    from socialfusion.tasks._network_report import network_section
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE, read_topics, topics_section
 
     sections = [overview_section(corpus)]
     if sentiment_predictions is not None:
@@ -50,6 +154,14 @@ def report_sections(corpus: Corpus, *, sentiment_predictions: pa.Table | None = 
 
         evaluation = corpus.metadata.get(EVALUATION_METADATA_KEY)
         sections.append(sentiment_section(corpus, sentiment_predictions, evaluation=evaluation))
+    if corpus.posts.num_rows == 0:
+        return sections
+    sections.append(_section_or_note("network", "Social network", lambda: network_section(corpus)))
+    if store is not None and POST_TOPICS_TABLE in store.tables():
+        sections.append(_section_or_note("topics", "Topics", lambda: topics_section(read_topics(store), corpus)))
+    sections.extend(_trends_and_opinion(corpus, store))
+    sections.extend(_knowledge_and_patterns(corpus))
+    sections.extend(_profiles_and_engagement(corpus, store, sentiment_predictions))
     return sections
 
 
@@ -69,8 +181,9 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
     if not isinstance(store, Corpus) and PREDICTIONS_TABLE in store.tables():
         predictions = read_predictions(store)
     subtitle = f"{corpus.posts.num_rows:,} posts · {corpus.users.num_rows:,} users · {corpus.edges.num_rows:,} edges"
-    return write_report(report_sections(corpus, sentiment_predictions=predictions), Path(out), title=title,
-                        subtitle=subtitle)
+    sections = report_sections(corpus, store=None if isinstance(store, Corpus) else store,
+                               sentiment_predictions=predictions)
+    return write_report(sections, Path(out), title=title, subtitle=subtitle)
 
 
 def demo_sentiment(store: Store) -> dict[str, dict[str, Any]]:
@@ -102,6 +215,19 @@ def demo_sentiment(store: Store) -> dict[str, dict[str, Any]]:
     return evaluation
 
 
+def demo_topics(store: Store) -> int:
+    """Fit the demo's topic model (``DEMO_TOPICS``) on the store's posts and write its tables.
+
+    Returns:
+        The number of topics.
+    """
+    from socialfusion.tasks.topics import TopicModel, write_topics
+
+    model = TopicModel(**DEMO_TOPICS).fit(store)
+    write_topics(store, model)
+    return model.topics_.num_rows
+
+
 def run_demo(
     out_dir: str | Path, *, n_users: int = 300, n_posts: int = 2000, seed: int = 0
 ) -> tuple[Path, IngestSummary]:
@@ -124,5 +250,9 @@ def run_demo(
         demo_sentiment(store)
     except (MissingDependencyError, DataError) as error:  # no text extra, or too few posts to learn from
         logger.warning("the demo skips sentiment: %s", error)
+    try:
+        demo_topics(store)
+    except (MissingDependencyError, DataError) as error:
+        logger.warning("the demo skips topics: %s", error)
     report = analyze(store, out_dir / "report.html", title="socialfusion demo: synthetic social network")
     return report, summary
