@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socialfusion.corpus import Corpus, modality_counts
-from socialfusion.exceptions import DataError, MissingDependencyError
+from socialfusion.exceptions import DataError, MissingDependencyError, SocialFusionError
 from socialfusion.ingestion import IngestSummary, ingest_corpus
 from socialfusion.store import Store, connect
 
@@ -56,7 +56,7 @@ def _section_or_note(key: str, title: str, build: Callable[[], Any]) -> Any:
 
     try:
         return build()
-    except (DataError, MissingDependencyError) as error:
+    except SocialFusionError as error:  # too little data, a missing extra, an option the corpus cannot take
         logger.warning("the report skips %s: %s", key, error)
         return ReportSection(title=title, key=key, summary="Skipped.", blocks=[Text(f"Skipped: {error}")])
 
@@ -101,8 +101,8 @@ def _knowledge_and_patterns(corpus: Corpus) -> list:
     entities = extract_entities(corpus.posts)
 
     def patterns() -> Any:
-        # a pattern needs at least 5 posts behind it, whatever the corpus size
-        rules = association_rules(corpus.posts, entities=entities, min_support=5 / max(corpus.posts.num_rows, 1))
+        support = min(1.0, 5 / max(corpus.posts.num_rows, 1))  # a pattern needs 5 posts behind it, at any size
+        rules = association_rules(corpus.posts, entities=entities, min_support=support)
         segments = user_segments(corpus.posts, key_assignment(corpus.posts, by="hashtag"))
         return patterns_section(rules, segments)
 

@@ -7,27 +7,16 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from socialfusion.cli._shared import JsonOption, StoreOption, console, errors, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
-errors = Console(stderr=True)
-
-StoreOption = Annotated[Path, typer.Option("--store", "-s", help="Store directory (created when absent).")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 FORMAT_HELP = "Input format (jsonl, csv, parquet, twitter, mastodon, reddit, bluesky), or 'auto' to detect it per file."
 SCRUB_HELP = "Scrub e-mails, phone numbers, card numbers and IPs from text."
 MAP_HELP = "Column mapping FOREIGN=canonical (repeatable)."
 KEY_HELP = "Secret key for HMAC pseudonyms of user ids and handles (keep it: the same key keeps ids joinable)."
-
-
-def fail(error: Exception) -> None:
-    """Print an error for the user (no traceback) and exit with code 2."""
-    errors.print(f"[red]error:[/red] {error}")
-    raise typer.Exit(code=2)
 
 
 def _parse_column_map(pairs: list[str]) -> dict[str, str]:
@@ -88,11 +77,8 @@ def stats(
 ) -> None:
     """Row counts per table and posts per modality."""
     from socialfusion.pipeline import store_stats
-    from socialfusion.store import connect
 
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    target = connect(store)
+    target = existing_store(store)
     result = store_stats(target)
     if rejects:
         result["rejects"] = target.read("rejects", columns=["source", "location", "table", "reason"]).to_pylist()
@@ -121,12 +107,10 @@ def analyze(
 ) -> None:
     """Analyse a store and write a self-contained HTML report."""
     from socialfusion.pipeline import analyze as run_analyze
-    from socialfusion.store import connect
 
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+    target = existing_store(store)
     try:
-        path = run_analyze(connect(store), out)
+        path = run_analyze(target, out)
     except SocialFusionError as error:
         fail(error)
     console.print(f"report written to {path}")

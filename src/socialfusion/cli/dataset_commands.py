@@ -7,13 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from socialfusion.cli.corpus_commands import SCRUB_HELP, JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, fail
+from socialfusion.cli.corpus_commands import SCRUB_HELP
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 app = typer.Typer(help="The public datasets in ../shared/data (or $SOCIALFUSION_DATA).", no_args_is_help=True)
 
 ROOT_HELP = "Data folder (default: $SOCIALFUSION_DATA or ../shared/data)."

@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 errors = Console(stderr=True)
 ENCODERS_HELP = "Comma-separated encoder names (default: one fast encoder per modality)."
 encoders_app = typer.Typer(help="The registered encoders.", no_args_is_help=True)
@@ -29,10 +28,8 @@ def featurize(
     """Encode posts and users into feature tables; unchanged items come from the cache."""
     from socialfusion.featurize import DEFAULT_ENCODERS
     from socialfusion.featurize import featurize as run_featurize
-    from socialfusion.store import connect
 
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+    opened = existing_store(store)
     names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else list(DEFAULT_ENCODERS)
     try:
         with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -44,7 +41,7 @@ def featurize(
                     tasks[name] = bar.add_task(name, total=total)
                 bar.update(tasks[name], completed=done)
 
-            summary = run_featurize(connect(store), names, batch_size=batch_size, progress=progress)
+            summary = run_featurize(opened, names, batch_size=batch_size, progress=progress)
     except SocialFusionError as error:
         fail(error)
     if as_json:

@@ -7,29 +7,17 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, fail, load_corpus, print_rows
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 app = typer.Typer(help="Social-network analysis: influencers, communities, cascades, diffusion what-ifs, links.",
                   no_args_is_help=True)
 
 KindsOption = Annotated[str, typer.Option(help="Ties that make the graph, comma-separated: follow, friend, mention, "
                                                "reply, reshare.")]
 TopOption = Annotated[int, typer.Option(help="Rows to show.")]
-_TEXT_COLUMNS = ("user_id", "cascade_id", "suggested", "method")  # left-aligned in printed tables
 
-
-def _corpus(store: Path):
-    from socialfusion.corpus import Corpus
-    from socialfusion.store import connect
-
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    return Corpus.from_store(connect(store))
 
 
 def _graph(store: Path, kinds: str, corpus=None):
@@ -38,21 +26,10 @@ def _graph(store: Path, kinds: str, corpus=None):
 
     names = tuple(kind.strip() for kind in kinds.split(",") if kind.strip())
     try:
-        return social_graph(_corpus(store) if corpus is None else corpus, kinds=names)
+        return social_graph(load_corpus(store) if corpus is None else corpus, kinds=names)
     except SocialFusionError as error:
         fail(error)
 
-
-def _print(rows: list[dict], title: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, default=str))
-        return
-    view = Table(title=title)
-    for column in rows[0] if rows else []:
-        view.add_column(column, justify="left" if column in _TEXT_COLUMNS else "right")
-    for row in rows:
-        view.add_row(*(f"{value:.4g}" if isinstance(value, float) else str(value) for value in row.values()))
-    console.print(view)
 
 
 @app.command()
@@ -62,7 +39,7 @@ def influence(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption =
     from socialfusion.tasks.influence import influence_scores
 
     scores = influence_scores(_graph(store, kinds))
-    _print(scores.slice(0, top).to_pylist(), f"Top {top} users by PageRank ({kinds})", as_json)
+    print_rows(scores.slice(0, top).to_pylist(), f"Top {top} users by PageRank ({kinds})", as_json)
 
 
 @app.command()
@@ -81,7 +58,7 @@ def communities(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption
     if as_json:
         print(json.dumps({"method": found.method, "modularity": found.modularity, "communities": rows}))
         return
-    _print(rows, f"{len(rows)} communities ({found.method}), modularity {found.modularity:.3f}", False)
+    print_rows(rows, f"{len(rows)} communities ({found.method}), modularity {found.modularity:.3f}", False)
 
 
 @app.command()
@@ -89,8 +66,8 @@ def cascades(store: StoreOption = Path("socialfusion.db"), top: TopOption = 20, 
     """Reshare cascades rebuilt as trees: size, depth, breadth, structural virality and speed, largest first."""
     from socialfusion.tasks.propagation import cascade_statistics, reshare_cascades
 
-    statistics = cascade_statistics(reshare_cascades(_corpus(store)))
-    _print(statistics.slice(0, top).to_pylist(), f"{statistics.num_rows:,} reshare cascades", as_json)
+    statistics = cascade_statistics(reshare_cascades(load_corpus(store)))
+    print_rows(statistics.slice(0, top).to_pylist(), f"{statistics.num_rows:,} reshare cascades", as_json)
 
 
 @app.command()
@@ -142,7 +119,7 @@ def links(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "fo
 
     from socialfusion.tasks.links import compare_link_methods, split_edges, suggest_links
 
-    corpus = _corpus(store)
+    corpus = load_corpus(store)
     graph = _graph(store, kinds, corpus)
     names = graph.vs["name"] if graph.vcount() else []
     index = {name: position for position, name in enumerate(names)}
@@ -162,10 +139,10 @@ def links(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "fo
     if as_json:
         print(json.dumps({"suggestions": rows, **({"evaluation": evaluation} if evaluate else {})}))
         return
-    _print(rows, f"Suggested {kinds} ties (non-neighbours within 2 hops, by LinkPredictor probability)", False)
+    print_rows(rows, f"Suggested {kinds} ties (non-neighbours within 2 hops, by LinkPredictor probability)", False)
     if split is not None:
         held_out, total = len(split.test_positive), len(split.test_positive) + len(split.train_edges)
-        _print(evaluation, f"Held-out link prediction: {held_out:,} of {total:,} ties (directions merged) and as "
+        print_rows(evaluation, f"Held-out link prediction: {held_out:,} of {total:,} ties (directions merged) and as "
                            f"many non-ties, seed {seed}", False)
 
 

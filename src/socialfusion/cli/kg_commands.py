@@ -7,13 +7,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
-from socialfusion.cli.graph_commands import _corpus, _print
+from socialfusion.cli._shared import JsonOption, StoreOption, console, fail, load_corpus, print_rows
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 app = typer.Typer(help="Knowledge graph (entities, hashtags, users, domains) and hidden patterns (rules, segments).",
                   no_args_is_help=True)
 
@@ -32,7 +29,7 @@ def _build(store: Path, *, entities: bool = True, include_posts: bool = False):
     from socialfusion.tasks.knowledge import KnowledgeGraph, no_entities
 
     try:
-        return KnowledgeGraph.build(_corpus(store).posts, None if entities else no_entities(),
+        return KnowledgeGraph.build(load_corpus(store).posts, None if entities else no_entities(),
                                     include_posts=include_posts)
     except SocialFusionError as error:
         fail(error)
@@ -94,7 +91,7 @@ def neighbours(
         centre = knowledge.resolve(node)
     except SocialFusionError as error:
         fail(error)
-    _print(rows, f"Neighbours of {centre}", as_json)
+    print_rows(rows, f"Neighbours of {centre}", as_json)
 
 
 @app.command()
@@ -139,7 +136,7 @@ def top(
         rows = knowledge.top_nodes(type=node_type, by=by, k=k).to_pylist()
     except SocialFusionError as error:
         fail(error)
-    _print(rows, f"Top {k} {node_type or 'node'}s by {by}", as_json)
+    print_rows(rows, f"Top {k} {node_type or 'node'}s by {by}", as_json)
 
 
 @app.command()
@@ -155,14 +152,14 @@ def rules(
     from socialfusion.tasks.patterns import association_rules
 
     try:
-        found = association_rules(_corpus(store).posts, items=_kinds(items), min_support=min_support,
+        found = association_rules(load_corpus(store).posts, items=_kinds(items), min_support=min_support,
                                   min_confidence=min_confidence)
     except SocialFusionError as error:
         fail(error)
     rows = [{"antecedent": " + ".join(row["antecedent"]), "consequent": " + ".join(row["consequent"]),
              **{name: row[name] for name in ("posts", "support", "confidence", "lift")}}
             for row in found.slice(0, top).to_pylist()]
-    _print(rows, f"{found.num_rows:,} association rules (support >= {min_support}, confidence >= {min_confidence})",
+    print_rows(rows, f"{found.num_rows:,} association rules (support >= {min_support}, confidence >= {min_confidence})",
            as_json)
 
 
@@ -180,7 +177,7 @@ def segments(
     from socialfusion.tasks.patterns import user_segments
 
     try:
-        posts = _corpus(store).posts
+        posts = load_corpus(store).posts
         found = user_segments(posts, post_items(posts, kinds=_kinds(items)), n_segments, key_column="item",
                               random_state=seed)
     except SocialFusionError as error:
@@ -191,4 +188,4 @@ def segments(
         silhouette = None if found.silhouette != found.silhouette else found.silhouette  # NaN is not JSON
         print(json.dumps({"silhouette": silhouette, "segments": rows}))
         return
-    _print(rows, f"{found.n_segments} user segments, silhouette {found.silhouette:.3f}", False)
+    print_rows(rows, f"{found.n_segments} user segments, silhouette {found.silhouette:.3f}", False)

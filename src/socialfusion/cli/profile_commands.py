@@ -7,15 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail, print_rows
 from socialfusion.exceptions import SocialFusionError
 
 __all__ = ["engagement_app", "profiles_app"]
 
-console = Console()
 profiles_app = typer.Typer(help="User profiles: interests, rhythm, influence, embeddings; similar users; segments.",
                            no_args_is_help=True)
 engagement_app = typer.Typer(help="Engagement prediction: who will like, comment or share what.",
@@ -29,25 +26,6 @@ TrainFractionOption = Annotated[float, typer.Option(help="Share of the days (ear
 PREDICTIONS_TABLE = "engagement_predictions"
 
 
-def _store(store: Path):
-    from socialfusion.store import connect
-
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    return connect(store)
-
-
-def _print(rows: list[dict], title: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, default=str))
-        return
-    view = Table(title=title)
-    for column in rows[0] if rows else []:
-        view.add_column(column)
-    for row in rows:
-        view.add_row(*(f"{value:.4g}" if isinstance(value, float) else
-                       ", ".join(map(str, value)) if isinstance(value, list) else str(value) for value in row.values()))
-    console.print(view)
 
 
 @profiles_app.command("build")
@@ -59,7 +37,7 @@ def build(store: StoreOption = Path("socialfusion.db"), text_encoder: TextEncode
     from socialfusion.corpus import Corpus
     from socialfusion.tasks.profiles import PROFILES_TABLE, build_profiles, write_profiles
 
-    opened = _store(store)
+    opened = existing_store(store)
     try:
         tone = _sentiment(opened, sentiment)
         profiles = build_profiles(Corpus.from_store(opened), store=opened, text_encoder=text_encoder, sentiment=tone,
@@ -92,10 +70,10 @@ def similar(user: Annotated[str, typer.Argument(help="The user id to match.")],
     from socialfusion.tasks.profiles import similar_users
 
     try:
-        found = similar_users(_store(store), user, k, exact=exact)
+        found = similar_users(existing_store(store), user, k, exact=exact)
     except SocialFusionError as error:
         fail(error)
-    _print(found.to_pylist(), f"Users most similar to {user}", as_json)
+    print_rows(found.to_pylist(), f"Users most similar to {user}", as_json)
 
 
 @profiles_app.command("segments")
@@ -106,7 +84,7 @@ def segments(store: StoreOption = Path("socialfusion.db"),
     from socialfusion.corpus import Corpus
     from socialfusion.tasks.profiles import PROFILES_TABLE, audience_segments
 
-    opened = _store(store)
+    opened = existing_store(store)
     if PROFILES_TABLE not in opened.tables():
         fail(FileNotFoundError(f"no profiles in {store}; build them with: socialfusion profiles build --store {store}"))
     try:
@@ -117,7 +95,7 @@ def segments(store: StoreOption = Path("socialfusion.db"),
     if as_json:
         print(json.dumps({"silhouette": found.silhouette, "segments": rows}))
         return
-    _print(rows, f"{len(rows)} audience segments (silhouette {found.silhouette:.3f})", False)
+    print_rows(rows, f"{len(rows)} audience segments (silhouette {found.silhouette:.3f})", False)
 
 
 def _fitted(store: Path, kind: str, learner: str, train_fraction: float, seed: int):
@@ -125,7 +103,7 @@ def _fitted(store: Path, kind: str, learner: str, train_fraction: float, seed: i
     from socialfusion.corpus import Corpus
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, time_split
 
-    opened = _store(store)
+    opened = existing_store(store)
     try:
         examples = engagement_examples(Corpus.from_store(opened), kinds=(kind,), store=opened, random_state=seed)
         train, test = time_split(examples, train_fraction=train_fraction)
@@ -153,7 +131,7 @@ def fit(store: StoreOption = Path("socialfusion.db"), kind: KindOption = "like",
     console.print(f"{kind} prediction ({learner}): held-out AUC {scores['auc']:.3f}, average precision "
                   f"{scores['average_precision']:.3f} on {scores['n']:,} later examples "
                   f"({scores['positive_rate']:.1%} engaged)")
-    _print(drivers, "Drivers (AUC drop when shuffled)", False)
+    print_rows(drivers, "Drivers (AUC drop when shuffled)", False)
 
 
 @engagement_app.command("predict")
@@ -176,4 +154,4 @@ def predict(store: StoreOption = Path("socialfusion.db"), kind: KindOption = "li
         print(json.dumps({"written": written, "top": best}, default=str))
         return
     console.print(f"{written:,} {kind} probabilities written to {PREDICTIONS_TABLE}")
-    _print(best, f"Most likely to {kind}", False)
+    print_rows(best, f"Most likely to {kind}", False)

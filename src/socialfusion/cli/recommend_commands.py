@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 app = typer.Typer(help="Recommend posts to users from their interactions, their friends and the posts' content.",
                   no_args_is_help=True)
 
@@ -52,14 +50,12 @@ def fit(
 ) -> None:
     """Fit a recommender on the store's interactions and save it under the store folder."""
     from socialfusion.corpus import Corpus
-    from socialfusion.store import connect
     from socialfusion.tasks.recommend import save_recommender
 
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
+    opened = existing_store(store)
     recommender = _build(model)
     try:
-        corpus = Corpus.from_store(connect(store))
+        corpus = Corpus.from_store(opened)
         recommender.fit(corpus, kind=kind)
         path = save_recommender(recommender, _model_path(store, model))
     except SocialFusionError as error:

@@ -11,10 +11,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 errors = Console(stderr=True)
 app = typer.Typer(help="Sentiment of posts: train a multimodal model on labels, predict, evaluate, or use lexicons.",
                   no_args_is_help=True)
@@ -50,13 +49,6 @@ def _parse_encoders(value: str | None) -> dict[str, str] | None:
         encoders[modality.strip()] = encoder.strip()
     return encoders
 
-
-def _connect(store: Path):
-    from socialfusion.store import connect
-
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    return connect(store)
 
 
 def _spinner(text: str, quiet: bool) -> Progress:
@@ -123,7 +115,7 @@ def train(
     """Train a sentiment model on the labelled posts of a store (featurizing what the cache lacks) and save it."""
     from socialfusion.tasks.sentiment import SentimentModel
 
-    target = _connect(store)
+    target = existing_store(store)
     options = {"learner": learner} if learner else None
     try:
         with _spinner("featurizing and training", as_json):
@@ -160,7 +152,7 @@ def predict(
     """Predict the sentiment of every post and write it to the store's sentiment_predictions table."""
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
 
-    target = _connect(store)
+    target = existing_store(store)
     try:
         with _spinner("predicting", as_json):
             predictions = _load(model, language).predict(target)
@@ -184,7 +176,7 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a model (or the lexicon baseline) against the labels of one split."""
-    target = _connect(store)
+    target = existing_store(store)
     try:
         with _spinner("evaluating", as_json):
             scores = _load(model, language).evaluate(target, task=task, split=_split(split))
@@ -207,7 +199,7 @@ def lexicon(
     """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, LexiconSentiment, write_predictions
 
-    target = _connect(store)
+    target = existing_store(store)
     try:
         predictions = LexiconSentiment(language=language).predict(target)
         written = write_predictions(target, predictions) if write else 0

@@ -7,13 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 app = typer.Typer(help="Topics of posts: cluster fused embeddings, describe topics by keywords, assign new posts.",
                   no_args_is_help=True)
 
@@ -23,13 +21,6 @@ TopicsOption = Annotated[int | None, typer.Option("--topics", "-k", help="Number
 EncoderOption = Annotated[str, typer.Option(help="Text encoder, e.g. text/multilingual (Chinese + English, the "
                                                  "default), text/minilm-int8 (English, fast) or text/tfidf.")]
 
-
-def _connect(store: Path):
-    from socialfusion.store import connect
-
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    return connect(store)
 
 
 def _topic_rows(topics) -> list[dict]:
@@ -68,7 +59,7 @@ def fit(
     """Fit topics on every post with text, write the topics and post_topics tables, and print the topics."""
     from socialfusion.tasks.topics import POST_TOPICS_TABLE, TopicModel, write_topics
 
-    target = _connect(store)
+    target = existing_store(store)
     try:
         model = TopicModel({"text": encoder}, method=method, n_topics=topics, min_topic_size=min_topic_size,
                            reduce_to=reduce_to or None, random_state=seed).fit(target)
@@ -91,7 +82,7 @@ def show(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = Fal
     from socialfusion.tasks.topics import read_topics
 
     try:
-        assigned, topics = read_topics(_connect(store))
+        assigned, topics = read_topics(existing_store(store))
     except SocialFusionError as error:
         fail(error)
     if as_json:
@@ -108,7 +99,7 @@ def assign(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = F
 
     from socialfusion.tasks.topics import load_topic_model, read_topics, write_topics
 
-    target = _connect(store)
+    target = existing_store(store)
     try:
         model = load_topic_model(target)
         assigned, _ = read_topics(target)

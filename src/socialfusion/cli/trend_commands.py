@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from socialfusion.cli.corpus_commands import JsonOption, StoreOption, fail
+from socialfusion.cli._shared import JsonOption, StoreOption, existing_store, fail, print_rows
 from socialfusion.exceptions import SocialFusionError
 
-console = Console()
 trends_app = typer.Typer(help="Post volume per hashtag or topic over time: series, bursts, next-period forecasts.",
                          no_args_is_help=True)
 opinion_app = typer.Typer(help="Public opinion per hashtag or topic: sentiment timeline and negative-share alerts.",
@@ -26,28 +22,14 @@ TopOption = Annotated[int, typer.Option(help="Rows to show.")]
 
 
 def _posts_and_keys(store: Path, by: str):
-    from socialfusion.store import connect
     from socialfusion.tasks.trends import key_assignment
 
-    if not store.exists():
-        fail(FileNotFoundError(f"no store at {store}; create one with: socialfusion ingest PATH --store {store}"))
-    target = connect(store)
+    target = existing_store(store)
     try:
         return target, target.read("posts"), key_assignment(target, by)
     except SocialFusionError as error:
         fail(error)
 
-
-def _print(rows: list[dict], title: str, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(rows, default=str, ensure_ascii=False))
-        return
-    view = Table(title=title)
-    for column in rows[0] if rows else []:
-        view.add_column(column)
-    for row in rows:
-        view.add_row(*(f"{value:.4g}" if isinstance(value, float) else str(value) for value in row.values()))
-    console.print(view)
 
 
 def _series(store: Path, by: str, freq: str):
@@ -70,7 +52,7 @@ def series(store: StoreOption = Path("socialfusion.db"), by: ByOption = "hashtag
     table = _series(store, by, freq)
     if key is not None:
         table = table.filter(pc.equal(table.column("key"), key))
-    _print(table.to_pylist(), f"Posts per {by} and period", as_json)
+    print_rows(table.to_pylist(), f"Posts per {by} and period", as_json)
 
 
 @trends_app.command()
@@ -85,7 +67,7 @@ def bursts(store: StoreOption = Path("socialfusion.db"), by: ByOption = "hashtag
     except SocialFusionError as error:
         fail(error)
     ranked = found.sort_by([("score", "descending"), ("key", "ascending")]).slice(0, top)
-    _print(ranked.to_pylist(), f"Bursts per {by} ({method})", as_json)
+    print_rows(ranked.to_pylist(), f"Bursts per {by} ({method})", as_json)
 
 
 @trends_app.command()
@@ -103,7 +85,7 @@ def forecast(store: StoreOption = Path("socialfusion.db"), by: ByOption = "hasht
     last = dict(zip(*persistence(table).select(["key", "forecast"]).to_pydict().values()))
     rows = [{**row, "last": last[row["key"]]} for row in
             predicted.sort_by([("forecast", "descending"), ("key", "ascending")]).slice(0, top).to_pylist()]
-    _print(rows, f"Next-period forecast per {by}", as_json)
+    print_rows(rows, f"Next-period forecast per {by}", as_json)
 
 
 def _opinion(store: Path, by: str, freq: str):
@@ -128,7 +110,7 @@ def timeline(store: StoreOption = Path("socialfusion.db"), by: ByOption = "hasht
     table = count_opinions(_opinion(store, by, freq), freq)
     if key is not None:
         table = table.filter(pc.equal(table.column("key"), key))
-    _print(table.to_pylist(), f"Sentiment per {by} and period", as_json)
+    print_rows(table.to_pylist(), f"Sentiment per {by} and period", as_json)
 
 
 @opinion_app.command()
@@ -148,4 +130,4 @@ def alerts(store: StoreOption = Path("socialfusion.db"), by: ByOption = "hashtag
                                min_posts=min_posts, latest_only=latest, evidence=scored)
     except SocialFusionError as error:
         fail(error)
-    _print(found.to_pylist(), f"Opinion alerts per {by}", as_json)
+    print_rows(found.to_pylist(), f"Opinion alerts per {by}", as_json)
