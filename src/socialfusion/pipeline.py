@@ -131,6 +131,34 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
             _section_or_note("engagement", "Engagement", engagement)]
 
 
+def _recommendation(corpus: Corpus) -> Any:
+    """Recommendation quality of each model on a random 8:1:1 split of the likes, and the hybrid's examples."""
+    from socialfusion.tasks.recommend import (
+        ALSRecommender,
+        HybridRecommender,
+        ItemKNNRecommender,
+        PopularityRecommender,
+        SocialRecommender,
+        evaluate_recommender,
+        recommendation_section,
+        split_interactions,
+    )
+
+    split = split_interactions(corpus, kind="like")
+    components = {"ALS": ALSRecommender, "item kNN": ItemKNNRecommender, "social": SocialRecommender}
+    evaluation = {}
+    for name, model in {"popularity": PopularityRecommender(), **{n: c() for n, c in components.items()}}.items():
+        evaluation[name] = evaluate_recommender(model.fit(split.train, edges=corpus.edges), split.test)
+    hybrid = HybridRecommender({name: component() for name, component in components.items()})
+    hybrid.fit(split.train, validation=split.validation, edges=corpus.edges)
+    evaluation["hybrid (weights tuned on validation)"] = evaluate_recommender(hybrid, split.test)
+    active = split.train.group_by("user").aggregate([("item", "count")]).sort_by([("item_count", "descending")])
+    examples = hybrid.recommend(active.column("user").to_pylist()[:3], k=5)
+    return recommendation_section(evaluation, examples, data=corpus,
+                                  note="Likes split at random 8:1:1 (seed 0); every post a user has not liked in "
+                                       "training is ranked.")
+
+
 def report_sections(corpus: Corpus, *, store: Store | None = None,
                     sentiment_predictions: pa.Table | None = None) -> list:
     """The report sections for a corpus, in reading order (each analysis contributes one).
@@ -162,6 +190,7 @@ def report_sections(corpus: Corpus, *, store: Store | None = None,
     sections.extend(_trends_and_opinion(corpus, store))
     sections.extend(_knowledge_and_patterns(corpus))
     sections.extend(_profiles_and_engagement(corpus, store, sentiment_predictions))
+    sections.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
     return sections
 
 

@@ -316,3 +316,112 @@ def test_a_second_connection_sees_later_writes(tmp_path):
     writer.write("notes", notes(["b"], [2]), mode="append")
 
     assert reader.count("notes") == 2
+
+
+# -- indexes and search options ----------------------------------------------------------------------------------
+
+
+def clustered(n_clusters: int = 6, per_cluster: int = 100, dim: int = 16) -> np.ndarray:
+    """Points around ``n_clusters`` far-apart centres (a random but fixed layout)."""
+    rng = np.random.default_rng(0)
+    centres = 10.0 * rng.normal(size=(n_clusters, dim))
+    return (np.repeat(centres, per_cluster, axis=0) + rng.normal(size=(n_clusters * per_cluster, dim))).astype(
+        np.float32)
+
+
+@pytest.fixture
+def point_store(store) -> tuple[Store, np.ndarray]:
+    points = clustered()
+    rows = pa.table({"id": np.arange(len(points)), "group": [f"g{index // 100}" for index in range(len(points))],
+                     "vector": pa.FixedSizeListArray.from_arrays(pa.array(points.ravel()), points.shape[1])})
+    store.write("points", rows, mode="append")
+    return store, points
+
+
+def exact_neighbours(points: np.ndarray, query: np.ndarray, k: int) -> tuple[list[int], np.ndarray]:
+    distances = ((points - query) ** 2).sum(axis=1)
+    order = np.argsort(distances, kind="stable")[:k]
+    return order.tolist(), distances[order]
+
+
+def test_a_pq_index_is_approximate_until_refined(point_store):
+    store, points = point_store
+    store.create_index("points", index_type="IVF_PQ", num_partitions=6, num_sub_vectors=2)
+    query = points[3] + 0.5
+    expected, distances = exact_neighbours(points, query, 10)
+
+    coarse = store.search("points", query, k=10, nprobes=6)
+    refined = store.search("points", query, k=10, nprobes=6, refine_factor=20)
+    brute = store.search("points", query, k=10, exact=True)
+
+    # 2 sub-vectors of 8 dims, 256 codes each: quantised distances are visibly off.
+    assert not np.allclose(coarse.column("_distance").to_numpy(), distances, rtol=1e-3)
+    assert refined.column("id").to_pylist() == expected
+    np.testing.assert_allclose(refined.column("_distance").to_numpy(), distances, rtol=1e-4)
+    assert brute.column("id").to_pylist() == expected
+
+
+def test_nprobes_limits_the_partitions_searched(point_store):
+    store, points = point_store
+    store.create_index("points", index_type="IVF_FLAT", num_partitions=6)
+
+    one = store.search("points", points[0], k=600, nprobes=1)
+    every = store.search("points", points[0], k=600, nprobes=6)
+
+    # Six IVF partitions over six clusters: one partition holds only part of the rows (k-means is not seeded, so
+    # which clusters share a partition varies), all six hold all of them.
+    assert one.num_rows < 600 and one.column("id")[0].as_py() == 0
+    assert every.num_rows == 600
+
+
+def test_an_hnsw_index_with_ef_finds_stored_vectors_and_filters_apply(point_store):
+    store, points = point_store
+    store.create_index("points", index_type="IVF_HNSW_SQ", num_partitions=2, m=8, ef_construction=50)
+
+    for row in (0, 250, 599):
+        assert store.search("points", points[row], k=1, nprobes=2, ef=40).column("id").to_pylist() == [row]
+    found = store.search("points", points[0], k=5, nprobes=2, ef=40, where="\"group\" = 'g5'")
+    assert set(found.column("group").to_pylist()) == {"g5"}
+
+
+def test_a_scalar_index_and_a_cosine_index(point_store):
+    store, points = point_store
+    store.create_index("points", "id", index_type="BTREE")
+    assert store.count("points", where="id < 10") == 10
+
+    store.create_index("points", index_type="IVF_FLAT", metric="cosine", num_partitions=6)
+    scaled = store.search("points", 7.0 * points[42], k=1, nprobes=6, metric="cosine")
+    assert scaled.column("id").to_pylist() == [42]  # cosine ignores the query's length
+
+
+def test_create_index_errors_name_the_problem(point_store):
+    store, _ = point_store
+    with pytest.raises(ConfigurationError, match="unknown index_type 'KD_TREE'"):
+        store.create_index("points", index_type="KD_TREE")
+    with pytest.raises(ConfigurationError, match="num_sub_vectors"):
+        store.create_index("points", index_type="IVF_PQ", sub_vectors=4)
+    with pytest.raises(ConfigurationError, match="metric"):
+        store.create_index("points", index_type="IVF_PQ", metric="manhattan")
+    with pytest.raises(StoreError, match="no table 'absent'"):
+        store.create_index("absent")
+    with pytest.raises(StoreError, match="cannot build a IVF_PQ index on points.group"):
+        store.create_index("points", "group", index_type="IVF_PQ")
+
+
+def test_search_options_are_checked(point_store):
+    store, points = point_store
+    for option in ({"nprobes": 0}, {"refine_factor": -1}, {"ef": 2.5}, {"k": 0}):
+        with pytest.raises(ConfigurationError, match="positive integer"):
+            store.search("points", points[0], **option)
+    with pytest.raises(ConfigurationError, match="metric"):
+        store.search("points", points[0], metric="hamming")
+
+
+def test_rows_written_after_the_index_are_still_found(point_store):
+    store, points = point_store
+    store.create_index("points", index_type="IVF_PQ", num_partitions=6, num_sub_vectors=4)
+    far = np.full(points.shape[1], 100.0, np.float32)
+    store.write("points", pa.table({"id": [600], "group": ["new"], "vector": pa.FixedSizeListArray.from_arrays(
+        pa.array(far), points.shape[1])}), mode="append")
+
+    assert store.search("points", far, k=1, nprobes=1).column("id").to_pylist() == [600]

@@ -17,6 +17,7 @@ from socialfusion.tasks.recommend import (
     ContentRecommender,
     HybridRecommender,
     PopularityRecommender,
+    RP3betaRecommender,
     SocialRecommender,
     evaluate_recommender,
     exact_top_k,
@@ -146,6 +147,31 @@ def test_als_is_deterministic_with_a_seed():
     np.testing.assert_array_equal(first, second)
 
 
+def test_rp3beta_similarity_matches_the_hand_computed_walk():
+    # a: x y; b: x z; c: x. Walk item -> user (1 / users of the item) -> item (1 / items of the user).
+    interactions = table([("a", "x"), ("a", "y"), ("b", "x"), ("b", "z"), ("c", "x")])
+    model = RP3betaRecommender(alpha=1.0, beta=0.5).fit(interactions)
+    root3 = math.sqrt(3)
+    expected = [[0, 1 / 6, 1 / 6],  # x -> {a, b, c} -> y via a (1/3 * 1/2), z via b; x itself on the diagonal: 0
+                [0.5 / root3, 0, 0],  # y -> a -> x (1/2), divided by popularity(x) ** 0.5
+                [0.5 / root3, 0, 0]]
+    np.testing.assert_allclose(model.similarity_.toarray(), expected)
+    squared = RP3betaRecommender(alpha=2.0, beta=0.0).fit(interactions)
+    assert squared.similarity_.toarray()[0].tolist() == pytest.approx([0, 0.25 / 9, 0.25 / 9])
+    assert RP3betaRecommender(neighbours=1, beta=0.0).fit(interactions).similarity_.nnz == 3
+
+
+def test_rp3beta_popularity_penalty_lets_a_niche_item_win():
+    # s is co-consumed with popular p by two users and with niche n by one; p has 8 users, n has 1.
+    pairs = [("u1", "s"), ("u1", "p"), ("u2", "s"), ("u2", "p"), ("u3", "s"), ("u3", "n"), ("t", "s")]
+    interactions = table(pairs + [(f"fan{index}", "p") for index in range(6)])
+    # W[s, p] = 1/4 * 1/2 * 2 = 0.25 against W[s, n] = 0.125; divided by 8 ** beta and 1 ** beta.
+    assert RP3betaRecommender(beta=0.0).fit(interactions).recommend(["t"], k=1).column("item").to_pylist() == ["p"]
+    assert RP3betaRecommender(beta=0.5).fit(interactions).recommend(["t"], k=1).column("item").to_pylist() == ["n"]
+    with pytest.raises(ConfigurationError, match="beta >= 0"):
+        RP3betaRecommender(beta=-1.0).fit(interactions)
+
+
 def test_content_model_recommends_a_new_item_like_the_consumed_ones():
     features = np.array([[1.0, 0.0, 0.1], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.1, 0.9, 0.1],
                          [0.95, 0.05, 0.05], [0.0, 0.95, 0.1]])
@@ -246,7 +272,27 @@ def test_retrieval_through_a_lancedb_store_returns_the_exact_top_k(tmp_path):
         assert found.column("item").to_pylist() == [ids[index] for index in expected]
         np.testing.assert_allclose(found.column("score").to_numpy(), expected_scores, atol=1e-4)
         assert retrieve(store, query, 10, exact=True).column("item").to_pylist() == found.column("item").to_pylist()
-        assert retrieve(store, query, 10, refine=3).column("item").to_pylist() == found.column("item").to_pylist()
+
+
+def test_retrieval_through_a_store_index_recovers_the_exact_top_k_with_nprobes_and_refine():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(8, 16))
+    vectors = (centres[rng.integers(0, 8, 800)] + 0.3 * rng.normal(size=(800, 16))).astype(np.float32)
+    ids = [f"item{index}" for index in range(800)]
+    store = connect("memory://")
+    write_item_vectors(store, ids, vectors, index="IVF_PQ", index_options={"num_partitions": 8,
+                                                                            "num_sub_vectors": 2})
+    normalised = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    for query in centres[:3] + 0.3 * rng.normal(size=(3, 16)):
+        expected, scores = exact_top_k(normalised, query / np.linalg.norm(query), 10)
+        coarse = retrieve(store, query, 10, nprobes=8)
+        refined = retrieve(store, query, 10, nprobes=8, refine_factor=20)
+        assert refined.column("item").to_pylist() == [ids[index] for index in expected]
+        np.testing.assert_allclose(refined.column("score").to_numpy(), scores, atol=1e-4)
+        # 2 PQ sub-vectors of 8 dims: the unrefined scores are approximate.
+        assert np.abs(coarse.column("score").to_numpy() - scores).max() > 1e-3
+    with pytest.raises(ConfigurationError, match="unknown index_type"):
+        write_item_vectors(store, ids, vectors, index="ANNOY")
 
 
 # -- report ---------------------------------------------------------------------------------------------------

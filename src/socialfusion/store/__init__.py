@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from socialfusion.store._base import WRITE_MODES, Store
+from socialfusion.store._base import INDEX_TYPES, WRITE_MODES, Store
 from socialfusion.store.lance import LanceStore
 
-__all__ = ["WRITE_MODES", "LanceStore", "Store", "connect"]
+__all__ = ["INDEX_TYPES", "WRITE_MODES", "LanceStore", "Store", "connect"]
 
 
 def connect(uri: str | Path = "./socialfusion.db") -> Store:

@@ -7,9 +7,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["Store", "WRITE_MODES"]
+__all__ = ["INDEX_TYPES", "Store", "WRITE_MODES"]
 
 WRITE_MODES = ("upsert", "append", "overwrite")
+INDEX_TYPES = ("IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_RQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "BTREE",
+               "BITMAP", "LABEL_LIST")
+"""Index types ``Store.create_index`` accepts: vector indexes (IVF partitions, optionally with HNSW graphs inside,
+vectors kept flat or quantised: SQ, PQ, RaBitQ) and scalar indexes that speed up ``where`` filters."""
 
 
 @runtime_checkable
@@ -28,8 +32,31 @@ class Store(Protocol):
     def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
         """Rows matching ``where`` (a SQL predicate); an absent canonical table reads as empty."""
 
-    def search(self, table: str, vector: np.ndarray, *, k: int = 10, where: str | None = None) -> pa.Table:
-        """The ``k`` rows nearest to ``vector`` (with a ``_distance`` column)."""
+    def search(
+        self,
+        table: str,
+        vector: np.ndarray,
+        *,
+        k: int = 10,
+        where: str | None = None,
+        nprobes: int | None = None,
+        refine_factor: int | None = None,
+        ef: int | None = None,
+        metric: str | None = None,
+        exact: bool = False,
+    ) -> pa.Table:
+        """The ``k`` rows nearest to ``vector`` (with a ``_distance`` column).
+
+        ``nprobes`` (IVF partitions searched), ``refine_factor`` (re-rank ``refine_factor * k`` index hits by
+        their exact distances) and ``ef`` (HNSW candidate list) tune an index search; ``metric`` is the distance
+        (``l2``, ``cosine``, ``dot``); ``exact=True`` ignores any index (brute force).
+        """
+
+    def create_index(
+        self, table: str, column: str = "vector", *, index_type: str = "IVF_PQ", metric: str = "l2",
+        replace: bool = True, **options: Any,
+    ) -> None:
+        """Build an index on ``column`` (one of ``INDEX_TYPES``); ``options`` are the index's parameters."""
 
     def count(self, table: str, *, where: str | None = None) -> int:
         """Number of rows (0 for an absent table)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 from typing import Any
@@ -12,7 +13,7 @@ import pyarrow as pa
 
 from socialfusion.exceptions import ConfigurationError, StoreError
 from socialfusion.schema import TABLES, arrow_schema
-from socialfusion.store._base import WRITE_MODES
+from socialfusion.store._base import INDEX_TYPES, WRITE_MODES
 
 __all__ = ["LanceStore"]
 
@@ -20,6 +21,12 @@ logger = logging.getLogger(__name__)
 
 _META_TABLE = "store_meta"
 _META_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field("value", pa.string())])
+_INDEX_CONFIGS = {  # INDEX_TYPES -> the lancedb.index configuration class
+    "IVF_FLAT": "IvfFlat", "IVF_SQ": "IvfSq", "IVF_PQ": "IvfPq", "IVF_RQ": "IvfRq", "IVF_HNSW_SQ": "IvfHnswSq",
+    "IVF_HNSW_PQ": "IvfHnswPq", "IVF_HNSW_FLAT": "IvfHnswFlat", "BTREE": "BTree", "BITMAP": "Bitmap",
+    "LABEL_LIST": "LabelList",
+}
+_METRICS = ("l2", "cosine", "dot")
 
 
 class LanceStore:
@@ -170,22 +177,143 @@ class LanceStore:
         except (ValueError, RuntimeError) as error:
             raise StoreError(f"cannot count {table!r} where {where!r}: {error}") from error
 
-    def search(self, table: str, vector: np.ndarray, *, k: int = 10, where: str | None = None) -> pa.Table:
+    def search(
+        self,
+        table: str,
+        vector: np.ndarray,
+        *,
+        k: int = 10,
+        where: str | None = None,
+        nprobes: int | None = None,
+        refine_factor: int | None = None,
+        ef: int | None = None,
+        metric: str | None = None,
+        exact: bool = False,
+    ) -> pa.Table:
         """The ``k`` nearest rows to ``vector`` in the table's vector column, with ``_distance``.
 
+        Without an index (or with ``exact=True``) the search is exact; through an index (``create_index``) it
+        is approximate, and these options trade speed for recall: ``nprobes`` IVF partitions are searched
+        (LanceDB's default is a few percent of them), ``ef`` candidates are kept while walking an HNSW graph
+        (at least ``k``), and ``refine_factor`` fetches ``refine_factor * k`` hits and re-ranks them by their
+        exact distances (also giving exact ``_distance`` values for quantised indexes).
+
+        Args:
+            table: the table.
+            vector: ``(d,)`` the query.
+            k: rows returned.
+            where: SQL predicate applied before the search.
+            nprobes: IVF partitions searched; None for LanceDB's default.
+            refine_factor: re-rank ``refine_factor * k`` candidates exactly; None for no re-ranking.
+            ef: HNSW search breadth; None for LanceDB's default.
+            metric: ``"l2"``, ``"cosine"`` or ``"dot"``; None for the index's metric (``l2`` without index).
+            exact: ignore any index and scan every row.
+
+        Returns:
+            The rows, nearest first, with a ``_distance`` column.
+
         Raises:
+            ConfigurationError: a non-positive option or an unknown metric.
             StoreError: absent table, or no vector column of the vector's dimension.
+
+        Examples:
+            >>> store = LanceStore("memory://")
+            >>> vectors = pa.FixedSizeListArray.from_arrays(pa.array([0.0, 0.0, 1.0, 1.0, 5.0, 5.0]), 2)
+            >>> _ = store.write("points", pa.table({"id": ["a", "b", "c"], "vector": vectors}), mode="append")
+            >>> store.search("points", np.array([0.9, 1.2]), k=2, exact=True).column("id").to_pylist()
+            ['b', 'a']
         """
+        for name, value in (("k", k), ("nprobes", nprobes), ("refine_factor", refine_factor), ("ef", ef)):
+            if value is not None and (not isinstance(value, int | np.integer) or value < 1):
+                raise ConfigurationError(f"{name} must be a positive integer; got {value!r}.")
+        if metric is not None and metric not in _METRICS:
+            raise ConfigurationError(f"metric must be one of {_METRICS}; got {metric!r}.")
         handle = self._open(table)
         if handle is None:
             raise StoreError(f"no table {table!r} in store {self.uri!r} to search")
         try:
             query = handle.search(np.asarray(vector, dtype=np.float32))
+            if metric is not None:
+                query = query.distance_type(metric)
+            if exact:
+                query = query.bypass_vector_index()
+            if nprobes is not None:
+                query = query.nprobes(int(nprobes))
+            if refine_factor is not None:
+                query = query.refine_factor(int(refine_factor))
+            if ef is not None:
+                query = query.ef(int(ef))
             if where is not None:
                 query = query.where(where, prefilter=True)
             return query.limit(k).to_arrow()
         except (ValueError, RuntimeError) as error:
             raise StoreError(f"cannot search {table!r}: {error}") from error
+
+    def create_index(
+        self,
+        table: str,
+        column: str = "vector",
+        *,
+        index_type: str = "IVF_PQ",
+        metric: str = "l2",
+        replace: bool = True,
+        **options: Any,
+    ) -> None:
+        """Build an index on ``column`` of ``table`` (in memory or on disk alike); later writes stay searchable.
+
+        Vector indexes make ``search`` approximate and fast; scalar indexes (``BTREE``, ``BITMAP``,
+        ``LABEL_LIST``) speed up ``where`` filters. Rows written after the index was built are still found (by
+        a flat scan of them) until the index is rebuilt.
+
+        Args:
+            table: the table.
+            column: the indexed column (a fixed-size list of floats for vector indexes).
+            index_type: one of ``INDEX_TYPES``: ``IVF_PQ`` (the default: compact, use ``refine_factor``),
+                ``IVF_HNSW_SQ`` (graph search over 8-bit vectors: high recall), ``IVF_FLAT``, ``IVF_SQ``, ...
+            metric: distance of a vector index, ``"l2"``, ``"cosine"`` or ``"dot"``.
+            replace: replace an existing index on the column (else building one again fails).
+            **options: the index's parameters, as LanceDB names them: ``num_partitions``, ``num_sub_vectors``
+                (PQ), ``num_bits``, ``m`` and ``ef_construction`` (HNSW), ``max_iterations``, ``sample_rate``,
+                ``target_partition_size``.
+
+        Raises:
+            ConfigurationError: an unknown index type, metric or option (the message lists the accepted ones).
+            StoreError: absent table, a column that cannot hold that index, or too few rows to train it.
+
+        Examples:
+            >>> rng = np.random.default_rng(0)
+            >>> store = LanceStore("memory://")
+            >>> vectors = pa.FixedSizeListArray.from_arrays(pa.array(rng.normal(size=512 * 8), pa.float32()), 8)
+            >>> _ = store.write("points", pa.table({"id": np.arange(512), "vector": vectors}), mode="append")
+            >>> store.create_index("points", index_type="IVF_FLAT", num_partitions=4)
+            >>> query = vectors[7].values.to_numpy()
+            >>> store.search("points", query, k=1, nprobes=4).column("id").to_pylist()
+            [7]
+        """
+        kind = str(index_type).upper()
+        if kind not in _INDEX_CONFIGS:
+            raise ConfigurationError(f"unknown index_type {index_type!r}; expected one of {INDEX_TYPES}.")
+        if metric not in _METRICS:
+            raise ConfigurationError(f"metric must be one of {_METRICS}; got {metric!r}.")
+        import lancedb.index
+
+        config_class = getattr(lancedb.index, _INDEX_CONFIGS[kind])
+        accepted = [name for name in inspect.signature(config_class).parameters if name != "distance_type"]
+        unknown = sorted(set(options) - set(accepted))
+        if unknown:
+            raise ConfigurationError(f"{kind} index takes the options {accepted}; got unknown {unknown}.")
+        if "distance_type" in inspect.signature(config_class).parameters:
+            options = {"distance_type": metric, **options}
+        handle = self._open(table)
+        if handle is None:
+            raise StoreError(f"no table {table!r} in store {self.uri!r} to index; tables: {self.tables()}")
+        try:
+            handle.create_index(column, config=config_class(**options), replace=replace)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise StoreError(f"cannot build a {kind} index on {table}.{column} ({handle.count_rows()} rows): "
+                             f"{error}; vector indexes need a vector column and enough rows to train (PQ: 256 or "
+                             "more, IVF: a few per partition).") from error
+        logger.info("built a %s index on %s.%s of %r", kind, table, column, self.uri)
 
     # -- metadata -----------------------------------------------------------------------------------------
     def get_metadata(self) -> dict[str, Any]:

@@ -59,6 +59,7 @@ __all__ = [
     "InteractionSplit",
     "ItemKNNRecommender",
     "PopularityRecommender",
+    "RP3betaRecommender",
     "SocialRecommender",
     "evaluate_recommender",
     "exact_top_k",
@@ -823,7 +824,6 @@ class ItemKNNRecommender(_Recommender):
         self.shrink = shrink
 
     def _fit(self, edges: pa.Table | None) -> None:
-        sparse = attempt_import("scipy.sparse", "recommend")
         matrix = _weighted(self.seen_, self.weighting).tocsc().astype(np.float64)
         norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=0)).ravel())
         gram = (matrix.T @ matrix).tocsr()
@@ -831,23 +831,64 @@ class ItemKNNRecommender(_Recommender):
         gram.eliminate_zeros()
         rows = np.repeat(np.arange(gram.shape[0]), np.diff(gram.indptr))
         gram.data = gram.data / (norms[rows] * norms[gram.indices] + self.shrink)
-        keep_rows, keep_columns, keep_values = [], [], []
-        for row in range(gram.shape[0]):
-            start, end = gram.indptr[row], gram.indptr[row + 1]
-            values, columns = gram.data[start:end], gram.indices[start:end]
-            if len(values) > self.neighbours:
-                best = np.argpartition(-values, self.neighbours - 1)[: self.neighbours]
-                values, columns = values[best], columns[best]
-            keep_rows.append(np.full(len(values), row))
-            keep_columns.append(columns)
-            keep_values.append(values)
-        self.similarity_ = sparse.csr_array((np.concatenate(keep_values), (np.concatenate(keep_rows),
-                                                                           np.concatenate(keep_columns))),
-                                            shape=gram.shape)
+        self.similarity_ = _keep_top_per_row(gram, self.neighbours)
         self.weights_ = _weighted(self.seen_, self.weighting).tocsr().astype(np.float64)
 
     def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         return np.asarray((self.weights_[codes] @ self.similarity_).todense())
+
+
+class RP3betaRecommender(_Recommender):
+    """RP3beta (Paudel et al. 2017): item-item transitions of a 3-step random walk, divided by popularity ** beta.
+
+    With ``P_ui`` the user-item matrix (weights transformed by ``weighting``) and ``P_iu`` the binary item-user
+    matrix, each row-normalised to transition probabilities and raised element-wise to ``alpha``, the item-item
+    similarity is ``W = P_iu @ P_ui`` with column ``j`` divided by ``popularity_j ** beta`` (the penalty that
+    lets less popular items surface), a zero diagonal and the ``neighbours`` largest values kept per row; a
+    user's scores are their weighted item row times ``W``.
+
+    Args:
+        neighbours: similar items kept per item.
+        alpha: exponent of the transition probabilities (1 is the plain walk P3alpha).
+        beta: popularity penalty (0: none).
+        weighting: transform of the interaction weights (see ``ALSRecommender``).
+
+    Attributes:
+        similarity_: ``(n_items, n_items)`` sparse ``W``; and the shared attributes.
+
+    Examples:
+        >>> plays = pa.table({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "y", "x"]})
+        >>> RP3betaRecommender(beta=0.0).fit(plays).recommend(["c"], k=1).column("item").to_pylist()
+        ['y']
+    """
+
+    def __init__(self, neighbours: int = 200, *, alpha: float = 1.0, beta: float = 0.5,
+                 weighting: str = "binary") -> None:
+        self.neighbours = neighbours
+        self.alpha = alpha
+        self.beta = beta
+        self.weighting = weighting
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        sparse = attempt_import("scipy.sparse", "recommend")
+        if self.neighbours < 1 or self.alpha <= 0 or self.beta < 0:
+            raise ConfigurationError(f"RP3beta needs neighbours >= 1, alpha > 0 and beta >= 0; got neighbours="
+                                     f"{self.neighbours}, alpha={self.alpha}, beta={self.beta}.")
+        self.inputs_ = _weighted(self.seen_, self.weighting).tocsr().astype(np.float64)
+        user_item = _normalise_rows_sparse(self.inputs_, order=1).tocsr()
+        item_user = _normalise_rows_sparse(_weighted(self.seen_, "binary").T.tocsr().astype(np.float64),
+                                           order=1).tocsr()
+        user_item.data **= self.alpha
+        item_user.data **= self.alpha
+        penalty = np.divide(1.0, self.popularity_ ** self.beta, out=np.zeros_like(self.popularity_),
+                            where=self.popularity_ > 0)
+        similarity = (item_user @ user_item @ sparse.diags_array(penalty)).tocsr()
+        similarity.setdiag(0.0)
+        similarity.eliminate_zeros()
+        self.similarity_ = _keep_top_per_row(similarity, self.neighbours)
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        return np.asarray((self.inputs_[codes] @ self.similarity_).todense())
 
 
 class EASERecommender(_Recommender):
@@ -980,11 +1021,35 @@ class SocialRecommender(_Recommender):
         return scores + 1e-6 * self.popularity_ / max(len(self.users_), 1)
 
 
-def _normalise_rows_sparse(matrix: Any) -> Any:
+def _normalise_rows_sparse(matrix: Any, order: int = 2) -> Any:
+    """Rows scaled to unit L2 norm (``order=2``) or to sum 1 (``order=1``, non-negative entries); empty rows stay 0."""
     sparse = attempt_import("scipy.sparse", "recommend")
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
+    if order == 1:
+        norms = np.asarray(abs(matrix).sum(axis=1)).ravel()
+    else:
+        norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1)).ravel())
     scale = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
     return sparse.diags_array(scale) @ matrix
+
+
+def _keep_top_per_row(matrix: Any, k: int) -> Any:
+    """A CSR copy of ``matrix`` keeping the ``k`` largest stored values of each row."""
+    sparse = attempt_import("scipy.sparse", "recommend")
+    matrix = sparse.csr_array(matrix)
+    keep_rows, keep_columns, keep_values = [], [], []
+    for row in range(matrix.shape[0]):
+        start, end = matrix.indptr[row], matrix.indptr[row + 1]
+        values, columns = matrix.data[start:end], matrix.indices[start:end]
+        if len(values) > k:
+            best = np.argpartition(-values, k - 1)[:k]
+            values, columns = values[best], columns[best]
+        keep_rows.append(np.full(len(values), row))
+        keep_columns.append(columns)
+        keep_values.append(values)
+    if not keep_rows:
+        return matrix
+    return sparse.csr_array((np.concatenate(keep_values), (np.concatenate(keep_rows), np.concatenate(keep_columns))),
+                            shape=matrix.shape)
 
 
 class HybridRecommender(_Recommender):
@@ -1175,6 +1240,7 @@ RECOMMENDERS: dict[str, type[_Recommender]] = {
     "hybrid": HybridRecommender,
     "itemknn": ItemKNNRecommender,
     "popularity": PopularityRecommender,
+    "rp3beta": RP3betaRecommender,
     "social": SocialRecommender,
 }
 """Registered recommender classes by name (what ``socialfusion recommend fit --model`` accepts)."""
@@ -1226,22 +1292,25 @@ def write_item_vectors(
     """Write unit-length item vectors to a store table ``(item, vector)``, optionally with an ANN index.
 
     Vectors are scaled to unit length, so the store's L2 search ranks by cosine similarity (and by dot
-    product with a unit query).
+    product with a unit query). The index is built with ``Store.create_index`` (L2 metric).
 
     Args:
         store: a store (``socialfusion.store.connect``).
         item_ids: ``n`` item ids.
         vectors: ``(n, d)`` item vectors.
         table: the table written (replaced).
-        index: None (exact search), or a LanceDB index type such as ``"IVF_HNSW_SQ"`` or ``"IVF_PQ"``.
-        index_options: more arguments of LanceDB's ``create_index`` (``num_partitions``, ``m``, ...).
+        index: None (exact search), or one of the store's vector index types (``socialfusion.store.INDEX_TYPES``)
+            such as ``"IVF_HNSW_SQ"`` or ``"IVF_PQ"``.
+        index_options: the index's parameters (``num_partitions``, ``num_sub_vectors``, ``m``, ...; see
+            ``Store.create_index``).
 
     Returns:
         The number of rows written.
 
     Raises:
         DataError: ids and vectors disagree.
-        ConfigurationError: an index on a store that is not a local or object-store LanceDB.
+        ConfigurationError: an unknown index type or option.
+        StoreError: the index cannot be built (e.g. too few items to train it).
     """
     matrix = _normalise_rows(np.asarray(vectors, np.float32))
     if matrix.ndim != 2 or len(matrix) != len(item_ids):
@@ -1250,11 +1319,7 @@ def write_item_vectors(
                      "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel()), matrix.shape[1])})
     written = store.write(table, rows, mode="overwrite")
     if index is not None:
-        if "://" in store.uri and store.uri.startswith("memory"):
-            raise ConfigurationError("an ANN index needs a store on disk or object storage; memory:// has none.")
-        lancedb = attempt_import("lancedb", "store")
-        handle = lancedb.connect(store.uri).open_table(table)
-        handle.create_index(metric="l2", vector_column_name="vector", index_type=index, **dict(index_options or {}))
+        store.create_index(table, "vector", index_type=index, metric="l2", **dict(index_options or {}))
     return written
 
 
@@ -1273,7 +1338,8 @@ def exact_top_k(vectors: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndar
 
 def retrieve(
     store: Store, user_vector: np.ndarray, k: int = 20, *, table: str = ITEM_VECTORS_TABLE,
-    exact: bool = False, where: str | None = None, refine: int = 1,
+    exact: bool = False, where: str | None = None, nprobes: int | None = None, refine_factor: int | None = None,
+    ef: int | None = None,
 ) -> pa.Table:
     """The ``k`` items nearest to a user vector, through the store's vector search (or exactly).
 
@@ -1285,12 +1351,14 @@ def retrieve(
         exact: brute force over every stored vector instead of the index (the baseline, and the fallback when
             the store cannot search).
         where: a SQL filter on the items (index search only), e.g. ``"item NOT IN ('a', 'b')"``.
-        refine: fetch ``refine * k`` items from the index and re-rank them by their exact stored vectors (what
-            LanceDB's ``refine_factor`` does, through the Store protocol): recovers most of what a quantised
-            index (PQ, SQ) misorders.
+        nprobes: IVF partitions searched (``Store.search``); more is slower and finds more of the true top k.
+        refine_factor: re-rank ``refine_factor * k`` index hits by their exact vectors: recovers most of what a
+            quantised index (PQ, SQ) misorders, and makes the scores exact.
+        ef: HNSW search breadth (HNSW indexes).
 
     Returns:
-        ``(item, score)`` best first, score the cosine similarity.
+        ``(item, score)`` best first, score the cosine similarity (approximate through a quantised index
+        without ``refine_factor``).
 
     Raises:
         StoreError: no such table.
@@ -1305,12 +1373,7 @@ def retrieve(
     query = _normalise_rows(np.asarray(user_vector, np.float32)[None, :])[0]
     if not exact:
         try:
-            found = store.search(table, query, k=k * max(refine, 1), where=where)
-            if refine > 1:
-                stored = np.asarray(found.column("vector").combine_chunks().flatten().to_numpy(), np.float32)
-                order, scores = exact_top_k(stored.reshape(found.num_rows, -1), query, k)
-                return pa.table({"item": found.column("item").take(pa.array(order)),
-                                 "score": pa.array(scores, pa.float64())})
+            found = store.search(table, query, k=k, where=where, nprobes=nprobes, refine_factor=refine_factor, ef=ef)
             distance = found.column("_distance").to_numpy()
             return pa.table({"item": found.column("item"), "score": pa.array(1.0 - distance / 2.0, pa.float64())})
         except StoreError as error:
