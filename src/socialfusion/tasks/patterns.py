@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
+from socialfusion.tasks._clustering import kmeans_by_silhouette
 from socialfusion.tasks.knowledge import ITEM_KINDS, ITEM_SCHEMA, node_label, post_items
 
 if TYPE_CHECKING:
@@ -286,30 +287,11 @@ def _share_matrix(pairs: list[tuple[str, str]], users: list[str], keys: list[str
 def _cluster(shares: np.ndarray, n_segments: int | None, max_segments: int,
              random_state: int) -> tuple[np.ndarray, float]:
     """k-means labels of the TF-IDF weighted share rows, and the silhouette (k chosen by it when None)."""
-    from sklearn.cluster import KMeans
     from sklearn.feature_extraction.text import TfidfTransformer
-    from sklearn.metrics import silhouette_score
 
     weighted = TfidfTransformer().fit_transform(shares).toarray()
-    distinct = len(np.unique(weighted.round(12), axis=0))
-    if n_segments is None:
-        candidates = list(range(2, min(max_segments, distinct, len(shares) - 1) + 1))
-    else:
-        candidates = [n_segments]
-    best: tuple[float, np.ndarray] | None = None
-    for k in candidates:
-        if k == 1:
-            return np.zeros(len(shares), dtype=np.int64), math.nan
-        labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(weighted)
-        if len(np.unique(labels)) < 2:
-            continue
-        score = float(silhouette_score(weighted, labels, metric="cosine", random_state=random_state,
-                                       sample_size=min(len(shares), 5000)))
-        if best is None or score > best[0]:
-            best = (score, labels)
-    if best is None:
-        return np.zeros(len(shares), dtype=np.int64), math.nan
-    return best[1], best[0]
+    return kmeans_by_silhouette(weighted, n_segments, max_clusters=max_segments, metric="cosine",
+                                random_state=random_state)
 
 
 def patterns_section(rules: pa.Table | None = None, segments: Segments | None = None, *,

@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
+from socialfusion.tasks._clustering import kmeans_by_silhouette
 
 if TYPE_CHECKING:
     from socialfusion.corpus import Corpus
@@ -492,28 +493,6 @@ def _segment_features(profiles: pa.Table, top_interests: int = 30) -> np.ndarray
     return np.hstack([_normalise_rows(vectors), _normalise_rows(hours), _normalise_rows(bag)])
 
 
-def _choose_clusters(features: np.ndarray, n_segments: int | None, random_state: int) -> tuple[np.ndarray, float]:
-    from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
-
-    n_users = len(features)
-    if n_segments is not None:
-        labels = KMeans(n_segments, n_init=10, random_state=random_state).fit_predict(features)
-        score = silhouette_score(features, labels) if 1 < len(set(labels)) < n_users else float("nan")
-        return labels, float(score)
-    best: tuple[float, np.ndarray] | None = None
-    for k in range(2, min(_MAX_SEGMENTS, n_users - 1) + 1):
-        labels = KMeans(k, n_init=10, random_state=random_state).fit_predict(features)
-        if len(set(labels)) < 2:
-            continue
-        score = float(silhouette_score(features, labels))
-        if best is None or score > best[0]:
-            best = (score, labels)
-    if best is None:
-        return np.zeros(n_users, np.int64), float("nan")
-    return best[1], best[0]
-
-
 def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> dict[str, set[str]]:
     """Post id -> content traits: media kinds (or text only), hashtags, posting hour band, sentiment."""
     traits: dict[str, set[str]] = {}
@@ -593,7 +572,8 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         raise DataError(f"segmenting needs at least 3 users; the profiles have {profiles.num_rows}")
     if n_segments is not None and not 1 <= n_segments <= profiles.num_rows:
         raise ConfigurationError(f"n_segments must be between 1 and {profiles.num_rows} (users); got {n_segments}")
-    labels, score = _choose_clusters(_segment_features(profiles), n_segments, random_state)
+    labels, score = kmeans_by_silhouette(_segment_features(profiles), n_segments, max_clusters=_MAX_SEGMENTS,
+                                         random_state=random_state)
     sizes = Counter(labels.tolist())
     rename = {label: rank for rank, label in enumerate(sorted(sizes, key=lambda label: (-sizes[label], label)))}
     segment = np.array([rename[label] for label in labels], np.int64)
