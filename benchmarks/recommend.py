@@ -10,22 +10,27 @@
 3. top-20 retrieval among 100,000 clustered items through the LanceDB vector index vs exact NumPy brute force:
    latency p50/p99 and recall@20 of the index against the exact top 20.
 
-Rows the lead adds (engagement AUC, ...) go through ``EXTRA_TABLES``: functions taking no argument that print
-their own table.
+4. engagement prediction on the synthetic generator (time-ordered split): AUC of ``EngagementModel`` against the
+   planted like probability's own AUC and simple baselines (``benchmarks/_engagement.py``).
 
-    python benchmarks/recommend.py [--skip-lastfm] [--skip-cold-start] [--skip-retrieval] [--items 100000]
+    python benchmarks/recommend.py [--skip-lastfm] [--skip-cold-start] [--skip-retrieval] [--skip-engagement]
+                                   [--items 100000]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 
-EXTRA_TABLES: list[Callable[[], None]] = []  # the lead's hook: e.g. the engagement AUC table of tasks/engagement.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _engagement import engagement_table  # noqa: E402
 
 
 def lastfm_table() -> None:
@@ -243,6 +248,7 @@ def main() -> None:
     parser.add_argument("--skip-lastfm", action="store_true")
     parser.add_argument("--skip-cold-start", action="store_true")
     parser.add_argument("--skip-retrieval", action="store_true")
+    parser.add_argument("--skip-engagement", action="store_true")
     parser.add_argument("--items", type=int, default=100_000)
     arguments = parser.parse_args()
     if not arguments.skip_lastfm:
@@ -251,8 +257,8 @@ def main() -> None:
         cold_start_table()
     if not arguments.skip_retrieval:
         retrieval_table(arguments.items)
-    for table in EXTRA_TABLES:
-        table()
+    if not arguments.skip_engagement:
+        engagement_table()
 
 
 if __name__ == "__main__":
