@@ -41,6 +41,7 @@ def lastfm_table() -> None:
         ALSRecommender,
         BPRRecommender,
         EASERecommender,
+        GFCFRecommender,
         HybridRecommender,
         ItemKNNRecommender,
         PopularityRecommender,
@@ -69,6 +70,7 @@ def lastfm_table() -> None:
         "RP3beta": [RP3betaRecommender(1000, alpha=alpha, beta=beta, weighting="bm25")
                     for alpha in (0.5, 0.6, 0.8) for beta in (0.25, 0.3)],
         "EASE": [EASERecommender(l2) for l2 in (100.0, 200.0)],
+        "GF-CF": [GFCFRecommender(0.0), GFCFRecommender(0.1, factors=256)],
     }
     chosen = {}
     print("\nvalidation Recall@10 of each setting tried (the best is used below)")
@@ -78,7 +80,7 @@ def lastfm_table() -> None:
             model, seconds = fitted(candidate)
             recall = evaluate_recommender(model, split.validation, k=10)["recall@10"]
             settings = {key: value for key, value in vars(candidate).items() if not key.endswith("_") and key in (
-                "factors", "regularization", "alpha", "learning_rate", "beta", "l2")}
+                "factors", "regularization", "alpha", "learning_rate", "beta", "l2", "ideal_weight")}
             print(f"  {name} {settings}: {recall:.4f}")
             if best is None or recall > best[0]:
                 best = (recall, model, seconds)
@@ -90,6 +92,7 @@ def lastfm_table() -> None:
         "item kNN (cosine)": ItemKNNRecommender(),
         "RP3beta (BM25 weights)": chosen["RP3beta"],
         "EASE": chosen["EASE"],
+        "GF-CF (graph filter)": chosen["GF-CF"],
         "social (friends' artists)": SocialRecommender(),
     }
     header = f"{'method':<36}{'R@10':>8}{'R@20':>8}{'N@10':>8}{'N@20':>8}{'fit s':>8}   (8:1:1 split, test part)"

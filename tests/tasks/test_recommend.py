@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 from socialfusion.exceptions import ConfigurationError, DataError
@@ -15,12 +16,14 @@ from socialfusion.tasks.recommend import (
     ALSRecommender,
     BPRRecommender,
     ContentRecommender,
+    GFCFRecommender,
     HybridRecommender,
     PopularityRecommender,
     RP3betaRecommender,
     SocialRecommender,
     evaluate_recommender,
     exact_top_k,
+    interaction_table,
     load_recommender,
     ranking_metrics,
     recommendation_section,
@@ -172,6 +175,30 @@ def test_rp3beta_popularity_penalty_lets_a_niche_item_win():
         RP3betaRecommender(beta=-1.0).fit(interactions)
 
 
+def test_gfcf_linear_filter_matches_the_hand_computed_propagation():
+    # a: x y; b: x y; c: x. Degrees: users 2, 2, 1; items x 3, y 2. R = D_u^-1/2 X D_i^-1/2:
+    # rows a and b (1/sqrt(6), 1/2), row c (1/sqrt(3), 0); R^T R = [[2/3, 1/sqrt(6)], [1/sqrt(6), 1/2]].
+    interactions = table([("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x")])
+    model = GFCFRecommender().fit(interactions)
+    np.testing.assert_allclose(model.score(["c", "a"], ["x", "y"]),
+                               [[2 / 3, 1 / math.sqrt(6)], [2 / 3 + 1 / math.sqrt(6), 1 / math.sqrt(6) + 1 / 2]])
+    assert model.item_basis_ is None
+    assert model.recommend(["c"], k=1).column("item").to_pylist() == ["y"]
+
+
+def test_gfcf_ideal_filter_adds_the_top_singular_vector_projection():
+    interactions = table([("a", "x"), ("a", "y"), ("b", "x"), ("b", "y"), ("c", "x")])
+    model = GFCFRecommender(0.5, factors=1).fit(interactions)
+    normalised = np.diag([2 ** -0.5, 2 ** -0.5, 1.0]) @ np.array([[1, 1], [1, 1], [1, 0]]) @ np.diag(
+        [3 ** -0.5, 2 ** -0.5])
+    top = np.linalg.svd(normalised)[2][0]  # the first right singular vector (its sign cancels out)
+    ideal = (np.array([1.0, 0.0]) * [3 ** -0.5, 2 ** -0.5]) @ np.outer(top, top) * [3 ** 0.5, 2 ** 0.5]
+    linear = np.array([2 / 3, 1 / math.sqrt(6)])
+    np.testing.assert_allclose(model.score(["c"], ["x", "y"])[0], linear + 0.5 * ideal)
+    with pytest.raises(ConfigurationError, match="ideal_weight >= 0"):
+        GFCFRecommender(-1.0).fit(interactions)
+
+
 def test_content_model_recommends_a_new_item_like_the_consumed_ones():
     features = np.array([[1.0, 0.0, 0.1], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.1, 0.9, 0.1],
                          [0.95, 0.05, 0.05], [0.0, 0.95, 0.1]])
@@ -229,6 +256,14 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
     assert hybrid.weights_["als"] > hybrid.weights_["popularity"]
     als_only = evaluate_recommender(ALSRecommender(16, iterations=10).fit(split.train), split.test, k=10)
     assert evaluate_recommender(hybrid, split.test, k=10)["recall@10"] >= als_only["recall@10"] - 0.02
+    # The tuning Recall is evaluate_recommender's, a held-out item unknown to training counting as a miss.
+    validation = pa.concat_tables([split.validation, interaction_table(table([("u0", "never-trained")]))])
+    hybrid = HybridRecommender({"als": ALSRecommender(16, iterations=10), "popularity": PopularityRecommender()},
+                               weights=None, grid_step=0.5, tune_k=10).fit(split.train, validation=validation)
+    tuned = hybrid.validation_[tuple(hybrid.weights_[name] for name in sorted(hybrid.weights_))]
+    known = validation.filter(pc.is_in(validation.column("user"), value_set=split.train.column("user")))
+    assert known.num_rows < validation.num_rows  # the split left one validation user out of training
+    assert tuned == pytest.approx(evaluate_recommender(hybrid, known, k=10)["recall@10"])
     refitted = HybridRecommender({"popularity": PopularityRecommender()}, refit=True).fit(
         split.train, validation=split.validation)
     assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows

@@ -1,4 +1,4 @@
-"""Content recommendation: popularity, matrix factorisation, item neighbours, content, social and hybrid recommenders.
+"""Content recommendation: popularity, factorisation, item neighbours, graph filter, content, social and hybrid models.
 
 Every recommender learns from interactions, given as a Corpus (its ``interactions`` table, optionally filtered by
 ``kind``; the weight of a row is its ``value`` or 1 per row) or as an Arrow table with the columns ``user``,
@@ -55,6 +55,7 @@ __all__ = [
     "BPRRecommender",
     "ContentRecommender",
     "EASERecommender",
+    "GFCFRecommender",
     "HybridRecommender",
     "InteractionSplit",
     "ItemKNNRecommender",
@@ -891,6 +892,72 @@ class RP3betaRecommender(_Recommender):
         return np.asarray((self.inputs_[codes] @ self.similarity_).todense())
 
 
+class GFCFRecommender(_Recommender):
+    """GF-CF (Shen et al. 2021): a closed-form graph filter, linear plus an optional ideal low-pass part.
+
+    With ``X`` the user-item matrix (weights transformed by ``weighting``), ``d_u`` and ``d_i`` its row and column
+    sums and ``R = D_u^-1/2 X D_i^-1/2`` the normalised matrix, a user's scores are
+    ``x_u R^T R + ideal_weight * x_u D_i^-1/2 V V^T D_i^1/2``, where ``V`` holds the ``factors`` top right singular
+    vectors of ``R`` (``scipy.sparse.linalg.svds``; computed only when ``ideal_weight > 0``). The linear part is
+    LightGCN's propagation without training; items nobody consumed score 0.
+
+    Args:
+        ideal_weight: weight of the ideal low-pass part (0: the linear filter alone).
+        factors: singular vectors of the ideal low-pass part.
+        weighting: transform of the weights (see ``ALSRecommender``).
+        random_state: seed of the SVD's start vector.
+
+    Attributes:
+        normalised_: ``(n_users, n_items)`` CSR ``R``; item_basis_: ``(n_items, factors)`` ``V`` or None; and the
+        shared attributes.
+
+    Examples:
+        >>> plays = pa.table({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "y", "x"]})
+        >>> model = GFCFRecommender().fit(plays)
+        >>> model.score(["c"], ["x", "y"]).round(3).tolist()
+        [[0.667, 0.408]]
+    """
+
+    def __init__(self, ideal_weight: float = 0.0, *, factors: int = 256, weighting: str = "binary",
+                 random_state: int | None = 0) -> None:
+        self.ideal_weight = ideal_weight
+        self.factors = factors
+        self.weighting = weighting
+        self.random_state = random_state
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        sparse = attempt_import("scipy.sparse", "recommend")
+        if self.ideal_weight < 0 or self.factors < 1:
+            raise ConfigurationError(f"GF-CF needs ideal_weight >= 0 and factors >= 1; got ideal_weight="
+                                     f"{self.ideal_weight}, factors={self.factors}.")
+        self.inputs_ = _weighted(self.seen_, self.weighting).tocsr().astype(np.float64)
+        user_degree = np.asarray(self.inputs_.sum(axis=1)).ravel()
+        item_degree = np.asarray(self.inputs_.sum(axis=0)).ravel()
+        self.item_scale_ = np.divide(1.0, np.sqrt(item_degree), out=np.zeros_like(item_degree),
+                                     where=item_degree > 0)
+        user_scale = np.divide(1.0, np.sqrt(user_degree), out=np.zeros_like(user_degree), where=user_degree > 0)
+        self.normalised_ = (sparse.diags_array(user_scale) @ self.inputs_ @ sparse.diags_array(self.item_scale_)
+                            ).tocsr()
+        self.item_basis_ = None
+        if self.ideal_weight > 0:
+            linalg = attempt_import("scipy.sparse.linalg", "recommend")
+            rank = min(self.factors, min(self.normalised_.shape) - 1)
+            if rank < 1:
+                raise DataError("GF-CF's ideal low-pass part needs at least 2 users and 2 items; set ideal_weight=0.")
+            start = np.random.default_rng(self.random_state).random(min(self.normalised_.shape))
+            _, _, basis = linalg.svds(self.normalised_, k=rank, v0=start)
+            self.item_basis_ = basis.T.astype(np.float64)
+
+    def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
+        inputs = self.inputs_[codes]
+        scores = np.asarray(((inputs @ self.normalised_.T) @ self.normalised_).todense())
+        if self.item_basis_ is not None:
+            ideal = (inputs @ (self.item_scale_[:, None] * self.item_basis_)) @ self.item_basis_.T
+            root = np.divide(1.0, self.item_scale_, out=np.zeros_like(self.item_scale_), where=self.item_scale_ > 0)
+            scores += self.ideal_weight * ideal * root
+        return scores
+
+
 class EASERecommender(_Recommender):
     """EASE (Steck 2019): a closed-form item-item linear model with a zero diagonal.
 
@@ -1075,8 +1142,9 @@ class HybridRecommender(_Recommender):
         random_state: seed of that hold-out.
 
     Attributes:
-        weights_: name -> the weight used; validation_: the tuning Recall of each weight tried (name tuple ->
-        recall); and the shared attributes.
+        weights_: name -> the weight used; validation_: weights tried (a tuple in sorted name order) -> their
+        Recall@``tune_k`` on the validation users known to training (as ``evaluate_recommender`` counts it:
+        held-out items unknown to training count as misses); and the shared attributes.
     """
 
     def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
@@ -1167,12 +1235,17 @@ class HybridRecommender(_Recommender):
 
     def _tune(self, held: pa.Table) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
         names = sorted(self.components_)
+        # Relevant: held-out items a known user did not train on. Items unknown to training cannot be recommended
+        # but still count in each user's denominator, so that the tuning Recall is evaluate_recommender's.
         relevant: dict[str, set[int]] = {}
+        held_out: dict[str, set[str]] = {}
         for user, item in zip(held.column("user").to_pylist(), held.column("item").to_pylist()):
             code = self.item_index_.get(item, -1)
             row = self.user_index_.get(user, -1)
-            if code >= 0 and row >= 0 and not self.seen_[[row]][:, [code]].nnz:
-                relevant.setdefault(user, set()).add(code)
+            if row >= 0 and (code < 0 or not self.seen_[[row]][:, [code]].nnz):
+                held_out.setdefault(user, set()).add(item)
+                if code >= 0:
+                    relevant.setdefault(user, set()).add(code)
         users = sorted(relevant)
         if not users:
             raise DataError("no validation interaction of a known user on a known, unseen item to tune on.")
@@ -1199,12 +1272,12 @@ class HybridRecommender(_Recommender):
                 np.add.at(per_component[position, row], inverse[offset:offset + len(values)], values)
                 offset += len(values)
         hit = np.array([[code in relevant[user] for code in row] for user, row in zip(users, candidate)])
-        sizes = np.array([len(relevant[user]) for user in users])
+        sizes = np.array([len(held_out[user]) for user in users])
 
         def recall(weights: tuple[float, ...]) -> float:
             blend = np.tensordot(np.asarray(weights), per_component, axes=1) + np.where(candidate >= 0, 0, -np.inf)
             top, _ = _top_k(blend, self.tune_k)
-            return float(np.mean(np.take_along_axis(hit, top, axis=1).sum(axis=1) / sizes))
+            return float(np.sum(np.take_along_axis(hit, top, axis=1).sum(axis=1) / sizes) / len(held_out))
 
         steps = round(1 / self.grid_step)
         tried: dict[tuple[float, ...], float] = {}
@@ -1237,6 +1310,7 @@ RECOMMENDERS: dict[str, type[_Recommender]] = {
     "bpr": BPRRecommender,
     "content": ContentRecommender,
     "ease": EASERecommender,
+    "gfcf": GFCFRecommender,
     "hybrid": HybridRecommender,
     "itemknn": ItemKNNRecommender,
     "popularity": PopularityRecommender,
