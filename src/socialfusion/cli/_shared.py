@@ -3,6 +3,7 @@ corpus, printing rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -47,6 +48,9 @@ def load_corpus(path: Path) -> Corpus:
 
 
 def _cell(value: Any) -> str:
+    if isinstance(value, dt.datetime):  # a whole UTC day prints as the date
+        whole_day = (value.hour, value.minute, value.second, value.microsecond) == (0, 0, 0, 0)
+        return value.date().isoformat() if whole_day else value.isoformat(sep=" ", timespec="minutes")
     if isinstance(value, float):
         return f"{value:.4g}"
     if isinstance(value, list):
@@ -59,8 +63,11 @@ def print_rows(rows: list[dict], title: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, default=str, ensure_ascii=False))
         return
+    if not rows:
+        console.print(f"{title}: none.")
+        return
     view = Table(title=title)
-    for column, value in (rows[0].items() if rows else []):
+    for column, value in rows[0].items():
         view.add_column(column, justify="right" if isinstance(value, (int, float)) else "left")
     for row in rows:
         view.add_row(*(_cell(value) for value in row.values()))
