@@ -18,6 +18,7 @@ from socialfusion.tasks.recommend import (
     ContentRecommender,
     GFCFRecommender,
     HybridRecommender,
+    LightGCNRecommender,
     PopularityRecommender,
     RP3betaRecommender,
     SocialRecommender,
@@ -150,6 +151,49 @@ def test_als_is_deterministic_with_a_seed():
     np.testing.assert_array_equal(first, second)
 
 
+def test_lightgcn_beats_popularity_on_a_planted_block_structure_and_stops_early():
+    split = split_interactions(block_interactions(), random_state=0)
+    model = LightGCNRecommender(16, learning_rate=0.01, batch_size=256, epochs=60, patience=5, random_state=0).fit(
+        split.train, validation=split.validation)
+    lightgcn = evaluate_recommender(model, split.test, k=10)["recall@10"]
+    popular = evaluate_recommender(PopularityRecommender().fit(split.train), split.test, k=10)["recall@10"]
+    assert lightgcn > popular + 0.2
+    # Early stopping keeps the epoch with the best validation Recall@20 and stops `patience` epochs later.
+    recalls = [recall for _, _, recall in model.history_]
+    assert model.epochs_ == 1 + int(np.argmax(recalls))
+    assert len(model.history_) == model.epochs_ + 5 < 60
+    assert evaluate_recommender(model, split.validation, k=20)["recall@20"] == pytest.approx(max(recalls))
+
+
+def test_lightgcn_is_deterministic_with_a_seed_and_propagates_over_friendships():
+    interactions = block_interactions(n_blocks=2, users_per_block=10, items_per_block=10)
+    make = lambda seed: LightGCNRecommender(8, epochs=3, batch_size=64, random_state=seed)  # noqa: E731
+    first = make(3).fit(interactions).score(["u0"], ["i0", "i15"])
+    np.testing.assert_array_equal(first, make(3).fit(interactions).score(["u0"], ["i0", "i15"]))
+    assert not np.array_equal(first, make(4).fit(interactions).score(["u0"], ["i0", "i15"]))
+    # "new" consumed nothing and only a friendship links them to the graph: without the social edges their
+    # embedding never moves from its initial value (no neighbour, no gradient); with them it trains along with u0's.
+    edges = pa.table({"src": ["new"], "dst": ["u0"], "kind": ["friend"]})
+
+    def new_user_vector(epochs, social_weight):
+        model = LightGCNRecommender(8, epochs=epochs, social_weight=social_weight, random_state=0)
+        model.fit(interactions, edges=edges)
+        return model.user_factors_[model.user_index_["new"]]
+
+    np.testing.assert_array_equal(new_user_vector(1, 0.0), new_user_vector(3, 0.0))
+    assert not np.allclose(new_user_vector(1, 1.0), new_user_vector(3, 1.0))
+
+
+def test_lightgcn_rejects_bad_arguments():
+    interactions = table([("a", "x"), ("b", "y")])
+    for arguments in ({"factors": 0}, {"layers": -1}, {"learning_rate": 0.0}, {"batch_size": 0}, {"epochs": 0},
+                      {"social_weight": -1.0}, {"n_jobs": 0}):
+        with pytest.raises(ConfigurationError, match="LightGCN needs"):
+            LightGCNRecommender(**arguments).fit(interactions)
+    with pytest.raises(DataError, match="social_weight > 0 needs edges"):
+        LightGCNRecommender(social_weight=1.0).fit(interactions)
+
+
 def test_rp3beta_similarity_matches_the_hand_computed_walk():
     # a: x y; b: x z; c: x. Walk item -> user (1 / users of the item) -> item (1 / items of the user).
     interactions = table([("a", "x"), ("a", "y"), ("b", "x"), ("b", "z"), ("c", "x")])
@@ -267,6 +311,18 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
     refitted = HybridRecommender({"popularity": PopularityRecommender()}, refit=True).fit(
         split.train, validation=split.validation)
     assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows
+
+
+def test_hybrid_uses_prefitted_components_as_given():
+    split = split_interactions(block_interactions(seed=1), random_state=0)
+    als = ALSRecommender(16, iterations=10).fit(split.train)
+    hybrid = HybridRecommender({"als": als, "popularity": PopularityRecommender().fit(split.train)}, grid_step=0.5,
+                               prefitted=True).fit(split.train, validation=split.validation)
+    assert hybrid.components_["als"] is als
+    with pytest.raises(ConfigurationError, match="other users or items"):
+        HybridRecommender({"als": als}, prefitted=True).fit(split.validation, validation=split.test)
+    with pytest.raises(ConfigurationError, match="cannot be refitted"):
+        HybridRecommender({"als": als}, prefitted=True).fit(split.train)
 
 
 def test_save_and_load_give_the_same_recommendations(tmp_path):

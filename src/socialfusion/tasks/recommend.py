@@ -1,4 +1,4 @@
-"""Content recommendation: popularity, factorisation, item neighbours, graph filter, content, social and hybrid models.
+"""Content recommendation: popularity, factorisation, item neighbours, graph models, content, social and hybrid models.
 
 Every recommender learns from interactions, given as a Corpus (its ``interactions`` table, optionally filtered by
 ``kind``; the weight of a row is its ``value`` or 1 per row) or as an Arrow table with the columns ``user``,
@@ -32,6 +32,7 @@ import itertools
 import logging
 import math
 import pickle
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -59,6 +60,7 @@ __all__ = [
     "HybridRecommender",
     "InteractionSplit",
     "ItemKNNRecommender",
+    "LightGCNRecommender",
     "PopularityRecommender",
     "RP3betaRecommender",
     "SocialRecommender",
@@ -958,6 +960,279 @@ class GFCFRecommender(_Recommender):
         return scores
 
 
+class LightGCNRecommender(_FactorModel):
+    """LightGCN (He et al. 2020): embeddings propagated over the user-item graph, trained with BPR (torch).
+
+    The graph joins users and items by their (binary) interactions and, with ``social_weight > 0``, users by
+    their ``friend``/``follow`` edges with that weight (both ways; a simple social LightGCN); its adjacency
+    ``A`` is normalised symmetrically to ``D^-1/2 A D^-1/2``. From ego embeddings ``E_0`` (Xavier-uniform),
+    ``E_{l+1} = D^-1/2 A D^-1/2 E_l`` for ``layers`` steps (``torch.sparse.mm``) and the final embeddings are
+    the mean of ``E_0 ... E_layers``; a user's score of an item is the dot product of the two. Training
+    minimises the BPR loss ``-log sigmoid(s_ui - s_uj)`` over mini-batches of training pairs ``(u, i)`` with a
+    negative ``j`` drawn uniformly among the items ``u`` did not consume, plus ``regularization / 2`` times the
+    squared norm of the batch's ego embeddings divided by the batch size, with Adam. With a ``validation`` set
+    in ``fit`` it stops when Recall@20 on it (as ``evaluate_recommender`` counts it) has not improved for
+    ``patience`` epochs and keeps the best epoch's embeddings; without one it trains ``epochs`` epochs. Items
+    nobody consumed in training get zero embeddings (score 0). Per-epoch progress goes to the logger (INFO).
+
+    Args:
+        factors: embedding dimension.
+        layers: propagation steps (0: matrix factorisation trained with BPR).
+        learning_rate: Adam step.
+        regularization: L2 weight on the batch's ego embeddings.
+        batch_size: training pairs per step.
+        epochs: epochs (the most epochs with early stopping).
+        patience: epochs without a better validation Recall@20 before stopping.
+        social_weight: weight of the user-user edges in the graph (0: interactions only).
+        n_jobs: torch CPU threads while fitting (None: torch's setting); restored afterwards.
+        device: torch device, e.g. ``"cpu"`` or ``"cuda"``; None uses CUDA when available.
+        random_state: seed of the initial embeddings, the batch order and the negatives.
+
+    Attributes:
+        user_factors_: ``(n_users, factors)``; item_factors_: ``(n_items, factors)`` final embeddings;
+        epochs_: epochs whose embeddings are kept; history_: ``(epoch, mean loss, validation Recall@20 or NaN)``
+        per epoch trained; and the shared attributes.
+
+    Examples:
+        >>> plays = pa.table({"user": ["a", "a", "b", "b", "c"], "item": ["x", "y", "x", "y", "x"]})
+        >>> model = LightGCNRecommender(8, epochs=5, random_state=0).fit(plays)
+        >>> model.user_factors_.shape, model.epochs_
+        ((3, 8), 5)
+    """
+
+    def __init__(self, factors: int = 64, *, layers: int = 3, learning_rate: float = 1e-3,
+                 regularization: float = 1e-4, batch_size: int = 2048, epochs: int = 200, patience: int = 10,
+                 social_weight: float = 0.0, n_jobs: int | None = None, device: str | None = None,
+                 random_state: int | None = 0) -> None:
+        self.factors = factors
+        self.layers = layers
+        self.learning_rate = learning_rate
+        self.regularization = regularization
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.patience = patience
+        self.social_weight = social_weight
+        self.n_jobs = n_jobs
+        self.device = device
+        self.random_state = random_state
+
+    def fit(self, interactions: Corpus | pa.Table, *, validation: Corpus | pa.Table | None = None,
+            **context: Any) -> LightGCNRecommender:
+        """Learn the embeddings, stopping early on ``validation`` when given.
+
+        Args:
+            interactions: training interactions (see ``_Recommender.fit``).
+            validation: held-out interactions whose Recall@20 picks the epoch; None trains ``epochs`` epochs.
+            **context: the other arguments of ``_Recommender.fit`` (``edges`` for ``social_weight > 0``).
+
+        Returns:
+            self.
+
+        Raises:
+            ConfigurationError: a non-positive size, rate or epoch count, or negative weights.
+        """
+        self._validation = None if validation is None else interaction_table(validation)
+        try:
+            super().fit(interactions, **context)
+        finally:
+            del self._validation
+        return self
+
+    def _check_arguments(self) -> None:
+        positive = {"factors": self.factors, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
+                    "epochs": self.epochs, "patience": self.patience}
+        bad = {name: value for name, value in positive.items() if not value > 0}
+        bad.update({name: value for name, value in (("layers", self.layers), ("regularization", self.regularization),
+                                                    ("social_weight", self.social_weight)) if not value >= 0})
+        if self.n_jobs is not None and not self.n_jobs >= 1:
+            bad["n_jobs"] = self.n_jobs
+        if bad:
+            raise ConfigurationError(f"LightGCN needs positive factors, learning_rate, batch_size, epochs and "
+                                     f"patience, non-negative layers, regularization and social_weight, and n_jobs "
+                                     f">= 1 or None; got {bad}.")
+
+    def _adjacency(self, edges: pa.Table | None) -> Any:
+        """The ``(n_users + n_items)`` square normalised adjacency as scipy COO."""
+        sparse = attempt_import("scipy.sparse", "recommend")
+        n_users, n_items = self.seen_.shape
+        interactions = self.seen_.tocoo()
+        rows = [interactions.row, interactions.col + n_users]
+        columns = [interactions.col + n_users, interactions.row]
+        values = [np.ones(interactions.nnz), np.ones(interactions.nnz)]
+        if self.social_weight > 0:
+            if edges is None:
+                raise DataError("social_weight > 0 needs edges: fit on a Corpus with edges or pass edges=.")
+            source = _codes(edges.column("src").to_pylist(), self.user_index_)
+            target = _codes(edges.column("dst").to_pylist(), self.user_index_)
+            keep = (source >= 0) & (target >= 0) & (source != target)
+            ties = sparse.coo_array((np.ones(keep.sum()), (source[keep], target[keep])), shape=(n_users, n_users))
+            ties = (ties + ties.T).tocoo()  # symmetric and binary: a tie counts once, whichever way it was given
+            rows.append(ties.row)
+            columns.append(ties.col)
+            values.append(np.full(ties.nnz, self.social_weight))
+        size = n_users + n_items
+        adjacency = sparse.coo_array((np.concatenate(values), (np.concatenate(rows), np.concatenate(columns))),
+                                     shape=(size, size)).tocsr()
+        degree = np.asarray(adjacency.sum(axis=1)).ravel()
+        scale = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
+        return (sparse.diags_array(scale) @ adjacency @ sparse.diags_array(scale)).tocoo()
+
+    def _fit(self, edges: pa.Table | None) -> None:
+        self._check_arguments()
+        torch = attempt_import("torch", "recommend")
+        threads = torch.get_num_threads()
+        if self.n_jobs is not None:
+            torch.set_num_threads(self.n_jobs)
+        try:
+            self._train_graph(torch, edges)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train_graph(self, torch: Any, edges: pa.Table | None) -> None:
+        device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        rng = np.random.default_rng(self.random_state)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**62)))
+        n_users, n_items = self.seen_.shape
+        adjacency = self._adjacency(edges).tocsr()
+        with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is not
+            warnings.simplefilter("ignore", UserWarning)
+            graph = torch.sparse_csr_tensor(torch.from_numpy(adjacency.indptr.astype(np.int64)),
+                                            torch.from_numpy(adjacency.indices.astype(np.int64)),
+                                            torch.from_numpy(adjacency.data.astype(np.float32)), adjacency.shape,
+                                            check_invariants=True).to(device)
+        product = _symmetric_product(torch)
+        user_ego = torch.nn.init.xavier_uniform_(torch.empty(n_users, self.factors), generator=generator)
+        item_ego = torch.nn.init.xavier_uniform_(torch.empty(n_items, self.factors), generator=generator)
+        user_ego = torch.nn.Parameter(user_ego.to(device))
+        item_ego = torch.nn.Parameter(item_ego.to(device))
+        optimiser = torch.optim.Adam([user_ego, item_ego], lr=self.learning_rate)
+
+        def propagate() -> tuple[Any, Any]:
+            layer = torch.cat([user_ego, item_ego])
+            total = layer
+            for _ in range(self.layers):
+                layer = product(graph, layer)
+                total = total + layer
+            final = total / (self.layers + 1)
+            return final[:n_users], final[n_users:]
+
+        pairs = self.seen_.tocoo()
+        pair_users, pair_items = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
+        consumed = np.sort(pair_users * n_items + pair_items)
+        validate = self._validation_recall(torch, device) if self._validation is not None else None
+        self.history_: list[tuple[int, float, float]] = []
+        best = (-1.0, 0, None)
+        for epoch in range(1, self.epochs + 1):
+            order = rng.permutation(len(pair_users))
+            losses = []
+            for start in range(0, len(order), self.batch_size):
+                batch = order[start:start + self.batch_size]
+                users, positives = pair_users[batch], pair_items[batch]
+                negatives = _uniform_negatives(rng, users, n_items, consumed)
+                user_final, item_final = propagate()
+                users_t, positives_t, negatives_t = (torch.from_numpy(codes).to(device)
+                                                     for codes in (users, positives, negatives))
+                user_vectors = user_final[users_t]
+                margin = (user_vectors * (item_final[positives_t] - item_final[negatives_t])).sum(dim=1)
+                penalty = (user_ego[users_t].square().sum() + item_ego[positives_t].square().sum()
+                           + item_ego[negatives_t].square().sum()) / 2 / len(batch)
+                loss = -torch.nn.functional.logsigmoid(margin).mean() + self.regularization * penalty
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                losses.append(float(loss.detach()))
+            recall = float("nan")
+            if validate is not None:
+                with torch.no_grad():
+                    user_final, item_final = propagate()
+                    recall = validate(user_final, item_final)
+                if recall > best[0]:
+                    best = (recall, epoch, (user_final.cpu().numpy(), item_final.cpu().numpy()))
+            self.history_.append((epoch, float(np.mean(losses)), recall))
+            logger.info("LightGCN epoch %d: loss %.4f, validation recall@20 %.4f", epoch, np.mean(losses), recall)
+            if validate is not None and epoch - best[1] >= self.patience:
+                break
+        if validate is None:
+            with torch.no_grad():
+                user_final, item_final = propagate()
+            best = (float("nan"), self.epochs, (user_final.cpu().numpy(), item_final.cpu().numpy()))
+        self.epochs_ = best[1]
+        self.user_factors_ = np.asarray(best[2][0], np.float32)
+        self.item_factors_ = np.asarray(best[2][1], np.float32)
+        self.item_factors_[self.popularity_ == 0] = 0.0  # never consumed: nothing was learnt about these items
+
+    def _validation_recall(self, torch: Any, device: Any) -> Any:
+        """A function of the final embeddings giving Recall@20 on ``_validation`` (``evaluate_recommender``'s)."""
+        held = self._validation
+        n_items = len(self.items_)
+        users = _codes(held.column("user").to_pylist(), self.user_index_)
+        trained = self.seen_.tocoo()
+        trained = set((trained.row.astype(np.int64) * n_items + trained.col).tolist())
+        # Relevant: distinct held-out (user, item) pairs of known users not trained on; an item unknown to training
+        # cannot be found but still counts in its user's denominator.
+        relevant = {(int(user), item) for user, item in zip(users, held.column("item").to_pylist())
+                    if user >= 0 and (item not in self.item_index_
+                                      or int(user) * n_items + self.item_index_[item] not in trained)}
+        sizes = np.bincount([user for user, _ in relevant], minlength=len(self.users_))
+        scored = np.flatnonzero(sizes)
+        if len(scored) == 0:
+            raise DataError("no validation interaction of a known user to stop early on; pass another validation "
+                            "set or none.")
+        hits = torch.tensor(sorted(user * n_items + self.item_index_[item] for user, item in relevant
+                                   if item in self.item_index_), dtype=torch.int64, device=device)
+        chunks = []  # users scored at a time: bounds the dense (users, items) block
+        for begin in range(0, len(scored), _BATCH_USERS * 4):
+            chunk = scored[begin:begin + _BATCH_USERS * 4]
+            seen = self.seen_[chunk].tocoo()
+            chunks.append(tuple(torch.from_numpy(np.asarray(values, np.int64)).to(device)
+                                for values in (chunk, seen.row, seen.col)))
+        sizes_t = torch.from_numpy(sizes[scored]).to(device, torch.float64)
+
+        def recall(user_final: Any, item_final: Any) -> float:
+            found = []
+            for chunk, seen_rows, seen_columns in chunks:
+                scores = user_final[chunk] @ item_final.T
+                scores[seen_rows, seen_columns] = -torch.inf
+                top = torch.topk(scores, min(20, n_items), dim=1).indices
+                found.append(torch.isin(chunk[:, None] * n_items + top, hits).sum(dim=1))
+            return float((torch.cat(found) / sizes_t).mean())
+
+        return recall
+
+
+def _symmetric_product(torch: Any) -> Any:
+    """``A @ x`` for a symmetric sparse CSR ``A``, differentiable in ``x`` (its gradient is ``A @ grad`` too).
+
+    torch's own backward of a CSR product transposes ``A`` on every call; symmetry makes that unnecessary, and CSR
+    products are several times faster than COO ones on CPU.
+    """
+
+    class SymmetricProduct(torch.autograd.Function):
+        @staticmethod
+        def forward(context: Any, matrix: Any, dense: Any) -> Any:
+            context.matrix = matrix
+            return torch.sparse.mm(matrix, dense)
+
+        @staticmethod
+        def backward(context: Any, gradient: Any) -> tuple[None, Any]:
+            return None, torch.sparse.mm(context.matrix, gradient)
+
+    return SymmetricProduct.apply
+
+
+def _uniform_negatives(rng: np.random.Generator, users: np.ndarray, n_items: int, consumed: np.ndarray) -> np.ndarray:
+    """One item per user drawn uniformly among those the user did not consume (``consumed``: sorted pair keys)."""
+    negatives = rng.integers(0, n_items, len(users))
+    for _ in range(100):
+        keys = users * n_items + negatives
+        position = np.minimum(np.searchsorted(consumed, keys), len(consumed) - 1)
+        clash = consumed[position] == keys
+        if not clash.any():
+            break
+        negatives[clash] = rng.integers(0, n_items, int(clash.sum()))
+    return negatives
+
+
 class EASERecommender(_Recommender):
     """EASE (Steck 2019): a closed-form item-item linear model with a zero diagonal.
 
@@ -1140,6 +1415,9 @@ class HybridRecommender(_Recommender):
         refit: with a ``validation`` set, refit the components on training plus validation interactions once the
             weights are tuned (the usual last step of model selection: more data, same hyper-parameters).
         random_state: seed of that hold-out.
+        prefitted: the components are already fitted on these same training interactions and context (e.g. one
+            that stopped early on the validation set): they are used as given, not refitted; needs a
+            ``validation`` set (or fixed ``weights``) and ``refit=False``.
 
     Attributes:
         weights_: name -> the weight used; validation_: weights tried (a tuple in sorted name order) -> their
@@ -1149,7 +1427,8 @@ class HybridRecommender(_Recommender):
 
     def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
                  depth: int = 200, rank_discount: str = "linear", tune_k: int = 20, grid_step: float = 0.1,
-                 validation_fraction: float = 0.1, refit: bool = False, random_state: int | None = 0) -> None:
+                 validation_fraction: float = 0.1, refit: bool = False, random_state: int | None = 0,
+                 prefitted: bool = False) -> None:
         self.components = components
         self.weights = weights
         self.depth = depth
@@ -1159,6 +1438,7 @@ class HybridRecommender(_Recommender):
         self.validation_fraction = validation_fraction
         self.refit = refit
         self.random_state = random_state
+        self.prefitted = prefitted
 
     def fit(self, interactions: Corpus | pa.Table, *, validation: Corpus | pa.Table | None = None,
             **context: Any) -> HybridRecommender:
@@ -1197,7 +1477,20 @@ class HybridRecommender(_Recommender):
                 refit = True
         super().fit(train, **context)
         context["items"] = list(self.items_)
-        self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
+        if self.prefitted:
+            if refit:
+                raise ConfigurationError("prefitted components cannot be refitted: give a validation set (or fixed "
+                                         "weights) and refit=False.")
+            for name in names:
+                component = self.components[name]
+                component._check_fitted()
+                if not (np.array_equal(component.users_, self.users_) and np.array_equal(component.items_,
+                                                                                         self.items_)):
+                    raise ConfigurationError(f"the prefitted component {name!r} was fitted on other users or items; "
+                                             "fit it on the same interactions and edges as the hybrid.")
+            self.components_ = {name: self.components[name] for name in names}
+        else:
+            self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
         if self.weights is not None:
             self.weights_ = {name: float(self.weights[name]) for name in names}
             self.validation_ = {}
@@ -1313,6 +1606,7 @@ RECOMMENDERS: dict[str, type[_Recommender]] = {
     "gfcf": GFCFRecommender,
     "hybrid": HybridRecommender,
     "itemknn": ItemKNNRecommender,
+    "lightgcn": LightGCNRecommender,
     "popularity": PopularityRecommender,
     "rp3beta": RP3betaRecommender,
     "social": SocialRecommender,
