@@ -114,16 +114,28 @@ def _knowledge_and_patterns(corpus: Corpus) -> list:
 
 
 def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None) -> list:
+    import functools
+
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, engagement_section, time_split
-    from socialfusion.tasks.profiles import audience_segments, build_profiles, profiles_section
+    from socialfusion.tasks.profiles import (
+        audience_segments,
+        build_profiles,
+        post_text_vectors,
+        profile_embeddings,
+        profiles_section,
+    )
+
+    # both cards read the same post text vectors: encode them once, inside whichever card asks first
+    vectors = functools.cache(lambda: post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER))
 
     def profiles() -> Any:
         sentiment = sentiment_predictions if sentiment_predictions is not None else "lexicon"
-        table = build_profiles(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER, sentiment=sentiment)
+        table = build_profiles(corpus, sentiment=sentiment,
+                               embeddings=profile_embeddings(corpus, post_vectors=vectors()))
         return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
 
     def engagement() -> Any:
-        train, test = time_split(engagement_examples(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER))
+        train, test = time_split(engagement_examples(corpus, post_vectors=vectors()))
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)
 
