@@ -135,7 +135,8 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
         return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
 
     def engagement() -> Any:
-        train, test = time_split(engagement_examples(corpus, post_vectors=vectors()))
+        # the store's post_topics (the topics card's model), when there are some, give the topic features
+        train, test = time_split(engagement_examples(corpus, store=store, post_vectors=vectors()))
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)
 

@@ -58,6 +58,13 @@ def fixed_vectors(corpus: Corpus) -> tuple[list[str], Encoded]:
     return ids, Encoded(np.eye(2, dtype=np.float32)[: len(ids)], np.zeros(len(ids), bool), [None] * len(ids))
 
 
+def random_vectors(corpus: Corpus) -> tuple[list[str], Encoded]:
+    """Random 8-d "text vectors" for every post (no encoder involved)."""
+    n_posts = corpus.posts.num_rows
+    return corpus.posts.column("post_id").to_pylist(), Encoded(
+        np.random.default_rng(0).random((n_posts, 8)).astype(np.float32), np.zeros(n_posts, bool), [None] * n_posts)
+
+
 @pytest.fixture(scope="module")
 def network():
     return generate(n_users=150, n_posts=800, seed=1, n_videos=0, n_audio=0, image_fraction=0.0)
@@ -109,9 +116,7 @@ def test_interest_match_uses_only_the_past():
 
 def test_features_of_earlier_rows_do_not_change_when_the_future_is_removed(network):
     corpus = network.corpus
-    vectors = (corpus.posts.column("post_id").to_pylist(),
-               Encoded(np.random.default_rng(0).random((corpus.posts.num_rows, 8)).astype(np.float32),
-                       np.zeros(corpus.posts.num_rows, bool), [None] * corpus.posts.num_rows))
+    vectors = random_vectors(corpus)
     full = engagement_examples(corpus, post_vectors=vectors)
     cut = dt.datetime(2024, 3, 20, tzinfo=UTC)
     past = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges,
@@ -270,3 +275,37 @@ def test_engagement_section(split):
     assert section.key == "engagement" and "Held-out AUC" in section.summary
     assert section.blocks[0].values["held-out AUC"] == pytest.approx(model.evaluate(test)["auc"])
     assert section.blocks[1].num_rows == 5
+
+
+def test_topic_features_by_hand():
+    corpus = small_corpus()
+    topics = pa.table({"post_id": ["p1", "p2"], "topic_id": [7, 3]})  # renumbered: p2 -> 0, p1 -> 1
+    examples = engagement_examples(corpus, post_vectors=fixed_vectors(corpus), post_topics=topics)
+    rows = {(row["user_id"], row["post_id"]): row for row in examples.to_pylist()}
+    bea1, bea2 = rows["bea", "p1"], rows["bea", "p2"]
+    # Before p1 Bea had done nothing and no outcome was known: the smoothed share is 1/2 topics, the rates 1/2.
+    assert bea1["topic_share"] == pytest.approx(0.5)
+    assert bea1["user_engagement_rate"] == pytest.approx(0.5) and bea1["topic_engagement_rate"] == pytest.approx(0.5)
+    # Before p2 (day 2, 13:00) Bea had liked p1 (the other topic); two outcomes were known, both likes:
+    # everyone's rate (2 + 1) / (2 + 2), Bea's (1 + 5 * 0.75) / (1 + 5), none on p2's topic yet.
+    assert bea2["topic_share"] == pytest.approx((0 + 0.5) / (1 + 1))
+    assert bea2["user_engagement_rate"] == pytest.approx((1 + 5 * 0.75) / 6)
+    assert bea2["topic_engagement_rate"] == pytest.approx(bea2["user_engagement_rate"])
+
+
+def test_topic_features_need_the_topic_columns():
+    corpus = small_corpus()
+    with pytest.raises(ConfigurationError, match="topic_id"):
+        engagement_examples(corpus, post_vectors=fixed_vectors(corpus), post_topics=pa.table({"post_id": ["p1"]}))
+
+
+def test_topic_share_tracks_the_planted_interests(network):
+    """With the generator's own topics, the share of a user's past activity on a post's topic separates likes."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = network.truth
+    topics = pa.table({"post_id": list(truth.post_ids), "topic_id": truth.post_topic.astype(np.int64)})
+    examples = engagement_examples(network.corpus, post_vectors=random_vectors(network.corpus), post_topics=topics)
+    labels = examples.column("label").to_numpy()
+    assert roc_auc_score(labels, examples.column("topic_share").to_numpy()) > 0.6
+    assert roc_auc_score(labels, examples.column("topic_engagement_rate").to_numpy()) > 0.6

@@ -9,7 +9,11 @@ pair known at that time, and only then (every count and profile uses the history
 - the author: ``author_followers_log``;
 - the match: ``interest_match``, the cosine between the user's interest profile (mean text vector of the posts
   they wrote or engaged with before) and the post's text vector; ``hashtag_match``, the same over bags of the
-  1,000 most used hashtags;
+  1,000 most used hashtags; ``topic_share``, the share of what the user wrote or engaged with before that was on
+  the post's topic (topics from a topic model's ``post_topics``, else k-means over the text vectors), smoothed;
+- the user's track record: ``user_engagement_rate``, the share of the user's earlier examples (outcome known
+  before this one) that were engaged, shrunk to the rate of everyone's; ``topic_engagement_rate``, the same on the
+  post's topic, shrunk to the user's own rate;
 - the post: ``hours_since_post``, ``post_hour``, ``post_weekday``, ``text_length``, ``hashtag_count``,
   ``mention_count``, ``has_image``, ``has_video``, ``has_audio``, ``sentiment`` (-1/0/+1),
   ``post_engagement_so_far``;
@@ -44,6 +48,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
 if TYPE_CHECKING:
     import datetime as dt
@@ -79,9 +84,10 @@ POST_FEATURES = (
 """Features of a post known when it is published (``post_features``, ``ExpectedEngagementModel``)."""
 
 ENGAGEMENT_FEATURES = (
-    "interest_match", "hashtag_match", "follows_author", "same_community", "past_interactions_with_author",
-    "author_followers_log", "hours_since_post", "post_hour", "post_weekday", "text_length", "hashtag_count",
-    "mention_count", "has_image", "has_video", "has_audio", "sentiment", "post_engagement_so_far", "user_activity",
+    "interest_match", "hashtag_match", "topic_share", "user_engagement_rate", "topic_engagement_rate",
+    "follows_author", "same_community", "past_interactions_with_author", "author_followers_log", "hours_since_post",
+    "post_hour", "post_weekday", "text_length", "hashtag_count", "mention_count", "has_image", "has_video",
+    "has_audio", "sentiment", "post_engagement_so_far", "user_activity",
 )
 """Features of a (user, post) example, in column order (``engagement_examples``)."""
 
@@ -102,6 +108,8 @@ _ACTION_KINDS = ("post", *_ACTIVE_KINDS)
 _US_PER_HOUR = 3_600_000_000
 _SAMPLE_WINDOW_HOURS = 72.0
 _MAX_HASHTAGS = 1000
+_RATE_PRIOR_WEIGHT = 5.0  # pseudo-examples of the broader rate that an engagement rate is shrunk to
+_TOPIC_DIMENSIONS = 64  # text vectors are reduced to this many dimensions before k-means finds topics
 
 
 # -- time-ordered history ------------------------------------------------------------------------------------------
@@ -304,6 +312,8 @@ def engagement_examples(
     store: Store | None = None,
     text_encoder: str = "text/tfidf",
     post_vectors: tuple[Sequence[str], Encoded] | None = None,
+    post_topics: pa.Table | None = None,
+    n_topics: int = 8,
     sentiment: pa.Table | str | None = None,
     random_state: int = 0,
 ) -> pa.Table:
@@ -321,8 +331,12 @@ def engagement_examples(
         text_encoder: the text encoder of ``interest_match`` (``text/tfidf`` is fitted on the corpus in memory
             when no cache has it).
         post_vectors: ready post ids and ``Encoded`` text vectors (skips encoding).
+        post_topics: each post's topic for ``topic_share`` and ``topic_engagement_rate``: a ``post_id, topic_id``
+            table (a topic model's ``post_topics``; -1 or null: no topic). None reads the store's ``post_topics``
+            table when there is one, else clusters the text vectors with k-means into ``n_topics`` topics.
+        n_topics: topics k-means finds when no ``post_topics`` are given.
         sentiment: post tone: ``"lexicon"``, a predictions table (``post_id, label``) or None (all 0).
-        random_state: seed of the negative sample and of the communities.
+        random_state: seed of the negative sample, the communities and the k-means topics.
 
     Returns:
         One row per example, sorted by time: ``user_id``, ``post_id``, ``author_id``, ``at`` (when the user met
@@ -330,15 +344,17 @@ def engagement_examples(
         the ``ENGAGEMENT_FEATURES`` (float64). The schema metadata records the kinds and the negative mode.
 
     Raises:
-        ConfigurationError: unknown kinds or negative mode, ``n_negatives`` < 1, or exposures asked for a corpus
-            without views.
+        ConfigurationError: unknown kinds or negative mode, ``n_negatives`` or ``n_topics`` < 1, exposures asked
+            for a corpus without views, or ``post_topics`` without ``post_id`` and ``topic_id`` columns.
         DataError: no example could be built (no interactions of ``kinds``).
     """
     kinds = _check_kinds(kinds)
     if negatives not in NEGATIVE_MODES:
         raise ConfigurationError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
-    if n_negatives < 1:
-        raise ConfigurationError(f"n_negatives must be at least 1; got {n_negatives}")
+    if n_negatives < 1 or n_topics < 1:
+        raise ConfigurationError(f"n_negatives and n_topics must be at least 1; got {n_negatives} and {n_topics}")
+    if post_topics is not None and not {"post_id", "topic_id"} <= set(post_topics.column_names):
+        raise ConfigurationError(f"post_topics needs columns post_id and topic_id; got {post_topics.column_names}")
     view = _CorpusView(corpus, sentiment, random_state)
     has_views = bool(np.any(view.kind == "view"))
     if negatives == "exposures" and not has_views:
@@ -354,8 +370,13 @@ def engagement_examples(
     order = np.lexsort((post, user, at))
     user, post, at, label, label_at = user[order], post[order], at[order], label[order], label_at[order]
     author = view.post_author[post]
-    features = _pair_features(view, corpus, user, post, at, store=store, text_encoder=text_encoder,
-                              post_vectors=post_vectors)
+    vectors, missing = _post_vectors(view, corpus, store, text_encoder, post_vectors)
+    features = _pair_features(view, corpus, user, post, at, vectors, missing)
+    if post_topics is None and store is not None and POST_TOPICS_TABLE in store.tables():
+        post_topics = store.read(POST_TOPICS_TABLE, columns=["post_id", "topic_id"])
+    topic = (_stored_topics(view, post_topics) if post_topics is not None
+             else _kmeans_topics(vectors, missing, n_topics, random_state))
+    features.update(_topic_features(view, topic, user, post, at, label, label_at))
     columns: dict[str, Any] = {
         "user_id": pa.array([view.users[row] for row in user], pa.string()),
         "post_id": pa.array([view.post_ids[row] for row in post], pa.string()),
@@ -382,12 +403,26 @@ def _hashtag_bags(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
     return bags, bags.sum(axis=1) == 0
 
 
-def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np.ndarray, at: np.ndarray, *,
-                   store: Store | None, text_encoder: str,
-                   post_vectors: tuple[Sequence[str], Encoded] | None) -> dict[str, np.ndarray]:
+def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_encoder: str,
+                  post_vectors: tuple[Sequence[str], Encoded] | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(n_posts, dim)`` text vectors in the view's post order and which posts have none."""
     from socialfusion.tasks.profiles import post_text_vectors
 
-    n_users, n_posts = len(view.users), len(view.post_ids)
+    ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
+        corpus, store=store, text_encoder=text_encoder)
+    position = {post_id: row for row, post_id in enumerate(ids)}
+    vectors = np.zeros((len(view.post_ids), encoded.vectors.shape[1]))
+    missing = np.ones(len(view.post_ids), bool)
+    for row, post_id in enumerate(view.post_ids):
+        if post_id in position:
+            vectors[row] = encoded.vectors[position[post_id]]
+            missing[row] = bool(encoded.missing[position[post_id]])
+    return vectors, missing
+
+
+def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np.ndarray, at: np.ndarray,
+                   vectors: np.ndarray, missing: np.ndarray) -> dict[str, np.ndarray]:
+    n_users = len(view.users)
     author = view.post_author[post]
     active = view.active()
     active_author = view.post_author[view.target[active]]
@@ -397,15 +432,6 @@ def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np
     written = np.flatnonzero((view.post_author >= 0) & view.has_time)
     user_history = _History(np.concatenate([view.actor[active], view.post_author[written]]),
                             np.concatenate([view.at[active], view.created[written]]), at)
-    ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
-        corpus, store=store, text_encoder=text_encoder)
-    position = {post_id: row for row, post_id in enumerate(ids)}
-    vectors = np.zeros((n_posts, encoded.vectors.shape[1]))
-    missing = np.ones(n_posts, bool)
-    for row, post_id in enumerate(view.post_ids):
-        if post_id in position:
-            vectors[row] = encoded.vectors[position[post_id]]
-            missing[row] = bool(encoded.missing[position[post_id]])
     safe_author = np.maximum(author, 0)
     hours_since = np.where(view.has_time[post], (at - view.created[post]) / _US_PER_HOUR, 0.0)
     return {
@@ -429,6 +455,72 @@ def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np
         "sentiment": view.sentiment[post],
         "post_engagement_so_far": np.log1p(post_history.count_before(post, at)),
         "user_activity": np.log1p(user_history.count_before(user, at)),
+    }
+
+
+def _stored_topics(view: _CorpusView, post_topics: pa.Table) -> np.ndarray:
+    """Each post's topic code from a ``post_id, topic_id`` table (-1: none), renumbered 0..k-1."""
+    topic = np.full(len(view.post_ids), -1, np.int64)
+    for post_id, topic_id in zip(post_topics.column("post_id").to_pylist(),
+                                 post_topics.column("topic_id").to_pylist()):
+        if topic_id is not None and topic_id >= 0 and post_id in view.post_index:
+            topic[view.post_index[post_id]] = topic_id
+    found = topic >= 0
+    topic[found] = np.unique(topic[found], return_inverse=True)[1]
+    return topic
+
+
+def _kmeans_topics(vectors: np.ndarray, missing: np.ndarray, n_topics: int, random_state: int) -> np.ndarray:
+    """Topic codes from k-means over the unit-length text vectors (reduced by truncated SVD); -1 for no text."""
+    from sklearn.cluster import KMeans
+    from sklearn.decomposition import TruncatedSVD
+
+    topic = np.full(len(vectors), -1, np.int64)
+    rows = np.flatnonzero(~missing)
+    norms = np.linalg.norm(vectors[rows], axis=1, keepdims=True)
+    unit = vectors[rows] / np.maximum(norms, 1e-12)
+    n_clusters = min(n_topics, len(np.unique(np.round(unit, 6), axis=0)))
+    if n_clusters < 2:
+        return topic
+    if unit.shape[1] > _TOPIC_DIMENSIONS:
+        unit = TruncatedSVD(_TOPIC_DIMENSIONS, random_state=random_state).fit_transform(unit)
+    topic[rows] = KMeans(n_clusters, n_init=4, random_state=random_state).fit_predict(unit)
+    return topic
+
+
+def _topic_features(view: _CorpusView, topic: np.ndarray, user: np.ndarray, post: np.ndarray, at: np.ndarray,
+                    label: np.ndarray, label_at: np.ndarray) -> dict[str, np.ndarray]:
+    """``topic_share``, ``user_engagement_rate`` and ``topic_engagement_rate`` of each example (see the module)."""
+    n_topics = max(int(topic.max()) + 1, 1)
+    post_topic = topic[post]
+    on_topic = np.maximum(post_topic, 0)
+    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
+    active = view.active()
+    items = np.concatenate([written, view.target[active]])
+    authors = np.concatenate([view.post_author[written], view.actor[active]])
+    times = np.concatenate([view.created[written], view.at[active]])
+    keep = topic[items] >= 0
+    items, authors, times = items[keep], authors[keep], times[keep]
+    activity = _History(authors, times, at).count_before(user, at)
+    on = _History(authors * n_topics + topic[items], times, at).count_before(user * n_topics + on_topic, at)
+    share = (on + 1.0 / n_topics) / (activity + 1.0)
+    # engagement rates from the earlier examples whose outcome was known before this one: global -> user -> topic
+    known_at = np.sort(label_at)
+    engaged_at = np.sort(label_at[label == 1])
+    everyone = (np.searchsorted(engaged_at, at) + 1.0) / (np.searchsorted(known_at, at) + 2.0)
+    positive = label == 1
+    seen = _History(user, label_at, at).count_before(user, at)
+    liked = _History(user[positive], label_at[positive], at).count_before(user, at)
+    user_rate = (liked + _RATE_PRIOR_WEIGHT * everyone) / (seen + _RATE_PRIOR_WEIGHT)
+    labelled = post_topic >= 0
+    pair, pair_query = (user * n_topics + on_topic)[labelled], user * n_topics + on_topic
+    seen_on = _History(pair, label_at[labelled], at).count_before(pair_query, at)
+    liked_on = _History(pair[positive[labelled]], label_at[labelled & positive], at).count_before(pair_query, at)
+    topic_rate = (liked_on + _RATE_PRIOR_WEIGHT * user_rate) / (seen_on + _RATE_PRIOR_WEIGHT)
+    return {
+        "topic_share": np.where(post_topic >= 0, share, 1.0 / n_topics),
+        "user_engagement_rate": user_rate,
+        "topic_engagement_rate": np.where(post_topic >= 0, topic_rate, user_rate),
     }
 
 
