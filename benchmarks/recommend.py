@@ -50,6 +50,7 @@ def lastfm_table() -> None:
     from socialfusion.tasks.recommend import (
         ALSRecommender,
         BPRRecommender,
+        DLAERecommender,
         EASERecommender,
         GFCFRecommender,
         HybridRecommender,
@@ -81,6 +82,7 @@ def lastfm_table() -> None:
         "RP3beta": [RP3betaRecommender(1000, alpha=alpha, beta=beta, weighting="bm25")
                     for alpha in (0.5, 0.6, 0.8) for beta in (0.25, 0.3)],
         "EASE": [EASERecommender(l2) for l2 in (100.0, 200.0)],
+        "DLAE": [DLAERecommender(l2, dropout=dropout) for l2 in (50.0, 100.0, 200.0) for dropout in (0.1, 0.25)],
         "GF-CF": [GFCFRecommender(0.0), GFCFRecommender(0.1, factors=256)],
     }
     chosen = {}
@@ -91,7 +93,7 @@ def lastfm_table() -> None:
             model, seconds = fitted(candidate)
             recall = evaluate_recommender(model, split.validation, k=10)["recall@10"]
             settings = {key: value for key, value in vars(candidate).items() if not key.endswith("_") and key in (
-                "factors", "regularization", "alpha", "learning_rate", "beta", "l2", "ideal_weight")}
+                "factors", "regularization", "alpha", "learning_rate", "beta", "l2", "dropout", "ideal_weight")}
             print(f"  {name} {settings}: {recall:.4f}")
             if best is None or recall > best[0]:
                 best = (recall, model, seconds)
@@ -116,6 +118,7 @@ def lastfm_table() -> None:
         "item kNN (cosine)": ItemKNNRecommender(),
         "RP3beta (BM25 weights)": chosen["RP3beta"],
         "EASE": chosen["EASE"],
+        "DLAE (denoising linear AE)": chosen["DLAE"],
         "GF-CF (graph filter)": chosen["GF-CF"],
         "LightGCN (K=3, dim 64, early stop)": chosen["LightGCN"],
         "social (friends' artists)": SocialRecommender(),
@@ -135,20 +138,22 @@ def lastfm_table() -> None:
     # The hybrid's components are chosen on validation too: the ALS that is best alone is not always the one that
     # blends best, so a few component sets are tuned and the best validation Recall@10 is kept.
     als, ease, rp3beta = models["ALS (implicit)"][0], models["EASE"][0], models["RP3beta (BM25 weights)"][0]
+    dlae = models["DLAE (denoising linear AE)"][0]
     als64 = fitted(ALSRecommender(64, regularization=1.0, alpha=2.0))[0]
     social, lightgcn = models["social (friends' artists)"], models["LightGCN (K=3, dim 64, early stop)"][0]
     component_sets = {
         "ALS, EASE, RP3beta, social": {"als": als, "ease": ease, "rp3beta": rp3beta, "social": social},
-        "ALS-64, EASE, RP3beta, social": {"als": als64, "ease": ease, "rp3beta": rp3beta, "social": social},
         "ALS, ALS-64, EASE, RP3beta": {"als": als, "als64": als64, "ease": ease, "rp3beta": rp3beta},
-        "LightGCN, EASE, RP3beta, social": {"lightgcn": lightgcn, "ease": ease, "rp3beta": rp3beta, "social": social},
-        "LightGCN, ALS, EASE, RP3beta": {"lightgcn": lightgcn, "als": als, "ease": ease, "rp3beta": rp3beta},
-        "LightGCN, ALS, EASE, RP3beta, social": {"lightgcn": lightgcn, "als": als, "ease": ease, "rp3beta": rp3beta,
-                                                 "social": social},
         "LightGCN, ALS, ALS-64, EASE, RP3beta": {"lightgcn": lightgcn, "als": als, "als64": als64, "ease": ease,
                                                  "rp3beta": rp3beta},
-        "LightGCN, ALS-64, EASE, RP3beta, social": {"lightgcn": lightgcn, "als64": als64, "ease": ease,
+        "LightGCN, ALS, ALS-64, DLAE, RP3beta": {"lightgcn": lightgcn, "als": als, "als64": als64, "dlae": dlae,
+                                                 "rp3beta": rp3beta},
+        "LightGCN, ALS-64, DLAE, RP3beta, social": {"lightgcn": lightgcn, "als64": als64, "dlae": dlae,
                                                     "rp3beta": rp3beta, "social": social},
+        "LightGCN, ALS, ALS-64, DLAE, EASE, RP3beta": {"lightgcn": lightgcn, "als": als, "als64": als64,
+                                                       "dlae": dlae, "ease": ease, "rp3beta": rp3beta},
+        "LightGCN, ALS, ALS-64, DLAE, RP3beta, social": {"lightgcn": lightgcn, "als": als, "als64": als64,
+                                                         "dlae": dlae, "rp3beta": rp3beta, "social": social},
     }
     hybrid, seconds = None, 0.0
     print("\nhybrid component sets tried (ALS = the grid's best, ALS-64 = 64 factors, regularisation 1, alpha 2): "

@@ -16,6 +16,8 @@ from socialfusion.tasks.recommend import (
     ALSRecommender,
     BPRRecommender,
     ContentRecommender,
+    DLAERecommender,
+    EASERecommender,
     GFCFRecommender,
     HybridRecommender,
     LightGCNRecommender,
@@ -243,6 +245,31 @@ def test_gfcf_ideal_filter_adds_the_top_singular_vector_projection():
         GFCFRecommender(-1.0).fit(interactions)
 
 
+def test_ease_and_dlae_match_their_closed_forms():
+    interactions = block_interactions(n_blocks=2, users_per_block=6, items_per_block=5, density=0.6, seed=2)
+    ease = EASERecommender(2.0, min_users=1).fit(interactions)
+    matrix = ease.seen_.toarray()[:, ease.modelled_]
+    gram = matrix.T @ matrix
+    inverse = np.linalg.inv(gram + 2.0 * np.eye(len(gram)))
+    expected = np.eye(len(gram)) - inverse / np.diag(inverse)  # Steck 2019: B = I - P diagMat(1 / diag(P))
+    np.testing.assert_allclose(ease.weights_, expected, atol=1e-5)
+    assert np.allclose(np.diag(ease.weights_), 0.0)
+    dlae = DLAERecommender(2.0, dropout=0.25, min_users=1).fit(interactions)
+    penalty = np.diag(1 / 3 * np.diag(gram) + 2.0)  # dropout / (1 - dropout) * diag(G) + l2
+    np.testing.assert_allclose(dlae.weights_, np.linalg.solve(gram + penalty, gram), atol=1e-5)
+    scores = dlae.score(["u0"], list(dlae.items_))[0]
+    np.testing.assert_allclose(scores, matrix[0] @ np.linalg.solve(gram + penalty, gram), atol=1e-5)
+    with pytest.raises(ConfigurationError, match="dropout"):
+        DLAERecommender(dropout=1.0).fit(interactions)
+
+
+def test_dlae_beats_popularity_on_a_planted_block_structure():
+    split = split_interactions(block_interactions(), random_state=0)
+    dlae = evaluate_recommender(DLAERecommender(10.0).fit(split.train), split.test, k=10)["recall@10"]
+    popular = evaluate_recommender(PopularityRecommender().fit(split.train), split.test, k=10)["recall@10"]
+    assert dlae > popular + 0.2
+
+
 def test_content_model_recommends_a_new_item_like_the_consumed_ones():
     features = np.array([[1.0, 0.0, 0.1], [0.9, 0.1, 0.0], [0.0, 1.0, 0.0], [0.1, 0.9, 0.1],
                          [0.95, 0.05, 0.05], [0.0, 0.95, 0.1]])
@@ -311,6 +338,19 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
     refitted = HybridRecommender({"popularity": PopularityRecommender()}, refit=True).fit(
         split.train, validation=split.validation)
     assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows
+
+
+def test_hybrid_searches_the_whole_weight_grid_for_up_to_six_components():
+    split = split_interactions(block_interactions(seed=1), random_state=0)
+    components = {f"popularity{index}": PopularityRecommender() for index in range(4)}
+    components["als"] = ALSRecommender(16, iterations=10)
+    hybrid = HybridRecommender(components, grid_step=0.25).fit(split.train, validation=split.validation)
+    assert len(hybrid.validation_) == math.comb(4 + 5 - 1, 5 - 1)  # every point of the simplex at step 0.25
+    assert hybrid.weights_["als"] > 0
+    components.update({f"popularity{index}": PopularityRecommender() for index in range(4, 7)})
+    coarse = HybridRecommender(components, grid_step=0.1).fit(split.train, validation=split.validation)
+    assert len(coarse.validation_) < math.comb(10 + 8 - 1, 8 - 1)  # 19,448 points: coordinate ascent instead
+    assert coarse.weights_["als"] > 0
 
 
 def test_hybrid_uses_prefitted_components_as_given():

@@ -16,7 +16,8 @@ app = typer.Typer(help="Recommend posts to users from their interactions, their 
                   no_args_is_help=True)
 
 MODEL_FILE = "recommender-{name}.pkl"
-MODEL_HELP = "popularity, als, bpr, itemknn, ease, social or hybrid (ALS + item kNN + social, weights tuned)."
+MODEL_HELP = ("popularity, als, bpr, itemknn, ease, dlae, rp3beta, gfcf, lightgcn, social or hybrid (ALS + item kNN + "
+              "social, weights tuned).")
 
 
 def _model_path(store: Path, name: str) -> Path:
