@@ -6,7 +6,7 @@ of the days, test on the rest. The planted probability is known only on the gene
 exposures, so the ceiling (the planted probability's own AUC) and the model are also compared on the test rows of
 that sample.
 
-    python benchmarks/_engagement.py [--users 400 --posts 3000 --encoders text/tfidf,text/minilm-int8]
+    python benchmarks/_engagement.py [--users 400 --posts 3000 --encoders text/tfidf,text/minilm-int8 --n-topics 8]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 
 def engagement_table(users: int = 400, posts: int = 3000, seed: int = 0,
-                     encoders: Sequence[str] = ("text/tfidf",)) -> None:
+                     encoders: Sequence[str] = ("text/tfidf",), n_topics: int = 8) -> None:
     from sklearn.metrics import roc_auc_score
 
     from socialfusion.datasets.synthetic import generate
@@ -33,7 +33,7 @@ def engagement_table(users: int = 400, posts: int = 3000, seed: int = 0,
     drivers = None
     for encoder in encoders:
         started = time.perf_counter()
-        examples = engagement_examples(network.corpus, text_encoder=encoder, random_state=seed)
+        examples = engagement_examples(network.corpus, text_encoder=encoder, n_topics=n_topics, random_state=seed)
         build_seconds = time.perf_counter() - started
         train, test = time_split(examples)
         labels = test.column("label").to_numpy()
@@ -73,5 +73,7 @@ if __name__ == "__main__":
     parser.add_argument("--posts", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--encoders", default="text/tfidf")
+    parser.add_argument("--n-topics", type=int, default=8, help="k-means topics of the topic features")
     arguments = parser.parse_args()
-    engagement_table(arguments.users, arguments.posts, arguments.seed, arguments.encoders.split(","))
+    engagement_table(arguments.users, arguments.posts, arguments.seed, arguments.encoders.split(","),
+                     arguments.n_topics)
