@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks.trends import _floor, _pairs, _to_periods, _unit
+from socialfusion.tasks._periods import floor_times, period_unit, post_key_pairs, to_periods
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -122,7 +122,7 @@ def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment:
     """
     from socialfusion.tasks.sentiment import lexicon_sentiment
 
-    unit = _unit(freq)
+    unit = period_unit(freq)
     missing = [name for name in ("post_id", "created_at", "text") if name not in posts.column_names]
     if missing:
         raise DataError(f"posts need the columns post_id, created_at and text; missing {missing}")
@@ -134,17 +134,17 @@ def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment:
     absent = [name for name in ("post_id", "label") if name not in sentiment.column_names]
     if absent:
         raise DataError(f"sentiment needs the columns post_id and label; missing {absent}")
-    pairs = _pairs(posts, keys)
+    pairs = post_key_pairs(posts, keys)
     post_row = pc.index_in(pairs.column("post_id"), value_set=posts.column("post_id"))
     label_row = pc.index_in(pairs.column("post_id"), value_set=sentiment.column("post_id"))
     kept = pc.and_(pc.is_valid(post_row), pc.is_valid(label_row))
     pairs, post_row, label_row = pairs.filter(kept), pc.drop_null(post_row), pc.drop_null(label_row)
     negativity = (sentiment.column("negativity").cast(pa.float64()) if "negativity" in sentiment.column_names
                   else pa.nulls(sentiment.num_rows, pa.float64()))
-    periods = _floor(posts.column("created_at").take(post_row), unit)
+    periods = floor_times(posts.column("created_at").take(post_row), unit)
     return pa.table({
         "key": pairs.column("key"),
-        "period": _to_periods(periods),
+        "period": to_periods(periods),
         "post_id": pairs.column("post_id"),
         "label": sentiment.column("label").take(label_row).cast(pa.string()),
         "negativity": negativity.take(label_row),
@@ -183,8 +183,8 @@ def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
     """
     if scored.num_rows == 0:
         raise DataError("no post with a key, a created_at and a sentiment label: nothing to put on a timeline")
-    unit = _unit(freq)
-    times = _floor(scored.column("period"), unit)
+    unit = period_unit(freq)
+    times = floor_times(scored.column("period"), unit)
     periods = np.arange(times.min(), times.max() + 1)
     period_codes = (times - periods[0]).astype(np.int64)
     keys, key_codes = np.unique(np.asarray(scored.column("key").to_pylist(), dtype=object), return_inverse=True)
@@ -199,7 +199,7 @@ def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
         share = counts["negative"] / counts["n"]
     return pa.table({
         "key": pa.array(np.repeat(keys, len(periods)).tolist(), pa.string()),
-        "period": _to_periods(np.tile(periods, len(keys))),
+        "period": to_periods(np.tile(periods, len(keys))),
         **{name: pa.array(values, pa.int64()) for name, values in counts.items()},
         "negative_share": pa.array(share, pa.float64(), mask=counts["n"] == 0),
     })
@@ -212,7 +212,7 @@ def _excerpt(text: str | None) -> str:
 
 def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datetime64, top: int) -> list[dict]:
     """The ``top`` most negative posts of ``key`` in [first, last]: negative labels, by negativity, latest first."""
-    periods = _floor(evidence.column("period"), "us")
+    periods = floor_times(evidence.column("period"), "us")
     chosen = np.flatnonzero((np.asarray(evidence.column("key").to_pylist(), dtype=object) == key)
                             & (periods >= first) & (periods <= last)
                             & (np.asarray(evidence.column("label").to_pylist(), dtype=object) == "negative"))
@@ -270,7 +270,7 @@ def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, a
     if missing:
         raise DataError(f"an opinion timeline needs the columns key, period, n and negative; missing {missing}; "
                         "make one with opinion_timeline")
-    periods_raw = _floor(timeline.column("period"), "us")
+    periods_raw = floor_times(timeline.column("period"), "us")
     periods, period_codes = np.unique(periods_raw, return_inverse=True)
     keys, key_codes = np.unique(np.asarray(timeline.column("key").to_pylist(), dtype=object), return_inverse=True)
     n = np.zeros((len(keys), len(periods)))
@@ -317,7 +317,7 @@ def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, a
     rows.sort(key=lambda row: (row["adjusted_p"], -row["z"], row["key"], str(row["end"])))
     columns = {name: [row[name] for row in rows] for name in names}
     for name in ("start", "end"):
-        columns[name] = _to_periods(np.array(columns[name]))
+        columns[name] = to_periods(np.array(columns[name]))
     columns["examples"] = pa.array(columns["examples"], _EXAMPLE_TYPE)
     return pa.table(columns)
 
@@ -369,7 +369,7 @@ def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: 
     totals = timeline.group_by("key").aggregate([(name, "sum") for name in ("n", *_CLASSES)])
     totals = totals.sort_by([("n_sum", "descending"), ("key", "ascending")])
     shown = totals.column("key").slice(0, top).to_pylist()
-    periods = np.unique(_floor(timeline.column("period"), "us"))
+    periods = np.unique(floor_times(timeline.column("period"), "us"))
     series = {}
     for key in shown:
         rows = timeline.filter(pc.equal(timeline.column("key"), key)).sort_by("period")

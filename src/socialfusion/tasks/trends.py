@@ -41,6 +41,15 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._periods import (
+    FREQUENCIES,
+    PERIOD_TYPE,
+    floor_times,
+    hashtag_pairs,
+    period_unit,
+    post_key_pairs,
+    to_periods,
+)
 from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
 if TYPE_CHECKING:
@@ -67,9 +76,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FREQUENCIES = ("D", "h")
-"""Period lengths: ``"D"`` (UTC days) or ``"h"`` (hours)."""
-
 BURST_METHODS = ("negative_binomial", "poisson", "kleinberg")
 """Burst detectors of ``detect_bursts``."""
 
@@ -80,38 +86,14 @@ KEY_KINDS = ("hashtag", "topic")
 """What ``key_assignment`` groups a store's posts by."""
 
 
-_UNITS = {"D": "D", "h": "h"}
-_PERIOD_TYPE = pa.timestamp("us", tz="UTC")
 _SERIES_COLUMNS = ("key", "period", "count", "total")
-_BURST_SCHEMA = pa.schema([("key", pa.string()), ("start", _PERIOD_TYPE), ("end", _PERIOD_TYPE),
+_BURST_SCHEMA = pa.schema([("key", pa.string()), ("start", PERIOD_TYPE), ("end", PERIOD_TYPE),
                            ("periods", pa.int64()), ("posts", pa.int64()), ("score", pa.float64())])
-_FORECAST_SCHEMA = pa.schema([("key", pa.string()), ("period", _PERIOD_TYPE), ("forecast", pa.float64())])
+_FORECAST_SCHEMA = pa.schema([("key", pa.string()), ("period", PERIOD_TYPE), ("forecast", pa.float64())])
 _MAX_SHARE = 0.9999  # Kleinberg's burst rate s * p0 is capped below 1 (log(1 - p) must stay finite)
 
 
 # -- volume series ------------------------------------------------------------------------------------------------
-
-
-def _unit(freq: str) -> str:
-    if freq not in _UNITS:
-        raise ConfigurationError(f"unknown freq {freq!r}; expected one of {FREQUENCIES} (days or hours)")
-    return _UNITS[freq]
-
-
-def _to_periods(values: np.ndarray) -> pa.Array:
-    """``datetime64`` values as a UTC timestamp array."""
-    return pa.array(np.asarray(values).astype("datetime64[us]")).cast(_PERIOD_TYPE)
-
-
-def _floor(times: pa.Array | pa.ChunkedArray, unit: str) -> np.ndarray:
-    """Timestamps (no nulls) floored to the period ``unit``, as ``datetime64[unit]``."""
-    if isinstance(times, pa.ChunkedArray):
-        times = times.combine_chunks()
-    if pa.types.is_date(times.type):
-        times = times.cast(pa.timestamp("s"))
-    elif pa.types.is_timestamp(times.type) and times.type.tz is not None:
-        times = times.cast(pa.timestamp(times.type.unit))  # the same instants, read as UTC wall time
-    return times.to_numpy(zero_copy_only=False).astype(f"datetime64[{unit}]")
 
 
 def key_assignment(data: Store | Corpus | pa.Table, by: str = "hashtag") -> pa.Table:
@@ -135,16 +117,11 @@ def key_assignment(data: Store | Corpus | pa.Table, by: str = "hashtag") -> pa.T
         >>> key_assignment(posts).sort_by("key").to_pylist()
         [{'post_id': 'p1', 'key': 'ai'}, {'post_id': 'p1', 'key': 'ml'}]
     """
-    from socialfusion.report.overview import post_tag_pairs
-
     if by not in KEY_KINDS:
         raise ConfigurationError(f"unknown key kind {by!r}; expected one of {KEY_KINDS}")
     if by == "hashtag":
-        posts = data if isinstance(data, pa.Table) else (
-            data.posts if isinstance(data, Corpus) else data.read("posts", columns=["post_id", "hashtags"]))
-        pairs = post_tag_pairs(posts.column("hashtags"), "#")
-        ids = posts.column("post_id").take(pairs.column("post"))
-        return pa.table({"post_id": ids, "key": pairs.column("tag")}).combine_chunks()
+        return hashtag_pairs(data if isinstance(data, pa.Table) else (
+            data.posts if isinstance(data, Corpus) else data.read("posts", columns=["post_id", "hashtags"])))
     if isinstance(data, pa.Table):
         raise ConfigurationError("by='topic' needs a store or a corpus (topics are in post_topics or labels)")
     if not isinstance(data, Corpus) and POST_TOPICS_TABLE in data.tables():
@@ -158,34 +135,6 @@ def key_assignment(data: Store | Corpus | pa.Table, by: str = "hashtag") -> pa.T
         raise DataError(f"no topic assignment: no {POST_TOPICS_TABLE!r} table and no post labelled for task 'topic'; "
                         "fit a topic model and write its post_topics table, or group by hashtag instead")
     return pa.table({"post_id": labels.column("item_id"), "key": labels.column("label").cast(pa.string())})
-
-
-def _pairs(posts: pa.Table, keys: pa.Table | str) -> pa.Table:
-    """``(post_id, key)`` rows from a key column of ``posts`` or an assignment table."""
-    if isinstance(keys, str):
-        if keys == "hashtags":
-            return key_assignment(posts, "hashtag")
-        if keys not in posts.column_names:
-            raise ConfigurationError(f"posts have no column {keys!r}; give 'hashtags', another column of posts, or "
-                                     "a table (post_id, key)")
-        column = posts.column(keys)
-        if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):
-            column = column.combine_chunks()
-            ids = posts.column("post_id").take(pc.list_parent_indices(column))
-            return pa.table({"post_id": ids, "key": pc.list_flatten(column).cast(pa.string())}).filter(
-                pc.is_valid(pc.list_flatten(column)))
-        return pa.table({"post_id": posts.column("post_id"), "key": column.cast(pa.string())}).filter(
-            pc.is_valid(column))
-    if not isinstance(keys, pa.Table):
-        raise ConfigurationError(f"keys must be 'hashtags', a column name of posts or a table (post_id, key); got "
-                                 f"{type(keys).__name__}")
-    others = [name for name in keys.column_names if name != "post_id"]
-    if "post_id" not in keys.column_names or ("key" not in others and len(others) != 1):
-        raise DataError(f"a key assignment needs the columns post_id and key (or post_id and one other column, "
-                        f"e.g. topic_id); got {keys.column_names}")
-    name = "key" if "key" in others else others[0]
-    table = pa.table({"post_id": keys.column("post_id").cast(pa.string()), "key": keys.column(name).cast(pa.string())})
-    return table.filter(pc.is_valid(table.column("key")))
 
 
 def _check_posts(posts: pa.Table) -> None:
@@ -204,7 +153,7 @@ def _dense(key_names: Sequence[str], key_codes: np.ndarray, period_codes: np.nda
     n_periods = len(periods)
     return pa.table({
         "key": pa.array(np.repeat(np.asarray(key_names, dtype=object)[order], n_periods).tolist(), pa.string()),
-        "period": _to_periods(np.tile(periods, len(order))),
+        "period": to_periods(np.tile(periods, len(order))),
         "count": pa.array(matrix[order].ravel(), pa.int64()),
         "total": pa.array(np.tile(totals.astype(np.int64), len(order)), pa.int64()),
     })
@@ -232,19 +181,19 @@ def volume_series(posts: pa.Table, keys: pa.Table | str = "hashtags", *, freq: s
         ConfigurationError: unknown ``freq`` or ``keys``.
         DataError: ``posts`` lacks ``post_id`` or ``created_at``, or no post has a ``created_at``.
     """
-    unit = _unit(freq)
+    unit = period_unit(freq)
     _check_posts(posts)
     dated = posts.filter(pc.is_valid(posts.column("created_at")))
     if dated.num_rows < posts.num_rows:
         logger.info("%d posts without created_at are left out of the volume series", posts.num_rows - dated.num_rows)
     if dated.num_rows == 0:
         raise DataError("no post has a created_at, so there is no volume over time to count")
-    floored = _floor(dated.column("created_at"), unit)
+    floored = floor_times(dated.column("created_at"), unit)
     first = floored.min()
     periods = np.arange(first, floored.max() + 1)
     post_period = (floored - first).astype(np.int64)
     totals = np.bincount(post_period, minlength=len(periods))
-    pairs = _pairs(dated, keys)
+    pairs = post_key_pairs(dated, keys)
     position = pc.index_in(pairs.column("post_id"), value_set=dated.column("post_id"))
     pairs = pairs.filter(pc.is_valid(position)).group_by(["post_id", "key"]).aggregate([])
     position = pc.index_in(pairs.column("post_id"), value_set=dated.column("post_id")).to_numpy()
@@ -282,7 +231,7 @@ def series_from_counts(counts: pa.Table, *, key: str = "key", period: str = "per
         >>> series_from_counts(counts, key="hashtag", period="date", count="n").column("count").to_pylist()
         [2, 0, 5, 0, 0, 1]
     """
-    unit = _unit(freq)
+    unit = period_unit(freq)
     missing = [name for name in (key, period, count) if name not in counts.column_names]
     if missing:
         raise DataError(f"counts need the columns {key!r}, {period!r} and {count!r}; missing {missing} "
@@ -291,13 +240,13 @@ def series_from_counts(counts: pa.Table, *, key: str = "key", period: str = "per
     values = counts.column(count).fill_null(0).to_numpy().astype(np.int64)
     if (values < 0).any():
         raise DataError(f"counts in column {count!r} must not be negative")
-    floored = _floor(counts.column(period), unit)
+    floored = floor_times(counts.column(period), unit)
     if periods is None:
         if not len(floored):
             raise DataError("no counts to make a series of")
         kept = np.arange(floored.min(), floored.max() + 1)
     else:
-        kept = np.unique(_floor(pa.array(list(periods)), unit))
+        kept = np.unique(floor_times(pa.array(list(periods)), unit))
     period_codes = np.searchsorted(kept, floored)
     inside = (period_codes < len(kept)) & (kept[np.minimum(period_codes, len(kept) - 1)] == floored)
     if not inside.any():
@@ -324,7 +273,7 @@ def _matrix(series: pa.Table) -> _Matrix:
                         "make one with volume_series or series_from_counts")
     if series.num_rows == 0:
         raise DataError("the volume series is empty")
-    periods_raw = _floor(series.column("period"), "us")
+    periods_raw = floor_times(series.column("period"), "us")
     periods, period_codes = np.unique(periods_raw, return_inverse=True)
     keys, key_codes = np.unique(np.asarray(series.column("key").to_pylist(), dtype=object), return_inverse=True)
     counts = np.zeros((len(keys), len(periods)))
@@ -549,7 +498,7 @@ def detect_bursts(series: pa.Table, method: str = "negative_binomial", *, s: flo
     if not rows:
         return _BURST_SCHEMA.empty_table()
     keys, firsts, lasts, posts, scores = (list(column) for column in zip(*rows))
-    return pa.table({"key": keys, "start": _to_periods(data.periods[firsts]), "end": _to_periods(data.periods[lasts]),
+    return pa.table({"key": keys, "start": to_periods(data.periods[firsts]), "end": to_periods(data.periods[lasts]),
                      "periods": np.asarray(lasts) - np.asarray(firsts) + 1, "posts": posts, "score": scores},
                     schema=_BURST_SCHEMA)
 
@@ -587,12 +536,12 @@ def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", with
     bursts = detect_bursts(series, method, **burst_options)
     last = data.periods[-1]
     first_recent = data.periods[max(0, len(data.periods) - within)]
-    ends = _floor(bursts.column("end"), "us")
-    starts = _floor(bursts.column("start"), "us")
+    ends = floor_times(bursts.column("end"), "us")
+    starts = floor_times(bursts.column("start"), "us")
     live = bursts.filter(pa.array((ends == last) & (starts >= first_recent)))
     index = {key: position for position, key in enumerate(data.keys)}
     latest, before = [], []
-    for key, start in zip(live.column("key").to_pylist(), _floor(live.column("start"), "us")):
+    for key, start in zip(live.column("key").to_pylist(), floor_times(live.column("start"), "us")):
         counts = data.counts[index[key]]
         began = int(np.searchsorted(data.periods, start))
         latest.append(int(counts[-1]))
@@ -608,7 +557,7 @@ def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", with
 def _next_periods(periods: np.ndarray, n_keys: int) -> pa.Array:
     """The period after the last, one per key: the last plus the most common step between periods."""
     step = np.median(np.diff(periods)).astype("timedelta64[us]") if len(periods) > 1 else np.timedelta64(1, "D")
-    return _to_periods(np.repeat(periods[-1] + step, n_keys))
+    return to_periods(np.repeat(periods[-1] + step, n_keys))
 
 
 def _forecast_table(data: _Matrix, forecast: np.ndarray) -> pa.Table:
@@ -822,7 +771,7 @@ def backtest(series: pa.Table, *, test_periods: int = 14, forecaster: VolumeFore
         columns["moving_average"].append(past[:, -window:].mean(axis=1))
         columns["model"].append(model._predict_counts(past))
     return pa.table({"key": pa.array(columns["key"], pa.string()),
-                     "period": _to_periods(np.concatenate(columns["period"])),
+                     "period": to_periods(np.concatenate(columns["period"])),
                      **{name: np.concatenate(columns[name]).astype(float)
                         for name in ("actual", "persistence", "moving_average", "model")}})
 
