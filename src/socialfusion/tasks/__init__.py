@@ -47,11 +47,13 @@ from socialfusion.tasks.opinion import (
     opinion_timeline,
 )
 from socialfusion.tasks.patterns import (
+    InterestSegments,
     association_rules,
     patterns_section,
     user_segments,
 )
 from socialfusion.tasks.profiles import (
+    AudienceSegments,
     audience_segments,
     build_profiles,
     profile_embeddings,
@@ -125,6 +127,7 @@ __all__ = [
     "MULTILINGUAL_ENCODERS",
     "PREDICTIONS_TABLE",
     "ALSRecommender",
+    "AudienceSegments",
     "BPRRecommender",
     "CascadeSizeForecaster",
     "Communities",
@@ -134,6 +137,7 @@ __all__ = [
     "EngagementModel",
     "ExpectedEngagementModel",
     "HybridRecommender",
+    "InterestSegments",
     "ItemKNNRecommender",
     "KnowledgeGraph",
     "LexiconSentiment",

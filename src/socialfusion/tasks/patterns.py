@@ -35,7 +35,7 @@ from socialfusion.tasks.knowledge import ITEM_KINDS, ITEM_SCHEMA, node_label, po
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
 
-__all__ = ["RULE_SCHEMA", "Segments", "association_rules", "patterns_section", "user_segments"]
+__all__ = ["RULE_SCHEMA", "InterestSegments", "association_rules", "patterns_section", "user_segments"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ _SEGMENT_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("to
                              ("top_shares", pa.list_(pa.float64()))])
 
 
-class Segments(NamedTuple):
+class InterestSegments(NamedTuple):
     """Users grouped by what they post about.
 
     Attributes:
@@ -204,7 +204,7 @@ def user_segments(
     max_segments: int = 10,
     top: int = 5,
     random_state: int = 0,
-) -> Segments:
+) -> InterestSegments:
     """Cluster users by what they post about.
 
     Each user becomes a row of shares: the share of their keyed posts carrying each key (a post with two keys
@@ -224,7 +224,7 @@ def user_segments(
         random_state: seed of k-means.
 
     Returns:
-        ``Segments(users, segments, n_segments, silhouette)``.
+        ``InterestSegments(users, segments, n_segments, silhouette)``.
 
     Raises:
         ConfigurationError: ``n_segments`` below 1 or above the number of users; ``max_segments`` below 2;
@@ -255,7 +255,7 @@ def user_segments(
              if row["post_id"] in author_of and row[column] is not None]
     users = sorted({user for user, _ in pairs})
     if not users:
-        return Segments(_USER_SCHEMA.empty_table(), _SEGMENT_SCHEMA.empty_table(), 0, math.nan)
+        return InterestSegments(_USER_SCHEMA.empty_table(), _SEGMENT_SCHEMA.empty_table(), 0, math.nan)
     if n_segments is not None and n_segments > len(users):
         raise ConfigurationError(f"n_segments={n_segments} is more than the {len(users)} users with keyed posts")
     key_names = sorted({key for _, key in pairs})
@@ -271,7 +271,7 @@ def user_segments(
         segment_rows.append({"segment": segment, "size": int(np.sum(labels == segment)),
                              "top_keys": [key_names[index] for index in order[:top]],
                              "top_shares": [float(mean_share[index]) for index in order[:top]]})
-    return Segments(pa.table({"user_id": users, "segment": labels}, schema=_USER_SCHEMA),
+    return InterestSegments(pa.table({"user_id": users, "segment": labels}, schema=_USER_SCHEMA),
                     pa.Table.from_pylist(segment_rows, schema=_SEGMENT_SCHEMA), len(segment_rows), silhouette)
 
 
@@ -294,7 +294,7 @@ def _cluster(shares: np.ndarray, n_segments: int | None, max_segments: int,
                                 random_state=random_state)
 
 
-def patterns_section(rules: pa.Table | None = None, segments: Segments | None = None, *,
+def patterns_section(rules: pa.Table | None = None, segments: InterestSegments | None = None, *,
                      top: int = 20) -> ReportSection:
     """The report section of hidden patterns: the strongest association rules and the user segments.
 

@@ -53,8 +53,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIVE_KINDS",
     "PROFILES_TABLE",
+    "AudienceSegments",
     "ProfileEmbeddings",
-    "Segments",
     "audience_segments",
     "build_profiles",
     "post_sentiment_values",
@@ -94,7 +94,7 @@ class ProfileEmbeddings(NamedTuple):
     missing: np.ndarray
 
 
-class Segments(NamedTuple):
+class AudienceSegments(NamedTuple):
     """Audience segments.
 
     Attributes:
@@ -546,7 +546,7 @@ def _what_works(members: set[str], corpus: Corpus, traits: dict[str, set[str]], 
 
 def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_state: int = 0, *,
                       corpus: Corpus | None = None, sentiment: pa.Table | str | None = None,
-                      min_support: int = 5) -> Segments:
+                      min_support: int = 5) -> AudienceSegments:
     """Cluster users into audience segments (KMeans) and describe each segment.
 
     Each user is the concatenation of three blocks, each scaled to unit length so that none dominates: the profile
@@ -562,7 +562,7 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         min_support: exposures (or engaged posts) a trait needs before its lift counts.
 
     Returns:
-        ``Segments(assignments, cards, silhouette)``.
+        ``AudienceSegments(assignments, cards, silhouette)``.
 
     Raises:
         ConfigurationError: ``n_segments`` below 1 or above the number of users.
@@ -596,7 +596,7 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
             "peak_hours": [int(hour) for hour in np.argsort(-hour_mass, kind="stable")[:3] if hour_mass[hour] > 0],
             "what_works": _what_works(members, corpus, traits, min_support) if corpus is not None else [],
         })
-    return Segments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), score)
+    return AudienceSegments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), score)
 
 
 _CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_interests", pa.list_(pa.string())),
@@ -604,14 +604,14 @@ _CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_i
                           ("what_works", pa.list_(pa.string()))])
 
 
-def profiles_section(profiles: pa.Table, segments: Segments) -> ReportSection:
+def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSection:
     """The report's "profiles" card: how many users were profiled and one row per audience segment.
 
     Examples:
         >>> cards = pa.table({"segment": [0], "size": [3], "top_interests": [["a"]], "languages": [["en"]],
         ...                   "peak_hours": [[9]], "what_works": [["image x1.50"]]})
         >>> profiles = pa.table({"user_id": ["x", "y", "z"], "embedding_missing": [False, False, True]})
-        >>> section = profiles_section(profiles, Segments(pa.table({"user_id": ["x"]}), cards, float("nan")))
+        >>> section = profiles_section(profiles, AudienceSegments(pa.table({"user_id": ["x"]}), cards, float("nan")))
         >>> section.key, section.blocks[0].values["segments"]
         ('profiles', 1)
     """
