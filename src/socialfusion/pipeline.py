@@ -130,7 +130,7 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
 
     def profiles() -> Any:
         sentiment = sentiment_predictions if sentiment_predictions is not None else "lexicon"
-        table = build_profiles(corpus, sentiment=sentiment,
+        table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
                                embeddings=profile_embeddings(corpus, post_vectors=vectors()))
         return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
 

@@ -178,6 +178,24 @@ def test_segment_errors():
         audience_segments(profiles, n_segments=5)
 
 
+def test_profiles_name_interests_with_the_store_topic_model(tmp_path):
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE
+
+    corpus = rhythm_corpus()
+    store = connect(tmp_path / "store")
+    store.write(POST_TOPICS_TABLE, pa.table({"post_id": ["a1", "a2", "a3"], "topic_id": [1, 1, -1],
+                                             "distance": [0.1, 0.2, 0.9]}), mode="overwrite")
+    store.write(TOPICS_TABLE, pa.table({"topic_id": [0, 1], "label": ["food, recipe", "ai, chips"]}), mode="overwrite")
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, {"a1": [1.0]}))
+    profiles = {row["user_id"]: row for row in build_profiles(corpus, store=store, sentiment=None,
+                                                              embeddings=embeddings).to_pylist()}
+    assert profiles["ann"]["top_topics"] == ["ai, chips"]  # a3 is an outlier (-1): no topic
+    assert profiles["bea"]["top_topics"] == []
+    given = build_profiles(corpus, store=store, sentiment=None, embeddings=embeddings,
+                           post_topics=pa.table({"post_id": ["a3"], "topic": ["night"]}))
+    assert given.column("top_topics").to_pylist()[0] == ["night"]  # given topics win over the store's
+
+
 def test_similar_users_through_lancedb_match_exact_cosine(tmp_path):
     corpus, _ = many_users_corpus(n_per_group=10, seed=3)
     rng = np.random.default_rng(7)

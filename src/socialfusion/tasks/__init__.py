@@ -103,6 +103,7 @@ from socialfusion.tasks.sentiment import (
 )
 from socialfusion.tasks.topics import (
     TopicModel,
+    named_post_topics,
     read_topics,
     topic_coherence,
     topic_diversity,
@@ -178,6 +179,7 @@ __all__ = [
     "learn_cascade_probabilities",
     "lexicon_sentiment",
     "linear_threshold_reach",
+    "named_post_topics",
     "network_section",
     "opinion_alerts",
     "opinion_section",

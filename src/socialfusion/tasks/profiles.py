@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.tasks._clustering import kmeans_by_silhouette
+from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
 if TYPE_CHECKING:
     from socialfusion.corpus import Corpus
@@ -311,9 +312,10 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
 
     Args:
         corpus: the corpus.
-        store: read cached text features from this store (see ``post_text_vectors``).
+        store: read cached text features from this store (see ``post_text_vectors``), and its topics.
         text_encoder: the text encoder of the profile embedding.
-        post_topics: optional table ``post_id, topic`` (e.g. from a topic model); adds ``top_topics``.
+        post_topics: a table ``post_id, topic`` (topic names) for ``top_topics``; None uses the store's topic
+            model (``post_topics`` named by the ``topics`` labels, ``named_post_topics``) when it has one.
         sentiment: ``"lexicon"`` (score the posts' texts), a predictions table with ``post_id, label``
             (``read_predictions``), or None to leave the sentiment columns null.
         top_k: how many hashtags, keywords and topics to keep.
@@ -342,6 +344,8 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
     authors = posts.column("author_id").to_pylist()
     post_ids = posts.column("post_id").to_pylist()
     topic_of: dict[str, str] = {}
+    if post_topics is None and store is not None and {POST_TOPICS_TABLE, TOPICS_TABLE} <= set(store.tables()):
+        post_topics = named_post_topics(*read_topics(store))
     if post_topics is not None:
         if not {"post_id", "topic"} <= set(post_topics.column_names):
             raise ConfigurationError(f"post_topics needs columns post_id and topic; got {post_topics.column_names}")

@@ -61,6 +61,7 @@ __all__ = [
     "TopicModel",
     "class_tfidf",
     "load_topic_model",
+    "named_post_topics",
     "read_topics",
     "topic_coherence",
     "topic_diversity",
@@ -791,6 +792,27 @@ def read_topics(store: Store) -> tuple[pa.Table, pa.Table]:
     if TOPICS_TABLE not in store.tables() or POST_TOPICS_TABLE not in store.tables():
         raise StoreError(f"no topics in {store.uri!r}; make some with: socialfusion topics fit --store {store.uri}")
     return store.read(POST_TOPICS_TABLE), store.read(TOPICS_TABLE).sort_by("topic_id")
+
+
+def named_post_topics(post_topics: pa.Table, topics: pa.Table) -> pa.Table:
+    """Each assigned post with its topic's label: ``post_id, topic`` (outliers, topic -1, left out).
+
+    Args:
+        post_topics: ``post_id, topic_id`` rows (``read_topics``' first table).
+        topics: ``topic_id, label`` rows (its second).
+
+    Examples:
+        >>> assigned = pa.table({"post_id": ["p1", "p2", "p3"], "topic_id": [0, -1, 1]})
+        >>> labels = pa.table({"topic_id": [0, 1], "label": ["music, live", "food, recipe"]})
+        >>> named_post_topics(assigned, labels).to_pylist()
+        [{'post_id': 'p1', 'topic': 'music, live'}, {'post_id': 'p3', 'topic': 'food, recipe'}]
+    """
+    label = dict(zip(topics.column("topic_id").to_pylist(), topics.column("label").to_pylist()))
+    rows = [(post_id, label[topic]) for post_id, topic in zip(post_topics.column("post_id").to_pylist(),
+                                                              post_topics.column("topic_id").to_pylist())
+            if topic is not None and topic in label]
+    return pa.table({"post_id": pa.array([row[0] for row in rows], pa.string()),
+                     "topic": pa.array([row[1] for row in rows], pa.string())})
 
 
 def load_topic_model(store: Store) -> TopicModel:
