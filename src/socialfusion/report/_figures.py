@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 
 __all__ = ["MAX_TIMELINE_POINTS", "bar_chart", "date_axis", "day_bins", "line_chart", "lines_chart",
-           "stacked_bar_chart"]
+           "line_segments", "node_link_layout", "stacked_bar_chart"]
 
 MAX_TIMELINE_POINTS = 3660
 """Above this many days (about ten years) a time axis counts per bin of several days."""
@@ -54,6 +54,30 @@ def _house_layout(figure: go.Figure, *, height: int, x_title: str, y_title: str)
         xaxis={"title": {"text": x_title}, "automargin": True},
         yaxis={"title": {"text": y_title}, "automargin": True},
     )
+    return figure
+
+
+def line_segments(xy: np.ndarray, pairs: Sequence[Sequence[int]] | np.ndarray) -> tuple[list, list]:
+    """``x`` and ``y`` lists that draw each ``(a, b)`` pair of rows of ``xy`` as its own line in one Scatter trace
+    (a None after each pair breaks the line): the edges of a node-link drawing.
+
+    Examples:
+        >>> line_segments(np.array([[0.0, 0.0], [1.0, 2.0]]), [(0, 1)])
+        ([0.0, 1.0, None], [0.0, 2.0, None])
+    """
+    x: list[float | None] = []
+    y: list[float | None] = []
+    for a, b in np.asarray(pairs, dtype=np.int64).reshape(-1, 2).tolist():
+        x += [float(xy[a, 0]), float(xy[b, 0]), None]
+        y += [float(xy[a, 1]), float(xy[b, 1]), None]
+    return x, y
+
+
+def node_link_layout(figure: go.Figure, *, height: int, equal_aspect: bool = False) -> go.Figure:
+    """The house style for a node-link drawing: no axes (positions carry no units), optionally equal x/y scales."""
+    _house_layout(figure, height=height, x_title="", y_title="")
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, **({"scaleanchor": "x"} if equal_aspect else {}))
     return figure
 
 

@@ -156,7 +156,7 @@ def _community_map(network: _Network) -> list[Block]:
     import plotly.graph_objects as go
 
     from socialfusion.report import Figure, Table, Text
-    from socialfusion.report._figures import ACCENT, FONT_FAMILY, _house_layout
+    from socialfusion.report._figures import ACCENT, FONT_FAMILY, line_segments, node_link_layout
     from socialfusion.report._format import plural
 
     sizes, pairs, counts = _community_graph(network)
@@ -194,10 +194,7 @@ def _community_map(network: _Network) -> list[Block]:
         # Ties between communities drawn in four widths (quartiles of the tie counts), one trace per width.
         quartile = np.searchsorted(np.quantile(ties, [0.25, 0.5, 0.75]), ties, side="left")
         for level, width in enumerate(_EDGE_WIDTHS):
-            x, y = [], []
-            for a, b in np.array(links)[quartile == level].tolist():
-                x += [coordinates[a, 0], coordinates[b, 0], None]
-                y += [coordinates[a, 1], coordinates[b, 1], None]
+            x, y = line_segments(coordinates, np.array(links)[quartile == level])
             if x:
                 figure.add_trace(go.Scatter(x=x, y=y, mode="lines", hoverinfo="skip",
                                             line={"width": width, "color": "rgba(90, 100, 120, 0.45)"}))
@@ -216,9 +213,7 @@ def _community_map(network: _Network) -> list[Block]:
                     for community in drawn],
         hovertemplate="community %{text}: %{customdata[0]:,} members<br>most central: %{customdata[1]}"
                       "<extra></extra>"))
-    _house_layout(figure, height=_MAP_HEIGHT_PX, x_title="", y_title="")
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False, scaleanchor="x")
+    node_link_layout(figure, height=_MAP_HEIGHT_PX, equal_aspect=True)
     shown = f"the {len(drawn)} largest of {len(grouped)}" if len(grouped) > len(drawn) else f"all {len(drawn)}"
     caption = (f"Communities as nodes ({shown} communities of two or more users), sized by members, numbered as in "
                "the table; lines join communities with ties between them, thicker for more ties (quartiles).")

@@ -762,7 +762,7 @@ def _network_figure(graph: KnowledgeGraph, top: int):
     """A Plotly drawing of the ``top`` nodes by PageRank (posts excluded) and the edges among them."""
     import plotly.graph_objects as go
 
-    from socialfusion.report._figures import _house_layout
+    from socialfusion.report._figures import line_segments, node_link_layout
     from socialfusion.tasks.influence import _seeded_igraph
 
     shown = graph.top_nodes(by="pagerank", k=graph.nodes.num_rows or 1)
@@ -774,11 +774,7 @@ def _network_figure(graph: KnowledgeGraph, top: int):
         layout = view.layout_fruchterman_reingold(weights=[math.log1p(w) for w in view.es["weight"]]
                                                   if view.ecount() else None, niter=500)
     xy = np.asarray(layout.coords, dtype=np.float64).reshape(-1, 2)
-    edge_x: list[float | None] = []
-    edge_y: list[float | None] = []
-    for edge in view.es:
-        edge_x += [xy[edge.source, 0], xy[edge.target, 0], None]
-        edge_y += [xy[edge.source, 1], xy[edge.target, 1], None]
+    edge_x, edge_y = line_segments(xy, [edge.tuple for edge in view.es])
     figure = go.Figure(go.Scatter(x=edge_x, y=edge_y, mode="lines", line={"color": "#c8ccd4", "width": 1},
                                   hoverinfo="skip", showlegend=False))
     rows = shown.to_pylist()
@@ -796,10 +792,8 @@ def _network_figure(graph: KnowledgeGraph, top: int):
             marker={"color": colour, "size": [8 + 22 * math.sqrt(row["posts"] / largest) for row in members]},
             customdata=[[row["posts"], row["degree"]] for row in members],
             hovertemplate="%{text}<br>%{customdata[0]:,} posts, %{customdata[1]:,} neighbours<extra></extra>"))
-    figure = _house_layout(figure, height=520, x_title="", y_title="")
+    figure = node_link_layout(figure, height=520)
     figure.update_layout(showlegend=True, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
-    figure.update_xaxes(visible=False)
-    figure.update_yaxes(visible=False)
     return figure
 
 
