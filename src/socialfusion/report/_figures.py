@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 import pyarrow as pa
 
 __all__ = ["MAX_TIMELINE_POINTS", "bar_chart", "date_axis", "day_bins", "line_chart", "lines_chart",
-           "line_segments", "node_link_layout", "stacked_bar_chart"]
+           "house_layout", "line_segments", "node_link_layout", "stacked_bar_chart"]
 
 MAX_TIMELINE_POINTS = 3660
 """Above this many days (about ten years) a time axis counts per bin of several days."""
@@ -41,7 +41,8 @@ def _count_ticks(values: Sequence[float]) -> dict[str, Any]:
     return {"dtick": 1, "tick0": 0} if small_whole else {}
 
 
-def _house_layout(figure: go.Figure, *, height: int, x_title: str, y_title: str) -> go.Figure:
+def house_layout(figure: go.Figure, *, height: int, x_title: str, y_title: str) -> go.Figure:
+    """The report's look for any Plotly figure: white template, house font, tight margins, no legend."""
     figure.update_layout(
         template="plotly_white",
         height=height,
@@ -75,7 +76,7 @@ def line_segments(xy: np.ndarray, pairs: Sequence[Sequence[int]] | np.ndarray) -
 
 def node_link_layout(figure: go.Figure, *, height: int, equal_aspect: bool = False) -> go.Figure:
     """The house style for a node-link drawing: no axes (positions carry no units), optionally equal x/y scales."""
-    _house_layout(figure, height=height, x_title="", y_title="")
+    house_layout(figure, height=height, x_title="", y_title="")
     figure.update_xaxes(visible=False)
     figure.update_yaxes(visible=False, **({"scaleanchor": "x"} if equal_aspect else {}))
     return figure
@@ -112,11 +113,11 @@ def bar_chart(
     )
     if horizontal:
         height = max(_MIN_HORIZONTAL_HEIGHT_PX, 70 + _BAR_HEIGHT_PX * len(categories))
-        figure = _house_layout(go.Figure(bar), height=height, x_title=value_title, y_title=label_title)
+        figure = house_layout(go.Figure(bar), height=height, x_title=value_title, y_title=label_title)
         figure.update_yaxes(autorange="reversed", type="category")
         figure.update_xaxes(**_count_ticks(values))
     else:
-        figure = _house_layout(go.Figure(bar), height=_HEIGHT_PX, x_title=label_title, y_title=value_title)
+        figure = house_layout(go.Figure(bar), height=_HEIGHT_PX, x_title=label_title, y_title=value_title)
         figure.update_xaxes(type="category")
         figure.update_yaxes(**_count_ticks(values))
     return figure
@@ -138,7 +139,7 @@ def line_chart(x: Sequence[Any], y: Sequence[float], *, x_title: str, y_title: s
     line = go.Scatter(
         x=x, y=y, mode=mode, line={"color": ACCENT, "width": 2}, hovertemplate="%{x}: %{y:,}<extra></extra>"
     )
-    figure = _house_layout(go.Figure(line), height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
+    figure = house_layout(go.Figure(line), height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
     return figure.update_yaxes(rangemode="tozero", **_count_ticks(y))
 
 
@@ -175,7 +176,7 @@ def lines_chart(
         line = {"width": 2, **({"color": colors[name]} if colors and name in colors else {})}
         figure.add_trace(go.Scatter(x=x, y=list(values), mode=mode, name=label, line=line,
                                     hovertemplate=f"{label} %{{x}}: %{{y:,}}<extra></extra>"))
-    figure = _house_layout(figure, height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
+    figure = house_layout(figure, height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
     return _legend(figure).update_yaxes(rangemode="tozero")
 
 
@@ -207,7 +208,7 @@ def stacked_bar_chart(
         figure.add_trace(go.Bar(x=list(values), y=categories, orientation="h", name=segment, marker=marker,
                                 hovertemplate=f"%{{y}} {segment}: %{{x:,}}<extra></extra>"))
     height = max(_MIN_HORIZONTAL_HEIGHT_PX, 100 + _BAR_HEIGHT_PX * len(categories))
-    figure = _house_layout(figure, height=height, x_title=value_title, y_title=label_title)
+    figure = house_layout(figure, height=height, x_title=value_title, y_title=label_title)
     figure.update_layout(barmode="stack")
     figure.update_yaxes(autorange="reversed", type="category")
     return _legend(figure)

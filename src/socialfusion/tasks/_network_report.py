@@ -240,7 +240,7 @@ def _cascade_trees(cascades: pa.Table, statistics: pa.Table) -> Block:
     import plotly.graph_objects as go
 
     from socialfusion.report import Figure, Text
-    from socialfusion.report._figures import _house_layout, _legend
+    from socialfusion.report._figures import _legend, house_layout
 
     palette = plotly.colors.qualitative.Plotly
     trees: dict[str, list[dict]] = defaultdict(list)
@@ -274,7 +274,7 @@ def _cascade_trees(cascades: pa.Table, statistics: pa.Table) -> Block:
             customdata=[[html.escape(str(row["author_id"]), quote=False), row["depth"]] for row in tree],
             hovertemplate="%{customdata[0]}, depth %{customdata[1]}: %{x:.1f} h after the original<extra></extra>"))
         offset += len(tree) + 1
-    _house_layout(figure, height=max(260, 80 + _TREE_ROW_PX * offset), x_title="hours after the original post",
+    house_layout(figure, height=max(260, 80 + _TREE_ROW_PX * offset), x_title="hours after the original post",
                   y_title="")
     figure.update_yaxes(visible=False)
     _legend(figure)
