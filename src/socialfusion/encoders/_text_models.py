@@ -77,8 +77,6 @@ LEXICON_FEATURES = (
 """The dimensions of ``text/lexicon``, in order. Sentiment reads the first ``SENTIMENT_MAX_CHARS`` characters."""
 
 
-@functools.cache
-
 def is_chinese_script(text: str | None) -> bool:
     """Whether a text is Chinese by its script: Han characters and no Japanese kana or Korean hangul.
 
@@ -91,6 +89,8 @@ def is_chinese_script(text: str | None) -> bool:
     """
     return bool(text) and bool(_CJK_CHARACTER.search(text)) and not _KANA_HANGUL.search(text)
 
+
+@functools.cache
 def _jieba():
     """jieba, with its dictionary-loading chatter on stderr turned off (loads its dictionary on first use)."""
     import jieba
