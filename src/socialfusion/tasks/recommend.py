@@ -1259,7 +1259,7 @@ class EASERecommender(_Recommender):
         self.modelled_ = np.flatnonzero(self.popularity_ >= self.min_users)
         matrix = _weighted(self.seen_, self.weighting).tocsc()[:, self.modelled_].astype(np.float64)
         self.weights_ = self._solve((matrix.T @ matrix).toarray()).astype(np.float32)
-        self.inputs_ = _weighted(self.seen_, self.weighting).tocsc()[:, self.modelled_].tocsr().astype(np.float32)
+        self.inputs_ = matrix.tocsr().astype(np.float32)
 
     def _solve(self, gram: np.ndarray) -> np.ndarray:
         """The item-item weights ``B`` from the Gram matrix ``X^T X`` (overwritten)."""
@@ -1304,10 +1304,13 @@ class DLAERecommender(EASERecommender):
         super().__init__(l2, min_users=min_users, weighting=weighting)
         self.dropout = dropout
 
-    def _solve(self, gram: np.ndarray) -> np.ndarray:
+    def _fit(self, edges: pa.Table | None) -> None:
         if not 0.0 <= self.dropout < 1.0 or self.l2 < 0:
             raise ConfigurationError(f"DLAE needs 0 <= dropout < 1 and l2 >= 0; got dropout {self.dropout!r}, "
                                      f"l2 {self.l2!r}.")
+        super()._fit(edges)
+
+    def _solve(self, gram: np.ndarray) -> np.ndarray:
         penalty = self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.l2
         gram[np.diag_indices_from(gram)] += penalty
         weights = -np.linalg.inv(gram) * penalty[None, :]
