@@ -38,10 +38,11 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -224,6 +225,28 @@ class _CorpusView:
         return np.flatnonzero(np.isin(self.kind, _ACTIVE_KINDS) & (self.target >= 0) & (self.actor >= 0)
                               & (self.at != np.iinfo(np.int64).min))
 
+    @functools.cached_property
+    def actions(self) -> _Actions:
+        """Everything users did with posts: each post written (with a time), then each active interaction."""
+        written = np.flatnonzero((self.post_author >= 0) & self.has_time)
+        active = self.active()
+        return _Actions(
+            user=np.concatenate([self.post_author[written], self.actor[active]]),
+            at=np.concatenate([self.created[written], self.at[active]]),
+            post=np.concatenate([written, self.target[active]]),
+            kind=np.concatenate([np.zeros(len(written), np.int64),
+                                 np.array([_ACTION_KINDS.index(kind) for kind in self.kind[active]], np.int64)]))
+
+
+class _Actions(NamedTuple):
+    """Users' actions on posts, as parallel arrays: who, when (int64 microseconds), which post, and the kind (an
+    index into ``_ACTION_KINDS``; 0 is writing the post)."""
+
+    user: np.ndarray
+    at: np.ndarray
+    post: np.ndarray
+    kind: np.ndarray
+
 
 # -- examples ------------------------------------------------------------------------------------------------------
 
@@ -287,13 +310,10 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int,
 def _interest_match(view: _CorpusView, vectors: np.ndarray, missing: np.ndarray, user: np.ndarray,
                     post: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Cosine between the mean vector of what each user wrote or engaged with before ``at`` and the post's vector."""
-    written = np.flatnonzero((view.post_author >= 0) & view.has_time & ~missing)
-    active = view.active()
-    active = active[~missing[view.target[active]]]
-    groups = np.concatenate([view.post_author[written], view.actor[active]])
-    times = np.concatenate([view.created[written], view.at[active]])
-    items = np.concatenate([written, view.target[active]])
-    history = _History(groups, times, at)
+    actions = view.actions
+    keep = ~missing[actions.post]
+    items = actions.post[keep]
+    history = _History(actions.user[keep], actions.at[keep], at)
     normalised = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     cumulative = np.vstack([np.zeros((1, vectors.shape[1])), np.cumsum(normalised[items[history.order]], axis=0)])
     start, end = history.bounds(user, at)
@@ -429,9 +449,7 @@ def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np
     known = active_author >= 0
     pair_history = _History(view.actor[active][known] * n_users + active_author[known], view.at[active][known], at)
     post_history = _History(view.target[active], view.at[active], at)
-    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
-    user_history = _History(np.concatenate([view.actor[active], view.post_author[written]]),
-                            np.concatenate([view.at[active], view.created[written]]), at)
+    user_history = _History(view.actions.user, view.actions.at, at)
     safe_author = np.maximum(author, 0)
     hours_since = np.where(view.has_time[post], (at - view.created[post]) / _US_PER_HOUR, 0.0)
     return {
@@ -492,35 +510,29 @@ def _topic_features(view: _CorpusView, topic: np.ndarray, user: np.ndarray, post
                     label: np.ndarray, label_at: np.ndarray) -> dict[str, np.ndarray]:
     """``topic_share``, ``user_engagement_rate`` and ``topic_engagement_rate`` of each example (see the module)."""
     n_topics = max(int(topic.max()) + 1, 1)
-    post_topic = topic[post]
-    on_topic = np.maximum(post_topic, 0)
-    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
-    active = view.active()
-    items = np.concatenate([written, view.target[active]])
-    authors = np.concatenate([view.post_author[written], view.actor[active]])
-    times = np.concatenate([view.created[written], view.at[active]])
-    keep = topic[items] >= 0
-    items, authors, times = items[keep], authors[keep], times[keep]
+    has_topic = topic[post] >= 0
+    user_topic = user * n_topics + np.maximum(topic[post], 0)
+    actions = view.actions
+    keep = topic[actions.post] >= 0
+    authors, times = actions.user[keep], actions.at[keep]
     activity = _History(authors, times, at).count_before(user, at)
-    on = _History(authors * n_topics + topic[items], times, at).count_before(user * n_topics + on_topic, at)
+    on = _History(authors * n_topics + topic[actions.post[keep]], times, at).count_before(user_topic, at)
     share = (on + 1.0 / n_topics) / (activity + 1.0)
     # engagement rates from the earlier examples whose outcome was known before this one: global -> user -> topic
-    known_at = np.sort(label_at)
-    engaged_at = np.sort(label_at[label == 1])
-    everyone = (np.searchsorted(engaged_at, at) + 1.0) / (np.searchsorted(known_at, at) + 2.0)
     positive = label == 1
+    everyone = ((np.searchsorted(np.sort(label_at[positive]), at) + 1.0)
+                / (np.searchsorted(np.sort(label_at), at) + 2.0))
     seen = _History(user, label_at, at).count_before(user, at)
     liked = _History(user[positive], label_at[positive], at).count_before(user, at)
     user_rate = (liked + _RATE_PRIOR_WEIGHT * everyone) / (seen + _RATE_PRIOR_WEIGHT)
-    labelled = post_topic >= 0
-    pair, pair_query = (user * n_topics + on_topic)[labelled], user * n_topics + on_topic
-    seen_on = _History(pair, label_at[labelled], at).count_before(pair_query, at)
-    liked_on = _History(pair[positive[labelled]], label_at[labelled & positive], at).count_before(pair_query, at)
+    on_topic = has_topic & positive
+    seen_on = _History(user_topic[has_topic], label_at[has_topic], at).count_before(user_topic, at)
+    liked_on = _History(user_topic[on_topic], label_at[on_topic], at).count_before(user_topic, at)
     topic_rate = (liked_on + _RATE_PRIOR_WEIGHT * user_rate) / (seen_on + _RATE_PRIOR_WEIGHT)
     return {
-        "topic_share": np.where(post_topic >= 0, share, 1.0 / n_topics),
+        "topic_share": np.where(has_topic, share, 1.0 / n_topics),
         "user_engagement_rate": user_rate,
-        "topic_engagement_rate": np.where(post_topic >= 0, topic_rate, user_rate),
+        "topic_engagement_rate": np.where(has_topic, topic_rate, user_rate),
     }
 
 
@@ -937,12 +949,7 @@ def next_action_examples(corpus: Corpus) -> pa.Table:
         DataError: no user has two actions.
     """
     view = _CorpusView(corpus, None, 0)
-    active = view.active()
-    written = np.flatnonzero((view.post_author >= 0) & view.has_time)
-    users = np.concatenate([view.post_author[written], view.actor[active]])
-    times = np.concatenate([view.created[written], view.at[active]])
-    kinds = np.concatenate([np.zeros(len(written), np.int64),
-                            np.array([_ACTION_KINDS.index(kind) for kind in view.kind[active]], np.int64)])
+    users, times, _, kinds = view.actions
     order = np.lexsort((kinds, times, users))
     users, times, kinds = users[order], times[order], kinds[order]
     same = np.concatenate([[False], users[1:] == users[:-1]])
