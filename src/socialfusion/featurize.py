@@ -39,7 +39,7 @@ from socialfusion.corpus import Corpus
 from socialfusion.encoders import Encoded, Encoder, encoder_info, get_encoder
 from socialfusion.exceptions import ConfigurationError, StoreError
 from socialfusion.schema import MEDIA_KINDS, feature_schema
-from socialfusion.store import Store
+from socialfusion.store import Store, StoredKeys
 
 __all__ = [
     "DEFAULT_ENCODERS",
@@ -178,16 +178,6 @@ def _encode_media_lists(encoder: Encoder, lists: Sequence[list[Any]], batch_size
     return Encoded(vectors, missing, reasons)
 
 
-def _cached(store: Store, table: str, version: str) -> tuple[dict[str, str], set[str]]:
-    """(item_id -> content_hash of the rows encoded with this encoder version, every item id with a row)."""
-    if table not in store.tables():
-        return {}, set()
-    rows = store.read(table, columns=["item_id", "content_hash", "version"]).to_pydict()
-    current = {item: content for item, content, made_by in zip(rows["item_id"], rows["content_hash"], rows["version"])
-               if made_by == version}
-    return current, set(rows["item_id"])
-
-
 def _rows(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: list[str], encoded: Encoded) -> pa.Table:
     schema = feature_schema(encoder.dim)
     n = len(ids)
@@ -217,9 +207,13 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
     items = items_for(name, modality, corpus)
     fit_encoder(encoder, modality, items, corpus)
     table = feature_table(name)
-    cached, stored = _cached(store, table, encoder.version)
+    # item_id -> (content_hash, encoder version) of every stored row, kept in step with other writers.
+    stored = StoredKeys(store, table, key="item_id", fingerprint=["content_hash", "version"])
+    with store.writer_lock():
+        known = stored.sync()
     run = EncoderRun(encoder=name, version=encoder.version, items=len(items.ids))
-    todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes)) if cached.get(item_id) != content]
+    todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes))
+            if known.get(item_id) != (content, encoder.version)]
     run.cached = run.items - len(todo)
     progress(name, run.cached, run.items)
     for offset in range(0, len(todo), CHUNK_ITEMS):
@@ -231,11 +225,16 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
             encoded = encoder.encode(inputs, batch_size=batch_size)
         ids, hashes = [items.ids[i] for i in chunk], [items.hashes[i] for i in chunk]
         rows = _rows(encoder, modality, items.kind, ids, hashes, encoded)
-        # Items with no row yet are appended; only re-encoded ones need the (costlier) upsert.
-        replaced = pa.array([item_id in stored for item_id in ids])
-        store.write(table, rows.filter(pc.invert(replaced)), mode="append")
-        if pc.any(replaced).as_py():
-            store.write(table, rows.filter(replaced), mode="upsert", key="record_key")
+        with store.writer_lock():
+            # Items with no row yet are appended; only re-encoded ones (or ones another writer has stored since
+            # we looked) need the costlier upsert.
+            known = stored.sync()
+            replaced = pa.array([item_id in known for item_id in ids])
+            store.write(table, rows.filter(pc.invert(replaced)), mode="append")
+            if pc.any(replaced).as_py():
+                store.write(table, rows.filter(replaced), mode="upsert", key="record_key")
+            known.update((item_id, (content, encoder.version)) for item_id, content in zip(ids, hashes))
+            stored.committed()
         run.encoded += len(chunk)
         for reason in encoded.reasons:
             if reason is not None:

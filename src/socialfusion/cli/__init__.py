@@ -15,6 +15,7 @@ from socialfusion.cli import (
     profile_commands,
     recommend_commands,
     sentiment_commands,
+    store_commands,
     topic_commands,
     trend_commands,
 )
@@ -39,6 +40,7 @@ app.add_typer(kg_commands.app, name="kg")
 app.add_typer(profile_commands.profiles_app, name="profiles")
 app.add_typer(profile_commands.engagement_app, name="engagement")
 app.add_typer(recommend_commands.app, name="recommend")
+app.add_typer(store_commands.app, name="store")
 
 
 def main() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from socialfusion.store._base import INDEX_TYPES, WRITE_MODES, Store
-from socialfusion.store.lance import LanceStore
+from socialfusion.store._keys import StoredKeys
+from socialfusion.store._repair import TableCheck, check_store, repair_store
+from socialfusion.store.lance import LanceStore, WriterLock
 
-__all__ = ["INDEX_TYPES", "WRITE_MODES", "LanceStore", "Store", "connect"]
+__all__ = ["INDEX_TYPES", "WRITE_MODES", "LanceStore", "Store", "StoredKeys", "TableCheck", "WriterLock", "check_store",
+           "connect", "repair_store"]
 
 
 def connect(uri: str | Path = "./socialfusion.db") -> Store:

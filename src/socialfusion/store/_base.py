@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +23,11 @@ class Store(Protocol):
 
     Canonical tables (``posts``, ``users``, ...) are upserted on their ``record_key`` column; any other table
     needs ``key`` to be given to ``write`` when ``mode="upsert"``.
+
+    Several processes may write one store at once. Each ``write`` is atomic and takes the store's writer lock;
+    a caller that decides what to write from what it read (append the keys that are not stored yet, append to
+    a history) holds ``writer_lock()`` around both, and checks ``version(table)`` to see whether another
+    writer committed since it last looked.
     """
 
     uri: str
@@ -29,8 +35,12 @@ class Store(Protocol):
     def write(self, table: str, rows: pa.Table, *, mode: str = "upsert", key: str | None = None) -> int:
         """Write rows; returns how many rows were written (inserted or updated)."""
 
-    def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """Rows matching ``where`` (a SQL predicate); an absent canonical table reads as empty."""
+    def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None,
+             row_ids: bool = False) -> pa.Table:
+        """Rows matching ``where`` (a SQL predicate); an absent canonical table reads as empty.
+
+        With ``row_ids`` a ``_rowid`` column identifies each physical row (for ``delete("_rowid IN (...)")``).
+        """
 
     def search(
         self,
@@ -57,6 +67,12 @@ class Store(Protocol):
         replace: bool = True, **options: Any,
     ) -> None:
         """Build an index on ``column`` (one of ``INDEX_TYPES``); ``options`` are the index's parameters."""
+
+    def writer_lock(self) -> AbstractContextManager[None]:
+        """The store's re-entrant writer lock, shared by every process writing it (a context manager)."""
+
+    def version(self, table: str) -> int | None:
+        """The table's version, which every commit by any writer increases; None when the table is absent."""
 
     def count(self, table: str, *, where: str | None = None) -> int:
         """Number of rows (0 for an absent table)."""

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import json
 import logging
 import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +34,89 @@ _INDEX_CONFIGS = {  # INDEX_TYPES -> the lancedb.index configuration class
     "LABEL_LIST": "LabelList",
 }
 _METRICS = ("l2", "cosine", "dot")
+LOCK_FILE = ".socialfusion-writer.lock"
+_HOLDER_FILE = ".socialfusion-writer.holder"
+LOCK_TIMEOUT_SECONDS = float(os.environ.get("SOCIALFUSION_LOCK_TIMEOUT", 600))
+_WAIT_NOTICE_SECONDS = 2.0
+_COMMIT_RETRIES = 5
+
+
+def _is_local(uri: str) -> bool:
+    return "://" not in uri
+
+
+class WriterLock:
+    """The store's one writer lock: every process and thread that writes a local store takes it in turn.
+
+    On a local directory it is an OS file lock (``flock``) on ``.socialfusion-writer.lock`` inside the store, so
+    it is released by the kernel when its holder dies, even by SIGKILL. In memory it is a re-entrant thread lock.
+    Object-store URIs have no shared lock: their writers rely on Lance's own commit-conflict detection (retried).
+
+    The lock is re-entrant within a thread. A writer that waits longer than a couple of seconds says so (a
+    warning naming the holder's process and command), and gives up with a ``StoreError`` after ``timeout``.
+    """
+
+    def __init__(self, uri: str, timeout: float = LOCK_TIMEOUT_SECONDS):
+        self.uri = uri
+        self.timeout = timeout
+        self._local = _is_local(uri)
+        if self._local:
+            import filelock
+
+            self._file_lock = filelock.FileLock(str(Path(uri) / LOCK_FILE), is_singleton=False)
+        self._thread_lock = threading.RLock()
+
+    @contextlib.contextmanager
+    def __call__(self) -> Iterator[None]:
+        if not self._local:
+            with self._thread_lock:
+                yield
+            return
+        import filelock
+
+        started = time.monotonic()
+        told = False
+        while True:
+            try:
+                self._file_lock.acquire(timeout=_WAIT_NOTICE_SECONDS)
+                break
+            except filelock.Timeout:
+                waited = time.monotonic() - started
+                if waited >= self.timeout:
+                    raise StoreError(
+                        f"store {self.uri!r} is busy: another writer ({self._holder()}) has held it for "
+                        f"{waited:.0f} s; try again when it has finished (SOCIALFUSION_LOCK_TIMEOUT sets the wait)"
+                    ) from None
+                if not told:
+                    logger.warning("waiting for another writer on store %r (%s)", self.uri, self._holder())
+                    told = True
+        try:
+            if self._file_lock.lock_counter == 1:
+                self._write_holder()
+            yield
+        finally:
+            self._file_lock.release()
+
+    def _write_holder(self) -> None:
+        holder = {"pid": os.getpid(), "command": " ".join(sys.argv[:3])[:200], "since": time.time()}
+        with contextlib.suppress(OSError):
+            (Path(self.uri) / _HOLDER_FILE).write_text(json.dumps(holder))
+
+    def _holder(self) -> str:
+        try:
+            holder = json.loads((Path(self.uri) / _HOLDER_FILE).read_text())
+            return f"pid {holder['pid']}, {holder['command']!r}"
+        except (OSError, ValueError, KeyError):
+            return "holder unknown"
+
+
+def _no_space(error: BaseException) -> bool:
+    return "No space left on device" in str(error) or getattr(error, "errno", None) == 28
+
+
+def _is_commit_conflict(error: BaseException) -> bool:
+    text = str(error).lower()
+    return "commit conflict" in text or "retryable" in text and "conflict" in text
 
 
 class LanceStore:
@@ -55,6 +145,7 @@ class LanceStore:
         self.uri = uri
         self._db = lancedb.connect(uri)
         self._handles: dict[str, Any] = {}
+        self.writer_lock = WriterLock(uri)
 
     def __repr__(self) -> str:
         return f"LanceStore({self.uri!r})"
@@ -116,10 +207,22 @@ class LanceStore:
             key = key or ("record_key" if table in TABLES else None)
             if key is None:
                 raise ConfigurationError(f"upsert into {table!r} needs key=<column>")
-        if rows.num_rows == 0 and self._open(table) is not None:
-            return 0
+        with self.writer_lock():
+            return self._committed(table, lambda: self._write_locked(table, rows, mode, key))
+
+    def _write_locked(self, table: str, rows: pa.Table, mode: str, key: str | None) -> int:
         handle = self._open(table)
-        if handle is None or mode == "overwrite":
+        if handle is None:
+            try:  # never mode="overwrite" here: that would wipe rows another writer has just committed
+                self._handles[table] = self._db.create_table(table, rows, mode="create")
+                return rows.num_rows
+            except ValueError as error:
+                if "already exists" not in str(error):
+                    raise
+            handle = self._open(table)  # created meanwhile by a writer outside our lock (an object-store URI)
+        if rows.num_rows == 0:
+            return 0
+        if mode == "overwrite":
             self._handles[table] = self._db.create_table(table, rows, mode="overwrite")
             return rows.num_rows
         if mode == "append":
@@ -128,22 +231,50 @@ class LanceStore:
         result = handle.merge_insert(key).when_matched_update_all().when_not_matched_insert_all().execute(rows)
         return int(result.num_inserted_rows + result.num_updated_rows)
 
+    def _committed(self, table: str, operation):
+        """Run a write, retrying Lance commit conflicts; a full disk becomes one clear StoreError."""
+        for attempt in range(_COMMIT_RETRIES):
+            try:
+                return operation()
+            except (OSError, RuntimeError, ValueError) as error:
+                if _no_space(error):
+                    raise StoreError(
+                        f"no space left on the device of store {self.uri!r} while writing {table!r}: this write was "
+                        "not committed and the store is unchanged by it (every earlier batch is kept); free some "
+                        "disk space and run the same command again (it carries on where this one stopped)"
+                    ) from None
+                if not _is_commit_conflict(error) or attempt == _COMMIT_RETRIES - 1:
+                    raise
+                self._handles.pop(table, None)
+                time.sleep(0.05 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def version(self, table: str) -> int | None:
+        """The table's current version (it grows with every commit by any writer), or None when absent."""
+        handle = self._open(table)
+        return None if handle is None else int(handle.version)
+
     def delete(self, table: str, where: str) -> None:
         """Delete the rows of ``table`` matching the SQL predicate ``where``.
 
         Raises:
             StoreError: the predicate is invalid.
         """
-        handle = self._open(table)
-        if handle is not None:
-            try:
-                handle.delete(where)
-            except (ValueError, RuntimeError) as error:
-                raise StoreError(f"cannot delete from {table!r} where {where!r}: {error}") from error
+        with self.writer_lock():
+            handle = self._open(table)
+            if handle is not None:
+                try:
+                    self._committed(table, lambda: handle.delete(where))
+                except (ValueError, RuntimeError) as error:
+                    raise StoreError(f"cannot delete from {table!r} where {where!r}: {error}") from error
 
     # -- reads --------------------------------------------------------------------------------------------
-    def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None) -> pa.Table:
-        """Rows of ``table`` matching ``where``, restricted to ``columns``.
+    def read(self, table: str, *, where: str | None = None, columns: list[str] | None = None,
+             row_ids: bool = False) -> pa.Table:
+        """Rows of ``table`` matching ``where``, restricted to ``columns`` (plus ``_rowid`` with ``row_ids``).
+
+        Row ids identify a physical row (two rows with the same key have different ids) and grow with each
+        write; ``delete(table, "_rowid IN (...)")`` removes exactly those rows.
 
         An absent canonical table reads as an empty table with its schema.
 
@@ -162,6 +293,8 @@ class LanceStore:
                 query = query.where(where)
             if columns:
                 query = query.select(columns)
+            if row_ids:
+                query = query.with_row_id(True)
             data = query.limit(None).to_arrow()
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot read {table!r} where {where!r}: {error}") from error
@@ -308,7 +441,9 @@ class LanceStore:
         if handle is None:
             raise StoreError(f"no table {table!r} in store {self.uri!r} to index; tables: {self.tables()}")
         try:
-            handle.create_index(column, config=config_class(**options), replace=replace)
+            with self.writer_lock():
+                self._committed(table, lambda: handle.create_index(column, config=config_class(**options),
+                                                                    replace=replace))
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot build a {kind} index on {table}.{column} ({handle.count_rows()} rows): "
                              f"{error}; vector indexes need a vector column and enough rows to train (PQ: 256 or "
