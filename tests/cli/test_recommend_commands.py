@@ -35,7 +35,7 @@ def test_fit_saves_a_model_and_for_user_recommends_unseen_items(store_path):
     assert fitted.exit_code == 0, fitted.output
     summary = json.loads(fitted.stdout)
     assert summary["model"] == "als" and summary["users"] > 0
-    assert (store_path / "models" / "recommender-als.pkl").exists()
+    assert (store_path / "models" / "recommender-als.npz").exists()
     result = invoke("recommend", "for-user", "u0001", "--store", store_path, "--model", "als", "--k", "5", "--json")
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)

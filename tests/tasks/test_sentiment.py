@@ -204,7 +204,7 @@ def test_save_and_load_round_trip_predictions_exactly(synthetic, fused, tmp_path
     folder = fused.save(tmp_path / "model")
     loaded = SentimentModel.load(folder)
 
-    assert sorted(path.name for path in folder.iterdir()) == ["classifier.pkl", "sentiment_model.json"]
+    assert sorted(path.name for path in folder.iterdir()) == ["classifier.npz", "sentiment_model.json"]
     assert loaded.get_params() == fused.get_params()
     assert loaded.encoders_ == fused.encoders_ and loaded.training_ == fused.training_
     assert loaded.predict(store).equals(fused.predict(store))

@@ -15,7 +15,7 @@ from socialfusion.exceptions import SocialFusionError
 app = typer.Typer(help="Recommend posts to users from their interactions, their friends and the posts' content.",
                   no_args_is_help=True)
 
-MODEL_FILE = "recommender-{name}.pkl"
+MODEL_FILE = "recommender-{name}.npz"
 MODEL_HELP = ("popularity, als, bpr, itemknn, ease, dlae, rp3beta, gfcf, lightgcn, social or hybrid (ALS + item kNN + "
               "social, weights tuned).")
 

@@ -769,8 +769,10 @@ class TransformersImageEncoder(_BatchedImageEncoder):
 
         source = str(Path(self.model).expanduser()) if _looks_like_local_path(self.model) else self.model
         try:
-            processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_files_only)
-            network = AutoModel.from_pretrained(source, local_files_only=local_files_only)
+            # No custom code from the folder or hub repo runs (transformers would otherwise ask on a terminal).
+            processor = AutoImageProcessor.from_pretrained(source, local_files_only=local_files_only,
+                                                           trust_remote_code=False)
+            network = AutoModel.from_pretrained(source, local_files_only=local_files_only, trust_remote_code=False)
         except (OSError, ValueError, KeyError) as error:
             from_cache_only = local_files_only and not Path(source).exists()
             hint = " (hub ids load from the local Hugging Face cache; pass allow_download=True to fetch it)"

@@ -8,10 +8,12 @@ Items with no modality present (``~features.usable()``) are left out of training
 predicted as the training prior: the class frequencies of the training labels (``prior_``), or the mean of a
 regression target. Nothing else can be said about an item the model sees nothing of.
 
-``save(path)`` writes one file (a zip archive): ``estimator.json`` (the parameters, classes, prior, history and
-model layout) and either ``model.pt`` (a PyTorch state dict, read back with ``weights_only=True``: loading runs no
-code) or, for a classic learner, ``learner.pkl`` (the fitted scikit-learn pipeline, pickled: load only files you
-trust). ``load`` gives back an estimator whose predictions equal the saved one's exactly (same device).
+``save(path)`` writes one file (a zip archive) that loads without running code: ``estimator.json`` (the parameters,
+classes, prior, history and model layout) and either ``model.pt`` (a PyTorch state dict, read back with
+``weights_only=True``) or the fitted scikit-learn pipeline of a classic learner: ``learner.json`` plus one ``.npy``
+member per array for ``"logistic"`` (each step's class, parameters and fitted attributes), ``learner.skops`` (skops'
+format, read with an explicit list of trusted types) for the others. ``load`` gives back an estimator whose
+predictions equal the saved one's exactly (same device).
 
 Examples:
     >>> import numpy as np
@@ -36,8 +38,6 @@ import io
 import json
 import logging
 import math
-import pickle
-import zipfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,8 @@ LEARNERS = ("neural", "logistic", "svm", "random_forest", "gradient_boosting")
 """``"neural"``: a fusion network; the others: scikit-learn on ``features.concatenated()`` (early fusion)."""
 
 _FORMAT = "socialfusion.learn.estimator/1"
+_LEARNER_FORMAT = "socialfusion.learn.sklearn-pipeline/1"
+_EXPLICIT_LEARNERS = ("logistic",)  # pipelines of StandardScaler and LogisticRegression: JSON + arrays, no skops
 _LABEL = "label"  # the task name of a MultimodalClassifier's one head
 
 
@@ -157,6 +159,8 @@ class _Estimator:
             ConfigurationError: not fitted, or parameters that cannot be written as JSON (e.g. objects in
                 ``learner_options``).
         """
+        from socialfusion._model_files import ModelWriter, write_archive
+
         self._check_fitted()
         state = {"format": _FORMAT, "class": type(self).__name__, "params": self.get_params(),
                  "fitted": self._fitted_state()}
@@ -165,21 +169,27 @@ class _Estimator:
         except TypeError as error:
             raise ConfigurationError(f"cannot save {type(self).__name__}: a parameter is not JSON-writable "
                                      f"({error}); use plain numbers, strings, lists and dicts") from error
-        path = Path(path)
-        with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-            archive.writestr("estimator.json", text)
-            if getattr(self, "model_", None) is not None:
-                torch = attempt_import("torch", "text")
-                buffer = io.BytesIO()
-                torch.save({name: value.cpu() for name, value in self.model_.state_dict().items()}, buffer)
-                archive.writestr("model.pt", buffer.getvalue())
-            if getattr(self, "learner_", None) is not None:
-                archive.writestr("learner.pkl", pickle.dumps(self.learner_, protocol=pickle.HIGHEST_PROTOCOL))
-        return path
+        members, documents, arrays = {"estimator.json": text.encode()}, {}, {}
+        if getattr(self, "model_", None) is not None:
+            torch = attempt_import("torch", "text")
+            buffer = io.BytesIO()
+            torch.save({name: value.cpu() for name, value in self.model_.state_dict().items()}, buffer)
+            members["model.pt"] = buffer.getvalue()
+        if getattr(self, "learner_", None) is not None:
+            from socialfusion.learn._sklearn_files import encode_sklearn, skops_bytes
+
+            if self.learner in _EXPLICIT_LEARNERS:
+                writer = ModelWriter([encode_sklearn])
+                documents["learner.json"] = {"format": _LEARNER_FORMAT,
+                                             "learner": writer.encode(self.learner_, "learner")}
+                arrays = writer.arrays
+            else:
+                members["learner.skops"] = skops_bytes(self.learner_)
+        return write_archive(path, documents=documents, arrays=arrays, members=members)
 
     @classmethod
     def load(cls, path: str | Path, *, device: str | None = None):
-        """Read an estimator ``save`` wrote.
+        """Read an estimator ``save`` wrote; nothing in the file is run or unpickled.
 
         Args:
             path: the file.
@@ -187,35 +197,67 @@ class _Estimator:
                 CUDA when available).
 
         Raises:
-            DataError: not a file written by ``save``, or written by another estimator class.
+            DataError: not a file written by ``save``, written by another estimator class, or damaged (an old file
+                with a pickled classic learner included: fit and save it again).
         """
-        path = Path(path)
-        try:
-            with zipfile.ZipFile(path) as archive:
-                state = _from_json(json.loads(archive.read("estimator.json")))
-                weights = archive.read("model.pt") if "model.pt" in archive.namelist() else None
-                learner = archive.read("learner.pkl") if "learner.pkl" in archive.namelist() else None
-        except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as error:
-            raise DataError(f"{path} is not an estimator file written by save(): {error}") from error
-        if state.get("format") != _FORMAT or state.get("class") != cls.__name__:
-            raise DataError(f"{path} holds a {state.get('class')!r} ({state.get('format')}); "
-                            f"load it with {state.get('class')}.load")
-        estimator = cls(**state["params"])
-        if device is not None:
-            estimator.device = device
-        estimator._restore_state(state["fitted"])
-        if weights is not None:
-            from socialfusion.learn.model import MultimodalModel, resolve_device, seeded
+        from socialfusion._model_files import Archive
 
-            torch = attempt_import("torch", "text")
-            target = resolve_device(estimator.device)
-            with seeded(0):  # the initial weights are replaced at once; leave the caller's random state alone
-                estimator.model_ = MultimodalModel(**estimator.model_config_)
-            estimator.model_.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
-            estimator.model_.to(target).eval()
-        if learner is not None:
-            estimator.learner_ = pickle.loads(learner)  # noqa: S301 - documented: classic learners are pickled
+        with Archive(path, "estimator", error="{path} is not an estimator file written by save(): {reason}") as archive:
+            state = _from_json(archive.document("estimator.json"))
+            if not isinstance(state, dict) or state.get("format") != _FORMAT:
+                raise archive.invalid(f"estimator.json is not a {_FORMAT} document")
+            if state.get("class") != cls.__name__:
+                raise DataError(f"{path} holds a {state.get('class')!r}; load it with {state.get('class')}.load")
+            try:
+                estimator = cls(**state["params"])
+                if device is not None:
+                    estimator.device = device
+                estimator._restore_state(state["fitted"])
+            except (KeyError, TypeError, ValueError, AttributeError) as error:
+                raise archive.invalid(f"estimator.json is malformed ({type(error).__name__}: {error})") from error
+            if getattr(estimator, "model_config_", None) is not None:
+                estimator.model_ = _saved_network(estimator, archive)
+            elif isinstance(estimator, MultimodalClassifier) and estimator.learner != "neural":
+                estimator.learner_ = _saved_learner(estimator.learner, archive)
+            else:
+                raise archive.invalid("it holds neither a network nor a classic learner")
         return estimator
+
+
+def _saved_network(estimator: _Estimator, archive: Any) -> Any:
+    """The ``MultimodalModel`` of ``model.pt``, read with ``weights_only=True``, on the estimator's device."""
+    from socialfusion.learn.model import MultimodalModel, resolve_device, seeded
+
+    torch = attempt_import("torch", "text")
+    weights = archive.member("model.pt")
+    try:
+        with seeded(0):  # the initial weights are replaced at once; leave the caller's random state alone
+            model = MultimodalModel(**estimator.model_config_)
+        model.load_state_dict(torch.load(io.BytesIO(weights), map_location="cpu", weights_only=True))
+    except Exception as error:  # torch raises many kinds for a bad state dict; each means "not this model"
+        raise archive.invalid(f"model.pt does not fit the saved model layout ({type(error).__name__}: {error})"
+                              ) from error
+    return model.to(resolve_device(estimator.device)).eval()
+
+
+def _saved_learner(learner: str, archive: Any) -> Any:
+    """The fitted scikit-learn pipeline of a classic learner: explicit JSON + arrays, or skops (trusted types only)."""
+    from socialfusion._model_files import ModelReader
+    from socialfusion.learn._sklearn_files import decode_sklearn, skops_model
+
+    if learner in _EXPLICIT_LEARNERS and "learner.json" in archive:
+        document = archive.document("learner.json")
+        if not isinstance(document, dict) or document.get("format") != _LEARNER_FORMAT:
+            raise archive.invalid(f"learner.json is not a {_LEARNER_FORMAT} document")
+        pipeline = ModelReader(archive, {"sklearn": decode_sklearn}).read(document["learner"])
+    elif learner not in _EXPLICIT_LEARNERS and "learner.skops" in archive:
+        pipeline = skops_model(archive.member("learner.skops"), f"the learner of {archive.path}")
+    else:
+        raise archive.invalid(f"it has no {learner!r} learner in a safe format (files written before pickles were "
+                              "dropped hold learner.pkl, which is not read: fit and save the model again)")
+    if type(pipeline).__name__ != "Pipeline" or not hasattr(pipeline, "predict_proba"):
+        raise archive.invalid(f"its learner is a {type(pipeline).__name__}, not a fitted scikit-learn pipeline")
+    return pipeline
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -7,7 +7,9 @@ downloaded) and trains both with cross-entropy in a plain PyTorch loop. What it 
 modality ``"text"``, ``encode(items) -> Encoded`` with unit-length mean-pooled vectors, empty texts missing with a
 reason), whose ``version`` is a digest of the fine-tuned weights; its vectors feed the fusion models as the text
 modality. ``save(folder)`` writes a Hugging Face model folder (weights, tokenizer) plus the head and the settings;
-``FineTunedTextEncoder.load(folder)`` reads it back with the same version and the same vectors.
+``FineTunedTextEncoder.load(folder)`` reads it back with the same version and the same vectors, running no code from
+the folder: the weights only from safetensors (a ``pytorch_model.bin`` pickle is not read), no custom model code
+(``trust_remote_code=False``), the head with ``torch.load(weights_only=True)``, and no file outside the folder.
 """
 
 from __future__ import annotations
@@ -123,28 +125,55 @@ class FineTunedTextEncoder(_TextEncoder):
         """Read an encoder ``save`` wrote (local files only).
 
         Raises:
-            DataError: ``folder`` holds no fine-tuned encoder.
+            DataError: ``folder`` holds no fine-tuned encoder, or files that do not load safely (weights that are not
+                safetensors, custom model code, a head that is not a linear layer's weights, a weights index naming
+                files outside the folder).
         """
         torch = attempt_import("torch", "text")
         transformers = attempt_import("transformers", "text")
         folder = Path(folder)
         try:
             settings = json.loads((folder / _SETTINGS).read_text())
-        except (OSError, json.JSONDecodeError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise DataError(f"{folder} holds no fine-tuned text encoder ({_SETTINGS}): {error}") from error
-        if settings.get("format") != _FORMAT:
+        if not isinstance(settings, dict) or settings.get("format") != _FORMAT:
             raise DataError(f"{folder / _SETTINGS} is not a fine-tuned text encoder's settings")
-        tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-        transformer = transformers.AutoModel.from_pretrained(folder, local_files_only=True)
+        _check_weights_index(folder)
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True,
+                                                                   trust_remote_code=False)
+            transformer = transformers.AutoModel.from_pretrained(folder, local_files_only=True, use_safetensors=True,
+                                                                 trust_remote_code=False)
+        except (OSError, ValueError, KeyError) as error:
+            raise DataError(f"{folder} holds no loadable fine-tuned transformer (its weights must be safetensors, "
+                            f"with no custom code): {error}") from error
         head = None
         if (folder / _HEAD).exists():
-            state = torch.load(folder / _HEAD, map_location="cpu", weights_only=True)
-            head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
-            head.load_state_dict(state)
+            try:
+                state = torch.load(folder / _HEAD, map_location="cpu", weights_only=True)
+                head = torch.nn.Linear(state["weight"].shape[1], state["weight"].shape[0])
+                head.load_state_dict(state)
+            except Exception as error:  # torch raises many kinds for a bad state dict; each means "not a head"
+                raise DataError(f"{folder / _HEAD} is not the weights of a linear classification head "
+                                f"({type(error).__name__}: {error})") from error
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         return cls(transformer, tokenizer, max_length=settings["max_length"], head=None if head is None else
                    head.to(device), classes=settings.get("classes"), base=settings.get("base", ""),
                    history=settings.get("history"), device=device)
+
+
+def _check_weights_index(folder: Path) -> None:
+    """A sharded checkpoint's index may only name weight files inside ``folder``."""
+    from socialfusion._model_files import file_inside
+
+    for index in folder.glob("*.index.json"):
+        try:
+            weight_map = json.loads(index.read_text())["weight_map"]
+            files = set(weight_map.values())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError, AttributeError) as error:
+            raise DataError(f"{index} is not a weights index ({type(error).__name__}: {error})") from error
+        for name in sorted(files, key=str):
+            file_inside(folder, name, what=str(index))
 
 
 def _plain(value: Any) -> Any:
@@ -222,8 +251,9 @@ def fine_tune_text_encoder(texts: Sequence[Any], labels: Sequence[Any], *, model
         generator = torch.Generator()
         if random_state is not None:
             generator.manual_seed(int(random_state))
-        tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True)
-        transformer = transformers.AutoModel.from_pretrained(source, local_files_only=True).to(target)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, local_files_only=True, trust_remote_code=False)
+        transformer = transformers.AutoModel.from_pretrained(source, local_files_only=True,
+                                                             trust_remote_code=False).to(target)
         head = torch.nn.Linear(transformer.config.hidden_size, len(classes)).to(target)
         optimizer = torch.optim.AdamW([{"params": transformer.parameters(), "lr": learning_rate},
                                        {"params": head.parameters(), "lr": head_learning_rate}],

@@ -25,8 +25,8 @@ Examples:
 
 from __future__ import annotations
 
+import inspect
 import logging
-import pickle
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,9 @@ __all__ = ["StackedFusionClassifier"]
 
 logger = logging.getLogger(__name__)
 
-_FORMAT = "socialfusion.stacked-fusion/1"
+_FORMAT = "socialfusion.stacked-fusion/2"
+_DOCUMENT = "model.json"
+_STATE = ("classes_", "modalities_", "prior_", "chosen_C_", "base_models_", "meta_models_")
 _FLOOR = 1e-6
 
 
@@ -216,15 +218,51 @@ class StackedFusionClassifier:
         """Accuracy."""
         return float(np.mean(self.predict(features) == np.asarray(y)))
 
-    def save(self, path: str | Path) -> None:
-        """Write the fitted model to one file (a pickle: load only files you trust)."""
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to one file, which loads without running code.
+
+        The file is a ZIP in NumPy's NPZ layout: ``model.json`` holds the parameters, the classes, the modalities
+        and each scaler and logistic regression (class, parameters, fitted attributes), and one ``.npy`` member
+        holds each array (coefficients, means, ...).
+
+        Returns:
+            ``path``.
+
+        Raises:
+            ConfigurationError: not fitted.
+        """
+        from socialfusion._model_files import ModelWriter, write_archive
+        from socialfusion.learn._sklearn_files import encode_sklearn
+
         self._check_fitted()
-        Path(path).write_bytes(pickle.dumps({"format": _FORMAT, "model": self}))
+        writer = ModelWriter([encode_sklearn])
+        params = {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+        document = {"format": _FORMAT, "params": writer.encode(params, "params"),
+                    "state": {name: writer.encode(getattr(self, name), name) for name in _STATE}}
+        return write_archive(path, documents={_DOCUMENT: document}, arrays=writer.arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> StackedFusionClassifier:
-        """Read a model written by ``save``."""
-        content = pickle.loads(Path(path).read_bytes())
-        if not isinstance(content, dict) or content.get("format") != _FORMAT:
-            raise DataError(f"{path} is not a saved StackedFusionClassifier")
-        return content["model"]
+        """Read a model written by ``save``; nothing in the file is run or unpickled.
+
+        Raises:
+            DataError: not a file written by ``save`` (an old pickled model included: fit and save it again).
+        """
+        from socialfusion._model_files import Archive, ModelReader
+        from socialfusion.learn._sklearn_files import decode_sklearn
+
+        with Archive(path, "StackedFusionClassifier") as archive:
+            document = archive.document(_DOCUMENT)
+            if not isinstance(document, dict) or document.get("format") != _FORMAT:
+                raise archive.invalid(f"{_DOCUMENT} is not a {_FORMAT} document")
+            reader = ModelReader(archive, {"sklearn": decode_sklearn})
+            params, state = reader.read(document["params"]), reader.read(document["state"])
+            if not isinstance(params, dict) or not isinstance(state, dict) or set(state) != set(_STATE):
+                raise archive.invalid(f"it should hold the parameters and the fitted state {list(_STATE)}")
+            try:
+                model = cls(**params)
+            except TypeError as error:
+                raise archive.invalid(f"unknown parameters ({error})") from error
+            for name in _STATE:
+                setattr(model, name, state[name])
+        return model

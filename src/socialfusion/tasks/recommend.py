@@ -28,10 +28,10 @@ Examples:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import itertools
 import logging
 import math
-import pickle
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialfusion._model_files import TYPE, Archive, ModelReader, ModelWriter, write_archive
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError, attempt_import
 
@@ -1666,34 +1667,137 @@ RECOMMENDERS: dict[str, type[_Recommender]] = {
 
 # -- persistence ----------------------------------------------------------------------------------------------
 
+_FORMAT = "socialfusion.recommender/1"
+_DOCUMENT = "model.json"
+_SHARED_STATE = ("users_", "items_", "seen_", "popularity_", "item_vectors_", "item_times_")
+_SAVED_STATE: dict[str, tuple[str, ...]] = {
+    "als": ("user_factors_", "item_factors_"),
+    "bpr": ("user_factors_", "item_factors_"),
+    "content": ("user_vectors_",),
+    "dlae": ("modelled_", "weights_", "inputs_"),
+    "ease": ("modelled_", "weights_", "inputs_"),
+    "gfcf": ("inputs_", "item_scale_", "normalised_", "item_basis_"),
+    "hybrid": ("components_", "weights_", "validation_"),
+    "itemknn": ("similarity_", "weights_"),
+    "lightgcn": ("user_factors_", "item_factors_", "epochs_", "history_"),
+    "popularity": (),
+    "rp3beta": ("inputs_", "similarity_"),
+    "social": ("consumed_", "ties_"),
+}
+"""What each registered recommender saves besides ``_SHARED_STATE`` (``user_index_``/``item_index_`` are rebuilt)."""
+_DERIVED_STATE = ("user_index_", "item_index_")
+
+
 def save_recommender(model: _Recommender, path: str | Path) -> Path:
-    """Pickle a fitted recommender to ``path`` (load only files you trust).
+    """Write a fitted recommender to one file that loads without running code.
+
+    The file is a ZIP in NumPy's NPZ layout: ``model.json`` names the recommender (its ``RECOMMENDERS`` name), its
+    constructor parameters and its fitted state (numbers, strings and ids in JSON; each array, and the ``data``,
+    ``indices`` and ``indptr`` of each sparse CSR matrix, as one ``.npy`` member). A hybrid holds its components
+    the same way.
+
+    Returns:
+        ``path``.
 
     Raises:
         NotFittedError: not fitted.
+        ConfigurationError: not a registered recommender class, or a parameter a model file cannot hold.
     """
     model._check_fitted()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
-    return path
+    writer = ModelWriter([_encode_recommender, _encode_sparse])
+    document = {"format": _FORMAT, "model": writer.encode(model, "model")}
+    return write_archive(path, documents={_DOCUMENT: document}, arrays=writer.arrays)
 
 
 def load_recommender(path: str | Path) -> _Recommender:
-    """A recommender ``save_recommender`` wrote.
+    """A recommender ``save_recommender`` wrote; nothing in the file is run or unpickled.
 
     Raises:
-        DataError: the file is absent or not a saved recommender.
+        DataError: the file is absent, not a saved recommender (an old pickled one included), or inconsistent.
     """
-    path = Path(path)
-    try:
-        model = pickle.loads(path.read_bytes())
-    except (OSError, pickle.UnpicklingError, EOFError) as error:
-        raise DataError(f"cannot read a recommender from {path}: {error}; fit one with: socialfusion recommend "
-                        "fit --store DIR") from error
-    if not isinstance(model, _Recommender):
-        raise DataError(f"{path} holds a {type(model).__name__}, not a recommender.")
+    error = "cannot read a recommender from {path}: {reason}; fit one with: socialfusion recommend fit --store DIR"
+    with Archive(path, "recommender", error=error) as archive:
+        document = archive.document(_DOCUMENT)
+        if not isinstance(document, dict) or document.get("format") != _FORMAT:
+            raise archive.invalid(f"{_DOCUMENT} is not a {_FORMAT} document")
+        model = ModelReader(archive, {"recommender": _decode_recommender, "csr": _decode_sparse}
+                            ).read(document["model"])
+        if not isinstance(model, _Recommender) or not hasattr(model, "items_"):
+            raise archive.invalid(f"it holds a {type(model).__name__}, not a fitted recommender")
     return model
+
+
+def _encode_recommender(writer: ModelWriter, value: Any, name: str) -> Any:
+    """``ModelWriter`` hook: a registered recommender as its name, parameters and (when fitted) state."""
+    if not isinstance(value, _Recommender):
+        return NotImplemented
+    kind = next((kind for kind, cls in RECOMMENDERS.items() if type(value) is cls), None)
+    if kind is None:
+        raise ConfigurationError(f"cannot save a {type(value).__name__}: only the registered recommenders "
+                                 f"({', '.join(RECOMMENDERS)}) can be saved")
+    params = {key: item for key, item in vars(value).items() if not key.endswith("_") and not key.startswith("_")}
+    node = {TYPE: "recommender", "kind": kind, "params": writer.encode(params, f"{name}/params"), "state": None}
+    if hasattr(value, "items_"):
+        saved = _SHARED_STATE + _SAVED_STATE[kind]
+        unknown = sorted(key for key in vars(value) if key.endswith("_") and not key.startswith("_")
+                         and key not in saved + _DERIVED_STATE)
+        if unknown:
+            raise ConfigurationError(f"cannot save a {type(value).__name__}: the fitted attributes {unknown} have no "
+                                     f"place in the file; list them in _SAVED_STATE[{kind!r}]")
+        node["state"] = {key: writer.encode(getattr(value, key), f"{name}/{key}") for key in saved}
+    return node
+
+
+def _decode_recommender(reader: ModelReader, node: dict) -> _Recommender:
+    """``ModelReader`` hook: the recommender a ``"recommender"`` node describes, built from its registered class."""
+    kind = node["kind"]
+    cls = RECOMMENDERS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise reader.archive.invalid(f"a recommender of unknown kind {kind!r}; known: {', '.join(RECOMMENDERS)}")
+    params = reader.decode(node["params"])
+    accepted = set(inspect.signature(cls).parameters)
+    if not isinstance(params, dict) or not set(params) <= accepted:
+        raise reader.archive.invalid(f"the parameters of the {kind} recommender are not among {sorted(accepted)}")
+    model = cls(**params)
+    state = node["state"]
+    if state is None:
+        return model
+    saved = _SHARED_STATE + _SAVED_STATE[kind]
+    if not isinstance(state, dict) or set(state) != set(saved):
+        raise reader.archive.invalid(f"the {kind} recommender's state should be {list(saved)}")
+    for key in saved:
+        setattr(model, key, reader.decode(state[key]))
+    ids = (model.users_, model.items_)
+    if not all(isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype == object for values in ids):
+        raise reader.archive.invalid(f"the {kind} recommender's users_ and items_ are not id arrays")
+    if getattr(model.seen_, "shape", None) != (len(model.users_), len(model.items_)):
+        raise reader.archive.invalid(f"the {kind} recommender's seen_ matrix does not match its users and items")
+    model.user_index_ = {user: code for code, user in enumerate(model.users_)}
+    model.item_index_ = {item: code for code, item in enumerate(model.items_)}
+    return model
+
+
+def _encode_sparse(writer: ModelWriter, value: Any, name: str) -> Any:
+    """``ModelWriter`` hook: a SciPy sparse matrix or array as its CSR arrays."""
+    sparse = attempt_import("scipy.sparse", "recommend")
+    if not sparse.issparse(value):
+        return NotImplemented
+    matrix = value.tocsr()
+    return {TYPE: "csr", "matrix": isinstance(value, sparse.spmatrix), "shape": list(matrix.shape),
+            **{part: writer.array(getattr(matrix, part), f"{name}/{part}") for part in ("data", "indices", "indptr")}}
+
+
+def _decode_sparse(reader: ModelReader, node: dict) -> Any:
+    """``ModelReader`` hook: a CSR matrix, checked in full (indices in range, ``indptr`` ordered) before any use."""
+    sparse = attempt_import("scipy.sparse", "recommend")
+    shape = tuple(int(size) for size in node["shape"])
+    parts = [reader.array(node[part]) for part in ("data", "indices", "indptr")]
+    if len(shape) != 2 or parts[0].dtype.kind not in "biuf" or any(part.dtype.kind not in "iu" for part in parts[1:]):
+        raise reader.archive.invalid(f"a sparse matrix of shape {shape} with arrays of dtypes "
+                                     f"{[str(part.dtype) for part in parts]}")
+    matrix = (sparse.csr_matrix if node["matrix"] else sparse.csr_array)(tuple(parts), shape=shape)
+    matrix.check_format(full_check=True)
+    return matrix
 
 
 # -- retrieval through the store's vector index ---------------------------------------------------------------

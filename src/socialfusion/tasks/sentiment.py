@@ -301,16 +301,18 @@ def write_predictions(store: Store, predictions: pa.Table) -> int:
     predictions = _ordered(predictions)
     if predictions.num_rows == 0:
         return 0
-    if PREDICTIONS_TABLE not in store.tables():
-        return store.write(PREDICTIONS_TABLE, predictions, mode="overwrite")
-    existing_schema = store.read(PREDICTIONS_TABLE, where="false").schema
-    if existing_schema.equals(predictions.schema, check_metadata=False):
-        store.write(PREDICTIONS_TABLE, predictions, mode="upsert", key="post_id")
-        return predictions.num_rows
-    existing = store.read(PREDICTIONS_TABLE)
-    kept = existing.filter(pc.invert(pc.is_in(existing.column("post_id"), value_set=predictions.column("post_id"))))
-    merged = pa.concat_tables([kept, predictions], promote_options="permissive")
-    store.write(PREDICTIONS_TABLE, _ordered(merged), mode="overwrite")
+    with store.writer_lock():  # the table is read, merged and written back: no other writer in between
+        if PREDICTIONS_TABLE not in store.tables():
+            return store.write(PREDICTIONS_TABLE, predictions, mode="upsert", key="post_id")
+        existing_schema = store.read(PREDICTIONS_TABLE, where="false").schema
+        if existing_schema.equals(predictions.schema, check_metadata=False):
+            store.write(PREDICTIONS_TABLE, predictions, mode="upsert", key="post_id")
+            return predictions.num_rows
+        existing = store.read(PREDICTIONS_TABLE)
+        kept = existing.filter(pc.invert(pc.is_in(existing.column("post_id"),
+                                                  value_set=predictions.column("post_id"))))
+        merged = pa.concat_tables([kept, predictions], promote_options="permissive")
+        store.write(PREDICTIONS_TABLE, _ordered(merged), mode="overwrite")
     return predictions.num_rows
 
 
@@ -702,8 +704,8 @@ class SentimentModel(_Evaluates):
     def save(self, path: str | Path) -> Path:
         """Write the fitted model to the folder ``path``: ``sentiment_model.json`` and the classifier's own file.
 
-        The classifier file is a pickle (stacked) or a zip with a pickle (classic learners): load only models you
-        trust.
+        The classifier file is ``classifier.npz`` (stacked: ``StackedFusionClassifier.save``) or ``classifier.zip``
+        (``MultimodalClassifier.save``); neither holds a pickle, so loading runs no code from the folder.
 
         Returns:
             The folder.
@@ -716,7 +718,7 @@ class SentimentModel(_Evaluates):
         if folder.exists() and not folder.is_dir():
             raise ConfigurationError(f"{folder} is a file; a SentimentModel is saved to a folder: give a folder path")
         folder.mkdir(parents=True, exist_ok=True)
-        classifier_file = "classifier.pkl" if self.fusion == "stacked" else "classifier.zip"
+        classifier_file = "classifier.npz" if self.fusion == "stacked" else "classifier.zip"
         config = {"format": _FORMAT, "params": self.get_params(), "encoders": self.encoders_,
                   "classes": [label.item() if hasattr(label, "item") else label for label in self.classes_],
                   "training": self.training_, "classifier": classifier_file}
@@ -731,11 +733,14 @@ class SentimentModel(_Evaluates):
 
     @classmethod
     def load(cls, path: str | Path) -> SentimentModel:
-        """Read a model ``save`` wrote; its predictions equal the saved model's.
+        """Read a model ``save`` wrote; its predictions equal the saved model's. Nothing in the folder is run.
 
         Raises:
-            DataError: ``path`` is not a folder written by ``save``.
+            DataError: ``path`` is not a folder written by ``save``, its JSON names a classifier file outside the
+                folder, or the classifier file is not one ``save`` writes (an old pickled one included).
         """
+        from socialfusion._model_files import file_inside
+
         folder = Path(path)
         try:
             config = json.loads((folder / _CONFIG_FILE).read_text(encoding="utf-8"))
@@ -744,15 +749,23 @@ class SentimentModel(_Evaluates):
                             "one with: socialfusion sentiment train --store DIR --model PATH") from error
         if not isinstance(config, dict) or config.get("format") != _FORMAT:
             raise DataError(f"{folder / _CONFIG_FILE} is not a SentimentModel configuration ({_FORMAT})")
-        model = cls(**config["params"])
+        try:
+            model = cls(**config["params"])
+            encoders = None if config["encoders"] is None else dict(config["encoders"])
+            training = dict(config["training"])
+            classifier_file = config["classifier"]
+        except (KeyError, TypeError, ValueError) as error:
+            raise DataError(f"{folder / _CONFIG_FILE} is malformed ({type(error).__name__}: {error}); save the model "
+                            "again") from error
+        classifier_path = file_inside(folder, classifier_file, what=f"{folder / _CONFIG_FILE}'s classifier")
         if model.fusion == "stacked":
             from socialfusion.learn.stacking import StackedFusionClassifier as classifier_class
         else:
             from socialfusion.learn.estimators import MultimodalClassifier as classifier_class
-        model.classifier_ = classifier_class.load(folder / config["classifier"])
+        model.classifier_ = classifier_class.load(classifier_path)
         model.classes_ = np.asarray(model.classifier_.classes_)
-        model.encoders_ = None if config["encoders"] is None else dict(config["encoders"])
-        model.training_ = dict(config["training"])
+        model.encoders_ = encoders
+        model.training_ = training
         return model
 
 

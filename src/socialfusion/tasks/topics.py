@@ -36,6 +36,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -65,6 +66,7 @@ __all__ = [
     "read_topics",
     "topic_coherence",
     "topic_diversity",
+    "topic_names",
     "topic_tokens",
     "topics_section",
     "write_topics",
@@ -767,19 +769,20 @@ def write_topics(store: Store, model: TopicModel, assignments: pa.Table | None =
     topics = model.topics_.append_column(
         "centroid", pa.array([_float_list(row) for row in model.centroids_], pa.list_(pa.float32()))
     ).append_column("radius", pa.array([None if math.isinf(r) else float(r) for r in model.radii_], pa.float64()))
-    store.write(TOPICS_TABLE, topics, mode="overwrite")
     state = {"params": {**model.get_params(), "encoders": model.encoders_}, "pca_mean": None, "pca_components": None}
     if model.pca_components_ is not None:
         state["pca_mean"] = _float_list(model.pca_mean_)
         state["pca_components"] = [_float_list(row) for row in model.pca_components_]
-    store.update_metadata({MODEL_METADATA_KEY: state})
     rows = model.assignments() if assignments is None else assignments
     rows = rows.select(["post_id", "topic_id", "distance"]).cast(
         pa.schema([("post_id", pa.string()), ("topic_id", pa.int32()), ("distance", pa.float32())]))
-    if POST_TOPICS_TABLE in store.tables() and assignments is not None:
-        store.write(POST_TOPICS_TABLE, rows, mode="upsert", key="post_id")
-    else:
-        store.write(POST_TOPICS_TABLE, rows, mode="overwrite")
+    with store.writer_lock():  # the topics, the model state and the assignments change together
+        store.write(TOPICS_TABLE, topics, mode="overwrite")
+        store.update_metadata({MODEL_METADATA_KEY: state})
+        if POST_TOPICS_TABLE in store.tables() and assignments is not None:
+            store.write(POST_TOPICS_TABLE, rows, mode="upsert", key="post_id")
+        else:
+            store.write(POST_TOPICS_TABLE, rows, mode="overwrite")
     return rows.num_rows
 
 
@@ -807,12 +810,40 @@ def named_post_topics(post_topics: pa.Table, topics: pa.Table) -> pa.Table:
         >>> named_post_topics(assigned, labels).to_pylist()
         [{'post_id': 'p1', 'topic': 'music, live'}, {'post_id': 'p3', 'topic': 'food, recipe'}]
     """
-    label = dict(zip(topics.column("topic_id").to_pylist(), topics.column("label").to_pylist()))
-    rows = [(post_id, label[topic]) for post_id, topic in zip(post_topics.column("post_id").to_pylist(),
-                                                              post_topics.column("topic_id").to_pylist())
-            if topic is not None and topic in label]
+    label = topic_names(topics)
+    rows = [(post_id, label[str(topic)]) for post_id, topic in zip(post_topics.column("post_id").to_pylist(),
+                                                                   post_topics.column("topic_id").to_pylist())
+            if topic is not None and str(topic) in label]
     return pa.table({"post_id": pa.array([row[0] for row in rows], pa.string()),
                      "topic": pa.array([row[1] for row in rows], pa.string())})
+
+
+def topic_names(topics: pa.Table) -> dict[str, str]:
+    """How every card names a topic: by its label (its top keywords), keyed by the id as trend keys spell it.
+
+    Args:
+        topics: ``topic_id, label`` rows (the store's ``topics`` table, or ``TopicModel.topics_``).
+
+    Returns:
+        ``str(topic_id)`` -> the label; ``"topic {topic_id}"`` without one, and ``"{label} (topic {topic_id})"``
+        where two topics share a label.
+
+    Raises:
+        DataError: ``topics`` lacks ``topic_id`` or ``label``.
+
+    Examples:
+        >>> topic_names(pa.table({"topic_id": [9, 2, 4, 5], "label": ["china, us, italy, trump", None, "a, b",
+        ...                                                           "a, b"]}))
+        {'9': 'china, us, italy, trump', '2': 'topic 2', '4': 'a, b (topic 4)', '5': 'a, b (topic 5)'}
+    """
+    missing = {"topic_id", "label"} - set(topics.column_names)
+    if missing:
+        raise DataError(f"topics need the columns topic_id and label to be named; missing {sorted(missing)}")
+    rows = [(topic, label) for topic, label in zip(topics.column("topic_id").to_pylist(),
+                                                   topics.column("label").to_pylist()) if topic is not None]
+    shared = Counter(label for _, label in rows if label)
+    return {str(topic): (f"topic {topic}" if not label else label if shared[label] == 1
+                         else f"{label} (topic {topic})") for topic, label in rows}
 
 
 def load_topic_model(store: Store) -> TopicModel:
@@ -917,7 +948,7 @@ def _topic_map(centroids: np.ndarray, topics: pa.Table):
     import plotly.graph_objects as go
 
     from socialfusion.report import Figure
-    from socialfusion.report._figures import ACCENT, FONT_FAMILY
+    from socialfusion.report._figures import FONT_FAMILY, topic_colors
 
     centred = centroids - centroids.mean(axis=0)
     if len(centroids) >= 3:
@@ -928,10 +959,14 @@ def _topic_map(centroids: np.ndarray, topics: pa.Table):
         xy[:, : min(2, centred.shape[1])] = centred[:, :2]
     sizes = np.asarray(topics.column("size").to_pylist(), np.float64)
     marker = 12 + 40 * np.sqrt(sizes / max(sizes.max(), 1))
-    labels = [html.escape(f"{topic}: {', '.join(words[:3])}") for topic, words in
-              zip(topics.column("topic_id").to_pylist(), topics.column("keywords").to_pylist())]
+    ids = topics.column("topic_id").to_pylist()
+    names = topic_names(topics) if "label" in topics.column_names else {}
+    labels = [html.escape(names.get(str(topic)) or f"{topic}: {', '.join(words[:3])}") for topic, words in
+              zip(ids, topics.column("keywords").to_pylist())]
+    colours = topic_colors(ids)
     figure = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", text=labels, textposition="top center",
-                                  marker={"size": marker, "color": ACCENT, "opacity": 0.6},
+                                  marker={"size": marker, "color": [colours[str(topic)] for topic in ids],
+                                          "opacity": 0.6},
                                   hovertext=[f"{label} ({int(size):,} posts)" for label, size in zip(labels, sizes)],
                                   hoverinfo="text"))
     figure.update_layout(template="plotly_white", height=420, margin={"l": 10, "r": 20, "t": 10, "b": 10},
