@@ -14,7 +14,7 @@ from socialfusion.schema import MEDIA_KINDS, TABLES, arrow_schema, empty_table, 
 if TYPE_CHECKING:
     from socialfusion.store import Store
 
-__all__ = ["Corpus"]
+__all__ = ["Corpus", "resolve_mentions"]
 
 
 def _empty(table: str):
@@ -111,3 +111,46 @@ def modality_counts(posts: pa.Table) -> dict[str, int]:
         owners = pc.filter(parents, pc.equal(kinds, kind))
         counts[kind] = len(pc.unique(owners))
     return counts
+
+
+def _handle_key(value: str) -> str:
+    """How a handle is compared: case-insensitive, without spaces or a leading ``@`` (ASCII or full-width)."""
+    return value.strip().lstrip("@＠").strip().casefold()
+
+
+def resolve_mentions(posts: pa.Table, users: pa.Table) -> pa.Table:
+    """Posts whose ``mentions`` name users by ``user_id``: each handle resolved through the users table.
+
+    Posts mention users by handle (``@happy_tiger119``) while authors, follows and interactions name them by id
+    (``u0119``); without this, one user is counted as two. A mention matches a user whose ``handle`` is the same
+    ignoring case and a leading ``@``; a mention that matches no handle, or the handles of several users, stays as
+    it is (it may already be an id, or name someone outside the corpus).
+
+    Args:
+        posts: posts with a ``mentions`` list column (other columns are kept as they are).
+        users: the users table (``user_id``, ``handle``).
+
+    Returns:
+        ``posts`` with ``mentions`` replaced; the same table when there is nothing to resolve.
+
+    Examples:
+        >>> posts = pa.table({"post_id": ["p1"], "mentions": [["@Happy_Tiger119", "stranger", "u7"]]})
+        >>> users = pa.table({"user_id": ["u0119", "u7"], "handle": ["happy_tiger119", "sky"]})
+        >>> resolve_mentions(posts, users).column("mentions").to_pylist()
+        [['u0119', 'stranger', 'u7']]
+    """
+    if "mentions" not in posts.column_names or "handle" not in users.column_names or users.num_rows == 0:
+        return posts
+    owners: dict[str, set[str]] = {}
+    for user_id, handle in zip(users.column("user_id").to_pylist(), users.column("handle").to_pylist()):
+        if user_id is not None and handle and _handle_key(handle):
+            owners.setdefault(_handle_key(handle), set()).add(user_id)
+    user_of = {handle: next(iter(ids)) for handle, ids in owners.items() if len(ids) == 1}
+    if not user_of:
+        return posts
+    resolved = [None if mentions is None else [user_of.get(_handle_key(value), value) if value else value
+                                               for value in mentions]
+                for mentions in posts.column("mentions").to_pylist()]
+    position = posts.column_names.index("mentions")
+    return posts.set_column(position, posts.schema.field("mentions"),
+                            pa.array(resolved, posts.schema.field("mentions").type))

@@ -61,14 +61,16 @@ def _section_or_note(key: str, title: str, build: Callable[[], Any]) -> Any:
         return ReportSection(title=title, key=key, summary="Skipped.", blocks=[Text(f"Skipped: {error}")])
 
 
-def _trend_keys(store: Store | None, corpus: Corpus) -> pa.Table:
-    """Topic assignments when a topic model wrote them to the store, else hashtags."""
-    from socialfusion.tasks.topics import POST_TOPICS_TABLE
+def _trend_keys(store: Store | None, corpus: Corpus) -> tuple[pa.Table, pa.Table | None]:
+    """Topic assignments when a topic model wrote them to the store, else hashtags; and the store's ``topics``
+    table (what names and colours the topics in every card) when the keys are its topic ids."""
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE
     from socialfusion.tasks.trends import key_assignment
 
     if store is not None and POST_TOPICS_TABLE in store.tables():
-        return key_assignment(store, by="topic")
-    return key_assignment(corpus.posts, by="hashtag")
+        topics = store.read(TOPICS_TABLE, columns=["topic_id", "label"]) if TOPICS_TABLE in store.tables() else None
+        return key_assignment(store, by="topic"), topics
+    return key_assignment(corpus.posts, by="hashtag"), None
 
 
 def _trends_and_opinion(corpus: Corpus, store: Store | None) -> list:
@@ -81,13 +83,14 @@ def _trends_and_opinion(corpus: Corpus, store: Store | None) -> list:
     )
     from socialfusion.tasks.trends import trends_section, volume_series
 
-    keys = _trend_keys(store, corpus)
-    sections = [_section_or_note("trends", "Trends", lambda: trends_section(volume_series(corpus.posts, keys)))]
+    keys, topics = _trend_keys(store, corpus)
+    sections = [_section_or_note("trends", "Trends",
+                                 lambda: trends_section(volume_series(corpus.posts, keys), topics=topics))]
 
     def opinion() -> Any:
         scored = opinion_posts(corpus.posts, keys, post_sentiment(store) if store is not None else None)
-        timeline = count_opinions(scored)
-        return opinion_section(timeline, opinion_alerts(timeline, evidence=scored))
+        timeline = count_opinions(scored, posts=corpus.posts)
+        return opinion_section(timeline, opinion_alerts(timeline, evidence=scored), topics=topics)
 
     sections.append(_section_or_note("opinion", "Public opinion", opinion))
     return sections
@@ -108,7 +111,8 @@ def _knowledge_and_patterns(corpus: Corpus) -> list:
 
     return [
         _section_or_note("knowledge", "Knowledge graph",
-                         lambda: knowledge_section(KnowledgeGraph.build(corpus.posts, entities))),
+                         lambda: knowledge_section(KnowledgeGraph.build(corpus.posts, entities,
+                                                                        users=corpus.users))),
         _section_or_note("patterns", "Hidden patterns", patterns),
     ]
 

@@ -59,3 +59,22 @@ def test_opinion_timeline_and_alerts(store_path):
 def test_missing_store_fails_with_a_hint(tmp_path):
     result = runner.invoke(trends_app, ["series", "--store", str(tmp_path / "absent")])
     assert result.exit_code == 2
+
+
+def test_days_not_observed_are_printed_and_left_null(tmp_path):
+    from socialfusion.corpus import Corpus
+
+    days = ["2020-03-19", "2020-03-20", "2020-04-01", "2020-04-02"]  # 21-31 March: not collected
+    posts = [{"post_id": f"p{n}", "author_id": "u1", "text": "calm #a", "hashtags": ["a"],
+              "created_at": f"{day}T00:00:00Z"} for n, day in enumerate(days)]
+    ingest_corpus(Corpus.from_records(posts=posts), connect(tmp_path / "store"))
+    result = runner.invoke(trends_app, ["series", "--store", str(tmp_path / "store"), "--json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
+    assert [row["count"] for row in rows if row["period"].startswith("2020-03-2")][2:] == [None] * 8
+    assert "11 days not observed" in result.stderr and "21–31 Mar 2020" in result.stderr
+    table = runner.invoke(trends_app, ["bursts", "--store", str(tmp_path / "store")])
+    assert "11 days not observed" in table.stdout
+    timeline = runner.invoke(opinion_app, ["timeline", "--store", str(tmp_path / "store")])
+    assert timeline.exit_code == 0, timeline.output
+    assert "11 days not observed" in timeline.stdout

@@ -134,8 +134,19 @@ def test_long_spans_are_binned():
     activity = _figure(overview_section(Corpus.from_records(posts=posts)), "activity")
     (line,) = activity.figure.data
     assert len(line.y) <= MAX_TIMELINE_POINTS
-    assert sum(line.y) == 2
+    assert sum(value for value in line.y if value is not None) == 2  # the bins with no post are gaps (None)
     assert activity.caption.startswith("Posts per 4 days")
+
+
+def test_days_without_any_post_are_gaps_not_zeros():
+    days = ["2020-03-19", "2020-03-20", "2020-04-01", "2020-04-02"]  # 21-31 March: not collected
+    posts = [{"post_id": f"p{n}", "text": "x", "created_at": f"{day}T00:00:00Z"} for n, day in enumerate(days)]
+    activity = _figure(overview_section(Corpus.from_records(posts=posts)), "activity")
+    (line,) = activity.figure.data
+    per_day = dict(zip(map(str, line.x), line.y, strict=True))
+    assert per_day["2020-03-20"] == 1 and per_day["2020-04-01"] == 1
+    assert all(per_day[f"2020-03-{day}"] is None for day in range(21, 32))
+    assert "11 days not observed" in activity.caption and "21–31 Mar 2020" in activity.caption
 
 
 def _million_posts() -> pa.Table:

@@ -329,3 +329,27 @@ def test_disconnected_graph_scores_without_warnings(hand_corpus):
 
     assert scores["loner"]["hub"] == pytest.approx(0.0, abs=1e-9)
     assert undirected_scores["a"]["hub"] == pytest.approx(1.0)
+
+
+def test_mentions_by_handle_and_follows_by_id_are_one_user(synthetic):
+    corpus = synthetic.corpus
+    handles = {handle.casefold() for handle in corpus.users.column("handle").to_pylist()}
+    mentioned = {value for values in corpus.posts.column("mentions").to_pylist() for value in values or []}
+    assert mentioned and all(value.lstrip("@").casefold() in handles for value in mentioned)  # posts name handles
+
+    graph = social_graph(corpus, kinds=["follow", "mention"])
+    user_ids = set(corpus.users.column("user_id").to_pylist())
+    assert set(graph.vs["name"]) == user_ids  # no vertex is a handle: each mention found its user
+    only_mentions = social_graph(corpus, kinds=["mention"])
+    assert only_mentions.ecount() > 0 and set(only_mentions.vs["name"]) == user_ids
+    ranked = influence_scores(graph).column("user_id").to_pylist()
+    assert len(ranked) == len(set(ranked)) == len(user_ids)
+
+
+def test_a_mention_resolves_by_handle_case_insensitively_and_unknown_ones_stay():
+    corpus = Corpus.from_records(
+        users=[{"user_id": "u1", "handle": "Happy_Tiger1"}, {"user_id": "u2", "handle": "sky"}],
+        posts=[{"post_id": "p1", "author_id": "u2", "text": "hi", "mentions": ["@happy_tiger1", "Stranger"]}],
+        edges=[{"src": "u2", "dst": "u1", "kind": "follow"}])
+    assert weighted_edges(social_graph(corpus, ["follow", "mention"])) == {("u2", "u1"): 2.0,
+                                                                          ("u2", "Stranger"): 1.0}

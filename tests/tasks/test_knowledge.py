@@ -230,3 +230,15 @@ def test_knowledge_section_is_deterministic_and_renders(four):
     assert "No named entity" in render_report([first], title="kg")
     with pytest.raises(ConfigurationError, match="top must be"):
         knowledge_section(four, top=0)
+
+
+def test_a_mentioned_handle_is_the_node_of_the_user_who_posts():
+    posts = pa.table({"post_id": ["p1", "p2"], "author_id": ["u1", "u2"], "text": ["hi @Bob", "hello"],
+                      "mentions": [["@Bob"], []]})
+    users = pa.table({"user_id": ["u1", "u2"], "handle": ["ann", "bob"]})
+    graph = KnowledgeGraph.build(posts, no_entities(), users=users)
+    node_ids = graph.nodes.column("node_id").to_pylist()
+    assert "user:u2" in node_ids and not any(node.casefold() == "user:bob" for node in node_ids)
+    assert ("user:u1", "user:u2", "mentions") in {(row["source"], row["target"], row["relation"])
+                                                 for row in graph.edges.to_pylist()}
+    assert post_items(posts, no_entities(), kinds=["mention"]).column("item").to_pylist() == ["user:Bob"]

@@ -14,12 +14,12 @@ from socialfusion.tasks.opinion import opinion_alerts, opinion_posts, opinion_se
 START = dt.datetime(2024, 5, 1, 12, tzinfo=dt.UTC)
 
 
-def simulated(shares: list[float], per_day: int, seed: int, key: str = "bus"):
+def simulated(shares: list[float | None], per_day: int, seed: int, key: str = "bus"):
     """Posts of one hashtag, ``per_day`` a day, each negative with the day's share; their labels."""
     rng = np.random.default_rng(seed)
     ids, times, labels = [], [], []
     for day, share in enumerate(shares):
-        for index in range(per_day):
+        for index in range(per_day if share is not None else 0):  # None: a day not collected, no post at all
             ids.append(f"{key}-{day}-{index}")
             times.append(START + dt.timedelta(days=day))
             labels.append("negative" if rng.random() < share else "neutral")
@@ -85,3 +85,24 @@ def test_bad_arguments_raise_clear_errors():
         opinion_alerts(timeline.drop_columns(["negative"]))
     with pytest.raises(DataError, match="label"):
         opinion_timeline(posts, sentiment=pa.table({"post_id": ["x"]}))
+
+
+def test_alert_windows_and_baselines_step_over_days_not_observed():
+    # 14 calm days, 10 days not collected (no post at all), then 3 days of a rise: the baseline is the 14 calm days
+    posts, sentiment = simulated([0.2] * 14 + [None] * 10 + [0.7] * 3, 30, seed=1)
+    timeline = opinion_timeline(posts, sentiment=sentiment)
+    assert timeline.column("total").to_pylist()[14:24] == [0] * 10
+    alerts = opinion_alerts(timeline, latest_only=True).to_pylist()
+    assert len(alerts) == 1
+    assert alerts[0]["start"] == START.replace(hour=0) + dt.timedelta(days=24)
+    assert alerts[0]["baseline_posts"] == 14 * 30  # the baseline reaches back over the gap to the calm days
+    section = opinion_section(timeline, opinion_alerts(timeline))
+    assert "(10 not observed)" in section.summary
+    assert any("10 days not observed" in getattr(block, "text", "") for block in section.blocks)
+
+
+def test_opinion_section_names_topics_by_label():
+    posts, sentiment = simulated([0.3] * 5, 5, 0, key="4")
+    timeline = opinion_timeline(posts, sentiment=sentiment)
+    section = opinion_section(timeline, topics=pa.table({"topic_id": [4], "label": ["masks, wuhan"]}))
+    assert [trace.name for trace in section.blocks[1].figure.data] == ["masks, wuhan"]

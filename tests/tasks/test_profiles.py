@@ -243,3 +243,51 @@ def test_users_known_only_from_interactions_get_a_profile():
     assert embeddings.user_ids == ["ann", "bea", "cal", "dan"] and embeddings.missing.tolist()[3]
     dan = build_profiles(corpus, sentiment=None, embeddings=embeddings).to_pylist()[3]
     assert (dan["user_id"], dan["peak_hour"], dan["peak_weekday"], dan["n_posts"]) == ("dan", 14, 1, 0)
+
+
+def date_only(corpus: Corpus) -> Corpus:
+    """The same corpus with every timestamp cut to its date (00:00 UTC), as a daily export gives it."""
+    import pyarrow.compute as pc
+
+    def to_date(column):
+        return pc.cast(pc.cast(pc.cast(column, pa.timestamp("us")), pa.date32()), pa.timestamp("us")).cast(
+            column.type)
+
+    posts = corpus.posts.set_column(corpus.posts.column_names.index("created_at"), "created_at",
+                                    to_date(corpus.posts.column("created_at")))
+    interactions = corpus.interactions.set_column(corpus.interactions.column_names.index("at"), "at",
+                                                  to_date(corpus.interactions.column("at")))
+    return Corpus(posts=posts, users=corpus.users, interactions=interactions, edges=corpus.edges)
+
+
+def test_dates_without_times_give_no_hours():
+    corpus = date_only(rhythm_corpus())
+    profiles = {row["user_id"]: row for row in build_profiles(corpus, text_encoder="text/tfidf",
+                                                               sentiment=None).to_pylist()}
+    ann, bea = profiles["ann"], profiles["bea"]
+    assert ann["peak_hour"] is None and sum(ann["hour_shares"]) == 0  # not "peak hour 0"
+    assert (ann["peak_weekday"], ann["n_actions"]) == (0, 3)  # the dates still tell the weekday
+    assert ann["weekday_shares"][0] == pytest.approx(2 / 3)
+    assert bea["peak_hour"] is None and bea["n_actions"] == 2
+
+    many, vectors = many_users_corpus()
+    dated = date_only(many)
+    embeddings = profile_embeddings(dated, post_vectors=one_hot_vectors(dated, vectors))
+    segments = audience_segments(build_profiles(dated, sentiment=None, embeddings=embeddings), corpus=dated,
+                                 random_state=0)
+    assert all(card["peak_hours"] == [] for card in segments.cards.to_pylist())
+    works = [trait for card in segments.cards.to_pylist() for trait in card["what_works"]]
+    assert works and not any("h)" in trait for trait in works)  # no "night (0-6h)" band made up from midnight
+
+
+def test_a_date_only_platform_gives_no_hours_while_a_timed_one_does():
+    corpus = Corpus.from_records(posts=[
+        {"post_id": "w1", "author_id": "wen", "text": "a", "created_at": "2020-03-02T00:00:00Z", "platform": "weibo"},
+        {"post_id": "w2", "author_id": "wen", "text": "b", "created_at": "2020-03-03T00:00:00Z", "platform": "weibo"},
+        {"post_id": "x1", "author_id": "xia", "text": "c", "created_at": "2020-03-02T00:00:00Z", "platform": "x"},
+        {"post_id": "x2", "author_id": "xia", "text": "d", "created_at": "2020-03-03T00:00:00Z", "platform": "x"},
+        {"post_id": "x3", "author_id": "xia", "text": "e", "created_at": "2020-03-03T07:15:00Z", "platform": "x"}])
+    profiles = {row["user_id"]: row for row in build_profiles(corpus, text_encoder="text/tfidf",
+                                                               sentiment=None).to_pylist()}
+    assert profiles["wen"]["peak_hour"] is None
+    assert profiles["xia"]["peak_hour"] == 0 and profiles["xia"]["hour_shares"][7] == pytest.approx(1 / 3)

@@ -29,8 +29,9 @@ def _build(store: Path, *, entities: bool = True, include_posts: bool = False):
     from socialfusion.tasks.knowledge import KnowledgeGraph, no_entities
 
     try:
-        return KnowledgeGraph.build(load_corpus(store).posts, None if entities else no_entities(),
-                                    include_posts=include_posts)
+        corpus = load_corpus(store)
+        return KnowledgeGraph.build(corpus.posts, None if entities else no_entities(), include_posts=include_posts,
+                                    users=corpus.users)
     except SocialFusionError as error:
         fail(error)
 
@@ -149,11 +150,13 @@ def rules(
     as_json: JsonOption = False,
 ) -> None:
     """Association rules between what posts carry (FP-growth), by lift."""
+    from socialfusion.corpus import resolve_mentions
     from socialfusion.tasks.patterns import association_rules
 
     try:
-        found = association_rules(load_corpus(store).posts, items=_kinds(items), min_support=min_support,
-                                  min_confidence=min_confidence)
+        corpus = load_corpus(store)
+        found = association_rules(resolve_mentions(corpus.posts, corpus.users), items=_kinds(items),
+                                  min_support=min_support, min_confidence=min_confidence)
     except SocialFusionError as error:
         fail(error)
     rows = [{"antecedent": " + ".join(row["antecedent"]), "consequent": " + ".join(row["consequent"]),
@@ -177,9 +180,9 @@ def segments(
     from socialfusion.tasks.patterns import user_segments
 
     try:
-        posts = load_corpus(store).posts
-        found = user_segments(posts, post_items(posts, kinds=_kinds(items)), n_segments, key_column="item",
-                              random_state=seed)
+        corpus = load_corpus(store)
+        found = user_segments(corpus.posts, post_items(corpus.posts, kinds=_kinds(items), users=corpus.users),
+                              n_segments, key_column="item", random_state=seed)
     except SocialFusionError as error:
         fail(error)
     rows = [{"segment": row["segment"], "users": row["size"], "top keys": ", ".join(row["top_keys"])}

@@ -1,8 +1,9 @@
 """Plotly charts in the report's house style, for sections that plot counts (bars) and series (lines).
 
 Single-series charts use the accent colour; charts of several series (one per class, say) show a legend and take
-their colours from ``colors`` or Plotly's default sequence. ``day_bins`` and ``date_axis`` put dated values on a
-time axis of at most ``MAX_TIMELINE_POINTS`` points.
+their colours from ``colors`` or Plotly's default sequence. A topic has one colour in every card, keyed by its id
+(``topic_colors``). ``day_bins`` and ``date_axis`` put dated values on a time axis of at most
+``MAX_TIMELINE_POINTS`` points. A None in a line's values is a gap (a period not observed): the line breaks there.
 
 Plotly.js reads a subset of HTML in every label (``<b>``, ``<a href>``, entities), so category labels that
 come from user data are entity-escaped here: a hashtag ``#<b>x</b>`` shows as typed, never as markup.
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 import pyarrow as pa
 
-__all__ = ["MAX_TIMELINE_POINTS", "bar_chart", "date_axis", "day_bins", "line_chart", "lines_chart",
-           "house_layout", "line_segments", "node_link_layout", "stacked_bar_chart"]
+__all__ = ["MAX_TIMELINE_POINTS", "OUTLIER_COLOR", "TOPIC_PALETTE", "bar_chart", "date_axis", "day_bins",
+           "house_layout", "line_chart", "line_segments", "lines_chart", "node_link_layout", "stacked_bar_chart",
+           "topic_colors"]
 
 MAX_TIMELINE_POINTS = 3660
 """Above this many days (about ten years) a time axis counts per bin of several days."""
@@ -34,11 +36,61 @@ _MAX_MARKER_POINTS = 60  # beyond this a line's markers only add clutter
 _DATE_TICKS_MAX = 14
 _MILLISECONDS_PER_DAY = 86_400_000
 
+TOPIC_PALETTE = ("#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
+                 "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
+                 "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038")
+"""Topic colours (Plotly's Dark24): topic ``i`` is ``TOPIC_PALETTE[i % 24]`` in every card."""
 
-def _count_ticks(values: Sequence[float]) -> dict[str, Any]:
+OUTLIER_COLOR = "#9e9e9e"
+"""The colour of the outlier topic (-1, posts no topic claims)."""
+
+
+def topic_colors(topic_ids: Iterable[Any]) -> dict[str, str]:
+    """One colour per topic, keyed by topic id, the same in every card (trends, opinion, the topic map, ...).
+
+    Args:
+        topic_ids: topic ids, as ints or the strings of ints that trend and opinion keys are; other values (keys
+            that are not topic ids) get no colour.
+
+    Returns:
+        ``str(topic_id)`` -> CSS colour.
+
+    Examples:
+        >>> topic_colors([0, "1", -1, "cats"])
+        {'0': '#2E91E5', '1': '#E15F99', '-1': '#9e9e9e'}
+    """
+    colours = {}
+    for topic in topic_ids:
+        try:
+            number = int(str(topic))
+        except ValueError:
+            continue
+        colours[str(topic)] = OUTLIER_COLOR if number < 0 else TOPIC_PALETTE[number % len(TOPIC_PALETTE)]
+    return colours
+
+
+def _present(values: Sequence[Any]) -> list[float]:
+    """The values that are numbers: a None or NaN is a gap."""
+    return [float(value) for value in values if value is not None and not math.isnan(float(value))]
+
+
+def _count_ticks(values: Sequence[float | None]) -> dict[str, Any]:
     """Axis settings that keep ticks on whole numbers when all values are small counts (no "0.5 posts")."""
-    small_whole = all(float(value).is_integer() for value in values) and max(values, default=0) <= 10
+    present = _present(values)
+    small_whole = all(value.is_integer() for value in present) and max(present, default=0) <= 10
     return {"dtick": 1, "tick0": 0} if small_whole else {}
+
+
+def _line_mode(n_points: int, series: Iterable[Sequence[Any]]) -> str:
+    """Markers while there are few points, and wherever a gap leaves a point alone (a line cannot show it)."""
+    if n_points <= _MAX_MARKER_POINTS:
+        return "lines+markers"
+    for values in series:
+        gap = [value is None or (isinstance(value, float) and math.isnan(value)) for value in values]
+        padded = [True, *gap, True]
+        if any(not padded[i] and padded[i - 1] and padded[i + 1] for i in range(1, len(padded) - 1)):
+            return "lines+markers"
+    return "lines"
 
 
 def house_layout(figure: go.Figure, *, height: int, x_title: str, y_title: str) -> go.Figure:
@@ -123,21 +175,21 @@ def bar_chart(
     return figure
 
 
-def line_chart(x: Sequence[Any], y: Sequence[float], *, x_title: str, y_title: str) -> go.Figure:
-    """A single-series line chart (markers shown while there are few points).
+def line_chart(x: Sequence[Any], y: Sequence[float | None], *, x_title: str, y_title: str) -> go.Figure:
+    """A single-series line chart (markers shown while there are few points, and on points a gap isolates).
 
     Args:
         x: the x values (numbers or dates, e.g. a ``datetime64[D]`` array).
-        y: one value per x.
+        y: one value per x; None is a gap (the line breaks).
         x_title: the x axis title.
         y_title: the y axis title.
 
     Returns:
         A figure with one ``Scatter`` trace.
     """
-    mode = "lines+markers" if len(x) <= _MAX_MARKER_POINTS else "lines"
+    mode = _line_mode(len(x), [y])
     line = go.Scatter(
-        x=x, y=y, mode=mode, line={"color": ACCENT, "width": 2}, hovertemplate="%{x}: %{y:,}<extra></extra>"
+        x=x, y=list(y), mode=mode, line={"color": ACCENT, "width": 2}, hovertemplate="%{x}: %{y:,}<extra></extra>"
     )
     figure = house_layout(go.Figure(line), height=_HEIGHT_PX, x_title=x_title, y_title=y_title)
     return figure.update_yaxes(rangemode="tozero", **_count_ticks(y))
@@ -161,7 +213,8 @@ def lines_chart(
 
     Args:
         x: the x values (numbers or dates).
-        series: series name -> one value per x, drawn in the mapping's order (names entity-escaped).
+        series: series name -> one value per x (None: a gap), drawn in the mapping's order (names
+            entity-escaped).
         x_title: the x axis title.
         y_title: the y axis title.
         colors: series name -> CSS colour; series not named take Plotly's default colours.
@@ -169,7 +222,7 @@ def lines_chart(
     Returns:
         A figure with one ``Scatter`` trace per series.
     """
-    mode = "lines+markers" if len(x) <= _MAX_MARKER_POINTS else "lines"
+    mode = _line_mode(len(x), series.values())
     figure = go.Figure()
     for name, values in series.items():
         label = html.escape(str(name), quote=False)

@@ -91,7 +91,13 @@ def _modalities(posts: pa.Table) -> Block:
 
 
 def _activity(created_at: pa.ChunkedArray) -> Block:
-    """Posts per day (per bin of days for long spans) as a line; posts without ``created_at`` are counted."""
+    """Posts per day (per bin of days for long spans) as a line; posts without ``created_at`` are counted.
+
+    A day without any post was not observed (``observed_periods``): the line breaks there instead of dropping to
+    0, and the caption names those days.
+    """
+    from socialfusion.tasks._periods import describe_unobserved, observed_periods
+
     undated = created_at.null_count
     undated_note = (
         f" {plural(undated, 'post')} without created_at {'is' if undated == 1 else 'are'} not shown."
@@ -102,10 +108,14 @@ def _activity(created_at: pa.ChunkedArray) -> Block:
         return Text(f"No post has a created_at, so there is no activity over time to show.{undated_note}")
     bins, bin_starts, bin_days = day_bins(pc.drop_null(created_at))
     counts = np.bincount(bins, minlength=len(bin_starts))
+    observed = observed_periods(bin_starts, counts)
     unit = "day" if bin_days == 1 else f"{bin_days} days"
-    figure = line_chart(bin_starts, counts, x_title="date (UTC)", y_title=f"posts per {unit}")
+    values = [int(count) if seen else None for count, seen in zip(counts, observed)]
+    figure = line_chart(bin_starts, values, x_title="date (UTC)", y_title=f"posts per {unit}")
     date_axis(figure, len(counts), bin_days)
-    return Figure(figure, caption=f"Posts per {unit} (UTC).{undated_note}", key="activity")
+    gaps = describe_unobserved(bin_starts, observed, period_days=bin_days)
+    gap_note = f" Gaps: {gaps}" if gaps else ""
+    return Figure(figure, caption=f"Posts per {unit} (UTC).{gap_note}{undated_note}", key="activity")
 
 
 def _languages(lang: pa.ChunkedArray) -> Block:

@@ -107,6 +107,7 @@ from socialfusion.tasks.topics import (
     read_topics,
     topic_coherence,
     topic_diversity,
+    topic_names,
     topics_section,
     write_topics,
 )
@@ -204,6 +205,7 @@ __all__ = [
     "time_split",
     "topic_coherence",
     "topic_diversity",
+    "topic_names",
     "topics_section",
     "trends_section",
     "user_segments",

@@ -115,7 +115,9 @@ def social_graph(
 
     - ``"follow"``, ``"friend"``: rows of that kind in the edges table (``src -> dst``, the row's ``weight``,
       1 when missing);
-    - ``"mention"``: post author -> each mentioned user;
+    - ``"mention"``: post author -> each mentioned user, a handle resolved to the ``user_id`` of the users
+      table (``resolve_mentions``: case-insensitive, a leading ``@`` stripped; unresolved mentions stay as
+      they are), so a user mentioned by handle and followed by id is one vertex;
     - ``"reply"``: post author -> author of the post replied to (replies to unknown posts are skipped);
     - ``"reshare"``: post author -> author of the reshared post.
 
@@ -150,14 +152,17 @@ def social_graph(
     unknown = [kind for kind in kinds if kind not in GRAPH_KINDS]
     if unknown or not kinds:
         raise ConfigurationError(f"kinds must be a non-empty selection of {GRAPH_KINDS}; got {kinds!r}")
+    from socialfusion.corpus import resolve_mentions
+
     ig = _igraph()
+    posts = resolve_mentions(corpus.posts, corpus.users) if "mention" in kinds else corpus.posts
     weights: Counter[tuple[str, str]] = Counter()
     for kind in kinds:
         ties: list[tuple[str, str, float]]
         if kind in _EDGE_TABLE_KINDS:
             ties = _edge_table_ties(corpus.edges, kind)
         else:
-            ties = [(source, target, 1.0) for source, target in _post_ties(corpus.posts, kind)]
+            ties = [(source, target, 1.0) for source, target in _post_ties(posts, kind)]
             if not ties and kind != "reshare":
                 ties = _edge_table_ties(corpus.edges, kind)
         for source, target, weight in ties:

@@ -322,18 +322,22 @@ def _list_column(posts: pa.Table, name: str) -> list[list[str]]:
     return [values or [] for values in posts.column(name).to_pylist()]
 
 
-def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequence[str] = ITEM_KINDS) -> pa.Table:
+def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequence[str] = ITEM_KINDS,
+               users: pa.Table | None = None) -> pa.Table:
     """The things each post carries, as knowledge-graph node ids: the keys of co-occurrence and association rules.
 
     - ``entity``: ``"{type}:{entity}"`` from ``entities`` (``extract_entities(posts)`` when None);
     - ``hashtag``: ``"hashtag:{tag}"``, lower-case, without ``#``;
-    - ``mention``: ``"user:{id}"`` for each mentioned user (without ``@``);
+    - ``mention``: ``"user:{id}"`` for each mentioned user (without ``@``; a handle resolved to its ``user_id``
+      when ``users`` is given, so that it is the same node as the user's authorship);
     - ``domain``: ``"domain:{host}"`` of each link, lower-case, without ``www.``.
 
     Args:
         posts: a posts table with ``post_id`` (and ``text``, ``hashtags``, ``mentions``, ``urls`` as available).
         entities: an ``extract_entities`` table; None runs ``extract_entities`` when ``"entity"`` is asked for.
         kinds: which of ``ITEM_KINDS`` to list.
+        users: the users table, to resolve mentioned handles to user ids (``resolve_mentions``); None keeps
+            mentions as written.
 
     Returns:
         A table ``post_id, item, kind`` (``ITEM_SCHEMA``), each (post, item) once, in post order.
@@ -352,6 +356,10 @@ def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequ
     if unknown:
         raise ConfigurationError(f"unknown item kinds {unknown}; expected some of {ITEM_KINDS}")
     _require_columns(posts, ("post_id",), "post_items")
+    if users is not None and "mention" in kinds:
+        from socialfusion.corpus import resolve_mentions
+
+        posts = resolve_mentions(posts, users)
     post_ids = posts.column("post_id").to_pylist()
     per_post: list[dict[str, str]] = [{} for _ in post_ids]  # item -> kind, in insertion order
     if "entity" in kinds:
@@ -441,6 +449,7 @@ class KnowledgeGraph:
         include_authors: bool = True,
         include_posts: bool = False,
         languages: Sequence[str] = ("en", "zh"),
+        users: pa.Table | None = None,
     ) -> KnowledgeGraph:
         """Build the graph of a posts table.
 
@@ -461,6 +470,8 @@ class KnowledgeGraph:
             include_authors: add author nodes and their relations.
             include_posts: add a node per post.
             languages: languages for ``extract_entities`` when it runs.
+            users: the users table (``Corpus.users``): mentioned handles become the ``user:{user_id}`` node of
+                the user, the one its authorship makes; None keeps mentions as written.
 
         Returns:
             The graph.
@@ -471,7 +482,7 @@ class KnowledgeGraph:
         _require_columns(posts, ("post_id", "text"), "KnowledgeGraph.build")
         if entities is None:
             entities = extract_entities(posts, languages=languages)
-        items = post_items(posts, entities)
+        items = post_items(posts, entities, users=users)
         post_ids = posts.column("post_id").to_pylist()
         authors = posts.column("author_id").to_pylist() if "author_id" in posts.column_names else [None] * len(post_ids)
         by_post: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -695,21 +706,36 @@ class KnowledgeGraph:
         """Read a graph written by ``to_graphml``.
 
         Raises:
-            DataError: the file is not such a graph (a node lacks its type or label).
+            DataError: the file cannot be read, is not well-formed GraphML, or is not such a graph (a node lacks
+                its type or label, a value has the wrong type).
         """
+        from xml.etree.ElementTree import ParseError
+
         nx = attempt_import("networkx", "graph")
-        graph = nx.read_graphml(Path(path), force_multigraph=True)
+        try:
+            graph = nx.read_graphml(Path(path), force_multigraph=True)
+        except ParseError as error:
+            raise DataError(f"{path} is not well-formed GraphML (XML error: {error})") from None
+        except (nx.NetworkXError, ValueError, TypeError, KeyError) as error:  # a GraphML shape networkx refuses
+            raise DataError(f"{path} is not GraphML that can be read ({type(error).__name__}: {error})") from None
+        except OSError as error:
+            raise DataError(f"cannot read the graph file {path}: {error.strerror or error}") from None
         try:
             nodes = [{"node_id": node, "label": data["label"], "type": data["type"], "posts": int(data["posts"])}
                      for node, data in graph.nodes(data=True)]
             edges = [{"source": source, "target": target, "relation": data["relation"],
                       "weight": float(data["weight"]), "pmi": data.get("pmi")}
                      for source, target, data in graph.edges(data=True)]
+            edges.sort(key=lambda row: (row["relation"], row["source"], row["target"]))
+            node_table = pa.Table.from_pylist(nodes, schema=NODE_SCHEMA)
+            edge_table = pa.Table.from_pylist(edges, schema=EDGE_SCHEMA)
+            n_posts = int(graph.graph.get("n_posts", 0))
         except KeyError as error:
             raise DataError(f"{path} is not a socialfusion knowledge graph: missing attribute {error}") from error
-        edges.sort(key=lambda row: (row["relation"], row["source"], row["target"]))
-        return cls(pa.Table.from_pylist(nodes, schema=NODE_SCHEMA), pa.Table.from_pylist(edges, schema=EDGE_SCHEMA),
-                   n_posts=int(graph.graph.get("n_posts", 0)))
+        except (ValueError, TypeError, pa.ArrowException) as error:  # e.g. posts="many", a numeric label
+            raise DataError(f"{path} is not a socialfusion knowledge graph: a value has the wrong type "
+                            f"({type(error).__name__}: {error})") from None
+        return cls(node_table, edge_table, n_posts=n_posts)
 
     def to_jsonld(self, path: str | Path) -> Path:
         """Write JSON-LD: an ``@context`` (schema.org vocabulary), then nodes and relations in ``@graph``.

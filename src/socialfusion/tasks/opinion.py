@@ -12,13 +12,17 @@
   alert carries the posts that explain it: the most negative posts of the key in the window.
 - ``opinion_section``: the report card.
 
+A period of a UTC day without a single post in the corpus was not observed (not collected, not quiet;
+``_periods.observed_periods``): the timeline's ``total`` is 0 there, the alerts' windows and baselines step over
+it, and the card names such days.
+
 Examples:
     >>> import datetime as dt
     >>> posts = pa.table({"post_id": ["p1", "p2", "p3"], "text": ["good", "bad", "bad"],
     ...                   "created_at": [dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC)] * 3,
     ...                   "hashtags": [["bus"], ["bus"], ["bus"]]})
     >>> sentiment = pa.table({"post_id": ["p1", "p2", "p3"], "label": ["positive", "negative", "negative"]})
-    >>> opinion_timeline(posts, sentiment=sentiment).drop_columns(["period"]).to_pylist()
+    >>> opinion_timeline(posts, sentiment=sentiment).drop_columns(["period", "total"]).to_pylist()
     [{'key': 'bus', 'n': 3, 'positive': 1, 'neutral': 0, 'negative': 2, 'negative_share': 0.6666666666666666}]
 """
 
@@ -32,7 +36,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._periods import floor_times, period_unit, post_key_pairs, to_periods
+from socialfusion.tasks._periods import (
+    describe_unobserved,
+    floor_times,
+    observed_periods,
+    period_unit,
+    post_key_pairs,
+    to_periods,
+)
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -163,20 +174,27 @@ def opinion_timeline(posts: pa.Table, keys: pa.Table | str = "hashtags", sentime
         freq: ``"D"`` or ``"h"``.
 
     Returns:
-        Columns ``key``, ``period``, ``n`` (labelled posts), ``positive``, ``neutral``, ``negative`` and
-        ``negative_share`` (``negative / n``, null where ``n`` is 0), for every key and every period from the
-        first labelled post to the last; sorted by key then period. Labels other than the three classes count in
-        ``n`` only.
+        Columns ``key``, ``period``, ``n`` (labelled posts), ``positive``, ``neutral``, ``negative``,
+        ``negative_share`` (``negative / n``, null where ``n`` is 0) and ``total`` (every dated post of the
+        period, keyed, labelled or not; 0 on a day not observed), for every key and every period from the first
+        labelled post to the last; sorted by key then period. Labels other than the three classes count in ``n``
+        only.
 
     Raises:
         ConfigurationError: unknown ``freq`` or ``keys``.
         DataError: a required column is missing, or no keyed post has a label.
     """
-    return count_opinions(opinion_posts(posts, keys, sentiment, freq=freq), freq)
+    return count_opinions(opinion_posts(posts, keys, sentiment, freq=freq), freq, posts=posts)
 
 
-def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
+def count_opinions(scored: pa.Table, freq: str = "D", *, posts: pa.Table | None = None) -> pa.Table:
     """The timeline of ``opinion_timeline`` from ``opinion_posts`` rows already scored (no labelling again).
+
+    Args:
+        scored: ``opinion_posts`` rows.
+        freq: ``"D"`` or ``"h"``.
+        posts: all the posts (``created_at``), to count each period's ``total``, which tells the periods not
+            observed (days without any post); None counts the distinct posts of ``scored``.
 
     Raises:
         DataError: ``scored`` is empty.
@@ -187,6 +205,14 @@ def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
     times = floor_times(scored.column("period"), unit)
     periods = np.arange(times.min(), times.max() + 1)
     period_codes = (times - periods[0]).astype(np.int64)
+    if posts is not None:
+        dated = floor_times(pc.drop_null(posts.column("created_at")), unit)
+        inside = (dated >= periods[0]) & (dated <= periods[-1])
+        totals = np.bincount((dated[inside] - periods[0]).astype(np.int64), minlength=len(periods))
+    else:
+        distinct = pa.table({"post_id": scored.column("post_id"), "period": period_codes}).group_by(
+            ["post_id", "period"]).aggregate([])
+        totals = np.bincount(distinct.column("period").to_numpy(), minlength=len(periods))
     keys, key_codes = np.unique(np.asarray(scored.column("key").to_pylist(), dtype=object), return_inverse=True)
     labels = np.asarray(scored.column("label").to_pylist(), dtype=object)
     shape = (len(keys), len(periods))
@@ -202,6 +228,7 @@ def count_opinions(scored: pa.Table, freq: str = "D") -> pa.Table:
         "period": to_periods(np.tile(periods, len(keys))),
         **{name: pa.array(values, pa.int64()) for name, values in counts.items()},
         "negative_share": pa.array(share, pa.float64(), mask=counts["n"] == 0),
+        "total": pa.array(np.tile(totals, len(keys)), pa.int64()),
     })
 
 
@@ -222,6 +249,26 @@ def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datet
     return [{"post_id": row["post_id"], "text": _excerpt(row["text"])} for row in rows[:top]]
 
 
+def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(periods (T,), keys (K,), n (K, T), negative (K, T), observed (T,))`` of a timeline, periods sorted.
+
+    A period is observed when its day has a post: the timeline's ``total`` when it has one (``count_opinions``),
+    else the labelled posts of all its keys (``observed_periods``).
+    """
+    periods, period_codes = np.unique(floor_times(timeline.column("period"), "us"), return_inverse=True)
+    keys, key_codes = np.unique(np.asarray(timeline.column("key").to_pylist(), dtype=object), return_inverse=True)
+    n = np.zeros((len(keys), len(periods)))
+    negative = np.zeros_like(n)
+    np.add.at(n, (key_codes, period_codes), timeline.column("n").fill_null(0).to_numpy())
+    np.add.at(negative, (key_codes, period_codes), timeline.column("negative").fill_null(0).to_numpy())
+    if "total" in timeline.column_names:
+        totals = np.zeros(len(periods))
+        np.maximum.at(totals, period_codes, timeline.column("total").fill_null(0).to_numpy().astype(float))
+    else:
+        totals = n.sum(axis=0)
+    return periods, keys, n, negative, observed_periods(periods, totals)
+
+
 def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, alpha: float = 0.01,
                    correction: str = "fdr_bh", min_posts: int = 10, latest_only: bool = False,
                    evidence: pa.Table | None = None, examples: int = 3) -> pa.Table:
@@ -235,14 +282,19 @@ def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, a
     (every key and period) are adjusted with ``correction``, Benjamini-Hochberg by default, and a test whose
     adjusted p-value is below ``alpha`` is an alert.
 
+    Periods are counted over the observed periods only: a day without any post in the corpus (the timeline's
+    ``total`` is 0 there; without a ``total``, no labelled post of any key) is neither tested nor part of a window
+    or a baseline, which step over it (``observed_periods``).
+
     Args:
-        timeline: from ``opinion_timeline`` (``key``, ``period``, ``n``, ``negative``).
-        window: periods in the recent window.
-        baseline: periods in the baseline before the window.
+        timeline: from ``opinion_timeline`` (``key``, ``period``, ``n``, ``negative``; ``total`` when there).
+        window: observed periods in the recent window.
+        baseline: observed periods in the baseline before the window.
         alpha: the false-discovery rate (or family-wise error rate with ``"bonferroni"``) of the alerts.
         correction: ``"fdr_bh"``, ``"bonferroni"`` or ``"none"`` (each test at level ``alpha``).
         min_posts: fewest posts in the window and in the baseline for a test.
-        latest_only: test only the last period of the timeline (monitoring "now") instead of every period.
+        latest_only: test only the last observed period of the timeline (monitoring "now") instead of every
+            period.
         evidence: ``opinion_posts`` of the same posts, to quote the posts that explain each alert; None: no
             quotes (the ``examples`` column is empty).
         examples: posts quoted per alert.
@@ -270,13 +322,8 @@ def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, a
     if missing:
         raise DataError(f"an opinion timeline needs the columns key, period, n and negative; missing {missing}; "
                         "make one with opinion_timeline")
-    periods_raw = floor_times(timeline.column("period"), "us")
-    periods, period_codes = np.unique(periods_raw, return_inverse=True)
-    keys, key_codes = np.unique(np.asarray(timeline.column("key").to_pylist(), dtype=object), return_inverse=True)
-    n = np.zeros((len(keys), len(periods)))
-    negative = np.zeros_like(n)
-    np.add.at(n, (key_codes, period_codes), timeline.column("n").fill_null(0).to_numpy())
-    np.add.at(negative, (key_codes, period_codes), timeline.column("negative").fill_null(0).to_numpy())
+    periods, keys, n, negative, observed = _timeline_matrix(timeline)
+    periods, n, negative = periods[observed], n[:, observed], negative[:, observed]
     ends = [len(periods) - 1] if latest_only else range(window + baseline - 1, len(periods))
     tests = []
     for end in ends:
@@ -329,13 +376,20 @@ def _empty_alerts(names: list[str]) -> pa.Table:
     return pa.schema([(name, types.get(name, pa.float64())) for name in names]).empty_table()
 
 
-def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: int = 5) -> ReportSection:
+def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: int = 5,
+                    topics: pa.Table | None = None) -> ReportSection:
     """The report section of public opinion: the negative share of the busiest keys over time, and the alerts.
+
+    Periods without a labelled post of a key are gaps in its line; the days not observed at all (no post in the
+    corpus) are named under the chart.
 
     Args:
         timeline: from ``opinion_timeline``.
         alerts: from ``opinion_alerts``; None computes them with its defaults (no quoted posts).
         top: keys drawn (those with the most labelled posts) and shown in the class chart.
+        topics: when the keys are topic ids, the store's ``topics`` table (``topic_id``, ``label``): topics are
+            then named by their labels (``topic_names``) and drawn in their colours (``topic_colors``), as in
+            every card.
 
     Returns:
         A ``ReportSection`` with key ``"opinion"``; its figures have the div ids ``opinion-negative-share`` and
@@ -355,9 +409,10 @@ def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: 
         (['opinion-negative-share', 'opinion-classes'], '1 key over 2 periods; 0 alerts.')
     """
     from socialfusion.report import Figure, Metrics, ReportSection, Table, Text
-    from socialfusion.report._figures import lines_chart, stacked_bar_chart
+    from socialfusion.report._figures import lines_chart, stacked_bar_chart, topic_colors
     from socialfusion.report._format import plural
     from socialfusion.tasks._sentiment_report import CLASS_COLORS
+    from socialfusion.tasks.topics import topic_names
 
     if top < 1:
         raise ConfigurationError(f"top must be at least 1; got {top}")
@@ -366,38 +421,53 @@ def opinion_section(timeline: pa.Table, alerts: pa.Table | None = None, *, top: 
         raise DataError(f"an opinion timeline needs the columns {list(_TIMELINE_COLUMNS)}; missing {missing}")
     if alerts is None:
         alerts = opinion_alerts(timeline)
+    names = topic_names(topics) if topics is not None else {}
     totals = timeline.group_by("key").aggregate([(name, "sum") for name in ("n", *_CLASSES)])
     totals = totals.sort_by([("n_sum", "descending"), ("key", "ascending")])
     shown = totals.column("key").slice(0, top).to_pylist()
-    periods = np.unique(floor_times(timeline.column("period"), "us"))
+    periods, _, _, _, observed = _timeline_matrix(timeline)
     series = {}
     for key in shown:
         rows = timeline.filter(pc.equal(timeline.column("key"), key)).sort_by("period")
-        series[key] = rows.column("negative_share").to_pylist()
-    share_chart = lines_chart(periods.astype(object), series, x_title="period (UTC)", y_title="negative share")
+        series[names.get(key, key)] = rows.column("negative_share").to_pylist()
+    colours = {names.get(key, key): colour for key, colour in topic_colors(shown).items()} if names else None
+    share_chart = lines_chart(periods.astype(object), series, x_title="period (UTC)", y_title="negative share",
+                              colors=colours)
     share_chart.update_yaxes(tickformat=".0%", range=[0, 1])
     top_totals = totals.slice(0, top)
-    class_chart = stacked_bar_chart(shown, {name: top_totals.column(f"{name}_sum").to_pylist() for name in _CLASSES},
+    class_chart = stacked_bar_chart([names.get(key, key) for key in shown],
+                                    {name: top_totals.column(f"{name}_sum").to_pylist() for name in _CLASSES},
                                     value_title="posts", label_title="key", colors=CLASS_COLORS)
+    n_unobserved = int((~observed).sum())
+    metrics = {"keys": totals.num_rows, "periods": len(periods),
+               "posts": int(pc.sum(totals.column("n_sum")).as_py() or 0), "alerts": alerts.num_rows}
+    if n_unobserved:
+        metrics["periods not observed"] = n_unobserved
     blocks: list = [
-        Metrics({"keys": totals.num_rows, "periods": len(periods), "posts": int(pc.sum(totals.column("n_sum")).as_py()
-                                                                                or 0), "alerts": alerts.num_rows}),
+        Metrics(metrics),
         Figure(share_chart, caption=f"Share of negative posts per period of the {len(shown)} keys with the most "
                                     "labelled posts; periods without posts are gaps.", key="negative-share"),
-        Figure(class_chart, caption="Posts per sentiment class of the same keys, over the whole timeline.",
-               key="classes"),
     ]
+    unobserved = describe_unobserved(periods, observed)
+    if unobserved:
+        blocks.append(Text(f"{unobserved} Alert windows and baselines skip them."))
+    blocks.append(Figure(class_chart, caption="Posts per sentiment class of the same keys, over the whole timeline.",
+                         key="classes"))
     if alerts.num_rows:
         table = alerts.drop_columns(["examples"]) if "examples" in alerts.column_names else alerts
         quotes = [" | ".join(f"{example['post_id']}: {example['text']}" for example in row)
                   for row in (alerts.column("examples").to_pylist() if "examples" in alerts.column_names
                               else [[]] * alerts.num_rows)]
         table = table.append_column("explaining posts", pa.array(quotes, pa.string()))
+        if names:
+            keys = [names.get(key, key) for key in table.column("key").to_pylist()]
+            table = table.set_column(table.column_names.index("key"), "key", pa.array(keys, pa.string()))
         blocks.append(Table(table, caption="Alerts: keys whose negative share in the recent window is significantly "
                                            "above their baseline (one-sided two-proportion z-test, adjusted p)",
                             max_rows=20))
     else:
         blocks.append(Text("No alert: no key's negative share rose significantly above its baseline."))
-    summary = f"{plural(totals.num_rows, 'key')} over {plural(len(periods), 'period')}; " \
+    not_observed = f" ({n_unobserved} not observed)" if n_unobserved else ""
+    summary = f"{plural(totals.num_rows, 'key')} over {plural(len(periods), 'period')}{not_observed}; " \
               f"{plural(alerts.num_rows, 'alert')}."
     return ReportSection(title="Public opinion", key="opinion", summary=summary, blocks=blocks)

@@ -7,7 +7,9 @@
 - **sentiment tendency**: the mean of the user's posts' sentiment (-1 negative, 0 neutral, +1 positive) and the
   positive and negative shares, from a predictions table (``post_id, label``) or the lexicons;
 - **activity rhythm**: the share of the user's actions (posts written, and likes, comments, shares, clicks) in each
-  hour of the day (24 shares, UTC) and each weekday (7 shares, Monday first), the peak hour and weekday;
+  hour of the day (24 shares, UTC) and each weekday (7 shares, Monday first), the peak hour and weekday; actions
+  whose source gives dates only (every timestamp at 00:00 UTC, ``_periods.time_of_day_known``) count for the
+  weekday but not for an hour, so that such data shows no peak hour rather than a made-up hour 0;
 - **influence and community**: PageRank and Leiden community of the follow graph (``tasks.influence``), followers;
 - **languages**: the languages of the user's posts, most frequent first;
 - **embedding**: the mean of the user's posts' text vectors, L2-normalised (``profile_embeddings``); users with no
@@ -43,6 +45,7 @@ import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.tasks._clustering import kmeans_by_silhouette
+from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
 if TYPE_CHECKING:
@@ -251,8 +254,15 @@ def post_sentiment_values(corpus: Corpus, sentiment: pa.Table | str | None) -> d
     return {ids[i]: _SENTIMENT_VALUE[str(label)] for i, label in zip(has_text, labels)}
 
 
-def _activity_times(corpus: Corpus) -> tuple[list[str], np.ndarray]:
-    """(user ids, times as datetime64[us]) of each user's own actions: posts written and active interactions."""
+def _post_hours_known(posts: pa.Table) -> np.ndarray:
+    """``(n,)`` bool: the posts whose ``created_at`` carries a time of day (not a date-only platform's midnight)."""
+    platform = posts.column("platform") if "platform" in posts.column_names else None
+    return time_of_day_known(posts.column("created_at"), platform)
+
+
+def _activity_times(corpus: Corpus) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(user ids, times as datetime64[us], whether each time has a time of day) of each user's own actions:
+    posts written and active interactions."""
     posts = corpus.posts.filter(pc.is_valid(corpus.posts.column("created_at")))
     posts = posts.filter(pc.is_valid(posts.column("author_id")))
     interactions = corpus.interactions.filter(pc.is_in(corpus.interactions.column("kind"),
@@ -260,7 +270,8 @@ def _activity_times(corpus: Corpus) -> tuple[list[str], np.ndarray]:
     interactions = interactions.filter(pc.is_valid(interactions.column("at")))
     users = posts.column("author_id").to_pylist() + interactions.column("user_id").to_pylist()
     times = np.concatenate([_datetimes(posts.column("created_at")), _datetimes(interactions.column("at"))])
-    return users, times
+    known = np.concatenate([_post_hours_known(posts), time_of_day_known(interactions.column("at"))])
+    return users, times, known
 
 
 def _datetimes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -269,8 +280,10 @@ def _datetimes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), "datetime64[us]")
 
 
-def _rhythm(users: list[str], times: np.ndarray, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per user: (n, 24) hour shares and (n, 7) weekday shares (Monday first); zero rows for inactive users."""
+def _rhythm(users: list[str], times: np.ndarray, hour_known: np.ndarray,
+            index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per user: (n, 24) hour shares (of the actions with a time of day) and (n, 7) weekday shares (of all,
+    Monday first); zero rows for users without such actions."""
     n_users = len(index)
     hours = np.zeros((n_users, 24))
     weekdays = np.zeros((n_users, 7))
@@ -278,11 +291,12 @@ def _rhythm(users: list[str], times: np.ndarray, index: dict[str, int]) -> tuple
         rows = np.array([index[user] for user in users], np.int64)
         hour = (times.astype("datetime64[h]").astype(np.int64) % 24)
         weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-        np.add.at(hours, (rows, hour), 1)
+        np.add.at(hours, (rows[hour_known], hour[hour_known]), 1)
         np.add.at(weekdays, (rows, weekday), 1)
-    totals = hours.sum(axis=1, keepdims=True)
-    return (np.divide(hours, totals, out=np.zeros_like(hours), where=totals > 0),
-            np.divide(weekdays, totals, out=np.zeros_like(weekdays), where=totals > 0))
+    hour_totals = hours.sum(axis=1, keepdims=True)
+    day_totals = weekdays.sum(axis=1, keepdims=True)
+    return (np.divide(hours, hour_totals, out=np.zeros_like(hours), where=hour_totals > 0),
+            np.divide(weekdays, day_totals, out=np.zeros_like(weekdays), where=day_totals > 0))
 
 
 def _influence(corpus: Corpus, users: list[str], random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,9 +340,10 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         One row per user (sorted by id): ``user_id``, ``n_posts``, ``n_actions`` (posts plus active interactions),
         ``top_hashtags``, ``top_keywords``, ``top_topics`` (empty lists without ``post_topics``),
         ``sentiment_mean``, ``positive_share``, ``negative_share`` (null without scored posts), ``hour_shares``
-        (24 floats), ``weekday_shares`` (7 floats, Monday first), ``peak_hour``, ``peak_weekday`` (null when
-        inactive), ``pagerank``, ``followers``, ``community`` (-1 without follow ties), ``languages``,
-        ``vector`` (the embedding, fixed-size float32) and ``embedding_missing``.
+        (24 floats; all 0 when no action has a time of day, e.g. a source of dates only), ``weekday_shares``
+        (7 floats, Monday first), ``peak_hour`` (null when inactive or no action has a time of day),
+        ``peak_weekday`` (null when inactive), ``pagerank``, ``followers``, ``community`` (-1 without follow
+        ties), ``languages``, ``vector`` (the embedding, fixed-size float32) and ``embedding_missing``.
 
     Raises:
         ConfigurationError: bad ``sentiment``, ``post_topics`` without ``post_id``/``topic``, or ``top_k`` < 1.
@@ -377,10 +392,11 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
             topics[row][topic_of[post_id]] += 1
         if post_id in scores:
             polarity[row].append(scores[post_id])
-    action_users, action_times = _activity_times(corpus)
-    hour_shares, weekday_shares = _rhythm(action_users, action_times, index)
+    action_users, action_times, hour_known = _activity_times(corpus)
+    hour_shares, weekday_shares = _rhythm(action_users, action_times, hour_known, index)
     n_actions = np.bincount([index[user] for user in action_users], minlength=len(users)).astype(np.int64)
     active = n_actions > 0
+    timed = hour_shares.sum(axis=1) > 0
     pagerank, community, followers = _influence(corpus, users, random_state)
     if embeddings is None:
         embeddings = profile_embeddings(corpus, store=store, text_encoder=text_encoder)
@@ -401,7 +417,7 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         "negative_share": pa.array([float(np.mean(np.array(v) < 0)) if v else None for v in polarity], pa.float64()),
         "hour_shares": pa.array(hour_shares.tolist(), pa.list_(pa.float64(), 24)),
         "weekday_shares": pa.array(weekday_shares.tolist(), pa.list_(pa.float64(), 7)),
-        "peak_hour": pa.array(np.where(active, hour_shares.argmax(axis=1), 0), pa.int64(), mask=~active),
+        "peak_hour": pa.array(np.where(timed, hour_shares.argmax(axis=1), 0), pa.int64(), mask=~timed),
         "peak_weekday": pa.array(np.where(active, weekday_shares.argmax(axis=1), 0), pa.int64(), mask=~active),
         "pagerank": pagerank,
         "followers": followers,
@@ -498,11 +514,12 @@ def _segment_features(profiles: pa.Table, top_interests: int = 30) -> np.ndarray
 
 
 def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> dict[str, set[str]]:
-    """Post id -> content traits: media kinds (or text only), hashtags, posting hour band, sentiment."""
+    """Post id -> content traits: media kinds (or text only), hashtags, posting hour band (only for posts whose
+    time has a time of day), sentiment."""
     traits: dict[str, set[str]] = {}
     posts = corpus.posts
     times = _datetimes(posts.column("created_at"))
-    valid_times = pc.is_valid(posts.column("created_at")).to_pylist()
+    valid_times = _post_hours_known(posts).tolist()
     for post_id, media, tags, time, valid in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist(),
                                                  posts.column("hashtags").to_pylist(), times, valid_times):
         kinds = {item["kind"] for item in media or []}
@@ -632,6 +649,7 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
         title="User profiles and audience segments", key="profiles", summary=summary,
         blocks=[Metrics({"users": profiles.num_rows, "without text embedding": missing, "segments": len(rows),
                          "silhouette": None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)}),
-                Table(rows, caption="Segments: interests, languages, peak hours (UTC) and the content traits with the "
-                                    "highest engagement lift among the segment's members.")],
+                Table(rows, caption="Segments: interests, languages, peak hours (UTC; none where the data gives dates "
+                                    "only) and the content traits with the highest engagement lift among the "
+                                    "segment's members.")],
     )

@@ -6,6 +6,10 @@ from a topic model, entities, labels). Everything here reads one Arrow table, th
 - ``volume_series(posts, keys, freq="D")`` (or ``series_from_counts`` for counts aggregated elsewhere): columns
   ``key``, ``period`` (UTC timestamp of the period's start), ``count`` (posts of the key in the period) and
   ``total`` (all posts in the period), one row per key and period, zeros included.
+- A period of a UTC day without a single post in the whole corpus was *not observed* (not collected, not quiet;
+  ``_periods.observed_periods``): its ``count`` is null and its ``total`` 0, and every analysis here steps over it.
+  It is no part of a baseline, so the return of posts after a gap does not start a burst, and the charts show a
+  gap, not a drop to 0; the card names the days, and ``describe_gaps(series)`` says which they are.
 - ``detect_bursts(series, method="negative_binomial" | "poisson" | "kleinberg")``: ``key``, ``start``, ``end``
   (first and last period of the burst, inclusive), ``periods``, ``posts``, ``score``. The count tests judge a key's
   count against a trailing baseline of its own non-burst periods (negative binomial with the key's own dispersion,
@@ -44,8 +48,11 @@ from socialfusion.exceptions import ConfigurationError, DataError
 from socialfusion.tasks._periods import (
     FREQUENCIES,
     PERIOD_TYPE,
+    describe_gaps,
+    describe_unobserved,
     floor_times,
     hashtag_pairs,
+    observed_periods,
     period_unit,
     post_key_pairs,
     to_periods,
@@ -63,6 +70,7 @@ __all__ = [
     "KEY_KINDS",
     "VolumeForecaster",
     "backtest",
+    "describe_gaps",
     "detect_bursts",
     "emerging_topics",
     "key_assignment",
@@ -145,16 +153,18 @@ def _check_posts(posts: pa.Table) -> None:
 
 def _dense(key_names: Sequence[str], key_codes: np.ndarray, period_codes: np.ndarray, counts: np.ndarray,
            periods: np.ndarray, totals: np.ndarray, min_posts: int) -> pa.Table:
-    """A series table from (key code, period code, count) triples: every key x every period, zeros filled."""
+    """A series table from (key code, period code, count) triples: every key x every period, zeros filled, and
+    the count null in the periods not observed (``observed_periods`` of the totals)."""
     matrix = np.zeros((len(key_names), len(periods)), np.int64)
     np.add.at(matrix, (key_codes, period_codes), counts)
     kept = np.flatnonzero(matrix.sum(axis=1) >= max(min_posts, 1))
     order = sorted(kept, key=lambda code: key_names[code])
     n_periods = len(periods)
+    unobserved = ~observed_periods(periods, totals)
     return pa.table({
         "key": pa.array(np.repeat(np.asarray(key_names, dtype=object)[order], n_periods).tolist(), pa.string()),
         "period": to_periods(np.tile(periods, len(order))),
-        "count": pa.array(matrix[order].ravel(), pa.int64()),
+        "count": pa.array(matrix[order].ravel(), pa.int64(), mask=np.tile(unobserved, len(order))),
         "total": pa.array(np.tile(totals.astype(np.int64), len(order)), pa.int64()),
     })
 
@@ -175,7 +185,8 @@ def volume_series(posts: pa.Table, keys: pa.Table | str = "hashtags", *, freq: s
     Returns:
         Columns ``key`` (string), ``period`` (UTC timestamp, start of the period), ``count`` (posts of the key),
         ``total`` (every dated post of the period, keyed or not), for every key and every period from the first
-        dated post to the last; sorted by key then period.
+        dated post to the last; sorted by key then period. In a period not observed (a UTC day without any post:
+        not collected, not quiet) ``count`` is null and ``total`` 0.
 
     Raises:
         ConfigurationError: unknown ``freq`` or ``keys``.
@@ -219,7 +230,8 @@ def series_from_counts(counts: pa.Table, *, key: str = "key", period: str = "per
 
     Returns:
         The volume series (``key``, ``period``, ``count``, ``total``); ``total`` is the sum of all keys' counts in
-        the period.
+        the period. A period whose day has no count at all was not observed: its ``count`` is null, its ``total``
+        0 (as in ``volume_series``).
 
     Raises:
         DataError: a column is missing, a count is negative, or no row is left.
@@ -229,7 +241,7 @@ def series_from_counts(counts: pa.Table, *, key: str = "key", period: str = "per
         >>> counts = pa.table({"hashtag": ["a", "a", "b"], "date": [dt.date(2020, 1, 1), dt.date(2020, 1, 3),
         ...                    dt.date(2020, 1, 3)], "n": [2, 5, 1]})
         >>> series_from_counts(counts, key="hashtag", period="date", count="n").column("count").to_pylist()
-        [2, 0, 5, 0, 0, 1]
+        [2, None, 5, 0, None, 1]
     """
     unit = period_unit(freq)
     missing = [name for name in (key, period, count) if name not in counts.column_names]
@@ -263,10 +275,21 @@ class _Matrix(NamedTuple):
     periods: np.ndarray  # (T,) datetime64[us]
     counts: np.ndarray  # (K, T) float
     totals: np.ndarray  # (T,) float
+    observed: np.ndarray  # (T,) bool: False for the periods of a day without any post (see observed_periods)
+
+    def observed_only(self) -> _Matrix:
+        """The same keys over the observed periods only: what bursts, alerts and forecasts read."""
+        keep = self.observed
+        return _Matrix(self.keys, self.periods[keep], self.counts[:, keep], self.totals[keep], keep[keep])
+
+    def describe_unobserved(self) -> str:
+        """The sentence naming the days not observed (``""`` when none)."""
+        return describe_unobserved(self.periods, self.observed)
 
 
 def _matrix(series: pa.Table) -> _Matrix:
-    """The series as a keys x periods matrix (periods sorted; missing rows count 0)."""
+    """The series as a keys x periods matrix (periods sorted; missing rows and null counts count 0), with the
+    periods observed: those of a day whose ``total`` (else the sum of all keys' counts) is above 0."""
     missing = [name for name in _SERIES_COLUMNS[:3] if name not in series.column_names]
     if missing:
         raise DataError(f"a volume series needs the columns key, period, count (and total); missing {missing}; "
@@ -286,7 +309,15 @@ def _matrix(series: pa.Table) -> _Matrix:
         np.maximum.at(totals, period_codes, series.column("total").fill_null(0).to_numpy().astype(float))
     else:
         totals = counts.sum(axis=0)
-    return _Matrix([str(name) for name in keys], periods, counts, totals)
+    return _Matrix([str(name) for name in keys], periods, counts, totals, observed_periods(periods, totals))
+
+
+def _observed_matrix(series: pa.Table) -> _Matrix:
+    """``_matrix`` over the observed periods only; at least one must be left."""
+    data = _matrix(series).observed_only()
+    if not len(data.periods):
+        raise DataError("no period of the volume series was observed: every total is 0")
+    return data
 
 
 # -- bursts -------------------------------------------------------------------------------------------------------
@@ -436,6 +467,10 @@ def detect_bursts(series: pa.Table, method: str = "negative_binomial", *, s: flo
     are the best F1 of a small grid on synthetic networks with planted bursts whose seeds are disjoint from the
     reported ones (see ``benchmarks/_trend_series.py``).
 
+    Every method reads the observed periods only (``observed_periods``): a day without any post in the corpus is
+    neither a quiet day in a baseline nor a batch of Kleinberg's stream, so the first day after a gap is judged
+    against the days before the gap, and a burst that runs on after a gap is one burst.
+
     Args:
         series: a volume series (``key``, ``period``, ``count``, ``total``).
         method: ``"negative_binomial"``, ``"poisson"`` or ``"kleinberg"``.
@@ -450,8 +485,8 @@ def detect_bursts(series: pa.Table, method: str = "negative_binomial", *, s: flo
             (at least 2).
 
     Returns:
-        Columns ``key``, ``start`` and ``end`` (first and last period of the burst, inclusive), ``periods``,
-        ``posts`` (the key's posts in the burst) and ``score``; sorted by key then start.
+        Columns ``key``, ``start`` and ``end`` (first and last period of the burst, inclusive), ``periods`` (the
+        observed periods in it), ``posts`` (the key's posts in the burst) and ``score``; sorted by key then start.
 
     Raises:
         ConfigurationError: an unknown method or a parameter out of range.
@@ -480,7 +515,7 @@ def detect_bursts(series: pa.Table, method: str = "negative_binomial", *, s: flo
         raise ConfigurationError(f"need window >= 1, min_history >= 1, min_count >= 0, 0 < alpha < 1 and "
                                  f"dispersion_window >= 2; got window={window}, min_history={min_history}, "
                                  f"min_count={min_count}, alpha={alpha}, dispersion_window={dispersion_window}")
-    data = _matrix(series)
+    data = _observed_matrix(series)
     rows: list[tuple[str, int, int, int, float]] = []
     for key, counts in zip(data.keys, data.counts):
         if method == "kleinberg":
@@ -505,7 +540,8 @@ def detect_bursts(series: pa.Table, method: str = "negative_binomial", *, s: flo
 
 def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", within: int = 3, top: int = 10,
                     **burst_options: Any) -> pa.Table:
-    """Alerts: keys whose burst is still running at the series' last period and began in its last ``within``.
+    """Alerts: keys whose burst is still running at the series' last observed period and began in its last
+    ``within`` observed periods (periods not observed are skipped, see ``detect_bursts``).
 
     Args:
         series: a volume series.
@@ -516,8 +552,8 @@ def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", with
 
     Returns:
         Columns ``key``, ``start`` (the burst's first period), ``periods``, ``posts`` (in the burst), ``score``,
-        ``latest`` (the key's count in the last period) and ``before`` (its mean count per period before the
-        burst; 0 when it began at the first period), ranked by score, highest first.
+        ``latest`` (the key's count in the last observed period) and ``before`` (its mean count per observed
+        period before the burst; 0 when it began at the first period), ranked by score, highest first.
 
     Raises:
         ConfigurationError: ``within`` or ``top`` below 1, or a bad burst option.
@@ -532,7 +568,7 @@ def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", with
     """
     if within < 1 or top < 1:
         raise ConfigurationError(f"within and top must be at least 1; got within={within}, top={top}")
-    data = _matrix(series)
+    data = _observed_matrix(series)
     bursts = detect_bursts(series, method, **burst_options)
     last = data.periods[-1]
     first_recent = data.periods[max(0, len(data.periods) - within)]
@@ -555,18 +591,20 @@ def emerging_topics(series: pa.Table, *, method: str = "negative_binomial", with
 
 
 def _next_periods(periods: np.ndarray, n_keys: int) -> pa.Array:
-    """The period after the last, one per key: the last plus the most common step between periods."""
+    """The period after the last, one per key: the last plus the most common step between periods (all periods of
+    the series, observed or not)."""
     step = np.median(np.diff(periods)).astype("timedelta64[us]") if len(periods) > 1 else np.timedelta64(1, "D")
     return to_periods(np.repeat(periods[-1] + step, n_keys))
 
 
-def _forecast_table(data: _Matrix, forecast: np.ndarray) -> pa.Table:
-    return pa.table({"key": data.keys, "period": _next_periods(data.periods, len(data.keys)),
+def _forecast_table(series: pa.Table, keys: list[str], forecast: np.ndarray) -> pa.Table:
+    periods = np.unique(floor_times(series.column("period"), "us"))
+    return pa.table({"key": keys, "period": _next_periods(periods, len(keys)),
                      "forecast": np.asarray(forecast, float)}, schema=_FORECAST_SCHEMA)
 
 
 def persistence(series: pa.Table) -> pa.Table:
-    """The persistence baseline: each key's next-period volume is its last count.
+    """The persistence baseline: each key's next-period volume is its last count (of the last observed period).
 
     Returns:
         Columns ``key``, ``period`` (the period after the series' last) and ``forecast``.
@@ -579,12 +617,13 @@ def persistence(series: pa.Table) -> pa.Table:
         >>> row["period"].day, row["forecast"]
         (4, 7.0)
     """
-    data = _matrix(series)
-    return _forecast_table(data, data.counts[:, -1])
+    data = _observed_matrix(series)
+    return _forecast_table(series, data.keys, data.counts[:, -1])
 
 
 def moving_average(series: pa.Table, window: int = 7) -> pa.Table:
-    """The moving-average baseline: each key's mean count over its last ``window`` periods (fewer if absent).
+    """The moving-average baseline: each key's mean count over its last ``window`` observed periods (fewer if
+    absent).
 
     Raises:
         ConfigurationError: ``window`` below 1.
@@ -598,8 +637,8 @@ def moving_average(series: pa.Table, window: int = 7) -> pa.Table:
     """
     if window < 1:
         raise ConfigurationError(f"window must be at least 1; got {window}")
-    data = _matrix(series)
-    return _forecast_table(data, data.counts[:, -window:].mean(axis=1))
+    data = _observed_matrix(series)
+    return _forecast_table(series, data.keys, data.counts[:, -window:].mean(axis=1))
 
 
 def _lag_features(counts: np.ndarray, target: int, lags: int) -> np.ndarray:
@@ -624,7 +663,8 @@ class VolumeForecaster:
     ``lags`` previous counts, of their mean and maximum and of the periods since its first post; the target is
     log1p of its count. Examples are built only from the periods before their target, so nothing is learned from
     the future of a row; ``backtest`` refits on the past at each step. Forecasts are ``expm1`` of the prediction
-    (a median-like forecast of the count), at least 0.
+    (a median-like forecast of the count), at least 0. Periods not observed (``observed_periods``) are skipped:
+    the lags of a period are the key's previous observed periods, and no example has a gap for its target.
 
     Args:
         model: ``"ridge"`` (scikit-learn ``Ridge``) or ``"gradient_boosting"`` (``HistGradientBoostingRegressor``).
@@ -705,7 +745,7 @@ class VolumeForecaster:
             ConfigurationError: an unknown model or bad ``lags``/``alpha``.
             DataError: the series is empty or has fewer than 2 periods.
         """
-        return self._fit_counts(_matrix(series).counts)
+        return self._fit_counts(_observed_matrix(series).counts)
 
     def predict(self, series: pa.Table) -> pa.Table:
         """Each key's volume in the period after the series' last, from its last ``lags`` periods.
@@ -716,16 +756,16 @@ class VolumeForecaster:
         Raises:
             ConfigurationError: the forecaster is not fitted.
         """
-        data = _matrix(series)
-        return _forecast_table(data, self._predict_counts(data.counts))
+        data = _observed_matrix(series)
+        return _forecast_table(series, data.keys, self._predict_counts(data.counts))
 
 
 def backtest(series: pa.Table, *, test_periods: int = 14, forecaster: VolumeForecaster | None = None,
              window: int = 7) -> pa.Table:
-    """Rolling one-period-ahead forecasts over the last ``test_periods`` periods, from the past only.
+    """Rolling one-period-ahead forecasts over the last ``test_periods`` observed periods, from the past only.
 
     For each test period ``t`` the forecaster is refitted on the periods before ``t`` and every method forecasts
-    ``t`` from them; nothing at or after ``t`` is read.
+    ``t`` from them; nothing at or after ``t`` is read. Periods not observed are neither forecast nor learned from.
 
     Args:
         series: a volume series.
@@ -751,7 +791,7 @@ def backtest(series: pa.Table, *, test_periods: int = 14, forecaster: VolumeFore
     """
     from sklearn.base import clone
 
-    data = _matrix(series)
+    data = _observed_matrix(series)
     n_periods = data.counts.shape[1]
     if test_periods < 1 or n_periods - test_periods < 2:
         raise ConfigurationError(f"test_periods must be at least 1 and leave 2 periods to learn from; got "
@@ -780,16 +820,22 @@ def backtest(series: pa.Table, *, test_periods: int = 14, forecaster: VolumeFore
 
 
 def trends_section(series: pa.Table, bursts: pa.Table | None = None, forecast: pa.Table | None = None, *,
-                   method: str = "negative_binomial", top: int = 5) -> ReportSection:
+                   method: str = "negative_binomial", top: int = 5, topics: pa.Table | None = None) -> ReportSection:
     """The report section of trends: rising keys with their bursts shaded, the bursts, and next-period forecasts.
+
+    Periods not observed (days without any post in the corpus, ``observed_periods``) are gaps in the chart, and
+    the card names them.
 
     Args:
         series: a volume series.
         bursts: from ``detect_bursts``; None detects them with ``method``.
         forecast: ``key``, ``period``, ``forecast`` (``VolumeForecaster.predict``); None fits a
-            ``VolumeForecaster`` on ``series`` when it has at least 3 periods.
+            ``VolumeForecaster`` on ``series`` when it has at least 3 observed periods.
         method: the burst detector when ``bursts`` is None.
         top: keys drawn (those with the highest burst scores, then the most posts).
+        topics: when the keys are topic ids, the store's ``topics`` table (``topic_id``, ``label``): topics are
+            then named by their labels (``topic_names``) and drawn in their colours (``topic_colors``), as in
+            every card.
 
     Returns:
         A ``ReportSection`` with key ``"trends"``; its volume figure has the div id ``trends-volume``.
@@ -807,16 +853,20 @@ def trends_section(series: pa.Table, bursts: pa.Table | None = None, forecast: p
         ('trends', ['trends-volume'], '1 key over 10 periods; 1 burst (negative_binomial).')
     """
     from socialfusion.report import Figure, Metrics, ReportSection, Table, Text
-    from socialfusion.report._figures import lines_chart
+    from socialfusion.report._figures import lines_chart, topic_colors
     from socialfusion.report._format import plural
+    from socialfusion.tasks.topics import topic_names
 
     if top < 1:
         raise ConfigurationError(f"top must be at least 1; got {top}")
     data = _matrix(series)
+    observed = data.observed_only()
     if bursts is None:
         bursts = detect_bursts(series, method)
-    if forecast is None and data.counts.shape[1] >= 3:
+    if forecast is None and observed.counts.shape[1] >= 3:
         forecast = VolumeForecaster().fit(series).predict(series)
+    names = topic_names(topics) if topics is not None else {}
+    colours = {names.get(key, key): colour for key, colour in topic_colors(data.keys).items()} if names else None
     burst_score: dict[str, float] = {}
     for row in bursts.to_pylist():
         burst_score[row["key"]] = max(burst_score.get(row["key"], -math.inf), row["score"])
@@ -824,27 +874,45 @@ def trends_section(series: pa.Table, bursts: pa.Table | None = None, forecast: p
     shown = sorted(data.keys, key=lambda key: (key not in burst_score, -burst_score.get(key, 0.0), -volume[key],
                                                key))[:top]
     periods = data.periods.astype("datetime64[us]").astype(object)
-    figure = lines_chart(periods, {key: data.counts[data.keys.index(key)].tolist() for key in shown},
-                         x_title="period (UTC)", y_title="posts")
-    colours = {trace.name: trace.line.color for trace in figure.data}
+    drawn = {names.get(key, key): [value if seen else None for value, seen in
+                                   zip(data.counts[data.keys.index(key)].tolist(), data.observed)] for key in shown}
+    figure = lines_chart(periods, drawn, x_title="period (UTC)", y_title="posts", colors=colours)
+    line_colours = dict(zip(drawn, (trace.line.color for trace in figure.data)))
     for row in bursts.filter(pc.is_in(bursts.column("key"), value_set=pa.array(shown, pa.string()))).to_pylist():
-        figure.add_vrect(x0=row["start"], x1=row["end"], fillcolor=colours.get(row["key"]) or "#f0ad4e",
-                         opacity=0.15, line_width=0, layer="below")
+        figure.add_vrect(x0=row["start"], x1=row["end"], fillcolor=line_colours.get(names.get(row["key"], row["key"]))
+                         or "#f0ad4e", opacity=0.15, line_width=0, layer="below")
+    unobserved = data.describe_unobserved()
+    n_unobserved = int((~data.observed).sum())
+    metrics = {"keys": len(data.keys), "periods": len(data.periods), "bursts": bursts.num_rows}
+    if n_unobserved:
+        metrics["periods not observed"] = n_unobserved
+    gaps = "; gaps: periods not observed" if n_unobserved else ""
     blocks: list = [
-        Metrics({"keys": len(data.keys), "periods": len(data.periods), "bursts": bursts.num_rows}),
+        Metrics(metrics),
         Figure(figure, caption=f"Posts per period of the {len(shown)} keys with the strongest bursts (then the most "
-                               "posts); shaded: their burst windows.", key="volume"),
+                               f"posts); shaded: their burst windows{gaps}.", key="volume"),
     ]
+    if unobserved:
+        blocks.append(Text(f"{unobserved} Bursts, baselines and forecasts skip them."))
     if bursts.num_rows:
         ranked = bursts.sort_by([("score", "descending"), ("key", "ascending")])
-        blocks.append(Table(ranked, caption="Bursts, strongest first: first and last period (inclusive), posts in "
-                                            "the burst, score", max_rows=20))
+        blocks.append(Table(_named(ranked, names), caption="Bursts, strongest first: first and last period "
+                                                           "(inclusive), posts in the burst, score", max_rows=20))
     else:
         blocks.append(Text("No burst was detected."))
     if forecast is not None and forecast.num_rows:
-        blocks.append(Table(forecast.sort_by([("forecast", "descending"), ("key", "ascending")]),
+        blocks.append(Table(_named(forecast.sort_by([("forecast", "descending"), ("key", "ascending")]), names),
                             caption="Next-period volume forecast per key (VolumeForecaster), highest first",
                             max_rows=20))
-    summary = (f"{plural(len(data.keys), 'key')} over {plural(len(data.periods), 'period')}; "
+    not_observed = f" ({n_unobserved} not observed)" if n_unobserved else ""
+    summary = (f"{plural(len(data.keys), 'key')} over {plural(len(data.periods), 'period')}{not_observed}; "
                f"{plural(bursts.num_rows, 'burst')} ({method}).")
     return ReportSection(title="Trends", key="trends", summary=summary, blocks=blocks)
+
+
+def _named(table: pa.Table, names: dict[str, str]) -> pa.Table:
+    """``table`` with each ``key`` shown by its name (a topic's label) where ``names`` has one."""
+    if not names:
+        return table
+    keys = [names.get(key, key) for key in table.column("key").to_pylist()]
+    return table.set_column(table.column_names.index("key"), "key", pa.array(keys, pa.string()))
