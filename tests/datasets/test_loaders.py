@@ -158,12 +158,13 @@ def test_mvsa_single(shared_data):
     assert label_counts(corpus) == {"train": 3611, "dev": 450}
     assert corpus.counts()["posts"] == 4869 - withheld_test  # 358 texts are not in the labelled set
     assert corpus.counts()["posts"] - corpus.counts()["labels"] == 358
-    assert corpus.modality_counts()["image"] == 1500 - withheld_test
+    assert corpus.modality_counts()["image"] == 4061  # an image for every train and dev post (SOURCE.txt)
     assert corpus.metadata["texts_with_replaced_bytes"] == 1017
     labels = dict(zip(corpus.labels.column("item_id").to_pylist(), corpus.labels.column("split").to_pylist()))
     with_image = [post for post in corpus.posts.to_pylist() if post["media"]]
-    assert Counter(labels[post["post_id"]] for post in with_image) == {"dev": 450, "train": 600}
+    assert Counter(labels[post["post_id"]] for post in with_image) == {"dev": 450, "train": 3611}
     manifest = read_manifest(shared_data / "mvsa-single")
+    assert sum(1 for name in manifest if name.startswith("images/")) == 4061
     image = with_image[0]["media"][0]
     assert Path(image["uri"]).is_file() and image["kind"] == "image"
     assert image["sha256"] == manifest[f"images/{with_image[0]['post_id']}.jpg"]

@@ -65,7 +65,8 @@ def load_mvsa_single(root: str | os.PathLike[str] | None = None, *, verify: bool
     unknown (None). Texts are raw bytes, some not UTF-8: they are decoded as UTF-8 with undecodable bytes
     replaced by U+FFFD, and ``metadata["texts_with_replaced_bytes"]`` says how many needed it. A post carries
     an image ``Media`` item (absolute path, SHA-256 from the manifest, size) only when ``images/<guid>.jpg``
-    exists: most train items have no image here, a normal missing modality.
+    exists: the shared copy has one for every train and dev item (4,061; the train images added later are
+    downscaled to a 256 px short side), and a post without one is a normal missing modality.
 
     Labels: task ``"sentiment"``, label ``positive``/``neutral``/``negative``. Items in ``clmlf_split/*.json``
     get that split (``train``, ``dev``, and ``test`` when present: the CLMLF test split is withheld from the
