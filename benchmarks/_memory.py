@@ -11,3 +11,54 @@ def peak_rss_mb() -> float:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmHWM in /proc/self/status (Linux only)")
+
+
+class TreePeakRss:
+    """The peak of the summed RSS of a process and all its descendants (workers, resource tracker), sampled.
+
+    Each process's own VmHWM cannot be added up (their peaks need not coincide), so a thread sums the RSS of the
+    whole process tree every ``interval`` seconds while the process runs.
+
+    Usage::
+
+        with TreePeakRss(process.pid) as tree:
+            process.join()
+        tree.peak_mb
+    """
+
+    def __init__(self, pid: int, interval: float = 0.05):
+        self.pid = pid
+        self.interval = interval
+        self.peak_mb = 0.0
+
+    def __enter__(self) -> TreePeakRss:
+        import threading
+
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            root = psutil.Process(self.pid)
+        except psutil.NoSuchProcess:
+            return
+        while not self._done.is_set():
+            total = 0
+            try:
+                for process in [root, *root.children(recursive=True)]:
+                    try:
+                        total += process.memory_info().rss
+                    except psutil.NoSuchProcess:
+                        continue
+            except psutil.NoSuchProcess:
+                return
+            self.peak_mb = max(self.peak_mb, total / 1024**2)
+            self._done.wait(self.interval)

@@ -1,8 +1,9 @@
 """Ingest throughput and peak memory: socialfusion ingest vs pandas.read_json(lines=True) + LanceDB write.
 
 Writes N text-only JSONL posts, then runs each method in its own child process (so peak RSS is each method's
-own) and prints one table with posts/s, the ratio to the baseline, the peak RSS of the ingesting process and
-of its largest worker process (socialfusion parses big files in one worker per CPU).
+own) and prints one table with posts/s, the ratio to the baseline, the peak RSS of the ingesting process, of
+its largest worker process (socialfusion parses big files in one worker per CPU), and of the whole process
+tree at once (sampled: the figure to compare with the machine's memory).
 
     python benchmarks/ingest.py            # 1,000,000 posts
     python benchmarks/ingest.py --n 100000
@@ -20,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from _memory import peak_rss_mb  # the benchmarks folder is on sys.path when a script runs
+from _memory import TreePeakRss, peak_rss_mb  # the benchmarks folder is on sys.path when a script runs
 
 WORDS = ("the quick brown fox jumps over lazy dogs while analysts watch trends in social media posts about "
          "music sport climate food travel politics science art and games every single day").split()
@@ -68,17 +69,19 @@ def _child(method: str, source: str, store_dir: str, queue) -> None:
     queue.put((seconds, own, workers))
 
 
-def measure(method: str, source: Path, store_dir: Path) -> tuple[float, float, float]:
-    """Run ``method`` in a fresh process; return (seconds, its peak RSS, its largest child's peak RSS) in MB."""
+def measure(method: str, source: Path, store_dir: Path) -> tuple[float, float, float, float]:
+    """Run ``method`` in a fresh process; return (seconds, its peak RSS, its largest child's peak RSS, the whole
+    tree's peak RSS) in MB."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
     process = context.Process(target=_child, args=(method, str(source), str(store_dir), queue))
     process.start()
-    result = queue.get()
-    process.join()
+    with TreePeakRss(process.pid) as tree:
+        result = queue.get()
+        process.join()
     if process.exitcode:
         raise RuntimeError(f"{method} failed with exit code {process.exitcode}")
-    return result
+    return (*result, tree.peak_mb)
 
 
 def main() -> None:
@@ -91,16 +94,18 @@ def main() -> None:
         size_mb = source.stat().st_size / 1e6
         rows = []
         for method in ("pandas", "socialfusion"):
-            seconds, peak_mb, worker_mb = measure(method, source, Path(folder) / f"store-{method}")
-            rows.append((method, seconds, args.n / seconds, peak_mb, worker_mb))
+            seconds, peak_mb, worker_mb, tree_mb = measure(method, source, Path(folder) / f"store-{method}")
+            rows.append((method, seconds, args.n / seconds, peak_mb, worker_mb, tree_mb))
     baseline = rows[0][2]
     print(f"\nIngest of {args.n:,} text-only JSONL posts ({size_mb:,.0f} MB) on {os.cpu_count()} CPUs\n")
-    print(f"{'method':<34}{'seconds':>9}{'posts/s':>10}{'vs baseline':>13}{'peak RSS MB':>13}{'per worker':>12}")
+    print(f"{'method':<34}{'seconds':>9}{'posts/s':>10}{'vs baseline':>13}{'peak RSS MB':>13}{'per worker':>12}"
+          f"{'whole tree':>12}")
     names = {"pandas": "pandas.read_json + LanceDB write", "socialfusion": "socialfusion ingest (validated)"}
-    for method, seconds, rate, peak_mb, worker_mb in rows:
+    for method, seconds, rate, peak_mb, worker_mb, tree_mb in rows:
         workers = f"{worker_mb:,.0f}" if worker_mb else "-"
         ratio = rate / baseline
-        print(f"{names[method]:<34}{seconds:>9.1f}{rate:>10,.0f}{ratio:>12.2f}x{peak_mb:>13,.0f}{workers:>12}")
+        print(f"{names[method]:<34}{seconds:>9.1f}{rate:>10,.0f}{ratio:>12.2f}x{peak_mb:>13,.0f}{workers:>12}"
+              f"{tree_mb:>12,.0f}")
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ def test_media_is_hashed_and_bad_media_is_recorded_while_the_post_is_kept(tmp_pa
     assert "not found" in media[1]["error"]
     assert "escapes the input folder" in media[2]["error"]
     assert media[3]["error"] is None and media[3]["sha256"] is None  # remote: referenced, never fetched
-    assert summary.ingested == 1 and summary.rejected == 2
+    assert summary.ingested == 1 and summary.rejected == 0 and summary.media_rejected == 2  # the post is kept
     locations = sorted(store.read("rejects").column("location").to_pylist())
     assert locations == ["line 1 media[1]", "line 1 media[2]"]
 
@@ -370,3 +370,69 @@ def test_ingest_corpus_scrubs_text_tables_by_default_and_names_its_source():
     assert store.read("edges").equals(corpus.edges)
     assert summary.pii_removed == {"email": 1, "phone": 1}
     assert summary.sources == [{"path": "corpus:toy", "format": "corpus"}]
+
+
+def test_a_reader_that_fails_half_way_costs_the_rest_of_its_file_only(tmp_path, monkeypatch):
+    from socialfusion.io.tabular import CsvReader
+
+    original = CsvReader.read
+
+    def failing_read(self, path, *, column_map=None, table="posts"):
+        for count, record in enumerate(original(self, path, column_map=column_map, table=table)):
+            if count == 2:
+                raise RuntimeError("a fault nobody foresaw")
+            yield record
+
+    first = tmp_path / "a.csv"
+    first.write_text("post_id,text\n1,a\n2,b\n3,c\n4,d\n")
+    second = write_jsonl(tmp_path / "b.jsonl", make_posts(2))
+    monkeypatch.setattr(CsvReader, "read", failing_read)
+    store = connect("memory://")
+
+    summary = ingest([first, second], store)
+
+    assert store.count("posts") == 4 and summary.records_read == 5
+    (reject,) = store.read("rejects").to_pylist()
+    assert reject["location"] == "after row 3"
+    assert "reading stopped (RuntimeError: a fault nobody foresaw)" in reject["reason"]
+
+
+def test_a_chunk_whose_reader_fails_costs_the_rest_of_that_chunk_only(tmp_path, monkeypatch):
+    from socialfusion.io.tabular import JsonlReader
+
+    original = JsonlReader.read_range
+
+    def failing_range(self, path, start, end, first_line, **options):
+        for record in original(self, path, start, end, first_line, **options):
+            if record.location == "line 5":
+                raise OSError("Input/output error")
+            yield record
+
+    users = [{"user_id": f"u{i}", "handle": f"h{i}"} for i in range(3000)]
+    path = write_jsonl(tmp_path / "users.jsonl", users)
+    monkeypatch.setattr(JsonlReader, "read_range", failing_range)
+    monkeypatch.setattr(ingest_module, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(ingest_module, "_CHUNK_BYTES", 20_000)
+    store = connect("memory://")
+
+    ingest(path, store, table="users", workers=1)
+
+    (reject,) = store.read("rejects").to_pylist()
+    assert reject["location"] == "after line 4" and "OSError: Input/output error" in reject["reason"]
+    second_chunk_line = list(ingest_module._line_chunks(path, 20_000))[1][2]
+    assert store.count("users") == 3000 - (second_chunk_line - 5)  # lines 5.. of the first chunk, nothing else
+
+
+def test_a_fault_of_the_columnar_path_falls_back_to_the_record_path_from_a_clean_state(tmp_path, monkeypatch):
+    def broken(data, first_line, source, cleaner):
+        cleaner.pii_removed["email"] = 99
+        cleaner.records["rejects"].append("half-done work")
+        raise RuntimeError("bug in the fast path")
+
+    path = write_jsonl(tmp_path / "posts.jsonl", make_posts(5) + ["{broken"])
+    monkeypatch.setattr(ingest_module, "clean_jsonl_posts", broken)
+    store = connect("memory://")
+
+    summary = ingest(path, store)
+
+    assert store.count("posts") == 5 and summary.rejected == 1 and summary.pii_removed == {}

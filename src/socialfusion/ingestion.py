@@ -18,16 +18,19 @@ Examples:
 
 from __future__ import annotations
 
+import codecs
 import collections
 import concurrent.futures
 import contextlib
 import datetime as dt
+import errno
 import gc
 import itertools
 import logging
 import multiprocessing
 import os
 import re
+import stat
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,11 +43,11 @@ import pyarrow as pa
 from socialfusion._columnar import clean_jsonl_posts
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, SchemaValidationError
-from socialfusion.io._base import SourceRecord, get_reader, sniff_format
+from socialfusion.io._base import SourceRecord, get_reader, raw_preview, sniff_format
 from socialfusion.io.media import DEFAULT_MAX_MEDIA_BYTES, MediaResolver
-from socialfusion.privacy import TEXT_FIELDS, Pseudonymizer, privacy_metadata, scrub_record
+from socialfusion.privacy import Pseudonymizer, holds_text, privacy_metadata, protect_raw, scrub_record
 from socialfusion.schema import TABLES, Reject, records_to_table, validate_record
-from socialfusion.store import Store
+from socialfusion.store import Store, StoredKeys
 
 __all__ = ["IngestSummary", "Ingestor", "RecordCleaner", "check_ingest_options", "ingest", "ingest_corpus"]
 
@@ -66,7 +69,11 @@ class IngestSummary:
         ingested: new rows written.
         updated: rows whose key existed with different content, replaced.
         duplicate: rows already stored with the same content (nothing written).
+        superseded: records replaced by a later record with the same key in the same batch (only the last of
+            them is written), so that ``ingested + updated + duplicate + superseded + rejected == records_read``.
         rejected: input records that could not be ingested (each one is a ``rejects`` row).
+        media_rejected: media references refused (the post is kept, the modality missing; a ``rejects`` row).
+        files_rejected: input files that could not be read at all (a ``rejects`` row each; no records read).
         per_table: the same counts per table.
         pii_removed: PII items scrubbed from text, per kind.
         sources: the inputs read, with their formats.
@@ -77,7 +84,10 @@ class IngestSummary:
     ingested: int = 0
     updated: int = 0
     duplicate: int = 0
+    superseded: int = 0
     rejected: int = 0
+    media_rejected: int = 0
+    files_rejected: int = 0
     per_table: dict[str, dict[str, int]] = field(default_factory=dict)
     pii_removed: dict[str, int] = field(default_factory=dict)
     sources: list[dict[str, str]] = field(default_factory=list)
@@ -87,8 +97,8 @@ class IngestSummary:
         """Add ``n`` to the ``outcome`` counter of ``table`` and to the totals."""
         if n == 0:
             return
-        self.per_table.setdefault(table, {"ingested": 0, "updated": 0, "duplicate": 0, "rejected": 0})
-        self.per_table[table][outcome] += n
+        counts = self.per_table.setdefault(table, {"ingested": 0, "updated": 0, "duplicate": 0, "rejected": 0})
+        counts[outcome] = counts.get(outcome, 0) + n
         setattr(self, outcome, getattr(self, outcome) + n)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +108,9 @@ class IngestSummary:
             "duplicate": self.duplicate,
             "rejected": self.rejected,
             "updated": self.updated,
+            "superseded": self.superseded,
+            "media_rejected": self.media_rejected,
+            "files_rejected": self.files_rejected,
             "records_read": self.records_read,
             "per_table": self.per_table,
             "pii_removed": self.pii_removed,
@@ -129,16 +142,6 @@ def derive_entities(record: dict[str, Any]) -> None:
             record[name] = found
 
 
-class _KeyIndex:
-    """record_key -> record_hash of the rows a table holds, loaded once from the store, kept current."""
-
-    def __init__(self, store: Store, table: str):
-        stored = store.read(table, columns=["record_key", "record_hash"])
-        self.hashes: dict[str, str] = dict(
-            zip(stored.column("record_key").to_pylist(), stored.column("record_hash").to_pylist())
-        )
-
-
 class RecordCleaner:
     """Turns SourceRecords into validated records per table, and bad ones into rejects; touches no store.
 
@@ -146,7 +149,7 @@ class RecordCleaner:
     picklable settings.
 
     Args:
-        scrub_pii: replace e-mails, phones, card numbers and IPs in text with placeholders.
+        scrub_pii: replace e-mails, phones, card and ID numbers and IPs in every text field with placeholders.
         pseudonymize_key: when given, user ids and handles become keyed HMAC pseudonyms.
         media: checks and fingerprints media references.
         base_dir: the folder relative media paths are resolved against.
@@ -174,7 +177,11 @@ class RecordCleaner:
             self._clean(record.table, data, record)
             model = validate_record(record.table, data)
         except (SchemaValidationError, DataError) as error:
-            self.reject(record, str(error), orjson.dumps(record.data, default=str).decode())
+            self.reject(record, str(error), raw_preview(record.data))
+            return
+        except Exception as error:  # a fault no check foresaw costs this record, never the run
+            logger.exception("unexpected error cleaning %s %s", record.source, record.location)
+            self.reject(record, f"cannot be cleaned ({type(error).__name__}: {error})", raw_preview(record.data))
             return
         self.records[record.table].append(model)
 
@@ -202,7 +209,12 @@ class RecordCleaner:
 
     def reject(self, record: SourceRecord, reason: str, raw: str | None, *, table: str | None = None,
                location: str | None = None) -> None:
-        """Keep a ``rejects`` row for ``record`` (``table``/``location`` override the record's)."""
+        """Keep a ``rejects`` row for ``record`` (``table``/``location`` override the record's).
+
+        The raw preview gets the privacy treatment of the rows (see ``protect_raw``): scrubbed, and with a key
+        pseudonymised field by field, or dropped where it cannot be.
+        """
+        raw = protect_raw(raw, table or record.table, scrub_pii=self.scrub_pii, pseudonymizer=self.pseudonymizer)
         if raw is not None and len(raw) > 2000:
             raw = raw[:2000] + "…"
         self.records["rejects"].append(
@@ -250,20 +262,29 @@ class Ingestor:
         self.pseudonymize_key = pseudonymize_key
         self.max_media_bytes = max_media_bytes
         self.summary = IngestSummary()
-        self._indexes: dict[str, _KeyIndex] = {}
+        self._stored: dict[str, StoredKeys] = {}
         self._started = time.perf_counter()
         self._privacy = privacy_metadata(scrub_pii, Pseudonymizer(pseudonymize_key) if pseudonymize_key else None)
         self._check_privacy_settings()
 
     def _check_privacy_settings(self) -> None:
-        recorded = self.store.get_metadata().get("privacy")
+        """Refuse a key other than the store's, and record this run's setting before anything is written.
+
+        Recording it first (under the writer lock) means a run killed half-way has still bound the store to its
+        key, and two runs started at once with different keys cannot both pass the check.
+        """
         fingerprint = self._privacy["key_fingerprint"]
-        if recorded and recorded.get("key_fingerprint") != fingerprint and self.store.count("posts"):
-            raise ConfigurationError(
-                "this store was ingested with a different pseudonymisation setting or key "
-                f"(recorded key fingerprint {recorded.get('key_fingerprint')!r}, now {fingerprint!r}); "
-                "use the same key, or a new store, so that ids keep joining"
-            )
+        with self.store.writer_lock():
+            recorded = self.store.get_metadata().get("privacy")
+            if recorded and recorded.get("key_fingerprint") != fingerprint:
+                if any(self.store.count(table) for table in TABLES if table != "rejects"):
+                    raise ConfigurationError(
+                        "this store was ingested with a different pseudonymisation setting or key "
+                        f"(recorded key fingerprint {recorded.get('key_fingerprint')!r}, now {fingerprint!r}); "
+                        "use the same key, or a new store, so that ids keep joining"
+                    )
+            if recorded != self._privacy:
+                self.store.update_metadata({"privacy": self._privacy})
 
     def cleaner(self, *, media_root: Path | None, base_dir: Path | None) -> RecordCleaner:
         """A RecordCleaner with this run's privacy and media settings."""
@@ -297,63 +318,101 @@ class Ingestor:
         """Write rows that carry ``record_key``/``record_hash``: append new keys, upsert changed ones.
 
         Rows whose key is stored with the same hash are counted as duplicates and not written; within the rows,
-        the last occurrence of a key wins.
+        the last occurrence of a key wins and the earlier ones are counted as superseded. The check and the
+        write happen under the store's writer lock, against the table as other writers have left it.
         """
         if table == "rejects":
-            self.summary.count("rejects", "rejected", rows.num_rows)
-        if table not in self._indexes:
-            self._indexes[table] = _KeyIndex(self.store, table)
-        known = self._indexes[table].hashes
-        new_positions: dict[str, int] = {}
-        changed_positions: dict[str, int] = {}
-        duplicates = 0
+            self._count_rejects(rows)
+        stored = self._stored.setdefault(table, StoredKeys(self.store, table))
         keys = rows.column("record_key").to_pylist()
         hashes = rows.column("record_hash").to_pylist()
-        if known.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
-            # The common case of a first ingest, settled by set operations in C: every row is new.
-            known.update(zip(keys, hashes))
-            self.store.write(table, rows, mode="append")
-            if table != "rejects":
-                self.summary.count(table, "ingested", rows.num_rows)
-            return
-        for position, (key, content_hash) in enumerate(zip(keys, hashes)):
-            previous = known.get(key)
-            if previous == content_hash:
-                duplicates += 1
-                continue
-            if previous is None or key in new_positions:
-                new_positions[key] = position
-            else:
-                changed_positions[key] = position
-            known[key] = content_hash
-        if new_positions:
-            self.store.write(table, rows.take(list(new_positions.values())), mode="append")
-        if changed_positions:
-            self.store.write(table, rows.take(list(changed_positions.values())), mode="upsert")
+        with self.store.writer_lock():
+            known = stored.sync()
+            if known.keys().isdisjoint(keys) and len(set(keys)) == len(keys):
+                # The common case of a first ingest, settled by set operations in C: every row is new.
+                self.store.write(table, rows, mode="append")
+                known.update(zip(keys, hashes))
+                stored.committed()
+                if table != "rejects":
+                    self.summary.count(table, "ingested", rows.num_rows)
+                return
+            new_positions: dict[str, int] = {}
+            changed_positions: dict[str, int] = {}
+            duplicates = superseded = 0
+            batch_hashes: dict[str, str] = {}
+            for position, (key, content_hash) in enumerate(zip(keys, hashes)):
+                if key in batch_hashes:
+                    if batch_hashes[key] == content_hash:  # an exact copy of an earlier record of this batch
+                        duplicates += 1
+                        continue
+                    superseded += 1  # the earlier record of this batch with this key is replaced by this one
+                    target = new_positions if key in new_positions else changed_positions
+                    target[key] = position
+                elif known.get(key) == content_hash:
+                    duplicates += 1
+                    continue
+                elif key in known:
+                    changed_positions[key] = position
+                else:
+                    new_positions[key] = position
+                batch_hashes[key] = content_hash
+            if new_positions:
+                self.store.write(table, rows.take(list(new_positions.values())), mode="append")
+            if changed_positions:
+                self.store.write(table, rows.take(list(changed_positions.values())), mode="upsert")
+            for key, position in itertools.chain(new_positions.items(), changed_positions.items()):
+                known[key] = hashes[position]
+            stored.committed()
         if table != "rejects":
             self.summary.count(table, "ingested", len(new_positions))
             self.summary.count(table, "updated", len(changed_positions))
             self.summary.count(table, "duplicate", duplicates)
+            self.summary.count(table, "superseded", superseded)
+
+    def _count_rejects(self, rows: pa.Table) -> None:
+        """Count reject rows as refused records, refused media references or unreadable files."""
+        tables = rows.column("table").to_pylist()
+        locations = rows.column("location").to_pylist()
+        media = sum(1 for name in tables if name == "media")
+        files = sum(1 for name, location in zip(tables, locations) if location == "file" and name != "media")
+        self.summary.count("rejects", "rejected", rows.num_rows - media - files)
+        self.summary.count("rejects", "media_rejected", media)
+        self.summary.count("rejects", "files_rejected", files)
 
     def finish(self) -> IngestSummary:
-        """Record privacy settings and history in the store's metadata; return the summary."""
+        """Record the run in the store's history (its settings were recorded at the start); return the summary."""
         self.summary.seconds = time.perf_counter() - self._started
-        metadata = self.store.get_metadata()
-        history = metadata.get("ingest_history", [])[-49:]
-        history.append({"at": dt.datetime.now(dt.UTC).isoformat(), **self.summary.to_dict()})
-        self.store.update_metadata(
-            {"privacy": self._privacy, "ingest_history": history}
-        )
+        with self.store.writer_lock():
+            history = self.store.get_metadata().get("ingest_history", [])[-49:]
+            history.append({"at": dt.datetime.now(dt.UTC).isoformat(), **self.summary.to_dict()})
+            self.store.update_metadata({"ingest_history": history})
         return self.summary
 
 
 def _iter_sources(paths: Sequence[str | Path]) -> Iterator[Path]:
+    """The inputs: each path given, and under each folder given every entry that is not a folder it walks into.
+
+    Hidden entries (a name starting with ``.``, or inside a hidden folder) are skipped. Everything else is
+    yielded, regular file or not (a broken symbolic link, a FIFO, a link to a folder, a folder that cannot be
+    listed), so that ``_file_problem`` makes each a file-level reject instead of it vanishing without a word.
+    """
     for given in paths:
         path = Path(given)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith("."))
-        else:
-            yield path
+        yield from _walk(path) if path.is_dir() else [path]
+
+
+def _walk(folder: Path) -> list[Path]:
+    """The non-hidden entries under ``folder`` that the walk does not enter, and the folders it cannot list."""
+    found: list[Path] = []
+
+    def unlistable(error: OSError) -> None:
+        found.append(Path(error.filename))
+
+    for parent, folders, files in os.walk(folder, onerror=unlistable):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        found.extend(Path(parent, name) for name in folders if Path(parent, name).is_symlink())
+        found.extend(Path(parent, name) for name in files if not name.startswith("."))
+    return sorted(found)
 
 
 @contextlib.contextmanager
@@ -395,7 +454,8 @@ def ingest(
     """Ingest files into ``store``.
 
     Args:
-        paths: files or folders (folders are walked; hidden files skipped).
+        paths: files or folders (folders are walked; hidden files and folders skipped, symbolic links to
+            folders not followed).
         store: the destination store.
         format: a registered format (``jsonl``, ``csv``, ``parquet``, ``twitter``, ``mastodon``, ``reddit``,
             ``bluesky``) or ``auto`` to sniff each file.
@@ -408,8 +468,11 @@ def ingest(
         **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes).
 
     Returns:
-        The run's summary. An unreadable file (missing, empty, unknown format) is a ``rejects`` row, not an
-        exception, so one bad file never stops a batch of files.
+        The run's summary. A bad record or value is a ``rejects`` row (source, location, reason) and the rest of
+        its file goes on; an unreadable input (missing, empty, not UTF-8 but UTF-16, unknown format, a broken
+        symbolic link, a FIFO or other special file, which is never opened) is a file-level ``rejects`` row and
+        the other files go on. A reader that fails half-way costs the rest of its file (or chunk), with a reject
+        saying where it stopped.
 
     Raises:
         ConfigurationError: an unknown format name or an invalid option.
@@ -421,9 +484,12 @@ def ingest(
     report = progress or (lambda read: None)
     with _fewer_gc_pauses():
         for path in _iter_sources(paths):
-            base_dir = path.resolve().parent
+            try:
+                base_dir = Path(os.path.realpath(path)).parent  # Path.resolve raises on a symbolic link loop
+            except ValueError:  # a NUL in the name, which _file_problem reports
+                base_dir = path.absolute().parent
             cleaner = ingestor.cleaner(media_root=Path(media_root) if media_root else base_dir, base_dir=base_dir)
-            file_record = SourceRecord(table, None, str(path.resolve()), "file")
+            file_record = SourceRecord(table, None, str(path.absolute()), "file")  # a link by its own name
             try:
                 problem = _file_problem(path)
                 if problem:
@@ -435,7 +501,8 @@ def ingest(
                     in_parallel = workers if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
                     _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report)
                 else:
-                    for record in reader.read(path, column_map=column_map, table=table):
+                    records = reader.read(path, column_map=column_map, table=table)
+                    for record in _until_failure(records, file_record.source, table, "the file"):
                         ingestor.add(cleaner, record)
                         ingestor.summary.records_read += 1
                         if ingestor.summary.records_read % 1000 == 0:
@@ -449,6 +516,26 @@ def ingest(
 
 PARALLEL_MIN_BYTES = 16 * 1024**2
 _CHUNK_BYTES = 8 * 1024**2
+
+
+def _until_failure(records: Iterable[SourceRecord], source: str, table: str, part: str) -> Iterator[SourceRecord]:
+    """``records``, ending in a reject that says where and why if the reader fails half-way.
+
+    A reader turns bad records into rejects and raises ``DataError`` for a file it cannot read; anything else
+    it raises is a fault it did not foresee, and it costs the rest of ``part`` (the file, or a chunk of it),
+    never the other files or chunks.
+    """
+    last = "the start"
+    try:
+        for record in records:
+            last = record.location
+            yield record
+    except (DataError, ConfigurationError):
+        raise
+    except Exception as error:
+        logger.exception("reading %s failed after %s", source, last)
+        reason = f"reading stopped ({type(error).__name__}: {error}); the rest of {part} is not read"
+        yield SourceRecord.rejected(source, f"after {last}", reason, None, table)
 
 
 def _line_chunks(path: Path, chunk_bytes: int) -> Iterator[tuple[int, int, int]]:
@@ -471,6 +558,7 @@ def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: 
     """Read, clean and validate one chunk of a line-oriented file (in a worker or in this process).
 
     Plain canonical posts take the columnar fast path; everything else, and every doubtful row, the record path.
+    A chunk the fast path fails on in any way is read again by the record path, from the state it started from.
 
     Returns:
         Arrow tables per target table, PII counts, and the number of records read.
@@ -482,10 +570,22 @@ def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: 
             with open(path, "rb") as handle:
                 handle.seek(start)
                 data = handle.read(end - start)
-            columnar = clean_jsonl_posts(data, first_line, path, cleaner)
+            if first_line == 1:
+                data = data.removeprefix(codecs.BOM_UTF8)  # not a record; the record path skips it too
+            kept = {name: len(rows) for name, rows in cleaner.records.items()}
+            pii_before = dict(cleaner.pii_removed)
+            try:
+                columnar = clean_jsonl_posts(data, first_line, path, cleaner)
+            except Exception:  # a fault of the fast path must cost speed, never records
+                logger.exception("columnar path failed on %s from line %d; the record path reads it", path, first_line)
+                for name, rows in cleaner.records.items():
+                    del rows[kept[name]:]
+                cleaner.pii_removed.clear()
+                cleaner.pii_removed.update(pii_before)
         count = 0
         if columnar is None:
-            for record in reader.read_range(Path(path), start, end, first_line, column_map=column_map, table=table):
+            records = reader.read_range(Path(path), start, end, first_line, column_map=column_map, table=table)
+            for record in _until_failure(records, path, table, f"the chunk of bytes {start} to {end}"):
                 cleaner.add(record)
                 count += 1
         else:
@@ -521,7 +621,8 @@ def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path
             write(*_clean_chunk(*arguments))
         return
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         pending = iter(chunks)
         window = collections.deque(pool.submit(_clean_chunk, *arguments)
                                    for arguments in itertools.islice(pending, 2 * workers))
@@ -533,13 +634,71 @@ def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path
             write(*result)
 
 
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when the process that started it ends, even by SIGKILL.
+
+    A killed parent cannot shut its pool down, and its workers (each holding a model or a chunk of a file)
+    would otherwise live on. On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a second guard, a daemon thread exits once the parent is gone.
+    """
+    import ctypes
+    import signal
+    import sys
+    import threading
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+_UNICODE_BOMS = {
+    codecs.BOM_UTF32_LE: "UTF-32", codecs.BOM_UTF32_BE: "UTF-32", codecs.BOM_UTF16_LE: "UTF-16",
+    codecs.BOM_UTF16_BE: "UTF-16",
+}  # UTF-32 LE starts like UTF-16 LE: longest first
+
+
 def _file_problem(path: Path) -> str | None:
-    if not path.exists():
+    """Why ``path`` cannot be read as an input file, or None; only a regular file is opened (a FIFO would block)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            return f"input is a broken symbolic link: {path} -> {os.readlink(path)}"
         return f"input file not found: {path}"
-    if not path.is_file():
-        return f"input is not a regular file: {path}"
-    if path.stat().st_size == 0:
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return f"input is a loop of symbolic links: {path}"
+        return f"input cannot be examined ({error.strerror or error}): {path}"
+    except ValueError as error:  # a NUL in the name
+        return f"input path is not valid ({error}): {path!r}"
+    if stat.S_ISDIR(info.st_mode):
+        if path.is_symlink():
+            return f"input is a symbolic link to a folder, which is not followed: {path}; pass that folder to read it"
+        return f"input folder cannot be listed (permission denied?): {path}"
+    if not stat.S_ISREG(info.st_mode):
+        kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(info.st_mode) else "a socket" if stat.S_ISSOCK(info.st_mode)
+                else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "a special file")
+        return f"input is {kind}, not a regular file, and is not read: {path}"
+    if info.st_size == 0:
         return f"input file is empty: {path}"
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4)
+    except OSError as error:
+        return f"input file cannot be read ({error.strerror or error}): {path}"
+    for mark, encoding in _UNICODE_BOMS.items():
+        if head.startswith(mark):
+            return (f"input file is {encoding} text (it starts with a {encoding} byte order mark); "
+                    f"save it as UTF-8: {path}")
     return None
 
 
@@ -566,7 +725,7 @@ def ingest_corpus(corpus: Corpus, store: Store, *, source: str | None = None, **
     rewritten = {
         table
         for table in Corpus.table_names()
-        if table != "rejects" and (pseudonymize or (ingestor.scrub_pii and TEXT_FIELDS.get(table)))
+        if table != "rejects" and (pseudonymize or (ingestor.scrub_pii and holds_text(table, corpus.table(table))))
     }
     cleaner = ingestor.cleaner(media_root=None, base_dir=None)
     with _fewer_gc_pauses():

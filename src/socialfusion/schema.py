@@ -67,10 +67,26 @@ EDGE_KINDS = ("follow", "friend", "mention", "reply")
 UTC = dt.UTC
 
 
+INT64_MAX = 2**63 - 1  # counts are stored as Arrow int64: a larger number is a bad value, not a crash
+
+
 def _as_utc(value: Any) -> Any:
     """Coerce a datetime to timezone-aware UTC; naive datetimes are taken to be UTC already."""
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        try:
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is in year 0 once in UTC
+            raise ValueError(f"{value.isoformat()} is out of range once converted to UTC") from None
+    return value
+
+
+def _json_storable(value: Any) -> Any:
+    """Refuse ``extra`` data that cannot be written as JSON (nested too deeply, a number beyond 64 bits, bytes)."""
+    if value is not None:
+        try:
+            orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError as error:  # orjson.JSONEncodeError is a TypeError
+            raise ValueError(f"cannot be stored as JSON: {error}") from None
     return value
 
 
@@ -82,12 +98,14 @@ class _Model(BaseModel):
 _NOT_BLANK = r"\S"
 Identifier = Annotated[str, StringConstraints(min_length=1, pattern=_NOT_BLANK)]
 UtcDatetime = Annotated[dt.datetime, AfterValidator(_as_utc)]
+Count = Annotated[int, Field(ge=0, le=INT64_MAX)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class _Record(_Model):
     """Common ground of the stored records: free-form ``extra`` data as a JSON object."""
 
-    extra: dict[str, Any] | None = None
+    extra: Annotated[dict[str, Any] | None, AfterValidator(_json_storable)] = None
 
 
 class Media(_Model):
@@ -102,7 +120,7 @@ class Media(_Model):
     data: bytes | None = None
     sha256: str | None = None
     mime: str | None = None
-    size_bytes: int | None = Field(default=None, ge=0)
+    size_bytes: Count | None = None
     error: str | None = None
 
     @model_validator(mode="after")
@@ -128,10 +146,10 @@ class Post(_Record):
     mentions: list[str] = Field(default_factory=list)
     urls: list[str] = Field(default_factory=list)
     platform: str | None = None
-    like_count: int | None = Field(default=None, ge=0)
-    share_count: int | None = Field(default=None, ge=0)
-    reply_count: int | None = Field(default=None, ge=0)
-    view_count: int | None = Field(default=None, ge=0)
+    like_count: Count | None = None
+    share_count: Count | None = None
+    reply_count: Count | None = None
+    view_count: Count | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> Post:
@@ -149,8 +167,8 @@ class User(_Record):
     handle: str | None = None
     display_name: str | None = None
     created_at: UtcDatetime | None = None
-    followers_count: int | None = Field(default=None, ge=0)
-    following_count: int | None = Field(default=None, ge=0)
+    followers_count: Count | None = None
+    following_count: Count | None = None
     profile_text: str | None = None
     location: str | None = None
     verified: bool | None = None
@@ -164,7 +182,7 @@ class Interaction(_Record):
     post_id: Identifier
     kind: Literal["like", "comment", "share", "view", "click"]
     at: UtcDatetime | None = None
-    value: float | None = None
+    value: FiniteFloat | None = None
 
 
 class Edge(_Record):
@@ -174,7 +192,7 @@ class Edge(_Record):
     dst: Identifier
     kind: Literal["follow", "friend", "mention", "reply"]
     created_at: UtcDatetime | None = None
-    weight: float | None = None
+    weight: FiniteFloat | None = None
 
 
 class Label(_Record):
@@ -342,6 +360,9 @@ def feature_schema(dim: int) -> pa.Schema:
     )
 
 
+_SHOW_INPUT = frozenset({"less_than_equal", "greater_than_equal", "finite_number"})  # the value is the problem
+
+
 def _describe_error(error: ValidationError) -> tuple[str, str]:
     first = error.errors()[0]
     field = ".".join(str(part) for part in first["loc"])  # "" for a rule over the whole record
@@ -349,6 +370,8 @@ def _describe_error(error: ValidationError) -> tuple[str, str]:
         message = "must be a non-empty string"
     else:
         message = first["msg"].removeprefix("Value error, ")
+    if first["type"] in _SHOW_INPUT:
+        message = f"{message} (got {str(first.get('input'))[:60]})"
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return field, f"{message}{more}"
 
@@ -361,6 +384,8 @@ def _record_id(table: str, data: Mapping[str, Any]) -> str | None:
         value = data.get(field)
         if value is None and field in model.model_fields and not model.model_fields[field].is_required():
             value = model.model_fields[field].get_default(call_default_factory=False)
+        if isinstance(value, (list, dict)):
+            return None  # not an id (validation says so); str() of one nested deeply enough would raise
         return value
 
     fields = KEYS[table]

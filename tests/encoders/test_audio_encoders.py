@@ -112,6 +112,33 @@ def test_bad_items_become_missing_rows_with_their_reason_and_the_rest_encodes(na
     assert np.isfinite(encoded.vectors).all() and np.abs(encoded.vectors[~encoded.missing]).sum(axis=1).all()
 
 
+def test_audio_that_cannot_be_decoded_in_full_is_a_missing_row_not_a_shorter_sound():
+    wav = wav_bytes(tone(440, 1.0))
+    mp3 = compressed_audio(tone(440, 2.0), "mp3", "libmp3lame")
+    damaged_mp3 = bytearray(mp3)
+    damaged_mp3[len(mp3) // 2 : len(mp3) // 2 + 200] = np.random.default_rng(1).bytes(200)
+    items = [wav[:100], wav[: len(wav) // 2], mp3[: len(mp3) // 2], bytes(damaged_mp3),
+             wav_bytes(tone(440, 0.05)), wav]
+
+    encoded = get_encoder("audio/log-mel").encode(items)
+
+    reasons = encoded.reasons
+    assert reasons[0] == f"truncated WAV: the file holds 100 bytes of the {len(wav)} its header declares"
+    assert reasons[1].startswith("truncated WAV: the file holds")
+    assert reasons[2].startswith("truncated audio:") and "of the 2.00 s the stream declares" in reasons[2]
+    assert reasons[3].startswith("damaged audio: a packet at") and "cannot be decoded" in reasons[3]
+    assert reasons[4] == "audio too short: 0.050 s (at least 0.1 s is needed)"
+    assert reasons[5] is None
+    assert encoded.missing.tolist() == [True] * 5 + [False]
+
+
+def test_a_wav_whose_header_does_not_know_its_size_is_read_as_a_stream():
+    wav = bytearray(wav_bytes(tone(440, 1.0)))
+    wav[4:8] = (0xFFFFFFFF).to_bytes(4, "little")  # what a writer to a pipe puts there
+
+    assert len(decode_audio(bytes(wav), max_seconds=10.0)) == SAMPLE_RATE
+
+
 def test_log_mel_layout_and_tones_peak_in_their_own_mel_band():
     encoder = get_encoder("audio/log-mel")
     assert encoder.dim == 6 * 64

@@ -14,9 +14,12 @@ from socialfusion.cli._shared import JsonOption, StoreOption, console, errors, e
 from socialfusion.exceptions import SocialFusionError
 
 FORMAT_HELP = "Input format (jsonl, csv, parquet, twitter, mastodon, reddit, bluesky), or 'auto' to detect it per file."
-SCRUB_HELP = "Scrub e-mails, phone numbers, card numbers and IPs from text."
+SCRUB_HELP = "Scrub e-mails, phone numbers, card and Chinese resident ID numbers and IPs from every text column."
 MAP_HELP = "Column mapping FOREIGN=canonical (repeatable)."
-KEY_HELP = "Secret key for HMAC pseudonyms of user ids and handles (keep it: the same key keeps ids joinable)."
+KEY_FILE_HELP = (
+    "File holding the secret key for HMAC pseudonyms of user ids and handles (or set SOCIALFUSION_PSEUDONYM_KEY); "
+    "keep it: the same key keeps ids joinable. Never given on the command line, where the process list shows it."
+)
 
 
 def _parse_column_map(pairs: list[str]) -> dict[str, str]:
@@ -37,15 +40,23 @@ def ingest(
     column_map: Annotated[list[str] | None, typer.Option("--map", help=MAP_HELP)] = None,
     batch_size: Annotated[int, typer.Option(help="Records per write.")] = 10_000,
     scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,
-    pseudonymize_key: Annotated[str | None, typer.Option(envvar="SOCIALFUSION_PSEUDONYM_KEY", help=KEY_HELP)] = None,
+    key_file: Annotated[Path | None, typer.Option("--pseudonymize-key-file", help=KEY_FILE_HELP)] = None,
+    key_on_command_line: Annotated[str | None, typer.Option("--pseudonymize-key", hidden=True)] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest posts, users, interactions or edges; bad records go to the rejects table with their reasons."""
     from socialfusion.ingestion import check_ingest_options
     from socialfusion.ingestion import ingest as run_ingest
+    from socialfusion.privacy import KEY_ENV_VAR, pseudonym_key
     from socialfusion.store import connect
 
+    if key_on_command_line is not None:
+        raise typer.BadParameter(
+            f"a key on the command line shows in the process list; set {KEY_ENV_VAR} or use --pseudonymize-key-file",
+            param_hint="--pseudonymize-key",
+        )
     try:
+        pseudonymize_key = pseudonym_key(key_file)
         check_ingest_options(format=format, table=table)  # before connect(), which creates the store
         target = connect(store)
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors,

@@ -3,26 +3,34 @@
 Decoding streams: audio stops at a duration cap, video at a frame cap, and of the video frames only the chosen
 keyframes and one small grey thumbnail (for the frame difference) are held at a time. Content decides the format,
 never the file extension. Every problem with an item is a ``MediaError`` whose message is the reason its row is
-missing.
+missing. Audio must decode in full: a damaged packet, a file cut short of what its header declares, or a clip
+shorter than ``MIN_AUDIO_SECONDS`` is such a problem, not a shorter sound.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+import io
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import chain, islice
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 import numpy as np
 
 from socialfusion.encoders._media import open_media
 from socialfusion.exceptions import MediaError, attempt_import
 
-__all__ = ["AUDIO_SAMPLE_RATE", "KEYFRAME_MAX_SIDE", "MOTION_THUMBNAIL_SIDE", "VideoSample", "decode_audio",
-           "sample_video"]
+__all__ = ["AUDIO_SAMPLE_RATE", "KEYFRAME_MAX_SIDE", "MIN_AUDIO_SECONDS", "MOTION_THUMBNAIL_SIDE", "VideoSample",
+           "decode_audio", "sample_video"]
 
 AUDIO_SAMPLE_RATE = 16_000
+MIN_AUDIO_SECONDS = 0.1  # a shorter clip holds no sound worth a vector: a stub or a file cut short
+# Audio that decodes this much shorter than its stream declares was cut short or damaged. Generous, because
+# FFmpeg estimates some durations (MP3 without a Xing header) from the bitrate.
+TRUNCATION_TOLERANCE_SECONDS = 0.25
+TRUNCATION_TOLERANCE_FRACTION = 0.1
+_UNKNOWN_RIFF_SIZES = 0x7FFF0000  # streaming writers put 0, 0x7FFFF000 or 0xFFFFFFFF where the size is unknown
 KEYFRAME_MAX_SIDE = 512
 MOTION_THUMBNAIL_SIDE = 32
 
@@ -50,10 +58,16 @@ class VideoSample(NamedTuple):
 
 
 @contextmanager
-def _media_container(item: Any, extra: str) -> Iterator[Any]:
-    """An open PyAV input container over a media item; FFmpeg errors inside the block become a ``MediaError``."""
+def _media_container(item: Any, extra: str, check: Callable[[BinaryIO], None] | None = None) -> Iterator[Any]:
+    """An open PyAV input container over a media item; FFmpeg errors inside the block become a ``MediaError``.
+
+    Args:
+        check: called with the open file before FFmpeg reads it; raises ``MediaError`` to refuse the item.
+    """
     av = attempt_import("av", extra)
     with open_media(item) as handle:
+        if check is not None:
+            check(handle)
         try:
             with av.open(handle, metadata_errors="ignore") as container:
                 yield container
@@ -61,15 +75,42 @@ def _media_container(item: Any, extra: str) -> Iterator[Any]:
             raise MediaError(f"cannot decode media: {error.strerror or error}") from None
 
 
-def _decoded_frames(container: Any, stream: Any) -> Iterator[Any]:
-    """The decoded frames of one stream; a packet the decoder rejects is skipped (a damaged stretch, not a file)."""
+def _decoded_frames(container: Any, stream: Any, *, skip_damaged: bool = True) -> Iterator[Any]:
+    """The decoded frames of one stream.
+
+    Args:
+        skip_damaged: skip a packet the decoder rejects (a damaged stretch of a video, not a lost file); when
+            False, such a packet is a ``MediaError``.
+    """
     import av  # already imported by _media_container, which names the extra when it is missing
 
     for packet in container.demux(stream):
         try:
             yield from packet.decode()
-        except av.InvalidDataError:
-            continue
+        except av.InvalidDataError as error:
+            if skip_damaged:
+                continue
+            timed = packet.pts is not None and packet.time_base
+            at = f" at {float(packet.pts * packet.time_base):.2f} s" if timed else ""
+            raise MediaError(f"damaged audio: a packet{at} cannot be decoded ({error.strerror or error})") from None
+
+
+def _check_riff_complete(handle: BinaryIO) -> None:
+    """Refuse a RIFF/WAVE file that holds fewer bytes than its header declares (a WAV cut short).
+
+    FFmpeg decodes what is there without a word, so a 100-byte stub of a long WAV would pass as a short sound.
+    """
+    if not handle.seekable():
+        return
+    start = handle.tell()
+    head = handle.read(12)
+    size = handle.seek(0, io.SEEK_END)
+    handle.seek(start)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return
+    declared = int.from_bytes(head[4:8], "little") + 8
+    if 8 < declared < _UNKNOWN_RIFF_SIZES and size + 1 < declared:  # one byte of slack: a missing pad byte
+        raise MediaError(f"truncated WAV: the file holds {size} bytes of the {declared} its header declares")
 
 
 def decode_audio(item: Any, *, max_seconds: float) -> np.ndarray:
@@ -80,21 +121,26 @@ def decode_audio(item: Any, *, max_seconds: float) -> np.ndarray:
         max_seconds: decoding stops after this many seconds of audio.
 
     Returns:
-        ``(samples,)`` float32 in [-1, 1] at ``AUDIO_SAMPLE_RATE``, at most ``max_seconds`` long.
+        ``(samples,)`` float32 in [-1, 1] at ``AUDIO_SAMPLE_RATE``, at most ``max_seconds`` long and at least
+        ``MIN_AUDIO_SECONDS``.
 
     Raises:
-        MediaError: no media, a missing or empty file, not decodable, no audio track, or a track without samples.
+        MediaError: no media, a missing or empty file, not decodable, no audio track, a track without samples,
+            a damaged packet, a file cut short (it decodes to less than its header or stream declares), or a
+            clip shorter than ``MIN_AUDIO_SECONDS``.
     """
     av = attempt_import("av", "audio")
     limit = int(max_seconds * AUDIO_SAMPLE_RATE)
     chunks: list[np.ndarray] = []
     collected = 0
-    with _media_container(item, "audio") as container:
+    with _media_container(item, "audio", check=_check_riff_complete) as container:
         stream = container.streams.best("audio")
         if stream is None:
             raise MediaError("no audio track")
+        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
         resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_SAMPLE_RATE)
-        for frame in chain(_decoded_frames(container, stream), [None]):  # None flushes the resampler
+        frames = _decoded_frames(container, stream, skip_damaged=False)
+        for frame in chain(frames, [None]):  # None flushes the resampler
             if frame is not None:
                 frame.pts = None  # the resampler re-times frames itself; source gaps must not stop it
             for resampled in resampler.resample(frame):
@@ -105,6 +151,13 @@ def decode_audio(item: Any, *, max_seconds: float) -> np.ndarray:
                 break
     if collected == 0:
         raise MediaError("the audio track holds no samples")
+    decoded = collected / AUDIO_SAMPLE_RATE
+    if collected < limit and declared is not None:
+        tolerance = max(TRUNCATION_TOLERANCE_SECONDS, TRUNCATION_TOLERANCE_FRACTION * declared)
+        if declared - decoded > tolerance:
+            raise MediaError(f"truncated audio: {decoded:.2f} s decoded of the {declared:.2f} s the stream declares")
+    if decoded < MIN_AUDIO_SECONDS:
+        raise MediaError(f"audio too short: {decoded:.3f} s (at least {MIN_AUDIO_SECONDS} s is needed)")
     return np.concatenate(chunks).astype(np.float32, copy=False)
 
 

@@ -2,16 +2,52 @@
 
 from __future__ import annotations
 
+import logging
+import reprlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from socialfusion.exceptions import ConfigurationError
 
-__all__ = ["Reader", "SourceRecord", "available_formats", "get_reader", "register_reader", "sniff_format"]
+__all__ = [
+    "Reader",
+    "SourceRecord",
+    "available_formats",
+    "get_reader",
+    "raw_preview",
+    "register_reader",
+    "sniff_format",
+]
+
+logger = logging.getLogger(__name__)
 
 RAW_PREVIEW_CHARS = 2000
+
+_PREVIEW_REPR = reprlib.Repr()
+_PREVIEW_REPR.maxlevel, _PREVIEW_REPR.maxstring, _PREVIEW_REPR.maxother = 8, RAW_PREVIEW_CHARS, 200
+
+
+def raw_preview(value: Any) -> str:
+    """A record as JSON text for the ``raw`` column of a reject, at most ``RAW_PREVIEW_CHARS`` long; never raises.
+
+    A value that JSON cannot hold (nested more than 254 levels, an integer beyond 64 bits) is shown as its
+    depth-limited Python ``repr`` instead: a reject's preview must never be what stops a run.
+
+    Examples:
+        >>> raw_preview({"id": 1})
+        '{"id":1}'
+        >>> raw_preview({"id": 2**70})
+        "{'id': 1180591620717411303424}"
+    """
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        text = _PREVIEW_REPR.repr(value)
+    return text if len(text) <= RAW_PREVIEW_CHARS else text[:RAW_PREVIEW_CHARS] + "…"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +155,13 @@ def sniff_format(path: Path) -> str:
     with open(path, "rb") as handle:
         head = handle.read(SNIFF_BYTES)
     for name in _SNIFF_ORDER:
-        if _READERS[name]().sniff(path, head):
+        try:
+            recognised = _READERS[name]().sniff(path, head)
+        except (ValueError, TypeError, LookupError, RecursionError) as error:
+            # A sniffer looks at untrusted bytes: if one trips over them, the file is simply not its format.
+            logger.warning("the %s reader could not examine %s: %s: %s", name, path, type(error).__name__, error)
+            continue
+        if recognised:
             return name
     raise ConfigurationError(
         f"cannot tell the format of {str(path)!r}; pass --format with one of: {', '.join(available_formats())}"

@@ -64,6 +64,10 @@ class MediaResolver:
         item = dict(item)
         if item.get("data") is not None:
             data = item["data"]
+            if isinstance(data, str):
+                data = item["data"] = data.encode("utf-8")  # what validation would make of it; hashed as stored
+            if not isinstance(data, (bytes, bytearray)):
+                return item  # validation names the field
             item.setdefault("sha256", None)
             item["sha256"] = item["sha256"] or hashlib.sha256(data).hexdigest()
             item["size_bytes"] = len(data)
@@ -71,15 +75,27 @@ class MediaResolver:
         uri = item.get("uri")
         if not isinstance(uri, str) or not uri:
             return item
-        local = _local_path(uri)
+        try:
+            local = _local_path(uri)
+        except ValueError as error:  # a malformed URI, e.g. an unclosed IPv6 bracket
+            item["error"] = f"media URI is malformed ({error}): {uri!r}"
+            return item
         if local is None:
             if item.get("mime") is None:
                 item["mime"] = mimetypes.guess_type(urlparse(uri).path)[0]
             return item
+        if "\x00" in local:
+            # The operating system cannot name such a file; os.path would raise ValueError.
+            item["error"] = f"media path contains a NUL character: {uri!r}"
+            return item
         path = Path(local)
         if not path.is_absolute() and base_dir is not None:
             path = base_dir / path
-        path = Path(os.path.realpath(path))
+        try:
+            path = Path(os.path.realpath(path))
+        except (OSError, ValueError) as error:
+            item["error"] = f"media path cannot be resolved ({error}): {uri!r}"
+            return item
         item["uri"] = str(path)
         item["mime"] = item.get("mime") or mimetypes.guess_type(path.name)[0]
         if self.root is not None and not path.is_relative_to(os.path.realpath(self.root)):
@@ -87,7 +103,7 @@ class MediaResolver:
             return item
         try:
             stat = path.stat()
-        except OSError:
+        except (OSError, ValueError):
             item["error"] = f"media file not found: {path}"
             return item
         if not path.is_file():
@@ -100,6 +116,10 @@ class MediaResolver:
         if not item.get("sha256"):
             cache_key = (str(path), stat.st_size, stat.st_mtime_ns)
             if cache_key not in self._hash_cache:
-                self._hash_cache[cache_key] = sha256_of_file(path)
+                try:
+                    self._hash_cache[cache_key] = sha256_of_file(path)
+                except OSError as error:  # unreadable (permissions, an I/O error): the post keeps a flagged item
+                    item["error"] = f"media file cannot be read ({error.strerror or error}): {path}"
+                    return item
             item["sha256"] = self._hash_cache[cache_key]
         return item

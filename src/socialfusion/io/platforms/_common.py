@@ -14,7 +14,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 
 from socialfusion.exceptions import DataError
-from socialfusion.io._base import SourceRecord
+from socialfusion.io._base import SourceRecord, raw_preview
 
 __all__ = [
     "HtmlText",
@@ -57,7 +57,7 @@ def join_location(*parts: str) -> str:
 
 
 def _raw(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
+    return raw_preview(value)
 
 
 def _first_line_parses(handle: BinaryIO) -> bool:
@@ -188,7 +188,7 @@ def head_value(head: bytes, key: str | None = None) -> Any:
     start = _ARRAY_OPENING.match(text, start).end()
     try:
         value, _ = _DECODER.raw_decode(text, start)
-    except ValueError:
+    except (ValueError, RecursionError):  # cut off, not JSON, or nested deeper than Python's stack (a hostile file)
         return None
     return value
 
@@ -280,6 +280,9 @@ class RecordBuilder:
             yield from produced
         except (TypeError, AttributeError, KeyError) as error:
             reason = f"a field has an unusable type ({type(error).__name__}: {error})"
+            yield self.reject(location, reason, item)
+        except (ValueError, ArithmeticError, RecursionError) as error:
+            reason = f"a field has an unusable value ({type(error).__name__}: {error})"
             yield self.reject(location, reason, item)
 
     def reject(self, location: str, reason: str, value: Any, table: str = "posts") -> SourceRecord:

@@ -49,6 +49,16 @@ _USER_METRICS = ("followers_count", "following_count")
 _INCLUDES_OBJECT = re.compile(rb'"includes"\s*:\s*\{\s*"(users|tweets|media|places|polls)"\s*:\s*\[')
 
 
+def _id_text(tweet: Mapping[str, Any]) -> str | None:
+    """A tweet's id as text, to match copies of it; None when the id is an array or object (validation names it).
+
+    ``str()`` of a value nested a thousand levels deep raises RecursionError, and this runs outside the guard
+    that turns one bad tweet into one reject.
+    """
+    tweet_id = tweet.get("id")
+    return None if isinstance(tweet_id, (list, dict)) else str(tweet_id)
+
+
 def _is_response_page(value: Any) -> bool:
     return isinstance(value, dict) and any(key in value for key in _PAGE_KEYS)
 
@@ -180,11 +190,11 @@ class TwitterReader:
         tweets = [("data", data)] if isinstance(data, dict) else [
             (f"data[{index}]", tweet) for index, tweet in enumerate(as_array(data))
         ]
-        primary_ids.update(str(tweet.get("id")) for _, tweet in tweets if isinstance(tweet, dict))
+        primary_ids.update(key for _, tweet in tweets if isinstance(tweet, dict) and (key := _id_text(tweet)))
         tweets += [
             (f"includes.tweets[{index}]", tweet)
             for index, tweet in enumerate(as_array(includes.get("tweets")))
-            if not (isinstance(tweet, dict) and str(tweet.get("id")) in primary_ids)
+            if not (isinstance(tweet, dict) and _id_text(tweet) in primary_ids)
         ]
         for path_in_page, tweet in tweets:
             location = join_location(page.location, path_in_page)
