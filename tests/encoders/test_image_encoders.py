@@ -121,6 +121,7 @@ def mixed_batch(tmp_path, bomb_path) -> tuple[list, dict[int, str]]:
         {"kind": "image", "uri": "a.jpg", "data": None, "sha256": None, "error": "download failed (HTTP 404)"},
         "https://example.com/cat.jpg",
         jpeg,
+        str(tmp_path / "nul\x00byte.png"),  # stored by something other than ingest, which refuses it
     ]
     missing = {
         1: "corrupt or truncated",
@@ -131,6 +132,7 @@ def mixed_batch(tmp_path, bomb_path) -> tuple[list, dict[int, str]]:
         13: "no media",
         15: "HTTP 404",
         16: "remote media",
+        18: "NUL character",
     }
     return items, missing
 

@@ -46,6 +46,8 @@ def media_source(item: Any) -> bytes | Path:
             item = unquote(parsed.path)
         elif parsed.scheme and len(parsed.scheme) > 1:
             raise MediaError(f"remote media is referenced, not fetched: {item}")
+    if "\x00" in str(item):
+        raise MediaError(f"media path contains a NUL character: {str(item)!r}")
     path = Path(item)
     try:
         size = path.stat().st_size
