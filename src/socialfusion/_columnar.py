@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 
 from socialfusion.io.tabular import JsonlReader
-from socialfusion.privacy import scrub_record
+from socialfusion.privacy import may_hold_pii, scrub_record
 from socialfusion.schema import arrow_schema, with_bookkeeping
 
 if TYPE_CHECKING:
@@ -131,12 +131,18 @@ def _finish(table: pa.Table, cleaner: RecordCleaner) -> pa.Table:
     given = [table[name].to_pylist() for name in _ENTITIES]
     derived: list[list[list[str]]] = [[], [], []]
     pii_removed = cleaner.pii_removed
+    # Entities derived from a text are pieces of it, so the text and the given lists decide which rows may hold
+    # PII; the others (most rows) skip the scrubber.
+    candidates = np.zeros(table.num_rows, bool)
+    if cleaner.scrub_pii:
+        for name in ("text", *_ENTITIES):
+            candidates |= may_hold_pii(table[name]).to_numpy(zero_copy_only=False)
     for row, text in enumerate(texts):
         found = entities_of(text) if text else ([], [], [])
         for index in range(3):
             value = given[index][row]
             derived[index].append(found[index] if value is None else value)
-        if cleaner.scrub_pii:  # the text and the entity lists, as scrub_record does on the record path
+        if candidates[row]:  # the text and the entity lists, as scrub_record does on the record path
             fields = {"text": text, **{name: derived[index][row] for index, name in enumerate(_ENTITIES)}}
             for kind, count in scrub_record("posts", fields).items():
                 pii_removed[kind] = pii_removed.get(kind, 0) + count

@@ -116,3 +116,17 @@ def test_scrubbed_text_keeps_no_labelled_pii():
         for span in record["spans"]:
             if span["kind"] in PII_KINDS and _covered(span, find_pii(record["text"])):
                 assert record["text"][span["start"] : span["end"]] not in scrubbed, record
+
+
+def test_the_columnar_screen_passes_every_labelled_pii_item():
+    """The Arrow pre-screen (``may_hold_pii``) must be a superset of the finder, or the fast path loses PII."""
+    import pyarrow as pa
+
+    from socialfusion.privacy import may_hold_pii
+
+    items = [example["text"][span["start"]:span["end"]] for example in _load() for span in example["spans"]
+             if span["kind"] in PII_KINDS]
+    screened = may_hold_pii(pa.array(items)).to_pylist()
+    assert all(screened), [item for item, hit in zip(items, screened) if not hit]
+    found = [example["text"] for example in _load() if find_pii(example["text"])]
+    assert all(may_hold_pii(pa.array(found)).to_pylist())
