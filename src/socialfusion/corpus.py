@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from itertools import chain
+from operator import attrgetter, methodcaller
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args, get_origin
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialfusion.schema import MEDIA_KINDS, TABLES, arrow_schema, empty_table, records_to_table
+from socialfusion.schema import (
+    INT64_MAX,
+    MEDIA_KINDS,
+    TABLES,
+    arrow_schema,
+    empty_table,
+    records_to_table,
+    with_bookkeeping,
+)
 
 if TYPE_CHECKING:
     from socialfusion.store import Store
@@ -49,6 +62,11 @@ class Corpus:
     def from_records(cls, metadata: Mapping[str, Any] | None = None, **records: Iterable[Any]) -> Corpus:
         """Build a corpus from records (mappings or schema models), validated here.
 
+        Plain ``dict`` records are checked and converted to Arrow column by column; only the rows those checks
+        cannot vouch for (a string where a time belongs, a blank id, an unknown field, media, schema models...)
+        are validated one by one. The tables, keys, hashes and the first error raised are the same as
+        ``socialfusion.schema.records_to_table`` gives record by record.
+
         Args:
             metadata: free-form metadata (dataset name, privacy settings, ...).
             **records: one iterable per table name, e.g. ``posts=[...]``.
@@ -57,7 +75,7 @@ class Corpus:
             SchemaValidationError: a record does not validate.
             ConfigurationError: unknown table name.
         """
-        tables = {name: records_to_table(name, rows) for name, rows in records.items()}
+        tables = {name: _records_table(name, rows) for name, rows in records.items()}
         return cls(**tables, metadata=dict(metadata or {}))
 
     @classmethod
@@ -154,3 +172,222 @@ def resolve_mentions(posts: pa.Table, users: pa.Table) -> pa.Table:
     position = posts.column_names.index("mentions")
     return posts.set_column(position, posts.schema.field("mentions"),
                             pa.array(resolved, posts.schema.field("mentions").type))
+
+
+# -- building tables column by column ------------------------------------------------------------------------------
+
+# A character that neither Python's ``str.isspace`` nor Unicode's White_Space (pydantic's ``\S``) counts as space:
+# a value holding one is not blank under either rule.
+_NOT_SPACE = r"[^\pZ\t-\r\x{1c}-\x{1f}\x{85}]"
+_BOOKKEEPING = ("record_key", "record_hash")
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class _FieldCheck:
+    """What a value of one schema field must be for the columnar path to vouch for it (else the record path)."""
+
+    name: str
+    arrow_field: pa.Field
+    kind: str  # string, timestamp, count, float, bool, json, strings (list of str), media
+    required: bool
+    nullable: bool
+    default: Any
+    not_blank: bool = False
+    choices: tuple[str, ...] | None = None
+
+
+def _constraints(annotation: Any, metadata: Sequence[Any]) -> list[Any]:
+    """The validation metadata of a pydantic field, however deeply its annotation nests it."""
+    from pydantic.fields import FieldInfo
+
+    found = list(metadata)
+    if get_origin(annotation) is Literal:
+        return found
+    for part in get_args(annotation):
+        if isinstance(part, FieldInfo):
+            found += part.metadata
+        elif get_origin(part) is Annotated or get_args(part):
+            found += _constraints(part, ())
+        elif not isinstance(part, type) and part is not None:
+            found.append(part)
+    return found
+
+
+@cache
+def _field_checks(table: str) -> tuple[_FieldCheck, ...] | None:
+    """The checks of every field of ``table``, or None when a field carries a rule the columnar path does not know."""
+    import annotated_types
+    from pydantic import AfterValidator, AllowInfNan, StringConstraints
+    from pydantic.fields import FieldInfo
+
+    from socialfusion import schema
+
+    model = TABLES[table]
+    checks = []
+    for arrow_field in arrow_schema(table):
+        if arrow_field.name in _BOOKKEEPING:
+            continue
+        info: FieldInfo = model.model_fields[arrow_field.name]
+        kind_of = arrow_field.type
+        if arrow_field.name == "extra":
+            kind = "json"
+        elif pa.types.is_timestamp(kind_of):
+            kind = "timestamp"
+        elif pa.types.is_int64(kind_of):
+            kind = "count"
+        elif pa.types.is_float64(kind_of):
+            kind = "float"
+        elif pa.types.is_boolean(kind_of):
+            kind = "bool"
+        elif pa.types.is_string(kind_of):
+            kind = "string"
+        elif pa.types.is_list(kind_of) and pa.types.is_string(kind_of.value_type):
+            kind = "strings"
+        elif arrow_field.name == "media":
+            kind = "media"
+        else:
+            return None
+        not_blank = False
+        for rule in _constraints(info.annotation, info.metadata):
+            if isinstance(rule, StringConstraints) and rule.min_length == 1 and rule.pattern == r"\S":
+                not_blank = True
+            elif isinstance(rule, annotated_types.Ge) and rule.ge == 0 and kind == "count":
+                pass
+            elif isinstance(rule, annotated_types.Le) and rule.le == INT64_MAX and kind == "count":
+                pass
+            elif isinstance(rule, AllowInfNan) and not rule.allow_inf_nan and kind == "float":
+                pass
+            elif isinstance(rule, AfterValidator) and rule.func in (schema._as_utc, schema._json_storable):
+                pass
+            else:
+                return None
+        if kind == "count" and not any(isinstance(rule, annotated_types.Ge)
+                                       for rule in _constraints(info.annotation, info.metadata)):
+            return None
+        required = info.is_required()
+        checks.append(_FieldCheck(
+            name=arrow_field.name, arrow_field=arrow_field, kind=kind, required=required,
+            nullable=type(None) in get_args(info.annotation),
+            default=None if required else info.get_default(call_default_factory=True), not_blank=not_blank,
+            choices=get_args(info.annotation) if get_origin(info.annotation) is Literal else None))
+    return tuple(checks)
+
+
+_PYTHON_TYPES = {"string": (str,), "timestamp": (dt.datetime,), "count": (int,), "float": (float, int),
+                 "bool": (bool,), "json": (dict,), "strings": (list,), "media": (list,)}
+
+
+def _python_values(check: _FieldCheck, rows: list[dict], doubtful: set[int]) -> list[Any]:
+    """One field's values over ``rows`` (defaults filled in), adding to ``doubtful`` the rows whose value the
+    columnar path cannot vouch for by its Python type (exact types only: a subclass takes the record path)."""
+    values = list(map(methodcaller("get", check.name, _MISSING), rows))
+    allowed = set(_PYTHON_TYPES[check.kind]) | ({type(None)} if check.nullable else set())
+    found = set(map(type, values))
+    if _MISSING.__class__ in found:
+        if check.required:
+            doubtful.update(index for index, value in enumerate(values) if value is _MISSING)
+        else:
+            values = [check.default if value is _MISSING else value for value in values]
+            found = set(map(type, values))
+    if not found <= allowed | {_MISSING.__class__}:
+        doubtful.update(index for index, value in enumerate(values) if type(value) not in allowed)
+    present = [value for value in values if value is not None and type(value) in allowed] \
+        if check.kind in ("timestamp", "strings", "media", "json") else []
+    if check.kind == "timestamp":  # naive (taken as UTC) or UTC: other zones are converted by the record path
+        if not set(map(attrgetter("tzinfo"), present)) <= {None, dt.UTC}:
+            doubtful.update(index for index, value in enumerate(values) if type(value) is dt.datetime
+                            and value.tzinfo is not None and value.tzinfo is not dt.UTC)
+    elif check.kind == "strings":
+        if not set(map(type, chain.from_iterable(present))) <= {str}:
+            doubtful.update(index for index, value in enumerate(values)
+                            if type(value) is list and not all(type(item) is str for item in value))
+    elif check.kind == "media":
+        if any(present):
+            doubtful.update(index for index, value in enumerate(values) if type(value) is list and value)
+    elif check.kind == "json" and present:
+        for index, value in enumerate(values):
+            if type(value) is dict:
+                try:
+                    if not all(type(key) is str for key in value):
+                        raise TypeError("a key that is not a string")
+                    values[index] = orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+                except TypeError:  # not storable as JSON: the record path says why
+                    doubtful.add(index)
+    return values
+
+
+def _vouched_rows(check: _FieldCheck, column: pa.Array) -> pa.Array | None:
+    """Which rows of a converted column pass the field's value rules (None: all of them)."""
+    if check.not_blank:
+        return pc.fill_null(pc.match_substring_regex(column, _NOT_SPACE), True)
+    if check.choices is not None:
+        return pc.fill_null(pc.is_in(column, pa.array(check.choices, pa.string())), True)
+    if check.kind == "count":
+        return pc.fill_null(pc.greater_equal(column, 0), True)
+    if check.kind == "float":
+        return pc.fill_null(pc.is_finite(column), True)
+    return None
+
+
+def _records_table(table: str, records: Iterable[Any]) -> pa.Table:
+    """``records_to_table``'s table built column by column: the rows this cannot vouch for take the record path."""
+    if table not in TABLES:
+        from socialfusion.exceptions import ConfigurationError
+
+        raise ConfigurationError(f"unknown table {table!r}; expected one of {sorted(TABLES)}")
+    checks = _field_checks(table)
+    rows = list(records)
+    if checks is None or not rows:
+        return records_to_table(table, rows)
+    known = frozenset(check.name for check in checks)
+    doubtful = {index for index, row in enumerate(rows) if type(row) is not dict or not known.issuperset(row)}
+    plain = [row if type(row) is dict else {} for row in rows]
+    values = {check.name: _python_values(check, plain, doubtful) for check in checks}
+    if table == "posts":  # Post's own rule: a post needs text, media or a reshared post
+        text, reshare = values["text"], values["reshare_of"]
+        for index in range(len(rows)):
+            if text[index] is None:
+                text[index] = ""
+            if reshare[index] is None and type(text[index]) is str and not text[index].strip():
+                doubtful.add(index)
+    try:
+        columns, vouched = _arrow_columns(checks, values, doubtful, len(rows))
+    except (pa.ArrowException, OverflowError, ValueError, TypeError):  # a value Arrow will not take as it is
+        return records_to_table(table, rows)
+    good = [index for index in range(len(rows)) if index not in doubtful]
+    fields = pa.schema([check.arrow_field for check in checks])
+    checked = pa.Table.from_arrays(columns, schema=fields)
+    if vouched is not None:
+        keep = vouched.to_numpy(zero_copy_only=False)
+        doubtful.update(index for index, ok in zip(good, keep) if not ok)
+        good = [index for index, ok in zip(good, keep) if ok]
+        checked = checked.filter(vouched)
+    result = with_bookkeeping(table, checked)
+    if doubtful:
+        order = sorted(doubtful)
+        result = pa.concat_tables([result, records_to_table(table, [rows[index] for index in order])])
+        position = {index: place for place, index in enumerate(good + order)}
+        result = result.take(pa.array([position[index] for index in range(len(rows))], pa.int64()))
+    return result.combine_chunks()
+
+
+def _arrow_columns(checks: Sequence[_FieldCheck], values: Mapping[str, list], doubtful: set[int],
+                   n_rows: int) -> tuple[list[pa.Array], pa.Array | None]:
+    """The Arrow columns of the rows not yet doubtful, and which of them pass the value rules (None: all)."""
+    if doubtful:
+        good = [index for index in range(n_rows) if index not in doubtful]
+        values = {name: [column[index] for index in good] for name, column in values.items()}
+    columns, vouched = [], None
+    for check in checks:
+        column = values[check.name]
+        if check.kind == "float":
+            column = [None if value is None else float(value) for value in column]
+        array = pa.array(column, pa.string() if check.kind == "json" else check.arrow_field.type)
+        columns.append(array)
+        passes = _vouched_rows(check, array)
+        if passes is not None:
+            vouched = passes if vouched is None else pc.and_(vouched, passes)
+    if vouched is not None and pc.all(vouched).as_py() is not False:
+        vouched = None
+    return columns, vouched

@@ -93,3 +93,70 @@ def test_links_defaults_to_the_most_active_authors_and_evaluates(network_and_sto
     assert table.exit_code == 0 and "Held-out link prediction" in table.output and "link_predictor" in table.output
     unknown = invoke("graph", "links", "--store", store, "--user", "nobody")
     assert unknown.exit_code == 2 and "unknown users" in unknown.output
+
+
+# -- next-adopter prediction ----------------------------------------------------------------------------------------
+
+
+def forest_folder(folder):
+    """A FOREST-style folder, no graph: 'a' is always followed by 'b' then 'c', 'x' by 'y' then 'z'."""
+    folder.mkdir()
+    orders = [["a", "b", "c"], ["x", "y", "z"]]
+
+    def lines(repeats: int, start: int) -> str:
+        rows = []
+        for repeat in range(repeats):
+            for order in orders:
+                base = start + repeat * 1000
+                rows.append(" ".join(f"{user},{base + 60 * step}" for step, user in enumerate(order)))
+        rows.append("lonely,1286463749")  # one adopter: FOREST's length filter drops it
+        return "\n".join(rows) + "\n"
+
+    (folder / "cascade.txt").write_text(lines(10, 1_286_000_000))
+    (folder / "cascadevalid.txt").write_text(lines(2, 1_287_000_000))
+    (folder / "cascadetest.txt").write_text(lines(2, 1_288_000_000))
+    return folder
+
+
+def test_next_adopters_fit_evaluate_predict_on_forest_files_without_a_graph(tmp_path):
+    import numpy as np
+
+    folder = forest_folder(tmp_path / "toy")
+    model = tmp_path / "model.npz"
+    fitted = invoke("graph", "next-adopters", "fit", "--cascades", folder, "--model", model, "--window", 1, "--json")
+    assert fitted.exit_code == 0, fitted.output
+    result = json.loads(fitted.output)
+    assert result["cascades"] == 20 and result["graph"] is False and result["weights"][1] == 0
+    with np.load(model, allow_pickle=False) as archive:  # a ZIP of JSON and plain arrays: nothing to unpickle
+        assert "model.json" in archive.files
+
+    for split in ("dev", "test"):
+        scores = json.loads(invoke("graph", "next-adopters", "evaluate", "--cascades", folder, "--model", model,
+                                   "--split", split, "--ks", "1,2", "--json").output)
+        assert (scores["cascades"], scores["steps"]) == (4, 8)
+        assert scores["hits@1"] == 1.0 and scores["map@2"] == 1.0
+
+    predicted = json.loads(invoke("graph", "next-adopters", "predict", "a,b", "--model", model, "--k", 2,
+                                  "--json").output)
+    assert predicted["next"][0]["user_id"] == "c" and "a" not in {row["user_id"] for row in predicted["next"]}
+    table = invoke("graph", "next-adopters", "predict", "a,nobody", "--model", model)
+    assert table.exit_code == 0 and "unknown to the model" in table.output
+
+
+def test_next_adopters_from_a_store_and_its_errors(network_and_store, tmp_path):
+    network, store = network_and_store
+    no_split = invoke("graph", "next-adopters", "fit", "--store", store)
+    assert no_split.exit_code == 2 and "--split all" in no_split.output
+    fitted = invoke("graph", "next-adopters", "fit", "--store", store, "--split", "all", "--json")
+    if fitted.exit_code == 0:  # the synthetic network's shares: cascades with two adopters, if any
+        assert (store / "models" / "next-adopters.npz").is_file()
+    else:
+        assert "two or more known adopters" in fitted.output
+    both = invoke("graph", "next-adopters", "fit", "--store", store, "--cascades", tmp_path)
+    neither = invoke("graph", "next-adopters", "evaluate")
+    assert both.exit_code == neither.exit_code == 2
+    assert "exactly one of" in both.output and "exactly one of" in neither.output
+    pickled = tmp_path / "model.npz"
+    pickled.write_bytes(b"\x80\x04K\x01.")  # a pickle, never loaded
+    refused = invoke("graph", "next-adopters", "predict", "a", "--model", pickled)
+    assert refused.exit_code == 2 and "cannot read a next-adopter model" in refused.output

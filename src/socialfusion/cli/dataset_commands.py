@@ -49,6 +49,14 @@ def load(
     root: RootOption = None,
     task: Annotated[str | None, typer.Option(help="TweetEval task, or cascade dataset (android|christianity).")] = None,
     scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,
+    checksum: Annotated[list[str] | None, typer.Option(
+        "--checksum", help="PATH=SHA256 of a file the manifest does not list (repeatable); without one such a file "
+                           "loads as unverified (mvsa-single, tweeteval, diffusion-cascades).")] = None,
+    extra_split: Annotated[list[str] | None, typer.Option(
+        "--extra-split", help="SPLIT=PATH of a CLMLF-format split file, e.g. test=test.json (mvsa-single; "
+                              "repeatable).")] = None,
+    extra_labels: Annotated[list[Path] | None, typer.Option(
+        "--extra-labels", help="CSV/JSON file of item_id,label[,split] rows (mvsa-single; repeatable).")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Load a dataset (checked against its MANIFEST.sha256) and ingest it into a store."""
@@ -59,14 +67,35 @@ def load(
     options = {}
     if task is not None:
         options["name" if name == "diffusion-cascades" else "task"] = task
+    if checksum:
+        options["checksums"] = _pairs(checksum, "--checksum", "PATH=SHA256")
+    if extra_split:
+        options["extra_splits"] = _pairs(extra_split, "--extra-split", "SPLIT=PATH")
+    if extra_labels:
+        options["extra_labels"] = extra_labels
     try:
         with console.status(f"loading {name}"):
             corpus = load_dataset(name, root, **options)
             summary = ingest_corpus(corpus, connect(store), source=f"dataset:{name}", scrub_pii=scrub_pii)
     except (SocialFusionError, TypeError) as error:
         fail(error)
+    unverified = corpus.metadata.get("verification", {}).get("unverified", {})
     if as_json:
-        print(json.dumps(summary.to_dict()))
+        print(json.dumps({**summary.to_dict(), "unverified_files": unverified}))
         return
     console.print(f"{name}: ingested {summary.ingested:,} rows, duplicate {summary.duplicate:,}, "
                   f"rejected {summary.rejected:,} into {store}")
+    for path, digest in unverified.items():
+        console.print(f"[yellow]unverified:[/yellow] {path} is not in MANIFEST.sha256 and had no --checksum "
+                      f"(its sha256 now: {digest})")
+
+
+def _pairs(values: list[str], option: str, form: str) -> dict[str, str]:
+    """``KEY=VALUE`` option values as a dict."""
+    pairs = {}
+    for value in values:
+        key, separator, item = value.partition("=")
+        if not separator or not key or not item:
+            raise typer.BadParameter(f"expected {form}, got {value!r}", param_hint=option)
+        pairs[key] = item
+    return pairs

@@ -156,3 +156,165 @@ def _most_active(corpus, names: list[str], degrees: list[int]) -> list[str]:
     posts = Counter(corpus.posts.column("author_id").to_pylist())
     ranked = sorted(range(len(names)), key=lambda vertex: (-posts[names[vertex]], -degrees[vertex], names[vertex]))
     return [names[vertex] for vertex in ranked[:_DEFAULT_LINK_USERS]]
+
+
+# -- next-adopter prediction ----------------------------------------------------------------------------------------
+
+next_adopters_app = typer.Typer(
+    help="Next-adopter prediction over cascades (who adopts next): fit a NextAdopterModel, predict, evaluate.",
+    no_args_is_help=True)
+app.add_typer(next_adopters_app, name="next-adopters")
+
+NEXT_ADOPTER_FILE = "next-adopters.npz"
+SourceStoreOption = Annotated[Path | None, typer.Option(
+    "--store", "-s", help="Store whose 'share' interactions are the cascades (post id = cascade id).")]
+CascadesOption = Annotated[Path | None, typer.Option(
+    "--cascades", help="Folder of FOREST-style cascade files (cascade.txt, cascadevalid.txt, cascadetest.txt, "
+                       "optional edges.txt; or Inf-VAE's train/val/test.txt and graph.txt).")]
+ModelOption = Annotated[Path | None, typer.Option(
+    "--model", "-m", help=f"Model file (default: <store>/models/{NEXT_ADOPTER_FILE}, or ./{NEXT_ADOPTER_FILE} "
+                          "with --cascades).")]
+MaxLengthOption = Annotated[int, typer.Option(
+    help="--cascades only: FOREST's length filter keeps cascades of 2 to this many adopters (0: no upper limit).")]
+
+
+def _next_adopter_path(store: Path | None, model: Path | None) -> Path:
+    if model is not None:
+        return model
+    return store / "models" / NEXT_ADOPTER_FILE if store is not None else Path(NEXT_ADOPTER_FILE)
+
+
+def _one_source(store: Path | None, cascades: Path | None) -> None:
+    if (store is None) == (cascades is None):
+        raise typer.BadParameter("give exactly one of --store and --cascades", param_hint="--store/--cascades")
+
+
+def _cascade_source(store: Path | None, cascades: Path | None, max_length: int):
+    """The corpus of ``--store`` or ``--cascades`` (exactly one of them)."""
+    _one_source(store, cascades)
+    if store is not None:
+        return load_corpus(store)
+    from socialfusion.datasets import load_forest_cascades
+
+    return load_forest_cascades(cascades, max_length=max_length or None)
+
+
+def _split(split: str) -> str:
+    """``all``, or the standard name of a split (``val`` is ``dev``)."""
+    from socialfusion.datasets._shared import canonical_split
+
+    if split == "all":
+        return split
+    try:
+        return canonical_split(split)
+    except SocialFusionError as error:
+        raise typer.BadParameter(f"{error}, or all", param_hint="--split") from None
+
+
+def _sequences(corpus, split: str) -> list[list[str]]:
+    """The adopters of each cascade of ``split`` (``all``: every cascade) in time order."""
+    from socialfusion.tasks.propagation import cascade_sequences
+
+    has_splits = "cascade" in set(corpus.labels.column("task").to_pylist())
+    if split != "all" and not has_splits:
+        raise typer.BadParameter("the data has no cascade splits (no 'cascade' labels); pass --split all",
+                                 param_hint="--split")
+    sequences = cascade_sequences(corpus, None if split == "all" else split)
+    if not sequences:
+        raise typer.BadParameter(f"no cascade in split {split!r} (cascades are 'share' interactions)",
+                                 param_hint="--split")
+    return [sequences[cascade] for cascade in sorted(sequences)]
+
+
+@next_adopters_app.command("fit")
+def next_adopters_fit(
+    store: SourceStoreOption = None, cascades: CascadesOption = None, model: ModelOption = None,
+    split: Annotated[str, typer.Option(help="Cascades to learn from: train, dev, test or all.")] = "train",
+    graph: Annotated[bool, typer.Option("--graph/--no-graph", help="Use the follow edges, where there are any.")]
+    = True,
+    window: Annotated[int, typer.Option(help="Later adopters that count as following one adopter.")] = 10,
+    decay: Annotated[float, typer.Option(help="Weight of an adopter one step further back.")] = 0.8,
+    seed: Annotated[int, typer.Option(help="Random seed (the held-out tenth that picks the weights).")] = 0,
+    max_length: MaxLengthOption = 500, as_json: JsonOption = False,
+) -> None:
+    """Fit a next-adopter model on the cascades of a split and save it (JSON + NPZ, no pickle)."""
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    split = _split(split)
+    try:
+        corpus = _cascade_source(store, cascades, max_length)
+        sequences = _sequences(corpus, split)
+        follows = [(src, dst) for src, dst, kind in zip(*(corpus.edges.column(name).to_pylist()
+                                                           for name in ("src", "dst", "kind")))
+                   if kind in ("follow", "friend")] if graph else None
+        users = corpus.users.column("user_id").to_pylist() or None
+        if users is not None:  # users of the cascades that the users table lacks are candidates too
+            users = list(dict.fromkeys([*users, *(user for sequence in sequences for user in sequence)]))
+        fitted = NextAdopterModel(window=window, decay=decay, random_state=seed).fit(sequences, follows, users)
+        path = fitted.save(_next_adopter_path(store, model))
+    except SocialFusionError as error:
+        fail(error)
+    result = {"path": str(path), "cascades": len(sequences), "users": fitted.n_users_, "graph": fitted.has_graph_,
+              "weights": list(fitted.weights_)}
+    if as_json:
+        print(json.dumps(result))
+        return
+    console.print(f"fitted on {len(sequences):,} {split} cascades ({fitted.n_users_:,} users, "
+                  f"{'with' if fitted.has_graph_ else 'without'} a follower graph; weights transition/social/"
+                  f"popularity {fitted.weights_}); saved to {path}")
+
+
+@next_adopters_app.command("predict")
+def next_adopters_predict(
+    adopters: Annotated[str, typer.Argument(help="The cascade's adopters so far, in order, comma-separated.")],
+    store: SourceStoreOption = None, model: ModelOption = None,
+    k: Annotated[int, typer.Option("--k", help="How many candidates.")] = 10, as_json: JsonOption = False,
+) -> None:
+    """The likeliest next adopters of a cascade, from a model saved by 'next-adopters fit'."""
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    so_far = [user.strip() for user in adopters.split(",") if user.strip()]
+    try:
+        fitted = NextAdopterModel.load(_next_adopter_path(store, model))
+        table = fitted.predict([so_far], k=k)
+    except SocialFusionError as error:
+        fail(error)
+    unknown = [user for user in so_far if user not in fitted.index_]
+    rows = [{"rank": row["rank"], "user_id": row["user_id"], "score": row["score"]} for row in table.to_pylist()]
+    if as_json:
+        print(json.dumps({"adopters": so_far, "unknown": unknown, "next": rows}))
+        return
+    note = f" ({len(unknown)} unknown to the model, ignored: {', '.join(unknown[:5])})" if unknown else ""
+    print_rows(rows, f"Likeliest next adopters after {len(so_far)} adopter(s){note}", False)
+
+
+@next_adopters_app.command("evaluate")
+def next_adopters_evaluate(
+    store: SourceStoreOption = None, cascades: CascadesOption = None, model: ModelOption = None,
+    split: Annotated[str, typer.Option(help="Cascades to score: dev, test, train or all.")] = "dev",
+    ks: Annotated[str, typer.Option(help="Cut-offs k of Hits@k and MAP@k, comma-separated.")] = "10,50,100",
+    max_length: MaxLengthOption = 500, as_json: JsonOption = False,
+) -> None:
+    """Hits@k and MAP@k of a saved model: each adopter after the first predicted from the ones before it."""
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    split = _split(split)
+    _one_source(store, cascades)
+    try:
+        cutoffs = tuple(int(value) for value in ks.split(",") if value.strip())
+    except ValueError:
+        raise typer.BadParameter(f"expected comma-separated integers, got {ks!r}", param_hint="--ks") from None
+    try:
+        fitted = NextAdopterModel.load(_next_adopter_path(store, model))
+        corpus = _cascade_source(store, cascades, max_length)
+        sequences = _sequences(corpus, split)
+        scores = fitted.evaluate(sequences, cutoffs)
+        steps = fitted.prediction_steps(sequences)
+    except SocialFusionError as error:
+        fail(error)
+    result = {"split": split, "cascades": len(sequences), "steps": steps, **scores}
+    if as_json:
+        print(json.dumps(result))
+        return
+    print_rows([{"metric": name, "value": value} for name, value in scores.items()],
+               f"Next-adopter prediction on {len(sequences):,} {split} cascades ({steps:,} predicted adopters)", False)

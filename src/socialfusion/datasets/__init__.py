@@ -14,7 +14,7 @@ from typing import Any
 
 from socialfusion.corpus import Corpus
 from socialfusion.datasets._shared import data_root, dataset_path, verify_manifest
-from socialfusion.datasets.cascades import load_diffusion_cascades
+from socialfusion.datasets.cascades import load_diffusion_cascades, load_forest_cascades
 from socialfusion.datasets.lastfm import load_lastfm
 from socialfusion.datasets.mvsa import load_mvsa_single
 from socialfusion.datasets.snap_facebook import load_snap_ego_facebook
@@ -33,6 +33,7 @@ __all__ = [
     "generate",
     "load_dataset",
     "load_diffusion_cascades",
+    "load_forest_cascades",
     "load_lastfm",
     "load_mvsa_single",
     "load_semeval2017_pool",

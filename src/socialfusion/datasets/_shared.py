@@ -2,32 +2,43 @@
 
 The public datasets live beside the project in ``../shared/data`` (one folder per dataset, each with a
 ``SOURCE.txt`` and a ``MANIFEST.sha256`` in ``sha256sum`` format). They are never copied into the repository.
+
+A file a loader reads that the manifest does not list (a split the user added, a labels file passed in) is checked
+against the SHA-256 the user gives for it in ``checksums``, or else loaded and reported as unverified: named, with
+its hash, in ``corpus.metadata["verification"]`` and in a logged warning. It is never counted as verified.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import json
 import logging
 import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from socialfusion.corpus import Corpus
-from socialfusion.exceptions import ConfigurationError, DatasetNotFoundError, IntegrityError
+from socialfusion.exceptions import ConfigurationError, DataError, DatasetNotFoundError, IntegrityError
 
 __all__ = [
     "DATA_ENV_VAR",
     "MANIFEST_NAME",
+    "FileChecks",
     "canonical_split",
+    "check_files",
     "data_root",
     "dataset_corpus",
     "dataset_path",
     "file_sha256",
+    "merge_labels",
     "numeric_order",
     "read_delimited",
+    "read_label_file",
     "read_lines",
     "read_manifest",
     "undirected_pairs",
@@ -212,6 +223,198 @@ def verify_manifest(folder: Path, files: Iterable[str | os.PathLike[str]] | None
         hashed += 1
     logger.debug("verified %d file(s) of %s (%d hashed now)", len(names), folder, hashed)
     return hashes
+
+
+Checksums = Mapping[str | os.PathLike[str], str]
+
+
+@dataclass
+class FileChecks:
+    """How each file a loader read was checked (see ``check_files``).
+
+    Attributes:
+        manifest: the dataset's manifest (relative path -> SHA-256); empty when there is none.
+        by_manifest: files that matched the manifest.
+        by_checksum: files that matched the SHA-256 given for them in ``checksums``.
+        unverified: files checked against nothing -> their SHA-256 now (pass it in ``checksums`` to pin it).
+        checked: False when the loader was called with ``verify=False`` (nothing was hashed).
+    """
+
+    manifest: dict[str, str] = field(default_factory=dict)
+    by_manifest: list[str] = field(default_factory=list)
+    by_checksum: list[str] = field(default_factory=list)
+    unverified: dict[str, str] = field(default_factory=dict)
+    checked: bool = True
+
+    def metadata(self) -> dict[str, Any]:
+        """The report a loader puts in ``corpus.metadata["verification"]``."""
+        return {"checked": self.checked, "manifest": len(self.by_manifest), "checksum": list(self.by_checksum),
+                "unverified": dict(self.unverified)}
+
+
+def _checksum_for(path: Path, folder: Path | None, checksums: dict[Path, str]) -> tuple[Path, str] | None:
+    for key, digest in checksums.items():
+        candidates = [key] if key.is_absolute() else [Path.cwd() / key] + ([folder / key] if folder else [])
+        for candidate in candidates:
+            if candidate.exists() and candidate.resolve() == path.resolve():
+                return key, digest
+    return None
+
+
+def check_files(files: Iterable[Path], *, manifest_folder: Path | None, verify: bool = True,
+                checksums: Checksums | None = None, require_manifest: bool = True) -> FileChecks:
+    """Check the files a loader reads: against the manifest where it lists them, else against ``checksums``.
+
+    A file neither lists nor has a checksum for is not refused: it is loaded, reported as unverified (with its
+    hash, to pin it next time) and named in a logged warning.
+
+    Args:
+        files: the files (absolute, or relative to the working directory).
+        manifest_folder: the folder holding ``MANIFEST.sha256`` (paths in it are relative to this folder); None:
+            no manifest.
+        verify: False hashes nothing (the report says ``checked: False``).
+        checksums: path -> expected SHA-256 (hex) of files the manifest does not list; a relative path is taken
+            from the working directory or from ``manifest_folder``.
+        require_manifest: refuse to go on when ``manifest_folder`` has no manifest.
+
+    Returns:
+        What was checked how; ``manifest`` holds the manifest's hashes (even with ``verify=False``).
+
+    Raises:
+        DatasetNotFoundError: the manifest is required but absent, or a listed file is absent.
+        IntegrityError: a file differs from the manifest or from its checksum.
+        ConfigurationError: a checksum is not 64 hex digits, or names a file the loader did not read.
+    """
+    files = [Path(path) for path in files]
+    manifest = read_manifest(manifest_folder) if manifest_folder is not None else {}
+    if not verify:
+        return FileChecks(manifest=manifest, checked=False)
+    if manifest_folder is not None and require_manifest and not (manifest_folder / MANIFEST_NAME).is_file():
+        verify_manifest(manifest_folder, [])  # raises the usual "manifest not found" error
+    expected = {}
+    for key, digest in (checksums or {}).items():
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+            raise ConfigurationError(f"the checksum given for {key} is not a hex SHA-256 (64 hex digits): {digest!r}")
+        expected[Path(key).expanduser()] = digest.lower()
+    folder = manifest_folder.resolve() if manifest_folder is not None else None
+    checks = FileChecks(manifest=manifest)
+    listed, used = [], set()
+    for path in files:
+        resolved = path.resolve()
+        relative = resolved.relative_to(folder).as_posix() if folder and resolved.is_relative_to(folder) else None
+        given = _checksum_for(path, manifest_folder, expected)
+        if relative in manifest:
+            listed.append(relative)
+        if given is not None:
+            used.add(given[0])
+            actual = file_sha256(path)
+            if actual != given[1]:
+                raise IntegrityError(f"{path} does not match the checksum given for it: expected sha256 {given[1]}, "
+                                     f"got {actual}; the file was changed, or the checksum is for another file")
+            checks.by_checksum.append(str(path.absolute()))
+        elif relative not in manifest:
+            checks.unverified[str(path.absolute())] = file_sha256(path)
+    if listed:
+        verify_manifest(manifest_folder, listed)
+        checks.by_manifest = listed
+    unused = [str(key) for key in expected if key not in used]
+    if unused:
+        raise ConfigurationError(f"checksums were given for files the loader did not read: {unused}; give the path "
+                                 "of a file the loader reads (absolute, or relative to the dataset folder)")
+    if checks.unverified:
+        logger.warning(
+            "%d file(s) not listed in %s and without a checksum were loaded UNVERIFIED: %s; to verify them, pass "
+            "checksums={path: sha256} (their sha256 now is in corpus.metadata['verification']['unverified'])",
+            len(checks.unverified), MANIFEST_NAME, ", ".join(list(checks.unverified)[:5])
+            + (" ..." if len(checks.unverified) > 5 else ""))
+    return checks
+
+
+def read_label_file(path: str | os.PathLike[str], *, task: str, classes: Sequence[str] | None = None,
+                    split: str | None = None, item_kind: str = "post") -> list[dict[str, Any]]:
+    """Label rows from a user's labels file: CSV with a header, or a JSON list of objects.
+
+    Each row has ``item_id`` and ``label``, and optionally ``split`` (``train``, ``dev``/``val``, ``test``). For
+    example a CSV::
+
+        item_id,label,split
+        4511,positive,test
+
+    Args:
+        path: a ``.csv`` or ``.json`` file.
+        task: the task of every row (the loader's, e.g. ``"sentiment"``).
+        classes: the labels allowed; None: any.
+        split: the split of rows that name none (None: no split).
+        item_kind: the kind of item labelled.
+
+    Returns:
+        Rows for ``Corpus.from_records(labels=...)``, in file order, ``split`` in its standard name.
+
+    Raises:
+        DatasetNotFoundError: the file is absent.
+        DataError: not a CSV/JSON labels file, a row without ``item_id`` or ``label``, or a label outside
+            ``classes``; the message names the file and the row.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DatasetNotFoundError(f"labels file {path} not found")
+    where = f"labels file {path}"
+    if path.suffix.lower() == ".csv":
+        with path.open(encoding="utf-8-sig", newline="") as stream:
+            rows = list(csv.DictReader(stream))
+        first_row = 2  # after the header
+    elif path.suffix.lower() == ".json":
+        try:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            raise DataError(f"{where} is not JSON: {error}") from None
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            raise DataError(f"{where} must hold a JSON list of objects with item_id and label")
+        first_row = 1
+    else:
+        raise DataError(f"{where}: expected a .csv (item_id,label[,split] header) or a .json list of objects")
+    labels = []
+    for number, row in enumerate(rows, start=first_row):
+        item, label = row.get("item_id"), row.get("label")
+        if item in (None, "") or label in (None, ""):
+            raise DataError(f"{where} row {number}: needs item_id and label, got {dict(row)!r:.200}")
+        label = str(label).strip()
+        if classes is not None and label not in classes:
+            raise DataError(f"{where} row {number}: label {label!r} is not one of {list(classes)}")
+        row_split = row.get("split") or split
+        try:
+            row_split = canonical_split(str(row_split)) if row_split else None
+        except ConfigurationError as error:
+            raise DataError(f"{where} row {number}: {error}") from None
+        labels.append({"item_id": str(item).strip(), "item_kind": item_kind, "task": task, "label": label,
+                       "split": row_split})
+    return labels
+
+
+def merge_labels(labels: list[dict[str, Any]], extra: Iterable[dict[str, Any]], source: str) -> list[dict[str, Any]]:
+    """``labels`` with ``extra`` rows added: a new item is appended, a known one may only gain a missing split.
+
+    Raises:
+        DataError: an extra row gives a known item another label, or another split than it has (a leak).
+    """
+    merged = [dict(row) for row in labels]
+    position = {(row.get("item_kind", "post"), row["item_id"], row["task"]): index
+                for index, row in enumerate(merged)}
+    for row in extra:
+        key = (row.get("item_kind", "post"), row["item_id"], row["task"])
+        if key not in position:
+            position[key] = len(merged)
+            merged.append(dict(row))
+            continue
+        known = merged[position[key]]
+        if known["label"] != row["label"]:
+            raise DataError(f"item {row['item_id']}: the dataset labels it {known['label']!r} but {source} says "
+                            f"{row['label']!r}")
+        if row.get("split") and known.get("split") not in (None, row["split"]):
+            raise DataError(f"item {row['item_id']} is in the {known['split']!r} split but {source} puts it in "
+                            f"{row['split']!r}: one item in two splits would leak between them")
+        known["split"] = known.get("split") or row.get("split")
+    return merged
 
 
 def read_lines(path: Path, encoding: str = "utf-8") -> list[str]:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from socialfusion.corpus import Corpus
 from socialfusion.datasets._shared import (
+    Checksums,
     canonical_split,
+    check_files,
     dataset_corpus,
     dataset_path,
     read_delimited,
@@ -94,7 +96,7 @@ def tweet_match_key(text: str) -> str:
 
 
 def load_tweeteval(task: str = "sentiment", root: str | os.PathLike[str] | None = None, *,
-                   verify: bool = True) -> Corpus:
+                   verify: bool = True, checksums: Checksums | None = None) -> Corpus:
     """Load one TweetEval task (Barbieri et al. 2020) with its standard split.
 
     Posts: one per line of ``{train,val,test}_text.txt``, ``post_id`` = ``"{task}:{split}:{line index}"``
@@ -105,20 +107,28 @@ def load_tweeteval(task: str = "sentiment", root: str | os.PathLike[str] | None 
     from the shared copy (use ``load_semeval2017_pool`` instead) and its test split is withheld. A blank line
     of a text file (hate has 8) becomes a ``rejects`` row, and its label is dropped.
 
+    An extra split: whoever has a split the shared copy lacks (the sentiment test split, say) copies TweetEval's
+    ``{split}_text.txt`` and ``{split}_labels.txt`` into the task's folder. ``MANIFEST.sha256`` does not list
+    them, so they are checked against ``checksums`` (path -> SHA-256) when given, else loaded but reported as
+    unverified: a logged warning names them and ``metadata["verification"]["unverified"]`` holds their SHA-256.
+
     Args:
         task: one of ``TWEETEVAL_TASKS``: ``emoji``, ``emotion``, ``hate``, ``irony``, ``offensive``,
             ``sentiment``, ``stance_<target>`` for a target in ``STANCE_TARGETS``, or ``stance`` for all five
             stance targets in one corpus (each labelled under its own ``stance_<target>`` task).
         root: the shared data folder; None looks it up (see ``data_root``).
-        verify: check the files read against ``MANIFEST.sha256`` first.
+        verify: check the files read against ``MANIFEST.sha256`` (or ``checksums``) first.
+        checksums: path -> expected SHA-256 (hex) of files the manifest does not list (absolute, or relative to
+            the working directory or the dataset folder, e.g. ``datasets/sentiment/test_text.txt``).
 
     Returns:
-        A Corpus with ``posts``, ``labels`` and ``rejects``.
+        A Corpus with ``posts``, ``labels`` and ``rejects``; ``metadata["verification"]`` says how each file
+        was checked.
 
     Raises:
-        ConfigurationError: unknown task.
+        ConfigurationError: unknown task, a malformed checksum, or a checksum for a file not read.
         DatasetNotFoundError: the dataset folder, its manifest or a listed file is absent.
-        IntegrityError: a file does not match the manifest.
+        IntegrityError: a file does not match the manifest or its checksum.
         DataError: a split's text and label files differ in length.
     """
     subtasks = _subtasks(task)
@@ -137,8 +147,7 @@ def load_tweeteval(task: str = "sentiment", root: str | os.PathLike[str] | None 
                 continue
             plan.append((subtask, split, texts, labels if labels.is_file() else None))
             read_files += [texts] + ([labels] if labels.is_file() else [])
-    if verify:
-        verify_manifest(folder, [path.relative_to(folder) for path in read_files])
+    checks = check_files(read_files, manifest_folder=folder, verify=verify, checksums=checksums)
 
     posts, label_rows, rejects = [], [], []
     seen_at = dt.datetime.now(dt.UTC)
@@ -170,6 +179,7 @@ def load_tweeteval(task: str = "sentiment", root: str | os.PathLike[str] | None 
             "task": task,
             "classes": {subtask: sorted(set(names.values())) for subtask, names in classes.items()},
             "skipped": skipped,
+            "verification": checks.metadata(),
         },
     )
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -463,6 +464,12 @@ def cascade_sequences(corpus: Corpus, split: str | None = None) -> dict[str, lis
     return sequences
 
 
+_NEXT_ADOPTER_FORMAT = "socialfusion.next_adopter/1"
+_NEXT_ADOPTER_DOCUMENT = "model.json"
+# (transition, social, popularity) weights tried on the held-out tenth of the training cascades.
+_NEXT_ADOPTER_WEIGHTS = ((1, 0, 0), (1, 0.5, 0), (1, 1, 0), (1, 0, 1), (1, 0.5, 1), (1, 1, 1), (0, 1, 1), (1, 2, 1))
+
+
 class NextAdopterModel:
     """Who adopts next in a cascade: what followed the same adopters in past cascades, who follows them, popularity.
 
@@ -471,12 +478,18 @@ class NextAdopterModel:
     where ``T`` counts, over training cascades, how often ``v`` adopted within ``window`` steps after ``u`` (each
     row scaled to sum 1), ``F`` is 1 when ``v`` follows ``u`` (scaled the same way) and ``P`` is each user's share
     of training adoptions. Users already in the cascade are never predicted. The three weights are chosen on a
-    held-out tenth of the training cascades (by MAP@100), then the model is refitted on all of them.
+    held-out tenth of the training cascades (by MAP@100), then the model is refitted on all of them. Without a
+    follower graph the social term is left out (its weight is 0).
 
     Args:
         window: how many later adopters count as following one adopter.
         decay: weight of an adopter one step further back.
         random_state: seed of the held-out tenth.
+
+    Examples:
+        >>> model = NextAdopterModel(window=1).fit([["a", "b", "c"], ["a", "b", "d"]] * 5)
+        >>> model.predict([["a"]], k=1).to_pylist()
+        [{'cascade': 0, 'rank': 1, 'user_id': 'b', 'score': 1.0}]
     """
 
     def __init__(self, window: int = 10, decay: float = 0.8, random_state: int = 0):
@@ -500,16 +513,31 @@ class NextAdopterModel:
         popularity = np.bincount(np.concatenate([np.asarray(s) for s in sequences]), minlength=n).astype(float)
         return _row_normalised(transitions), popularity / max(popularity.sum(), 1.0)
 
-    def fit(self, sequences: Sequence[Sequence[str]], follows: Sequence[tuple[str, str]], users: Sequence[str]):
+    def fit(self, sequences: Sequence[Sequence[str]], follows: Sequence[tuple[str, str]] | None = None,
+            users: Sequence[str] | None = None) -> NextAdopterModel:
         """Learn from training cascades.
 
         Args:
             sequences: adopters of each training cascade, in time order.
-            follows: ``(follower, followed)`` pairs of the social graph.
-            users: every user id.
+            follows: ``(follower, followed)`` pairs of the social graph; None or empty: no graph, and no social
+                term.
+            users: every user id that may be predicted; None: the users of ``sequences`` and ``follows``, in
+                order of first appearance. Users outside it are dropped from the sequences.
+
+        Returns:
+            self, with ``users_``, ``transitions_``, ``social_``, ``popularity_``, ``weights_`` and ``has_graph_``.
+
+        Raises:
+            ConfigurationError: a bad ``window`` or ``decay``, or no training cascade with two known adopters.
         """
         from scipy import sparse
 
+        if int(self.window) < 1 or not 0.0 <= float(self.decay) <= 1.0:
+            raise ConfigurationError(f"need window >= 1 and 0 <= decay <= 1, got {self.window} and {self.decay}")
+        follows = list(follows or [])
+        if users is None:
+            users = dict.fromkeys(user for sequence in sequences for user in sequence)
+            users.update(dict.fromkeys(user for pair in follows for user in pair))
         self.users_ = list(users)
         self.index_ = {user: position for position, user in enumerate(self.users_)}
         self.n_users_ = len(self.users_)
@@ -517,8 +545,10 @@ class NextAdopterModel:
         encoded = [sequence for sequence in encoded if len(sequence) > 1]
         if not encoded:
             raise ConfigurationError("need at least one training cascade with two or more known adopters")
-        followed = np.array([self.index_[b] for a, b in follows if a in self.index_ and b in self.index_], np.int64)
-        follower = np.array([self.index_[a] for a, b in follows if a in self.index_ and b in self.index_], np.int64)
+        known = [(self.index_[a], self.index_[b]) for a, b in follows if a in self.index_ and b in self.index_]
+        follower = np.array([a for a, _ in known], np.int64)
+        followed = np.array([b for _, b in known], np.int64)
+        self.has_graph_ = bool(known)
         # F[u, v] = 1 when v follows u: influence flows from the followed to the follower.
         self.social_ = _row_normalised(sparse.csr_matrix(
             (np.ones(len(followed)), (followed, follower)), shape=(self.n_users_, self.n_users_)))
@@ -527,7 +557,8 @@ class NextAdopterModel:
         tuning, development = [encoded[i] for i in order[held_out:]], [encoded[i] for i in order[:held_out]]
         self.transitions_, self.popularity_ = self._matrices(tuning)
         best = None
-        for weights in ((1, 0, 0), (1, 0.5, 0), (1, 1, 0), (1, 0, 1), (1, 0.5, 1), (1, 1, 1), (0, 1, 1), (1, 2, 1)):
+        candidates = [weights for weights in _NEXT_ADOPTER_WEIGHTS if self.has_graph_ or weights[1] == 0]
+        for weights in candidates:
             self.weights_ = weights
             score = self._evaluate(development, (100,))["map@100"]
             if best is None or score > best[0]:
@@ -536,37 +567,148 @@ class NextAdopterModel:
         self.transitions_, self.popularity_ = self._matrices(encoded)
         return self
 
-    def _ranks(self, sequence: Sequence[int]) -> np.ndarray:
-        """For each step i >= 1, the rank (1 = top) of ``sequence[i]`` given ``sequence[:i]``."""
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "weights_"):
+            exceptions = attempt_import("sklearn.exceptions", "graph")
+            raise exceptions.NotFittedError("This NextAdopterModel is not fitted yet; call fit(sequences) first.")
+
+    def _steps(self, sequence: Sequence[int]):
+        """Per adopter of ``sequence``: the scores of every user before it adopts (adopters at -inf)."""
         transition_weight, social_weight, popularity_weight = self.weights_
         history = np.zeros(self.n_users_)
         social = np.zeros(self.n_users_)
         adopted = np.zeros(self.n_users_, bool)
-        ranks = []
-        for step, user in enumerate(sequence):
-            if step > 0:
-                scores = transition_weight * history + social_weight * social + popularity_weight * self.popularity_
-                scores = np.where(adopted, -np.inf, scores)
-                ranks.append(int(np.sum(scores > scores[user])) + 1)
+        for user in sequence:
+            scores = transition_weight * history + social_weight * social + popularity_weight * self.popularity_
+            yield np.where(adopted, -np.inf, scores)
             history = self.decay * history + self.transitions_[user].toarray().ravel()
             social = self.decay * social + self.social_[user].toarray().ravel()
             adopted[user] = True
+        scores = transition_weight * history + social_weight * social + popularity_weight * self.popularity_
+        yield np.where(adopted, -np.inf, scores)
+
+    def _ranks(self, sequence: Sequence[int]) -> np.ndarray:
+        """For each step i >= 1, the rank (1 = top) of ``sequence[i]`` given ``sequence[:i]``."""
+        ranks = []
+        for step, scores in enumerate(self._steps(sequence)):
+            if 0 < step < len(sequence):
+                ranks.append(int(np.sum(scores > scores[sequence[step]])) + 1)
         return np.array(ranks)
 
     def _evaluate(self, encoded: Sequence[Sequence[int]], ks: Sequence[int]) -> dict[str, float]:
-        ranks = np.concatenate([self._ranks(sequence) for sequence in encoded if len(sequence) > 1])
+        ranks = np.concatenate([self._ranks(sequence) for sequence in encoded if len(sequence) > 1] or [[]])
         result = {}
         for k in ks:
-            result[f"hits@{k}"] = float(np.mean(ranks <= k))
-            result[f"map@{k}"] = float(np.mean(np.where(ranks <= k, 1.0 / ranks, 0.0)))
+            result[f"hits@{k}"] = float(np.mean(ranks <= k)) if len(ranks) else float("nan")
+            result[f"map@{k}"] = float(np.mean(np.where(ranks <= k, 1.0 / np.maximum(ranks, 1), 0.0))) \
+                if len(ranks) else float("nan")
         return result
+
+    def _encode(self, sequences: Sequence[Sequence[str]]) -> list[list[int]]:
+        return [[self.index_[user] for user in sequence if user in self.index_] for sequence in sequences]
 
     def evaluate(self, sequences: Sequence[Sequence[str]], ks: Sequence[int] = (10, 50, 100)) -> dict[str, float]:
         """Hits@k and MAP@k over every prediction step of ``sequences`` (the seed is given, each later adopter is
         predicted from the ones before it). With one true next adopter per step, AP@k is 1/rank within the top k,
-        else 0, as in the DyHGCN / MS-HGAT evaluation code. Unknown users are dropped from the sequences."""
-        encoded = [[self.index_[user] for user in sequence if user in self.index_] for sequence in sequences]
-        return self._evaluate(encoded, ks)
+        else 0, as in the DyHGCN / MS-HGAT evaluation code. Unknown users are dropped from the sequences; a
+        metric over no step at all is NaN (``prediction_steps`` counts them)."""
+        self._check_fitted()
+        return self._evaluate(self._encode(sequences), ks)
+
+    def prediction_steps(self, sequences: Sequence[Sequence[str]]) -> int:
+        """How many adopters ``evaluate`` predicts in ``sequences``: all but the first known one of each."""
+        self._check_fitted()
+        return sum(max(len(sequence) - 1, 0) for sequence in self._encode(sequences))
+
+    def predict(self, sequences: Sequence[Sequence[str]], k: int = 10) -> pa.Table:
+        """The ``k`` likeliest next adopters of each partial cascade.
+
+        Args:
+            sequences: the adopters so far of each cascade, in time order (unknown users are ignored).
+            k: candidates per cascade.
+
+        Returns:
+            Columns ``cascade`` (position in ``sequences``), ``rank`` (1 first), ``user_id`` and ``score``,
+            ``k`` rows per cascade (fewer when fewer users remain); users already in a cascade are never listed.
+        """
+        self._check_fitted()
+        if k < 1:
+            raise ConfigurationError(f"k must be at least 1, got {k}")
+        rows = []
+        for position, sequence in enumerate(self._encode(sequences)):
+            *_, scores = self._steps(sequence)
+            top = np.argsort(-scores, kind="stable")[:k]
+            top = top[np.isfinite(scores[top])]
+            rows += [{"cascade": position, "rank": rank, "user_id": self.users_[user], "score": float(scores[user])}
+                     for rank, user in enumerate(top.tolist(), start=1)]
+        schema = pa.schema([("cascade", pa.int64()), ("rank", pa.int32()), ("user_id", pa.string()),
+                            ("score", pa.float64())])
+        return pa.Table.from_pylist(rows, schema=schema)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to one file that loads without running code (JSON + NPZ arrays, no pickle).
+
+        ``model.json`` holds the parameters, the weights and the user ids; each sparse matrix is stored as its
+        CSR ``data``, ``indices`` and ``indptr`` arrays, and the popularity vector as one array.
+
+        Returns:
+            ``path``.
+
+        Raises:
+            NotFittedError: not fitted.
+        """
+        from socialfusion._model_files import ModelWriter, write_archive
+
+        self._check_fitted()
+        writer = ModelWriter()
+        state = {"users_": list(self.users_), "weights_": list(self.weights_), "has_graph_": self.has_graph_,
+                 "popularity_": self.popularity_,
+                 **{name: {"data": matrix.data, "indices": matrix.indices, "indptr": matrix.indptr}
+                    for name, matrix in (("transitions_", self.transitions_.tocsr()),
+                                         ("social_", self.social_.tocsr()))}}
+        document = {"format": _NEXT_ADOPTER_FORMAT,
+                    "params": {"window": self.window, "decay": self.decay, "random_state": self.random_state},
+                    "state": writer.encode(state, "state")}
+        return write_archive(path, documents={_NEXT_ADOPTER_DOCUMENT: document}, arrays=writer.arrays)
+
+    @classmethod
+    def load(cls, path: str | Path) -> NextAdopterModel:
+        """A model ``save`` wrote; nothing in the file is run or unpickled.
+
+        Raises:
+            DataError: the file is absent, not a saved next-adopter model, or inconsistent.
+        """
+        from scipy import sparse
+
+        from socialfusion._model_files import Archive, ModelReader
+
+        error = ("cannot read a next-adopter model from {path}: {reason}; fit one with: socialfusion graph "
+                 "next-adopters fit")
+        with Archive(path, "next-adopter model", error=error) as archive:
+            document = archive.document(_NEXT_ADOPTER_DOCUMENT)
+            if not isinstance(document, dict) or document.get("format") != _NEXT_ADOPTER_FORMAT:
+                raise archive.invalid(f"{_NEXT_ADOPTER_DOCUMENT} is not a {_NEXT_ADOPTER_FORMAT} document")
+            state = ModelReader(archive).read(document.get("state"))
+            try:
+                model = cls(**document["params"])
+                users = state["users_"]
+                if not isinstance(users, list) or not all(isinstance(user, str) for user in users):
+                    raise TypeError("users_ must be a list of strings")
+                n = len(users)
+                matrices = {name: sparse.csr_matrix((state[name]["data"], state[name]["indices"],
+                                                     state[name]["indptr"]), shape=(n, n))
+                            for name in ("transitions_", "social_")}
+                popularity = np.asarray(state["popularity_"], np.float64)
+                weights = tuple(float(weight) for weight in state["weights_"])
+                if popularity.shape != (n,) or len(weights) != 3:
+                    raise ValueError("the popularity vector or the weights do not fit the users")
+            except (KeyError, TypeError, ValueError, IndexError) as problem:
+                raise archive.invalid(f"its content is malformed ({type(problem).__name__}: {problem})") from None
+        model.users_, model.n_users_ = users, n
+        model.index_ = {user: position for position, user in enumerate(users)}
+        model.transitions_, model.social_ = matrices["transitions_"], matrices["social_"]
+        model.popularity_, model.weights_, model.has_graph_ = popularity, weights, bool(state["has_graph_"])
+        return model
 
 
 def _row_normalised(matrix):
