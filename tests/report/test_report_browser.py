@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import pytest
 
 from socialfusion.report import overview_section, write_report
 
+from ._browser import CHROMIUM_ARGS, VIEWPORT, chromium
 from ._small_corpus import (
     EXPECTED_HASHTAGS,
     EXPECTED_LANGUAGES,
@@ -21,18 +21,6 @@ from ._small_corpus import (
 )
 
 pytestmark = pytest.mark.browser
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-VIEWPORT = {"width": 1280, "height": 900}
 
 # Figure div id -> number of points (bars, or markers of the line) it must draw; each has one trace.
 EXPECTED_POINTS = {
@@ -52,13 +40,6 @@ FIGURES_DRAWN = """() => Object.fromEntries([...document.querySelectorAll('.plot
         points: div.querySelectorAll('.trace .point').length,
     },
 ]))"""
-
-
-def _chromium() -> str:
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
-    if executable is None:
-        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium via `make system-deps`")
-    return executable
 
 
 @dataclass
@@ -98,7 +79,7 @@ def loaded_report(tmp_path_factory) -> LoadedReport:
             errors.append(f"console: {message.text}")
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.route("**/*", cut_the_network)

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
+import html
+import json
 import re
 
 import plotly.graph_objects as go
@@ -11,11 +16,13 @@ import pytest
 import socialfusion.report
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.report import (
+    PAGE_ROWS,
     Figure,
     Metrics,
     ReportSection,
     Table,
     Text,
+    column_title,
     overview_section,
     render_report,
     write_report,
@@ -27,12 +34,19 @@ HOSTILE = "<script>alert('x')</script>"
 ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
 
 
+def _page_rows(page: str) -> list[dict]:
+    """The JSON of every table's data-rows attribute in a page, in order."""
+    return [json.loads(html.unescape(value)) for value in re.findall(r"data-rows='([^']*)'", page)]
+
+
 def _bar(n: int = 3) -> go.Figure:
     return go.Figure(go.Bar(x=[str(i) for i in range(n)], y=list(range(n))))
 
 
 def test_exports_are_sorted():
-    assert socialfusion.report.__all__ == sorted(socialfusion.report.__all__)
+    # ruff's RUF022 order, as tests/test_public_api.py checks: CONSTANTS, then Classes, then functions, each A-Z
+    names = socialfusion.report.__all__
+    assert names == sorted(names, key=lambda name: (0 if name.isupper() else 1 if name[:1].isupper() else 2, name))
     assert all(hasattr(socialfusion.report, name) for name in socialfusion.report.__all__)
 
 
@@ -80,9 +94,9 @@ def test_every_user_string_is_escaped():
     page = render_report([section], title=HOSTILE, subtitle=HOSTILE)
     assert HOSTILE not in page
     # <title>, <h1>, subtitle, contents, section title, summary, text, metric name, value and caption,
-    # table caption, header and cell, figure caption.
-    assert page.count(ESCAPED) == 14
-    assert page.count("<script") == 3  # PlotlyConfig, plotly.js, the one figure
+    # table caption, header and cell, figure caption; and in the table's data-rows: header, shown and raw cell.
+    assert page.count(ESCAPED) == 17
+    assert page.count("<script") == 4  # PlotlyConfig, plotly.js, the table script, the one figure
 
 
 def test_overview_escapes_hostile_text_hashtags_and_reasons(small_corpus):
@@ -90,14 +104,16 @@ def test_overview_escapes_hostile_text_hashtags_and_reasons(small_corpus):
     for hostile in (HOSTILE_HASHTAG, HOSTILE_TEXT, HOSTILE_REASON, "alert(1)</"):
         assert hostile not in page
     assert "&lt;script&gt;alert(&#x27;reason&#x27;)&lt;/script&gt;" in page  # in both rejects tables
-    assert page.count("<script") == 2 + 5  # PlotlyConfig, plotly.js, five figures
+    assert page.count("<script") == 2 + 1 + 5  # PlotlyConfig, plotly.js, the table script, five figures
 
 
 def test_table_truncates_with_a_note():
     rows = pa.table({"n": list(range(120)), "name": [f"row{n}" for n in range(120)]})
     page = render_report([ReportSection("t", "t", blocks=[Table(rows, max_rows=50)])], title="r")
     assert page.count("<tr>") == 51  # header + 50 rows
-    assert "row49" in page and "row50" not in page
+    listed = re.search(r"<tbody>(.*?)</tbody>", page).group(1)
+    assert "row49" in listed and "row50" not in listed
+    assert len(_page_rows(page)[0]["rows"]) == 120  # every row is in the page, to sort, search and download
     assert "70 more rows not shown." in page
     one_more = render_report([ReportSection("t", "t", blocks=[Table(rows[:51], max_rows=50)])], title="r")
     assert "1 more row not shown." in one_more
@@ -107,7 +123,7 @@ def test_table_from_dicts_formats_values():
     rows = [{"name": "a", "count": 1234567}, {"name": "b", "share": 0.123456, "tags": ["x", "y"]}]
     page = render_report([ReportSection("t", "t", blocks=[Table(rows)])], title="r")
     header = re.search(r"<thead>(.*?)</thead>", page).group(1)
-    assert re.findall(r"<th[^>]*>(.*?)</th>", header) == ["name", "count", "share", "tags"]
+    assert re.findall(r"<th[^>]*>(.*?)</th>", header) == ["Name", "Count", "Share", "Tags"]
     assert '<td class="num">1,234,567</td>' in page
     assert '<td class="num">0.1235</td>' in page
     assert "<td>x, y</td>" in page
@@ -162,3 +178,62 @@ def test_write_report_leaves_no_temporary_file_on_failure(tmp_path):
     with pytest.raises(ConfigurationError):
         write_report([ReportSection("a", "a"), ReportSection("a", "a")], tmp_path / "r.html", title="r")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_table_rows_in_the_page_keep_raw_values_for_sorting_and_download():
+    when = dt.datetime(2024, 5, 1, 9, 30, tzinfo=dt.UTC)
+    rows = [{"post_count": 1234567, "share": 0.123456, "tags": ["x", "y"], "at": when, "gone": None,
+             "odd": float("nan"), "quote": "it's <b>"}]
+    page = render_report([ReportSection("t", "t", blocks=[Table(rows, key="posts")])], title="r")
+    (data,) = _page_rows(page)
+    assert data["columns"] == ["Posts", "Share", "Tags", "At", "Gone", "Odd", "Quote"]
+    assert data["total"] == 1
+    assert data["rows"] == [[["1,234,567", 1234567], ["0.1235", 0.123456], ["x, y", "x, y"],
+                             ["2024-05-01 09:30:00+00:00", "2024-05-01T09:30:00+00:00"], ["", None],
+                             ["nan", None], ["it's <b>", "it's <b>"]]]
+    assert 'id="t-posts"' in page and 'data-filename="t-posts.csv"' in page
+    assert "<b>" not in page
+
+
+def test_a_large_table_holds_page_rows_rows_and_the_total():
+    rows = pa.table({"n": list(range(PAGE_ROWS + 7))})
+    (data,) = _page_rows(render_report([ReportSection("t", "t", blocks=[Table(rows)])], title="r"))
+    assert len(data["rows"]) == PAGE_ROWS and data["total"] == PAGE_ROWS + 7
+
+
+def test_table_ids_are_stable_and_unique():
+    blocks = [Table([{"a": 1}]), Table([{"a": 2}], key="top"), Text("x"), Table([{"a": 3}])]
+    assert ReportSection("t", "trends", blocks=blocks).table_ids() == ["trends-table-1", "trends-top", "trends-table-3"]
+    with pytest.raises(ConfigurationError, match="'a-x'"):
+        render_report([ReportSection("a", "a", blocks=[Table([{"a": 1}], key="x"), Figure(_bar(), key="x")])],
+                      title="r")
+    with pytest.raises(ConfigurationError, match="table key"):
+        Table([], key="not an id")
+
+
+def test_the_table_script_is_inlined_once_and_only_with_tables():
+    with_tables = render_report([ReportSection("t", "t", blocks=[Table([{"a": 1}]), Table([{"b": 2}])])],
+                                title="r")
+    assert with_tables.count("socialfusion report tables") == 1
+    assert "socialfusion report tables" not in render_report([ReportSection("t", "t", blocks=[Text("x")])],
+                                                             title="r")
+
+
+def test_scripts_run_by_hash_only(small_corpus):
+    page = render_report([overview_section(small_corpus)], title="r")
+    policy = re.search(r'http-equiv="Content-Security-Policy" content="([^"]*)"', page).group(1)
+    script_sources = re.search(r"script-src ([^;]*);", policy).group(1).split()
+    assert "'unsafe-inline'" not in script_sources and "'unsafe-eval'" in script_sources
+    scripts = re.findall(r"<script\b[^>]*>(.*?)</script>", page, re.S)
+    expected = {"'sha256-" + base64.b64encode(hashlib.sha256(script.encode()).digest()).decode() + "'"
+                for script in scripts}
+    assert set(script_sources) - {"'unsafe-eval'"} == expected
+    assert len(expected) == len(scripts) == 2 + 1 + 5
+    assert re.search(r"<[a-z]+[^>]*\son[a-z]+\s*=", page) is None  # no inline event handler
+    no_script = render_report([ReportSection("t", "t", blocks=[Text("x")])], title="r")
+    assert "script-src 'none'" in no_script
+
+
+def test_column_titles_read_like_words():
+    assert [column_title(name) for name in ("post_count", "recall@20", "duration_hours", "members", "k-core")] == [
+        "Posts", "Recall@20", "Duration (hours)", "Members", "k-core"]

@@ -265,7 +265,7 @@ def test_report_section_has_a_map_and_a_table_with_representative_texts():
 
     section = topics_section(model, corpus)
     assert section.key == "topics"
-    assert section.figure_ids() == ["topics-map"]
+    assert section.figure_ids() == ["topics-map", "topics-keywords"]  # undated posts: no topics over time
     table = section.blocks[1]
     columns, rows = table.head()
     assert columns == ["topic", "posts", "keywords", "representative post"]

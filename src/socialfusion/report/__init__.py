@@ -8,17 +8,20 @@ Examples:
     1
 """
 
-from socialfusion.report._render import render_report, write_report
+from socialfusion.report._columns import column_title
+from socialfusion.report._render import PAGE_ROWS, render_report, write_report
 from socialfusion.report._section import Block, Figure, Metrics, ReportSection, Table, Text
 from socialfusion.report.overview import overview_section
 
 __all__ = [
+    "PAGE_ROWS",
     "Block",
     "Figure",
     "Metrics",
     "ReportSection",
     "Table",
     "Text",
+    "column_title",
     "overview_section",
     "render_report",
     "write_report",

@@ -2,34 +2,57 @@
 
 The page is a header, a table of contents and one card per section. Every string that comes from a section is
 HTML-escaped; Plotly figure data is embedded as JSON that Plotly itself escapes for ``<script>`` use. A
-Content Security Policy forbids every network request, so a report opened from disk never reaches out.
+Content Security Policy forbids every network request, so a report opened from disk never reaches out, and it
+runs only the page's own scripts: each is allowed by its SHA-256 hash, so an injected script or an inline event
+handler would not run.
+
+Tables can be sorted, searched and downloaded as CSV in the page: ``assets/tables.js`` (vanilla JavaScript shipped
+in the package, inlined once when the page has a table) reads each table's rows from its ``data-rows`` attribute
+(JSON of every row's shown text and raw value, up to ``PAGE_ROWS`` rows).
 """
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import hashlib
 import html
+import json
+import math
 import os
+import re
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import plotly.offline
+import pyarrow as pa
 
 from socialfusion import __version__
 from socialfusion.exceptions import ConfigurationError
+from socialfusion.report._columns import column_title
 from socialfusion.report._format import format_value, is_number, plural
 from socialfusion.report._section import Figure, Metrics, ReportSection, Table, Text
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["PAGE_ROWS", "render_report", "write_report"]
+
+PAGE_ROWS = 5_000
+"""At most this many rows of a table are embedded in the page for sorting, searching and the CSV download
+(``socialfusion export`` writes every row)."""
 
 _PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
 
-# Inline scripts and styles only; data:/blob: for Plotly's "download as PNG"; nothing from the network.
+# Scripts by hash only ('unsafe-eval': Plotly compiles some functions at run time); inline styles (Plotly sets
+# them); data:/blob: for Plotly's "download as PNG"; nothing from the network.
 _CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
+    "default-src 'none'; script-src {script_sources}; style-src 'unsafe-inline'; "
     "img-src data: blob:; font-src data:"
 )
+
+_INLINE_SCRIPT = re.compile(r"<script\b[^>]*>(.*?)</script>", re.S)
 
 _CSS = """
 :root { --ink: #1f2430; --muted: #5b6472; --line: #e3e6ec; --page: #f4f6f9; --card: #fff; --accent: #3b6fd8; }
@@ -76,6 +99,19 @@ tr:last-child td { border-bottom: none; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.null { color: #a0a7b3; }
 .more-rows, .empty { color: var(--muted); font-size: 13px; font-style: italic; }
+.table-tools { display: flex; align-items: center; gap: 10px; margin: 0 0 8px; }
+.table-search { font: inherit; font-size: 13px; padding: 4px 8px; border: 1px solid var(--line);
+  border-radius: 6px; min-width: 200px; }
+.table-count { color: var(--muted); font-size: 13px; flex: 1; }
+.table-download { font: inherit; font-size: 13px; padding: 4px 10px; border: 1px solid var(--line);
+  border-radius: 6px; background: #fafbfd; color: var(--accent); cursor: pointer; }
+.table-download:hover { background: #eef2fb; }
+th button.sort { all: unset; cursor: pointer; font-weight: 600; }
+th button.sort:focus-visible { outline: 2px solid var(--accent); outline-offset: 2px; }
+/* a no-break space keeps the arrow with the last word of the header */
+th button.sort::after { content: "\\00a0\\2195"; color: #a0a7b3; font-weight: 400; }
+th[aria-sort="ascending"] button.sort::after { content: "\\00a0\\25B2"; color: var(--accent); }
+th[aria-sort="descending"] button.sort::after { content: "\\00a0\\25BC"; color: var(--accent); }
 footer { text-align: center; color: var(--muted); font-size: 12px; padding: 0 0 32px; }
 @media (max-width: 900px) {
   .layout { grid-template-columns: minmax(0, 1fr); padding: 16px; }
@@ -101,12 +137,46 @@ def _render_figure(block: Figure, div_id: str) -> str:
     return f'<figure class="block"><div class="plot">{plot}</div>{caption}</figure>'
 
 
-def _render_table(block: Table) -> str:
+@cache
+def _tables_script() -> str:
+    """The table script shipped in the package (``report/assets/tables.js``)."""
+    return resources.files("socialfusion.report").joinpath("assets/tables.js").read_text(encoding="utf-8")
+
+
+def _raw_value(value: Any) -> Any:
+    """A cell's value for sorting and for the CSV download: JSON numbers, booleans and strings, or null."""
+    if value is None or isinstance(value, bool | str):
+        return value
+    if is_number(value):
+        number = float(value)
+        if not math.isfinite(number):
+            return None
+        return int(value) if isinstance(value, int) else number
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    return format_value(value)
+
+
+def _page_rows(block: Table, columns: list[str]) -> str:
+    """The table's ``data-rows`` attribute value: up to ``PAGE_ROWS`` rows, each cell ``[shown, raw]``, as JSON."""
+    if isinstance(block.data, pa.Table):
+        rows = block.data.slice(0, PAGE_ROWS).to_pylist()
+    else:
+        rows = [dict(row) for row in block.data[:PAGE_ROWS]]
+    cells = [[[format_value(row.get(name)), _raw_value(row.get(name))] for name in columns] for row in rows]
+    payload = {"columns": [column_title(name) for name in columns], "rows": cells, "total": block.num_rows}
+    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _render_table(block: Table, table_id: str) -> str:
     caption = f"<h3>{_escape(block.caption)}</h3>" if block.caption else ""
     if block.num_rows == 0:
         return f'<div class="block">{caption}<p class="empty">No rows.</p></div>'
     columns, rows = block.head()
-    header = "".join(f'<th scope="col">{_escape(name)}</th>' for name in columns)
+    header = "".join(f'<th scope="col">{_escape(column_title(name))}</th>' for name in columns)
     body = []
     for row in rows:
         cells = []
@@ -118,8 +188,11 @@ def _render_table(block: Table) -> str:
         body.append(f"<tr>{''.join(cells)}</tr>")
     hidden = block.num_rows - len(rows)
     more = f'<p class="more-rows">{plural(hidden, "more row")} not shown.</p>' if hidden else ""
+    # The attribute is single-quoted: the JSON's double quotes stay as they are, and &, ', < and > are escaped.
     return (
-        f'<div class="block">{caption}<div class="table-wrap"><table><thead><tr>{header}</tr></thead>'
+        f'<div class="block">{caption}<div class="table-wrap"><table class="data-table" id="{table_id}" '
+        f'data-filename="{table_id}.csv" data-max-rows="{block.max_rows}" '
+        f"data-rows='{_page_rows(block, columns)}'><thead><tr>{header}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table></div>{more}</div>"
     )
 
@@ -142,6 +215,7 @@ def _render_metrics(block: Metrics) -> str:
 
 def _render_section(section: ReportSection) -> str:
     figure_ids = iter(section.figure_ids())
+    table_ids = iter(section.table_ids())
     parts = [f'<section class="card" id="{section.key}"><h2>{_escape(section.title)}</h2>']
     if section.summary:
         parts.append(f'<p class="summary">{_escape(section.summary)}</p>')
@@ -149,7 +223,7 @@ def _render_section(section: ReportSection) -> str:
         if isinstance(block, Figure):
             parts.append(_render_figure(block, next(figure_ids)))
         elif isinstance(block, Table):
-            parts.append(_render_table(block))
+            parts.append(_render_table(block, next(table_ids)))
         elif isinstance(block, Text):
             parts.append(_render_text(block))
         else:
@@ -161,11 +235,11 @@ def _render_section(section: ReportSection) -> str:
 def _check_unique_ids(sections: Sequence[ReportSection]) -> None:
     seen: set[str] = set()
     for section in sections:
-        for anchor in (section.key, *section.figure_ids()):
+        for anchor in (section.key, *section.figure_ids(), *section.table_ids()):
             if anchor in seen:
                 raise ConfigurationError(
                     f"id {anchor!r} (section {section.key!r}) is used twice in the report; "
-                    "give each section and each figure within a section its own key"
+                    "give each section and each figure and table within a section its own key"
                 )
             seen.add(anchor)
 
@@ -201,23 +275,42 @@ def render_report(sections: Iterable[ReportSection], *, title: str, subtitle: st
         if has_figures
         else ""
     )
+    has_tables = any(section.table_ids() for section in sections)
+    tables_js = f"<script>{_tables_script()}</script>\n" if has_tables else ""
     toc = "".join(f'<li><a href="#{section.key}">{_escape(section.title)}</a></li>' for section in sections)
     subtitle_html = f"<p>{_escape(subtitle)}</p>" if subtitle else ""
     cards = "\n".join(_render_section(section) for section in sections) or '<p class="empty">No sections.</p>'
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{_CONTENT_SECURITY_POLICY}">\n'
-        f'<meta name="generator" content="socialfusion {__version__}">\n'
-        f"<title>{_escape(title)}</title>\n<style>{_CSS}</style>\n{plotly_js}</head>\n<body>\n"
+    scripts = f"{plotly_js}{tables_js}"
+    body = (
         f'<header class="report-header"><h1>{_escape(title)}</h1>{subtitle_html}</header>\n'
         '<div class="layout">\n'
         f'<nav class="toc" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>\n'
         f"<main>\n{cards}\n</main>\n</div>\n"
         f"<footer>Made with socialfusion {__version__}: a self-contained file that works offline.</footer>\n"
-        "</body>\n</html>\n"
     )
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{_content_security_policy(scripts + body)}">\n'
+        f'<meta name="generator" content="socialfusion {__version__}">\n'
+        f"<title>{_escape(title)}</title>\n<style>{_CSS}</style>\n{scripts}</head>\n<body>\n"
+        f"{body}</body>\n</html>\n"
+    )
+
+
+def _content_security_policy(html_with_scripts: str) -> str:
+    """The page's Content Security Policy, allowing exactly its inline scripts by their SHA-256 hashes.
+
+    Every ``<script>`` in the page is one the renderer wrote (section strings are escaped, and Plotly escapes
+    ``<`` in figure JSON), so the hashes cover the page's own scripts and nothing else.
+    """
+    hashes = dict.fromkeys(
+        "'sha256-" + base64.b64encode(hashlib.sha256(match.group(1).encode("utf-8")).digest()).decode("ascii") + "'"
+        for match in _INLINE_SCRIPT.finditer(html_with_scripts)
+    )
+    sources = " ".join([*hashes, "'unsafe-eval'"]) if hashes else "'none'"
+    return _CONTENT_SECURITY_POLICY.format(script_sources=sources)
 
 
 def write_report(

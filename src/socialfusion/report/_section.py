@@ -63,19 +63,41 @@ class Figure:
 class Table:
     """A table with a caption, shown up to ``max_rows`` rows followed by an "N more rows" note.
 
+    In the page the table can be sorted by any column, searched, and downloaded as CSV (its raw values, every row
+    that matches the search, up to ``socialfusion.report.PAGE_ROWS`` rows).
+
     Attributes:
         data: an Arrow table, or rows as mappings (columns in order of first appearance).
         caption: a sentence above the table.
         max_rows: how many rows to show.
+        key: a short anchor id, unique within the section; the table's id (and its CSV download's name) is
+            ``"{section.key}-{key}"`` (``"{section.key}-table-{n}"`` when None, n counting the section's tables
+            from 1).
     """
 
     data: pa.Table | Sequence[Mapping[str, Any]]
     caption: str = ""
     max_rows: int = 50
+    key: str | None = None
 
     def __post_init__(self) -> None:
         if self.max_rows < 1:
             raise ConfigurationError(f"Table.max_rows must be at least 1, got {self.max_rows}")
+        if self.key is not None:
+            _check_anchor(self.key, "table key")
+
+    def columns(self) -> list[str]:
+        """The column names, in order (for rows as mappings: in order of first appearance)."""
+        if isinstance(self.data, pa.Table):
+            return self.data.column_names
+        return list(dict.fromkeys(name for row in self.data for name in row))
+
+    def to_arrow(self) -> pa.Table:
+        """All the rows as an Arrow table (rows as mappings are converted; a missing value is null)."""
+        if isinstance(self.data, pa.Table):
+            return self.data
+        columns = self.columns()
+        return pa.Table.from_pylist([{name: row.get(name) for name in columns} for row in self.data])
 
     @property
     def num_rows(self) -> int:
@@ -86,9 +108,7 @@ class Table:
         """The column names and the first ``max_rows`` rows, as Python values."""
         if isinstance(self.data, pa.Table):
             return self.data.column_names, self.data.slice(0, self.max_rows).to_pylist()
-        rows = [dict(row) for row in self.data[: self.max_rows]]
-        columns = list(dict.fromkeys(name for row in rows for name in row))
-        return columns, rows
+        return self.columns(), [dict(row) for row in self.data[: self.max_rows]]
 
 
 @dataclass(frozen=True)
@@ -152,4 +172,12 @@ class ReportSection:
         return [
             f"{self.key}-{figure.key}" if figure.key else f"{self.key}-figure-{number}"
             for number, figure in enumerate(figures, start=1)
+        ]
+
+    def table_ids(self) -> list[str]:
+        """The id of each Table block, in order (also the name of its CSV download and of ``export`` files)."""
+        tables = [block for block in self.blocks if isinstance(block, Table)]
+        return [
+            f"{self.key}-{table.key}" if table.key else f"{self.key}-table-{number}"
+            for number, table in enumerate(tables, start=1)
         ]

@@ -121,17 +121,34 @@ def _why(user: int, network: _Network, spans: list[int], follower_word: str) -> 
     return ", ".join(reasons)
 
 
-def _influencers(network: _Network, top: int, follower_word: str) -> Block:
+def user_handles(users: pa.Table) -> dict[str, str]:
+    """``user_id`` -> ``"@handle"`` for every user of a users table with a handle (how the cards name users).
+
+    Examples:
+        >>> user_handles(pa.table({"user_id": ["u1", "u2", "u3"], "handle": ["alice", "@bob", " "]}))
+        {'u1': '@alice', 'u2': '@bob'}
+    """
+    if users.num_rows == 0 or not {"user_id", "handle"} <= set(users.column_names):
+        return {}
+    return {user: "@" + handle.strip().lstrip("@＠") for user, handle in
+            zip(users.column("user_id").to_pylist(), users.column("handle").to_pylist())
+            if user is not None and handle and handle.strip().lstrip("@＠")}
+
+
+def _influencers(network: _Network, top: int, follower_word: str, handles: dict[str, str]) -> Block:
     from socialfusion.report import Table
 
     order = np.lexsort((network.names, -network.scores["pagerank"]))[:top]
     spans = _neighbour_communities(network.graph, network.membership)
-    rows = [{"user": network.names[user], "PageRank": float(network.scores["pagerank"][user]),
+    with_handles = any(network.names[user] in handles for user in order)
+    rows = [{"user": network.names[user],
+             **({"handle": handles.get(network.names[user])} if with_handles else {}),
+             "PageRank": float(network.scores["pagerank"][user]),
              follower_word: int(network.scores["in_degree"][user]), "k-core": int(network.scores["core"][user]),
              "bridging": float(network.scores["bridging"][user]), "communities reached": spans[user],
              "reshares received": int(network.reshares_received[user]),
              "why": _why(int(user), network, spans, follower_word)} for user in order]
-    return Table(rows, max_rows=max(1, top), caption=(
+    return Table(rows, max_rows=max(1, top), key="influencers", caption=(
         f"The {len(rows)} users with the highest PageRank. {follower_word.capitalize()}: users with a tie to them; "
         "k-core: the largest k such that they sit in a group where everyone has k ties; bridging: the share of their "
         "contacts in another community; communities reached: their own and their contacts'; reshares received: "
@@ -151,7 +168,7 @@ def _community_graph(network: _Network) -> tuple[np.ndarray, np.ndarray, np.ndar
     return sizes, unique, counts
 
 
-def _community_map(network: _Network) -> list[Block]:
+def _community_map(network: _Network, handles: dict[str, str]) -> list[Block]:
     """The community-level graph (deterministic Kamada-Kawai layout) and the table of communities."""
     import plotly.graph_objects as go
 
@@ -168,13 +185,13 @@ def _community_map(network: _Network) -> list[Block]:
     central: dict[int, list[str]] = defaultdict(list)
     for user in order:
         if len(central[int(network.membership[user])]) < _CENTRAL_MEMBERS:
-            central[int(network.membership[user])].append(network.names[user])
+            central[int(network.membership[user])].append(handles.get(network.names[user], network.names[user]))
     grouped = [community for community in range(len(sizes)) if sizes[community] >= 2]
     singles = len(sizes) - len(grouped)
     rows = [{"community": community, "members": int(sizes[community]), "ties inside": int(internal[community]),
              "ties to other communities": int(crossing[community]),
              "most central members": ", ".join(central[community])} for community in grouped]
-    table = Table(rows, max_rows=20, caption=(
+    table = Table(rows, max_rows=20, key="communities-table", caption=(
         "Communities (Leiden, modularity over the undirected view) by size, with their three members of highest "
         "PageRank" + (f"; {plural(singles, 'user')} with no tie inside a community are left out" if singles else "")
         + "."))
@@ -308,7 +325,8 @@ def _edge_probability(network: _Network, corpus: Corpus) -> tuple[float, str]:
                          "pooled over every follow tie)")
 
 
-def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, random_state: int) -> list[Block]:
+def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, random_state: int,
+             handles: dict[str, str]) -> list[Block]:
     """Expected independent-cascade reach of the seeds chosen by CELF, by degree discount and by PageRank."""
     from socialfusion.report import Table, Text
     from socialfusion.tasks.propagation import celf_seeds, degree_discount_seeds, independent_cascade_reach
@@ -331,7 +349,9 @@ def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, rand
                           ("top PageRank", by_pagerank)):
         sizes = independent_cascade_reach(sources, targets, probability, n_users, seeds, runs=runs,
                                           random_state=random_state)
-        rows.append({"method": method, "seed these users": ", ".join(network.names[seed] for seed in seeds),
+        rows.append({"method": method, "seed these users": ", ".join(handles.get(network.names[seed],
+                                                                                  network.names[seed])
+                                                                      for seed in seeds),
                      "expected reach": float(sizes.mean()), "share of users": float(sizes.mean() / n_users),
                      "5th percentile": int(np.percentile(sizes, 5, method="lower")),
                      "95th percentile": int(np.percentile(sizes, 95, method="higher"))})
@@ -340,7 +360,8 @@ def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, rand
                  f"(Kempe, Kleinberg & Tardos 2003), {runs:,} simulations per row, the same random draws for each."),
             Table(rows, caption=(f"Seed these users: expected reach (users reached, the seeds included, of "
                                  f"{n_users:,}). CELF picks among the {len(candidates)} users with the most followers "
-                                 f"and the other rows' seeds, estimating each gain from {CELF_RUNS} simulations."))]
+                                 f"and the other rows' seeds, estimating each gain from {CELF_RUNS} simulations."),
+                  key="what-if")]
 
 
 def _network(corpus: Corpus, kinds: Sequence[str], random_state: int) -> _Network:
@@ -388,7 +409,8 @@ def network_section(
     independent-cascade reach of seeding ``seed_count`` users chosen by CELF (among a capped candidate pool), by
     degree discount and by PageRank, with an edge probability learned from the cascades when there are any (else
     ``DEFAULT_EDGE_PROBABILITY``, and the section says so). A part with no data (no ties, no cascades) becomes a
-    note.
+    note. Users are shown by their handle (``@handle``, from the users table) where they have one; the influencer
+    table keeps the id beside it.
 
     Args:
         corpus: the corpus to analyse.
@@ -414,6 +436,7 @@ def network_section(
         if value < 1:
             raise ConfigurationError(f"{name} must be at least 1; got {value}")
     network = _network(corpus, kinds, random_state)
+    handles = user_handles(corpus.users)
     kind_words = "/".join(dict.fromkeys(kinds))
     n_users, n_ties = len(network.names), network.graph.ecount()
     statistics = cascade_statistics(network.cascades) if network.cascades.num_rows else None
@@ -433,10 +456,11 @@ def network_section(
         summary = f"No {kind_words} ties between users; {cascades_word}."
     else:
         follower_word = "followers" if set(kinds) <= {"follow", "friend"} else "in-degree"
-        blocks.append(_influencers(network, top, follower_word))
-        blocks += _community_map(network)
-        blocks += _what_if(network, corpus, seed_count, runs, random_state)
+        blocks.append(_influencers(network, top, follower_word, handles))
+        blocks += _community_map(network, handles)
+        blocks += _what_if(network, corpus, seed_count, runs, random_state, handles)
         leader = network.names[int(np.lexsort((network.names, -network.scores["pagerank"]))[0])]
+        leader = f"{handles[leader]} ({leader})" if leader in handles else leader
         summary = (f"{plural(n_users, 'user')}, {plural(n_ties, f'{kind_words} tie')}, "
                    f"{grouped:,} {'community' if grouped == 1 else 'communities'} (modularity "
                    f"{network.modularity:.2g}); {cascades_word}. Most influential: {leader}.")
@@ -444,7 +468,7 @@ def network_section(
         blocks.append(Text("The corpus has no reshares of its posts, so there are no cascades to draw."))
     else:
         blocks.append(_cascade_trees(network.cascades, statistics))
-        blocks.append(Table(statistics, max_rows=10, caption=(
+        blocks.append(Table(statistics, max_rows=10, key="cascades-table", caption=(
             "Reshare cascades, largest first: size (posts, the original included), depth (longest chain of "
             "reshares), max breadth (most posts at one depth), structural virality (mean distance between two posts "
             "of the tree; about 2 for a broadcast, larger for a chain; Goel et al. 2016), duration and speed.")))

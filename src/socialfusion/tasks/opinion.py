@@ -149,7 +149,7 @@ def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment:
     post_row = pc.index_in(pairs.column("post_id"), value_set=posts.column("post_id"))
     label_row = pc.index_in(pairs.column("post_id"), value_set=sentiment.column("post_id"))
     kept = pc.and_(pc.is_valid(post_row), pc.is_valid(label_row))
-    pairs, post_row, label_row = pairs.filter(kept), pc.drop_null(post_row), pc.drop_null(label_row)
+    pairs, post_row, label_row = pairs.filter(kept), post_row.filter(kept), label_row.filter(kept)
     negativity = (sentiment.column("negativity").cast(pa.float64()) if "negativity" in sentiment.column_names
                   else pa.nulls(sentiment.num_rows, pa.float64()))
     periods = floor_times(posts.column("created_at").take(post_row), unit)

@@ -374,8 +374,9 @@ class TopicModel:
         distances_: ``(n,)`` distance of each fitted post to its nearest topic centroid in the fitted space.
         centroids_: ``(n_topics, dim)`` topic centroids in the fitted space.
         radii_: ``(n_topics,)`` outlier thresholds (``inf`` for KMeans).
-        topics_: Arrow table: topic_id int32, size int64, keywords list<string>, label string,
-            representative_post_ids list<string> (nearest to the centroid first).
+        topics_: Arrow table: topic_id int32, size int64, keywords list<string>, keyword_weights list<float32>
+            (each keyword's c-TF-IDF weight), label string, representative_post_ids list<string> (nearest to the
+            centroid first).
         pca_mean_, pca_components_: the PCA of the fitted space, None without reduction.
 
     Raises:
@@ -543,10 +544,12 @@ class TopicModel:
         return labels, distances.astype(np.float32)
 
     def _describe(self, space: np.ndarray, tokens: list[list[str]]) -> pa.Table:
-        """The topics table: sizes, c-TF-IDF keywords (outliers count as one more class) and representatives."""
+        """The topics table: sizes, c-TF-IDF keywords and their weights (outliers count as one more class) and
+        representatives."""
         n_topics = len(self.centroids_)
         counts, vocabulary = _count_matrix(tokens)
         keywords: list[list[str]] = [[] for _ in range(n_topics)]
+        keyword_weights: list[list[float]] = [[] for _ in range(n_topics)]
         if counts is not None:
             import scipy.sparse as sp
 
@@ -561,8 +564,9 @@ class TopicModel:
             for topic in range(n_topics):
                 # Highest weight first; ties by count, then alphabetically, so the order is reproducible.
                 ranked = np.lexsort((vocabulary, -dense_counts[topic], -weights[topic]))
-                keywords[topic] = [str(vocabulary[index]) for index in ranked[: self.top_words]
-                                   if dense_counts[topic, index] > 0]
+                chosen = [index for index in ranked[: self.top_words] if dense_counts[topic, index] > 0]
+                keywords[topic] = [str(vocabulary[index]) for index in chosen]
+                keyword_weights[topic] = [float(weights[topic, index]) for index in chosen]
         sizes = np.bincount(self.labels_[self.labels_ >= 0], minlength=n_topics)
         representatives = []
         for topic in range(n_topics):
@@ -573,6 +577,7 @@ class TopicModel:
             "topic_id": pa.array(range(n_topics), pa.int32()),
             "size": pa.array(sizes, pa.int64()),
             "keywords": pa.array(keywords, pa.list_(pa.string())),
+            "keyword_weights": pa.array(keyword_weights, pa.list_(pa.float32())),
             "label": pa.array([", ".join(words[:4]) or f"topic {topic}" for topic, words in enumerate(keywords)],
                               pa.string()),
             "representative_post_ids": pa.array(representatives, pa.list_(pa.string())),
@@ -873,6 +878,17 @@ def load_topic_model(store: Store) -> TopicModel:
 
 # -- report -------------------------------------------------------------------------------------------------------
 
+_MAP_LABELS = 15  # the topic map labels at most this many topics: the largest whose labels have room
+_MAP_HEIGHT_PX = 420
+_MAP_WIDTH_PX = 640  # the plot width assumed when placing labels: a laptop card is wider, so placed labels stay apart
+_MAP_PAD_PX = (70, 40)  # room left around the outermost topic centres, (x, y)
+_LABEL_CHARS = 32
+_KEYWORD_TOPICS = 12  # keyword bars for this many of the largest topics
+_KEYWORD_BARS = 5
+_KEYWORD_COLUMNS = 4
+_TIMELINE_TOPICS = 10  # topics over time: this many of the largest topics
+_HIERARCHY_TOPICS = 50  # the dendrogram clusters this many of the largest topics
+
 
 def _excerpt(text: str | None, limit: int = 160) -> str:
     text = " ".join((text or "").split())
@@ -881,18 +897,25 @@ def _excerpt(text: str | None, limit: int = 160) -> str:
 
 def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus | Store | None = None
                    ) -> ReportSection:
-    """The report section of topics: a topic map and a table of keywords, sizes and a representative post.
+    """The report section of topics: a topic map, a table of keywords, sizes and a representative post, and
+    BERTopic's views: keyword bars, topics over time and the topic hierarchy.
 
     The map places topic centroids in two dimensions (PCA of the centroids; the first two coordinates when there
-    are fewer than three topics), sized by the number of posts and labelled with keywords.
+    are fewer than three topics), sized by the number of posts; the largest topics are labelled where a label has
+    room (no two labels overlap), and every topic names itself on hover. The keyword bars show the c-TF-IDF
+    weight of each topic's top words; topics over time count each topic's posts per day (a gap where the corpus
+    has no post at all); the hierarchy is an agglomerative (Ward) clustering of the topic centroids drawn as a
+    dendrogram: topics that merge early talk about similar things.
 
     Args:
-        data: a fitted ``TopicModel``, or ``(post_topics, topics)`` as ``read_topics`` returns them (the map
-            needs the ``centroid`` column that ``write_topics`` stores).
-        corpus: the posts, for the representative texts (a ``Corpus`` or a ``Store``); None shows ids only.
+        data: a fitted ``TopicModel``, or ``(post_topics, topics)`` as ``read_topics`` returns them (the map and
+            the hierarchy need the ``centroid`` column that ``write_topics`` stores, the bars ``keyword_weights``).
+        corpus: the posts, for the representative texts and the dates of topics over time (a ``Corpus`` or a
+            ``Store``); None shows ids only, and no topics over time.
 
     Returns:
-        A ``ReportSection`` with key ``"topics"``.
+        A ``ReportSection`` with key ``"topics"``; its figures have the div ids ``topics-map``,
+        ``topics-keywords``, ``topics-over-time`` and ``topics-hierarchy`` (those that have data).
 
     Raises:
         ConfigurationError: the model is not fitted.
@@ -903,7 +926,7 @@ def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus 
         ...     ["cats purr", "cats nap", "stocks fall", "stocks rise"], embeddings=np.eye(2)[[0, 0, 1, 1]])
         >>> section = topics_section(model)
         >>> section.key, section.summary, section.figure_ids()
-        ('topics', '2 topics over 4 posts; none are outliers.', ['topics-map'])
+        ('topics', '2 topics over 4 posts; none are outliers.', ['topics-map', 'topics-keywords'])
     """
     from socialfusion.report import ReportSection, Table, Text
 
@@ -920,8 +943,10 @@ def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus 
     outliers = int(pc.sum(pc.less(assigned.column("topic_id"), 0)).as_py() or 0)
     n_posts = assigned.num_rows
     texts: dict[str, str] = {}
+    posts = None
     if corpus is not None:
-        posts = corpus.posts if isinstance(corpus, Corpus) else corpus.read("posts", columns=["post_id", "text"])
+        posts = (corpus.posts if isinstance(corpus, Corpus)
+                 else corpus.read("posts", columns=["post_id", "text", "created_at"]))
         wanted = {post for ids in topics.column("representative_post_ids").to_pylist() for post in ids[:1]}
         texts = {post: text for post, text in zip(posts.column("post_id").to_pylist(),
                                                    posts.column("text").to_pylist()) if post in wanted}
@@ -939,7 +964,96 @@ def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus 
         blocks.append(Text("No topic centroids to map."))
     blocks.append(Table(rows, caption="Topics by size: c-TF-IDF keywords and the post nearest the topic centre",
                         max_rows=max(len(rows), 1)))
+    blocks.append(_keyword_bars(topics))
+    if posts is not None:
+        blocks.append(_topics_over_time(assigned, topics, posts))
+    if centroids is not None and len(centroids) >= 3:
+        blocks.append(_topic_hierarchy(centroids, topics))
     return ReportSection(title="Topics", key="topics", summary=summary, blocks=blocks)
+
+
+def _short_names(topics: pa.Table, limit: int = _LABEL_CHARS) -> dict[str, str]:
+    """Each topic's name (``topic_names``; its first keywords without a label column), cut to ``limit`` characters."""
+    if "label" in topics.column_names:
+        names = topic_names(topics)
+    else:
+        names = {str(topic): f"{topic}: {', '.join(words[:3])}" for topic, words in
+                 zip(topics.column("topic_id").to_pylist(), topics.column("keywords").to_pylist())}
+    return {topic: name if len(name) <= limit else name[: limit - 1].rstrip(", ") + "…"
+            for topic, name in names.items()}
+
+
+def _label_width_px(text: str) -> float:
+    """The width of a label at the map's 12 px font: wide (CJK) characters count about twice a Latin one."""
+    import unicodedata
+
+    return 6 + sum(13.0 if unicodedata.east_asian_width(char) in "WF" else 7.0 for char in text)
+
+
+_LABEL_HEIGHT_PX = 16
+_LABEL_GAP_PX = 3
+
+
+def _label_box(position: str, centre: np.ndarray, radius: float, width: float) -> tuple[float, float, float, float]:
+    """The ``(x0, y0, x1, y1)`` box (pixels, y up) of a label at a Plotly ``textposition`` around a marker."""
+    x, y = float(centre[0]), float(centre[1])
+    height, gap = _LABEL_HEIGHT_PX, _LABEL_GAP_PX
+    if position == "top center":
+        return x - width / 2, y + radius + gap, x + width / 2, y + radius + gap + height
+    if position == "bottom center":
+        return x - width / 2, y - radius - gap - height, x + width / 2, y - radius - gap
+    if position == "middle right":
+        return x + radius + gap, y - height / 2, x + radius + gap + width, y + height / 2
+    return x - radius - gap - width, y - height / 2, x - radius - gap, y + height / 2  # middle left
+
+
+def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def _place_labels(centres_px: np.ndarray, radii_px: np.ndarray, texts: Sequence[str], *, order: Sequence[int],
+                 width: float, height: float, limit: int) -> list[str | None]:
+    """Where to put each marker's label so that no two labels overlap, nor a label and another marker.
+
+    Greedy, in ``order`` (the largest topic first): the first of above, below, right and left that stays inside
+    the plot and clear of every label placed so far and of every marker; a marker with no such place, or beyond
+    the first ``limit`` in ``order``, gets no label (its name shows on hover).
+
+    Args:
+        centres_px: ``(n, 2)`` marker centres in pixels (y up) within a ``width`` x ``height`` plot.
+        radii_px: ``(n,)`` marker radii in pixels.
+        texts: ``n`` labels.
+        order: marker indices, most important first.
+        width: the plot width in pixels.
+        height: the plot height in pixels.
+        limit: most labels placed.
+
+    Returns:
+        Per marker, a Plotly ``textposition`` or None (no label).
+
+    Examples:
+        >>> centres = np.array([[100.0, 100.0], [104.0, 100.0], [300.0, 100.0]])
+        >>> _place_labels(centres, np.array([5.0, 5.0, 5.0]), ["cats", "dogs", "stocks"], order=[0, 1, 2],
+        ...              width=400, height=200, limit=3)
+        ['top center', 'bottom center', 'top center']
+    """
+    markers = [(x - r, y - r, x + r, y + r) for (x, y), r in zip(np.asarray(centres_px, float).tolist(),
+                                                                   np.asarray(radii_px, float).tolist())]
+    placed: list[tuple[float, float, float, float]] = []
+    positions: list[str | None] = [None] * len(texts)
+    for index in list(order)[:limit]:
+        if not texts[index]:
+            continue
+        label_width = _label_width_px(texts[index])
+        for position in ("top center", "bottom center", "middle right", "middle left"):
+            box = _label_box(position, centres_px[index], float(radii_px[index]), label_width)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not any(_overlaps(box, other) for other in placed) and not any(
+                    _overlaps(box, marker) for number, marker in enumerate(markers) if number != index):
+                placed.append(box)
+                positions[index] = position
+                break
+    return positions
 
 
 def _topic_map(centroids: np.ndarray, topics: pa.Table):
@@ -960,17 +1074,156 @@ def _topic_map(centroids: np.ndarray, topics: pa.Table):
     sizes = np.asarray(topics.column("size").to_pylist(), np.float64)
     marker = 12 + 40 * np.sqrt(sizes / max(sizes.max(), 1))
     ids = topics.column("topic_id").to_pylist()
-    names = topic_names(topics) if "label" in topics.column_names else {}
-    labels = [html.escape(names.get(str(topic)) or f"{topic}: {', '.join(words[:3])}") for topic, words in
-              zip(ids, topics.column("keywords").to_pylist())]
+    short = _short_names(topics)
+    full = topic_names(topics) if "label" in topics.column_names else short
+    labels = [html.escape(short[str(topic)], quote=False) for topic in ids]
+    # Data -> pixels of the plot (y up): the axis ranges are chosen so that this mapping holds at the assumed width.
+    plot_height = _MAP_HEIGHT_PX - 20  # the layout's top and bottom margins
+    spans = np.ptp(xy, axis=0)
+    spans[spans == 0] = 1.0
+    low = xy.min(axis=0)
+    pads = np.array(_MAP_PAD_PX, float)
+    extent = np.array([_MAP_WIDTH_PX, plot_height], float) - 2 * pads
+    pixels = pads + (xy - low) / spans * extent
+    ranges = [[float(low[axis] - pads[axis] * spans[axis] / extent[axis]),
+               float(low[axis] + spans[axis] + pads[axis] * spans[axis] / extent[axis])] for axis in (0, 1)]
+    order = np.lexsort((ids, -sizes)).tolist()
+    positions = _place_labels(pixels, marker / 2, [short[str(topic)] for topic in ids], order=order,
+                             width=_MAP_WIDTH_PX, height=plot_height, limit=_MAP_LABELS)
     colours = topic_colors(ids)
-    figure = go.Figure(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text", text=labels, textposition="top center",
-                                  marker={"size": marker, "color": [colours[str(topic)] for topic in ids],
-                                          "opacity": 0.6},
-                                  hovertext=[f"{label} ({int(size):,} posts)" for label, size in zip(labels, sizes)],
-                                  hoverinfo="text"))
-    figure.update_layout(template="plotly_white", height=420, margin={"l": 10, "r": 20, "t": 10, "b": 10},
+    figure = go.Figure(go.Scatter(
+        x=xy[:, 0], y=xy[:, 1], mode="markers+text",
+        text=[label if position else "" for label, position in zip(labels, positions)],
+        textposition=[position or "top center" for position in positions],
+        marker={"size": marker, "color": [colours[str(topic)] for topic in ids], "opacity": 0.6},
+        hovertext=[f"{html.escape(full[str(topic)], quote=False)} ({int(size):,} posts)"
+                   for topic, size in zip(ids, sizes)],
+        hoverinfo="text"))
+    figure.update_layout(template="plotly_white", height=_MAP_HEIGHT_PX, margin={"l": 10, "r": 20, "t": 10, "b": 10},
                          font={"family": FONT_FAMILY, "size": 12}, showlegend=False,
-                         xaxis={"visible": False}, yaxis={"visible": False})
-    return Figure(figure, caption="Topic map: topic centres in two dimensions (PCA), sized by posts; nearby topics "
-                                  "talk about similar things.", key="map")
+                         xaxis={"visible": False, "range": ranges[0]}, yaxis={"visible": False, "range": ranges[1]})
+    labelled = sum(position is not None for position in positions)
+    named = ("every topic is labelled" if labelled == len(ids) else
+             f"the {labelled} largest topics whose labels have room are labelled; hover a bubble for any topic")
+    return Figure(figure, key="map", caption=f"Topic map: topic centres in two dimensions (PCA), sized by posts; "
+                                             f"nearby topics talk about similar things; {named}.")
+
+
+def _keyword_bars(topics: pa.Table):
+    """BERTopic's bar chart: the c-TF-IDF weight of the top words of the largest topics, one small chart each."""
+    import html
+
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from socialfusion.report import Figure, Text
+    from socialfusion.report._figures import house_layout, topic_colors
+
+    if "keyword_weights" not in topics.column_names:
+        return Text("These topics were stored without keyword weights (fitted by an older version); refit them "
+                    "(socialfusion topics fit) to see each topic's keywords as bars.")
+    ranked = topics.sort_by([("size", "descending"), ("topic_id", "ascending")]).to_pylist()
+    shown = [row for row in ranked if row["keywords"] and row["keyword_weights"]][:_KEYWORD_TOPICS]
+    if not shown:
+        return Text("No topic has keywords, so there are no keyword bars to show.")
+    names = _short_names(topics, limit=28)
+    columns = min(_KEYWORD_COLUMNS, len(shown))
+    rows = math.ceil(len(shown) / columns)
+    row_px = 190
+    height = 40 + row_px * rows
+    figure = make_subplots(rows=rows, cols=columns, horizontal_spacing=0.14,
+                           vertical_spacing=min(0.3, 60 / height) if rows > 1 else 0.0,
+                           subplot_titles=[html.escape(names[str(row["topic_id"])], quote=False) for row in shown])
+    colours = topic_colors([row["topic_id"] for row in shown])
+    for number, row in enumerate(shown):
+        words = [html.escape(word, quote=False) for word in row["keywords"][:_KEYWORD_BARS]]
+        figure.add_trace(go.Bar(x=row["keyword_weights"][:_KEYWORD_BARS], y=words, orientation="h",
+                                marker={"color": colours[str(row["topic_id"])]},
+                                hovertemplate="%{y}: %{x:.3f}<extra></extra>"),
+                         row=number // columns + 1, col=number % columns + 1)
+    house_layout(figure, height=height, x_title="", y_title="")
+    figure.update_layout(margin={"l": 10, "r": 20, "t": 30, "b": 10})
+    figure.update_yaxes(autorange="reversed", type="category", automargin=True, title=None)
+    figure.update_xaxes(title=None, rangemode="tozero", nticks=4)
+    figure.update_annotations(font={"size": 12})
+    more = f" of the {len(shown)} largest" if len(shown) < topics.num_rows else ""
+    return Figure(figure, key="keywords", caption=f"Keywords{more} of the topics: the c-TF-IDF weight of each "
+                                                  "topic's top words (how much a word sets the topic apart).")
+
+
+def _topics_over_time(assigned: pa.Table, topics: pa.Table, posts: pa.Table):
+    """Posts per day of the largest topics (BERTopic's topics over time), with gaps where no post was collected."""
+    from socialfusion.report import Figure, Text
+    from socialfusion.report._figures import date_axis, lines_chart, topic_colors
+    from socialfusion.tasks.trends import volume_series
+
+    if "created_at" not in posts.column_names or posts.column("created_at").null_count == posts.num_rows:
+        return Text("No post has a date, so there are no topics over time to show.")
+    keyed = assigned.filter(pc.greater_equal(assigned.column("topic_id"), 0)).select(["post_id", "topic_id"])
+    try:
+        series = volume_series(posts.select(["post_id", "created_at"]), keyed)
+    except DataError as error:
+        return Text(f"No topics over time: {error}.")
+    if series.num_rows == 0:
+        return Text("No dated post belongs to a topic, so there are no topics over time to show.")
+    largest = topics.sort_by([("size", "descending"), ("topic_id", "ascending")]).column("topic_id").to_pylist()
+    present = set(series.column("key").to_pylist())
+    shown = [str(topic) for topic in largest if str(topic) in present][:_TIMELINE_TOPICS]
+    counts: dict[str, list] = {key: [] for key in shown}
+    periods: list = []
+    for key, period, count in zip(*(series.column(name).to_pylist() for name in ("key", "period", "count"))):
+        if key == shown[0]:
+            periods.append(period)
+        if key in counts:
+            counts[key].append(count)
+    names = _short_names(topics, limit=40)
+    colours = topic_colors(shown)
+    figure = lines_chart(periods, {names[key]: counts[key] for key in shown}, x_title="day (UTC)", y_title="posts",
+                         colors={names[key]: colours[key] for key in shown})
+    date_axis(figure, len(periods), 1)
+    which = f"the {len(shown)} largest topics" if len(shown) < len(present) else "every topic"
+    return Figure(figure, key="over-time", caption=f"Topics over time: posts per day of {which}; a gap is a day "
+                                                   "without any post in the corpus (not collected).")
+
+
+def _topic_hierarchy(centroids: np.ndarray, topics: pa.Table):
+    """The topic hierarchy: Ward clustering of the largest topics' centroids, drawn as a dendrogram."""
+    import html
+
+    import plotly.graph_objects as go
+
+    from socialfusion.exceptions import attempt_import
+    from socialfusion.report import Figure
+    from socialfusion.report._figures import house_layout, topic_colors
+
+    hierarchy = attempt_import("scipy.cluster.hierarchy", "analysis")
+    ids = topics.column("topic_id").to_pylist()
+    sizes = topics.column("size").to_pylist()
+    chosen = sorted(np.lexsort((ids, -np.asarray(sizes, np.float64)))[:_HIERARCHY_TOPICS].tolist())
+    linkage = hierarchy.linkage(np.asarray(centroids, np.float64)[chosen], method="ward")
+    tree = hierarchy.dendrogram(linkage, no_plot=True)
+    names = _short_names(topics, limit=40)
+    x: list[float | None] = []
+    y: list[float | None] = []
+    for heights, positions in zip(tree["dcoord"], tree["icoord"]):
+        x += [*heights, None]
+        y += [*positions, None]
+    leaves = [chosen[leaf] for leaf in tree["leaves"]]
+    ticks = [5.0 + 10.0 * index for index in range(len(leaves))]
+    colours = topic_colors(ids)
+    figure = go.Figure([
+        go.Scatter(x=x, y=y, mode="lines", line={"color": "#8a93a3", "width": 1.5}, hoverinfo="skip"),
+        go.Scatter(x=[0.0] * len(leaves), y=ticks, mode="markers",
+                   marker={"size": 9, "color": [colours[str(ids[leaf])] for leaf in leaves]},
+                   text=[f"{html.escape(names[str(ids[leaf])], quote=False)} ({sizes[leaf]:,} posts)"
+                         for leaf in leaves], hovertemplate="%{text}<extra></extra>"),
+    ])
+    house_layout(figure, height=max(240, 60 + 22 * len(leaves)), x_title="distance between topic centres (Ward)",
+                 y_title="")
+    figure.update_yaxes(tickvals=ticks, ticktext=[html.escape(names[str(ids[leaf])], quote=False) for leaf in leaves],
+                        range=[0, 10.0 * len(leaves)], showgrid=False, zeroline=False)
+    figure.update_xaxes(rangemode="tozero")
+    which = f"the {len(chosen)} largest topics" if len(chosen) < len(ids) else "the topics"
+    return Figure(figure, key="hierarchy", caption=f"Topic hierarchy: {which} merged step by step (agglomerative "
+                                                   "clustering of their centres, Ward linkage); topics joined near the "
+                                                   "left are closest.")
