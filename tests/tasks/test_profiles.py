@@ -291,3 +291,31 @@ def test_a_date_only_platform_gives_no_hours_while_a_timed_one_does():
                                                                sentiment=None).to_pylist()}
     assert profiles["wen"]["peak_hour"] is None
     assert profiles["xia"]["peak_hour"] == 0 and profiles["xia"]["hour_shares"][7] == pytest.approx(1 / 3)
+
+
+def noise_profiles(n_users: int = 120, seed: int = 0) -> pa.Table:
+    """Profiles whose embeddings, hours and hashtags are drawn at random, independently for every user."""
+    rng = np.random.default_rng(seed)
+    tags = [f"tag{number}" for number in range(12)]
+    return pa.table({
+        "user_id": [f"u{index:03d}" for index in range(n_users)],
+        "vector": [row.tolist() for row in rng.normal(size=(n_users, 16))],
+        "hour_shares": [(row / row.sum()).tolist() for row in rng.random((n_users, 24))],
+        "top_hashtags": [sorted(rng.choice(tags, size=3, replace=False).tolist()) for _ in range(n_users)],
+        "languages": [["en"]] * n_users,
+        "embedding_missing": [False] * n_users,
+    })
+
+
+def test_segments_of_noise_are_refused_and_the_card_says_so():
+    profiles = noise_profiles()
+    segments = audience_segments(profiles, random_state=0)
+    assert segments.rejected_k is not None and segments.cards.num_rows == 1
+    assert set(segments.assignments.column("segment").to_pylist()) == {0} and segments.cards["size"][0].as_py() == 120
+    line = segments.describe()
+    assert line.startswith("no segment structure found (best silhouette ")
+    assert line.endswith(f"k={segments.rejected_k})")
+    section = profiles_section(profiles, segments)
+    assert section.summary == f"120 users; {line}." and section.blocks[0].values["segments"] == 0
+    fixed = audience_segments(profiles, n_segments=3, random_state=0)  # a number asked for is given
+    assert fixed.rejected_k is None and fixed.cards.num_rows == 3

@@ -1,10 +1,12 @@
 """Hidden patterns in a corpus: association rules between what posts carry, and segments of users by what they post.
 
 ``association_rules`` mines rules such as ``{#marathon} -> {#running}`` with FP-growth (Han, Pei & Yin 2000;
-mlxtend's ``fpgrowth`` and ``association_rules`` on a sparse one-hot table of posts x items). ``user_segments``
-clusters users by the share of their posts on each key (a topic, a hashtag, an entity: any post -> key
-assignment), TF-IDF weighted, with k-means and, unless given, the number of segments that maximises the
-silhouette.
+mlxtend's ``fpgrowth`` and ``association_rules`` on a sparse one-hot table of distinct texts x items): copies of a
+post (the same text once lower-cased, without links, mentions and spaces) count once, and a rule needs posts from
+several authors, so that a few reposted copies cannot make the strongest rules. ``user_segments`` clusters users
+by the share of their posts on each key (a topic, a hashtag, an entity: any post -> key assignment), TF-IDF
+weighted, with k-means and, unless given, the number of segments that maximises the silhouette; a best partition
+that does no better than users with their keys shuffled is refused.
 
 mlxtend comes with the ``analysis`` extra, scikit-learn with ``graph`` or ``analysis``; both are imported only when
 a function here runs.
@@ -22,6 +24,9 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+import unicodedata
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -29,19 +34,22 @@ import numpy as np
 import pyarrow as pa
 
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
-from socialfusion.tasks._clustering import kmeans_by_silhouette
+from socialfusion.tasks._clustering import Clustering, kmeans_by_silhouette, no_structure_message
 from socialfusion.tasks.knowledge import ITEM_KINDS, ITEM_SCHEMA, node_label, post_items
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
 
-__all__ = ["RULE_SCHEMA", "InterestSegments", "association_rules", "patterns_section", "user_segments"]
+__all__ = ["RULE_SCHEMA", "InterestSegments", "association_rules", "patterns_section", "text_key", "user_segments"]
 
 logger = logging.getLogger(__name__)
 
 RULE_SCHEMA = pa.schema([("antecedent", pa.list_(pa.string())), ("consequent", pa.list_(pa.string())),
                          ("support", pa.float64()), ("confidence", pa.float64()), ("lift", pa.float64()),
-                         ("posts", pa.int64())])
+                         ("posts", pa.int64()), ("support_texts", pa.int64()), ("support_authors", pa.int64())])
+_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_MENTION = re.compile(r"[@＠][\w.]+")
+_RETWEET = re.compile(r"^rt\b[\s:]*")
 _USER_SCHEMA = pa.schema([("user_id", pa.string()), ("segment", pa.int64())])
 _SEGMENT_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_keys", pa.list_(pa.string())),
                              ("top_shares", pa.list_(pa.float64()))])
@@ -54,14 +62,28 @@ class InterestSegments(NamedTuple):
         users: ``user_id, segment`` (segment 0 is the largest, then by size), sorted by user id.
         segments: ``segment, size, top_keys, top_shares``: the keys with the largest mean share of a member's
             posts, and those shares.
-        n_segments: the number of segments.
-        silhouette: the silhouette of the partition (cosine geometry of the TF-IDF rows); NaN with one segment.
+        n_segments: the number of segments (1 when the best partition was refused).
+        silhouette: the silhouette of the best partition tried (cosine geometry of the TF-IDF rows), also when it
+            was refused; NaN when no partition could be formed.
+        rejected_k: None, or the number of segments of the best partition when it was refused as no structure
+            (silhouette below ``MIN_SILHOUETTE``, or not above users with their keys shuffled across posts): then
+            every user is in segment 0.
     """
 
     users: pa.Table
     segments: pa.Table
     n_segments: int
     silhouette: float
+    rejected_k: int | None = None
+
+    def describe(self) -> str:
+        """What the segmentation found, in a line: ``"no segment structure found (best silhouette 0.02 at k=2)"``
+        or ``"3 user segments, silhouette 0.41"``."""
+        if self.rejected_k is not None:
+            return no_structure_message(self.silhouette, self.rejected_k)
+        if math.isnan(self.silhouette):
+            return f"{self.n_segments} user segment{'s' if self.n_segments != 1 else ''}"
+        return f"{self.n_segments} user segments, silhouette {self.silhouette:.2f}"
 
 
 def _transactions(posts: pa.Table, items: Sequence[str], extra_items: pa.Table | None,
@@ -88,6 +110,19 @@ def _transactions(posts: pa.Table, items: Sequence[str], extra_items: pa.Table |
     return pa.concat_tables(tables) if tables else ITEM_SCHEMA.empty_table()
 
 
+def text_key(text: str | None) -> str:
+    """The form in which near-identical posts compare equal: NFKC, lower-case, no links, @mentions, leading "RT"
+    or whitespace ("" for a post without text).
+
+    Examples:
+        >>> text_key("RT @ann:  Big NEWS https://t.co/x  ") == text_key("big news")
+        True
+    """
+    text = unicodedata.normalize("NFKC", text or "").casefold()
+    text = _MENTION.sub("", _URL.sub("", text))
+    return "".join(_RETWEET.sub("", text.strip()).split())
+
+
 def association_rules(
     posts: pa.Table,
     items: Sequence[str] = ("hashtag", "entity", "image_tag"),
@@ -95,37 +130,48 @@ def association_rules(
     min_support: float = 0.01,
     min_confidence: float = 0.5,
     max_len: int | None = 3,
+    min_authors: int = 3,
     extra_items: pa.Table | None = None,
     entities: pa.Table | None = None,
 ) -> pa.Table:
     """Association rules between the items of posts: ``A -> B`` when posts carrying A often carry B too.
 
-    Each post is one transaction (posts without any item count too: support is a share of all posts). Items are
-    knowledge-graph node ids (``hashtag:ai``, ``person:Ada Lovelace``, ``user:u1``, ``domain:x.org``, see
-    ``post_items``). Kinds other than ``ITEM_KINDS`` (e.g. ``"image_tag"`` from an image tagger, or topics) come
-    from ``extra_items`` rows of that ``kind``, as ``"{kind}:{item}"``; a kind with no rows adds nothing.
+    Each distinct text is one transaction: posts whose texts are the same once lower-cased and stripped of links,
+    @mentions, a leading "RT" and whitespace (``text_key``) count once, carrying the items of all of them; posts
+    without text count one each. Transactions without any item count too: support is a share of all distinct
+    texts. Items are knowledge-graph node ids (``hashtag:ai``, ``person:Ada Lovelace``, ``user:u1``,
+    ``domain:x.org``, see ``post_items``). Kinds other than ``ITEM_KINDS`` (e.g. ``"image_tag"`` from an image
+    tagger, or topics) come from ``extra_items`` rows of that ``kind``, as ``"{kind}:{item}"``; a kind with no rows
+    adds nothing.
 
-    - support(A -> B): share of posts carrying A and B;
+    - support(A -> B): share of distinct texts carrying A and B;
     - confidence: support(A and B) / support(A);
     - lift: confidence / support(B) (above 1: B is likelier with A than without).
 
+    A rule is kept only when the posts carrying both sides come from at least ``min_authors`` distinct authors
+    (``author_id``); without authors in ``posts`` (no column, or all missing) that test cannot be made and is
+    skipped, and ``support_authors`` is null.
+
     Args:
-        posts: a posts table (``post_id``, ``text`` and the list columns that the kinds read).
+        posts: a posts table (``post_id``, ``text``, ``author_id`` and the list columns that the kinds read).
         items: which item kinds make the transactions.
         min_support: smallest support of a frequent itemset, in (0, 1].
         min_confidence: smallest confidence of a rule, in [0, 1].
         max_len: largest itemset (antecedent plus consequent); None for no limit.
+        min_authors: fewest distinct authors behind a rule (1 keeps every rule).
         extra_items: ``post_id, item`` and optionally ``kind`` (rows whose kind is not in ``items`` are skipped;
             without a ``kind`` column every row is used, the item as given).
         entities: an ``extract_entities`` table, to avoid running NER again; None runs it when ``"entity"`` is
             among ``items``.
 
     Returns:
-        ``antecedent, consequent`` (sorted lists of items), ``support, confidence, lift`` and ``posts`` (how many
-        carry both sides) per rule (``RULE_SCHEMA``), by lift, then confidence, then support, descending.
+        ``antecedent, consequent`` (sorted lists of items), ``support, confidence, lift``, ``posts`` (posts carrying
+        both sides, copies included), ``support_texts`` (distinct texts carrying both sides) and
+        ``support_authors`` (their distinct authors) per rule (``RULE_SCHEMA``), by lift, then confidence, then
+        support, then authors, descending.
 
     Raises:
-        ConfigurationError: a threshold out of range or ``max_len`` below 2.
+        ConfigurationError: a threshold out of range, ``max_len`` below 2 or ``min_authors`` below 1.
         DataError: ``posts`` lacks ``post_id``, or ``extra_items`` lacks its columns.
         MissingDependencyError: mlxtend is not installed.
     """
@@ -135,47 +181,75 @@ def association_rules(
         raise ConfigurationError(f"min_confidence must be in [0, 1]; got {min_confidence}")
     if max_len is not None and max_len < 2:
         raise ConfigurationError(f"max_len must be at least 2 (a rule has two sides) or None; got {max_len}")
+    if min_authors < 1:
+        raise ConfigurationError(f"min_authors must be at least 1; got {min_authors}")
     if "post_id" not in posts.column_names:
         raise DataError(f"association_rules needs a posts table with post_id; got {posts.column_names}")
-    n_posts = posts.num_rows
     found = _transactions(posts, items, extra_items, entities)
-    if n_posts == 0 or found.num_rows == 0:
+    if posts.num_rows == 0 or found.num_rows == 0:
         return RULE_SCHEMA.empty_table()
-    position = {post_id: index for index, post_id in enumerate(posts.column("post_id").to_pylist())}
-    pairs = {(position[row["post_id"]], row["item"]) for row in found.select(["post_id", "item"]).to_pylist()
-             if row["post_id"] in position}
-    counts: dict[str, int] = {}
-    for _, item in pairs:
-        counts[item] = counts.get(item, 0) + 1
+    post_ids = posts.column("post_id").to_pylist()
+    texts = posts.column("text").to_pylist() if "text" in posts.column_names else [None] * len(post_ids)
+    authors = posts.column("author_id").to_pylist() if "author_id" in posts.column_names else [None] * len(post_ids)
+    keys: dict[str, int] = {}  # text key -> transaction
+    transaction_of = []
+    for index, text in enumerate(texts):
+        key = text_key(text)
+        transaction_of.append(keys.setdefault(key, len(keys)) if key else keys.setdefault(f"\0{index}", len(keys)))
+    n_transactions = len(keys)
+    position = {post_id: index for index, post_id in enumerate(post_ids)}
+    item_posts: dict[str, set[int]] = defaultdict(set)
+    for row in found.select(["post_id", "item"]).to_pylist():
+        if row["post_id"] in position:
+            item_posts[row["item"]].add(position[row["post_id"]])
+    item_transactions = {item: {transaction_of[post] for post in carried} for item, carried in item_posts.items()}
     # An item below the support threshold is in no frequent itemset: leave it out of the one-hot table.
-    frequent_items = sorted(item for item, count in counts.items() if count >= min_support * n_posts - 1e-9)
+    frequent_items = sorted(item for item, carried in item_transactions.items()
+                            if len(carried) >= min_support * n_transactions - 1e-9)
     if len(frequent_items) < 2:
         return RULE_SCHEMA.empty_table()
-    column = {item: index for index, item in enumerate(frequent_items)}
-    kept = sorted((row, column[item]) for row, item in pairs if item in column)
-    rules = _mine(kept, n_posts, frequent_items, min_support, min_confidence, max_len)
-    return rules
+    cells = sorted((transaction, column) for column, item in enumerate(frequent_items)
+                   for transaction in item_transactions[item])
+    rules = _mine(cells, n_transactions, frequent_items, min_support, min_confidence, max_len)
+    if rules.num_rows == 0:
+        return rules
+    known_authors = any(author is not None for author in authors)
+    if not known_authors:
+        logger.info("association_rules: the posts have no authors, so min_authors=%d cannot apply", min_authors)
+    records = []
+    for rule in rules.to_pylist():
+        both = set.intersection(*(item_posts[item] for item in rule["antecedent"] + rule["consequent"]))
+        rule["posts"] = len(both)
+        rule["support_texts"] = len({transaction_of[post] for post in both})
+        rule["support_authors"] = len({authors[post] for post in both if authors[post] is not None}) \
+            if known_authors else None
+        if not known_authors or rule["support_authors"] >= min_authors:
+            records.append(rule)
+    # rules tied on lift, confidence and support: those from more authors first
+    records.sort(key=lambda rule: (-rule["lift"], -rule["confidence"], -rule["support"],
+                                   -(rule["support_authors"] or 0), rule["antecedent"], rule["consequent"]))
+    return pa.Table.from_pylist(records, schema=RULE_SCHEMA)
 
 
-def _mine(cells: list[tuple[int, int]], n_posts: int, columns: list[str], min_support: float,
+def _mine(cells: list[tuple[int, int]], n_transactions: int, columns: list[str], min_support: float,
           min_confidence: float, max_len: int | None) -> pa.Table:
-    """FP-growth and rule generation on a sparse boolean posts x items table given as its true cells."""
+    """FP-growth and rule generation on a sparse boolean transactions x items table given as its true cells."""
     import pandas as pd
     from scipy import sparse
 
     frequent_patterns = attempt_import("mlxtend.frequent_patterns", "analysis")
     rows, cols = (np.asarray(side, dtype=np.int64) for side in zip(*cells, strict=True))
-    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_posts, len(columns)))
+    matrix = sparse.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_transactions, len(columns)))
     onehot = pd.DataFrame.sparse.from_spmatrix(matrix, columns=columns)
     itemsets = frequent_patterns.fpgrowth(onehot, min_support=min_support, use_colnames=True, max_len=max_len)
     if itemsets.empty or itemsets["itemsets"].map(len).max() < 2:
         return RULE_SCHEMA.empty_table()
-    found = frequent_patterns.association_rules(itemsets, num_itemsets=n_posts, metric="confidence",
+    found = frequent_patterns.association_rules(itemsets, num_itemsets=n_transactions, metric="confidence",
                                                 min_threshold=min_confidence,
                                                 return_metrics=["support", "confidence", "lift"])
     records = [{"antecedent": sorted(row.antecedents), "consequent": sorted(row.consequents),
                 "support": float(row.support), "confidence": float(row.confidence), "lift": float(row.lift),
-                "posts": round(row.support * n_posts)} for row in found.itertuples()]
+                "posts": round(row.support * n_transactions)} for row in found.itertuples()]
     records.sort(key=lambda rule: (-rule["lift"], -rule["confidence"], -rule["support"], rule["antecedent"],
                                    rule["consequent"]))
     return pa.Table.from_pylist(records, schema=RULE_SCHEMA)
@@ -211,7 +285,10 @@ def user_segments(
     counts for both). Rows are TF-IDF weighted (keys that every user posts about weigh less) and scaled to unit
     length, then clustered by k-means (10 seeded starts). When ``n_segments`` is None, every k from 2 to
     ``max_segments`` (and below the number of distinct users' rows) is tried and the one with the best
-    silhouette is kept; fewer than three users make one segment.
+    silhouette is kept, unless it shows no structure: a silhouette below ``MIN_SILHOUETTE`` (0.1), or less than
+    ``MIN_SILHOUETTE_GAIN`` (0.03) above the same clustering of the users with their keys shuffled across posts
+    (see ``socialfusion.tasks._clustering``). Then every user is in one segment and ``rejected_k`` says which k
+    was refused. Fewer than three users make one segment.
 
     Args:
         posts: a posts table with ``post_id`` and ``author_id`` (posts without an author are ignored).
@@ -224,7 +301,7 @@ def user_segments(
         random_state: seed of k-means.
 
     Returns:
-        ``InterestSegments(users, segments, n_segments, silhouette)``.
+        ``InterestSegments(users, segments, n_segments, silhouette, rejected_k)``.
 
     Raises:
         ConfigurationError: ``n_segments`` below 1 or above the number of users; ``max_segments`` below 2;
@@ -260,7 +337,8 @@ def user_segments(
         raise ConfigurationError(f"n_segments={n_segments} is more than the {len(users)} users with keyed posts")
     key_names = sorted({key for _, key in pairs})
     shares = _share_matrix(pairs, users, key_names)
-    labels, silhouette = _cluster(shares, n_segments, max_segments, random_state)
+    found = _cluster(pairs, users, key_names, n_segments, max_segments, random_state)
+    labels = found.labels
     from socialfusion.tasks.influence import _relabel_by_size
 
     labels = np.asarray(_relabel_by_size(labels.tolist()), dtype=np.int64)
@@ -272,7 +350,8 @@ def user_segments(
                              "top_keys": [key_names[index] for index in order[:top]],
                              "top_shares": [float(mean_share[index]) for index in order[:top]]})
     return InterestSegments(pa.table({"user_id": users, "segment": labels}, schema=_USER_SCHEMA),
-                    pa.Table.from_pylist(segment_rows, schema=_SEGMENT_SCHEMA), len(segment_rows), silhouette)
+                            pa.Table.from_pylist(segment_rows, schema=_SEGMENT_SCHEMA), len(segment_rows),
+                            found.silhouette, found.k if found.rejected else None)
 
 
 def _share_matrix(pairs: list[tuple[str, str]], users: list[str], keys: list[str]) -> np.ndarray:
@@ -284,14 +363,21 @@ def _share_matrix(pairs: list[tuple[str, str]], users: list[str], keys: list[str
     return counts / counts.sum(axis=1, keepdims=True)
 
 
-def _cluster(shares: np.ndarray, n_segments: int | None, max_segments: int,
-             random_state: int) -> tuple[np.ndarray, float]:
-    """k-means labels of the TF-IDF weighted share rows, and the silhouette (k chosen by it when None)."""
+def _cluster(pairs: list[tuple[str, str]], users: list[str], keys: list[str], n_segments: int | None,
+             max_segments: int, random_state: int) -> Clustering:
+    """k-means of the TF-IDF weighted share rows (k chosen by silhouette when None), against the null of the same
+    (user, key) pairs with the keys shuffled across them: each user keeps their number of posts, each key its
+    popularity, and who posts about what is left to chance."""
     from sklearn.feature_extraction.text import TfidfTransformer
 
-    weighted = TfidfTransformer().fit_transform(shares).toarray()
-    return kmeans_by_silhouette(weighted, n_segments, max_clusters=max_segments, metric="cosine",
-                                random_state=random_state)
+    def weighted(rows: list[tuple[str, str]]) -> np.ndarray:
+        return TfidfTransformer().fit_transform(_share_matrix(rows, users, keys)).toarray()
+
+    shuffled = [key for _, key in pairs]
+    np.random.default_rng(random_state).shuffle(shuffled)
+    null = weighted([(user, key) for (user, _), key in zip(pairs, shuffled, strict=True)])
+    return kmeans_by_silhouette(weighted(pairs), n_segments, max_clusters=max_segments, metric="cosine",
+                                random_state=random_state, null_features=null)
 
 
 def patterns_section(rules: pa.Table | None = None, segments: InterestSegments | None = None, *,
@@ -305,7 +391,8 @@ def patterns_section(rules: pa.Table | None = None, segments: InterestSegments |
 
     Returns:
         A ``ReportSection`` with key ``"patterns"``; its figure (segment sizes) has the div id
-        ``patterns-segments``.
+        ``patterns-segments``. Segments refused as no structure (``rejected_k``) are said so, with their best
+        silhouette, instead of shown.
 
     Raises:
         ConfigurationError: ``top`` is below 1.
@@ -330,14 +417,20 @@ def patterns_section(rules: pa.Table | None = None, segments: InterestSegments |
         if rules.num_rows:
             shown = [{"if a post has": " + ".join(node_label(item) for item in row["antecedent"]),
                       "it also has": " + ".join(node_label(item) for item in row["consequent"]),
-                      "posts": row["posts"], "support": row["support"], "confidence": row["confidence"],
+                      "posts": row["posts"], "distinct texts": row["support_texts"],
+                      "authors": row["support_authors"], "support": row["support"], "confidence": row["confidence"],
                       "lift": row["lift"]} for row in rules.slice(0, top).to_pylist()]
             blocks.append(Table(shown, max_rows=top, caption=f"The {len(shown)} association rules with the highest "
-                                "lift (lift above 1: the second side is likelier with the first than without)"))
+                                "lift (lift above 1: the second side is likelier with the first than without); "
+                                "copies of a post count once, and each rule comes from several authors"))
         else:
-            blocks.append(Text("No association rule reaches the support and confidence thresholds; lower them to "
-                               "see weaker patterns."))
-    if segments is not None:
+            blocks.append(Text("No association rule reaches the support, confidence and author thresholds; lower "
+                               "them to see weaker patterns."))
+    if segments is not None and segments.rejected_k is not None:
+        parts.append("no user segments")
+        blocks.insert(0, Text(f"{segments.describe().capitalize()}: the users do not fall into groups by what they "
+                              "post about any better than they would by chance, so they are not split."))
+    elif segments is not None:
         parts.append(plural(segments.n_segments, "user segment"))
         if segments.n_segments:
             blocks.insert(0, Metrics({"user segments": segments.n_segments,

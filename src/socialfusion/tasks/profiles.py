@@ -44,7 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
-from socialfusion.tasks._clustering import kmeans_by_silhouette
+from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
@@ -106,12 +106,24 @@ class AudienceSegments(NamedTuple):
         cards: one row per segment: ``segment``, ``size``, ``top_interests``, ``languages``, ``peak_hours``,
             ``what_works`` (content features with the highest engagement lift in the segment, e.g.
             ``"image x1.8"``).
-        silhouette: the silhouette score of the clustering (NaN with a single segment).
+        silhouette: the silhouette of the best clustering tried, also when it was refused (NaN when no clustering
+            could be formed).
+        rejected_k: None, or the number of segments of the best clustering when it was refused as no structure
+            (see ``audience_segments``): then every user is in segment 0, described by one card.
     """
 
     assignments: pa.Table
     cards: pa.Table
     silhouette: float
+    rejected_k: int | None = None
+
+    def describe(self) -> str:
+        """What the segmentation found, in a line: ``"no segment structure found (best silhouette 0.02 at k=2)"``
+        or ``"3 audience segments (silhouette 0.41)"``."""
+        if self.rejected_k is not None:
+            return no_structure_message(self.silhouette, self.rejected_k)
+        silhouette = "" if np.isnan(self.silhouette) else f" (silhouette {self.silhouette:.3f})"
+        return f"{self.cards.num_rows} audience segment{'s' if self.cards.num_rows != 1 else ''}{silhouette}"
 
 
 # -- embeddings ----------------------------------------------------------------------------------------------------
@@ -572,7 +584,10 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
 
     Each user is the concatenation of three blocks, each scaled to unit length so that none dominates: the profile
     embedding, the 24 hour shares and a bag of the 30 most common hashtags. ``n_segments=None`` picks the number
-    of segments (2 to 8) with the best silhouette.
+    of segments (2 to 8) with the best silhouette, and refuses it when the users show no structure: a silhouette
+    below 0.1, or less than 0.03 above the same clustering of the features shuffled column by column across users
+    (``socialfusion.tasks._clustering``). A refused clustering leaves every user in one segment and sets
+    ``rejected_k``.
 
     Args:
         profiles: from ``build_profiles``.
@@ -583,7 +598,7 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         min_support: exposures (or engaged posts) a trait needs before its lift counts.
 
     Returns:
-        ``AudienceSegments(assignments, cards, silhouette)``.
+        ``AudienceSegments(assignments, cards, silhouette, rejected_k)``.
 
     Raises:
         ConfigurationError: ``n_segments`` below 1 or above the number of users.
@@ -593,8 +608,9 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         raise DataError(f"segmenting needs at least 3 users; the profiles have {profiles.num_rows}")
     if n_segments is not None and not 1 <= n_segments <= profiles.num_rows:
         raise ConfigurationError(f"n_segments must be between 1 and {profiles.num_rows} (users); got {n_segments}")
-    labels, score = kmeans_by_silhouette(_segment_features(profiles), n_segments, max_clusters=_MAX_SEGMENTS,
-                                         random_state=random_state)
+    found = kmeans_by_silhouette(_segment_features(profiles), n_segments, max_clusters=_MAX_SEGMENTS,
+                                 random_state=random_state)
+    labels = found.labels
     sizes = Counter(labels.tolist())
     rename = {label: rank for rank, label in enumerate(sorted(sizes, key=lambda label: (-sizes[label], label)))}
     segment = np.array([rename[label] for label in labels], np.int64)
@@ -617,7 +633,8 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
             "peak_hours": [int(hour) for hour in np.argsort(-hour_mass, kind="stable")[:3] if hour_mass[hour] > 0],
             "what_works": _what_works(members, corpus, traits, min_support) if corpus is not None else [],
         })
-    return AudienceSegments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), score)
+    return AudienceSegments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), found.silhouette,
+                            found.k if found.rejected else None)
 
 
 _CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_interests", pa.list_(pa.string())),
@@ -636,19 +653,33 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
         >>> section.key, section.blocks[0].values["segments"]
         ('profiles', 1)
     """
-    from socialfusion.report import Metrics, ReportSection, Table
+    from socialfusion.report import Metrics, ReportSection, Table, Text
 
     missing = int(pc.sum(profiles.column("embedding_missing")).as_py() or 0)
     rows = [{**row, **{name: ", ".join(str(value) for value in row[name])
                        for name in ("top_interests", "languages", "peak_hours", "what_works")}}
             for row in segments.cards.to_pylist()]
     largest = rows[0] if rows else None
+    silhouette = None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)
+    if segments.rejected_k is not None:
+        found = segments.describe()
+        return ReportSection(
+            title="User profiles and audience segments", key="profiles",
+            summary=f"{profiles.num_rows:,} users; {found}.",
+            blocks=[Metrics({"users": profiles.num_rows, "without text embedding": missing, "segments": 0,
+                             "best silhouette": silhouette}),
+                    Text(f"{found[0].upper()}{found[1:]}: the users' embeddings, active hours and hashtags do not "
+                         "fall into groups any better than the same features shuffled across users, so no audience "
+                         "segments are shown."),
+                    Table(rows, caption="All users together: interests, languages, peak hours (UTC) and the "
+                                        "content traits with the highest engagement lift.")],
+        )
     summary = (f"{profiles.num_rows:,} users in {len(rows)} audience segments; the largest ({largest['size']:,} users) "
                f"is into {largest['top_interests'] or 'no hashtags'}." if largest else "No segments.")
     return ReportSection(
         title="User profiles and audience segments", key="profiles", summary=summary,
         blocks=[Metrics({"users": profiles.num_rows, "without text embedding": missing, "segments": len(rows),
-                         "silhouette": None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)}),
+                         "silhouette": silhouette}),
                 Table(rows, caption="Segments: interests, languages, peak hours (UTC; none where the data gives dates "
                                     "only) and the content traits with the highest engagement lift among the "
                                     "segment's members.")],
