@@ -17,7 +17,7 @@ from socialfusion.tasks import PREDICTIONS_TABLE, read_predictions
 runner = CliRunner()
 FAST_ENCODERS = "lexicon=text/lexicon,image=image/colour-histogram"
 SCORE_KEYS = {"accuracy", "weighted_f1", "macro_f1", "macro_recall", "n", "labels", "confusion_matrix", "task",
-              "split"}
+              "split", "ece", "nll", "brier"}
 
 
 def invoke(*args):
@@ -59,6 +59,7 @@ def test_train_prints_one_json_object_and_saves_the_model(store_path, tmp_path):
     assert (summary["task"], summary["split"], summary["fusion"]) == ("sentiment", "train", "stacked")
     assert summary["n"] == sum(summary["classes"].values())
     assert set(summary["training_scores"]) == SCORE_KEYS
+    assert summary["calibration"]["method"] == "temperature" and summary["calibration"]["temperature"] > 0
     assert (tmp_path / "m" / "sentiment_model.json").exists()
 
 
@@ -94,6 +95,19 @@ def test_evaluate_on_dev_and_the_lexicon_baseline(store_path, model_path):
     assert set(model) == set(baseline) == SCORE_KEYS
     assert model["split"] == "dev" and model["n"] == baseline["n"] > 0
     assert model["accuracy"] > 0.6
+    # The model's probabilities and the lexicon (calibrated on the train labels) both have a calibration error.
+    assert 0 <= model["ece"] < 0.3 and 0 <= baseline["ece"] < 0.3 and baseline["nll"] is None
+
+
+def test_lexicon_is_calibrated_on_the_store_labels_unless_told_not_to(store_path):
+    calibrated = json.loads(invoke("sentiment", "lexicon", "--store", store_path, "--no-write", "--json").stdout)
+    raw = json.loads(invoke("sentiment", "lexicon", "--store", store_path, "--no-write", "--no-calibrate",
+                            "--json").stdout)
+
+    assert calibrated["calibrated"] and calibrated["calibration_items"] > 0
+    assert all(0 < row["confidence"] < 1 for row in calibrated["predictions"])
+    assert not raw["calibrated"] and {row["confidence"] for row in raw["predictions"]} == {None}
+    assert [row["score"] for row in raw["predictions"]] == [row["score"] for row in calibrated["predictions"]]
 
 
 def test_evaluate_without_json_prints_the_scores(store_path, model_path):
@@ -111,7 +125,11 @@ def test_lexicon_prints_without_writing_or_writes(tmp_path):
     printed = json.loads(invoke("sentiment", "lexicon", "--store", tmp_path / "store", "--no-write", "--json").stdout)
     assert printed["written"] == 0 and PREDICTIONS_TABLE not in store.tables()
     assert len(printed["predictions"]) == sum(printed["counts"].values()) > 0
-    assert set(printed["predictions"][0]) == {"post_id", "label", "confidence"}
+    assert set(printed["predictions"][0]) == {"post_id", "label", "confidence", "score"}
+
+    listing = invoke("sentiment", "lexicon", "--store", tmp_path / "store", "--no-write", "--task", "nothing")
+    assert listing.exit_code == 0, listing.output
+    assert "not a probability" in one_line(listing.stdout) and "—" in listing.stdout
 
     written = json.loads(invoke("sentiment", "lexicon", "--store", tmp_path / "store", "--json").stdout)
     assert written["written"] == len(printed["predictions"])

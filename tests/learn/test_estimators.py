@@ -155,6 +155,82 @@ def test_mistakes_are_explained(toy_fusions, planted, tmp_path):
         MultimodalClassifier.load(tmp_path / "junk")
 
 
+# -- calibration --------------------------------------------------------------------------------------------------
+
+
+def calibrated_and_raw(learner, features, y, **options):
+    calibrated = MultimodalClassifier(learner=learner, fusion="toy-mean", **options).fit(features, y)
+    raw = MultimodalClassifier(learner=learner, fusion="toy-mean", calibration=None, **options).fit(features, y)
+    return calibrated, raw
+
+
+def test_a_network_is_calibrated_on_the_items_early_stopping_held_out(toy_fusions, planted):
+    features, y = planted(300, seed=12, minority=0.3)  # overlapping classes: a network is not always right
+    test, _ = planted(200, seed=13, minority=0.3)
+
+    calibrated, raw = calibrated_and_raw("neural", features, y, **SMALL)
+
+    # The same held-out items, the same network: only the temperature differs.
+    for column in ("train_loss", "validation_loss"):
+        np.testing.assert_array_equal(calibrated.history_.column(column), raw.history_.column(column))
+    assert calibrated.history_.best_epoch == raw.history_.best_epoch
+    assert raw.temperature_ == 1.0 and calibrated.temperature_ != 1.0
+    np.testing.assert_array_equal(calibrated.predict(test), raw.predict(test))
+    assert not np.allclose(calibrated.predict_proba(test), raw.predict_proba(test))
+
+
+@pytest.mark.parametrize("learner", ["logistic", "random_forest"])
+def test_a_classic_learner_is_calibrated_out_of_fold(planted, tmp_path, learner):
+    features, y = planted(300, seed=12, minority=0.3)
+    test, _ = planted(200, seed=13, minority=0.3)
+
+    calibrated, raw = calibrated_and_raw(learner, features, y)
+
+    assert raw.temperature_ == 1.0 and 0.05 < calibrated.temperature_ < 20 and calibrated.temperature_ != 1.0
+    np.testing.assert_array_equal(calibrated.predict(test), raw.predict(test))
+    loaded = MultimodalClassifier.load(calibrated.save(tmp_path / "model.sfm"))
+    assert loaded.temperature_ == calibrated.temperature_
+    assert np.array_equal(loaded.predict_proba(test), calibrated.predict_proba(test))
+
+
+def test_calibration_needs_held_out_items_and_a_known_method(toy_fusions, planted, caplog):
+    features, y = planted(60, seed=14)
+
+    network = MultimodalClassifier(fusion="toy-mean", validation_fraction=0.0, **{**SMALL, "epochs": 2})
+    assert network.fit(features, y).temperature_ == 1.0
+    assert "no held-out items to calibrate on" in caplog.text
+    rare = np.zeros(60, np.int64)
+    rare[0] = 1  # one item of class 1: no out-of-fold prediction for it
+    assert MultimodalClassifier(learner="logistic").fit(features, rare).temperature_ == 1.0
+    assert "too few training items" in caplog.text
+    with pytest.raises(ConfigurationError, match="unknown calibration 'platt'"):
+        MultimodalClassifier(learner="logistic", calibration="platt").fit(features, y)
+
+
+def test_a_file_saved_before_calibration_loads_uncalibrated(planted, tmp_path):
+    import json
+    import zipfile
+
+    features, y = planted(100, seed=15)
+    path = MultimodalClassifier(learner="logistic").fit(features, y).save(tmp_path / "model.sfm")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    state = json.loads(members["estimator.json"])
+    del state["fitted"]["temperature"]
+    del state["params"]["calibration"]
+    members["estimator.json"] = json.dumps(state).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    loaded = MultimodalClassifier.load(path)
+
+    assert loaded.temperature_ == 1.0
+    np.testing.assert_array_equal(loaded.predict_proba(features),
+                                  MultimodalClassifier(learner="logistic", calibration=None).fit(features, y)
+                                  .predict_proba(features))
+
+
 # -- several tasks ------------------------------------------------------------------------------------------------
 
 

@@ -90,3 +90,47 @@ def test_errors_are_clear():
     model = StackedFusionClassifier().fit(features, y)
     with pytest.raises(ConfigurationError, match="fitted on modalities"):
         model.predict(features.select(["text"]))
+
+
+def test_probabilities_are_calibrated_out_of_fold_and_round_trip(tmp_path):
+    features, y = planted()
+    calibrated = StackedFusionClassifier().fit(features, y)
+    raw = StackedFusionClassifier(calibration=None).fit(features, y)
+
+    assert raw.temperature_ == 1.0 and calibrated.temperature_ != 1.0
+    np.testing.assert_array_equal(calibrated.predict(features), raw.predict(features))
+    assert not np.allclose(calibrated.predict_proba(features), raw.predict_proba(features))
+    loaded = StackedFusionClassifier.load(calibrated.save(tmp_path / "model.npz"))
+    assert loaded.temperature_ == calibrated.temperature_
+    with pytest.raises(ConfigurationError, match="unknown calibration"):
+        StackedFusionClassifier(calibration="isotonic").fit(features, y)
+
+
+def test_a_file_saved_before_calibration_loads_uncalibrated(tmp_path):
+    import json
+    import zipfile
+
+    features, y = planted()
+    path = StackedFusionClassifier().fit(features, y).save(tmp_path / "model.npz")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(members["model.json"])
+    del document["state"]["temperature_"]
+    del document["params"]["calibration"]
+    members["model.json"] = json.dumps(document).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+
+    loaded = StackedFusionClassifier.load(path)
+
+    assert loaded.temperature_ == 1.0
+    np.testing.assert_array_equal(loaded.predict_proba(features),
+                                  StackedFusionClassifier(calibration=None).fit(features, y).predict_proba(features))
+    document["state"]["temperature_"] = -1.0
+    members["model.json"] = json.dumps(document).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(DataError, match="temperature_ must be a positive number"):
+        StackedFusionClassifier.load(path)

@@ -18,6 +18,7 @@ from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.featurize import feature_table, featurize
 from socialfusion.ingestion import ingest_corpus
 from socialfusion.learn import ModalityFeatures
+from socialfusion.learn.calibration import expected_calibration_error
 from socialfusion.report import Figure, Metrics, Table, Text, render_report
 from socialfusion.store import connect
 from socialfusion.tasks import (
@@ -42,7 +43,7 @@ from socialfusion.tasks.sentiment import (
 FAST = {"image": "image/colour-histogram", "lexicon": "text/lexicon"}
 TEXT_ONLY = {"lexicon": "text/lexicon"}
 EVALUATION_KEYS = {"accuracy", "weighted_f1", "macro_f1", "macro_recall", "n", "labels", "confusion_matrix",
-                   "task", "split"}
+                   "task", "split", "ece", "nll", "brier"}
 HOSTILE = "<script>alert('x')</script>"
 
 
@@ -179,6 +180,20 @@ def test_evaluate_returns_the_documented_keys(synthetic, fused):
     assert matrix.sum() == scores["n"]
     assert scores["accuracy"] == pytest.approx(np.trace(matrix) / scores["n"])
     assert scores["labels"] == ["negative", "neutral", "positive"]
+    assert 0 <= scores["ece"] < 0.2 and 0 < scores["nll"] < 1 and 0 < scores["brier"] < 0.5
+
+
+def test_the_model_is_calibrated_on_held_out_training_posts_unless_told_not_to(synthetic, fused):
+    store, _ = synthetic
+    raw = SentimentModel(encoders=FAST, fusion_options={"calibration": None}).fit(store)
+
+    calibration = fused.training_["calibration"]
+    assert calibration["method"] == "temperature"
+    assert calibration["temperature"] == fused.classifier_.temperature_ != 1.0
+    assert raw.training_["calibration"] is None and raw.classifier_.temperature_ == 1.0
+    calibrated_rows, raw_rows = fused.predict(store), raw.predict(store)
+    assert calibrated_rows.column("label").equals(raw_rows.column("label"))  # the same classes, other probabilities
+    assert not calibrated_rows.column("confidence").equals(raw_rows.column("confidence"))
 
 
 def test_predict_every_post_with_a_modality(synthetic, fused):
@@ -256,8 +271,44 @@ def test_lexicon_baseline_over_the_store(synthetic):
 
     assert set(scores) == EVALUATION_KEYS
     assert 0.5 < scores["accuracy"] < 0.95  # the templates are lexicon-friendly; sarcasm and topics are not
-    assert predictions.column_names == ["post_id", "label", "confidence", "model"]
+    assert predictions.column_names == ["post_id", "label", "confidence", "model", "score"]
     assert predictions.column("model").to_pylist() == ["lexicon"]
+    # Not calibrated on labels: no confidence (a lexicon score is not a probability), the raw score instead.
+    assert predictions.column("confidence").to_pylist() == [None]
+    assert -1 <= predictions.column("score")[0].as_py() <= 1
+    assert scores["ece"] is None and scores["nll"] is None
+
+
+def test_the_lexicon_is_calibrated_on_training_labels(synthetic):
+    store, _ = synthetic
+    train_ids, _ = labelled_posts(store, "sentiment", "train")
+
+    lexicon = LexiconSentiment().fit(store)
+    predictions = lexicon.predict(store)
+    scores = lexicon.evaluate(store, split="test")
+
+    assert lexicon.calibration_items_ == len(train_ids)
+    assert {"vader/positive", "vader/negative", "vader/neutral"} <= set(lexicon.calibration_)
+    confidence = np.array(predictions.column("confidence").to_pylist(), dtype=float)
+    assert np.all((confidence > 0) & (confidence < 1))
+    assert predictions.column("label").equals(LexiconSentiment().predict(store).column("label"))  # same labels
+    assert scores["ece"] < 0.25 and scores["accuracy"] == LexiconSentiment().evaluate(store, split="test")["accuracy"]
+    positive = lexicon.calibration_["vader/positive"]
+    assert positive[0] > 0  # a stronger VADER score is more often right
+
+
+def test_lexicon_calibration_without_labels_or_with_other_classes():
+    store = connect("memory://")
+    ingest_corpus(Corpus.from_records(posts=[{"post_id": "p1", "text": "I love it", "lang": "en"}]), store)
+
+    with pytest.raises(DataError, match="has no labels"):
+        LexiconSentiment().fit(store)
+    lexicon = LexiconSentiment().fit(store, missing_ok=True)
+    assert lexicon.calibration_ is None and lexicon.predict(store).column("confidence").to_pylist() == [None]
+    ingest_corpus(Corpus.from_records(labels=[{"item_id": "p1", "item_kind": "post", "task": "sentiment",
+                                               "label": "joy", "split": "train"}]), store)
+    with pytest.raises(ConfigurationError, match="none of the lexicon's classes"):
+        LexiconSentiment().fit(store)
 
 
 # -- bad input ----------------------------------------------------------------------------------------------------
@@ -378,6 +429,67 @@ def test_default_encoders_end_to_end(synthetic, tmp_path):
     assert accuracy(model, store, ids, truth) > 0.8
 
 
+# -- calibration on real posts -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mvsa_store(shared_data, tmp_path_factory):
+    """MVSA-Single's texts and labels (3,611 train, 450 dev tweets) in a store; no images."""
+    from socialfusion.datasets import load_mvsa_single
+
+    corpus = load_mvsa_single(shared_data)
+    store = connect(tmp_path_factory.mktemp("mvsa") / "store")
+    ingest_corpus(Corpus.from_records(
+        posts=corpus.posts.select(["post_id", "text", "lang"]).to_pylist(),
+        labels=corpus.labels.select(["item_id", "item_kind", "task", "label", "split"]).to_pylist()), store)
+    return store
+
+
+def shown_examples(section) -> list[dict]:
+    (examples,) = [table for table in blocks_of(section, Table) if "most confident" in table.caption]
+    return examples.head()[1]
+
+
+@pytest.mark.slow
+def test_calibrated_confidences_on_real_tweets(mvsa_store):
+    """Trained on MVSA-Single train, scored on dev (never calibrated on it): a random forest over the lexicon
+    features claims certainty it does not have until calibrated, and the report's examples show it."""
+    store = mvsa_store
+    dev_ids, _ = labelled_posts(store, "sentiment", "dev")
+    options = {"learner": "random_forest"}
+    calibrated = SentimentModel(encoders=TEXT_ONLY, fusion="concat", fusion_options=options).fit(store)
+    raw = SentimentModel(encoders=TEXT_ONLY, fusion="concat", fusion_options={**options, "calibration": None}
+                         ).fit(store)
+
+    after, before = calibrated.evaluate(store, split="dev"), raw.evaluate(store, split="dev")
+
+    assert after["accuracy"] == before["accuracy"]
+    assert after["ece"] < before["ece"] and after["ece"] < 0.08  # 0.051 against 0.068
+    assert after["nll"] < before["nll"]
+    predictions = calibrated.predict(store, dev_ids)
+    confidence = dict(zip(predictions.column("post_id").to_pylist(), predictions.column("confidence").to_pylist()))
+    shown = shown_examples(sentiment_section(store, predictions))
+    assert shown and max(confidence[row["post"]] for row in shown) < 1.0
+    assert max(row["confidence"] for row in shown) <= 0.99
+    uncalibrated = shown_examples(sentiment_section(store, raw.predict(store, dev_ids)))
+    assert max(row["confidence"] for row in uncalibrated) == 1.0  # the bug this fixes: "confidence always 1"
+
+
+@pytest.mark.slow
+def test_the_lexicon_calibrated_on_real_tweets_beats_its_raw_strength(mvsa_store):
+    store = mvsa_store
+    dev_ids, dev_truth = labelled_posts(store, "sentiment", "dev")
+    lexicon = LexiconSentiment().fit(store)  # the train split
+
+    labels, strength, _, _ = lexicon._scored(store, dev_ids)  # what the report used to call confidence
+    raw_ece = expected_calibration_error(strength, labels == dev_truth)
+    calibrated = lexicon.evaluate(store, split="dev")
+
+    assert calibrated["ece"] < raw_ece and calibrated["ece"] < 0.1  # 0.058 against 0.234
+    shown = shown_examples(sentiment_section(store, lexicon.predict(store, dev_ids)))
+    assert max(row["confidence"] for row in shown) < 1.0
+
+
 # -- the report section -------------------------------------------------------------------------------------------
 
 
@@ -449,6 +561,45 @@ def test_section_examples_most_confident_first_with_excerpts():
     assert [(row["class"], row["post"]) for row in rows] == [("negative", "p2"), ("neutral", "p3"),
                                                             ("positive", "p1")]
     assert len(rows[1]["text"]) == 160 and rows[1]["text"].endswith("…")
+
+
+def test_section_shows_calibrated_probabilities_with_two_decimals_never_rounded_to_one():
+    predictions = SMALL_PREDICTIONS.set_column(2, "confidence", pa.array([0.9987, 0.8, 0.5, 0.6, 0.7]))
+
+    section = sentiment_section(small_corpus(), predictions, top=2)
+
+    examples = [table for table in blocks_of(section, Table) if "most confident" in table.caption][0]
+    rows = examples.head()[1]
+    assert [(row["post"], row["confidence"]) for row in rows if row["class"] == "positive"] == [("p1", 0.99),
+                                                                                              ("p4", 0.6)]
+    assert "calibrated probability" in examples.caption and "lexicon score" not in examples.columns()
+
+
+def test_section_ranks_uncalibrated_lexicon_posts_by_their_score_not_as_probabilities():
+    lexicon = pa.table({"post_id": ["p1", "p2", "p3", "p4"], "label": ["positive", "negative", "neutral", "positive"],
+                        "confidence": pa.nulls(4, pa.float64()), "model": ["lexicon"] * 4,
+                        "score": [0.4, -0.9, 0.01, 0.95]})
+
+    section = sentiment_section(small_corpus(), lexicon)
+
+    (examples,) = [table for table in blocks_of(section, Table) if "lexicon score" in table.caption]
+    rows = examples.head()[1]
+    assert [row["post"] for row in rows] == ["p2", "p3", "p4", "p1"]  # the most polar first
+    assert [row["confidence"] for row in rows] == [None] * 4
+    assert [row["lexicon score"] for row in rows] == [-0.9, 0.01, 0.95, 0.4]
+    assert "not a probability" in examples.caption and "most confident" not in examples.caption
+
+
+def test_section_evaluation_table_shows_the_calibration_error():
+    evaluation = {"fused": {"split": "test", "n": 10, "accuracy": 0.9, "macro_f1": 0.8, "weighted_f1": 0.85,
+                            "macro_recall": 0.8, "ece": 0.04, "nll": 0.3, "brier": 0.2},
+                  "lexicon": {"split": "test", "n": 10, "accuracy": 0.6, "ece": None}}
+
+    section = sentiment_section(small_corpus(), SMALL_PREDICTIONS, evaluation=evaluation)
+
+    (table,) = [table for table in blocks_of(section, Table) if table.caption.startswith("Scores against")]
+    assert [(row["method"], row["ECE"]) for row in table.head()[1]] == [("fused", 0.04), ("lexicon", None)]
+    assert "expected calibration error" in table.caption
 
 
 def test_section_renders_with_every_user_string_escaped():

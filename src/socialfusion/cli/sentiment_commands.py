@@ -30,6 +30,10 @@ FUSION_HELP = "'stacked' (late fusion by stacking, the default) or a fusion name
 LEARNER_HELP = "With a fusion other than 'stacked': neural, logistic, svm, random_forest or gradient_boosting."
 SPLIT_ALL = "all"
 TRAIN_SPLIT_HELP = f"Split of the labels to learn from ('{SPLIT_ALL}': every one)."
+CALIBRATION_SPLIT = "train"
+"""The split the lexicon's confidences are calibrated on, when the store has labels in it."""
+CalibrationTaskOption = Annotated[str, typer.Option(
+    "--task", help=f"Task of the labels the lexicon's confidences are calibrated on (split {CALIBRATION_SPLIT}).")]
 
 
 def _split(value: str) -> str | None:
@@ -58,22 +62,36 @@ def _spinner(text: str, quiet: bool) -> Progress:
     return progress
 
 
-def _load(model: str, language: str | None) -> Any:
+def _load(model: str, language: str | None, store: Any, task: str, calibrate: bool = True) -> Any:
+    """The saved model, or the lexicon, calibrated on the store's training labels of ``task`` when it has some
+    (and ``calibrate``)."""
     from socialfusion.tasks.sentiment import LexiconSentiment, SentimentModel
 
     if model == LEXICON:
-        return LexiconSentiment(language=language)
+        return LexiconSentiment(language=language).fit(store if calibrate else None, task, CALIBRATION_SPLIT,
+                                                       missing_ok=True)
     return SentimentModel.load(model)
+
+
+def _calibration_note(lexicon: Any) -> str:
+    if lexicon.calibration_:
+        return (f"confidence: the chance the lexicon's label is right, calibrated on "
+                f"{lexicon.calibration_items_:,} labelled {CALIBRATION_SPLIT} posts")
+    return ("no labels to calibrate on: confidence is empty; the score is the lexicon's (VADER compound or snownlp, "
+            "-1 to 1), not a probability")
 
 
 def _print_scores(scores: dict[str, Any], title: str) -> None:
     view = Table(title=title)
     view.add_column("metric")
     view.add_column("value", justify="right")
-    for name in ("n", "accuracy", "weighted_f1", "macro_f1", "macro_recall"):
-        value = scores[name]
-        view.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
+    for name in ("n", "accuracy", "weighted_f1", "macro_f1", "macro_recall", "ece", "nll", "brier"):
+        value = scores.get(name)
+        if value is not None:
+            view.add_row(name, f"{value:,}" if isinstance(value, int) else f"{value:.4f}")
     console.print(view)
+    if scores.get("ece") is None:
+        console.print("ece: none (no calibrated confidence to score)")
     matrix = Table(title="Confusion matrix (rows: true, columns: predicted)")
     matrix.add_column("true \\ predicted")
     for label in scores["labels"]:
@@ -138,6 +156,9 @@ def train(
     console.print(view)
     console.print("modalities present: " + ", ".join(f"{name} {count:,}"
                                                       for name, count in trained.training_["modalities"].items()))
+    calibration = trained.training_.get("calibration")
+    console.print("probabilities calibrated on held-out training posts: temperature "
+                  f"{calibration['temperature']:.3f}" if calibration else "probabilities not calibrated")
     _print_scores(scores, "Scores on the training posts (optimistic: evaluate on held-out posts)")
     console.print(f"model saved to {folder}; next: socialfusion sentiment evaluate --store {store} --model {folder}")
 
@@ -146,6 +167,7 @@ def train(
 def predict(
     model: ModelOption,
     store: StoreOption = Path("socialfusion.db"),
+    task: CalibrationTaskOption = "sentiment",
     language: LanguageOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -155,7 +177,7 @@ def predict(
     target = existing_store(store)
     try:
         with _spinner("predicting", as_json):
-            predictions = _load(model, language).predict(target)
+            predictions = _load(model, language, target, task).predict(target)
             written = write_predictions(target, predictions)
     except SocialFusionError as error:
         fail(error)
@@ -179,7 +201,9 @@ def evaluate(
     target = existing_store(store)
     try:
         with _spinner("evaluating", as_json):
-            scores = _load(model, language).evaluate(target, task=task, split=_split(split))
+            # The lexicon is calibrated on the train labels: never when they are the ones scored.
+            calibrate = split not in (CALIBRATION_SPLIT, SPLIT_ALL)
+            scores = _load(model, language, target, task, calibrate).evaluate(target, task=task, split=_split(split))
     except SocialFusionError as error:
         fail(error)
     if as_json:
@@ -192,30 +216,41 @@ def evaluate(
 def lexicon(
     store: StoreOption = Path("socialfusion.db"),
     language: LanguageOption = None,
+    task: CalibrationTaskOption = "sentiment",
+    calibrate: Annotated[bool, typer.Option(
+        "--calibrate/--no-calibrate",
+        help=f"Calibrate the confidences on the store's {CALIBRATION_SPLIT} labels when it has some (without "
+             "labels the confidence is empty and only the lexicon score is given).")] = True,
     write: Annotated[bool, typer.Option("--write/--no-write", help="Write the labels to sentiment_predictions, "
                                                                    "or only print them.")] = True,
     as_json: JsonOption = False,
 ) -> None:
     """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
-    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, LexiconSentiment, write_predictions
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
 
     target = existing_store(store)
     try:
-        predictions = LexiconSentiment(language=language).predict(target)
+        baseline = _load(LEXICON, language, target, task, calibrate)
+        predictions = baseline.predict(target)
         written = write_predictions(target, predictions) if write else 0
     except SocialFusionError as error:
         fail(error)
     counts = _class_counts(predictions)
+    calibrated = bool(baseline.calibration_)
     if as_json:
-        listed = {} if write else {"predictions": predictions.select(["post_id", "label", "confidence"]).to_pylist()}
-        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts, **listed}))
+        columns = ["post_id", "label", "confidence", "score"]
+        listed = {} if write else {"predictions": predictions.select(columns).to_pylist()}
+        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts, "calibrated": calibrated,
+                          "calibration_items": baseline.calibration_items_, **listed}))
         return
     _print_counts(counts, f"Lexicon sentiment ({written:,} posts written to {PREDICTIONS_TABLE})" if write
                   else "Lexicon sentiment (not written)")
+    console.print(_calibration_note(baseline))
     if not write:
         listing = Table(title="Per post")
-        for column in ("post_id", "label", "confidence"):
-            listing.add_column(column, justify="right" if column == "confidence" else "left")
+        for column in ("post_id", "label", "confidence", "score"):
+            listing.add_column(column, justify="left" if column in ("post_id", "label") else "right")
         for row in predictions.to_pylist():
-            listing.add_row(row["post_id"], row["label"], f"{row['confidence']:.3f}")
+            confidence = "—" if row["confidence"] is None else f"{row['confidence']:.2f}"
+            listing.add_row(row["post_id"], row["label"], confidence, f"{row['score']:+.2f}")
         console.print(listing)

@@ -8,6 +8,11 @@ Items with no modality present (``~features.usable()``) are left out of training
 predicted as the training prior: the class frequencies of the training labels (``prior_``), or the mean of a
 regression target. Nothing else can be said about an item the model sees nothing of.
 
+``MultimodalClassifier`` calibrates its probabilities by default (``calibration="temperature"``): one temperature
+``temperature_`` divides the network's logits (or a classic learner's log-probabilities) before the softmax, fitted on
+items the model did not learn from: the held-out validation items of a network, out-of-fold predictions of a classic
+learner. The predicted class never changes; the probabilities stop claiming more than the held-out items bear out.
+
 ``save(path)`` writes one file (a zip archive) that loads without running code: ``estimator.json`` (the parameters,
 classes, prior, history and model layout) and either ``model.pt`` (a PyTorch state dict, read back with
 ``weights_only=True``) or the fitted scikit-learn pipeline of a classic learner: ``learner.json`` plus one ``.npy``
@@ -45,17 +50,21 @@ from typing import Any
 import numpy as np
 
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
-from socialfusion.learn._arrays import oversample, r_squared, usable_rows
+from socialfusion.learn._arrays import oversample, r_squared, stratified_split, usable_rows
 from socialfusion.learn._data import ModalityFeatures
 
-__all__ = ["LEARNERS", "MultimodalClassifier", "MultimodalMultiTask"]
+__all__ = ["CALIBRATIONS", "LEARNERS", "MultimodalClassifier", "MultimodalMultiTask"]
 
 logger = logging.getLogger(__name__)
 
 LEARNERS = ("neural", "logistic", "svm", "random_forest", "gradient_boosting")
 """``"neural"``: a fusion network; the others: scikit-learn on ``features.concatenated()`` (early fusion)."""
 
+CALIBRATIONS = ("temperature",)
+"""Calibration methods of ``MultimodalClassifier`` (``calibration=None`` keeps the raw probabilities)."""
+
 _FORMAT = "socialfusion.learn.estimator/1"
+_CALIBRATION_FOLDS = 5  # out-of-fold predictions of a classic learner, for its temperature
 _LEARNER_FORMAT = "socialfusion.learn.sklearn-pipeline/1"
 _EXPLICIT_LEARNERS = ("logistic",)  # pipelines of StandardScaler and LogisticRegression: JSON + arrays, no skops
 _LABEL = "label"  # the task name of a MultimodalClassifier's one head
@@ -343,9 +352,9 @@ def _prior(indices: np.ndarray, n_classes: int) -> np.ndarray:
     return np.bincount(known, minlength=n_classes) / max(len(known), 1)
 
 
-def _softmax(logits: Any) -> np.ndarray:
+def _softmax(logits: Any, temperature: float = 1.0) -> np.ndarray:
     torch = attempt_import("torch", "text")
-    return torch.softmax(logits.double(), dim=1).numpy()
+    return torch.softmax(logits.double() / temperature, dim=1).numpy()
 
 
 # -- the classifier -----------------------------------------------------------------------------------------------
@@ -378,6 +387,11 @@ class MultimodalClassifier(_Estimator):
             vectors and one presence flag per modality), with a StandardScaler for ``"logistic"`` and ``"svm"``.
             ``"svm"`` is a LinearSVC calibrated by CalibratedClassifierCV for probabilities.
         learner_options: keyword arguments of the scikit-learn estimator (e.g. ``{"C": 0.1}``), classic learners.
+        calibration: ``"temperature"`` (the default): calibrate the probabilities by temperature scaling on items
+            the model did not learn from: a network's validation items (``validation``, else the
+            ``validation_fraction`` share held out of the training items, also when ``early_stopping`` is off), a
+            classic learner's out-of-fold predictions (5-fold cross-validation on the training items: five more
+            fits). None: the raw probabilities. Either way the predicted classes are the same.
         device: ``"cpu"``, ``"cuda"``, or None for CUDA when available (neural learner).
         random_state: seed of everything random: the same seed gives the same predictions (on CPU).
 
@@ -389,6 +403,8 @@ class MultimodalClassifier(_Estimator):
         model_: the trained ``MultimodalModel`` (neural learner), else None.
         learner_: the fitted scikit-learn pipeline (classic learners), else None.
         history_: the ``TrainingHistory`` (neural learner), else None.
+        temperature_: the calibration temperature that divides the logits (log-probabilities of a classic learner)
+            before the softmax; 1.0 without calibration, or when the training items are too few to hold any out.
     """
 
     def __init__(self, fusion: str = "gated-attention", fusion_options: Mapping[str, Any] | None = None,
@@ -398,7 +414,7 @@ class MultimodalClassifier(_Estimator):
                  class_weight: None | str | Mapping[Any, float] = None, resample: str | None = None,
                  early_stopping: bool = True, validation_fraction: float = 0.1, patience: int = 5,
                  aux_weight: float = 1.0, learner: str = "neural", learner_options: Mapping[str, Any] | None = None,
-                 device: str | None = None, random_state: int | None = 0):
+                 calibration: str | None = "temperature", device: str | None = None, random_state: int | None = 0):
         self.fusion = fusion
         self.fusion_options = fusion_options
         self.fused_dim = fused_dim
@@ -420,6 +436,7 @@ class MultimodalClassifier(_Estimator):
         self.aux_weight = aux_weight
         self.learner = learner
         self.learner_options = learner_options
+        self.calibration = calibration
         self.device = device
         self.random_state = random_state
 
@@ -430,18 +447,21 @@ class MultimodalClassifier(_Estimator):
         Args:
             features: the items.
             y: ``n`` labels (strings, ints, ...; at least two distinct ones, none missing).
-            validation: ``(features, labels)`` for early stopping instead of a held-out share of the training items
-                (neural learner; ignored by the classic learners).
+            validation: ``(features, labels)`` for early stopping, and calibration, instead of a held-out share of
+                the training items (neural learner; ignored by the classic learners).
 
         Returns:
             ``self``.
 
         Raises:
-            ConfigurationError: an unknown learner or bad option.
+            ConfigurationError: an unknown learner, calibration or bad option.
             DataError: labels of the wrong length, missing labels, a single class, or no usable item.
         """
         if self.learner not in LEARNERS:
             raise ConfigurationError(f"unknown learner {self.learner!r}; expected one of {LEARNERS}")
+        if self.calibration is not None and self.calibration not in CALIBRATIONS:
+            raise ConfigurationError(f"unknown calibration {self.calibration!r}; expected None or one of "
+                                     f"{CALIBRATIONS}")
         for name in list(vars(self)):
             if name.endswith("_") and not name.startswith("_"):
                 delattr(self, name)
@@ -455,8 +475,10 @@ class MultimodalClassifier(_Estimator):
         indices = _encode(labels, classes, "y")
         class_weight = _class_weight_vector(self.class_weight, classes, "class_weight")
         self.model_ = self.learner_ = self.history_ = None
+        self.temperature_ = 1.0
         if self.learner == "neural":
             checked = None
+            training, training_indices = features, indices
             if validation is not None:
                 validation_features = self._check_features(validation[0], "validation features")
                 validation_labels = _labels(validation[1], len(validation_features), "validation labels")
@@ -464,34 +486,117 @@ class MultimodalClassifier(_Estimator):
                     raise ConfigurationError(f"validation modalities {validation_features.dims} differ from the "
                                              f"training ones {features.dims}")
                 checked = (validation_features, {_LABEL: _encode(validation_labels, classes, "validation labels")})
-            self._fit_neural(features, {_LABEL: indices}, {_LABEL: "classification"}, {_LABEL: len(classes)},
-                             checked, class_weight=None if class_weight is None else {_LABEL: class_weight})
+            elif self.calibration is not None:
+                training, training_indices, checked = self._held_out_split(features, indices)
+            self._fit_neural(training, {_LABEL: training_indices}, {_LABEL: "classification"},
+                             {_LABEL: len(classes)}, checked,
+                             class_weight=None if class_weight is None else {_LABEL: class_weight})
+            if self.calibration is not None:
+                self.temperature_ = self._neural_temperature(checked)
         else:
-            self.learner_ = self._fit_classic(features, indices, len(classes), class_weight)
+            self.learner_, self.temperature_ = self._fit_classic(features, indices, len(classes), class_weight)
         self.classes_ = classes
         self.prior_ = _prior(indices, len(classes))
         self.input_dims_ = features.dims
         self.n_features_in_ = int(sum(features.dims.values()))
         return self
 
+    def _held_out_split(self, features: ModalityFeatures, indices: np.ndarray
+                        ) -> tuple[ModalityFeatures, np.ndarray, tuple[ModalityFeatures, dict[str, np.ndarray]] | None]:
+        """Training items, their labels, and the held-out ``(features, {label: indices})`` of a network.
+
+        The held-out items are the ``validation_fraction`` share, stratified by label, that the ``Trainer`` would
+        hold out for early stopping (the same items: same seed, same draw), so the network and its early stopping
+        are as without calibration; here they are kept to fit the temperature on too. No split (None) when the
+        fraction is 0 or too few items allow one.
+        """
+        rows = np.flatnonzero(features.usable())
+        if not len(rows) or not 0 < self.validation_fraction < 1:
+            return features, indices, None
+        _, held_out = stratified_split(indices[rows], self.validation_fraction,
+                                       np.random.default_rng(self.random_state))
+        if not len(held_out):
+            return features, indices, None
+        held_out = rows[held_out]
+        kept = np.setdiff1d(np.arange(len(features)), held_out)  # unusable items stay: the Trainer reports them
+        return features.subset(kept), indices[kept], (features.subset(held_out), {_LABEL: indices[held_out]})
+
+    def _neural_temperature(self, held_out: tuple[ModalityFeatures, dict[str, np.ndarray]] | None) -> float:
+        """The temperature of the network's logits on its held-out items (1.0 when there are none)."""
+        from socialfusion.learn.calibration import fit_temperature
+
+        if held_out is None:
+            logger.warning("no held-out items to calibrate on (validation_fraction=%s): probabilities are not "
+                           "calibrated; pass validation=(features, labels) or a validation_fraction above 0",
+                           self.validation_fraction)
+            return 1.0
+        held_features, targets = held_out
+        usable = held_features.usable()
+        if not usable.any():
+            return 1.0
+        output, _ = self._neural_outputs(held_features.subset(usable))
+        temperature = fit_temperature(output.outputs[_LABEL].double().numpy(), targets[_LABEL][usable])
+        logger.info("calibration: temperature %.3f fitted on %d held-out items", temperature, int(usable.sum()))
+        return temperature
+
     def _fit_classic(self, features: ModalityFeatures, indices: np.ndarray, n_classes: int,
-                     class_weight: Any) -> Any:
+                     class_weight: Any) -> tuple[Any, float]:
+        """The fitted scikit-learn pipeline, and its temperature (out of fold; 1.0 without calibration)."""
         rows, _ = usable_rows(features, "training")
         labels = indices[rows]
-        if self.resample == "oversample":
-            rows = rows[oversample(labels, np.random.default_rng(self.random_state))]
-        elif self.resample is not None:
+        if self.resample not in (None, "oversample"):
             raise ConfigurationError(f"resample must be None or 'oversample'; got {self.resample!r}")
-        if len(np.unique(indices[rows])) < 2:
+        fitted_rows = rows[oversample(labels, np.random.default_rng(self.random_state))] \
+            if self.resample == "oversample" else rows
+        if len(np.unique(indices[fitted_rows])) < 2:
             raise DataError("the usable training items hold a single class; a classifier needs two")
         weights = class_weight
         if isinstance(class_weight, list):
             weights = {index: weight for index, weight in enumerate(class_weight)}
-        counts = np.bincount(indices[rows])
-        learner = _classic_learner(self.learner, dict(self.learner_options or {}), weights, self.random_state,
-                                   int(counts[counts > 0].min()))
-        learner.fit(features.concatenated()[rows], indices[rows])
-        return learner
+        matrix = features.concatenated()
+        learner = self._classic_pipeline(weights, indices[fitted_rows])
+        learner.fit(matrix[fitted_rows], indices[fitted_rows])
+        temperature = 1.0
+        if self.calibration is not None:
+            temperature = self._classic_temperature(matrix[rows], labels, n_classes, weights)
+        return learner, temperature
+
+    def _classic_pipeline(self, weights: Any, labels: np.ndarray) -> Any:
+        counts = np.bincount(labels)
+        return _classic_learner(self.learner, dict(self.learner_options or {}), weights, self.random_state,
+                                int(counts[counts > 0].min()))
+
+    def _classic_temperature(self, matrix: np.ndarray, labels: np.ndarray, n_classes: int, weights: Any) -> float:
+        """The temperature of a classic learner, fitted on its out-of-fold probabilities over the training items.
+
+        Each fold's learner is built and resampled as the final one is; 1.0 (with a warning) when a class has too
+        few items for two folds (or, for ``"svm"``, for the calibration inside each fold).
+        """
+        from sklearn.model_selection import StratifiedKFold
+
+        from socialfusion.learn.calibration import fit_temperature, log_probabilities
+
+        counts = np.bincount(labels, minlength=n_classes)
+        folds = min(_CALIBRATION_FOLDS, int(counts[counts > 0].min()))
+        too_few = "a class has too few training items for out-of-fold predictions; probabilities are not calibrated"
+        if folds < 2:
+            logger.warning("calibration: %s (class counts %s)", too_few, counts.tolist())
+            return 1.0
+        rng = np.random.default_rng(self.random_state)
+        held_out = np.zeros((len(labels), n_classes))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        for training, testing in splitter.split(matrix, labels):
+            if self.resample == "oversample":
+                training = training[oversample(labels[training], rng)]
+            fold_counts = np.bincount(labels[training])
+            if self.learner == "svm" and fold_counts[fold_counts > 0].min() < 2:
+                logger.warning("calibration: %s (learner='svm')", too_few)
+                return 1.0
+            learner = self._classic_pipeline(weights, labels[training]).fit(matrix[training], labels[training])
+            held_out[np.ix_(testing, learner.classes_)] = learner.predict_proba(matrix[testing])
+        temperature = fit_temperature(log_probabilities(held_out), labels)
+        logger.info("calibration: temperature %.3f fitted on %d out-of-fold predictions", temperature, len(labels))
+        return temperature
 
     def predict_proba(self, features: ModalityFeatures) -> np.ndarray:
         """``(n, k)`` class probabilities, columns in ``classes_`` order; items with no modality get ``prior_``."""
@@ -500,13 +605,17 @@ class MultimodalClassifier(_Estimator):
         probabilities = np.tile(self.prior_, (len(features), 1))
         if self.model_ is not None:
             output, usable = self._neural_outputs(features)
-            probabilities[usable] = _softmax(output.outputs[_LABEL])
+            probabilities[usable] = _softmax(output.outputs[_LABEL], self.temperature_)
         else:
             usable = features.usable()
             if usable.any():
                 columns = np.asarray(self.learner_.classes_, np.int64)
                 scores = np.zeros((int(usable.sum()), len(self.classes_)))
                 scores[:, columns] = self.learner_.predict_proba(features.concatenated()[usable])
+                if self.temperature_ != 1.0:
+                    from socialfusion.learn.calibration import log_probabilities, softmax_probabilities
+
+                    scores = softmax_probabilities(log_probabilities(scores), self.temperature_)
                 probabilities[usable] = scores
         return probabilities
 
@@ -539,11 +648,15 @@ class MultimodalClassifier(_Estimator):
     def _fitted_state(self) -> dict[str, Any]:
         return {"classes": self.classes_, "prior": self.prior_, "input_dims": self.input_dims_,
                 "model_config": getattr(self, "model_config_", None),
-                "history": None if self.history_ is None else self.history_.to_dict()}
+                "history": None if self.history_ is None else self.history_.to_dict(),
+                "temperature": self.temperature_}
 
     def _restore_state(self, state: Mapping[str, Any]) -> None:
         self.classes_ = np.asarray(state["classes"])
         self.prior_ = np.asarray(state["prior"], np.float64)
+        self.temperature_ = float(state.get("temperature", 1.0))  # files saved before calibration: uncalibrated
+        if not np.isfinite(self.temperature_) or self.temperature_ <= 0:
+            raise ValueError(f"the temperature must be a positive number; got {self.temperature_}")
         self.input_dims_ = dict(state["input_dims"])
         self.n_features_in_ = int(sum(self.input_dims_.values()))
         self.model_ = self.learner_ = self.history_ = None

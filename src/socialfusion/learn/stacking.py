@@ -10,6 +10,10 @@ training items, plus one over all items (with presence flags) for the rarer or u
 predictions (Wolpert 1992) keep the meta-classifiers from learning on predictions the base classifiers made for
 their own training items; the same folds choose each base classifier's regularisation by out-of-fold log-loss.
 
+The stacked probabilities are then calibrated (``calibration="temperature"``, the default): the meta stage is fitted
+again on each fold's other items and predicts the fold, and one temperature ``temperature_``, fitted on those
+out-of-fold predictions, divides the final log-probabilities before the softmax. The predicted class never changes.
+
 Examples:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -42,7 +46,8 @@ logger = logging.getLogger(__name__)
 
 _FORMAT = "socialfusion.stacked-fusion/2"
 _DOCUMENT = "model.json"
-_STATE = ("classes_", "modalities_", "prior_", "chosen_C_", "base_models_", "meta_models_")
+_STATE = ("classes_", "modalities_", "prior_", "chosen_C_", "base_models_", "meta_models_", "temperature_")
+_OPTIONAL_STATE = {"temperature_": 1.0}  # absent from files saved before calibration: uncalibrated
 _FLOOR = 1e-6
 
 
@@ -56,6 +61,8 @@ class StackedFusionClassifier:
         class_weight: None or ``"balanced"``, for every classifier.
         meta_C: inverse regularisation of the meta-classifiers.
         min_pattern_items: fewest training items a presence pattern needs for a meta-classifier of its own.
+        calibration: ``"temperature"``: calibrate the probabilities by temperature scaling on out-of-fold
+            predictions of the meta stage (cheap: the meta-classifiers are small); None: the raw probabilities.
         random_state: seed of the folds.
 
     Attributes:
@@ -66,16 +73,18 @@ class StackedFusionClassifier:
         meta_models_: presence pattern (a tuple of the present modality names) -> its meta-classifier; the key
             ``None`` holds the one over all items.
         prior_: ``(n_classes,)`` class frequencies of the training labels.
+        temperature_: the calibration temperature dividing the log-probabilities (1.0 without calibration).
     """
 
     def __init__(self, Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0), cv: int = 5,
                  class_weight: str | None = None, meta_C: float = 1.0, min_pattern_items: int = 200,
-                 random_state: int = 0):
+                 calibration: str | None = "temperature", random_state: int = 0):
         self.Cs = Cs
         self.cv = cv
         self.class_weight = class_weight
         self.meta_C = meta_C
         self.min_pattern_items = min_pattern_items
+        self.calibration = calibration
         self.random_state = random_state
 
     def _base_model(self, C: float):
@@ -134,11 +143,12 @@ class StackedFusionClassifier:
         """Fit the per-modality classifiers and the meta-classifiers.
 
         Raises:
+            ConfigurationError: an unknown ``calibration``.
             DataError: ``y`` has a different length from ``features``, fewer than two classes, or no modality with
                 enough labelled items.
         """
-        from sklearn.linear_model import LogisticRegression
-
+        if self.calibration not in (None, "temperature"):
+            raise ConfigurationError(f"unknown calibration {self.calibration!r}; expected None or 'temperature'")
         y = np.asarray(y)
         if len(y) != len(features):
             raise DataError(f"{len(y)} labels for {len(features)} items")
@@ -165,14 +175,57 @@ class StackedFusionClassifier:
             raise DataError("no modality had enough labelled items to train on")
         meta_features = self._meta_features(features, out_of_fold)
         patterns = self._patterns(features)
-        self.meta_models_ = {}
+        self.meta_models_ = self._fit_meta(meta_features, codes, patterns)
+        self.temperature_ = 1.0
+        if self.calibration is not None:
+            self.temperature_ = self._meta_temperature(meta_features, codes, patterns)
+        return self
+
+    def _fit_meta(self, meta_features: np.ndarray, codes: np.ndarray, patterns: list[tuple[str, ...]]) -> dict:
+        """The meta-classifiers over ``meta_features``: one per presence pattern with enough items, one over all."""
+        from sklearn.linear_model import LogisticRegression
+
+        meta_models = {}
         for pattern in [None, *sorted(set(patterns))]:
-            rows = np.arange(len(features)) if pattern is None else np.flatnonzero([p == pattern for p in patterns])
+            rows = np.arange(len(codes)) if pattern is None else np.flatnonzero([p == pattern for p in patterns])
             if pattern is not None and (len(rows) < self.min_pattern_items or len(np.unique(codes[rows])) < 2):
                 continue
             meta = LogisticRegression(C=self.meta_C, class_weight=self.class_weight, max_iter=3000)
-            self.meta_models_[pattern] = meta.fit(meta_features[rows], codes[rows])
-        return self
+            meta_models[pattern] = meta.fit(meta_features[rows], codes[rows])
+        return meta_models
+
+    def _meta_probabilities(self, meta_models: dict, meta_features: np.ndarray,
+                            patterns: list[tuple[str, ...]]) -> np.ndarray:
+        """``(n, n_classes)`` probabilities of ``meta_models``: by the pattern's classifier, else the one over all."""
+        result = np.zeros((len(meta_features), len(self.classes_)))
+        routed = [pattern if pattern in meta_models else None for pattern in patterns]
+        for pattern in set(routed):
+            rows = np.flatnonzero([item_pattern == pattern for item_pattern in routed])
+            meta = meta_models[pattern]
+            result[np.ix_(rows, meta.classes_)] = meta.predict_proba(meta_features[rows])
+        return result
+
+    def _meta_temperature(self, meta_features: np.ndarray, codes: np.ndarray, patterns: list[tuple[str, ...]]) -> float:
+        """The temperature fitted on out-of-fold predictions of the meta stage (1.0 when a class is too rare)."""
+        from sklearn.model_selection import StratifiedKFold
+
+        from socialfusion.learn.calibration import fit_temperature, log_probabilities
+
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        folds = min(self.cv, int(counts[counts > 0].min()))
+        if folds < 2:
+            logger.warning("calibration: a class has fewer than two training items (%s); probabilities are not "
+                           "calibrated", counts.tolist())
+            return 1.0
+        held_out = np.zeros((len(codes), len(self.classes_)))
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=self.random_state)
+        for training, testing in splitter.split(meta_features, codes):
+            meta_models = self._fit_meta(meta_features[training], codes[training], [patterns[i] for i in training])
+            held_out[testing] = self._meta_probabilities(meta_models, meta_features[testing],
+                                                         [patterns[i] for i in testing])
+        temperature = fit_temperature(log_probabilities(held_out, _FLOOR), codes)
+        logger.info("calibration: temperature %.3f fitted on %d out-of-fold predictions", temperature, len(codes))
+        return temperature
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "meta_models_"):
@@ -199,14 +252,13 @@ class StackedFusionClassifier:
         return {name: np.exp(values) for name, values in self._modality_log_probabilities(features).items()}
 
     def predict_proba(self, features: ModalityFeatures) -> np.ndarray:
-        """``(n, n_classes)`` class probabilities, columns in ``classes_`` order."""
+        """``(n, n_classes)`` class probabilities (calibrated by ``temperature_``), columns in ``classes_`` order."""
+        from socialfusion.learn.calibration import log_probabilities, softmax_probabilities
+
         meta_features = self._meta_features(features, self._modality_log_probabilities(features))
-        result = np.zeros((len(features), len(self.classes_)))
-        patterns = [pattern if pattern in self.meta_models_ else None for pattern in self._patterns(features)]
-        for pattern in set(patterns):
-            rows = np.flatnonzero([item_pattern == pattern for item_pattern in patterns])
-            meta = self.meta_models_[pattern]
-            result[np.ix_(rows, meta.classes_)] = meta.predict_proba(meta_features[rows])
+        result = self._meta_probabilities(self.meta_models_, meta_features, self._patterns(features))
+        if self.temperature_ != 1.0:
+            result = softmax_probabilities(log_probabilities(result, _FLOOR), self.temperature_)
         return result
 
     def predict(self, features: ModalityFeatures) -> np.ndarray:
@@ -257,8 +309,13 @@ class StackedFusionClassifier:
                 raise archive.invalid(f"{_DOCUMENT} is not a {_FORMAT} document")
             reader = ModelReader(archive, {"sklearn": decode_sklearn})
             params, state = reader.read(document["params"]), reader.read(document["state"])
+            if isinstance(state, dict):
+                state = {**_OPTIONAL_STATE, **state}
             if not isinstance(params, dict) or not isinstance(state, dict) or set(state) != set(_STATE):
                 raise archive.invalid(f"it should hold the parameters and the fitted state {list(_STATE)}")
+            temperature = state["temperature_"]
+            if isinstance(temperature, bool) or not isinstance(temperature, int | float) or not temperature > 0:
+                raise archive.invalid(f"its temperature_ must be a positive number; got {temperature!r}")
             try:
                 model = cls(**params)
             except TypeError as error:

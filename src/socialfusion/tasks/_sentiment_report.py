@@ -1,5 +1,10 @@
 """The report's sentiment section: predicted classes overall, over time, per hashtag, and the surest examples.
 
+The examples are ranked by calibrated probability (``confidence``), shown with two decimals; a probability below 1 is
+never rounded up to 1.00. Lexicon predictions that were not calibrated on labels have no probability: they are
+ranked by their lexicon ``score`` (most polar first; for neutral, closest to 0) and shown as a score, not a
+probability.
+
 Examples:
     >>> from socialfusion import Corpus
     >>> corpus = Corpus.from_records(posts=[
@@ -64,11 +69,20 @@ def _percent(share: float) -> str:
 def _evaluation_table(evaluation: Mapping[str, Mapping[str, Any]]):
     from socialfusion.report import Table
 
-    rows = [{"method": name, "split": scores.get("split"), "posts": scores.get("n"),
-             "accuracy": scores.get("accuracy"), "macro F1": scores.get("macro_f1"),
-             "weighted F1": scores.get("weighted_f1"), "macro recall": scores.get("macro_recall")}
-            for name, scores in evaluation.items()]
-    return Table(rows, caption="Scores against held-out labels (posts the model did not learn from)")
+    calibrated = any(scores.get("ece") is not None for scores in evaluation.values())
+    rows = []
+    for name, scores in evaluation.items():
+        row = {"method": name, "split": scores.get("split"), "posts": scores.get("n"),
+               "accuracy": scores.get("accuracy"), "macro F1": scores.get("macro_f1"),
+               "weighted F1": scores.get("weighted_f1"), "macro recall": scores.get("macro_recall")}
+        if calibrated:
+            row.update({"ECE": scores.get("ece"), "log-loss": scores.get("nll")})
+        rows.append(row)
+    caption = "Scores against held-out labels (posts the model did not learn from)"
+    if calibrated:
+        caption += ("; ECE: expected calibration error of the confidences (the mean gap between confidence and "
+                    "accuracy over 15 confidence bins; 0 is perfect)")
+    return Table(rows, caption=caption)
 
 
 def _over_time(created_at: pa.Array, labels: np.ndarray, classes: list[str]):
@@ -124,20 +138,58 @@ def _excerpt(text: str | None) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
 
 
+def _value(value: float | None) -> float | None:
+    """None for a null or NaN number."""
+    return None if value is None or value != value else value
+
+
+def _shown_probability(probability: float | None) -> float | None:
+    """A probability with two decimals, never rounded up to 1 (0.996 shows as 0.99: certainty is not claimed)."""
+    if probability is None:
+        return None
+    return 1.0 if probability >= 1 else min(round(probability, 2), 0.99)
+
+
 def _examples(scored: pa.Table, classes: list[str], top: int):
-    """The ``top`` most confident scored posts of each class, with a text excerpt."""
+    """The ``top`` most confident scored posts of each class (by calibrated probability, else lexicon score)."""
     from socialfusion.report import Table, Text
 
     if scored.num_rows == 0:
         return Text("No scored post is in the corpus, so there are no examples to show.")
-    ranked = scored.sort_by([("label", "ascending"), ("confidence", "descending"), ("post_id", "ascending")])
+    # Calibrated probabilities first, highest first; then lexicon scores by their margin (the most polar for a
+    # polar class, the closest to 0 for neutral); then the rest; ties by post id.
+    confidence = scored.column("confidence").to_numpy(zero_copy_only=False)
+    score = scored.column("score").to_numpy(zero_copy_only=False)
+    neutral = np.asarray(pc.equal(scored.column("label"), "neutral").fill_null(False).to_numpy(zero_copy_only=False))
+    has_confidence, has_score = ~np.isnan(confidence), ~np.isnan(score)
+    group = np.where(has_confidence, 0, np.where(has_score, 1, 2))
+    margin = np.where(neutral, np.abs(score), -np.abs(score))
+    key = np.where(has_confidence, -confidence, np.where(has_score, margin, 0.0))
+    ranked = scored.append_column("_group", pa.array(group)).append_column("_key", pa.array(key))
+    ranked = ranked.sort_by([("_group", "ascending"), ("_key", "ascending"), ("post_id", "ascending")])
+    with_score = bool(has_score.any())
     rows = []
     for name in classes:
-        of_class = ranked.filter(pc.equal(ranked.column("label"), name)).slice(0, top).to_pylist()
-        rows += [{"class": name, "confidence": row["confidence"], "post": row["post_id"],
-                  "text": _excerpt(row["text"])} for row in of_class]
-    return Table(rows, caption=f"The {top} most confident posts of each class (confidence: the model's probability "
-                               "of the class; for the lexicon, the strength of its score)", max_rows=len(rows) or 1)
+        for row in ranked.filter(pc.equal(ranked.column("label"), name)).slice(0, top).to_pylist():
+            shown = {"class": name, "confidence": _shown_probability(_value(row["confidence"]))}
+            if with_score:
+                score_value = _value(row["score"])
+                shown["lexicon score"] = None if score_value is None else round(score_value, 2)
+            rows.append({**shown, "post": row["post_id"], "text": _excerpt(row["text"])})
+    probabilities = bool(has_confidence.any())
+    unscaled = bool((~has_confidence & has_score).any())
+    parts = []
+    if probabilities:
+        parts.append("confidence: the calibrated probability of the class, fitted on held-out labelled posts, "
+                     "never on the posts shown")
+    if unscaled:
+        parts.append(("posts without a confidence are " if probabilities else "") +
+                     "ranked by their lexicon score (VADER's compound or snownlp's, from -1 to 1: the most polar "
+                     "first, for neutral the closest to 0); a lexicon score, not a probability")
+    heading = f"The {top} most confident posts of each class" if probabilities or not unscaled else \
+        f"The {top} posts of each class with the clearest lexicon score"
+    caption = heading + (f" ({'; '.join(parts)})" if parts else "")
+    return Table(rows, caption=caption, max_rows=len(rows) or 1)
 
 
 def sentiment_section(
@@ -151,14 +203,16 @@ def sentiment_section(
 
     Shows the number of posts per predicted class (metric cards and a bar chart), scores against held-out labels
     when ``evaluation`` is given, the share of each class per day (posts with a ``created_at``), the classes of
-    the most frequent hashtags (stacked bars), and the ``top`` most confident posts of each class. A part with no
-    data (no dates, no hashtags) becomes a note.
+    the most frequent hashtags (stacked bars), and the ``top`` most confident posts of each class (by calibrated
+    probability; uncalibrated lexicon predictions by their lexicon score, labelled as such). A part with no data (no
+    dates, no hashtags) becomes a note.
 
     Args:
         data: the store or corpus the predictions are about (its posts' text, dates and hashtags are read).
-        predictions: ``post_id``, ``label``, ``confidence`` (and ``p_<class>`` columns, which fix the classes'
-            order), as ``SentimentModel.predict`` and ``read_predictions`` give them. Predictions of posts absent
-            from ``data`` count in the totals only.
+        predictions: ``post_id``, ``label``, ``confidence`` (a calibrated probability, or null; and optionally
+            ``score``, a lexicon's score, and ``p_<class>`` columns, which fix the classes' order), as
+            ``SentimentModel.predict``, ``LexiconSentiment.predict`` and ``read_predictions`` give them.
+            Predictions of posts absent from ``data`` count in the totals only.
         top: examples shown per class.
         evaluation: method name -> ``SentimentModel.evaluate`` result, shown as a table.
 
@@ -204,9 +258,11 @@ def sentiment_section(
     in_corpus = pc.is_valid(position)
     scored_posts = posts.filter(in_corpus)
     rows = pc.drop_null(position).to_numpy()
+    score = predictions.column("score") if "score" in predictions.column_names else \
+        pa.nulls(predictions.num_rows, pa.float64())
     scored = pa.table({"post_id": scored_posts.column("post_id"), "label": predictions.column("label").take(rows),
                        "confidence": predictions.column("confidence").take(rows).cast(pa.float64()),
-                       "text": scored_posts.column("text")})
+                       "score": score.take(rows).cast(pa.float64()), "text": scored_posts.column("text")})
     scored_labels = labels[rows]
     if scored.num_rows == 0:
         blocks.append(Text("None of the predicted posts is in the corpus: no time line, hashtags or examples."))

@@ -11,8 +11,14 @@ Three ways to label posts positive / neutral / negative (or whatever classes a l
   ``StackedFusionClassifier``, the best measured on MVSA-Single; any other name is a ``MultimodalClassifier``
   with that fusion (a neural network, or a classic learner with ``fusion_options={"learner": "logistic"}``).
 - Predictions are Arrow tables (``post_id``, ``label``, ``confidence``, ``model``, one ``p_<class>`` column per
-  class) that ``write_predictions`` upserts into the store's ``sentiment_predictions`` table, where the report
-  (``sentiment_section``) and other analyses find them.
+  class; the lexicon's have a ``score`` column instead) that ``write_predictions`` upserts into the store's
+  ``sentiment_predictions`` table, where the report (``sentiment_section``) and other analyses find them.
+
+Confidences are calibrated probabilities, never fitted on the posts they are reported for: a ``SentimentModel``'s
+classifier divides its scores by a temperature fitted on held-out training posts (``learn.calibration``), so that
+of the posts given 0.8 about 80% are right. The lexicon scores (VADER's compound, snownlp's probability) are not
+probabilities: ``LexiconSentiment.fit`` maps them to the chance the lexicon's label is right, learned from the
+store's labelled training posts; without labels the confidence stays null and only the raw ``score`` is given.
 
 Examples:
     >>> lexicon_sentiment(["What a lovely day :)", "This is awful.", "The bus leaves at nine.",
@@ -43,6 +49,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ENCODERS",
     "EVALUATION_METADATA_KEY",
+    "LEXICON_MIN_ITEMS",
     "LEXICON_MODEL",
     "MULTILINGUAL_ENCODERS",
     "PREDICTIONS_TABLE",
@@ -89,10 +96,15 @@ SNOWNLP_NEGATIVE_BELOW = 0.4
 LEXICON_MODEL = "lexicon"
 """The ``model`` column value of lexicon predictions."""
 
+LEXICON_MIN_ITEMS = 20
+"""Fewest labelled posts of a lexicon (VADER or snownlp) and label for a fitted curve; fewer get their accuracy."""
+
 _CLASSES = ("negative", "neutral", "positive")
 _FORMAT = "socialfusion.sentiment-model/1"
 _CONFIG_FILE = "sentiment_model.json"
 _PREDICTION_COLUMNS = ("post_id", "label", "confidence", "model")
+_OPTIONAL_COLUMNS = ("score",)
+_SCORERS = ("vader", "snownlp")
 _POST_MODALITIES = ("text", "image", "video", "audio")
 
 
@@ -117,6 +129,16 @@ def _chinese_rows(texts: Sequence[Any], language: str | Sequence[str | None] | N
     return np.array([str(code or "").lower().startswith("zh") for code in languages], bool)
 
 
+def _lexicon_score(vectors: np.ndarray, chinese: np.ndarray) -> np.ndarray:
+    """``(n,)`` float32 lexicon scores in [-1, 1] from ``text/lexicon`` vectors: VADER's compound, or snownlp's
+    positive probability ``p`` as ``2 p - 1`` where ``chinese``."""
+    from socialfusion.encoders.text import LEXICON_FEATURES
+
+    compound = vectors[:, LEXICON_FEATURES.index("vader_compound")].astype(np.float32)
+    snownlp = vectors[:, LEXICON_FEATURES.index("chinese_sentiment")].astype(np.float32)  # 2 p - 1
+    return np.where(chinese, snownlp, compound)
+
+
 def _lexicon_labels(vectors: np.ndarray, chinese: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels and strengths from ``text/lexicon`` vectors: VADER compound, or snownlp where ``chinese``.
 
@@ -124,14 +146,10 @@ def _lexicon_labels(vectors: np.ndarray, chinese: np.ndarray) -> tuple[np.ndarra
     [-1, 1]) and ``1 - |score| / threshold`` for neutral: 1 at a score of 0, 0 at the threshold. It orders posts,
     it is not a probability.
     """
-    from socialfusion.encoders.text import LEXICON_FEATURES
-
     # Features are stored as float32: compare in float32, so that a score exactly at a threshold is at it.
-    compound = vectors[:, LEXICON_FEATURES.index("vader_compound")].astype(np.float32)
-    snownlp = vectors[:, LEXICON_FEATURES.index("chinese_sentiment")].astype(np.float32)  # 2 p - 1
     positive_cut = np.where(chinese, np.float32(2 * SNOWNLP_POSITIVE_ABOVE - 1), np.float32(VADER_THRESHOLD))
     negative_cut = np.where(chinese, np.float32(1 - 2 * SNOWNLP_NEGATIVE_BELOW), np.float32(VADER_THRESHOLD))
-    score = np.where(chinese, snownlp, compound)
+    score = _lexicon_score(vectors, chinese)
     positive = np.where(chinese, score > positive_cut, score >= positive_cut)
     negative = np.where(chinese, score < -negative_cut, score <= -negative_cut)
     labels = np.where(positive, "positive", np.where(negative, "negative", "neutral"))
@@ -254,7 +272,8 @@ def sentiment_scores(y_true: Sequence[Any], y_pred: Sequence[Any], *,
 
 
 def _ordered(predictions: pa.Table) -> pa.Table:
-    """Columns ``post_id, label, confidence, model`` then the ``p_<class>`` columns, sorted; checked."""
+    """Columns ``post_id, label, confidence, model``, ``score`` when there, then the ``p_<class>`` columns, sorted;
+    checked."""
     missing = [name for name in _PREDICTION_COLUMNS if name not in predictions.column_names]
     if missing:
         raise DataError(f"sentiment predictions need the columns {list(_PREDICTION_COLUMNS)}; missing {missing}")
@@ -263,9 +282,10 @@ def _ordered(predictions: pa.Table) -> pa.Table:
     if pc.count_distinct(predictions.column("post_id")).as_py() != predictions.num_rows:
         raise DataError("sentiment predictions have the same post_id twice; keep one row per post")
     probabilities = sorted(name for name in predictions.column_names if name.startswith("p_"))
-    table = predictions.select([*_PREDICTION_COLUMNS, *probabilities])
+    optional = [name for name in _OPTIONAL_COLUMNS if name in predictions.column_names]
+    table = predictions.select([*_PREDICTION_COLUMNS, *optional, *probabilities])
     types = {"post_id": pa.string(), "label": pa.string(), "confidence": pa.float64(), "model": pa.string(),
-             **{name: pa.float64() for name in probabilities}}
+             "score": pa.float64(), **{name: pa.float64() for name in probabilities}}
     return table.cast(pa.schema([pa.field(name, types[name]) for name in table.column_names]))
 
 
@@ -277,8 +297,8 @@ def write_predictions(store: Store, predictions: pa.Table) -> int:
 
     Args:
         store: the store.
-        predictions: columns ``post_id``, ``label``, ``confidence``, ``model`` and optional ``p_<class>`` ones
-            (what ``SentimentModel.predict`` and ``LexiconSentiment.predict`` return).
+        predictions: columns ``post_id``, ``label``, ``confidence``, ``model`` and optional ``score`` and
+            ``p_<class>`` ones (what ``SentimentModel.predict`` and ``LexiconSentiment.predict`` return).
 
     Returns:
         The number of rows written.
@@ -359,7 +379,10 @@ class _Evaluates:
 
         Returns:
             ``sentiment_scores`` (``accuracy``, ``weighted_f1``, ``macro_f1``, ``macro_recall``, ``n``, ``labels``,
-            ``confusion_matrix``) plus ``task`` and ``split``.
+            ``confusion_matrix``) plus ``task`` and ``split``, and how well the confidences are calibrated:
+            ``ece`` (expected calibration error of the ``confidence`` column over 15 bins, on the posts that have
+            one; None when none has, as with an uncalibrated lexicon), ``nll`` and ``brier`` (negative
+            log-likelihood and Brier score of the ``p_<class>`` columns; None without them).
 
         Raises:
             ConfigurationError: no post is labelled for ``task``; the model is not fitted.
@@ -376,11 +399,38 @@ class _Evaluates:
                                 f"posts table of {store.uri!r}")
             ids, truth = [post_id for post_id in ids if post_id in known], truth[present]
         predicted = self.predict(store, ids)
-        labels = dict(zip(predicted.column("post_id").to_pylist(), predicted.column("label").to_pylist()))
+        row_of = {post_id: row for row, post_id in enumerate(predicted.column("post_id").to_pylist())}
+        predicted = predicted.take(pa.array([row_of[post_id] for post_id in ids], pa.int64()))
+        labels = predicted.column("label").to_pylist()
         classes = getattr(self, "classes_", None)
-        everything = sorted(set(truth.tolist()) | set(labels.values()) | set(classes if classes is not None else ()))
-        scores = sentiment_scores(truth, [labels[post_id] for post_id in ids], labels=everything)
-        return {**scores, "task": task, "split": split}
+        everything = sorted(set(truth.tolist()) | set(labels) | set(classes if classes is not None else ()))
+        scores = sentiment_scores(truth, labels, labels=everything)
+        return {**scores, **_calibration_of(predicted, truth), "task": task, "split": split}
+
+
+def _calibration_of(predicted: pa.Table, truth: np.ndarray) -> dict[str, float | None]:
+    """``ece``, ``nll`` and ``brier`` of predictions (one row per true label, in order); None where not defined."""
+    from socialfusion.learn.calibration import brier_score, expected_calibration_error, negative_log_likelihood
+
+    confidence = predicted.column("confidence").cast(pa.float64()).to_numpy(zero_copy_only=False)
+    correct = np.asarray(predicted.column("label").to_pylist(), dtype=object) == truth.astype(object)
+    known = ~np.isnan(confidence)
+    result: dict[str, float | None] = {"ece": None, "nll": None, "brier": None}
+    if known.any():
+        result["ece"] = expected_calibration_error(confidence[known], correct[known])
+    modelled = [name for name in predicted.column_names if name.startswith("p_")]
+    if modelled:
+        matrix = np.column_stack([predicted.column(name).cast(pa.float64()).to_numpy(zero_copy_only=False)
+                                  for name in modelled])
+        if not np.isnan(matrix).any():
+            # A true class the model does not know gets a column of zeros: probability 0, as the model said.
+            classes = [name[2:] for name in modelled]
+            classes += sorted(set(truth.tolist()) - set(classes))
+            matrix = np.hstack([matrix, np.zeros((len(matrix), len(classes) - len(modelled)))])
+            codes = np.array([classes.index(label) for label in truth.tolist()], np.int64)
+            result["nll"] = negative_log_likelihood(matrix, codes)
+            result["brier"] = brier_score(matrix, codes)
+    return result
 
 
 class LexiconSentiment(_Evaluates):
@@ -389,11 +439,24 @@ class LexiconSentiment(_Evaluates):
     Reads the ``text/lexicon`` features of the store (featurizing first: cached by content hash) and labels each
     post as ``lexicon_sentiment`` does. Languages come from the posts' ``lang`` column, detected where it is null.
 
+    The lexicon's scores are not probabilities: a VADER compound or a snownlp probability near 1 says how strongly
+    the words lean, not how often the label is right (snownlp calls some angry complaints positive at 1). Until
+    ``fit`` has learned from labelled posts, the predictions' ``confidence`` is null and only the raw ``score`` is
+    given. ``fit`` learns, for each lexicon
+    (VADER, snownlp) and label, how often that label is right as a function of the score's strength, by a
+    one-feature logistic regression on the store's labelled training posts; ``confidence`` is then that calibrated
+    probability. The labels themselves are the lexicon's, fitted or not.
+
     Args:
         language: one language code for every post (``"en"``, ``"zh"``), or None for the posts' own.
 
     Attributes:
-        classes_: ``("negative", "neutral", "positive")``; there is nothing to fit.
+        classes_: ``("negative", "neutral", "positive")``.
+        calibration_: after ``fit`` with labels: ``"<lexicon>/<label>"`` (``"vader/positive"``, ...) ->
+            ``(slope, intercept)`` of ``P(right) = 1 / (1 + exp(-(slope * strength + intercept)))``; a pair with no
+            labelled post has no entry (its posts keep a null confidence). Absent before ``fit``; None after
+            ``fit`` without labels.
+        calibration_items_: how many labelled posts ``fit`` learned from (0 without labels).
 
     Examples:
         >>> from socialfusion import Corpus, connect, ingest_corpus
@@ -401,8 +464,11 @@ class LexiconSentiment(_Evaluates):
         >>> corpus = Corpus.from_records(posts=[{"post_id": "p1", "text": "I love it!"},
         ...                                     {"post_id": "p2", "text": "so sad and angry"}])
         >>> _ = ingest_corpus(corpus, store)
-        >>> LexiconSentiment().predict(store).sort_by("post_id").column("label").to_pylist()
-        ['positive', 'negative']
+        >>> predictions = LexiconSentiment().predict(store).sort_by("post_id")
+        >>> predictions.column("label").to_pylist(), predictions.column("confidence").to_pylist()
+        (['positive', 'negative'], [None, None])
+        >>> [round(score, 2) for score in predictions.column("score").to_pylist()]
+        [0.67, -0.79]
     """
 
     classes_ = np.array(_CLASSES)
@@ -410,9 +476,73 @@ class LexiconSentiment(_Evaluates):
     def __init__(self, language: str | None = None):
         self.language = language
 
-    def fit(self, store: Store | None = None, task: str = "sentiment", split: str | None = "train") -> LexiconSentiment:
-        """Nothing to learn; returns ``self``."""
+    def fit(self, store: Store | None = None, task: str = "sentiment", split: str | None = "train", *,
+            missing_ok: bool = False) -> LexiconSentiment:
+        """Learn the chance that the lexicon's label is right, from the posts labelled for ``task`` in ``split``.
+
+        For each lexicon (VADER, snownlp) and label, a logistic regression of "the label is right" on the strength
+        of the score (``|score|`` for a polar label, the distance from the threshold for neutral) over the
+        labelled posts it labels so; with fewer than ``LEXICON_MIN_ITEMS`` such posts, or only right or only wrong
+        ones, their smoothed share of right labels, ``(right + 1) / (n + 2)``, whatever the strength.
+
+        Args:
+            store: the store with labels; None: nothing to learn (the confidence stays null).
+            task: the labels' task; its classes must include some of negative, neutral, positive.
+            split: the labels to learn from (keep the posts you report on out of it); None: every label.
+            missing_ok: when the store has no label of ``task`` in ``split``, stay uncalibrated (logged) instead
+                of raising.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            ConfigurationError: no post is labelled for ``task`` (unless ``missing_ok``), or its labels are none
+                of the lexicon's classes.
+            DataError: no labels in ``split`` (unless ``missing_ok``), or none of the labelled posts is in the store.
+        """
+        self.calibration_, self.calibration_items_ = None, 0
+        if store is None:
+            return self
+        try:
+            ids, truth = labelled_posts(store, task, split)
+        except (ConfigurationError, DataError) as error:
+            if not missing_ok:
+                raise
+            logger.info("lexicon confidences are not calibrated: %s", error)
+            return self
+        if not set(truth.tolist()) & set(_CLASSES):
+            raise ConfigurationError(f"the {task!r} labels ({', '.join(sorted(set(truth.tolist()))[:5])}) are none "
+                                     f"of the lexicon's classes {list(_CLASSES)}; calibrate it on sentiment labels")
+        known = set(_post_ids(store))
+        keep = np.array([post_id in known for post_id in ids], bool)
+        if not keep.any():
+            raise DataError(f"none of the {len(ids)} posts labelled for {task!r} is in the posts table of "
+                            f"{store.uri!r}; ingest the posts the labels refer to")
+        ids, truth = [post_id for post_id in ids if post_id in known], truth[keep]
+        labels, strength, _, chinese = self._scored(store, ids)
+        correct = labels == truth
+        self.calibration_ = {}
+        for scorer, rows_of_scorer in zip(_SCORERS, (~chinese, chinese)):
+            for label in _CLASSES:
+                rows = rows_of_scorer & (labels == label)
+                if rows.any():
+                    self.calibration_[f"{scorer}/{label}"] = _correctness_curve(strength[rows], correct[rows])
+        self.calibration_items_ = len(ids)
         return self
+
+    def _scored(self, store: Store, ids: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Labels, strengths, scores and the Chinese mask of the posts ``ids`` (known posts), featurizing first."""
+        from socialfusion.featurize import featurize, load_features
+
+        posts = store.read("posts", columns=["post_id", "text", "lang"])
+        posts = posts.take(pc.index_in(pa.array(ids, pa.string()), value_set=posts.column("post_id")))
+        featurize(store, ["text/lexicon"])
+        vectors = load_features(store, "text/lexicon", ids).vectors
+        texts = posts.column("text").to_pylist()
+        language = self.language if self.language is not None else posts.column("lang").to_pylist()
+        chinese = _chinese_rows(texts, language)
+        labels, strength = _lexicon_labels(vectors, chinese)
+        return labels, strength, _lexicon_score(vectors, chinese).astype(np.float64), chinese
 
     def predict(self, store: Store, ids: Sequence[str] | None = None) -> pa.Table:
         """Lexicon labels of the store's posts.
@@ -422,31 +552,52 @@ class LexiconSentiment(_Evaluates):
             ids: the posts to label; None: every post with a non-blank text (posts without text get no row).
 
         Returns:
-            Columns ``post_id``, ``label``, ``confidence`` (the lexicon strength: ``|score|`` for a polar label,
-            ``1 - |score| / threshold`` for neutral; it orders posts, it is not a probability) and ``model``
-            (``"lexicon"``). With ``ids``, one row per id in that order (blank texts are neutral).
+            Columns ``post_id``, ``label``, ``confidence`` (after ``fit`` on labels: the calibrated probability
+            that the label is right; null otherwise, the lexicon gives no probability), ``model`` (``"lexicon"``)
+            and ``score``: the lexicon's own score in [-1, 1], VADER's compound, or snownlp's positive probability
+            ``p`` as ``2 p - 1`` (above 0: positive). With ``ids``, one row per id in that order (blank texts are
+            neutral).
 
         Raises:
             DataError: an id is not a post of the store.
         """
-        from socialfusion.featurize import featurize, load_features
-
-        posts = store.read("posts", columns=["post_id", "text", "lang"])
         if ids is None:
+            posts = store.read("posts", columns=["post_id", "text"])
             text = pc.utf8_trim_whitespace(posts.column("text").fill_null(""))
-            posts = posts.filter(pc.greater(pc.utf8_length(text), 0))
-            ids = posts.column("post_id").to_pylist()
+            ids = posts.filter(pc.greater(pc.utf8_length(text), 0)).column("post_id").to_pylist()
         else:
             ids = list(ids)
             _check_known(store, ids)
-            posts = posts.take(pc.index_in(pa.array(ids, pa.string()), value_set=posts.column("post_id")))
-        featurize(store, ["text/lexicon"])
-        vectors = load_features(store, "text/lexicon", ids).vectors
-        texts = posts.column("text").to_pylist()
-        language = self.language if self.language is not None else posts.column("lang").to_pylist()
-        labels, strength = _lexicon_labels(vectors, _chinese_rows(texts, language))
-        return pa.table({"post_id": pa.array(ids, pa.string()), "label": labels.tolist(),
-                         "confidence": strength, "model": [LEXICON_MODEL] * len(ids)})
+        labels, strength, score, chinese = self._scored(store, ids)
+        confidence = pa.nulls(len(ids), pa.float64())
+        curves = getattr(self, "calibration_", None)
+        if curves:
+            values = np.full(len(ids), np.nan)
+            for scorer, rows_of_scorer in zip(_SCORERS, (~chinese, chinese)):
+                for label in _CLASSES:
+                    rows = rows_of_scorer & (labels == label)
+                    curve = curves.get(f"{scorer}/{label}")
+                    if curve is not None and rows.any():
+                        values[rows] = _sigmoid(curve[0] * strength[rows] + curve[1])
+            confidence = pa.array(values, pa.float64(), from_pandas=True)  # NaN: no curve, null
+        return pa.table({"post_id": pa.array(ids, pa.string()), "label": labels.tolist(), "confidence": confidence,
+                         "model": [LEXICON_MODEL] * len(ids), "score": score})
+
+
+def _sigmoid(values: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-values))
+
+
+def _correctness_curve(strength: np.ndarray, correct: np.ndarray) -> tuple[float, float]:
+    """``(slope, intercept)`` of the chance of being right given the strength (see ``LexiconSentiment.fit``)."""
+    right = int(correct.sum())
+    if len(correct) < LEXICON_MIN_ITEMS or right in (0, len(correct)):
+        share = (right + 1) / (len(correct) + 2)
+        return 0.0, float(np.log(share / (1 - share)))
+    from sklearn.linear_model import LogisticRegression
+
+    curve = LogisticRegression().fit(strength[:, None], correct)
+    return float(curve.coef_[0, 0]), float(curve.intercept_[0])
 
 
 # -- the multimodal model -----------------------------------------------------------------------------------------
@@ -484,6 +635,8 @@ class SentimentModel(_Evaluates):
             ``socialfusion.fusion.available_fusions()``).
         fusion_options: keyword arguments of that classifier, e.g. ``{"class_weight": "balanced"}`` or, for a
             ``MultimodalClassifier``, ``{"learner": "logistic"}`` or ``{"epochs": 30}``; JSON-writable values.
+            Both classifiers calibrate their probabilities on held-out training posts by default
+            (``{"calibration": "temperature"}``); ``{"calibration": None}`` keeps the raw ones.
         random_state: seed of the classifier: the same seed gives the same model.
 
     Attributes:
@@ -491,7 +644,9 @@ class SentimentModel(_Evaluates):
         classes_: ``(k,)`` the sorted class labels.
         encoders_: the modality -> encoder mapping used (None after ``fit_features`` on other modalities).
         training_: what ``fit`` learned from: ``task``, ``split``, ``n`` (items), ``classes`` (label -> count),
-            ``modalities`` (modality -> items that had it), ``dropped`` (labelled items with no modality).
+            ``modalities`` (modality -> items that had it), ``dropped`` (labelled items with no modality) and
+            ``calibration``: ``{"method": "temperature", "temperature": T}`` (the classifier's fitted temperature),
+            or None when the probabilities are not calibrated.
 
     Examples:
         >>> import numpy as np
@@ -669,13 +824,17 @@ class SentimentModel(_Evaluates):
         self.classes_ = np.asarray(self.classifier_.classes_)
         self.encoders_ = encoders
         classes, counts = np.unique(y.astype(str), return_counts=True)
+        method = self.classifier_.calibration
         self.training_ = {"task": None, "split": None, "n": len(features),
                           "classes": {str(label): int(count) for label, count in zip(classes, counts)},
-                          "modalities": features.present_counts(), "dropped": 0}
+                          "modalities": features.present_counts(), "dropped": 0,
+                          "calibration": None if method is None else
+                          {"method": method, "temperature": float(self.classifier_.temperature_)}}
         return self
 
     def predict_proba_features(self, features: ModalityFeatures) -> np.ndarray:
-        """``(n, k)`` class probabilities, columns in ``classes_`` order."""
+        """``(n, k)`` class probabilities (calibrated, unless ``calibration`` was turned off), in ``classes_``
+        order."""
         self._check_fitted()
         return np.asarray(self.classifier_.predict_proba(features), np.float64)
 
@@ -684,8 +843,8 @@ class SentimentModel(_Evaluates):
 
         Returns:
             One row per item: ``post_id`` (``features.ids``; null when it has none), ``label`` (the most probable
-            class), ``confidence`` (its probability), ``model`` (the fusion name) and ``p_<class>``: the
-            probability of each class, in ``classes_`` order.
+            class), ``confidence`` (its calibrated probability), ``model`` (the fusion name) and ``p_<class>``:
+            the calibrated probability of each class, in ``classes_`` order.
         """
         probabilities = self.predict_proba_features(features)
         best = np.argmax(probabilities, axis=1) if len(probabilities) else np.zeros(0, np.int64)
