@@ -106,3 +106,19 @@ def test_opinion_section_names_topics_by_label():
     timeline = opinion_timeline(posts, sentiment=sentiment)
     section = opinion_section(timeline, topics=pa.table({"topic_id": [4], "label": ["masks, wuhan"]}))
     assert [trace.name for trace in section.blocks[1].figure.data] == ["masks, wuhan"]
+
+
+def test_uncalibrated_lexicon_predictions_order_negative_posts_by_their_score():
+    from socialfusion import Corpus, connect, ingest_corpus
+    from socialfusion.tasks.opinion import post_sentiment
+    from socialfusion.tasks.sentiment import write_predictions
+
+    store = connect("memory://")
+    ingest_corpus(Corpus.from_records(posts=[{"post_id": p, "text": "t"} for p in ("mild", "angry", "glad")]), store)
+    write_predictions(store, pa.table({
+        "post_id": ["mild", "angry", "glad"], "label": ["negative", "negative", "positive"],
+        "confidence": pa.nulls(3, pa.float64()), "score": [-0.2, -0.9, 0.7], "model": ["lexicon"] * 3}))
+
+    negativity = dict(zip(*post_sentiment(store).select(["post_id", "negativity"]).to_pydict().values()))
+
+    assert negativity["angry"] > negativity["mild"] > negativity["glad"]

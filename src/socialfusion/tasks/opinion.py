@@ -81,8 +81,8 @@ def post_sentiment(store: Store) -> pa.Table:
 
     Returns:
         Columns ``post_id``, ``label`` and ``negativity`` (orders negative posts, higher is more negative: a
-        model's ``p_negative``, else its confidence for a negative label; null for lexicon labels, which carry no
-        score here).
+        model's ``p_negative``, else its confidence for a negative label, else minus a lexicon's polarity score;
+        null for lexicon labels computed here, which carry no score).
 
     Examples:
         >>> from socialfusion import Corpus, connect, ingest_corpus
@@ -101,6 +101,9 @@ def post_sentiment(store: Store) -> pa.Table:
         else:
             negative = pc.equal(predictions.column("label"), "negative")
             negativity = pc.if_else(negative, predictions.column("confidence").cast(pa.float64()), 0.0)
+            if "score" in predictions.column_names:  # a lexicon's polarity (-1..1), where no confidence was fitted
+                by_score = pc.negate(predictions.column("score").cast(pa.float64()))
+                negativity = pc.if_else(pc.is_null(negativity), by_score, negativity)
         return pa.table({"post_id": predictions.column("post_id"), "label": predictions.column("label"),
                          "negativity": negativity})
     logger.info("no %s table in %s: labelling posts with the lexicons", PREDICTIONS_TABLE, store.uri)
