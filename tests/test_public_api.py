@@ -117,6 +117,7 @@ def test_the_drawing_by_eye():
         "SchemaValidationError": "DataError",
         "DatasetNotFoundError": "DataError",
         "IntegrityError": "DataError",
+        "NotFoundError": "DataError",
         "MediaError": "SocialFusionError",
         "StoreError": "SocialFusionError",
     }

@@ -8,7 +8,8 @@
     ├── DataError                 input data is wrong
     │   ├── SchemaValidationError   a record breaks the schema (names the field and the record)
     │   ├── DatasetNotFoundError    a dataset folder or file is absent (names what is expected)
-    │   └── IntegrityError          a file does not match its MANIFEST.sha256
+    │   ├── IntegrityError          a file does not match its MANIFEST.sha256
+    │   └── NotFoundError           an id the caller named (a post, a user, a job) is not in the store
     ├── MediaError                a media file cannot be used (missing, too large, outside the input folder)
     └── StoreError                the store cannot do what was asked (unknown table, bad query)
 """
@@ -55,6 +56,18 @@ class DatasetNotFoundError(DataError, FileNotFoundError):
 
 class IntegrityError(DataError):
     """A dataset file does not match its recorded checksum."""
+
+
+class NotFoundError(DataError, LookupError):
+    """An id the caller named (a post, a user, a job, a token) is not in the store.
+
+    Attributes:
+        field: the parameter that held the id (``post_id``, ``user_id``), or None.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 class MediaError(SocialFusionError):

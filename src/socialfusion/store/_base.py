@@ -8,13 +8,24 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["INDEX_TYPES", "Store", "WRITE_MODES"]
+__all__ = ["INDEX_TYPES", "Store", "WRITE_MODES", "sql_string"]
 
 WRITE_MODES = ("upsert", "append", "overwrite")
 INDEX_TYPES = ("IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_RQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "BTREE",
-               "BITMAP", "LABEL_LIST")
+               "BITMAP", "LABEL_LIST", "FTS")
 """Index types ``Store.create_index`` accepts: vector indexes (IVF partitions, optionally with HNSW graphs inside,
-vectors kept flat or quantised: SQ, PQ, RaBitQ) and scalar indexes that speed up ``where`` filters."""
+vectors kept flat or quantised: SQ, PQ, RaBitQ), scalar indexes that speed up ``where`` filters, and a full-text
+index (``FTS``, BM25) that ``search_text`` reads."""
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a SQL string literal for a ``where`` filter (quotes doubled), so no value can end the string.
+
+    Examples:
+        >>> sql_string("it's")
+        "'it''s'"
+    """
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 @runtime_checkable
@@ -67,6 +78,16 @@ class Store(Protocol):
         replace: bool = True, **options: Any,
     ) -> None:
         """Build an index on ``column`` (one of ``INDEX_TYPES``); ``options`` are the index's parameters."""
+
+    def search_text(self, table: str, query: str, *, k: int = 10, column: str | None = None,
+                    where: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """The ``k`` rows whose ``column`` best matches ``query`` by BM25 (with a ``_score`` column), best first.
+
+        Needs a full-text index on the column (``create_index(table, column, index_type="FTS")``).
+        """
+
+    def index_stats(self, table: str, column: str) -> dict[str, Any] | None:
+        """``{"index_type", "indexed_rows", "unindexed_rows"}`` of the index on ``column``, or None without one."""
 
     def writer_lock(self) -> AbstractContextManager[None]:
         """The store's re-entrant writer lock, shared by every process writing it (a context manager)."""

@@ -31,7 +31,7 @@ _META_SCHEMA = pa.schema([pa.field("key", pa.string(), nullable=False), pa.field
 _INDEX_CONFIGS = {  # INDEX_TYPES -> the lancedb.index configuration class
     "IVF_FLAT": "IvfFlat", "IVF_SQ": "IvfSq", "IVF_PQ": "IvfPq", "IVF_RQ": "IvfRq", "IVF_HNSW_SQ": "IvfHnswSq",
     "IVF_HNSW_PQ": "IvfHnswPq", "IVF_HNSW_FLAT": "IvfHnswFlat", "BTREE": "BTree", "BITMAP": "Bitmap",
-    "LABEL_LIST": "LabelList",
+    "LABEL_LIST": "LabelList", "FTS": "FTS",
 }
 _METRICS = ("l2", "cosine", "dot")
 LOCK_FILE = ".socialfusion-writer.lock"
@@ -381,6 +381,66 @@ class LanceStore:
             return query.limit(k).to_arrow()
         except (ValueError, RuntimeError) as error:
             raise StoreError(f"cannot search {table!r}: {error}") from error
+
+    def search_text(self, table: str, query: str, *, k: int = 10, column: str | None = None,
+                    where: str | None = None, columns: list[str] | None = None) -> pa.Table:
+        """The ``k`` rows whose text best matches ``query`` (BM25 over a full-text index), with ``_score``.
+
+        Rows written after the index was built are searched too (unindexed rows are scanned).
+
+        Args:
+            table: the table.
+            query: words to look for (the index's tokenizer splits, lower-cases and stems them).
+            k: rows returned.
+            column: the indexed text column; None when the table has one full-text index.
+            where: SQL predicate applied before the search.
+            columns: the columns returned (``_score`` is always added); None for all.
+
+        Returns:
+            The rows, best match first; empty when no row holds any of the words.
+
+        Raises:
+            ConfigurationError: ``k`` is not a positive integer.
+            StoreError: absent table, no full-text index, or an invalid query.
+
+        Examples:
+            >>> store = LanceStore("memory://")
+            >>> _ = store.write("notes", pa.table({"id": ["a", "b"], "text": ["red apples", "green pears"]}),
+            ...                 mode="append")
+            >>> store.create_index("notes", "text", index_type="FTS")
+            >>> store.search_text("notes", "apple", columns=["id"]).column("id").to_pylist()
+            ['a']
+        """
+        if not isinstance(k, int | np.integer) or k < 1:
+            raise ConfigurationError(f"k must be a positive integer; got {k!r}.")
+        handle = self._open(table)
+        if handle is None:
+            raise StoreError(f"no table {table!r} in store {self.uri!r} to search")
+        try:
+            search = handle.search(query, query_type="fts", fts_columns=column)
+            if where is not None:
+                search = search.where(where, prefilter=True)
+            if columns:
+                search = search.select(columns)
+            return search.limit(int(k)).to_arrow()
+        except (ValueError, RuntimeError) as error:
+            raise StoreError(f"cannot search the text of {table!r} for {query!r}: {error}; a full-text index is "
+                             f"needed: store.create_index({table!r}, 'text', index_type='FTS')") from error
+
+    def index_stats(self, table: str, column: str) -> dict[str, Any] | None:
+        """The index on ``column``: ``{"index_type", "indexed_rows", "unindexed_rows"}``, or None without one.
+
+        Rows written after an index was built are its ``unindexed_rows``: still found, but by a scan.
+        """
+        handle = self._open(table)
+        if handle is None:
+            return None
+        for index in handle.list_indices():
+            if list(index.columns) == [column]:
+                stats = handle.index_stats(index.name)
+                return {"index_type": str(stats.index_type), "indexed_rows": int(stats.num_indexed_rows),
+                        "unindexed_rows": int(stats.num_unindexed_rows)}
+        return None
 
     def create_index(
         self,

@@ -1,0 +1,201 @@
+"""The HTTP API under load: latency per route, throughput, errors and the server's peak memory.
+
+Builds (once, then reused) a synthetic store with MiniLM int8 text features, starts ``socialfusion serve`` on
+127.0.0.1 in its own process, and runs 32 concurrent clients for a bounded time (and at most a bounded number of
+requests) with a mixed load: 40% search (semantic, keyword and hybrid in turn), 30% post queries (filtered pages
+and single posts), 10% statistics and 20% sentiment predictions of new texts. Prints p50/p95/p99 per route,
+requests per second, errors, and the peak RSS of the server's process tree.
+
+Traffic goes to 127.0.0.1 only.
+
+    python benchmarks/serve.py                    # 20,000 posts, 30 s
+    python benchmarks/serve.py --posts 100000     # the full figure
+    python benchmarks/serve.py --posts 5000 --seconds 20 --store /tmp/bench-5k
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _memory import TreePeakRss  # the benchmarks folder is on sys.path when a script runs
+
+API = "/api/v1"
+WORDS = ("climate summit heatwave flood football league marathon music concert album recipe dinner travel beach "
+         "museum election policy vote science space rocket movie review game launch phone").split()
+TEXTS = ["I love this so much, best day ever!", "This is awful and I am angry.", "The train leaves at nine.",
+         "What a fantastic concert last night #music", "Terrible service, never again.", "今天真开心，太棒了！",
+         "Not sure how I feel about the new policy.", "Great goal in the last minute!"]
+
+
+def build_store(path: Path, n_posts: int, seed: int) -> None:
+    """A synthetic network of ``n_posts`` original posts (few images, no video or audio) with MiniLM features."""
+    import socialfusion as sf
+    from socialfusion.featurize import featurize
+
+    started = time.perf_counter()
+    network = sf.generate(n_users=max(50, n_posts // 8), n_posts=n_posts, seed=seed, image_fraction=0.05,
+                          n_videos=0, n_audio=0)
+    store = sf.connect(path)
+    sf.ingest_corpus(network.corpus, store)
+    featurize(store, ["text/minilm-int8"])
+    print(f"built {path}: {store.count('posts'):,} posts in {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Load:
+    """The mixed load: each call picks a route by the shares and sends one request."""
+
+    def __init__(self, client, post_ids: list[str], authors: list[str], seed: int):
+        self.client = client
+        self.post_ids = post_ids
+        self.authors = authors
+        self.random = random.Random(seed)
+        self.search_modes = ["semantic", "keyword", "hybrid"]
+
+    async def one(self) -> tuple[str, float, bool]:
+        draw = self.random.random()
+        rng = self.random
+        if draw < 0.40:
+            mode = self.search_modes[rng.randrange(3)]
+            route = f"POST /search ({mode})"
+            query = " ".join(rng.sample(WORDS, 2))
+            call = self.client.post(f"{API}/search", json={"query": query, "mode": mode, "k": 10})
+        elif draw < 0.70:
+            kind = rng.random()
+            if kind < 0.4:
+                route, call = "GET /posts/{id}", self.client.get(f"{API}/posts/{rng.choice(self.post_ids)}")
+            elif kind < 0.7:
+                route = "GET /posts?author_id"
+                call = self.client.get(f"{API}/posts", params={"author_id": rng.choice(self.authors), "limit": 20})
+            else:
+                route = "GET /posts?hashtag"
+                call = self.client.get(f"{API}/posts", params={"hashtag": rng.choice(WORDS), "limit": 20})
+        elif draw < 0.80:
+            route, call = "GET /stats", self.client.get(f"{API}/stats")
+        else:
+            route = "POST /sentiment"
+            call = self.client.post(f"{API}/sentiment", json={"text": rng.choice(TEXTS)})
+        started = time.perf_counter()
+        try:
+            response = await call
+            ok = response.status_code == 200
+        except Exception:
+            ok = False
+        return route, time.perf_counter() - started, ok
+
+
+async def run_clients(base: str, token: str, post_ids: list[str], authors: list[str], clients: int, seconds: float,
+                      max_requests: int, seed: int) -> tuple[dict[str, list[float]], dict[str, int], float]:
+    import httpx
+
+    latencies: dict[str, list[float]] = {}
+    errors: dict[str, int] = {}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
+                                 timeout=60, trust_env=False) as client:
+        warm = Load(client, post_ids, authors, seed)
+        for _ in range(30):  # load the encoders and fill the caches before measuring
+            await warm.one()
+        deadline = time.perf_counter() + seconds
+        sent = 0
+        started = time.perf_counter()
+
+        async def worker(index: int) -> None:
+            nonlocal sent
+            load = Load(client, post_ids, authors, seed * 1000 + index)
+            while time.perf_counter() < deadline and sent < max_requests:
+                sent += 1
+                route, elapsed, ok = await load.one()
+                latencies.setdefault(route, []).append(elapsed)
+                if not ok:
+                    errors[route] = errors.get(route, 0) + 1
+
+        await asyncio.gather(*(worker(index) for index in range(clients)))
+        wall = time.perf_counter() - started
+    return latencies, errors, wall
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--posts", type=int, default=20_000, help="original posts of the synthetic store")
+    parser.add_argument("--store", type=Path, default=None, help="store folder (built there when absent, reused "
+                                                                 "after); default: a temporary folder")
+    parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=30.0, help="duration of the measured load")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    import socialfusion as sf
+    from socialfusion import app
+
+    store_path = args.store or Path(tempfile.mkdtemp(prefix="socialfusion-serve-bench-")) / "store"
+    if not (store_path / "posts.lance").exists():
+        build_store(store_path, args.posts, args.seed)
+    store = sf.connect(store_path)
+    token = app.create_token(store, app.TokenParams(name="benchmark", scopes=["read"])).token
+    posts = store.read("posts", columns=["post_id", "author_id"])
+    post_ids = posts.column("post_id").to_pylist()
+    authors = sorted({author for author in posts.column("author_id").to_pylist() if author})
+
+    port = _free_port()
+    environment = {**os.environ, "SOCIALFUSION_RATE_LIMIT_PER_SECOND": "1000000",
+                   "SOCIALFUSION_RATE_LIMIT_BURST": "1000000"}
+    command = [sys.executable, "-c", "from socialfusion.cli import main; main()", "serve", "--store",
+               str(store_path), "--host", "127.0.0.1", "--port", str(port)]
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        for _ in range(600):
+            try:
+                if httpx.get(f"{base}/health", timeout=1, trust_env=False).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise SystemExit("the server did not start")
+        with TreePeakRss(server.pid) as tree:
+            latencies, errors, wall = asyncio.run(run_clients(base, token, post_ids, authors, args.clients,
+                                                              args.seconds, args.max_requests, args.seed))
+    finally:
+        server.terminate()
+        server.wait(30)
+
+    total = sum(len(values) for values in latencies.values())
+    print(f"\n{len(post_ids):,} posts, {args.clients} clients, {wall:.1f} s, 127.0.0.1; server peak RSS "
+          f"{tree.peak_mb:,.0f} MB\n")
+    print("| route | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for route in sorted(latencies):
+        values = latencies[route]
+        print(f"| {route} | {len(values):,} | {len(values) / total:.0%} | {errors.get(route, 0)} | "
+              f"{_percentile(values, 50):.0f} | {_percentile(values, 95):.0f} | {_percentile(values, 99):.0f} | "
+              f"{len(values) / wall:.1f} |")
+    every = [value for values in latencies.values() for value in values]
+    print(f"| all | {total:,} | 100% | {sum(errors.values())} | {_percentile(every, 50):.0f} | "
+          f"{_percentile(every, 95):.0f} | {_percentile(every, 99):.0f} | {total / wall:.1f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""What every application operation shares: the parameter and result base models, bounds, and a result cache
+keyed by the versions of the tables a result was computed from."""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from socialfusion.exceptions import NotFoundError
+from socialfusion.store import Store, sql_string
+
+__all__ = ["K", "MAX_K", "Identifier", "Params", "Result", "cached", "check_user", "clean", "local_folder"]
+
+MAX_K = 1000
+"""The most rows any one operation returns (page sizes and ``k``)."""
+
+K = Annotated[int, Field(ge=1, le=MAX_K, description=f"How many rows to return (1 to {MAX_K}).")]
+Identifier = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00]+$",
+                                  description="An id as the store holds it (a pseudonym in a pseudonymised store).")]
+
+T = TypeVar("T")
+
+
+class Params(BaseModel):
+    """Parameters of an operation: typed, validated, and closed (an unknown field is an error, never ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Result(BaseModel):
+    """What an operation returns: plain JSON-ready data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def clean(value: Any) -> Any:
+    """A value fit for JSON: NaN and infinities become None (recursively through lists and dicts)."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {key: clean(item) for key, item in value.items()}
+    return value
+
+
+def parse_extra(value: str | None) -> dict[str, Any] | None:
+    """A stored ``extra`` JSON string as a dict (a non-object value is wrapped as ``{"value": ...}``)."""
+    if value is None:
+        return None
+    try:
+        parsed = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return {"value": value}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+def local_folder(store: Store) -> Path | None:
+    """The store's folder when it is a local directory (models, uploads and reports live there), else None."""
+    return None if "://" in store.uri else Path(store.uri)
+
+
+def check_user(store: Store, user_id: str) -> None:
+    """Raise NotFoundError unless the store knows ``user_id`` (as a user, an author or an interacting user)."""
+    quoted = sql_string(user_id)
+    if store.count("users", where=f"user_id = {quoted}") or store.count("posts", where=f"author_id = {quoted}") \
+            or store.count("interactions", where=f"user_id = {quoted}"):
+        return
+    raise NotFoundError(f"no user {user_id!r} in {store.uri!r}", field="user_id")
+
+
+_CACHE: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_SIZE = 32
+
+
+def cached(store: Store, tables: Sequence[str], key: Any, compute: Callable[[], T]) -> T:
+    """``compute()``, reused while none of ``tables`` changed (any writer's commit changes a table's version).
+
+    Analyses over a whole corpus (influence, communities, bursts, the knowledge graph) take seconds; a service
+    asked the same question again answers from this cache until the data moves.
+    """
+    identity = store.uri if "://" not in store.uri else f"{store.uri}#{id(store)}"
+    full_key = (identity, orjson.dumps(key, default=str, option=orjson.OPT_SORT_KEYS),
+                tuple(store.version(table) for table in tables))
+    with _CACHE_LOCK:
+        if full_key in _CACHE:
+            _CACHE.move_to_end(full_key)
+            return _CACHE[full_key]
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[full_key] = value
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return value

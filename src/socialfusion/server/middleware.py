@@ -1,0 +1,214 @@
+"""Cross-cutting request handling, as plain ASGI middleware: who is calling (tokens) and how often (rate limit),
+how large a JSON body may be, and how long a request may run."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import threading
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from socialfusion.app import TokenInfo, verify_token
+from socialfusion.app._tokens import TOKENS_TABLE
+from socialfusion.server.errors import error_response
+from socialfusion.store import Store
+
+__all__ = ["AuthMiddleware", "BodyLimitMiddleware", "RateLimiter", "TimeoutMiddleware", "TokenVerifier"]
+
+API_PREFIX = "/api/v1"
+PUBLIC_PATHS = frozenset({"/health", f"{API_PREFIX}/openapi.json", "/docs"})
+PUBLIC_PREFIXES = ("/docs/",)
+STREAMING_SUFFIXES = ("/events",)
+UPLOAD_PATH = f"{API_PREFIX}/uploads"
+
+
+def _is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+async def _respond(scope: Scope, receive: Receive, send: Send, status: int, message: str,
+                   headers: dict[str, str] | None = None) -> None:
+    await error_response(status, message, headers=headers)(scope, receive, send)
+
+
+class TokenVerifier:
+    """``verify_token`` with a cache: a token's scrypt hash is computed once, not on every request.
+
+    The cache holds the SHA-256 of tokens already verified and is emptied whenever the token table changes (a
+    token created or revoked by this server, the CLI or anyone else). The table's version is looked at most every
+    ``recheck_seconds``, so a token revoked elsewhere stops working within that time; one revoked through this
+    server stops at once (``forget``).
+    """
+
+    def __init__(self, store: Store, recheck_seconds: float = 1.0):
+        self.store = store
+        self.recheck_seconds = recheck_seconds
+        self._cache: dict[str, TokenInfo] = {}
+        self._version: int | None = -1
+        self._checked = float("-inf")
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        """Empty the cache (after a token was revoked)."""
+        with self._lock:
+            self._cache.clear()
+            self._checked = float("-inf")
+
+    def verify(self, token: str) -> TokenInfo | None:
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        now = time.monotonic()
+        with self._lock:
+            fresh = now - self._checked < self.recheck_seconds
+        if not fresh:
+            version = self.store.version(TOKENS_TABLE)
+            with self._lock:
+                if version != self._version:
+                    self._cache.clear()
+                    self._version = version
+                self._checked = now
+        with self._lock:
+            if digest in self._cache:
+                return self._cache[digest]
+            version = self._version
+        info = verify_token(self.store, token)
+        if info is not None:
+            with self._lock:
+                if version == self._version:
+                    self._cache[digest] = info
+        return info
+
+
+class RateLimiter:
+    """A token bucket per API token: ``burst`` requests at once, then ``rate`` per second on average."""
+
+    def __init__(self, rate: float, burst: int):
+        self.rate = rate
+        self.burst = burst
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        """Take one request from ``key``'s bucket: 0 when allowed, else the seconds to wait before retrying."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (float(self.burst), now))
+            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+
+class AuthMiddleware:
+    """Every path but the public ones (``/health``, the docs and the OpenAPI document) needs a valid bearer token
+    (401 otherwise), checked before the request body is read; each token's requests are rate-limited (429 with
+    Retry-After). The token's info goes to ``scope["state"]["token"]`` for the routes' scope checks (403).
+    """
+
+    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], limiter: Callable[[], RateLimiter]):
+        self.app = app
+        self.verifier = verifier
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _is_public(scope["path"]):
+            await self.app(scope, receive, send)
+            return
+        header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        scheme, _, token = header.partition(" ")
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if scheme.lower() != "bearer" or not token.strip():
+            await _respond(scope, receive, send, 401, "missing bearer token: send 'Authorization: Bearer <token>' "
+                                                      "(create one with: socialfusion tokens create)", challenge)
+            return
+        info = await asyncio.to_thread(self.verifier().verify, token.strip())
+        if info is None:
+            await _respond(scope, receive, send, 401, "invalid or revoked token", challenge)
+            return
+        wait = self.limiter().acquire(info.token_id)
+        if wait > 0:
+            await _respond(scope, receive, send, 429, f"too many requests with this token; retry in {wait:.2f} s",
+                           {"Retry-After": str(max(1, math.ceil(wait)))})
+            return
+        scope.setdefault("state", {})["token"] = info
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """Refuse a request body larger than ``limit()`` bytes with 413: by its Content-Length before reading it, and
+    by counting as it streams (for chunked bodies). Uploads have their own, larger limit."""
+
+    def __init__(self, app: ASGIApp, limit: Callable[[], int]):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == UPLOAD_PATH:
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit()
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            await _respond(scope, receive, send, 413, f"request body of {int(length):,} bytes is larger than the "
+                                                      f"{limit:,} bytes accepted")
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _TooLarge()
+            return message
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except _TooLarge:
+            if not started:
+                await _respond(scope, receive, send, 413, f"request body is larger than the {limit:,} bytes accepted")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class TimeoutMiddleware:
+    """Answer 504 when a request runs longer than ``timeout()`` seconds (event streams and uploads excepted)."""
+
+    def __init__(self, app: ASGIApp, timeout: Callable[[], float]):
+        self.app = app
+        self.timeout = timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.endswith(STREAMING_SUFFIXES) or path == UPLOAD_PATH:
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        timeout = self.timeout()
+        try:
+            await asyncio.wait_for(self.app(scope, receive, tracked), timeout)
+        except TimeoutError:
+            if not started:
+                await _respond(scope, receive, send, 504, f"the request took longer than {timeout:g} s")
+

@@ -1,0 +1,19 @@
+"""``/api/v1/stats``: rows per table and posts per modality."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from socialfusion import app
+from socialfusion.server.deps import ReadToken, StoreDep
+from socialfusion.server.errors import ERROR_RESPONSES
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["store"], responses=ERROR_RESPONSES)
+
+
+@router.get("/stats", response_model=app.StatsResult, summary="Rows per table and posts per modality")
+def stats(store: StoreDep, _token: ReadToken) -> app.StatsResult:
+    """Row counts of the canonical tables and how many posts carry each modality."""
+    return app.store_statistics(store)

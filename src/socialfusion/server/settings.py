@@ -1,0 +1,51 @@
+"""The server's one ``Settings`` class: every limit, from ``socialfusion serve`` flags or SOCIALFUSION_* variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from socialfusion.app import MAX_K
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    """Server settings: a flag of ``socialfusion serve`` wins over the environment variable ``SOCIALFUSION_<NAME>``
+    (``SOCIALFUSION_MAX_UPLOAD_BYTES=...``), which wins over the default.
+
+    Attributes:
+        store: the store folder served.
+        host: the address to bind; anything but a loopback address needs at least one API token.
+        port: the TCP port.
+        workspace: where uploads and reports go; default: ``uploads/`` and ``reports/`` inside the store folder.
+        max_upload_bytes: the largest upload (streamed to disk; a larger one is refused with 413).
+        max_json_bytes: the largest JSON request body (413 above).
+        max_page_size: the most rows a page or a ``k`` may ask for (at most 1000).
+        rate_limit_per_second: requests each token may make per second, on average (429 with Retry-After above).
+        rate_limit_burst: requests a token may make at once before the average applies.
+        request_timeout_seconds: a request running longer is answered 504 (event streams and uploads excepted).
+        job_workers: jobs run at once, each in its own worker process (0: jobs are queued, never started).
+        event_poll_seconds: how often an event stream looks at its job.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="SOCIALFUSION_", extra="forbid")
+
+    store: Path = Field(Path("socialfusion.db"))
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workspace: Path | None = None
+    max_upload_bytes: int = Field(1024**3, ge=1)
+    max_json_bytes: int = Field(1024**2, ge=1024)
+    max_page_size: int = Field(MAX_K, ge=1, le=MAX_K)
+    rate_limit_per_second: float = Field(50.0, gt=0)
+    rate_limit_burst: int = Field(100, ge=1)
+    request_timeout_seconds: float = Field(60.0, gt=0)
+    job_workers: int = Field(1, ge=0, le=64)
+    event_poll_seconds: float = Field(0.25, gt=0, le=10)
+
+    def workspace_folder(self) -> Path:
+        """The folder of uploads and reports."""
+        return self.workspace if self.workspace is not None else self.store
