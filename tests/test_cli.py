@@ -221,3 +221,199 @@ def test_datasets_load_ingests_a_shared_dataset_once(tmp_path, shared_data):
     assert summary["per_table"]["edges"]["ingested"] == 88_234 and summary["per_table"]["users"]["ingested"] == 4_039
     assert summary["sources"] == [{"path": "dataset:snap-ego-facebook", "format": "corpus"}]
     assert repeat["ingested"] == 0 and repeat["duplicate"] == summary["ingested"]
+
+
+# -- issue 19: from a fresh clone to an answer ----------------------------------------------------------------------
+
+
+def test_version_and_help_without_type_noise():
+    from socialfusion import __version__
+
+    assert invoke("--version").stdout.strip() == f"socialfusion {__version__}"
+    help_text = invoke("ingest", "--help").output
+    assert "<bool>" not in help_text and "<list[str]>" not in help_text
+    assert "FOREIGN=CANONICAL" in help_text and "--media-root" in help_text and "--set" in help_text
+    assert "created when absent" in one_line(help_text)
+    assert "created when absent" not in one_line(invoke("stats", "--help").output)
+
+
+def test_every_command_says_what_it_does():
+    import typer.main
+
+    group = typer.main.get_command(app)
+
+    def walk(command, path):
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, [*path, name])
+        else:
+            yield path, command
+
+    silent = [" ".join(path) for path, command in walk(group, []) if not (command.help or "").strip()]
+    assert silent == []
+
+
+def test_piped_output_is_not_cut_at_80_columns(monkeypatch):
+    from socialfusion.cli._shared import PIPED_WIDTH, _console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+
+    assert _console().width == PIPED_WIDTH > 80
+
+
+def test_ingesting_a_missing_file_fails_and_creates_no_store(tmp_path):
+    result = invoke("ingest", tmp_path / "nothere.jsonl", "--store", tmp_path / "x.db")
+
+    assert result.exit_code != 0
+    assert "input not found" in one_line(result.stderr)
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_a_file_whose_every_row_is_rejected_exits_1(tmp_path):
+    source = tmp_path / "bad.csv"
+    source.write_text("post_id,created_at\n1,yesterday\n2,last week\n", encoding="utf-8")
+
+    result = invoke("ingest", source, "--store", tmp_path / "db")
+
+    assert result.exit_code == 1
+    assert "nothing was ingested" in one_line(result.stderr)
+    assert invoke("stats", "--store", tmp_path / "db", "--json").exit_code == 0  # the rejects are there to read
+
+
+def test_strict_fails_on_any_reject(posts_file, tmp_path):
+    assert invoke("ingest", posts_file, "--store", tmp_path / "db").exit_code == 0
+
+    result = invoke("ingest", posts_file, "--store", tmp_path / "strict", "--strict")
+
+    assert result.exit_code == 1 and "--strict: 1 input(s) rejected" in one_line(result.stderr)
+
+
+def test_a_labels_file_with_constants_and_a_mapped_column(tmp_path):
+    source = tmp_path / "labels.csv"
+    source.write_text("post_id,sentiment,annotator\np1,positive,ann\np2,negative,bob\n", encoding="utf-8")
+
+    result = invoke("ingest", source, "--store", tmp_path / "db", "--table", "labels", "--map", "sentiment=label",
+                    "--set", "task=sentiment", "--set", "split=test")
+
+    assert result.exit_code == 0, result.output
+    assert "ingested 2" in one_line(result.stdout) and "kept in extra (no such field): annotator" in result.stdout
+    labels = connect(tmp_path / "db").read("labels", columns=["item_id", "task", "label", "split"]).to_pylist()
+    assert {"item_id": "p1", "task": "sentiment", "label": "positive", "split": "test"} in labels
+
+
+def test_set_rejects_a_field_the_table_does_not_have(tmp_path):
+    source = tmp_path / "labels.csv"
+    source.write_text("item_id,label\np1,positive\n", encoding="utf-8")
+
+    result = invoke("ingest", source, "--store", tmp_path / "db", "--table", "labels", "--set", "tsak=sentiment")
+
+    assert result.exit_code == 2 and "cannot set ['tsak'] on labels" in one_line(result.stderr)
+    assert not (tmp_path / "db").exists()
+
+
+def test_id_from_hash_on_the_command_line(tmp_path):
+    source = tmp_path / "no-ids.csv"
+    source.write_text("text,followers\nfirst,1\nsecond,2\n", encoding="utf-8")
+
+    result = invoke("ingest", source, "--store", tmp_path / "db", "--id-from", "hash", "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["ingested"] == 2
+
+
+def test_refused_media_warn_and_media_root_allows_them(tmp_path):
+    (tmp_path / "media").mkdir()
+    (tmp_path / "media" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(16))
+    (tmp_path / "export").mkdir()
+    (tmp_path / "export" / "posts.jsonl").write_text(json.dumps(
+        {"post_id": "p1", "text": "look", "media": [{"kind": "image", "uri": str(tmp_path / "media" / "a.png")}]}))
+
+    refused = invoke("ingest", tmp_path / "export", "--store", tmp_path / "db1")
+    strict = invoke("ingest", tmp_path / "export", "--store", tmp_path / "db2", "--strict")
+    allowed = invoke("ingest", tmp_path / "export", "--store", tmp_path / "db3", "--strict",
+                     "--media-root", tmp_path / "media")
+
+    assert refused.exit_code == 0
+    warning = one_line(refused.stderr)
+    assert "warning: 1 of 1 image references (100%) were refused" in warning and "--media-root DIR" in warning
+    assert strict.exit_code == 1 and "too many media references refused" in one_line(strict.stderr)
+    assert allowed.exit_code == 0 and "warning" not in allowed.stderr
+
+
+def test_stats_summarises_rejects_by_reason_and_lists_them_on_request(tmp_path):
+    source = tmp_path / "posts.csv"
+    rows = "".join(f"{i},text {i},not a date {i}\n" for i in range(40))
+    source.write_text("post_id,text,created_at\n" + rows, encoding="utf-8")
+    invoke("ingest", source, "--store", tmp_path / "db")
+
+    summary = invoke("stats", "--store", tmp_path / "db", "--rejects")
+    everything = invoke("stats", "--store", tmp_path / "db", "--rejects", "--all")
+    as_csv = invoke("stats", "--store", tmp_path / "db", "--rejects", "--csv", tmp_path / "rejects.csv")
+
+    assert summary.exit_code == 0, summary.output
+    text = one_line(summary.stdout)
+    assert "Rejected inputs by reason (40)" in text and "posts record …: field 'created_at'" in text
+    assert text.count("row ") == 3  # three examples, not forty lines
+    assert one_line(everything.stdout).count("row ") == 43
+    assert as_csv.exit_code == 0 and len((tmp_path / "rejects.csv").read_text().splitlines()) == 41
+    reasons = json.loads(invoke("stats", "--store", tmp_path / "db", "--rejects", "--json").stdout)["reject_reasons"]
+    assert [group["count"] for group in reasons] == [40]
+
+
+def test_analyze_says_each_stage_when_not_on_a_terminal(posts_file, tmp_path):
+    invoke("ingest", posts_file, "--store", tmp_path / "db")
+
+    result = invoke("analyze", "--store", tmp_path / "db", "--out", tmp_path / "report.html")
+
+    assert result.exit_code == 0, result.output
+    stages = result.stderr.splitlines()
+    assert "reading the store" in stages[0] and "writing the report" in stages[-1]
+    assert any("Social network" in line for line in stages)
+
+
+def test_analyze_refuses_an_empty_store_in_python(tmp_path):
+    from socialfusion.exceptions import DataError, StoreError
+    from socialfusion.pipeline import analyze
+
+    with pytest.raises(StoreError, match="no store at"):
+        connect(tmp_path / "typo", create=False)
+    with pytest.raises(DataError, match="is empty: nothing to analyse"):
+        analyze(connect(tmp_path / "typo"), tmp_path / "report.html")
+
+
+def test_unknown_encoders_are_listed_without_test_only_ones(tmp_path, posts_file):
+    invoke("ingest", posts_file, "--store", tmp_path / "db")
+
+    result = invoke("featurize", "--store", tmp_path / "db", "--encoders", "text/nope")
+
+    assert result.exit_code == 2 and "unknown encoder 'text/nope'" in one_line(result.stderr)
+    assert "identity/test" not in result.stderr
+    assert "identity/test" not in invoke("encoders", "list").stdout
+
+
+def test_sentiment_train_on_a_text_only_store_fails_at_once(tmp_path):
+    import time
+
+    source = tmp_path / "posts.jsonl"
+    source.write_text("".join(json.dumps({"post_id": f"p{i}", "text": f"good day {i}"}) + "\n" for i in range(6)))
+    labels = tmp_path / "labels.csv"
+    labels.write_text("post_id,label\n" + "".join(f"p{i},{'positive' if i % 2 else 'negative'}\n" for i in range(6)))
+    invoke("ingest", source, "--store", tmp_path / "db")
+    invoke("ingest", labels, "--store", tmp_path / "db", "--table", "labels", "--set", "task=sentiment",
+           "--set", "split=train")
+
+    started = time.perf_counter()
+    result = invoke("sentiment", "train", "--store", tmp_path / "db", "--model", tmp_path / "model")
+
+    assert result.exit_code == 2
+    assert "nothing to encode for image/efficientnet" in one_line(result.stderr)
+    assert time.perf_counter() - started < 20  # before any encoder ran (it took minutes)
+    assert not [name for name in connect(tmp_path / "db").tables() if name.startswith("features__")]
+
+
+def test_topics_fit_takes_a_comma_list_of_encoders():
+    from socialfusion.cli.topic_commands import _parse_encoders
+
+    assert _parse_encoders("text/tfidf,image/colour-histogram") == {"text": "text/tfidf",
+                                                                    "image": "image/colour-histogram"}
+    assert _parse_encoders("text=text/tfidf") == {"text": "text/tfidf"}

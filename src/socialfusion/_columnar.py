@@ -119,7 +119,8 @@ def _trusted_rows(table: pa.Table) -> pa.ChunkedArray:
 
 
 def _finish(table: pa.Table, cleaner: RecordCleaner) -> pa.Table:
-    """Derive missing entities, scrub PII, add media/extra and bookkeeping: the rows the record path would make.
+    """Derive missing entities, scrub PII, detect languages, add media/extra and bookkeeping: the rows the record
+    path would make.
 
     Only the text and entity columns visit Python; the other columns stay in Arrow.
     """
@@ -150,6 +151,8 @@ def _finish(table: pa.Table, cleaner: RecordCleaner) -> pa.Table:
             for index, name in enumerate(_ENTITIES):
                 derived[index][row] = fields[name]
     columns["text"] = pa.array(texts, pa.string())
+    if cleaner.detect_language and table["lang"].null_count:  # as the record path does, on the scrubbed text
+        columns["lang"] = pa.array(cleaner.languages(table["lang"].to_pylist(), texts), pa.string())
     for name, values in zip(_ENTITIES, derived):
         columns[name] = pa.array(values, pa.list_(pa.string()))
     columns["media"] = pa.array([[]] * table.num_rows, _POSTS.field("media").type)

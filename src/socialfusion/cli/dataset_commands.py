@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, fail
+from socialfusion.cli._shared import JsonOption, NewStoreOption, console, fail
 from socialfusion.cli.corpus_commands import SCRUB_HELP
 from socialfusion.exceptions import SocialFusionError
 
@@ -45,7 +45,7 @@ def list_datasets(root: RootOption = None, as_json: JsonOption = False) -> None:
 @app.command("load")
 def load(
     name: Annotated[str, typer.Argument(help="Dataset name, from `socialfusion datasets list`.")],
-    store: StoreOption = Path("socialfusion.db"),
+    store: NewStoreOption = Path("socialfusion.db"),
     root: RootOption = None,
     task: Annotated[str | None, typer.Option(help="TweetEval task, or cascade dataset (android|christianity).")] = None,
     scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,

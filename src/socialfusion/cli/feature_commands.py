@@ -7,15 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
+from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
-errors = Console(stderr=True)
-ENCODERS_HELP = "Comma-separated encoder names (default: one fast encoder per modality)."
+ENCODERS_HELP = ("Comma-separated encoder names (default: one fast encoder per modality the store has: "
+                 "'socialfusion encoders list' shows them all).")
 encoders_app = typer.Typer(help="The registered encoders.", no_args_is_help=True)
 
 
@@ -25,22 +23,13 @@ def featurize(
     batch_size: Annotated[int, typer.Option(help="Items per forward pass.")] = 32,
     as_json: JsonOption = False,
 ) -> None:
-    """Encode posts and users into feature tables; unchanged items come from the cache."""
-    from socialfusion.featurize import DEFAULT_ENCODERS
+    """Encode posts and users into feature tables, one per encoder; unchanged items come from the cache."""
     from socialfusion.featurize import featurize as run_featurize
 
     opened = existing_store(store)
-    names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else list(DEFAULT_ENCODERS)
+    names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else None
     try:
-        with Progress(TextColumn("{task.description:<24}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                      console=errors, disable=as_json or not errors.is_terminal) as bar:
-            tasks: dict[str, int] = {}
-
-            def progress(name: str, done: int, total: int) -> None:
-                if name not in tasks:
-                    tasks[name] = bar.add_task(name, total=total)
-                bar.update(tasks[name], completed=done)
-
+        with StageProgress(quiet=as_json) as progress:
             summary = run_featurize(opened, names, batch_size=batch_size, progress=progress)
     except SocialFusionError as error:
         fail(error)
@@ -64,7 +53,7 @@ def list_encoders(as_json: JsonOption = False) -> None:
     """Every registered encoder with its modality and the extra that brings its dependencies."""
     from socialfusion.encoders import available_encoders, encoder_info
 
-    rows = [encoder_info(name) for name in available_encoders() if not name.startswith("identity/")]
+    rows = [encoder_info(name) for name in available_encoders()]
     if as_json:
         print(json.dumps(rows))
         return

@@ -146,24 +146,26 @@ def rules(
     items: ItemsOption = "hashtag,entity",
     min_support: Annotated[float, typer.Option(help="Smallest share of posts carrying an itemset.")] = 0.01,
     min_confidence: Annotated[float, typer.Option(help="Smallest confidence of a rule.")] = 0.5,
+    min_authors: Annotated[int, typer.Option(help="Fewest distinct authors behind a rule.")] = 3,
     top: TopOption = 20,
     as_json: JsonOption = False,
 ) -> None:
-    """Association rules between what posts carry (FP-growth), by lift."""
+    """Association rules between what posts carry (FP-growth), by lift; copies of a post count once."""
     from socialfusion.corpus import resolve_mentions
     from socialfusion.tasks.patterns import association_rules
 
     try:
         corpus = load_corpus(store)
         found = association_rules(resolve_mentions(corpus.posts, corpus.users), items=_kinds(items),
-                                  min_support=min_support, min_confidence=min_confidence)
+                                  min_support=min_support, min_confidence=min_confidence, min_authors=min_authors)
     except SocialFusionError as error:
         fail(error)
     rows = [{"antecedent": " + ".join(row["antecedent"]), "consequent": " + ".join(row["consequent"]),
-             **{name: row[name] for name in ("posts", "support", "confidence", "lift")}}
+             **{name: row[name] for name in ("posts", "support_texts", "support_authors", "support", "confidence",
+                                             "lift")}}
             for row in found.slice(0, top).to_pylist()]
-    print_rows(rows, f"{found.num_rows:,} association rules (support >= {min_support}, confidence >= {min_confidence})",
-           as_json)
+    print_rows(rows, f"{found.num_rows:,} association rules (support >= {min_support}, confidence >= {min_confidence}, "
+                     f"authors >= {min_authors})", as_json)
 
 
 @app.command()
@@ -189,6 +191,10 @@ def segments(
             for row in found.segments.to_pylist()]
     if as_json:
         silhouette = None if found.silhouette != found.silhouette else found.silhouette  # NaN is not JSON
-        print(json.dumps({"silhouette": silhouette, "segments": rows}))
+        print(json.dumps({"silhouette": silhouette, "rejected_k": found.rejected_k,
+                          "segments": [] if found.rejected_k is not None else rows}))
         return
-    print_rows(rows, f"{found.n_segments} user segments, silhouette {found.silhouette:.3f}", False)
+    if found.rejected_k is not None:
+        console.print(f"{found.describe()}; no user segments shown", highlight=False)
+        return
+    print_rows(rows, found.describe(), False)

@@ -93,9 +93,14 @@ def segments(store: StoreOption = Path("socialfusion.db"),
         fail(error)
     rows = found.cards.to_pylist()
     if as_json:
-        print(json.dumps({"silhouette": found.silhouette, "segments": rows}))
+        silhouette = None if found.silhouette != found.silhouette else found.silhouette  # NaN is not JSON
+        print(json.dumps({"silhouette": silhouette, "rejected_k": found.rejected_k,
+                          "segments": [] if found.rejected_k is not None else rows}))
         return
-    print_rows(rows, f"{len(rows)} audience segments (silhouette {found.silhouette:.3f})", False)
+    if found.rejected_k is not None:
+        console.print(f"{found.describe()}: users are not split into audience segments", highlight=False)
+        return
+    print_rows(rows, found.describe(), False)
 
 
 def _fitted(store: Path, kind: str, learner: str, train_fraction: float, seed: int):

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
-from socialfusion.exceptions import SocialFusionError
+from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
+from socialfusion.exceptions import ConfigurationError, SocialFusionError
 
 app = typer.Typer(help="Topics of posts: cluster fused embeddings, describe topics by keywords, assign new posts.",
                   no_args_is_help=True)
@@ -18,8 +18,34 @@ app = typer.Typer(help="Topics of posts: cluster fused embeddings, describe topi
 MethodOption = Annotated[str, typer.Option(help="hdbscan (finds the number of topics, marks outliers) or kmeans.")]
 TopicsOption = Annotated[int | None, typer.Option("--topics", "-k", help="Number of topics (required for kmeans; "
                                                                         "an upper bound for hdbscan).")]
-EncoderOption = Annotated[str, typer.Option(help="Text encoder, e.g. text/multilingual (Chinese + English, the "
-                                                 "default), text/minilm-int8 (English, fast) or text/tfidf.")]
+ENCODERS_HELP = ("Encoders, comma-separated: one text encoder, e.g. text/multilingual (Chinese + English, the "
+                 "default), text/minilm-int8 (English, fast) or text/tfidf, and optionally encoders of other "
+                 "modalities to fuse (image/colour-histogram, ...); MODALITY=ENCODER pairs also work.")
+EncodersOption = Annotated[str, typer.Option("--encoders", help=ENCODERS_HELP)]
+OldEncoderOption = Annotated[str | None, typer.Option("--encoder", hidden=True)]  # the option's former name
+
+
+def _parse_encoders(value: str) -> dict[str, str]:
+    """``text/multilingual,image/colour-histogram`` (or ``text=...`` pairs) as TopicModel's modality -> encoder."""
+    from socialfusion.encoders import encoder_info
+
+    encoders: dict[str, str] = {}
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        if "=" in item:
+            modality, name = (side.strip() for side in item.split("=", 1))
+        else:
+            try:
+                modality = encoder_info(item)["modality"]
+            except SocialFusionError as error:
+                raise typer.BadParameter(str(error), param_hint="--encoders") from None
+            name = item
+        encoders[name if modality in encoders else modality] = name
+    if "text" not in encoders:
+        raise typer.BadParameter(f"name a text encoder (e.g. text/multilingual); got {value!r}",
+                                 param_hint="--encoders")
+    return encoders
 
 
 
@@ -50,20 +76,30 @@ def fit(
     store: StoreOption = Path("socialfusion.db"),
     method: MethodOption = "hdbscan",
     topics: TopicsOption = None,
-    encoder: EncoderOption = "text/multilingual",
+    encoders: EncodersOption = "text/multilingual",
+    encoder: OldEncoderOption = None,
     min_topic_size: Annotated[int, typer.Option(help="Smallest topic (hdbscan).")] = 10,
     reduce_to: Annotated[int, typer.Option(help="PCA dimensions before clustering (0: none).")] = 10,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same topics).")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Fit topics on every post with text, write the topics and post_topics tables, and print the topics."""
+    from socialfusion.featurize import featurize
     from socialfusion.tasks.topics import POST_TOPICS_TABLE, TopicModel, write_topics
 
+    chosen = _parse_encoders(encoder if encoder is not None else encoders)
+    if method == "kmeans" and topics is None:  # before the encoders run, which takes a while
+        fail(ConfigurationError("method 'kmeans' needs n_topics, the number of topics: give --topics N"))
     target = existing_store(store)
     try:
-        model = TopicModel({"text": encoder}, method=method, n_topics=topics, min_topic_size=min_topic_size,
-                           reduce_to=reduce_to or None, random_state=seed).fit(target)
-        written = write_topics(target, model)
+        model = TopicModel(chosen, method=method, n_topics=topics, min_topic_size=min_topic_size,
+                           reduce_to=reduce_to or None, random_state=seed)
+        with StageProgress(quiet=as_json) as progress:
+            featurize(target, list(dict.fromkeys(chosen.values())), progress=progress)  # the slow part, with an ETA
+            progress(f"clustering ({method})")
+            model.fit(target)  # reads the features just cached
+            progress("writing the topics")
+            written = write_topics(target, model)
     except SocialFusionError as error:
         fail(error)
     outliers = int((model.labels_ < 0).sum())

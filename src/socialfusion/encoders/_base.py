@@ -131,21 +131,25 @@ def settings_version(*parts: Any) -> str:
 
 
 _ENCODERS: dict[str, tuple[Callable[..., Encoder], str, str]] = {}
+_HIDDEN: set[str] = set()  # test-only entries: buildable by name, never listed to users
 
 
-def register_encoder(name: str, *, modality: str, extra: str | None = None):
+def register_encoder(name: str, *, modality: str, extra: str | None = None, hidden: bool = False):
     """Register an encoder class or factory under ``name``.
 
     Args:
         name: registry key, ``"<modality>/<what>"``.
         modality: one of ``MODALITIES``.
         extra: the socialfusion extra its dependencies come from (for the install hint), None if none.
+        hidden: a test-only entry: ``get_encoder`` builds it, but listings and error messages leave it out.
     """
     if modality not in MODALITIES:
         raise ConfigurationError(f"unknown modality {modality!r}; expected one of {MODALITIES}")
 
     def decorate(factory):
         _ENCODERS[name] = (factory, modality, extra or "")
+        if hidden:
+            _HIDDEN.add(name)
         return factory
 
     return decorate
@@ -163,9 +167,9 @@ def _load_builtin_encoders() -> None:
 
 
 def available_encoders(modality: str | None = None) -> list[str]:
-    """Registered encoder names, optionally of one modality."""
+    """Registered encoder names, optionally of one modality (test-only entries such as ``identity/test`` left out)."""
     _load_builtin_encoders()
-    return sorted(name for name, (_, kind, _) in _ENCODERS.items() if modality in (None, kind))
+    return sorted(name for name, (_, kind, _) in _ENCODERS.items() if modality in (None, kind) and name not in _HIDDEN)
 
 
 def encoder_info(name: str) -> dict[str, str]:
@@ -198,7 +202,7 @@ def get_encoder(name: str, **options: Any) -> Encoder:
     return encoder
 
 
-@register_encoder("identity/test", modality="tabular")
+@register_encoder("identity/test", modality="tabular", hidden=True)
 class IdentityEncoder:
     """The no-op encoder: items are already vectors (lists or arrays of ``dim`` numbers); None is missing.
 

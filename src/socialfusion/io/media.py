@@ -15,10 +15,54 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-__all__ = ["DEFAULT_MAX_MEDIA_BYTES", "MediaResolver"]
+__all__ = ["DEFAULT_MAX_MEDIA_BYTES", "MEDIA_SUFFIXES", "MediaResolver", "is_media_file"]
 
 DEFAULT_MAX_MEDIA_BYTES = 2 * 1024**3
 _CHUNK = 1024 * 1024
+
+MEDIA_SUFFIXES = frozenset({
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".heic",
+    ".mp4", ".mov", ".webm", ".mkv", ".avi", ".m4v",
+    ".wav", ".mp3", ".ogg", ".oga", ".opus", ".flac", ".m4a", ".aac",
+})
+"""File name suffixes of images, videos and audio: inside an input folder such files are referenced media."""
+
+# (offset, signature) of the formats above, for files whose name does not say what they are.
+_MAGIC = (
+    (0, b"\xff\xd8\xff"), (0, b"\x89PNG\r\n\x1a\n"), (0, b"GIF87a"), (0, b"GIF89a"),
+    (0, b"II*\x00"), (0, b"MM\x00*"), (0, b"\x1a\x45\xdf\xa3"), (0, b"OggS"), (0, b"fLaC"), (0, b"ID3"),
+    (4, b"ftyp"),
+)
+
+
+def is_media_file(path: Path, head: bytes | None = None) -> bool:
+    """Whether ``path`` is an image, video or audio file, by its suffix or else by its first bytes.
+
+    Args:
+        path: the file.
+        head: its first bytes when already read (at least 12); read here when None.
+
+    Examples:
+        >>> is_media_file(Path("images/cat.JPG"))
+        True
+        >>> is_media_file(Path("export.bin"), b"RIFF1234WEBPVP8 ")
+        True
+        >>> is_media_file(Path("posts.jsonl"), b'{"post_id": "1"}')
+        False
+    """
+    if path.suffix.lower() in MEDIA_SUFFIXES:
+        return True
+    if head is None:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(16)
+        except OSError:
+            return False
+    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"WAVE", b"AVI "):
+        return True
+    if head[:2] == b"\xff\xfb" or head[:2] == b"\xff\xf3":  # an MPEG audio frame (an MP3 without ID3 tag)
+        return True
+    return any(head[offset : offset + len(signature)] == signature for offset, signature in _MAGIC)
 
 
 def _local_path(uri: str) -> str | None:
@@ -46,12 +90,14 @@ class MediaResolver:
 
     Args:
         max_bytes: larger files are flagged ``error="too large"`` instead of hashed.
-        root: media paths must resolve inside this folder; None allows any local path (trusted sources such as
-            the dataset loaders). File ingestion sets it to the input file's folder unless told otherwise.
+        root: media paths must resolve inside this folder (or one of ``extra_roots``); None allows any local path
+            (trusted sources such as the dataset loaders). File ingestion sets it to the input file's folder.
+        extra_roots: more folders media paths may resolve inside, named by the user (``--media-root``).
     """
 
     max_bytes: int = DEFAULT_MAX_MEDIA_BYTES
     root: Path | None = None
+    extra_roots: tuple[Path, ...] = ()
     _hash_cache: dict[tuple[str, int, int], str] = field(default_factory=dict, repr=False)
 
     def resolve(self, item: dict[str, Any], base_dir: Path | None) -> dict[str, Any]:
@@ -98,8 +144,12 @@ class MediaResolver:
             return item
         item["uri"] = str(path)
         item["mime"] = item.get("mime") or mimetypes.guess_type(path.name)[0]
-        if self.root is not None and not path.is_relative_to(os.path.realpath(self.root)):
-            item["error"] = f"media path escapes the input folder {self.root}: {uri}"
+        if self.root is not None and not any(
+            path.is_relative_to(os.path.realpath(root)) for root in (self.root, *self.extra_roots)
+        ):
+            allowed = "" if not self.extra_roots else f" or the media roots {', '.join(map(str, self.extra_roots))}"
+            item["error"] = (f"media path escapes the input folder {self.root}{allowed}: {uri} "
+                             f"(allow its folder with --media-root DIR, or media_roots=[...] in Python)")
             return item
         try:
             stat = path.stat()

@@ -1,4 +1,8 @@
-"""Readers for the canonical schema as JSON Lines, CSV and Parquet, with an optional column mapping."""
+"""Readers for the canonical schema as JSON Lines, CSV, Parquet and in-memory frames, with an optional column mapping.
+
+Tabular sources (CSV, Parquet, DataFrames, Arrow tables) keep a column that names no field of the target table in
+the record's ``extra`` (JSON) instead of refusing the row; the reader's ``kept_in_extra`` lists those columns.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,8 @@ from socialfusion.exceptions import DataError
 from socialfusion.io._base import SourceRecord, raw_preview, register_reader
 from socialfusion.schema import TABLES
 
-__all__ = ["CsvReader", "JsonlReader", "ParquetReader", "apply_column_map"]
+__all__ = ["CsvReader", "JsonlReader", "ParquetReader", "apply_aliases", "apply_column_map", "frame_records",
+           "is_frame"]
 
 _LIST_FIELDS = frozenset({"hashtags", "mentions", "urls", "media"})
 _JSON_FIELDS = frozenset({"extra"})
@@ -35,6 +40,62 @@ def apply_column_map(record: dict[str, Any], column_map: Mapping[str, str] | Non
     if not column_map:
         return record
     return {column_map.get(key, key): value for key, value in record.items()}
+
+
+def apply_aliases(table: str, record: dict[str, Any]) -> dict[str, Any]:
+    """Accept the names people give some fields: a labels file's ``post_id`` (or ``user_id``) is its ``item_id``.
+
+    A ``user_id`` column makes the labels' ``item_kind`` ``user`` unless the record says otherwise.
+
+    Examples:
+        >>> apply_aliases("labels", {"post_id": "p1", "label": "positive"})
+        {'label': 'positive', 'item_id': 'p1'}
+        >>> apply_aliases("posts", {"post_id": "p1"})
+        {'post_id': 'p1'}
+    """
+    if table != "labels" or "item_id" in record:
+        return record
+    for alias, kind in (("post_id", "post"), ("user_id", "user")):
+        if alias in record:
+            record = dict(record)
+            record["item_id"] = record.pop(alias)
+            if kind != "post" and record.get("item_kind") is None:
+                record["item_kind"] = kind
+            return record
+    return record
+
+
+def _aliased_names(table: str, names: list[str]) -> list[str]:
+    """Column names in place, with the alias ``apply_aliases`` would replace renamed."""
+    renamed = list(apply_aliases(table, dict.fromkeys(names)))
+    gone = [name for name in names if name not in renamed]
+    return [("item_id" if name in gone else name) for name in names]
+
+
+def _unknown_columns(table: str, names: list[str]) -> list[str]:
+    """The columns that name no field of ``table`` (after mapping and aliases): they go to ``extra``."""
+    fields = TABLES[table].model_fields if table in TABLES else {}
+    return [name for name in _aliased_names(table, names) if name not in fields] if fields else []
+
+
+def _fold_into_extra(data: dict[str, Any], unknown: list[str]) -> dict[str, Any]:
+    """Move the ``unknown`` columns of a record into its ``extra`` object (empty cells are left out).
+
+    An ``extra`` column that holds a JSON object keeps its keys; an ``extra`` that is not an object is left for
+    validation to name.
+    """
+    if not unknown:
+        return data
+    kept = {name: data.pop(name) for name in unknown if name in data}
+    kept = {name: value for name, value in kept.items() if value is not None}
+    if not kept:
+        return data
+    extra = data.get("extra")
+    if extra is None:
+        data["extra"] = kept
+    elif isinstance(extra, dict):
+        data["extra"] = {**kept, **extra}
+    return data
 
 
 def _coerce_cell(field: str, value: Any) -> Any:
@@ -136,6 +197,9 @@ class CsvReader:
 
     name = "csv"
 
+    def __init__(self) -> None:
+        self.kept_in_extra: list[str] = []
+
     def read(self, path: Path, *, column_map: Mapping[str, str] | None = None,
              table: str = "posts") -> Iterator[SourceRecord]:
         source = str(path)
@@ -150,7 +214,8 @@ class CsvReader:
             except csv.Error as error:
                 raise DataError(f"{source}: the header row is not well-formed CSV: {error}") from None
             header = [column_map.get(name, name) if column_map else name for name in header]
-            _check_header(source, header, table, delimiter)
+            _check_header(source, _aliased_names(table, header), table, delimiter)
+            unknown = self.kept_in_extra = _unknown_columns(table, header)
             while True:
                 try:
                     row = next(rows)
@@ -181,7 +246,7 @@ class CsvReader:
                 except orjson.JSONDecodeError as error:
                     yield SourceRecord.rejected(source, location, f"malformed JSON in a cell: {error}", raw, table)
                     continue
-                yield SourceRecord(table, data, source, location)
+                yield SourceRecord(table, _fold_into_extra(apply_aliases(table, data), unknown), source, location)
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return path.suffix.lower() in (".csv", ".tsv")
@@ -220,6 +285,9 @@ class ParquetReader:
     name = "parquet"
     batch_rows = 10_000
 
+    def __init__(self) -> None:
+        self.kept_in_extra: list[str] = []
+
     def read(self, path: Path, *, column_map: Mapping[str, str] | None = None,
              table: str = "posts") -> Iterator[SourceRecord]:
         import pyarrow as pa
@@ -230,6 +298,8 @@ class ParquetReader:
             parquet = pq.ParquetFile(path)
         except Exception as error:  # pyarrow raises several types for a bad file
             raise DataError(f"{source}: not a readable Parquet file: {error}") from error
+        names = [column_map.get(name, name) if column_map else name for name in parquet.schema_arrow.names]
+        self.kept_in_extra = _unknown_columns(table, names)
         index = 0
         for group in range(parquet.num_row_groups):
             group_rows = parquet.metadata.row_group(group).num_rows
@@ -248,22 +318,100 @@ class ParquetReader:
                 if batch is None:
                     break
                 read += batch.num_rows
-                for row, problem in _python_rows(batch):
-                    index += 1
-                    if problem is not None:
-                        yield SourceRecord.rejected(source, f"row {index}", problem, None, table)
-                        continue
-                    try:
-                        data = {key: _coerce_cell(key, value)
-                                for key, value in apply_column_map(row, column_map).items()}
-                    except orjson.JSONDecodeError as error:
-                        yield SourceRecord.rejected(source, f"row {index}", f"malformed JSON in a cell: {error}",
-                                                    raw_preview(row), table)
-                        continue
-                    yield SourceRecord(table, data, source, f"row {index}")
+                yield from _batch_records(batch, index, source, table, column_map, self.kept_in_extra)
+                index += batch.num_rows
 
     def sniff(self, path: Path, head: bytes) -> bool:
         return head[:4] == b"PAR1"
+
+
+def _batch_records(batch: Any, first: int, source: str, table: str, column_map: Mapping[str, str] | None,
+                   unknown: list[str], zero_based: bool = False) -> Iterator[SourceRecord]:
+    """The records of an Arrow record batch whose first row is row ``first`` (0-based) of its source.
+
+    Locations read ``row N`` counting from 1 (files), or from 0 with ``zero_based`` (frames, as ``df.iloc``).
+    """
+    for position, (row, problem) in enumerate(_python_rows(batch), start=first):
+        location = f"row {position if zero_based else position + 1}"
+        if problem is not None:
+            yield SourceRecord.rejected(source, location, problem, None, table)
+            continue
+        try:
+            data = {key: _coerce_cell(key, value)
+                    for key, value in apply_aliases(table, apply_column_map(row, column_map)).items()}
+        except orjson.JSONDecodeError as error:
+            yield SourceRecord.rejected(source, location, f"malformed JSON in a cell: {error}", raw_preview(row),
+                                        table)
+            continue
+        yield SourceRecord(table, _fold_into_extra(data, unknown), source, location)
+
+
+def is_frame(value: Any) -> bool:
+    """Whether ``value`` is a table in memory that ``frame_records`` reads: a pandas or polars DataFrame, an Arrow
+    table or record batch, or any object exporting the Arrow C stream interface."""
+    import pyarrow as pa
+
+    if isinstance(value, (pa.Table, pa.RecordBatch)) or hasattr(value, "__arrow_c_stream__"):
+        return True
+    pandas = sys.modules.get("pandas")
+    return pandas is not None and isinstance(value, pandas.DataFrame)
+
+
+def _as_arrow(frame: Any) -> Any:
+    import pyarrow as pa
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    pandas = sys.modules.get("pandas")
+    if pandas is not None and isinstance(frame, pandas.DataFrame):
+        # Without the index: a DataFrame's row labels are not a field (a filtered frame's would land in extra).
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    return pa.table(frame)  # polars and others, through the Arrow C stream interface
+
+
+def frame_records(frame: Any, *, source: str, table: str = "posts", column_map: Mapping[str, str] | None = None,
+                  batch_rows: int = 10_000, kept_in_extra: list[str] | None = None) -> Iterator[SourceRecord]:
+    """The records of a DataFrame or Arrow table, validated downstream exactly like a file's rows.
+
+    Args:
+        frame: a pandas or polars DataFrame, an Arrow table or record batch (see ``is_frame``).
+        source: the name rejects give as the source.
+        table: the target table.
+        column_map: foreign column name -> canonical field name.
+        batch_rows: rows converted to Python at a time (memory stays bounded by it).
+        kept_in_extra: when given, the columns kept in ``extra`` are appended to it.
+
+    Yields:
+        One SourceRecord per row, located ``row N`` counting from 0 (as ``df.iloc``).
+
+    Raises:
+        DataError: the object cannot be turned into an Arrow table.
+
+    Examples:
+        >>> import pyarrow as pa
+        >>> rows = pa.table({"post_id": ["p1"], "text": ["hi"], "followers": [12]})
+        >>> [(r.location, r.data) for r in frame_records(rows, source="frame")]
+        [('row 0', {'post_id': 'p1', 'text': 'hi', 'extra': {'followers': 12}})]
+    """
+    import pyarrow as pa
+
+    try:
+        arrow = _as_arrow(frame)
+    except (TypeError, ValueError, pa.ArrowException) as error:
+        raise DataError(f"{source}: cannot be read as a table ({type(error).__name__}: {error})") from error
+    names = [column_map.get(name, name) if column_map else name for name in arrow.column_names]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise DataError(f"{source}: column(s) {repeated} appear more than once (after the column map); rename them")
+    unknown = _unknown_columns(table, names)
+    if kept_in_extra is not None:
+        kept_in_extra.extend(unknown)
+    first = 0
+    for batch in arrow.to_batches(max_chunksize=batch_rows):
+        yield from _batch_records(batch, first, source, table, column_map, unknown, zero_based=True)
+        first += batch.num_rows
 
 
 def _python_rows(batch: Any) -> Iterator[tuple[dict[str, Any], str | None]]:
