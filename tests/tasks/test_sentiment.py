@@ -381,6 +381,18 @@ def test_an_unfeaturized_store_is_featurized_then_cached(tmp_path):
     assert model.training_["n"] == len(labelled_posts(store, "sentiment", None)[0])
 
 
+@pytest.mark.slow
+def test_default_encoders_follow_the_modalities_of_a_text_only_store(tmp_path):
+    network = generate(n_users=30, n_posts=120, seed=3, n_videos=0, n_audio=0, image_fraction=0.0)
+    store = connect(tmp_path / "store")
+    ingest_corpus(network.corpus, store)
+
+    model = SentimentModel(fusion_options={"Cs": (0.1,), "cv": 3}).fit(store, split=None)
+
+    assert sorted(model.encoders_) == ["lexicon", "text"]  # no image encoder over a store without images
+    assert "features_image_efficientnet" not in " ".join(store.tables())
+
+
 def test_fit_features_without_matching_encoders_predicts_features_only(synthetic):
     store, _ = synthetic
     rng = np.random.default_rng(0)

@@ -748,7 +748,7 @@ class SentimentModel(_Evaluates):
             ConfigurationError: bad encoders, fusion or options; no post labelled for ``task``.
             DataError: no labels in ``split``, fewer than two classes, or no labelled post with a modality.
         """
-        encoders = _check_encoders(DEFAULT_ENCODERS if self.encoders is None else self.encoders)
+        encoders = _check_encoders(self._store_defaults(store) if self.encoders is None else self.encoders)
         self._new_classifier()  # fail on bad options before featurizing
         ids, labels = labelled_posts(store, task, split)
         _check_known_labels(store, ids)
@@ -811,6 +811,14 @@ class SentimentModel(_Evaluates):
         """
         encoders = _check_encoders(DEFAULT_ENCODERS if self.encoders is None else self.encoders)
         return self._fit(features, y, encoders if sorted(encoders) == features.modalities else None)
+
+    @staticmethod
+    def _store_defaults(store: Store) -> dict[str, str]:
+        """``DEFAULT_ENCODERS`` for the modalities ``store`` has items of (a text-only store: the text encoder)."""
+        from socialfusion.featurize import default_encoders
+
+        present = set(default_encoders(store, list(DEFAULT_ENCODERS.values())))
+        return {modality: name for modality, name in DEFAULT_ENCODERS.items() if name in present}
 
     def _fit(self, features: ModalityFeatures, y: Sequence[Any], encoders: dict[str, str] | None) -> SentimentModel:
         from socialfusion.learn import ModalityFeatures
