@@ -45,7 +45,10 @@ __all__ = [
     "DEFAULT_ENCODERS",
     "FeatureItems",
     "FeaturizeSummary",
+    "ENCODER_JOIN",
     "check_encoders_have_items",
+    "encoder_parts",
+    "join_encoded",
     "default_encoders",
     "feature_table",
     "featurize",
@@ -377,15 +380,52 @@ def _corpus_for(store: Store, modality: str) -> Corpus:
     return Corpus.from_store(store)
 
 
+ENCODER_JOIN = "+"
+"""Joins encoder names whose features one modality concatenates: ``"text/minilm-int8+text/lexicon"``."""
+
+
+def encoder_parts(name: str) -> list[str]:
+    """The encoders of a possibly joined name, in order.
+
+    Examples:
+        >>> encoder_parts("text/minilm-int8+text/lexicon"), encoder_parts("image/hog")
+        (['text/minilm-int8', 'text/lexicon'], ['image/hog'])
+    """
+    return [part.strip() for part in name.split(ENCODER_JOIN)]
+
+
+def join_encoded(parts: Sequence[Encoded]) -> Encoded:
+    """Features of several encoders side by side: ``(n, sum of dims)``; an item is missing only where every part
+    is (a missing part is zeros), and its reason is the first part's.
+
+    Examples:
+        >>> a = Encoded(np.ones((2, 2), np.float32), np.array([False, True]), [None, "empty"])
+        >>> b = Encoded(np.full((2, 1), 3, np.float32), np.array([False, False]), [None, None])
+        >>> joined = join_encoded([a, b])
+        >>> joined.vectors.tolist(), joined.missing.tolist()
+        ([[1.0, 1.0, 3.0], [1.0, 1.0, 3.0]], [False, False])
+    """
+    if len(parts) == 1:
+        return parts[0]
+    missing = np.all(np.stack([np.asarray(part.missing, bool) for part in parts]), axis=0)
+    reasons = [reason if gone else None for reason, gone in zip(parts[0].reasons, missing)]
+    return Encoded(np.hstack([part.vectors for part in parts]).astype(np.float32), missing, reasons)
+
+
 def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = None) -> Encoded:
     """An encoder's stored features, in the order of ``item_ids`` (default: every stored item, in store order).
 
     Items with no row (e.g. a post without an image for an image encoder) come back missing, with the reason
-    "no <modality>" or "not featurized".
+    "no <modality>" or "not featurized". A joined name (``"text/minilm-int8+text/lexicon"``) gives the parts'
+    features side by side (``join_encoded``); it needs ``item_ids``.
 
     Raises:
         StoreError: the encoder has not been run on this store.
     """
+    if ENCODER_JOIN in encoder:
+        if item_ids is None:
+            raise ConfigurationError(f"loading the joined features {encoder!r} needs item_ids")
+        return join_encoded([load_features(store, part, item_ids) for part in encoder_parts(encoder)])
     table = feature_table(encoder)
     if table not in store.tables():
         raise StoreError(

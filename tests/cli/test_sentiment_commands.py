@@ -63,6 +63,16 @@ def test_train_prints_one_json_object_and_saves_the_model(store_path, tmp_path):
     assert (tmp_path / "m" / "sentiment_model.json").exists()
 
 
+def test_train_takes_the_benchmarks_joined_encoders(store_path, tmp_path):
+    joined = "text=text/lexicon+text/tfidf,image=image/colour-histogram"
+    result = invoke("sentiment", "train", "--store", store_path, "--model", tmp_path / "m", "--encoders", joined,
+                    "--json")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["encoders"] == {"image": "image/colour-histogram",
+                                                     "text": "text/lexicon+text/tfidf"}
+
+
 def test_train_without_json_prints_tables_and_the_next_step(store_path, tmp_path):
     result = invoke("sentiment", "train", "--store", store_path, "--model", tmp_path / "m", "--encoders",
                     "lexicon=text/lexicon", "--split", "all")

@@ -659,3 +659,27 @@ def test_stacking_survives_probabilities_that_underflow(tmp_path):
     model = SentimentModel(encoders={"image": "image/colour-histogram"}).fit(store)
 
     assert model.predict(store).num_rows > 0
+
+
+def test_one_modality_can_concatenate_several_encoders(tmp_path):
+    """What benchmarks/sentiment.py fuses (MiniLM and lexicon features side by side as "text") in the API."""
+    from socialfusion.featurize import load_features
+
+    network = generate(n_users=30, n_posts=120, seed=3, n_videos=0, n_audio=0, image_fraction=0.0)
+    store = connect(tmp_path / "store")
+    ingest_corpus(network.corpus, store)
+    joined = {"text": "text/lexicon+text/tfidf"}
+
+    model = SentimentModel(encoders=joined, fusion="concat", fusion_options={"learner": "logistic"}).fit(
+        store, split=None)
+
+    ids = labelled_posts(store, "sentiment", None)[0]
+    lexicon, tfidf = (load_features(store, name, ids) for name in ("text/lexicon", "text/tfidf"))
+    both = load_features(store, joined["text"], ids)
+    assert both.vectors.shape[1] == lexicon.vectors.shape[1] + tfidf.vectors.shape[1]
+    np.testing.assert_array_equal(both.vectors[:, : lexicon.vectors.shape[1]], lexicon.vectors)
+    assert model.encoders_ == joined
+    reloaded = SentimentModel.load(model.save(tmp_path / "model"))
+    assert reloaded.predict(store).column("label").to_pylist() == model.predict(store).column("label").to_pylist()
+    with pytest.raises(ConfigurationError, match="unknown"):
+        SentimentModel(encoders={"text": "text/lexicon+text/nope"}).fit(store, split=None)

@@ -74,17 +74,24 @@ class SentimentResult(Result):
 def _text_features(model, store: Store, text: str):
     """The model's features of one new text: text modalities encoded, the others absent (as for a text post)."""
     from socialfusion.encoders import encoder_info
-    from socialfusion.featurize import feature_table
+    from socialfusion.featurize import encoder_parts, feature_table, join_encoded
     from socialfusion.learn import ModalityFeatures
 
     vectors, present = {}, {}
     for modality, name in model.encoders_.items():
-        encoder = _encoder(name) if encoder_info(name)["modality"] == "text" else None
-        if encoder is not None and not hasattr(encoder, "fit"):  # a corpus-fitted encoder cannot embed a new text
-            encoded = encoder.encode([text])
+        parts = []
+        for part in encoder_parts(name):  # a joined name concatenates its encoders' features
+            encoder = _encoder(part) if encoder_info(part)["modality"] == "text" else None
+            if encoder is None or hasattr(encoder, "fit"):  # a corpus-fitted encoder cannot embed a new text
+                parts = None
+                break
+            parts.append(encoder.encode([text]))
+        if parts:
+            encoded = join_encoded(parts)
             vectors[modality], present[modality] = encoded.vectors, ~np.asarray(encoded.missing, bool)
         else:
-            dim = store.read(feature_table(name), where="false").schema.field("vector").type.list_size
+            dim = sum(store.read(feature_table(part), where="false").schema.field("vector").type.list_size
+                      for part in encoder_parts(name))
             vectors[modality], present[modality] = np.zeros((1, dim), np.float32), np.zeros(1, bool)
     return ModalityFeatures(vectors, present)
 

@@ -25,7 +25,9 @@ TaskOption = Annotated[str, typer.Option(help="Task name of the labels.")]
 LanguageOption = Annotated[str | None, typer.Option(
     help="Language of every post for the lexicon (en, zh, ...); default: each post's lang, detected when unset.")]
 ENCODERS_HELP = ("Modality=encoder pairs, comma-separated, e.g. text=text/minilm-int8,lexicon=text/lexicon,"
-                 "image=image/efficientnet (the default).")
+                 "image=image/efficientnet (the default, less the modalities the store lacks); join encoders with "
+                 "'+' to concatenate their features in one modality: text=text/minilm-int8+text/lexicon "
+                 "(what benchmarks/sentiment.py fuses).")
 FUSION_HELP = "'stacked' (late fusion by stacking, the default) or a fusion name for a neural MultimodalClassifier."
 LEARNER_HELP = "With a fusion other than 'stacked': neural, logistic, svm, random_forest or gradient_boosting."
 SPLIT_ALL = "all"

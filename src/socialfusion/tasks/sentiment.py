@@ -609,14 +609,20 @@ def _check_encoders(encoders: Mapping[str, str]) -> dict[str, str]:
     if not isinstance(encoders, Mapping) or not encoders:
         raise ConfigurationError(f"encoders must map modality names to encoder names, e.g. {dict(DEFAULT_ENCODERS)}; "
                                  f"got {encoders!r}")
+    from socialfusion.featurize import encoder_parts
+
     checked = {}
     for modality, name in sorted(encoders.items()):
         if not isinstance(modality, str) or not modality.strip():
             raise ConfigurationError(f"encoders: modality names must be non-empty strings; got {modality!r}")
-        kind = encoder_info(name)["modality"]  # raises for an unknown name, listing the known ones
-        if kind not in _POST_MODALITIES and not name.startswith("tabular/post"):
-            raise ConfigurationError(f"encoder {name!r} describes {kind} items, not posts; sentiment reads post "
-                                     f"features: text, image, video, audio or tabular/post-* encoders")
+        if not isinstance(name, str):
+            raise ConfigurationError(f"encoders: {modality!r} must name an encoder (or several joined by '+'); "
+                                     f"got {name!r}")
+        for part in encoder_parts(name):  # "a+b": the modality concatenates both encoders' features
+            kind = encoder_info(part)["modality"]  # raises for an unknown name, listing the known ones
+            if kind not in _POST_MODALITIES and not part.startswith("tabular/post"):
+                raise ConfigurationError(f"encoder {part!r} describes {kind} items, not posts; sentiment reads post "
+                                         f"features: text, image, video, audio or tabular/post-* encoders")
         checked[modality] = name
     return checked
 
@@ -721,10 +727,10 @@ class SentimentModel(_Evaluates):
     @staticmethod
     def _features(store: Store, ids: Sequence[str], encoders: Mapping[str, str]) -> ModalityFeatures:
         """The posts' features of ``encoders``, featurizing the store first (cached by content hash)."""
-        from socialfusion.featurize import featurize
+        from socialfusion.featurize import encoder_parts, featurize
         from socialfusion.learn import ModalityFeatures
 
-        featurize(store, list(dict.fromkeys(encoders.values())))
+        featurize(store, list(dict.fromkeys(part for name in encoders.values() for part in encoder_parts(name))))
         return ModalityFeatures.from_store(store, encoders, list(ids))
 
     # -- learning from a store -----------------------------------------------------------------------------------
