@@ -181,3 +181,15 @@ def test_bad_encoders_option_and_missing_store_and_model(store_path, tmp_path):
 
     no_model = invoke("sentiment", "evaluate", "--store", store_path, "--model", tmp_path / "no-model")
     assert no_model.exit_code == 2 and "not a saved SentimentModel" in one_line(no_model.stderr)
+
+
+def test_lexicon_says_each_stage_when_not_on_a_terminal(tmp_path):
+    network = generate(n_users=10, n_posts=20, seed=1, n_videos=0, n_audio=0, image_fraction=0.0)
+    ingest_corpus(network.corpus, connect(tmp_path / "store"))
+
+    result = invoke("sentiment", "lexicon", "--store", tmp_path / "store")
+
+    assert result.exit_code == 0, result.output
+    stages = result.stderr.splitlines()
+    assert any("text/lexicon" in line for line in stages)
+    assert "labelling" in stages[-2] and "writing the predictions" in stages[-1]

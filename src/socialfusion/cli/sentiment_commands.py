@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
+from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
 from socialfusion.exceptions import SocialFusionError
 
 errors = Console(stderr=True)
@@ -230,11 +230,17 @@ def lexicon(
     """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
 
+    from socialfusion.featurize import featurize
+
     target = existing_store(store)
     try:
-        baseline = _load(LEXICON, language, target, task, calibrate)
-        predictions = baseline.predict(target)
-        written = write_predictions(target, predictions) if write else 0
+        with StageProgress(quiet=as_json) as progress:
+            featurize(target, ["text/lexicon"], progress=progress)  # the slow part (snownlp), with an ETA
+            progress("labelling")
+            baseline = _load(LEXICON, language, target, task, calibrate)
+            predictions = baseline.predict(target)
+            progress("writing the predictions")
+            written = write_predictions(target, predictions) if write else 0
     except SocialFusionError as error:
         fail(error)
     counts = _class_counts(predictions)
