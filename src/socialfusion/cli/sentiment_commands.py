@@ -228,9 +228,8 @@ def lexicon(
     as_json: JsonOption = False,
 ) -> None:
     """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
-    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
-
     from socialfusion.featurize import featurize
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
 
     target = existing_store(store)
     try:
