@@ -391,24 +391,31 @@ def test_unknown_encoders_are_listed_without_test_only_ones(tmp_path, posts_file
     assert "identity/test" not in invoke("encoders", "list").stdout
 
 
-def test_sentiment_train_on_a_text_only_store_fails_at_once(tmp_path):
+def test_sentiment_train_on_a_text_only_store_uses_text_and_an_impossible_request_fails_at_once(tmp_path):
     import time
 
+    words = ["good", "great", "lovely", "bad", "awful", "sad"]
     source = tmp_path / "posts.jsonl"
-    source.write_text("".join(json.dumps({"post_id": f"p{i}", "text": f"good day {i}"}) + "\n" for i in range(6)))
+    source.write_text("".join(json.dumps({"post_id": f"p{i}", "text": f"a {words[i % 6]} day {i}"}) + "\n"
+                              for i in range(48)))
     labels = tmp_path / "labels.csv"
-    labels.write_text("post_id,label\n" + "".join(f"p{i},{'positive' if i % 2 else 'negative'}\n" for i in range(6)))
+    labels.write_text("post_id,label\n" + "".join(f"p{i},{'positive' if i % 6 < 3 else 'negative'}\n"
+                                                   for i in range(48)))
     invoke("ingest", source, "--store", tmp_path / "db")
     invoke("ingest", labels, "--store", tmp_path / "db", "--table", "labels", "--set", "task=sentiment",
            "--set", "split=train")
 
-    started = time.perf_counter()
-    result = invoke("sentiment", "train", "--store", tmp_path / "db", "--model", tmp_path / "model")
+    trained = invoke("sentiment", "train", "--store", tmp_path / "db", "--model", tmp_path / "model", "--json")
+    assert trained.exit_code == 0, trained.output
+    assert sorted(json.loads(trained.stdout)["encoders"]) == ["lexicon", "text"]  # the defaults the store can feed
 
+    started = time.perf_counter()
+    result = invoke("sentiment", "train", "--store", tmp_path / "db", "--model", tmp_path / "model",
+                    "--encoders", "text=text/lexicon,image=image/efficientnet")
     assert result.exit_code == 2
     assert "nothing to encode for image/efficientnet" in one_line(result.stderr)
     assert time.perf_counter() - started < 20  # before any encoder ran (it took minutes)
-    assert not [name for name in connect(tmp_path / "db").tables() if name.startswith("features__")]
+    assert not [name for name in connect(tmp_path / "db").tables() if name.startswith("features__image")]
 
 
 def test_topics_fit_takes_a_comma_list_of_encoders():

@@ -75,6 +75,7 @@ def check_store(store: Store) -> list[TableCheck]:
     """Every table's row count and duplicated keys (nothing is changed).
 
     Examples:
+        >>> import pyarrow as pa
         >>> from socialfusion.store import connect
         >>> store = connect("memory://")
         >>> _ = store.write("notes", pa.table({"key": ["a", "a", "b"], "n": [1, 2, 3]}), mode="append")
