@@ -309,3 +309,131 @@ def test_topic_share_tracks_the_planted_interests(network):
     labels = examples.column("label").to_numpy()
     assert roc_auc_score(labels, examples.column("topic_share").to_numpy()) > 0.6
     assert roc_auc_score(labels, examples.column("topic_engagement_rate").to_numpy()) > 0.6
+
+
+def test_interest_features_by_hand():
+    corpus = small_corpus()  # Leiden puts Ann and Bea (Bea follows Ann) in one community, Cal in another
+    topics = pa.table({"post_id": ["p1", "p2"], "topic_id": [7, 3]})  # renumbered: p2 -> 0, p1 -> 1
+    examples = engagement_examples(corpus, post_vectors=fixed_vectors(corpus), post_topics=topics)
+    rows = {(row["user_id"], row["post_id"]): row for row in examples.to_pylist()}
+    bea1, cal2, bea2 = rows["bea", "p1"], rows["cal", "p2"], rows["bea", "p2"]
+    # Before Bea meets p1 (day 1, 12:00) her community had done one thing, Ann writing p1 (p1's topic):
+    # share (1 + 1) / (1 + 2 topics); Bea herself nothing, so her interest is the community's.
+    assert bea1["community_topic_share"] == pytest.approx(2 / 3) and bea1["topic_interest"] == pytest.approx(2 / 3)
+    # Before day 2, 13:00: Ann wrote p1 and p2, Bea liked p1: one of three on p2's topic -> (1 + 1) / (3 + 2);
+    # Bea's own: one action (the like of p1), none on p2's topic -> (0 + 5 * 0.4) / (1 + 5).
+    assert bea2["community_topic_share"] == pytest.approx(0.4)
+    assert bea2["topic_interest"] == pytest.approx(2 / 6)
+    # Cal's view of p2 (he does not follow Ann) counts for later rows only, not for its own.
+    assert cal2["community_topic_share"] == pytest.approx(0.5) and cal2["topic_interest"] == pytest.approx(0.5)
+    # The lift: Bea liked p1 when 0.5 was expected (no earlier outcome: everyone's prior rate (0 + 1) / (0 + 2)),
+    # so her ratio is (1 + 5) / (0.5 + 5); none of her earlier rows was on p2's topic, which falls back to it.
+    assert bea1["topic_engagement_lift"] == 1.0 and cal2["topic_engagement_lift"] == 1.0
+    assert bea2["topic_engagement_lift"] == pytest.approx(6 / 5.5)
+    one_topic = engagement_examples(corpus, post_vectors=fixed_vectors(corpus),
+                                    post_topics=pa.table({"post_id": ["p1", "p2"], "topic_id": [4, 4]}))
+    bea2 = {(row["user_id"], row["post_id"]): row for row in one_topic.to_pylist()}["bea", "p2"]
+    # On one shared topic the like of p1 counts on p2's topic too: (1 + 5 * 6 / 5.5) / (0.5 + 5).
+    assert bea2["topic_engagement_lift"] == pytest.approx((1 + 5 * 6 / 5.5) / 5.5)
+
+
+def test_topic_interest_tracks_the_planted_interests(network):
+    """With the generator's topics, the estimated interest follows the planted one and separates the likes far
+    better than the same values shuffled over the rows."""
+    from sklearn.metrics import roc_auc_score
+
+    truth = network.truth
+    topics = pa.table({"post_id": list(truth.post_ids), "topic_id": truth.post_topic.astype(np.int64)})
+    examples = engagement_examples(network.corpus, post_vectors=random_vectors(network.corpus), post_topics=topics)
+    labels = examples.column("label").to_numpy()
+    user_row = {user: row for row, user in enumerate(truth.user_ids)}
+    post_row = {post: row for row, post in enumerate(truth.post_ids)}
+    users = [user_row[user] for user in examples.column("user_id").to_pylist()]
+    posts = [post_row[post] for post in examples.column("post_id").to_pylist()]
+    planted = truth.interests[users, truth.post_topic[posts]]
+    rng = np.random.default_rng(0)
+    for name in ("topic_interest", "community_topic_share", "topic_engagement_lift"):
+        values = examples.column(name).to_numpy()
+        shuffled = roc_auc_score(labels, rng.permutation(values))
+        assert roc_auc_score(labels, values) > shuffled + 0.08, name
+    assert np.corrcoef(examples.column("topic_interest").to_numpy(), planted)[0, 1] > 0.6
+
+
+def test_text_topics_keep_small_topics_apart():
+    """One big and two small topics: k-means with three clusters would split the big one; the merged fine
+    clusters find the three."""
+    from sklearn.metrics import adjusted_rand_score
+
+    from socialfusion.tasks.engagement import _kmeans_topics
+
+    rng = np.random.default_rng(0)
+    centres = np.eye(3, 16)
+    planted = np.repeat([0, 1, 2], [600, 40, 40])
+    vectors = centres[planted] + 0.25 * rng.normal(size=(len(planted), 16))
+    missing = np.zeros(len(planted), bool)
+    missing[:5] = True
+    topic = _kmeans_topics(vectors, missing, 3, 0)
+    assert (topic[:5] == -1).all()
+    assert adjusted_rand_score(planted[5:], topic[5:]) > 0.95
+
+
+def date_only_corpus() -> Corpus:
+    """The small corpus with every post time at midnight on a platform that gives dates only."""
+    corpus = small_corpus()
+    posts = corpus.posts
+    days = [moment.replace(hour=0) for moment in posts.column("created_at").to_pylist()]
+    posts = posts.set_column(posts.schema.get_field_index("created_at"), posts.schema.field("created_at"),
+                             pa.array(days, posts.schema.field("created_at").type))
+    posts = posts.set_column(posts.schema.get_field_index("platform"), posts.schema.field("platform"),
+                             pa.array(["daily"] * posts.num_rows, pa.string()))
+    return Corpus(posts=posts, users=corpus.users, edges=corpus.edges, interactions=corpus.interactions)
+
+
+def test_date_only_posts_have_no_hour():
+    corpus = date_only_corpus()
+    examples = engagement_examples(corpus, post_vectors=fixed_vectors(corpus))
+    assert np.isnan(examples.column("post_hour").to_numpy()).all()
+    assert examples.column("post_weekday").to_pylist() == [4.0, 5.0, 5.0]  # Friday 1 and Saturday 2 March: kept
+    posts = post_features(corpus)
+    assert np.isnan(posts.column("post_hour").to_numpy()).all()
+    # A post at midnight on a platform that also gives times of day keeps its hour 0.
+    mixed = small_corpus()
+    extra = Corpus.from_records(posts=[{"post_id": "p3", "author_id": "ann", "text": "night", "created_at": at(3, 0)}])
+    mixed = Corpus(posts=pa.concat_tables([mixed.posts, extra.posts]), users=mixed.users, edges=mixed.edges,
+                   interactions=mixed.interactions)
+    assert post_features(mixed).column("post_hour").to_pylist() == [10.0, 10.0, 0.0]
+
+
+def test_next_action_hour_of_a_date_only_source_is_missing():
+    corpus = date_only_corpus()
+    interactions = corpus.interactions
+    field = interactions.schema.field("at")
+    days = [moment.replace(hour=0, minute=0) for moment in interactions.column("at").to_pylist()]
+    interactions = interactions.set_column(interactions.schema.get_field_index("at"), field,
+                                           pa.array(days, field.type))
+    corpus = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges, interactions=interactions)
+    row = next_action_examples(corpus).to_pylist()[0]  # Ann's second post, after her first (date only)
+    assert row["user_id"] == "ann" and np.isnan(row["hour"])
+
+
+@pytest.mark.parametrize("learner", ["gradient_boosting", "logistic", "random_forest"])
+def test_learners_accept_a_missing_hour(split, learner):
+    train, test = split
+    train = train.slice(0, 3000)
+    hour = train.column("post_hour").to_numpy().copy()
+    hour[::3] = np.nan  # a third of the posts from a date-only source
+    train = train.set_column(train.schema.get_field_index("post_hour"), "post_hour", pa.array(hour))
+    model = EngagementModel(learner=learner, random_state=0).fit(train)
+    probability = model.predict_proba(test)[:, 1]
+    assert np.isfinite(probability).all()
+    if learner == "logistic":
+        contributions = model.contributions(train.slice(0, 3))
+        assert np.isfinite(np.column_stack(contributions.columns)).all()
+
+
+def test_learner_options(split):
+    train, test = split
+    model = EngagementModel(learner_options={"max_iter": 20, "learning_rate": 0.2}, random_state=0).fit(train)
+    assert model.estimator_.max_iter == 20 and model.evaluate(test)["auc"] > 0.6
+    with pytest.raises(ConfigurationError, match="learner_options"):
+        EngagementModel(learner_options={"shoe_size": 3}).fit(train)

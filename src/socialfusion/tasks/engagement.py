@@ -10,13 +10,21 @@ pair known at that time, and only then (every count and profile uses the history
 - the match: ``interest_match``, the cosine between the user's interest profile (mean text vector of the posts
   they wrote or engaged with before) and the post's text vector; ``hashtag_match``, the same over bags of the
   1,000 most used hashtags; ``topic_share``, the share of what the user wrote or engaged with before that was on
-  the post's topic (topics from a topic model's ``post_topics``, else k-means over the text vectors), smoothed;
+  the post's topic (topics from a topic model's ``post_topics``, else clusters of the text vectors: fine k-means
+  clusters merged into ``n_topics``), smoothed;
+- the user's interest in the post's topic: ``community_topic_share``, the share of everything the members of the
+  user's community did before (posts written, likes, comments, shares, clicks, and views of posts by authors they
+  do not follow, which a platform shows by interest) that was on the post's topic, smoothed;
+  ``topic_interest``, the same share over the user's own earlier actions, shrunk to the community's share;
 - the user's track record: ``user_engagement_rate``, the share of the user's earlier examples (outcome known
   before this one) that were engaged, shrunk to the rate of everyone's; ``topic_engagement_rate``, the same on the
-  post's topic, shrunk to the user's own rate;
-- the post: ``hours_since_post``, ``post_hour``, ``post_weekday``, ``text_length``, ``hashtag_count``,
-  ``mention_count``, ``has_image``, ``has_video``, ``has_audio``, ``sentiment`` (-1/0/+1),
-  ``post_engagement_so_far``;
+  post's topic, shrunk to the user's own rate; ``topic_engagement_lift``, the user's earlier engagements on the
+  post's topic over the number expected from how each of those posts was met (followed author or not, hours
+  since the post, the author's followers: the rate of that setting among still earlier outcomes), shrunk to the
+  same ratio over all topics;
+- the post: ``hours_since_post``, ``post_hour`` (NaN when the source gives dates only), ``post_weekday``,
+  ``text_length``, ``hashtag_count``, ``mention_count``, ``has_image``, ``has_video``, ``has_audio``,
+  ``sentiment`` (-1/0/+1), ``post_engagement_so_far``;
 - the user: ``user_activity``.
 
 ``time_split`` cuts examples at a time (the first 80% of days by default): training rows whose outcome was known
@@ -41,7 +49,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -49,6 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
 if TYPE_CHECKING:
@@ -86,9 +95,10 @@ POST_FEATURES = (
 
 ENGAGEMENT_FEATURES = (
     "interest_match", "hashtag_match", "topic_share", "user_engagement_rate", "topic_engagement_rate",
-    "follows_author", "same_community", "past_interactions_with_author", "author_followers_log", "hours_since_post",
-    "post_hour", "post_weekday", "text_length", "hashtag_count", "mention_count", "has_image", "has_video",
-    "has_audio", "sentiment", "post_engagement_so_far", "user_activity",
+    "topic_interest", "community_topic_share", "topic_engagement_lift", "follows_author", "same_community",
+    "past_interactions_with_author", "author_followers_log", "hours_since_post", "post_hour", "post_weekday",
+    "text_length", "hashtag_count", "mention_count", "has_image", "has_video", "has_audio", "sentiment",
+    "post_engagement_so_far", "user_activity",
 )
 """Features of a (user, post) example, in column order (``engagement_examples``)."""
 
@@ -110,7 +120,13 @@ _US_PER_HOUR = 3_600_000_000
 _SAMPLE_WINDOW_HOURS = 72.0
 _MAX_HASHTAGS = 1000
 _RATE_PRIOR_WEIGHT = 5.0  # pseudo-examples of the broader rate that an engagement rate is shrunk to
-_TOPIC_DIMENSIONS = 64  # text vectors are reduced to this many dimensions before k-means finds topics
+_TOPIC_DIMENSIONS = 512  # wider text vectors (TF-IDF) are reduced to this many dimensions before k-means;
+# sentence embeddings keep theirs (cutting 512-d embeddings to 64 merged the planted topics less well)
+_FINE_CLUSTERS_PER_TOPIC = 10  # k-means clusters per topic before they are merged into topics
+_INTEREST_PRIOR_WEIGHT = 5.0  # pseudo-actions of the community's topic shares that a user's interest is shrunk to
+_EXPECTED_PRIOR_WEIGHT = 10.0  # pseudo-examples of everyone's rate that a setting's engagement rate is shrunk to
+_HOUR_BINS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # hours since the post, bins of the expected engagement rate
+_FOLLOWER_BINS = (10.0, 30.0, 100.0, 300.0, 1000.0)  # author followers, bins of the expected engagement rate
 
 
 # -- time-ordered history ------------------------------------------------------------------------------------------
@@ -181,22 +197,33 @@ class _CorpusView:
         media = posts.column("media").to_pylist()
         self.media = {kind: np.array([any(item["kind"] == kind for item in items or []) for items in media], np.float64)
                       for kind in ("image", "video", "audio")}
+        # A date-only source's midnight is no hour (NaN: the learners treat it as missing); its weekday is known.
+        platform = posts.column("platform") if "platform" in posts.column_names else None
+        self.hour_known = time_of_day_known(posts.column("created_at"), platform)
         hours = np.where(self.has_time, self.created // _US_PER_HOUR, 0)
-        self.post_hour = (hours % 24).astype(np.float64)
-        self.post_weekday = ((hours // 24 + 3) % 7).astype(np.float64)  # 1970-01-01 was a Thursday
+        self.post_hour = np.where(self.hour_known, hours % 24, np.nan)
+        self.post_weekday = np.where(self.has_time, (hours // 24 + 3) % 7, np.nan)  # 1970-01-01 was a Thursday
         scores = post_sentiment_values(corpus, sentiment)
         self.sentiment = np.array([scores.get(post_id, 0.0) for post_id in self.post_ids], np.float64)
         self.followers = self._followers(corpus)
-        self.follows = {(src, dst) for src, dst, kind in zip(corpus.edges.column("src").to_pylist(),
-                                                             corpus.edges.column("dst").to_pylist(),
-                                                             corpus.edges.column("kind").to_pylist())
-                        if kind in ("follow", "friend")}
+        edges = corpus.edges
+        ties = [(self.user_index.get(src, -1), self.user_index.get(dst, -1))
+                for src, dst, kind in zip(edges.column("src").to_pylist(), edges.column("dst").to_pylist(),
+                                          edges.column("kind").to_pylist()) if kind in ("follow", "friend")]
+        self._follow_codes = np.unique(np.array([src * len(users) + dst for src, dst in ties if min(src, dst) >= 0],
+                                                np.int64))
         self.community = self._communities(corpus, random_state)
         interactions = corpus.interactions
         self.kind = np.array(interactions.column("kind").to_pylist(), dtype=object)
         self.actor = _codes(interactions.column("user_id").to_pylist(), self.user_index)
         self.target = _codes(interactions.column("post_id").to_pylist(), self.post_index)
         self.at = _microseconds(interactions.column("at"))
+        self.at_hour_known = time_of_day_known(interactions.column("at"))
+
+    def follows(self, users: np.ndarray, targets: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: ``users[i]`` follows (or is a friend of) ``targets[i]`` (user codes; -1 follows no one)."""
+        codes = np.asarray(users, np.int64) * len(self.users) + np.asarray(targets, np.int64)
+        return np.isin(codes, self._follow_codes) & (np.asarray(users) >= 0) & (np.asarray(targets) >= 0)
 
     def _followers(self, corpus: Corpus) -> np.ndarray:
         in_degree = np.zeros(len(self.users))
@@ -235,17 +262,29 @@ class _CorpusView:
             at=np.concatenate([self.created[written], self.at[active]]),
             post=np.concatenate([written, self.target[active]]),
             kind=np.concatenate([np.zeros(len(written), np.int64),
-                                 np.array([_ACTION_KINDS.index(kind) for kind in self.kind[active]], np.int64)]))
+                                 np.array([_ACTION_KINDS.index(kind) for kind in self.kind[active]], np.int64)]),
+            hour_known=np.concatenate([self.hour_known[written], self.at_hour_known[active]]))
+
+    @functools.cached_property
+    def discoveries(self) -> _Actions:
+        """Views of posts by authors the viewer does not follow (what the platform showed beyond their follows)."""
+        rows = np.flatnonzero((self.kind == "view") & (self.actor >= 0) & (self.target >= 0)
+                              & (self.at != np.iinfo(np.int64).min))
+        author = self.post_author[self.target[rows]]
+        rows = rows[(author != self.actor[rows]) & ~self.follows(self.actor[rows], author)]
+        return _Actions(user=self.actor[rows], at=self.at[rows], post=self.target[rows],
+                        kind=np.full(len(rows), -1, np.int64), hour_known=self.at_hour_known[rows])
 
 
 class _Actions(NamedTuple):
-    """Users' actions on posts, as parallel arrays: who, when (int64 microseconds), which post, and the kind (an
-    index into ``_ACTION_KINDS``; 0 is writing the post)."""
+    """Users' actions on posts, as parallel arrays: who, when (int64 microseconds), which post, the kind (an
+    index into ``_ACTION_KINDS``; 0 is writing the post; -1 a view) and whether the time carries an hour."""
 
     user: np.ndarray
     at: np.ndarray
     post: np.ndarray
     kind: np.ndarray
+    hour_known: np.ndarray
 
 
 # -- examples ------------------------------------------------------------------------------------------------------
@@ -351,10 +390,12 @@ def engagement_examples(
         text_encoder: the text encoder of ``interest_match`` (``text/tfidf`` is fitted on the corpus in memory
             when no cache has it).
         post_vectors: ready post ids and ``Encoded`` text vectors (skips encoding).
-        post_topics: each post's topic for ``topic_share`` and ``topic_engagement_rate``: a ``post_id, topic_id``
+        post_topics: each post's topic for the topic features (``topic_share``, ``topic_interest``,
+            ``community_topic_share``, ``topic_engagement_rate``, ``topic_engagement_lift``): a ``post_id, topic_id``
             table (a topic model's ``post_topics``; -1 or null: no topic). None reads the store's ``post_topics``
-            table when there is one, else clusters the text vectors with k-means into ``n_topics`` topics.
-        n_topics: topics k-means finds when no ``post_topics`` are given.
+            table when there is one, else clusters the text vectors into ``n_topics`` topics (fine k-means
+            clusters merged by their centres).
+        n_topics: topics found in the text vectors when no ``post_topics`` are given.
         sentiment: post tone: ``"lexicon"``, a predictions table (``post_id, label``) or None (all 0).
         random_state: seed of the negative sample, the communities and the k-means topics.
 
@@ -397,6 +438,8 @@ def engagement_examples(
     topic = (_stored_topics(view, post_topics) if post_topics is not None
              else _kmeans_topics(vectors, missing, n_topics, random_state))
     features.update(_topic_features(view, topic, user, post, at, label, label_at))
+    features.update(_interest_features(view, topic, user, post, at))
+    features["topic_engagement_lift"] = _engagement_lift(topic, user, post, at, label, label_at, features)
     columns: dict[str, Any] = {
         "user_id": pa.array([view.users[row] for row in user], pa.string()),
         "post_id": pa.array([view.post_ids[row] for row in post], pa.string()),
@@ -455,8 +498,7 @@ def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np
     return {
         "interest_match": _interest_match(view, vectors, missing, user, post, at),
         "hashtag_match": _interest_match(view, *_hashtag_bags(corpus), user, post, at),
-        "follows_author": np.array([(view.users[u], view.users[a]) in view.follows if a >= 0 else False
-                                    for u, a in zip(user.tolist(), author.tolist())], np.float64),
+        "follows_author": view.follows(user, author).astype(np.float64),
         "same_community": ((view.community[user] == view.community[safe_author]) & (author >= 0)
                            & (view.community[user] >= 0)).astype(np.float64),
         "past_interactions_with_author": np.log1p(pair_history.count_before(user * n_users + safe_author, at)),
@@ -489,20 +531,34 @@ def _stored_topics(view: _CorpusView, post_topics: pa.Table) -> np.ndarray:
 
 
 def _kmeans_topics(vectors: np.ndarray, missing: np.ndarray, n_topics: int, random_state: int) -> np.ndarray:
-    """Topic codes from k-means over the unit-length text vectors (reduced by truncated SVD); -1 for no text."""
-    from sklearn.cluster import KMeans
+    """Topic codes from the text vectors; -1 for no text.
+
+    The unit-length vectors (reduced by truncated SVD) are cut by k-means into ``_FINE_CLUSTERS_PER_TOPIC`` times
+    more clusters than topics, which are nearly pure, and those are merged into ``n_topics`` by average-linkage
+    clustering of their centres (cosine). K-means alone with ``n_topics`` clusters splits the big topics and
+    lumps the small ones together.
+    """
+    from sklearn.cluster import AgglomerativeClustering, KMeans
     from sklearn.decomposition import TruncatedSVD
 
     topic = np.full(len(vectors), -1, np.int64)
     rows = np.flatnonzero(~missing)
     norms = np.linalg.norm(vectors[rows], axis=1, keepdims=True)
     unit = vectors[rows] / np.maximum(norms, 1e-12)
-    n_clusters = min(n_topics, len(np.unique(np.round(unit, 6), axis=0)))
+    n_distinct = len(np.unique(np.round(unit, 6), axis=0))
+    n_clusters = min(n_topics, n_distinct)
     if n_clusters < 2:
         return topic
     if unit.shape[1] > _TOPIC_DIMENSIONS:
         unit = TruncatedSVD(_TOPIC_DIMENSIONS, random_state=random_state).fit_transform(unit)
-    topic[rows] = KMeans(n_clusters, n_init=4, random_state=random_state).fit_predict(unit)
+    n_fine = min(_FINE_CLUSTERS_PER_TOPIC * n_clusters, n_distinct)
+    fine = KMeans(n_fine, n_init=4, random_state=random_state).fit(unit)
+    if n_fine == n_clusters:
+        topic[rows] = fine.labels_
+        return topic
+    merged = AgglomerativeClustering(n_clusters, metric="cosine", linkage="average").fit_predict(
+        fine.cluster_centers_)
+    topic[rows] = merged[fine.labels_]
     return topic
 
 
@@ -534,6 +590,80 @@ def _topic_features(view: _CorpusView, topic: np.ndarray, user: np.ndarray, post
         "user_engagement_rate": user_rate,
         "topic_engagement_rate": np.where(has_topic, topic_rate, user_rate),
     }
+
+
+def _interest_features(view: _CorpusView, topic: np.ndarray, user: np.ndarray, post: np.ndarray,
+                       at: np.ndarray) -> dict[str, np.ndarray]:
+    """``community_topic_share`` and ``topic_interest`` of each example (see the module).
+
+    Both count what users did before ``at``: posts written, likes, comments, shares, clicks, and views of posts by
+    authors they do not follow (a platform shows those by interest, where a followed author's posts come anyway).
+    """
+    n_topics = max(int(topic.max()) + 1, 1)
+    has_topic = topic[post] >= 0
+    post_topic = np.maximum(topic[post], 0)
+    actions, discoveries = view.actions, view.discoveries
+    actor = np.concatenate([actions.user, discoveries.user])
+    moment = np.concatenate([actions.at, discoveries.at])
+    acted_on = topic[np.concatenate([actions.post, discoveries.post])]
+    keep = acted_on >= 0
+    actor, moment, acted_on = actor[keep], moment[keep], acted_on[keep]
+
+    def share(groups: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Actions of each query's group on the post's topic, and in all, strictly before ``at``."""
+        return (_History(groups * n_topics + acted_on, moment, at).count_before(queries * n_topics + post_topic, at),
+                _History(groups, moment, at).count_before(queries, at))
+
+    everyone_on, everyone = share(np.zeros(len(actor), np.int64), np.zeros(len(user), np.int64))
+    community = view.community
+    member = community[user] >= 0
+    community_on, community_all = share(np.maximum(community[actor], 0) + 1,
+                                        np.where(member, community[user] + 1, 0))
+    on, total = share(actor, user)
+    community_on = np.where(member, community_on, everyone_on)
+    community_all = np.where(member, community_all, everyone)
+    community_share = (community_on + 1.0) / (community_all + n_topics)
+    interest = (on + _INTEREST_PRIOR_WEIGHT * community_share) / (total + _INTEREST_PRIOR_WEIGHT)
+    return {
+        "topic_interest": np.where(has_topic, interest, 1.0 / n_topics),
+        "community_topic_share": np.where(has_topic, community_share, 1.0 / n_topics),
+    }
+
+
+def _engagement_lift(topic: np.ndarray, user: np.ndarray, post: np.ndarray, at: np.ndarray, label: np.ndarray,
+                     label_at: np.ndarray, features: dict[str, np.ndarray]) -> np.ndarray:
+    """``topic_engagement_lift`` of each example (see the module).
+
+    Each example's expected engagement is the rate among the earlier outcomes (known before it) of its setting:
+    followed author or not, hours since the post (``_HOUR_BINS``) and author followers (``_FOLLOWER_BINS``), shrunk
+    to everyone's earlier rate.
+    """
+    setting = ((features["follows_author"].astype(np.int64) * (len(_HOUR_BINS) + 1)
+                + np.digitize(features["hours_since_post"], _HOUR_BINS)) * (len(_FOLLOWER_BINS) + 1)
+               + np.digitize(features["author_followers_log"], np.log1p(_FOLLOWER_BINS)))
+    positive = label == 1
+    everyone = ((np.searchsorted(np.sort(label_at[positive]), at) + 1.0)
+                / (np.searchsorted(np.sort(label_at), at) + 2.0))
+    seen = _History(setting, label_at, at).count_before(setting, at)
+    engaged = _History(setting[positive], label_at[positive], at).count_before(setting, at)
+    expected = (engaged + _EXPECTED_PRIOR_WEIGHT * everyone) / (seen + _EXPECTED_PRIOR_WEIGHT)
+
+    def summed(groups: np.ndarray, values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Sum of ``values`` over the earlier examples (outcome known before ``at``) of each example's group."""
+        history = _History(groups[rows], label_at[rows], at)
+        cumulative = np.concatenate([[0.0], np.cumsum(values[rows][history.order])])
+        start, end = history.bounds(groups, at)
+        return cumulative[end] - cumulative[start]
+
+    n_topics = max(int(topic.max()) + 1, 1)
+    has_topic = topic[post] >= 0
+    user_topic = user * n_topics + np.maximum(topic[post], 0)
+    every = np.ones(len(user), bool)
+    user_lift = ((summed(user, label.astype(np.float64), every) + _RATE_PRIOR_WEIGHT)
+                 / (summed(user, expected, every) + _RATE_PRIOR_WEIGHT))
+    topic_lift = ((summed(user_topic, label.astype(np.float64), has_topic) + _RATE_PRIOR_WEIGHT * user_lift)
+                  / (summed(user_topic, expected, has_topic) + _RATE_PRIOR_WEIGHT))
+    return np.where(has_topic, topic_lift, user_lift)
 
 
 # -- time split ----------------------------------------------------------------------------------------------------
@@ -596,22 +726,32 @@ def time_split(examples: pa.Table, at: dt.datetime | None = None, *, train_fract
 # -- models --------------------------------------------------------------------------------------------------------
 
 
-def _learner(name: str, random_state: int, *, regression: bool = False) -> Any:
+def _learner(name: str, random_state: int, *, regression: bool = False,
+             options: Mapping[str, Any] | None = None) -> Any:
+    """A scikit-learn estimator for ``name``; ``options`` override its settings. Missing values (NaN, e.g. the hour
+    of a date-only post) are handled natively by the trees and mean-imputed before the linear models."""
     if name not in LEARNERS:
         raise ConfigurationError(f"unknown learner {name!r}; choose one of {LEARNERS}")
-    from sklearn import ensemble, linear_model, pipeline, preprocessing
+    from sklearn import ensemble, impute, linear_model, pipeline, preprocessing
 
-    if name == "gradient_boosting":
-        options = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40,
-                   "random_state": random_state}
-        if regression:
-            return ensemble.HistGradientBoostingRegressor(**options)
-        return ensemble.HistGradientBoostingClassifier(**options)
-    if name == "logistic":
-        model = linear_model.Ridge() if regression else linear_model.LogisticRegression(max_iter=2000)
-        return pipeline.make_pipeline(preprocessing.StandardScaler(), model)
-    forest = ensemble.RandomForestRegressor if regression else ensemble.RandomForestClassifier
-    return forest(n_estimators=200, min_samples_leaf=10, n_jobs=1, random_state=random_state)
+    options = dict(options or {})
+    try:
+        if name == "gradient_boosting":
+            settings = {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15, "min_samples_leaf": 40,
+                        "random_state": random_state, **options}
+            if regression:
+                return ensemble.HistGradientBoostingRegressor(**settings)
+            return ensemble.HistGradientBoostingClassifier(**settings)
+        if name == "logistic":
+            model = (linear_model.Ridge(**options) if regression
+                     else linear_model.LogisticRegression(**{"max_iter": 2000, **options}))
+            return pipeline.make_pipeline(impute.SimpleImputer(keep_empty_features=True),
+                                          preprocessing.StandardScaler(), model)
+        forest = ensemble.RandomForestRegressor if regression else ensemble.RandomForestClassifier
+        return forest(**{"n_estimators": 200, "min_samples_leaf": 10, "n_jobs": 1, "random_state": random_state,
+                         **options})
+    except TypeError as error:
+        raise ConfigurationError(f"learner_options {options!r} do not fit learner {name!r}: {error}") from None
 
 
 def _matrix(table: pa.Table, features: Sequence[str]) -> np.ndarray:
@@ -652,6 +792,9 @@ class EngagementModel:
         learner: one of ``LEARNERS``: ``"gradient_boosting"`` (histogram gradient boosting), ``"logistic"``
             (standardised logistic regression) or ``"random_forest"``.
         features: the feature columns to use; None for ``ENGAGEMENT_FEATURES``.
+        learner_options: settings passed to the scikit-learn estimator, over the defaults (e.g.
+            ``{"learning_rate": 0.03, "max_iter": 500}`` for gradient boosting); choose them on time-ordered folds
+            of the training window, never on the test window.
         random_state: seed of the learner and of permutation importance.
 
     Attributes:
@@ -662,10 +805,12 @@ class EngagementModel:
     """
 
     def __init__(self, kind: str = "like", learner: str = "gradient_boosting", *,
-                 features: Sequence[str] | None = None, random_state: int = 0) -> None:
+                 features: Sequence[str] | None = None, learner_options: Mapping[str, Any] | None = None,
+                 random_state: int = 0) -> None:
         self.kind = kind
         self.learner = learner
         self.features = features
+        self.learner_options = learner_options
         self.random_state = random_state
 
     def fit(self, examples: pa.Table) -> EngagementModel:
@@ -684,7 +829,7 @@ class EngagementModel:
         unknown = [name for name in features if name not in ENGAGEMENT_FEATURES]
         if unknown or not features:
             raise ConfigurationError(f"features must be a non-empty selection of ENGAGEMENT_FEATURES; got {unknown}")
-        estimator = _learner(self.learner, self.random_state)
+        estimator = _learner(self.learner, self.random_state, options=self.learner_options)
         labels = examples.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
         if len(np.unique(labels)) < 2:
             raise DataError(f"the {len(labels)} training examples are all of one class; engagement needs both "
@@ -761,8 +906,8 @@ class EngagementModel:
         if self.learner != "logistic":
             raise ConfigurationError("contributions are exact and cheap only for learner='logistic'; use explain() "
                                      f"for {self.learner!r}")
-        scaler, logistic = self.estimator_[0], self.estimator_[-1]
-        scaled = scaler.transform(_matrix(examples, self.features_))
+        logistic = self.estimator_[-1]
+        scaled = self.estimator_[:-1].transform(_matrix(examples, self.features_))  # imputed, then standardised
         values = scaled * logistic.coef_[0]
         return pa.table({name: values[:, column] for column, name in enumerate(self.features_)})
 
@@ -943,15 +1088,17 @@ def next_action_examples(corpus: Corpus) -> pa.Table:
         One row per action after a user's first, sorted by time: ``user_id``, ``at``, ``label`` (the action's kind:
         ``post``, ``like``, ``comment``, ``share`` or ``click``), then ``NEXT_ACTION_FEATURES``: one-hot of the
         previous action, the share of each kind in the history, ``history_log`` (log1p of the history length),
-        ``hours_since_last`` (log1p) and the ``hour`` (UTC) of the previous action.
+        ``hours_since_last`` (log1p) and the ``hour`` (UTC) of the previous action (NaN when its source gives
+        dates only, ``time_of_day_known``).
 
     Raises:
         DataError: no user has two actions.
     """
     view = _CorpusView(corpus, None, 0)
-    users, times, _, kinds = view.actions
-    order = np.lexsort((kinds, times, users))
-    users, times, kinds = users[order], times[order], kinds[order]
+    actions = view.actions
+    order = np.lexsort((actions.kind, actions.at, actions.user))
+    users, times, kinds = actions.user[order], actions.at[order], actions.kind[order]
+    hour_known = actions.hour_known[order]
     same = np.concatenate([[False], users[1:] == users[:-1]])
     rows = np.flatnonzero(same)
     if len(rows) == 0:
@@ -973,7 +1120,7 @@ def next_action_examples(corpus: Corpus) -> pa.Table:
         columns[f"share_{kind}"] = shares[:, index]
     columns["history_log"] = np.log1p(history[rows, 0])
     columns["hours_since_last"] = np.log1p(np.maximum(times[rows] - times[previous], 0) / _US_PER_HOUR)
-    columns["hour"] = ((times[previous] // _US_PER_HOUR) % 24).astype(np.float64)
+    columns["hour"] = np.where(hour_known[previous], (times[previous] // _US_PER_HOUR) % 24, np.nan)
     table = pa.table(columns)
     return table.take(pa.array(np.argsort(times[rows], kind="stable")))
 
