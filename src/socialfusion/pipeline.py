@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+import contextvars
+import datetime as dt
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus, modality_counts
-from socialfusion.exceptions import DataError, MissingDependencyError, SocialFusionError
+from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SocialFusionError
 from socialfusion.ingestion import IngestSummary, ingest_corpus
 from socialfusion.store import Store, connect
-
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 __all__ = [
     "DEMO_SENTIMENT_ENCODERS",
     "DEMO_TOPICS",
+    "MAX_NER_TEXTS",
+    "REPORT_SECTIONS",
     "REPORT_TEXT_ENCODER",
+    "WHERE_FIELDS",
     "analyze",
+    "check_sections",
     "demo_sentiment",
     "demo_topics",
+    "filter_corpus",
+    "post_filter",
+    "report_sections",
     "run_demo",
     "store_stats",
 ]
 
 logger = logging.getLogger(__name__)
+
+MAX_NER_TEXTS = 20_000
+"""The report's entity recognition reads at most this many distinct texts (``tasks.knowledge.entity_sample``):
+NER is the costliest report stage (44% of ``analyze`` on 42k posts), and a sample this size finds the corpus's
+most frequent entities."""
 
 DEMO_TOPICS = {"encoders": {"text": "text/multilingual"}, "method": "kmeans", "n_topics": 8}
 """The demo's topic model: multilingual sentence vectors (its posts mix English and Chinese), 8 KMeans topics."""
@@ -50,15 +65,251 @@ def store_stats(store: Store) -> dict[str, Any]:
     return {"tables": tables, "modalities": modality_counts(posts)}
 
 
+# analyze(progress=...) hears of each section as it starts, without threading a callback through every builder
+_SECTION_STARTED: contextvars.ContextVar[Callable[[str], None] | None] = contextvars.ContextVar(
+    "section_started", default=None)
+
+
 def _section_or_note(key: str, title: str, build: Callable[[], Any]) -> Any:
     """Build one analysis's section; an analysis the corpus cannot support becomes a card that says why."""
     from socialfusion.report import ReportSection, Text
 
+    started = _SECTION_STARTED.get()
+    if started is not None:
+        started(title)
     try:
         return build()
     except SocialFusionError as error:  # too little data, a missing extra, an option the corpus cannot take
         logger.warning("the report skips %s: %s", key, error)
         return ReportSection(title=title, key=key, summary="Skipped.", blocks=[Text(f"Skipped: {error}")])
+
+
+def _note(key: str, title: str, text: str) -> Any:
+    """A card that says why a section asked for by name has nothing to show."""
+    from socialfusion.report import ReportSection, Text
+
+    return ReportSection(title=title, key=key, summary="Nothing to show.", blocks=[Text(text)])
+
+
+# -- which posts a report covers -----------------------------------------------------------------------------------
+
+WHERE_FIELDS = ("author", "hashtag", "lang", "media", "mention", "platform", "text")
+"""The fields a ``where`` condition can test (see ``post_filter``)."""
+
+_WHERE = re.compile(r"^\s*([a-z_]+)\s*(!=|!~|=|~)\s*(.*?)\s*$", re.S)
+
+
+def _lower(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return pc.utf8_lower(values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values)
+
+
+def _matches(values: pa.Array, wanted: list[str], contains: bool) -> pa.Array:
+    """Boolean per value: equal to (or, with ``contains``, containing) one of ``wanted``; lower-cased; null is no."""
+    if contains:
+        masks = [pc.match_substring(values, value) for value in wanted]
+    else:
+        masks = [pc.equal(values, value) for value in wanted]
+    mask = masks[0]
+    for other in masks[1:]:
+        mask = pc.or_(mask, other)
+    return mask.fill_null(False)
+
+
+def _any_item(lists: pa.ChunkedArray, wanted: list[str], contains: bool, *, strip: str = "",
+              field: str | None = None) -> pa.Array:
+    """Boolean per post: one item of its list (``field`` of a struct item) matches."""
+    lists = lists.combine_chunks()
+    items = pc.list_flatten(lists)
+    if field is not None:
+        items = pc.struct_field(items, field)
+    items = pc.utf8_lower(items)
+    if strip:
+        items = pc.utf8_ltrim(items, characters=strip)
+    import numpy as np
+
+    hits = pc.list_parent_indices(lists).filter(_matches(items, wanted, contains))
+    mask = np.zeros(len(lists), dtype=bool)
+    mask[hits.to_numpy(zero_copy_only=False)] = True
+    return pa.array(mask)
+
+
+def post_filter(condition: str, users: pa.Table | None = None) -> Callable[[pa.Table], pa.Array]:
+    """A ``where`` condition on posts, as a function from a posts table to one boolean per post.
+
+    The syntax is ``FIELD OP VALUE``: ``=`` (equals), ``~`` (contains), ``!=`` and ``!~`` (their negations);
+    matching ignores case, and ``a|b`` matches either value. Fields: ``hashtag`` and ``mention`` (any of the post's,
+    ``#``/``@`` ignored), ``text``, ``lang``, ``platform``, ``author`` (the author's id or handle, ``@`` ignored) and
+    ``media`` (the kind of any attached file: image, video, audio).
+
+    Args:
+        condition: e.g. ``"hashtag=climate"``, ``"text~flood|storm"``, ``"lang!=en"``, ``"media=image"``.
+        users: the users table, so that ``author`` can name authors by handle.
+
+    Returns:
+        A function of a posts table returning a boolean ``pa.Array`` (True: the post is kept).
+
+    Raises:
+        ConfigurationError: the condition does not parse, or names an unknown field or an empty value.
+
+    Examples:
+        >>> posts = pa.table({"post_id": ["p1", "p2"], "text": ["Flood warning", "sunny"],
+        ...                   "hashtags": [["Climate"], []]})
+        >>> post_filter("hashtag=#climate")(posts).to_pylist(), post_filter("text~FLOOD|sun")(posts).to_pylist()
+        ([True, False], [True, True])
+    """
+    parsed = _WHERE.match(condition or "")
+    if not parsed:
+        raise ConfigurationError(f"cannot read the condition {condition!r}: write FIELD=VALUE, FIELD~VALUE (contains), "
+                                 f"FIELD!=VALUE or FIELD!~VALUE, FIELD one of {', '.join(WHERE_FIELDS)}; e.g. "
+                                 "hashtag=climate or text~flood")
+    field, operator, value = parsed.groups()
+    if field not in WHERE_FIELDS:
+        raise ConfigurationError(f"unknown field {field!r} in the condition {condition!r}; use one of "
+                                 f"{', '.join(WHERE_FIELDS)}")
+    strip = {"hashtag": "#＃", "mention": "@＠", "author": "@＠"}.get(field, "")
+    wanted = [part.strip().lower().lstrip(strip) for part in value.split("|")]
+    if not all(wanted):
+        raise ConfigurationError(f"the condition {condition!r} has an empty value; e.g. {field}{operator}something")
+    contains, negate = "~" in operator, operator.startswith("!")
+    handles: dict[str, set[str]] = {}
+    if field == "author" and users is not None and users.num_rows and "handle" in users.column_names:
+        for user, handle in zip(users.column("user_id").to_pylist(), users.column("handle").to_pylist()):
+            if user is not None and handle:
+                handles.setdefault(handle.strip().lower().lstrip(strip), set()).add(user)
+
+    def keep(posts: pa.Table) -> pa.Array:
+        if field == "hashtag":
+            mask = _any_item(posts.column("hashtags"), wanted, contains, strip=strip)
+        elif field == "mention":
+            mask = _any_item(posts.column("mentions"), wanted, contains, strip=strip)
+        elif field == "media":
+            mask = _any_item(posts.column("media"), wanted, contains, field="kind")
+        elif field == "author":
+            authors = posts.column("author_id").combine_chunks()
+            mask = _matches(pc.utf8_lower(authors), wanted, contains)
+            if handles:  # authors named by handle: the ids of the users whose handle matches
+                names = pa.array(list(handles), pa.string())
+                ids = {user for name, hit in zip(handles, _matches(names, wanted, contains).to_pylist()) if hit
+                       for user in handles[name]}
+                mask = pc.or_(mask, pc.is_in(authors, value_set=pa.array(sorted(ids), pa.string())).fill_null(False))
+        else:
+            mask = _matches(_lower(posts.column(field)), wanted, contains)
+        return pc.invert(mask) if negate else mask
+
+    return keep
+
+
+def _as_time(value: str | dt.date | dt.datetime, *, end_of_day: bool) -> dt.datetime:
+    """A ``since``/``until`` bound as an aware UTC datetime; a bare date as its start (or, for until, its end)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+        except ValueError as error:
+            raise ConfigurationError(f"cannot read the date {text!r}: write YYYY-MM-DD or an ISO 8601 date and time, "
+                                     "e.g. 2024-05-01 or 2024-05-01T12:00:00Z") from error
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime.combine(value + dt.timedelta(days=1 if end_of_day else 0), dt.time(), dt.UTC)
+        return value - dt.timedelta(microseconds=1) if end_of_day else value
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def filter_corpus(corpus: Corpus, *, since: str | dt.date | None = None, until: str | dt.date | None = None,
+                  where: str | Sequence[str] = ()) -> Corpus:
+    """The corpus restricted to some posts: by time and by ``where`` conditions (``post_filter``), all of them.
+
+    Interactions on posts left out, and labels of those posts, are left out too; users, edges and rejects stay.
+
+    Args:
+        corpus: the corpus.
+        since: keep posts created at or after this (``"2024-05-01"``: from the start of that UTC day).
+        until: keep posts created at or before this (``"2024-05-31"``: through the end of that UTC day). With
+            ``since`` or ``until``, undated posts are left out.
+        where: one condition or several (``["hashtag=climate", "lang=en"]``).
+
+    Returns:
+        A new Corpus (the same one when nothing is asked).
+
+    Raises:
+        ConfigurationError: a condition or a date does not parse, or ``since`` is after ``until``.
+
+    Examples:
+        >>> corpus = Corpus.from_records(posts=[
+        ...     {"post_id": "p1", "text": "flood #Climate", "hashtags": ["Climate"], "created_at": "2024-05-01T09:00Z"},
+        ...     {"post_id": "p2", "text": "sun", "created_at": "2024-05-03T09:00Z"}])
+        >>> filter_corpus(corpus, where="hashtag=climate").posts.column("post_id").to_pylist()
+        ['p1']
+        >>> filter_corpus(corpus, since="2024-05-02", until="2024-05-03").posts.column("post_id").to_pylist()
+        ['p2']
+    """
+    conditions = [where] if isinstance(where, str) else list(where)
+    if since is None and until is None and not conditions:
+        return corpus
+    posts = corpus.posts
+    mask = pa.array([True] * posts.num_rows, pa.bool_())
+    created = posts.column("created_at")
+    start = _as_time(since, end_of_day=False) if since is not None else None
+    end = _as_time(until, end_of_day=True) if until is not None else None
+    if start is not None and end is not None and start > end:
+        raise ConfigurationError(f"since ({since}) is after until ({until}): no post can be in between")
+    if start is not None:
+        mask = pc.and_(mask, pc.greater_equal(created, pa.scalar(start, created.type)).fill_null(False))
+    if end is not None:
+        mask = pc.and_(mask, pc.less_equal(created, pa.scalar(end, created.type)).fill_null(False))
+    for condition in conditions:
+        mask = pc.and_(mask, post_filter(condition, corpus.users)(posts))
+    kept = posts.filter(mask)
+    ids = kept.column("post_id")
+    labels = corpus.labels
+    on_posts = pc.equal(labels.column("item_kind"), "post")
+    labels = labels.filter(pc.or_(pc.invert(on_posts), pc.is_in(labels.column("item_id"), value_set=ids)))
+    return Corpus(posts=kept, users=corpus.users,
+                  interactions=corpus.interactions.filter(pc.is_in(corpus.interactions.column("post_id"),
+                                                                   value_set=ids)),
+                  edges=corpus.edges, labels=labels, rejects=corpus.rejects, metadata=dict(corpus.metadata))
+
+
+def _of_posts(table: pa.Table, corpus: Corpus) -> pa.Table:
+    """The rows of a post-keyed table (``post_id``) whose post is in the corpus (a filtered report's posts)."""
+    return table.filter(pc.is_in(table.column("post_id"), value_set=corpus.posts.column("post_id")))
+
+
+# -- the report's sections -----------------------------------------------------------------------------------------
+
+REPORT_SECTIONS = {
+    "overview": "Corpus overview",
+    "sentiment": "Sentiment",
+    "network": "Social network",
+    "topics": "Topics",
+    "trends": "Trends",
+    "opinion": "Public opinion",
+    "knowledge": "Knowledge graph",
+    "patterns": "Hidden patterns",
+    "profiles": "User profiles and segments",
+    "engagement": "Engagement",
+    "recommend": "Recommendation",
+}
+"""The report's sections by key (``analyze(sections=...)``), in reading order, with their titles."""
+
+
+def check_sections(sections: str | Sequence[str] | None) -> list[str]:
+    """The section keys asked for, in reading order: all of ``REPORT_SECTIONS`` for None; ``"a,b"`` or a list.
+
+    Raises:
+        ConfigurationError: an unknown key, or none at all.
+
+    Examples:
+        >>> check_sections("trends, overview")
+        ['overview', 'trends']
+    """
+    if sections is None:
+        return list(REPORT_SECTIONS)
+    keys = [key.strip() for key in (sections.split(",") if isinstance(sections, str) else sections) if key.strip()]
+    unknown = [key for key in keys if key not in REPORT_SECTIONS]
+    if unknown or not keys:
+        raise ConfigurationError(f"unknown report section(s) {unknown or keys!r}; choose from "
+                                 f"{', '.join(REPORT_SECTIONS)}")
+    return [key for key in REPORT_SECTIONS if key in keys]
 
 
 def _trend_keys(store: Store | None, corpus: Corpus) -> tuple[pa.Table, pa.Table | None]:
@@ -69,11 +320,11 @@ def _trend_keys(store: Store | None, corpus: Corpus) -> tuple[pa.Table, pa.Table
 
     if store is not None and POST_TOPICS_TABLE in store.tables():
         topics = store.read(TOPICS_TABLE, columns=["topic_id", "label"]) if TOPICS_TABLE in store.tables() else None
-        return key_assignment(store, by="topic"), topics
+        return _of_posts(key_assignment(store, by="topic"), corpus), topics
     return key_assignment(corpus.posts, by="hashtag"), None
 
 
-def _trends_and_opinion(corpus: Corpus, store: Store | None) -> list:
+def _trends_and_opinion(corpus: Corpus, store: Store | None, wanted: Sequence[str]) -> list:
     from socialfusion.tasks.opinion import (
         count_opinions,
         opinion_alerts,
@@ -84,46 +335,62 @@ def _trends_and_opinion(corpus: Corpus, store: Store | None) -> list:
     from socialfusion.tasks.trends import trends_section, volume_series
 
     keys, topics = _trend_keys(store, corpus)
-    sections = [_section_or_note("trends", "Trends",
-                                 lambda: trends_section(volume_series(corpus.posts, keys), topics=topics))]
+    sections = []
+    if "trends" in wanted:
+        sections.append(_section_or_note("trends", "Trends",
+                                         lambda: trends_section(volume_series(corpus.posts, keys), topics=topics)))
 
     def opinion() -> Any:
-        scored = opinion_posts(corpus.posts, keys, post_sentiment(store) if store is not None else None)
+        sentiment = _of_posts(post_sentiment(store), corpus) if store is not None else None
+        scored = opinion_posts(corpus.posts, keys, sentiment)
         timeline = count_opinions(scored, posts=corpus.posts)
         return opinion_section(timeline, opinion_alerts(timeline, evidence=scored), topics=topics)
 
-    sections.append(_section_or_note("opinion", "Public opinion", opinion))
+    if "opinion" in wanted:
+        sections.append(_section_or_note("opinion", "Public opinion", opinion))
     return sections
 
 
-def _knowledge_and_patterns(corpus: Corpus) -> list:
-    from socialfusion.tasks.knowledge import KnowledgeGraph, extract_entities, knowledge_section
+def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], max_ner_texts: int | None) -> list:
+    from socialfusion.tasks.knowledge import KnowledgeGraph, entity_sample, extract_entities, knowledge_section
     from socialfusion.tasks.patterns import association_rules, patterns_section, user_segments
     from socialfusion.tasks.trends import key_assignment
 
-    entities = extract_entities(corpus.posts)
+    # NER is the costliest step of the report: it reads a bounded, seeded, language-stratified sample of texts,
+    # and both cards use the same entities
+    sampled = entity_sample(corpus.posts, max_ner_texts)
+    entities = extract_entities(sampled)
+    n_sampled = sampled.num_rows if sampled.num_rows < corpus.posts.num_rows else None
 
     def patterns() -> Any:
-        support = min(1.0, 5 / max(corpus.posts.num_rows, 1))  # a pattern needs 5 posts behind it, at any size
-        rules = association_rules(corpus.posts, entities=entities, min_support=support)
+        # rules are mined from the posts whose entities are known, so entities and hashtags count alike
+        support = min(1.0, 5 / max(sampled.num_rows, 1))  # a pattern needs 5 posts behind it, at any size
+        rules = association_rules(sampled, entities=entities, min_support=support)
         segments = user_segments(corpus.posts, key_assignment(corpus.posts, by="hashtag"))
-        return patterns_section(rules, segments)
+        note = (f"Rules mined from a sample of {n_sampled:,} of {corpus.posts.num_rows:,} posts (the knowledge "
+                "graph's entity sample: seeded, stratified by language)." if n_sampled else None)
+        return patterns_section(rules, segments, note=note)
 
-    return [
-        _section_or_note("knowledge", "Knowledge graph",
-                         lambda: knowledge_section(KnowledgeGraph.build(corpus.posts, entities,
-                                                                        users=corpus.users))),
-        _section_or_note("patterns", "Hidden patterns", patterns),
-    ]
+    sections = []
+    if "knowledge" in wanted:
+        sections.append(_section_or_note("knowledge", "Knowledge graph",
+                                         lambda: knowledge_section(KnowledgeGraph.build(corpus.posts, entities,
+                                                                                        users=corpus.users),
+                                                                   entity_posts=n_sampled)))
+    if "patterns" in wanted:
+        sections.append(_section_or_note("patterns", "Hidden patterns", patterns))
+    return sections
 
 
-def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None) -> list:
+def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None,
+                             wanted: Sequence[str]) -> list:
     import functools
 
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, engagement_section, time_split
     from socialfusion.tasks.profiles import (
         audience_segments,
         build_profiles,
+        post_sentiment_values,
         post_text_vectors,
         profile_embeddings,
         profiles_section,
@@ -133,7 +400,12 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
     vectors = functools.cache(lambda: post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER))
 
     def profiles() -> Any:
-        sentiment = sentiment_predictions if sentiment_predictions is not None else "lexicon"
+        sentiment = sentiment_predictions
+        if sentiment is None:  # the lexicon's labels, computed once for the profiles and the segments' traits
+            values = post_sentiment_values(corpus, "lexicon")
+            names = {-1.0: "negative", 0.0: "neutral", 1.0: "positive"}
+            sentiment = pa.table({"post_id": pa.array(list(values), pa.string()),
+                                  "label": pa.array([names[value] for value in values.values()], pa.string())})
         table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
                                embeddings=profile_embeddings(corpus, post_vectors=vectors()))
         return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
@@ -144,8 +416,28 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)
 
-    return [_section_or_note("profiles", "User profiles and segments", profiles),
-            _section_or_note("engagement", "Engagement", engagement)]
+    sections = []
+    if "profiles" in wanted:
+        sections.append(_section_or_note("profiles", "User profiles and segments", profiles))
+    if "engagement" in wanted:
+        sections.append(_section_or_note("engagement", "Engagement", engagement))
+    return sections
+
+
+MAX_EVALUATION_USERS = 3000
+"""The recommendation card scores its models on at most this many test users (a seeded sample): ranking every
+post for every user grows as users x posts, the square of the corpus."""
+
+
+def _users_sample(interactions: pa.Table, max_users: int, seed: int = 0) -> pa.Table:
+    """The interactions of at most ``max_users`` of their users, a seeded random sample (all when fewer)."""
+    import numpy as np
+
+    users = pc.unique(interactions.column("user"))
+    if len(users) <= max_users:
+        return interactions
+    chosen = users.take(pa.array(np.sort(np.random.default_rng(seed).choice(len(users), max_users, replace=False))))
+    return interactions.filter(pc.is_in(interactions.column("user"), value_set=chosen))
 
 
 def _recommendation(corpus: Corpus) -> Any:
@@ -162,22 +454,30 @@ def _recommendation(corpus: Corpus) -> Any:
     )
 
     split = split_interactions(corpus, kind="like")
+    test = _users_sample(split.test, MAX_EVALUATION_USERS)
     components = {"ALS": ALSRecommender, "item kNN": ItemKNNRecommender, "social": SocialRecommender}
     evaluation = {}
     for name, model in {"popularity": PopularityRecommender(), **{n: c() for n, c in components.items()}}.items():
-        evaluation[name] = evaluate_recommender(model.fit(split.train, edges=corpus.edges), split.test)
-    hybrid = HybridRecommender({name: component() for name, component in components.items()})
+        evaluation[name] = evaluate_recommender(model.fit(split.train, edges=corpus.edges), test)
+    hybrid = HybridRecommender({name: component() for name, component in components.items()},
+                               max_tune_users=MAX_EVALUATION_USERS)
     hybrid.fit(split.train, validation=split.validation, edges=corpus.edges)
-    evaluation["hybrid (weights tuned on validation)"] = evaluate_recommender(hybrid, split.test)
+    evaluation["hybrid (weights tuned on validation)"] = evaluate_recommender(hybrid, test)
     active = split.train.group_by("user").aggregate([("item", "count")]).sort_by([("item_count", "descending")])
     examples = hybrid.recommend(active.column("user").to_pylist()[:3], k=5)
+    tested = pc.count_distinct(split.test.column("user")).as_py()
+    sampled = "" if test.num_rows == split.test.num_rows else (
+        f" Scores from a seeded sample of {MAX_EVALUATION_USERS:,} of {tested:,} test users; the hybrid's weights "
+        f"were tuned on {hybrid.tune_users_:,} validation users.")
     return recommendation_section(evaluation, examples, data=corpus,
                                   note="Likes split at random 8:1:1 (seed 0); every post a user has not liked in "
-                                       "training is ranked.")
+                                       "training is ranked." + sampled)
 
 
 def report_sections(corpus: Corpus, *, store: Store | None = None,
-                    sentiment_predictions: pa.Table | None = None) -> list:
+                    sentiment_predictions: pa.Table | None = None,
+                    sections: str | Sequence[str] | None = None,
+                    max_ner_texts: int | None = MAX_NER_TEXTS) -> list:
     """The report sections for a corpus, in reading order (each analysis contributes one).
 
     An analysis the corpus cannot support (too few posts, no timestamps, no ties) becomes a card that says why,
@@ -186,50 +486,143 @@ def report_sections(corpus: Corpus, *, store: Store | None = None,
     Args:
         corpus: the corpus.
         store: the store the corpus came from, for what analyses wrote there (topic assignments, cached features).
+            Its post tables are read for the corpus's posts only, so a filtered corpus (``filter_corpus``) gets
+            a report on its posts.
         sentiment_predictions: an Arrow table of sentiment predictions (``socialfusion.tasks.read_predictions``)
             to add the sentiment section; the held-out scores the demo records in the corpus metadata show too.
+        sections: the keys of the sections to build (``REPORT_SECTIONS``; ``"a,b"`` or a list); None builds every
+            section the data allows. A section asked for by name that has no data (no sentiment predictions, no
+            topics) becomes a card that says how to make some.
+        max_ner_texts: the knowledge graph's (and association rules') entities come from at most this many
+            distinct texts, a seeded sample stratified by language (``entity_sample``), and the cards say so;
+            None reads every text.
+
+    Raises:
+        ConfigurationError: an unknown section key.
     """
     from socialfusion.report import overview_section
     from socialfusion.tasks._network_report import network_section
     from socialfusion.tasks.topics import POST_TOPICS_TABLE, read_topics, topics_section
 
-    sections = [overview_section(corpus)]
-    if sentiment_predictions is not None:
-        from socialfusion.tasks.sentiment import EVALUATION_METADATA_KEY, sentiment_section
+    wanted = check_sections(sections)
+    named = sections is not None
+    built = [overview_section(corpus)] if "overview" in wanted else []
+    if "sentiment" in wanted:
+        if sentiment_predictions is not None:
+            from socialfusion.tasks.sentiment import EVALUATION_METADATA_KEY, sentiment_section
 
-        evaluation = corpus.metadata.get(EVALUATION_METADATA_KEY)
-        sections.append(sentiment_section(corpus, sentiment_predictions, evaluation=evaluation))
+            evaluation = corpus.metadata.get(EVALUATION_METADATA_KEY)
+            built.append(sentiment_section(corpus, _of_posts(sentiment_predictions, corpus), evaluation=evaluation))
+        elif named:
+            built.append(_note("sentiment", "Sentiment", "No sentiment predictions in the store; make some with: "
+                                                         "socialfusion sentiment predict (or sentiment lexicon)."))
     if corpus.posts.num_rows == 0:
-        return sections
-    sections.append(_section_or_note("network", "Social network", lambda: network_section(corpus)))
-    if store is not None and POST_TOPICS_TABLE in store.tables():
-        sections.append(_section_or_note("topics", "Topics", lambda: topics_section(read_topics(store), corpus)))
-    sections.extend(_trends_and_opinion(corpus, store))
-    sections.extend(_knowledge_and_patterns(corpus))
-    sections.extend(_profiles_and_engagement(corpus, store, sentiment_predictions))
-    sections.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
-    return sections
+        return built
+    if "network" in wanted:
+        built.append(_section_or_note("network", "Social network", lambda: network_section(corpus)))
+    if "topics" in wanted:
+        if store is not None and POST_TOPICS_TABLE in store.tables():
+            def topics() -> Any:
+                assigned, table = read_topics(store)
+                kept = _of_posts(assigned, corpus)
+                if kept.num_rows < assigned.num_rows:  # a filtered report: topic sizes count its posts only
+                    counted = pc.value_counts(kept.column("topic_id"))
+                    counts = dict(zip(counted.field("values").to_pylist(), counted.field("counts").to_pylist()))
+                    sizes = pa.array([counts.get(topic, 0) for topic in table.column("topic_id").to_pylist()],
+                                     pa.int64())
+                    table = table.set_column(table.column_names.index("size"), "size", sizes)
+                    table = table.filter(pc.greater(sizes, 0))
+                return topics_section((kept, table), corpus)
+
+            built.append(_section_or_note("topics", "Topics", topics))
+        elif named:
+            built.append(_note("topics", "Topics", "No topics in the store; fit some with: socialfusion topics fit."))
+    if {"trends", "opinion"} & set(wanted):
+        built.extend(_trends_and_opinion(corpus, store, wanted))
+    if {"knowledge", "patterns"} & set(wanted):
+        built.extend(_knowledge_and_patterns(corpus, wanted, max_ner_texts))
+    if {"profiles", "engagement"} & set(wanted):
+        built.extend(_profiles_and_engagement(corpus, store, sentiment_predictions, wanted))
+    if "recommend" in wanted:
+        built.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
+    return built
 
 
-def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusion report") -> Path:
+def _describe_filter(since: Any, until: Any, where: Sequence[str]) -> str:
+    parts = [f"since {since}"] if since is not None else []
+    parts += [f"until {until}"] if until is not None else []
+    return "; ".join(parts + list(where))
+
+
+def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusion report",
+            sections: str | Sequence[str] | None = None, since: str | dt.date | None = None,
+            until: str | dt.date | None = None, where: str | Sequence[str] = (),
+            progress: Callable[[str, int, int], None] | None = None,
+            max_ner_texts: int | None = MAX_NER_TEXTS) -> Path:
     """Analyse a store (or an in-memory corpus) and write the self-contained HTML report to ``out``.
 
     A store with sentiment predictions (``socialfusion sentiment predict``) gets a sentiment section.
 
+    Args:
+        store: the store, or a corpus.
+        out: the report's path.
+        title: the page title and heading.
+        sections: which sections to build (``REPORT_SECTIONS`` keys, ``"a,b"`` or a list); None: all.
+        since: only posts created at or after this date (``"2024-05-01"``) or time.
+        until: only posts created at or before this date (through the end of the day) or time.
+        where: only posts matching this condition, or all of these (``post_filter``: ``"hashtag=climate"``,
+            ``"text~flood"``, ...).
+        progress: called as ``progress(stage, stages_done, stages_total)`` when each stage starts (reading the
+            store, each analysis, writing the report), and once with ``stages_done == stages_total`` at the end.
+        max_ner_texts: entity recognition reads at most this many distinct texts (``report_sections``).
+
     Returns:
         The report's path.
+
+    Raises:
+        ConfigurationError: an unknown section, or a condition or date that does not parse.
+        DataError: the store is empty (a mistyped path that ``connect`` created, say).
     """
     from socialfusion.report import write_report
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, read_predictions
 
+    wanted = check_sections(sections)  # before any work: a typo fails fast
+    total = 2 + len(set(wanted) - {"overview", "sentiment"})  # reading, the slow analyses, writing
+    done: list[str] = []
+
+    def stage(name: str) -> None:
+        if progress is not None:
+            progress(name, min(len(done), total - 1), total)
+        done.append(name)
+
+    stage("reading the store")
+    conditions = [where] if isinstance(where, str) else list(where)
     corpus = store if isinstance(store, Corpus) else Corpus.from_store(store)
+    if not isinstance(store, Corpus) and not any(corpus.counts().values()):
+        raise DataError(f"the store {store.uri!r} is empty: nothing to analyse; ingest into it first, or check its "
+                        "path (connect(path, create=False) refuses a store that does not exist)")
+    corpus = filter_corpus(corpus, since=since, until=until, where=conditions)
     predictions = None
-    if not isinstance(store, Corpus) and PREDICTIONS_TABLE in store.tables():
+    # the sentiment card shows the predictions, and the profiles' sentiment tendency reads them
+    if not isinstance(store, Corpus) and {"sentiment", "profiles"} & set(wanted) and (
+            PREDICTIONS_TABLE in store.tables()):
         predictions = read_predictions(store)
     subtitle = f"{corpus.posts.num_rows:,} posts · {corpus.users.num_rows:,} users · {corpus.edges.num_rows:,} edges"
-    sections = report_sections(corpus, store=None if isinstance(store, Corpus) else store,
-                               sentiment_predictions=predictions)
-    return write_report(sections, Path(out), title=title, subtitle=subtitle)
+    described = _describe_filter(since, until, conditions)
+    if described:
+        subtitle += f" · posts: {described}"
+    token = _SECTION_STARTED.set(stage)
+    try:
+        built = report_sections(corpus, store=None if isinstance(store, Corpus) else store,
+                                sentiment_predictions=predictions, sections=sections,
+                                max_ner_texts=max_ner_texts)
+    finally:
+        _SECTION_STARTED.reset(token)
+    stage("writing the report")
+    path = write_report(built, Path(out), title=title, subtitle=subtitle)
+    if progress is not None:
+        progress("done", total, total)
+    return path
 
 
 def demo_sentiment(store: Store) -> dict[str, dict[str, Any]]:

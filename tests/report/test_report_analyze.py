@@ -123,6 +123,15 @@ def test_analyze_builds_the_sections_asked_for_with_the_title(store, tmp_path):
     assert "No sentiment predictions in the store" in page  # asked for by name, so it says why it is empty
 
 
+def test_analyze_reads_entities_of_a_bounded_sample_and_both_cards_say_so(store, tmp_path):
+    posts = Corpus.from_store(store).posts.num_rows
+    page = analyze(store, tmp_path / "r.html", sections="knowledge,patterns", max_ner_texts=50).read_text()
+    assert _cards(page) == ["knowledge", "patterns"]
+    assert re.search(rf"Entities from a sample of \d+ of {posts:,} posts", page)
+    assert re.search(rf"Rules mined from a sample of \d+ of {posts:,} posts", page)
+    assert "a sample of" not in analyze(store, tmp_path / "all.html", sections="knowledge").read_text()
+
+
 def test_analyze_of_some_posts_says_which_and_counts_only_them(store, tmp_path):
     everything = store.count("posts")
     page = analyze(store, tmp_path / "r.html", sections="overview,topics", where=["hashtag=football|nba"],

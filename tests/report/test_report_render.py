@@ -201,6 +201,18 @@ def test_a_large_table_holds_page_rows_rows_and_the_total():
     assert len(data["rows"]) == PAGE_ROWS and data["total"] == PAGE_ROWS + 7
 
 
+def test_a_table_of_long_texts_embeds_at_most_page_bytes_and_says_how_many_rows_it_has():
+    from socialfusion.report._render import PAGE_BYTES
+
+    rows = pa.table({"text": [f"{index} " + "long post text " * 30 for index in range(3000)]})
+    page = render_report([ReportSection("t", "t", blocks=[Table(rows)])], title="r")
+    (attribute,) = re.findall(r"data-rows='([^']*)'", page)
+    (data,) = _page_rows(page)
+    assert len(attribute) <= PAGE_BYTES * 1.1 and 0 < len(data["rows"]) < 3000 and data["total"] == 3000
+    assert data["rows"][0][0][1] == rows.column("text")[0].as_py()  # whole rows, in order
+    assert "2,950 more rows not shown" in page
+
+
 def test_table_ids_are_stable_and_unique():
     blocks = [Table([{"a": 1}]), Table([{"a": 2}], key="top"), Text("x"), Table([{"a": 3}])]
     assert ReportSection("t", "trends", blocks=blocks).table_ids() == ["trends-table-1", "trends-top", "trends-table-3"]

@@ -19,6 +19,7 @@ from socialfusion.tasks.knowledge import (
     ENTITY_TYPES,
     RELIABLE_ENTITY_TYPES,
     KnowledgeGraph,
+    entity_sample,
     extract_entities,
     knowledge_section,
     no_entities,
@@ -339,3 +340,43 @@ def test_a_mentioned_handle_is_the_node_of_the_user_who_posts():
     assert ("user:u1", "user:u2", "mentions") in {(row["source"], row["target"], row["relation"])
                                                  for row in graph.edges.to_pylist()}
     assert post_items(posts, no_entities(), kinds=["mention"]).column("item").to_pylist() == ["user:Bob"]
+
+
+def test_entity_sample_keeps_every_copy_of_a_chosen_text_and_each_language_share():
+    texts = [f"english post {index}" for index in range(300)] + [f"中文帖子{index}" for index in range(100)]
+    posts = pa.table({"post_id": [f"p{index}" for index in range(400)] + ["copy"],
+                      "text": texts + ["english post 7"], "lang": ["en"] * 300 + ["zh"] * 100 + ["en"]})
+    assert entity_sample(posts, None) is posts and entity_sample(posts, 401) is posts
+    sampled = entity_sample(posts, 40)
+    kept = sampled.column("text").to_pylist()
+    assert len(set(kept)) == 40
+    assert sum(text.startswith("中文") for text in set(kept)) == 10  # a quarter of the texts are Chinese
+    assert ("english post 7" in kept) == ("copy" in sampled.column("post_id").to_pylist())
+    assert entity_sample(posts, 40).equals(sampled)  # seeded
+    assert not entity_sample(posts, 40, random_state=1).equals(sampled)
+
+
+def test_sampled_entities_find_the_same_top_entities_as_all_posts():
+    import numpy as np
+
+    places = ["London", "Paris", "Tokyo", "Berlin", "Madrid", "Rome", "Sydney", "Chicago", "Toronto", "Mumbai"]
+    rng = np.random.default_rng(0)
+    weights = 1 / np.arange(1, 11) ** 1.5
+    drawn = rng.choice(len(places), 400, p=weights / weights.sum())
+    posts = posts_table([{"post_id": f"p{index}", "author_id": f"u{index % 40}", "lang": "en",
+                          "text": f"Heavy rain reported in {places[place]} this morning, day {index}."}
+                         for index, place in enumerate(drawn)])
+    full = KnowledgeGraph.build(posts, extract_entities(posts))
+    sampled_posts = entity_sample(posts, 150)
+    assert sampled_posts.num_rows == 150
+    sampled = KnowledgeGraph.build(posts, extract_entities(sampled_posts))
+
+    def top(graph: KnowledgeGraph) -> list[str]:
+        nodes = graph.top_nodes(by="posts", k=graph.nodes.num_rows)
+        nodes = nodes.filter(pa.compute.is_in(nodes.column("type"), value_set=pa.array(ENTITY_TYPES)))
+        return nodes.column("label").to_pylist()[:5]
+
+    assert top(full) == places[:5]
+    assert top(sampled)[0] == top(full)[0] and len(set(top(full)) & set(top(sampled))) >= 4
+    section = knowledge_section(sampled, entity_posts=sampled_posts.num_rows)
+    assert f"a sample of {sampled_posts.num_rows:,} of {posts.num_rows:,} posts" in render_report([section], title="t")

@@ -236,3 +236,18 @@ def test_patterns_section_says_when_there_is_no_segment_structure():
     page = render_report([section], title="patterns")
     assert section.summary == "no user segments." and section.figure_ids() == []
     assert "No segment structure found (best silhouette" in page
+
+
+def test_kmeans_searches_k_on_a_bounded_sample_and_agrees_with_the_full_search():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(0, 10, (4, 5))
+    blobs = np.repeat(centres, 600, axis=0) + rng.normal(0, 1, (2400, 5))
+    full = kmeans_by_silhouette(blobs, max_search_rows=None)
+    sampled = kmeans_by_silhouette(blobs, max_search_rows=300)
+    assert (full.k, sampled.k) == (4, 4) and full.searched_rows == 2400 and sampled.searched_rows == 300
+    assert len(sampled.labels) == 2400 and not sampled.rejected
+    assert sampled.silhouette == pytest.approx(full.silhouette, abs=0.05)
+    # every row joins a cluster, and the two partitions are the same up to names
+    pairs = set(zip(full.labels.tolist(), sampled.labels.tolist(), strict=True))
+    assert len(pairs) == 4
+    assert kmeans_by_silhouette(blobs, max_search_rows=300).labels.tolist() == sampled.labels.tolist()  # seeded

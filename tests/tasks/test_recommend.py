@@ -340,6 +340,20 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
     assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows
 
 
+def test_hybrid_tunes_on_a_bounded_seeded_sample_of_validation_users_with_the_same_weights():
+    split = split_interactions(block_interactions(seed=1, users_per_block=60), random_state=0)
+
+    def hybrid(max_tune_users):
+        return HybridRecommender({"als": ALSRecommender(16, iterations=10), "popularity": PopularityRecommender()},
+                                 grid_step=0.25, max_tune_users=max_tune_users).fit(split.train,
+                                                                                    validation=split.validation)
+
+    full, sampled = hybrid(None), hybrid(60)
+    assert full.tune_users_ > 60 and sampled.tune_users_ == 60
+    assert sampled.weights_ == full.weights_
+    assert hybrid(60).validation_ == sampled.validation_  # seeded
+
+
 def test_hybrid_searches_the_whole_weight_grid_for_up_to_six_components():
     split = split_interactions(block_interactions(seed=1), random_state=0)
     components = {f"popularity{index}": PopularityRecommender() for index in range(4)}

@@ -43,6 +43,10 @@ PAGE_ROWS = 5_000
 """At most this many rows of a table are embedded in the page for sorting, searching and the CSV download
 (``socialfusion export`` writes every row)."""
 
+PAGE_BYTES = 250_000
+"""And at most about this many bytes of them per table (rows of long texts stop sooner), so that a report's size
+does not grow with the corpus: its tables are a fixed set, each embedding at most this much."""
+
 _PLOTLY_CONFIG = {"responsive": True, "displaylogo": False}
 
 # Scripts by hash only ('unsafe-eval': Plotly compiles some functions at run time); inline styles (Plotly sets
@@ -160,14 +164,22 @@ def _raw_value(value: Any) -> Any:
 
 
 def _page_rows(block: Table, columns: list[str]) -> str:
-    """The table's ``data-rows`` attribute value: up to ``PAGE_ROWS`` rows, each cell ``[shown, raw]``, as JSON."""
+    """The table's ``data-rows`` attribute value: up to ``PAGE_ROWS`` rows and ``PAGE_BYTES``, each cell
+    ``[shown, raw]``, as JSON."""
     if isinstance(block.data, pa.Table):
         rows = block.data.slice(0, PAGE_ROWS).to_pylist()
     else:
         rows = [dict(row) for row in block.data[:PAGE_ROWS]]
-    cells = [[[format_value(row.get(name)), _raw_value(row.get(name))] for name in columns] for row in rows]
-    payload = {"columns": [column_title(name) for name in columns], "rows": cells, "total": block.num_rows}
-    text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    encoded, size = [], 0
+    for row in rows:  # rows up to PAGE_BYTES of JSON; the page says how many more the table has
+        cells = json.dumps([[format_value(row.get(name)), _raw_value(row.get(name))] for name in columns],
+                           ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        size += len(cells) + 1
+        if size > PAGE_BYTES and encoded:
+            break
+        encoded.append(cells)
+    header = json.dumps([column_title(name) for name in columns], ensure_ascii=False, separators=(",", ":"))
+    text = f'{{"columns":{header},"rows":[{",".join(encoded)}],"total":{block.num_rows}}}'
     return text.replace("&", "&amp;").replace("'", "&#x27;").replace("<", "&lt;").replace(">", "&gt;")
 
 

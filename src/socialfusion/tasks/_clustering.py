@@ -10,7 +10,7 @@ across rows, or keys shuffled across posts), and kept only when it beats it. ``t
 from __future__ import annotations
 
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,7 @@ class Clustering(NamedTuple):
         null_silhouette: the silhouette of k-means with the same k on the null data; NaN when not computed (a
             fixed ``n_clusters``, or no partition).
         rejected: True when the best partition was refused as no structure (``labels`` then all zeros).
+        searched_rows: how many rows the search for k ran on (a seeded sample when below ``n``; 0 when none).
     """
 
     labels: np.ndarray
@@ -43,6 +44,7 @@ class Clustering(NamedTuple):
     k: int
     null_silhouette: float
     rejected: bool
+    searched_rows: int = 0
 
 
 def no_structure_message(silhouette: float, k: int) -> str:
@@ -79,7 +81,7 @@ def _silhouette(features: np.ndarray, labels: np.ndarray, metric: str, random_st
 
 def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *, max_clusters: int = 8,
                          metric: str = "euclidean", random_state: int = 0,
-                         null_features: np.ndarray | None = None) -> Clustering:
+                         null_features: np.ndarray | None = None, max_search_rows: int | None = 2000) -> Clustering:
     """k-means labels and their silhouette; with ``n_clusters=None``, the k in 2..``max_clusters`` that scores best,
     kept only where the data has cluster structure.
 
@@ -95,6 +97,9 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
         random_state: k-means seed (and the silhouette's sample seed, and the null's shuffle).
         null_features: ``(n, d)`` the same rows with their structure destroyed; None shuffles each column of
             ``features`` across rows (``shuffled_columns``).
+        max_search_rows: above this many rows, the search for k and the null comparison run on a seeded random
+            sample of this many rows (k-means fits on it, and every row gets the nearest centre), so the search
+            costs the same at any size; None searches on every row.
 
     Returns:
         A ``Clustering``; labels all zeros and silhouette NaN when fewer than two clusters can be formed.
@@ -107,31 +112,41 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
     """
     from sklearn.cluster import KMeans
 
+    all_features = features
+    sample = None
+    if max_search_rows is not None and len(features) > max_search_rows:
+        sample = np.sort(np.random.default_rng(random_state).choice(len(features), max_search_rows, replace=False))
+        features = features[sample]
+        null_features = None if null_features is None else null_features[sample]
     n_rows = len(features)
     if n_clusters is None:
         distinct = len(np.unique(np.round(features, 12), axis=0))
         candidates = range(2, min(max_clusters, distinct, n_rows - 1) + 1)
     else:
         candidates = range(n_clusters, n_clusters + 1)
-    best: tuple[float, np.ndarray, int] | None = None
+    best: tuple[float, np.ndarray, int, Any] | None = None
     for k in candidates:
         if k < 2:
             break
-        labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(features)
+        model = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(features)
+        labels = model.labels_
         if not 1 < len(np.unique(labels)) < n_rows:
             continue
         score = _silhouette(features, labels, metric, random_state)
         if best is None or score > best[0]:
-            best = (score, labels.astype(np.int64), k)
+            best = (score, labels.astype(np.int64), k, model)
+    n_all = len(all_features)
     if best is None:
-        return Clustering(np.zeros(n_rows, dtype=np.int64), math.nan, 0, math.nan, False)
-    score, labels, k = best
+        return Clustering(np.zeros(n_all, dtype=np.int64), math.nan, 0, math.nan, False, n_rows)
+    score, labels, k, model = best
+    if sample is not None:  # every row to the nearest centre of the sample's k-means
+        labels = model.predict(all_features).astype(np.int64)
     if n_clusters is not None:
-        return Clustering(labels, score, k, math.nan, False)
+        return Clustering(labels, score, k, math.nan, False, n_rows)
     null = shuffled_columns(features, random_state) if null_features is None else null_features
     null_labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(null)
     null_score = _silhouette(null, null_labels, metric, random_state) if 1 < len(np.unique(null_labels)) < n_rows \
         else 0.0
     if score < MIN_SILHOUETTE or score - null_score < MIN_SILHOUETTE_GAIN:
-        return Clustering(np.zeros(n_rows, dtype=np.int64), score, k, null_score, True)
-    return Clustering(labels, score, k, null_score, False)
+        return Clustering(np.zeros(n_all, dtype=np.int64), score, k, null_score, True, n_rows)
+    return Clustering(labels, score, k, null_score, False, n_rows)

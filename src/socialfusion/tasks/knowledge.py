@@ -67,6 +67,7 @@ __all__ = [
     "RELATIONS",
     "RELIABLE_ENTITY_TYPES",
     "KnowledgeGraph",
+    "entity_sample",
     "extract_entities",
     "knowledge_section",
     "no_entities",
@@ -337,6 +338,50 @@ def extract_entities(posts: pa.Table, *, languages: Sequence[str] = ("en", "zh")
             rows.append({"post_id": post_ids[index], "entity": canonical[key], "type": key[1],
                          "language": post_languages[index]})
     return pa.Table.from_pylist(rows, schema=ENTITY_SCHEMA)
+
+
+def entity_sample(posts: pa.Table, max_texts: int | None, *, random_state: int = 0) -> pa.Table:
+    """The posts whose text entity recognition reads: all of them up to ``max_texts`` distinct texts, else a
+    seeded random sample of ``max_texts`` distinct texts, stratified by language, and every post carrying one.
+
+    Sampling distinct texts, not posts, keeps reshares and copies with their original (NER reads each distinct
+    text once anyway), and each language keeps its share of the texts.
+
+    Args:
+        posts: a posts table with ``text`` (``lang`` used for the strata when present).
+        max_texts: the most distinct texts; None: no bound.
+        random_state: the sample's seed.
+
+    Returns:
+        The chosen rows of ``posts``, in their order (``posts`` itself when no sample is needed).
+
+    Examples:
+        >>> posts = pa.table({"post_id": ["a", "b", "c", "d"], "text": ["x", "x", "y", "z"],
+        ...                   "lang": ["en", "en", "en", "zh"]})
+        >>> entity_sample(posts, 2).column("text").to_pylist()  # 2 of the 3 distinct texts, each language kept
+        ['y', 'z']
+    """
+    _require_columns(posts, ("text",), "entity_sample")
+    if max_texts is None or posts.num_rows <= max_texts:
+        return posts
+    encoded = pc.dictionary_encode(posts.column("text").combine_chunks())
+    codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    n_texts = len(encoded.dictionary)
+    if n_texts <= max_texts:
+        return posts
+    present = codes >= 0
+    _, first = np.unique(codes[present], return_index=True)  # the first post of each distinct text, by code
+    first = np.flatnonzero(present)[first]
+    given = posts.column("lang").to_pylist() if "lang" in posts.column_names else [None] * posts.num_rows
+    strata = np.array([_language_code(given[index]) or "" for index in first])
+    rng = np.random.default_rng(random_state)
+    names, sizes = np.unique(strata, return_counts=True)
+    shares = max_texts * sizes / sizes.sum()
+    quotas = np.floor(shares).astype(int)
+    quotas[np.argsort(-(shares - quotas), kind="stable")[: max_texts - quotas.sum()]] += 1
+    chosen = np.concatenate([rng.choice(np.flatnonzero(strata == name), quota, replace=False)
+                             for name, quota in zip(names, quotas, strict=True)])
+    return posts.filter(pa.array(np.isin(codes, chosen)))
 
 
 def _require_columns(table: pa.Table, columns: Iterable[str], what: str) -> None:
@@ -864,7 +909,7 @@ def _network_figure(graph: KnowledgeGraph, top: int):
     return figure
 
 
-def knowledge_section(graph: KnowledgeGraph, *, top: int = 30) -> ReportSection:
+def knowledge_section(graph: KnowledgeGraph, *, top: int = 30, entity_posts: int | None = None) -> ReportSection:
     """The report section of a knowledge graph.
 
     Shows node and edge counts per type, a drawing of the ``top`` nodes by PageRank and the ties among them
@@ -873,6 +918,8 @@ def knowledge_section(graph: KnowledgeGraph, *, top: int = 30) -> ReportSection:
     Args:
         graph: the graph.
         top: nodes drawn and entities listed.
+        entity_posts: how many of the graph's posts entity recognition read, when it read a sample
+            (``entity_sample``); the card says so. None: all of them.
 
     Returns:
         A ``ReportSection`` with key ``"knowledge"``; its figure's div id is ``knowledge-graph``.
@@ -915,6 +962,12 @@ def knowledge_section(graph: KnowledgeGraph, *, top: int = 30) -> ReportSection:
         f"{' and '.join(kinds)} ({_LANGUAGE_NAMES[language]})" for language, kinds in RELIABLE_ENTITY_TYPES.items())
         + ". These are the types whose precision on hand-labelled posts reaches 0.8; the others (English people "
         "and organisations, other names) are left out as too often wrong."))
+    sampled = entity_posts is not None and entity_posts < graph.n_posts
+    if sampled:
+        blocks.insert(2, Text(f"Entities from a sample of {entity_posts:,} of {graph.n_posts:,} posts (a seeded "
+                              "sample of distinct texts, stratified by language); hashtags, users and links from "
+                              "every post."))
     summary = (f"{plural(graph.nodes.num_rows, 'node')} and {plural(graph.edges.num_rows, 'edge')} from "
-               f"{plural(graph.n_posts, 'post')}; {sum(types[name] for name in ENTITY_TYPES):,} entities.")
+               f"{plural(graph.n_posts, 'post')}; {sum(types[name] for name in ENTITY_TYPES):,} entities"
+               + (f" (from a sample of {entity_posts:,} posts)." if sampled else "."))
     return ReportSection(title=title, key="knowledge", summary=summary, blocks=blocks)

@@ -381,13 +381,14 @@ def _cluster(pairs: list[tuple[str, str]], users: list[str], keys: list[str], n_
 
 
 def patterns_section(rules: pa.Table | None = None, segments: InterestSegments | None = None, *,
-                     top: int = 20) -> ReportSection:
+                     top: int = 20, note: str | None = None) -> ReportSection:
     """The report section of hidden patterns: the strongest association rules and the user segments.
 
     Args:
         rules: an ``association_rules`` table, or None.
         segments: ``user_segments``'s result, or None.
         top: rules listed.
+        note: a line on what the rules were mined from (a sample, say), shown under them.
 
     Returns:
         A ``ReportSection`` with key ``"patterns"``; its figure (segment sizes) has the div id
@@ -426,6 +427,8 @@ def patterns_section(rules: pa.Table | None = None, segments: InterestSegments |
         else:
             blocks.append(Text("No association rule reaches the support, confidence and author thresholds; lower "
                                "them to see weaker patterns."))
+        if note:
+            blocks.append(Text(note))
     if segments is not None and segments.rejected_k is not None:
         parts.append("no user segments")
         blocks.insert(0, Text(f"{segments.describe().capitalize()}: the users do not fall into groups by what they "

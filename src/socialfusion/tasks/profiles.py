@@ -110,12 +110,15 @@ class AudienceSegments(NamedTuple):
             could be formed).
         rejected_k: None, or the number of segments of the best clustering when it was refused as no structure
             (see ``audience_segments``): then every user is in segment 0, described by one card.
+        searched_users: how many users the number of segments was chosen on: a seeded sample when fewer than
+            the users (``kmeans_by_silhouette``'s ``max_search_rows``); None when not recorded.
     """
 
     assignments: pa.Table
     cards: pa.Table
     silhouette: float
     rejected_k: int | None = None
+    searched_users: int | None = None
 
     def describe(self) -> str:
         """What the segmentation found, in a line: ``"no segment structure found (best silhouette 0.02 at k=2)"``
@@ -634,7 +637,7 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
             "what_works": _what_works(members, corpus, traits, min_support) if corpus is not None else [],
         })
     return AudienceSegments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), found.silhouette,
-                            found.k if found.rejected else None)
+                            found.k if found.rejected else None, found.searched_rows)
 
 
 _CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_interests", pa.list_(pa.string())),
@@ -661,6 +664,9 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
             for row in segments.cards.to_pylist()]
     largest = rows[0] if rows else None
     silhouette = None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)
+    sampled = [] if not segments.searched_users or segments.searched_users >= profiles.num_rows else [Text(
+        f"The number of segments and the silhouette come from a seeded sample of {segments.searched_users:,} of "
+        f"{profiles.num_rows:,} users; every user then joins the nearest segment centre.")]
     if segments.rejected_k is not None:
         found = segments.describe()
         return ReportSection(
@@ -672,7 +678,7 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
                          "fall into groups any better than the same features shuffled across users, so no audience "
                          "segments are shown."),
                     Table(rows, caption="All users together: interests, languages, peak hours (UTC) and the "
-                                        "content traits with the highest engagement lift.")],
+                                        "content traits with the highest engagement lift."), *sampled],
         )
     summary = (f"{profiles.num_rows:,} users in {len(rows)} audience segments; the largest ({largest['size']:,} users) "
                f"is into {largest['top_interests'] or 'no hashtags'}." if largest else "No segments.")
@@ -682,5 +688,5 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
                          "silhouette": silhouette}),
                 Table(rows, caption="Segments: interests, languages, peak hours (UTC; none where the data gives dates "
                                     "only) and the content traits with the highest engagement lift among the "
-                                    "segment's members.")],
+                                    "segment's members."), *sampled],
     )

@@ -1468,17 +1468,20 @@ class HybridRecommender(_Recommender):
         prefitted: the components are already fitted on these same training interactions and context (e.g. one
             that stopped early on the validation set): they are used as given, not refitted; needs a
             ``validation`` set (or fixed ``weights``) and ``refit=False``.
+        max_tune_users: the weights are tuned on at most this many validation users (a sample seeded by
+            ``random_state``), so tuning costs the same at any size; None tunes on all of them.
 
     Attributes:
         weights_: name -> the weight used; validation_: weights tried (a tuple in sorted name order) -> their
         Recall@``tune_k`` on the validation users known to training (as ``evaluate_recommender`` counts it:
-        held-out items unknown to training count as misses); and the shared attributes.
+        held-out items unknown to training count as misses); tune_users_: how many validation users the weights
+        were tuned on (0 with fixed weights); and the shared attributes.
     """
 
     def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
                  depth: int = 200, rank_discount: str = "linear", tune_k: int = 20, grid_step: float = 0.1,
                  validation_fraction: float = 0.1, refit: bool = False, random_state: int | None = 0,
-                 prefitted: bool = False) -> None:
+                 prefitted: bool = False, max_tune_users: int | None = 5000) -> None:
         self.components = components
         self.weights = weights
         self.depth = depth
@@ -1489,6 +1492,7 @@ class HybridRecommender(_Recommender):
         self.refit = refit
         self.random_state = random_state
         self.prefitted = prefitted
+        self.max_tune_users = max_tune_users
 
     def fit(self, interactions: Corpus | pa.Table, *, validation: Corpus | pa.Table | None = None,
             **context: Any) -> HybridRecommender:
@@ -1544,6 +1548,7 @@ class HybridRecommender(_Recommender):
         if self.weights is not None:
             self.weights_ = {name: float(self.weights[name]) for name in names}
             self.validation_ = {}
+            self.tune_users_ = 0
         else:
             held = interaction_table(validation)
             self.weights_, self.validation_ = self._tune(held)
@@ -1589,20 +1594,31 @@ class HybridRecommender(_Recommender):
                 held_out.setdefault(user, set()).add(item)
                 if code >= 0:
                     relevant.setdefault(user, set()).add(code)
+        if self.max_tune_users is not None and len(held_out) > self.max_tune_users:
+            # a bounded, seeded sample of the validation users: the recall estimate, not its cost, grows with size
+            chosen = np.random.default_rng(self.random_state).choice(len(held_out), self.max_tune_users,
+                                                                     replace=False)
+            ordered = sorted(held_out)
+            held_out = {ordered[index]: held_out[ordered[index]] for index in sorted(chosen)}
+            relevant = {user: codes for user, codes in relevant.items() if user in held_out}
+        self.tune_users_ = len(held_out)
         users = sorted(relevant)
         if not users:
             raise DataError("no validation interaction of a known user on a known, unseen item to tune on.")
-        allowed = np.ones((len(users), len(self.items_)), bool)
         codes = _codes(users, self.user_index_)
-        for row, code in enumerate(codes):
-            allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
         ranks = {}
-        for start in range(0, len(users), _BATCH_USERS):
-            batch = self._component_ranks(users[start:start + _BATCH_USERS], allowed[start:start + _BATCH_USERS])
+        for start in range(0, len(users), _BATCH_USERS):  # (batch, items) masks: never a (users, items) one
+            batch_codes = codes[start:start + _BATCH_USERS]
+            allowed = np.ones((len(batch_codes), len(self.items_)), bool)
+            for row, code in enumerate(batch_codes):
+                allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
+            batch = self._component_ranks(users[start:start + _BATCH_USERS], allowed)
             for name, (items, values) in batch.items():
                 ranks.setdefault(name, []).append((items, values))
         # Candidates per user: the union of the components' lists, as a small (users, candidates) problem.
         stacked_items = np.concatenate([np.concatenate([part[0] for part in ranks[name]]) for name in names], axis=1)
+        stacked_values = np.concatenate([np.concatenate([part[1] for part in ranks[name]]) for name in names], axis=1)
+        widths = [ranks[name][0][0].shape[1] for name in names]  # every batch has the same depth per component
         width = stacked_items.shape[1]
         candidate = np.full((len(users), width), -1, np.int64)
         per_component = np.zeros((len(names), len(users), width))
@@ -1610,10 +1626,10 @@ class HybridRecommender(_Recommender):
             unique, inverse = np.unique(stacked_items[row], return_inverse=True)
             candidate[row, : len(unique)] = unique
             offset = 0
-            for position, name in enumerate(names):
-                values = np.concatenate([part[1] for part in ranks[name]])[row]
-                np.add.at(per_component[position, row], inverse[offset:offset + len(values)], values)
-                offset += len(values)
+            for position, columns in enumerate(widths):
+                np.add.at(per_component[position, row], inverse[offset:offset + columns],
+                          stacked_values[row, offset:offset + columns])
+                offset += columns
         hit = np.array([[code in relevant[user] for code in row] for user, row in zip(users, candidate)])
         sizes = np.array([len(held_out[user]) for user in users])
 
@@ -1677,7 +1693,7 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "dlae": ("modelled_", "weights_", "inputs_"),
     "ease": ("modelled_", "weights_", "inputs_"),
     "gfcf": ("inputs_", "item_scale_", "normalised_", "item_basis_"),
-    "hybrid": ("components_", "weights_", "validation_"),
+    "hybrid": ("components_", "weights_", "validation_", "tune_users_"),
     "itemknn": ("similarity_", "weights_"),
     "lightgcn": ("user_factors_", "item_factors_", "epochs_", "history_"),
     "popularity": (),

@@ -1,0 +1,196 @@
+"""The whole pipeline at scale: seconds, posts/s and peak RSS of each stage, per corpus size, and how they grow.
+
+For each size (original posts; users, replies, reshares and interactions scale with them) a synthetic store is
+generated and ingested once, cached under ``benchmarks/.cache/scale-<posts>``. Each stage then runs in a fresh
+process on a fresh copy of that store (stages that write to the store, such as featurize and the demo's sentiment
+and topic models, find nothing cached), in the order the demo runs them, so that the report stages find the
+sentiment predictions and topics the earlier stages wrote. Peak RSS is the summed RSS of the stage's process tree.
+
+Stages: featurize (the demo's sentiment encoders), sentiment train+predict, topics fit+assign, then one report
+card at a time (trends, opinion, network = influence + communities + cascade trees + what-ifs, knowledge graph,
+patterns, profiles + segments, engagement, recommendation), reshare cascades alone, and ``analyze`` as a whole
+(which also gives the report's size; the report is kept as ``benchmarks/.cache/report-scale-<posts>.html``).
+
+    python benchmarks/scale_pipeline.py --sizes 3000,10000
+    python benchmarks/scale_pipeline.py --sizes 10000,100000,1000000 --stages analyze,knowledge
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _memory import TreePeakRss  # the benchmarks folder is on sys.path when a script runs
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+USERS_PER_POST = 0.15  # the demo's ratio: 300 users for 2,000 original posts
+
+# stage name -> report section run by analyze (None: a stage of its own below)
+STAGES = {
+    "featurize": None,
+    "sentiment": None,
+    "topics": None,
+    "trends": "trends",
+    "opinion": "opinion",
+    "network": "network",
+    "cascades": None,
+    "knowledge": "knowledge",
+    "patterns": "patterns",
+    "profiles": "profiles",
+    "engagement": "engagement",
+    "recommend": "recommend",
+    "analyze": None,
+}
+WRITES_STORE = ("featurize", "sentiment", "topics")
+READS_WRITES = {"trends", "opinion", "profiles", "engagement", "analyze"}  # read predictions or topics
+
+
+def cached_store(n_posts: int) -> Path:
+    """The generated and ingested store of ``n_posts`` original posts (made once, then read from the cache)."""
+    folder = CACHE / f"scale-{n_posts}"
+    if (folder / "done").exists():
+        return folder
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.ingestion import ingest_corpus
+    from socialfusion.store import connect
+
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    started = time.perf_counter()
+    network = generate(n_users=max(50, round(n_posts * USERS_PER_POST)), n_posts=n_posts, seed=0,
+                       media_dir=folder / "media")
+    ingest_corpus(network.corpus, connect(folder / "store"))
+    counts = network.corpus.counts()
+    (folder / "counts.json").write_text(json.dumps(counts))
+    (folder / "done").write_text(f"{time.perf_counter() - started:.1f}")
+    return folder
+
+
+def run_stage(stage: str, store_path: str, out: str) -> dict:
+    """Run one stage on the store at ``store_path``; seconds of the stage itself (imports and reading excluded
+    where the stage allows)."""
+    from socialfusion.store import connect
+
+    store = connect(store_path, create=False)
+    result: dict = {}
+    started = time.perf_counter()
+    if stage == "featurize":
+        from socialfusion.featurize import featurize
+        from socialfusion.pipeline import DEMO_SENTIMENT_ENCODERS
+
+        featurize(store, list(DEMO_SENTIMENT_ENCODERS.values()))
+    elif stage == "sentiment":
+        from socialfusion.pipeline import demo_sentiment
+
+        demo_sentiment(store)
+    elif stage == "topics":
+        from socialfusion.pipeline import demo_topics
+
+        demo_topics(store)
+    elif stage == "cascades":
+        from socialfusion.corpus import Corpus
+        from socialfusion.tasks.propagation import cascade_statistics, reshare_cascades
+
+        corpus = Corpus.from_store(store)
+        started = time.perf_counter()
+        cascade_statistics(reshare_cascades(corpus))
+    else:
+        from socialfusion.pipeline import analyze
+
+        path = analyze(store, out, sections=None if stage == "analyze" else STAGES[stage])
+        result["report_mb"] = path.stat().st_size / 1024**2
+    result["seconds"] = time.perf_counter() - started
+    return result
+
+
+def measure(stage: str, store_path: Path, work: Path) -> dict:
+    """Run a stage in a fresh process; its seconds, report size and the peak RSS of its process tree."""
+    out = work / f"{stage}.json"
+    name = store_path.parent.name.rsplit("-", 1)[0]  # scale-<posts>
+    report = CACHE / f"report-{name}.html" if stage == "analyze" else work / f"{stage}.html"
+    command = [sys.executable, __file__, "--stage", stage, "--store", str(store_path),
+               "--out", str(report), "--result", str(out)]
+    process = subprocess.Popen(command)
+    with TreePeakRss(process.pid) as tree:
+        code = process.wait()
+    if code != 0:
+        return {"seconds": math.nan, "peak_mb": tree.peak_mb, "failed": code}
+    return {**json.loads(out.read_text()), "peak_mb": tree.peak_mb}
+
+
+def main(sizes: list[int], stages: list[str]) -> None:
+    results: dict[int, dict[str, dict]] = {}
+    for size in sizes:
+        folder = cached_store(size)
+        counts = json.loads((folder / "counts.json").read_text())
+        print(f"\n{size:,} original posts: {counts}", flush=True)
+        with tempfile.TemporaryDirectory(dir=CACHE, prefix=f"scale-{size}-") as scratch:
+            work = Path(scratch)
+            store_path = work / "store"
+            shutil.copytree(folder / "store", store_path)
+            results[size] = {}
+            # the writing stages run first, so the report stages see predictions and topics
+            # the writing stages run when asked for, or when a card that reads what they write is
+            needs_writes = bool(set(stages) & READS_WRITES)
+            for stage in [s for s in STAGES if s in stages or (needs_writes and s in WRITES_STORE)]:
+                result = measure(stage, store_path, work)
+                result["posts"] = counts["posts"]
+                if stage in stages:
+                    results[size][stage] = result
+                report = f", report {result['report_mb']:.2f} MB" if "report_mb" in result else ""
+                print(f"  {stage:<12}{result['seconds']:>9.1f} s{result['peak_mb']:>9,.0f} MB{report}", flush=True)
+    print_table(results, sizes, stages)
+
+
+def print_table(results: dict[int, dict[str, dict]], sizes: list[int], stages: list[str]) -> None:
+    posts = {size: next(iter(results[size].values()))["posts"] for size in sizes if results[size]}
+    print("\nStage x size (original posts; all posts incl. replies and reshares in brackets): seconds, posts/s, "
+          "peak RSS (MB)\n")
+    header = f"{'stage':<12}" + "".join(f"{f'{size:,} ({posts[size]:,})':>30}" for size in sizes)
+    if len(sizes) > 1:
+        header += f"{'time exp.':>11}{'RSS exp.':>10}"
+    print(header)
+    for stage in stages:
+        line = f"{stage:<12}"
+        for size in sizes:
+            r = results[size].get(stage)
+            line += f"{r['seconds']:>10.1f}{posts[size] / r['seconds']:>10,.0f}{r['peak_mb']:>10,.0f}" if r else \
+                f"{'-':>30}"
+        if len(sizes) > 1:
+            a, b = results[sizes[-2]].get(stage), results[sizes[-1]].get(stage)
+            ratio = math.log(posts[sizes[-1]] / posts[sizes[-2]])
+            if a and b:
+                line += f"{math.log(b['seconds'] / a['seconds']) / ratio:>11.2f}"
+                line += f"{math.log(b['peak_mb'] / a['peak_mb']) / ratio:>10.2f}"
+        print(line)
+    sized = [size for size in sizes if "analyze" in results[size] and "report_mb" in results[size]["analyze"]]
+    if sized:
+        print("\nreport size (analyze): " + ", ".join(
+            f"{size:,} posts: {results[size]['analyze']['report_mb']:.2f} MB" for size in sized))
+    print("\nexponents: log(time ratio) / log(posts ratio) between the two largest sizes (1.0: linear)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="3000,10000", help="original posts per store, comma-separated")
+    parser.add_argument("--stages", default=",".join(STAGES), help=f"some of {','.join(STAGES)}")
+    parser.add_argument("--stage", help=argparse.SUPPRESS)
+    parser.add_argument("--store", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.stage:
+        Path(arguments.result).write_text(json.dumps(run_stage(arguments.stage, arguments.store, arguments.out)))
+    else:
+        wanted = [stage.strip() for stage in arguments.stages.split(",") if stage.strip()]
+        unknown = set(wanted) - set(STAGES)
+        if unknown:
+            parser.error(f"unknown stage(s) {sorted(unknown)}; choose from {', '.join(STAGES)}")
+        main([int(size) for size in arguments.sizes.split(",")], [s for s in STAGES if s in wanted])
