@@ -92,6 +92,17 @@ class Corpus:
             raise ConfigurationError(f"unknown table {name!r}; expected one of {self.table_names()}")
         return getattr(self, name)
 
+    def __repr__(self) -> str:
+        """One line: the row count of each table and the corpus's name (not every column of every table).
+
+        Examples:
+            >>> Corpus.from_records(posts=[{"post_id": "p1", "text": "hi"}], metadata={"name": "toy"})
+            Corpus('toy': 1 posts, 0 users, 0 interactions, 0 edges, 0 labels, 0 rejects)
+        """
+        name = self.metadata.get("name") or self.metadata.get("dataset")
+        counts = ", ".join(f"{count:,} {table}" for table, count in self.counts().items())
+        return f"Corpus({name!r}: {counts})" if name else f"Corpus({counts})"
+
     def counts(self) -> dict[str, int]:
         """Row counts per table."""
         return {name: self.table(name).num_rows for name in self.table_names()}
