@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
+from socialfusion.store._base import sql_string
 from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
@@ -462,10 +463,6 @@ def write_profiles(store: Store, profiles: pa.Table) -> int:
     return store.write(PROFILES_TABLE, profiles, mode="overwrite")
 
 
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def similar_users(store: Store, user_id: str, k: int = 10, *, exact: bool = False) -> pa.Table:
     """The ``k`` users whose profile embeddings are closest (cosine) to ``user_id``'s.
 
@@ -490,13 +487,13 @@ def similar_users(store: Store, user_id: str, k: int = 10, *, exact: bool = Fals
     if PROFILES_TABLE not in store.tables():
         raise DataError(f"store {store.uri!r} has no {PROFILES_TABLE} table; build it with: "
                         f"socialfusion profiles build --store {store.uri}")
-    rows = store.read(PROFILES_TABLE, where=f"user_id = {_quoted(user_id)}", columns=["vector", "embedding_missing"])
+    rows = store.read(PROFILES_TABLE, where=f"user_id = {sql_string(user_id)}", columns=["vector", "embedding_missing"])
     if rows.num_rows == 0:
         raise DataError(f"user {user_id!r} has no profile in {store.uri!r}; check the id")
     if rows.column("embedding_missing")[0].as_py():
         raise DataError(f"user {user_id!r} has no text to embed, so no similar users can be found by content")
     query = np.asarray(rows.column("vector")[0].as_py(), np.float32)
-    where = f"embedding_missing = false AND user_id != {_quoted(user_id)}"
+    where = f"embedding_missing = false AND user_id != {sql_string(user_id)}"
     if not exact:
         try:
             found = store.search(PROFILES_TABLE, query, k=k, where=where)
