@@ -76,12 +76,14 @@ def load_corpus(path: Path) -> Corpus:
     return Corpus.from_store(existing_store(path))
 
 
-def parse_pairs(pairs: list[str] | None, option: str, form: str = "NAME=VALUE") -> dict[str, str]:
-    """``NAME=VALUE`` option values (repeatable options) as a dict; a value without ``=`` is a usage error."""
+def parse_pairs(pairs: list[str] | None, option: str, form: str = "NAME=VALUE", *,
+                value_required: bool = False) -> dict[str, str]:
+    """``NAME=VALUE`` option values (repeatable options) as a dict; a value without ``=`` (or, with
+    ``value_required``, with nothing after it) is a usage error."""
     parsed = {}
     for pair in pairs or []:
         name, separator, value = pair.partition("=")
-        if not separator or not name.strip():
+        if not separator or not name.strip() or (value_required and not value.strip()):
             raise typer.BadParameter(f"expected {form}, got {pair!r}", param_hint=option)
         parsed[name.strip()] = value.strip()
     return parsed

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, NewStoreOption, console, fail
+from socialfusion.cli._shared import JsonOption, NewStoreOption, console, fail, parse_pairs
 from socialfusion.cli.corpus_commands import SCRUB_HELP
 from socialfusion.exceptions import SocialFusionError
 
@@ -68,9 +68,9 @@ def load(
     if task is not None:
         options["name" if name == "diffusion-cascades" else "task"] = task
     if checksum:
-        options["checksums"] = _pairs(checksum, "--checksum", "PATH=SHA256")
+        options["checksums"] = parse_pairs(checksum, "--checksum", "PATH=SHA256", value_required=True)
     if extra_split:
-        options["extra_splits"] = _pairs(extra_split, "--extra-split", "SPLIT=PATH")
+        options["extra_splits"] = parse_pairs(extra_split, "--extra-split", "SPLIT=PATH", value_required=True)
     if extra_labels:
         options["extra_labels"] = extra_labels
     try:
@@ -89,13 +89,3 @@ def load(
         console.print(f"[yellow]unverified:[/yellow] {path} is not in MANIFEST.sha256 and had no --checksum "
                       f"(its sha256 now: {digest})")
 
-
-def _pairs(values: list[str], option: str, form: str) -> dict[str, str]:
-    """``KEY=VALUE`` option values as a dict."""
-    pairs = {}
-    for value in values:
-        key, separator, item = value.partition("=")
-        if not separator or not key or not item:
-            raise typer.BadParameter(f"expected {form}, got {value!r}", param_hint=option)
-        pairs[key] = item
-    return pairs
