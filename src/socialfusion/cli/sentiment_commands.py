@@ -11,7 +11,15 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
+from socialfusion.cli._shared import (
+    JsonOption,
+    StageProgress,
+    StoreOption,
+    console,
+    existing_store,
+    fail,
+    parse_pairs,
+)
 from socialfusion.exceptions import SocialFusionError
 
 errors = Console(stderr=True)
@@ -45,15 +53,7 @@ def _split(value: str) -> str | None:
 def _parse_encoders(value: str | None) -> dict[str, str] | None:
     if not value:
         return None
-    encoders = {}
-    for pair in value.split(","):
-        if not pair.strip():
-            continue
-        if "=" not in pair:
-            raise typer.BadParameter(f"expected MODALITY=ENCODER, got {pair.strip()!r}", param_hint="--encoders")
-        modality, encoder = pair.split("=", 1)
-        encoders[modality.strip()] = encoder.strip()
-    return encoders
+    return parse_pairs([pair for pair in value.split(",") if pair.strip()], "--encoders", "MODALITY=ENCODER")
 
 
 
