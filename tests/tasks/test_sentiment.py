@@ -683,3 +683,11 @@ def test_one_modality_can_concatenate_several_encoders(tmp_path):
     assert reloaded.predict(store).column("label").to_pylist() == model.predict(store).column("label").to_pylist()
     with pytest.raises(ConfigurationError, match="unknown"):
         SentimentModel(encoders={"text": "text/lexicon+text/nope"}).fit(store, split=None)
+
+
+def test_new_texts_are_encoded_where_the_model_can_read_text_and_absent_elsewhere(synthetic, fused):
+    store, _ = synthetic
+    features = fused.text_features(["I love this, what a wonderful day!", "awful, I hate it"], store)
+
+    assert features.present_counts() == {"image": 0, "lexicon": 2}  # no image for a typed text
+    assert fused.predict_features(features).column("label").to_pylist() == ["positive", "negative"]

@@ -7,7 +7,6 @@ import threading
 from pathlib import Path
 from typing import Literal
 
-import numpy as np
 from pydantic import Field, field_validator
 
 from socialfusion.app._common import Params, Result, local_folder
@@ -47,13 +46,6 @@ def _load_model(path: str, modified: float):
     return SentimentModel.load(path)
 
 
-@functools.lru_cache(maxsize=8)
-def _encoder(name: str):
-    from socialfusion.encoders import get_encoder
-
-    return get_encoder(name)
-
-
 class SentimentParams(Params):
     """A text whose sentiment to predict."""
 
@@ -71,31 +63,6 @@ class SentimentResult(Result):
     model: str = Field(description="'lexicon', or the trained model's fusion.")
 
 
-def _text_features(model, store: Store, text: str):
-    """The model's features of one new text: text modalities encoded, the others absent (as for a text post)."""
-    from socialfusion.encoders import encoder_info
-    from socialfusion.featurize import encoder_parts, feature_table, join_encoded
-    from socialfusion.learn import ModalityFeatures
-
-    vectors, present = {}, {}
-    for modality, name in model.encoders_.items():
-        parts = []
-        for part in encoder_parts(name):  # a joined name concatenates its encoders' features
-            encoder = _encoder(part) if encoder_info(part)["modality"] == "text" else None
-            if encoder is None or hasattr(encoder, "fit"):  # a corpus-fitted encoder cannot embed a new text
-                parts = None
-                break
-            parts.append(encoder.encode([text]))
-        if parts:
-            encoded = join_encoded(parts)
-            vectors[modality], present[modality] = encoded.vectors, ~np.asarray(encoded.missing, bool)
-        else:
-            dim = sum(store.read(feature_table(part), where="false").schema.field("vector").type.list_size
-                      for part in encoder_parts(name))
-            vectors[modality], present[modality] = np.zeros((1, dim), np.float32), np.zeros(1, bool)
-    return ModalityFeatures(vectors, present)
-
-
 def predict_sentiment(store: Store, params: SentimentParams) -> SentimentResult:
     """The sentiment of a new text: the store's trained model when it has one (``train_sentiment``) and can read
     the text, else the lexicons (``socialfusion.tasks.sentiment.lexicon_sentiment``).
@@ -107,7 +74,7 @@ def predict_sentiment(store: Store, params: SentimentParams) -> SentimentResult:
         with _MODEL_LOCK:
             model = _load_model(str(path), (path / "sentiment_model.json").stat().st_mtime)
         if model.encoders_ is not None:
-            features = _text_features(model, store, params.text)
+            features = model.text_features([params.text], store)
             if features.usable()[0]:
                 row = model.predict_features(features).to_pylist()[0]
                 probabilities = {name[2:]: float(value) for name, value in row.items() if name.startswith("p_")}

@@ -852,6 +852,54 @@ class SentimentModel(_Evaluates):
         self._check_fitted()
         return np.asarray(self.classifier_.predict_proba(features), np.float64)
 
+    def text_features(self, texts: Sequence[str], store: Store) -> ModalityFeatures:
+        """The model's features of new texts that are in no store (a text typed into the service).
+
+        Each modality whose encoders all read text and need no corpus fit is encoded; the others are absent, as
+        for a text post (their widths are read from the store's feature tables). Encoders are loaded once per
+        model and kept.
+
+        Args:
+            texts: ``n`` texts.
+            store: the store the model was trained on (for the widths of the modalities it cannot encode).
+
+        Returns:
+            ``n`` items, for ``predict_features``.
+
+        Raises:
+            ConfigurationError: the model was fitted on features without encoders (``encoders_`` is None).
+        """
+        from socialfusion.encoders import encoder_info, get_encoder
+        from socialfusion.featurize import encoder_parts, feature_table, join_encoded
+        from socialfusion.learn import ModalityFeatures
+
+        self._check_fitted()
+        if self.encoders_ is None:
+            raise ConfigurationError("this model was fitted on features, not encoders: it cannot encode new texts")
+        loaded = self.__dict__.setdefault("_text_encoders", {})
+        texts = list(texts)
+        vectors, present = {}, {}
+        for modality, name in self.encoders_.items():
+            parts = []
+            for part in encoder_parts(name):  # a joined name concatenates its encoders' features
+                if encoder_info(part)["modality"] != "text":
+                    parts = None
+                    break
+                encoder = loaded.get(part) or loaded.setdefault(part, get_encoder(part))
+                if hasattr(encoder, "fit"):  # a corpus-fitted encoder cannot embed a new text
+                    parts = None
+                    break
+                parts.append(encoder.encode(texts))
+            if parts:
+                encoded = join_encoded(parts)
+                vectors[modality], present[modality] = encoded.vectors, ~np.asarray(encoded.missing, bool)
+            else:
+                dim = sum(store.read(feature_table(part), where="false").schema.field("vector").type.list_size
+                          for part in encoder_parts(name))
+                vectors[modality] = np.zeros((len(texts), dim), np.float32)
+                present[modality] = np.zeros(len(texts), bool)
+        return ModalityFeatures(vectors, present)
+
     def predict_features(self, features: ModalityFeatures) -> pa.Table:
         """Predictions for ready features.
 
