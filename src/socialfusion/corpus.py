@@ -177,12 +177,19 @@ def resolve_mentions(posts: pa.Table, users: pa.Table) -> pa.Table:
     user_of = {handle: next(iter(ids)) for handle, ids in owners.items() if len(ids) == 1}
     if not user_of:
         return posts
-    resolved = [None if mentions is None else [user_of.get(_handle_key(value), value) if value else value
-                                               for value in mentions]
-                for mentions in posts.column("mentions").to_pylist()]
+    mentions = posts.column("mentions").combine_chunks()
+    if not isinstance(mentions, pa.ListArray):
+        mentions = mentions.cast(pa.list_(pa.string()))
+    first, last = mentions.offsets[0].as_py(), mentions.offsets[-1].as_py()
+    values = mentions.values.slice(first, last - first)  # each distinct handle resolved once
+    distinct = pc.unique(values)
+    resolved = pa.array([user_of.get(_handle_key(value), value) if value else value for value in distinct.to_pylist()],
+                        pa.string()).take(pc.index_in(values, distinct))
+    offsets = pc.subtract(mentions.offsets, mentions.offsets[0])
+    resolved = pa.ListArray.from_arrays(offsets, resolved, mask=mentions.is_null())
     position = posts.column_names.index("mentions")
     return posts.set_column(position, posts.schema.field("mentions"),
-                            pa.array(resolved, posts.schema.field("mentions").type))
+                            resolved.cast(posts.schema.field("mentions").type))
 
 
 # -- building tables column by column ------------------------------------------------------------------------------

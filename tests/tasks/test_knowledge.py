@@ -380,3 +380,35 @@ def test_sampled_entities_find_the_same_top_entities_as_all_posts():
     assert top(sampled)[0] == top(full)[0] and len(set(top(full)) & set(top(sampled))) >= 4
     section = knowledge_section(sampled, entity_posts=sampled_posts.num_rows)
     assert f"a sample of {sampled_posts.num_rows:,} of {posts.num_rows:,} posts" in render_report([section], title="t")
+
+
+def test_mentions_resolve_on_sliced_tables_with_missing_lists():
+    from socialfusion.corpus import resolve_mentions
+
+    posts = pa.table({"post_id": ["p0", "p1", "p2", "p3"],
+                      "mentions": [["@Sky"], None, ["@sky", "ghost", ""], []]}).slice(1)
+    users = pa.table({"user_id": ["u7"], "handle": ["sky"]})
+    assert resolve_mentions(posts, users).column("mentions").to_pylist() == [None, ["u7", "ghost", ""], []]
+
+
+def test_graph_counts_match_a_post_by_post_count():
+    """The columnar build against a plain recount: item counts, co-occurrence weights and PMI, authorship."""
+    posts = pa.table({"post_id": ["p1", "p2", "p3", "p4"], "text": ["a", "b", "c", "d"],
+                      "author_id": ["u1", "u2", "u1", None],
+                      "hashtags": [["AI", "ml"], ["ai"], ["ml", "ai", "AI"], ["ml"]],
+                      "mentions": [["u2"], [], ["u1"], None], "urls": [None, ["http://x.org/a"], [], []]})
+    graph = KnowledgeGraph.build(posts, no_entities())
+    edges = {(row["source"], row["target"], row["relation"]): row for row in graph.edges.to_pylist()}
+    assert edges[("hashtag:ai", "hashtag:ml", "co_occurs")]["weight"] == 2
+    assert edges[("hashtag:ai", "hashtag:ml", "co_occurs")]["pmi"] == pytest.approx(math.log(2 * 4 / (3 * 3)))
+    assert edges[("user:u1", "hashtag:ai", "posted")]["weight"] == 2
+    assert edges[("user:u1", "user:u2", "mentions")]["weight"] == 1
+    assert ("user:u1", "user:u1", "mentions") not in edges  # no mention of oneself
+    assert edges[("user:u2", "domain:x.org", "links_to")]["weight"] == 1
+    posts_of = dict(zip(graph.nodes.column("node_id").to_pylist(), graph.nodes.column("posts").to_pylist()))
+    assert posts_of == {"hashtag:ai": 3, "hashtag:ml": 3, "user:u1": 3, "user:u2": 2, "domain:x.org": 1}
+    with_posts = KnowledgeGraph.build(posts, no_entities(), include_posts=True)
+    relations = {(row["source"], row["target"]): row["relation"] for row in with_posts.edges.to_pylist()}
+    assert relations[("user:u1", "post:p1")] == "wrote"
+    assert relations[("post:p2", "domain:x.org")] == "links_to"
+    assert ("user:u2", "domain:x.org") not in relations  # the post links, not its author, when posts are nodes

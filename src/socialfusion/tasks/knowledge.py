@@ -38,7 +38,6 @@ import unicodedata
 import warnings
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from itertools import combinations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
@@ -402,10 +401,71 @@ def _domain(url: str) -> str | None:
     return host.removeprefix("www.") if host else None
 
 
-def _list_column(posts: pa.Table, name: str) -> list[list[str]]:
-    if name not in posts.column_names:
-        return [[] for _ in range(posts.num_rows)]
-    return [values or [] for values in posts.column(name).to_pylist()]
+def _hashtag_item(tag: str) -> str:
+    return f"hashtag:{tag.strip().lstrip('#＃').strip().lower()}"
+
+
+def _mention_item(user: str) -> str:
+    return f"user:{user.strip().lstrip('@＠').strip()}"
+
+
+def _domain_item(url: str) -> str | None:
+    host = _domain(url)
+    return f"domain:{host}" if host else None
+
+
+# item kind -> (posts column, how one value becomes a node id); entities come from their own table
+_LIST_ITEMS = {"hashtag": ("hashtags", _hashtag_item), "mention": ("mentions", _mention_item),
+               "domain": ("urls", _domain_item)}
+
+
+def _listed_items(posts: pa.Table, column: str, to_item: Any) -> tuple[np.ndarray, pa.Array]:
+    """(post position, node id) of every value of a list column, each distinct value converted once."""
+    if column not in posts.column_names or posts.num_rows == 0:
+        return np.zeros(0, dtype=np.int64), pa.array([], pa.string())
+    lists = posts.column(column).combine_chunks()
+    values = pc.list_flatten(lists)
+    positions = pc.list_parent_indices(lists).to_numpy()
+    distinct = pc.unique(values)
+    converted = pa.array([to_item(value) if value else None for value in distinct.to_pylist()], pa.string())
+    items = converted.take(pc.index_in(values, distinct))
+    return positions, items
+
+
+def _post_item_rows(posts: pa.Table, entities: pa.Table | None, kinds: Sequence[str]) -> pa.Table:
+    """``post_items`` as ``position`` (the post's row in ``posts``), ``item``, ``kind``: each (post, item) once,
+    in post order, a post's items in the order entities, hashtags, mentions, domains (the first kind wins)."""
+    post_ids = posts.column("post_id").combine_chunks() if posts.num_rows else pa.array([], pa.string())
+    positions: list[np.ndarray] = []
+    items: list[pa.Array] = []
+    item_kinds: list[str] = []
+    if "entity" in kinds and entities is not None and entities.num_rows:
+        found = pc.index_in(entities.column("post_id"), post_ids)  # null: a post not in ``posts``
+        known = pc.is_valid(found)
+        names = pc.binary_join_element_wise(entities.column("type"), entities.column("entity"), ":")
+        positions.append(found.filter(known).to_numpy().astype(np.int64))
+        items.append(names.filter(known).combine_chunks())
+        item_kinds.append("entity")
+    for kind, (column, to_item) in _LIST_ITEMS.items():
+        if kind in kinds:
+            kind_positions, kind_items = _listed_items(posts, column, to_item)
+            positions.append(kind_positions)
+            items.append(kind_items)
+            item_kinds.append(kind)
+    if not positions:
+        return pa.table({"position": pa.array([], pa.int64()), "item": pa.array([], pa.string()),
+                         "kind": pa.array([], pa.string())})
+    table = pa.table({
+        "position": np.concatenate(positions),
+        "item": pa.concat_arrays([array.cast(pa.string()) for array in items]),
+        "kind": pa.array(np.repeat(item_kinds, [len(array) for array in positions]).tolist(), pa.string()),
+    })
+    table = table.filter(pc.and_(pc.is_valid(table.column("item")),
+                                 pc.invert(pc.ends_with(table.column("item"), ":"))))
+    order = np.argsort(table.column("position").to_numpy(), kind="stable")  # post order; within a post, as listed
+    table = table.take(order).append_column("order", pa.array(np.arange(table.num_rows)))
+    first = table.group_by(["position", "item"], use_threads=False).aggregate([("order", "min")])
+    return table.take(np.sort(first.column("order_min").to_numpy())).drop_columns(["order"])
 
 
 def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequence[str] = ITEM_KINDS,
@@ -446,30 +506,12 @@ def post_items(posts: pa.Table, entities: pa.Table | None = None, *, kinds: Sequ
         from socialfusion.corpus import resolve_mentions
 
         posts = resolve_mentions(posts, users)
-    post_ids = posts.column("post_id").to_pylist()
-    per_post: list[dict[str, str]] = [{} for _ in post_ids]  # item -> kind, in insertion order
-    if "entity" in kinds:
-        if entities is None:
-            entities = extract_entities(posts)
-        position = {post_id: index for index, post_id in enumerate(post_ids)}
-        for row in entities.select(["post_id", "entity", "type"]).to_pylist():
-            if row["post_id"] in position:
-                per_post[position[row["post_id"]]].setdefault(f"{row['type']}:{row['entity']}", "entity")
-    sources = {"hashtag": ("hashtags", lambda tag: f"hashtag:{tag.strip().lstrip('#＃').strip().lower()}"),
-               "mention": ("mentions", lambda user: f"user:{user.strip().lstrip('@＠').strip()}"),
-               "domain": ("urls", lambda url: f"domain:{_domain(url)}" if _domain(url) else None)}
-    for kind in ("hashtag", "mention", "domain"):
-        if kind not in kinds:
-            continue
-        column, to_item = sources[kind]
-        for index, values in enumerate(_list_column(posts, column)):
-            for value in values:
-                item = to_item(value) if value else None
-                if item and not item.endswith(":"):
-                    per_post[index].setdefault(item, kind)
-    rows = [{"post_id": post_id, "item": item, "kind": kind}
-            for post_id, items in zip(post_ids, per_post, strict=True) for item, kind in items.items()]
-    return pa.Table.from_pylist(rows, schema=ITEM_SCHEMA)
+    if "entity" in kinds and entities is None:
+        entities = extract_entities(posts)
+    rows = _post_item_rows(posts, entities, kinds)
+    post_ids = posts.column("post_id").combine_chunks() if posts.num_rows else pa.array([], pa.string())
+    return pa.table({"post_id": post_ids.take(rows.column("position")), "item": rows.column("item"),
+                     "kind": rows.column("kind")}, schema=ITEM_SCHEMA)
 
 
 def _split_node(node_id: str) -> tuple[str, str]:
@@ -494,6 +536,47 @@ def node_label(node_id: str) -> str:
     if node_type in ENTITY_TYPES:
         return f"{label} ({node_type})"
     return label if node_type in ("domain", "post") else node_id
+
+
+def _node_ids(node_type: str, values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``"{node_type}:{value}"`` per value (null stays null)."""
+    values = values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    return pc.binary_join_element_wise(pa.array([f"{node_type}:"] * len(values), pa.string()), values.cast(pa.string()),
+                                       "")
+
+
+def _count(values: pa.Array | pa.ChunkedArray) -> pa.Table:
+    """``value, count``: how often each value occurs."""
+    counts = pc.value_counts(values) if len(values) else pa.StructArray.from_arrays(
+        [pa.array([], pa.string()), pa.array([], pa.int64())], ["values", "counts"])
+    return pa.table({"value": counts.field("values").cast(pa.string()), "count": counts.field("counts")})
+
+
+def _relation_edges(sources: pa.Array, targets: pa.Array, relations: pa.Array, keep: pa.Array) -> pa.Table:
+    """Edges ``source, target, relation, weight, pmi`` counting the kept (source, target, relation) rows."""
+    table = pa.table({"source": sources, "target": targets, "relation": relations}).filter(keep)
+    grouped = table.group_by(["source", "target", "relation"], use_threads=False).aggregate([([], "count_all")])
+    return pa.table({"source": grouped.column("source"), "target": grouped.column("target"),
+                     "relation": grouped.column("relation"),
+                     "weight": grouped.column("count_all").cast(pa.float64()),
+                     "pmi": pa.nulls(grouped.num_rows, pa.float64())})
+
+
+def _co_occurrences(rows: pa.Table, item_posts: pa.Table, n_posts: int) -> pa.Table:
+    """``co_occurs`` edges between every two items of one post (``source < target``), weighted by posts, with
+    ``pmi = ln(n_ab * n / (n_a * n_b))``."""
+    pairs = rows.select(["position", "item"])
+    pairs = pairs.join(pairs.rename_columns(["position", "other"]), keys="position", use_threads=False)
+    pairs = pairs.filter(pc.less(pairs.column("item"), pairs.column("other")))
+    edges = _relation_edges(pairs.column("item"), pairs.column("other"),
+                            pa.array(["co_occurs"] * pairs.num_rows, pa.string()),
+                            pa.array(np.ones(pairs.num_rows, dtype=bool)))
+    carried = item_posts.column("count").combine_chunks()
+    n_source = carried.take(pc.index_in(edges.column("source"), item_posts.column("value"))).to_numpy().astype(float)
+    n_target = carried.take(pc.index_in(edges.column("target"), item_posts.column("value"))).to_numpy().astype(float)
+    pmi = np.log(edges.column("weight").to_numpy() * n_posts / (n_source * n_target)) if edges.num_rows \
+        else np.zeros(0)
+    return edges.set_column(edges.schema.get_field_index("pmi"), "pmi", pa.array(pmi, pa.float64()))
 
 
 class KnowledgeGraph:
@@ -568,48 +651,44 @@ class KnowledgeGraph:
         _require_columns(posts, ("post_id", "text"), "KnowledgeGraph.build")
         if entities is None:
             entities = extract_entities(posts, languages=languages)
-        items = post_items(posts, entities, users=users)
-        post_ids = posts.column("post_id").to_pylist()
-        authors = posts.column("author_id").to_pylist() if "author_id" in posts.column_names else [None] * len(post_ids)
-        by_post: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for row in items.to_pylist():
-            by_post[row["post_id"]].append((row["item"], row["kind"]))
-        node_posts: Counter[str] = Counter()  # posts carrying or written by the node
-        item_posts: Counter[str] = Counter()  # posts carrying the item, what PMI counts
-        weights: Counter[tuple[str, str, str]] = Counter()
-        for post_id, author in zip(post_ids, authors, strict=True):
-            carried = by_post.get(post_id, [])
-            names = sorted({item for item, _ in carried})
-            node_posts.update(names)
-            item_posts.update(names)
-            weights.update((a, b, "co_occurs") for a, b in combinations(names, 2))
-            author_node = f"user:{author}" if include_authors and author is not None else None
-            post_node = f"post:{post_id}" if include_posts else None
-            if author_node:
-                node_posts[author_node] += 1
-            if post_node:
-                node_posts[post_node] += 1
-                if author_node:
-                    weights[(author_node, post_node, "wrote")] += 1
-            for item, kind in dict(carried).items():
-                if post_node:
-                    weights[(post_node, item, "links_to" if kind == "domain" else "contains")] += 1
-                if author_node and item != author_node:
-                    relation = {"mention": "mentions", "domain": "links_to"}.get(kind, "posted")
-                    if relation != "links_to" or not post_node:
-                        weights[(author_node, item, relation)] += 1
-        n_posts = len(post_ids)
-        rows = []
-        for (source, target, relation), weight in sorted(weights.items(), key=lambda item: (item[0][2], item[0])):
-            pmi = math.log(weight * n_posts / (item_posts[source] * item_posts[target])) \
-                if relation == "co_occurs" else None
-            rows.append({"source": source, "target": target, "relation": relation, "weight": float(weight),
-                         "pmi": pmi})
-        node_ids = sorted(node_posts)
-        nodes = pa.table({"node_id": node_ids, "label": [_split_node(node)[1] for node in node_ids],
-                          "type": [_split_node(node)[0] for node in node_ids],
-                          "posts": [node_posts[node] for node in node_ids]}, schema=NODE_SCHEMA)
-        return cls(nodes, pa.Table.from_pylist(rows, schema=EDGE_SCHEMA), n_posts=n_posts)
+        if users is not None:
+            from socialfusion.corpus import resolve_mentions
+
+            posts = resolve_mentions(posts, users)
+        rows = _post_item_rows(posts, entities, ITEM_KINDS)
+        post_ids = posts.column("post_id").combine_chunks() if posts.num_rows else pa.array([], pa.string())
+        authors = _node_ids("user", posts.column("author_id") if include_authors and "author_id" in posts.column_names
+                            else pa.nulls(posts.num_rows, pa.string()))
+        post_nodes = _node_ids("post", post_ids) if include_posts else pa.nulls(posts.num_rows, pa.string())
+        item_posts = _count(rows.column("item"))  # posts carrying each item: what PMI counts
+        edges = [_co_occurrences(rows, item_posts, posts.num_rows)]
+        row_authors = authors.take(rows.column("position"))
+        relation = pc.if_else(pc.equal(rows.column("kind"), "mention"), "mentions",
+                              pc.if_else(pc.equal(rows.column("kind"), "domain"), "links_to", "posted"))
+        authored = pc.and_(pc.is_valid(row_authors), pc.not_equal(rows.column("item"), row_authors))
+        if include_posts:  # a post's link is the post's relation, not its author's
+            authored = pc.and_(authored, pc.not_equal(relation, "links_to"))
+        edges.append(_relation_edges(row_authors, rows.column("item"), relation, authored))
+        if include_posts:
+            edges.append(_relation_edges(authors, post_nodes, pa.array(["wrote"] * posts.num_rows, pa.string()),
+                                         pc.is_valid(authors)))
+            contains = pc.if_else(pc.equal(rows.column("kind"), "domain"), "links_to", "contains")
+            edges.append(_relation_edges(post_nodes.take(rows.column("position")), rows.column("item"), contains,
+                                         pa.array(np.ones(rows.num_rows, dtype=bool))))
+        edge_table = pa.concat_tables(edges).sort_by([("relation", "ascending"), ("source", "ascending"),
+                                                      ("target", "ascending")])
+        node_posts = pa.concat_tables([item_posts, _count(authors.drop_null()), _count(post_nodes.drop_null())])
+        node_posts = node_posts.group_by("value", use_threads=False).aggregate([("count", "sum")]).sort_by("value")
+        node_ids = node_posts.column("value")
+        has_type = pc.match_substring(node_ids, ":")
+        nodes = pa.table({
+            "node_id": node_ids,
+            "label": pc.if_else(has_type, pc.replace_substring_regex(node_ids, "^[^:]*:", "", max_replacements=1),
+                                ""),
+            "type": pc.replace_substring_regex(node_ids, "(?s):.*$", "", max_replacements=1),
+            "posts": node_posts.column("count_sum"),
+        }, schema=NODE_SCHEMA)
+        return cls(nodes, edge_table.cast(EDGE_SCHEMA), n_posts=posts.num_rows)
 
     # ---- queries -------------------------------------------------------------------------------------------------
 
