@@ -456,10 +456,11 @@ def _recommendation(corpus: Corpus) -> Any:
     split = split_interactions(corpus, kind="like")
     test = _users_sample(split.test, MAX_EVALUATION_USERS)
     components = {"ALS": ALSRecommender, "item kNN": ItemKNNRecommender, "social": SocialRecommender}
-    evaluation = {}
-    for name, model in {"popularity": PopularityRecommender(), **{n: c() for n, c in components.items()}}.items():
-        evaluation[name] = evaluate_recommender(model.fit(split.train, edges=corpus.edges), test)
-    hybrid = HybridRecommender({name: component() for name, component in components.items()},
+    models = {"popularity": PopularityRecommender(), **{name: make() for name, make in components.items()}}
+    fitted = {name: model.fit(split.train, edges=corpus.edges) for name, model in models.items()}
+    evaluation = {name: evaluate_recommender(model, test) for name, model in fitted.items()}
+    # the hybrid blends the components fitted above (same training likes): each model is fitted once
+    hybrid = HybridRecommender({name: fitted[name] for name in components}, prefitted=True,
                                max_tune_users=MAX_EVALUATION_USERS)
     hybrid.fit(split.train, validation=split.validation, edges=corpus.edges)
     evaluation["hybrid (weights tuned on validation)"] = evaluate_recommender(hybrid, test)
