@@ -47,6 +47,7 @@ Examples:
 from __future__ import annotations
 
 import functools
+import itertools
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -346,20 +347,49 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int,
             times_array.copy())
 
 
-def _interest_match(view: _CorpusView, vectors: np.ndarray, missing: np.ndarray, user: np.ndarray,
+_PROFILE_CHUNK_ROWS = 32_768  # history rows summed at a time by _interest_match: bounds its memory at any size
+
+
+def _unit_rows(vectors: Any, rows: np.ndarray) -> np.ndarray:
+    """Rows of a dense or scipy-sparse matrix, dense float64, scaled to unit length (zero rows stay zero)."""
+    picked = vectors[rows]
+    picked = np.asarray(picked.todense() if hasattr(picked, "todense") else picked, np.float64)
+    return picked / np.maximum(np.linalg.norm(picked, axis=1, keepdims=True), 1e-12)
+
+
+def _interest_match(view: _CorpusView, vectors: Any, missing: np.ndarray, user: np.ndarray,
                     post: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Cosine between the mean vector of what each user wrote or engaged with before ``at`` and the post's vector."""
+    """Cosine between the mean vector of what each user wrote or engaged with before ``at`` and the post's vector.
+
+    ``vectors`` (one row per post) may be dense or scipy-sparse. The users' histories are summed a block of users at
+    a time (about ``_PROFILE_CHUNK_ROWS`` history rows), so memory stays bounded whatever the corpus size.
+    """
     actions = view.actions
     keep = ~missing[actions.post]
     items = actions.post[keep]
     history = _History(actions.user[keep], actions.at[keep], at)
-    normalised = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-    cumulative = np.vstack([np.zeros((1, vectors.shape[1])), np.cumsum(normalised[items[history.order]], axis=0)])
     start, end = history.bounds(user, at)
-    profile = cumulative[end] - cumulative[start]
-    norms = np.linalg.norm(profile, axis=1)
-    similarity = np.einsum("ij,ij->i", profile, normalised[post]) / np.maximum(norms, 1e-12)
-    return np.where((norms > 0) & ~missing[post], similarity, 0.0)
+    sorted_users = actions.user[keep][history.order]
+    # block edges on user boundaries: each example's history [start, end) lies inside one user's rows, so one block
+    boundaries = np.flatnonzero(np.diff(sorted_users)) + 1
+    edges = [0]
+    for boundary in boundaries:
+        if boundary - edges[-1] >= _PROFILE_CHUNK_ROWS:
+            edges.append(int(boundary))
+    edges.append(len(sorted_users))
+    similarity = np.zeros(len(user))
+    block_of = np.searchsorted(edges, start, side="right") - 1
+    for block, (low, high) in enumerate(itertools.pairwise(edges)):
+        examples = np.flatnonzero((block_of == block) & (end > start))
+        if high <= low or not len(examples):
+            continue
+        summed = np.vstack([np.zeros((1, vectors.shape[1])),
+                            np.cumsum(_unit_rows(vectors, items[history.order[low:high]]), axis=0)])
+        profile = summed[end[examples] - low] - summed[start[examples] - low]
+        norms = np.linalg.norm(profile, axis=1)
+        cosine = np.einsum("ij,ij->i", profile, _unit_rows(vectors, post[examples])) / np.maximum(norms, 1e-12)
+        similarity[examples] = np.where((norms > 0) & ~missing[post[examples]], cosine, 0.0)
+    return similarity
 
 
 def engagement_examples(
@@ -453,17 +483,25 @@ def engagement_examples(
     return table.replace_schema_metadata({"kinds": ",".join(kinds), "negatives": mode})
 
 
-def _hashtag_bags(corpus: Corpus) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_posts, n_tags)`` 0/1 bags of the most used hashtags (lower-cased), and which posts have none."""
-    from collections import Counter
+def _hashtag_bags(corpus: Corpus) -> tuple[Any, np.ndarray]:
+    """``(n_posts, n_tags)`` sparse 0/1 bags of the ``_MAX_HASHTAGS`` most used hashtags (lower-cased; posts
+    carrying the tag, ties by first use), and which posts have none."""
+    from scipy import sparse
 
-    tags = [{tag.lower() for tag in row or []} for row in corpus.posts.column("hashtags").to_pylist()]
-    vocabulary = [tag for tag, _ in Counter(tag for row in tags for tag in row).most_common(_MAX_HASHTAGS)]
-    column = {tag: index for index, tag in enumerate(vocabulary)}
-    bags = np.zeros((len(tags), max(len(vocabulary), 1)))
-    for row, found in enumerate(tags):
-        bags[row, [column[tag] for tag in found if tag in column]] = 1.0
-    return bags, bags.sum(axis=1) == 0
+    lists = corpus.posts.column("hashtags").combine_chunks()
+    written = pa.table({"row": pc.list_parent_indices(lists), "tag": pc.utf8_lower(pc.list_flatten(lists))})
+    written = written.append_column("order", pa.array(np.arange(written.num_rows))).filter(
+        pc.is_valid(written.column("tag")))
+    pairs = written.group_by(["row", "tag"], use_threads=False).aggregate([("order", "min")])  # (post, tag) once
+    per_tag = pairs.group_by("tag", use_threads=False).aggregate([("row", "count"), ("order_min", "min")])
+    vocabulary = per_tag.sort_by([("row_count", "descending"), ("order_min_min", "ascending")]).column("tag")[
+        :_MAX_HASHTAGS]
+    column = pc.index_in(pairs.column("tag"), vocabulary)
+    found = pc.is_valid(column)
+    rows = pairs.column("row").filter(found).to_numpy()
+    bags = sparse.csr_matrix((np.ones(len(rows)), (rows, column.filter(found).to_numpy())),
+                             shape=(corpus.posts.num_rows, max(len(vocabulary), 1)))
+    return bags, np.diff(bags.indptr) == 0
 
 
 def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_encoder: str,
@@ -473,13 +511,13 @@ def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_e
 
     ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
         corpus, store=store, text_encoder=text_encoder)
-    position = {post_id: row for row, post_id in enumerate(ids)}
+    rows = pc.index_in(pa.array(view.post_ids, pa.string()), pa.array(list(ids), pa.string()))
+    known = pc.is_valid(rows).to_numpy(zero_copy_only=False)
+    source = rows.filter(pc.is_valid(rows)).to_numpy()
     vectors = np.zeros((len(view.post_ids), encoded.vectors.shape[1]))
     missing = np.ones(len(view.post_ids), bool)
-    for row, post_id in enumerate(view.post_ids):
-        if post_id in position:
-            vectors[row] = encoded.vectors[position[post_id]]
-            missing[row] = bool(encoded.missing[position[post_id]])
+    vectors[known] = encoded.vectors[source]
+    missing[known] = np.asarray(encoded.missing, bool)[source]
     return vectors, missing
 
 
