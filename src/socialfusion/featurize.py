@@ -35,6 +35,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialfusion.backends import RayOptions, check_engine
 from socialfusion.corpus import Corpus, modality_counts
 from socialfusion.encoders import Encoded, Encoder, encoder_info, get_encoder
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
@@ -43,6 +44,7 @@ from socialfusion.store import Store, StoredKeys
 
 __all__ = [
     "DEFAULT_ENCODERS",
+    "EncoderPlan",
     "FeatureItems",
     "FeaturizeSummary",
     "ENCODER_JOIN",
@@ -50,12 +52,16 @@ __all__ = [
     "encoder_parts",
     "join_encoded",
     "default_encoders",
+    "encode_items",
+    "encode_plan",
     "feature_table",
     "featurize",
     "fit_encoder",
     "items_for",
     "load_features",
     "modality_items",
+    "plan_encoder",
+    "write_feature_rows",
 ]
 
 logger = logging.getLogger(__name__)
@@ -284,9 +290,33 @@ def _rows(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: li
     )
 
 
-def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
-                 progress: Callable[[str, int, int], None], options: dict[str, Any]) -> EncoderRun:
-    started = time.perf_counter()
+def encode_items(encoder: Encoder, modality: str, kind: str, ids: list[str], hashes: list[str], inputs: list[Any],
+                 batch_size: int, report: Callable[[int], None] | None = None) -> pa.Table:
+    """The feature rows (``feature_schema(encoder.dim)``) of ``inputs``, encoded a few batches at a time; an item
+    that cannot be decoded is a missing row with its reason. ``report(items_done)`` is called after each step."""
+    encoded = _encode_reporting(encoder, modality, inputs, batch_size, report or (lambda done: None))
+    return _rows(encoder, modality, kind, ids, hashes, encoded)
+
+
+@dataclass
+class EncoderPlan:
+    """What one encoder has to do over a store: its items, the positions of those not cached, where rows go.
+
+    Both engines (in-process and Ray) take it from ``plan_encoder`` and write through ``write_feature_rows``,
+    so they encode the same items and store the same rows.
+    """
+
+    encoder: Encoder
+    modality: str
+    items: FeatureItems
+    table: str
+    stored: StoredKeys
+    todo: list[int]
+    run: EncoderRun
+
+
+def plan_encoder(store: Store, corpus: Corpus, name: str, options: dict[str, Any]) -> EncoderPlan:
+    """Build (and fit) encoder ``name`` and find the items whose content hash and version are not stored yet."""
     modality = encoder_info(name)["modality"]
     encoder = get_encoder(name, **options.get(name, {}))
     items = items_for(name, modality, corpus)
@@ -300,31 +330,54 @@ def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
     todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes))
             if known.get(item_id) != (content, encoder.version)]
     run.cached = run.items - len(todo)
+    return EncoderPlan(encoder, modality, items, table, stored, todo, run)
+
+
+def write_feature_rows(store: Store, plan: EncoderPlan, rows: pa.Table) -> None:
+    """Store feature rows (``_rows``) under the writer lock: new items appended, re-encoded ones upserted; count
+    them (and their missing reasons) in ``plan.run``. Writing the same rows twice stores them once."""
+    ids, hashes = rows.column("item_id").to_pylist(), rows.column("content_hash").to_pylist()
+    version = plan.encoder.version
+    with store.writer_lock():
+        # Items with no row yet are appended; only re-encoded ones (or ones another writer has stored since
+        # we looked) need the costlier upsert.
+        known = plan.stored.sync()
+        replaced = pa.array([item_id in known for item_id in ids], pa.bool_())
+        store.write(plan.table, rows.filter(pc.invert(replaced)), mode="append")
+        if pc.any(replaced).as_py():
+            store.write(plan.table, rows.filter(replaced), mode="upsert", key="record_key")
+        known.update((item_id, (content, version)) for item_id, content in zip(ids, hashes))
+        plan.stored.committed()
+    run = plan.run
+    run.encoded += rows.num_rows
+    for reason in rows.column("reason").to_pylist():
+        if reason is not None:
+            run.missing += 1
+            run.reasons[reason] = run.reasons.get(reason, 0) + 1
+
+
+def _run_encoder(store: Store, corpus: Corpus, name: str, batch_size: int,
+                 progress: Callable[[str, int, int], None], options: dict[str, Any]) -> EncoderRun:
+    started = time.perf_counter()
+    run = encode_plan(store, plan_encoder(store, corpus, name, options), batch_size, progress)
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+def encode_plan(store: Store, plan: EncoderPlan, batch_size: int,
+                progress: Callable[[str, int, int], None]) -> EncoderRun:
+    """Encode the items ``plan`` has to do in this process, writing their rows chunk by chunk."""
+    encoder, modality, items, todo, run = plan.encoder, plan.modality, plan.items, plan.todo, plan.run
+    name = run.encoder
     progress(name, run.cached, run.items)
     for offset in range(0, len(todo), CHUNK_ITEMS):
         chunk = todo[offset : offset + CHUNK_ITEMS]
         inputs = [items.inputs[i] for i in chunk]
-        encoded = _encode_reporting(encoder, modality, inputs, batch_size,
-                                    lambda done: progress(name, run.cached + run.encoded + done, run.items))
         ids, hashes = [items.ids[i] for i in chunk], [items.hashes[i] for i in chunk]
-        rows = _rows(encoder, modality, items.kind, ids, hashes, encoded)
-        with store.writer_lock():
-            # Items with no row yet are appended; only re-encoded ones (or ones another writer has stored since
-            # we looked) need the costlier upsert.
-            known = stored.sync()
-            replaced = pa.array([item_id in known for item_id in ids])
-            store.write(table, rows.filter(pc.invert(replaced)), mode="append")
-            if pc.any(replaced).as_py():
-                store.write(table, rows.filter(replaced), mode="upsert", key="record_key")
-            known.update((item_id, (content, encoder.version)) for item_id, content in zip(ids, hashes))
-            stored.committed()
-        run.encoded += len(chunk)
-        for reason in encoded.reasons:
-            if reason is not None:
-                run.missing += 1
-                run.reasons[reason] = run.reasons.get(reason, 0) + 1
+        rows = encode_items(encoder, modality, items.kind, ids, hashes, inputs, batch_size,
+                            lambda done: progress(name, run.cached + run.encoded + done, run.items))
+        write_feature_rows(store, plan, rows)
         progress(name, run.cached + run.encoded, run.items)
-    run.seconds = time.perf_counter() - started
     return run
 
 
@@ -335,6 +388,8 @@ def featurize(
     batch_size: int = 32,
     encoder_options: dict[str, dict[str, Any]] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    engine: str = "local",
+    ray_options: RayOptions | None = None,
 ) -> FeaturizeSummary:
     """Encode a store's posts and users with each encoder, skipping what the feature cache already holds.
 
@@ -345,6 +400,9 @@ def featurize(
         batch_size: items per forward pass.
         encoder_options: per-encoder constructor options, e.g. ``{"text/sentence-transformer": {"model": path}}``.
         progress: called as ``progress(encoder_name, items_done, items_total)``.
+        engine: ``"local"`` (in this process) or ``"ray"``: text and media encoders run on a pool of Ray actors
+            (``socialfusion.backends``), with the same items, keys and rows as locally.
+        ray_options: the cluster and the workers of the Ray engine (``RayOptions``; default: a local Ray runtime).
 
     Returns:
         Per encoder: items, how many were encoded and how many came from the cache, missing rows and their
@@ -354,17 +412,23 @@ def featurize(
         ConfigurationError: an unknown encoder name (before anything is encoded).
         DataError: an encoder of a modality the store has no item of, e.g. an image encoder over a text-only
             store (before anything is encoded; see ``check_encoders_have_items``).
-        MissingDependencyError: an encoder's extra is not installed.
+        MissingDependencyError: an encoder's extra is not installed (here or on the Ray workers), or Ray is not.
     """
+    check_engine(engine)
     if encoders is None:
         encoders = default_encoders(store)
     modalities = {name: encoder_info(name)["modality"] for name in encoders}  # unknown names fail before any work
     check_encoders_have_items(store, list(encoders))
+    run_encoder = _run_encoder
+    if engine == "ray":
+        from socialfusion.backends.ray_engine import RayFeaturizer
+
+        run_encoder = RayFeaturizer(ray_options or RayOptions()).run_encoder
     summary = FeaturizeSummary()
     for name in encoders:
         corpus = _corpus_for(store, modalities[name])
-        summary.runs.append(_run_encoder(store, corpus, name, batch_size, progress or (lambda *_: None),
-                                         encoder_options or {}))
+        summary.runs.append(run_encoder(store, corpus, name, batch_size, progress or (lambda *_: None),
+                                        encoder_options or {}))
         del corpus
     return summary
 

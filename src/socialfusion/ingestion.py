@@ -43,6 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion._columnar import clean_jsonl_posts
+from socialfusion.backends import RayOptions, check_engine
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SchemaValidationError
 from socialfusion.io._base import SourceRecord, get_reader, raw_preview, sniff_format
@@ -754,6 +755,8 @@ def ingest(
     id_from: str | None = None,
     workers: int | None = None,
     progress: Any = None,
+    engine: str = "local",
+    ray_options: RayOptions | None = None,
     **options: Any,
 ) -> IngestSummary:
     """Ingest files, folders or tables in memory into ``store``.
@@ -781,6 +784,11 @@ def ingest(
         workers: processes that parse and validate large line-oriented files in parallel (default: one per
             CPU; 1 reads everything in this process). Writes always happen here, in order of the file.
         progress: an optional callable ``progress(records_read)`` called as records are read.
+        engine: ``"local"`` (this process and ``workers`` local processes) or ``"ray"``: line-oriented files are
+            parsed and validated in Ray tasks, chunk by chunk (byte ranges of a large file), on the cluster of
+            ``ray_options`` (default: a local Ray runtime); rows are still deduplicated and written here, in
+            file order, so the store gets what the local engine gives it.
+        ray_options: the cluster of the Ray engine (``socialfusion.backends.RayOptions``).
         **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes,
             detect_language).
 
@@ -808,8 +816,15 @@ def ingest(
     inputs = _inputs(paths)
     check_ingest_options(format=format, table=table, constants=constants, id_from=id_from, paths=inputs,
                          media_roots=media_roots)
+    check_engine(engine)
     ingestor = Ingestor(store, constants=constants, id_from=id_from, **options)
     workers = workers or os.cpu_count() or 1
+    executor = None
+    if engine == "ray":  # every line-oriented file is parsed in Ray tasks, by byte ranges
+        from socialfusion.backends.ray_engine import RayExecutor
+
+        executor = RayExecutor(ray_options or RayOptions())
+        workers = executor.parallelism
     allowed = [Path(os.path.realpath(root)) for root in media_roots]
     report = progress or (lambda read: None)
     with _fewer_gc_pauses():
@@ -844,8 +859,10 @@ def ingest(
                 source = {"path": file_record.source, "format": name}
                 ingestor.summary.sources.append(source)
                 if hasattr(reader, "read_range"):
-                    in_parallel = workers if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
-                    _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report)
+                    large = executor is not None or path.stat().st_size >= PARALLEL_MIN_BYTES
+                    in_parallel = workers if large else 1
+                    _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report,
+                                   executor)
                 else:
                     records = reader.read(path, column_map=column_map, table=table)
                     for record in _until_failure(records, file_record.source, table, "the file"):
@@ -990,8 +1007,10 @@ def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: 
 
 
 def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path: Path, table: str,
-                   column_map: Mapping[str, str] | None, workers: int, report: Any) -> None:
-    """Clean a line-oriented file chunk by chunk, in worker processes when ``workers > 1``; write here, in order.
+                   column_map: Mapping[str, str] | None, workers: int, report: Any,
+                   executor: concurrent.futures.Executor | None = None) -> None:
+    """Clean a line-oriented file chunk by chunk, in worker processes when ``workers > 1`` (or in the tasks of
+    ``executor``, e.g. a Ray cluster's); write here, in order.
 
     At most two chunks per worker are in flight, so memory stays bounded whatever the file's size.
     """
@@ -1007,13 +1026,13 @@ def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path
         ingestor.summary.records_read += count
         report(ingestor.summary.records_read)
 
-    if workers <= 1 or len(chunks) == 1:
+    if executor is None and (workers <= 1 or len(chunks) == 1):
         for arguments in chunks:
             write(*_clean_chunk(*arguments))
         return
     context = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                                                initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with contextlib.nullcontext(executor) if executor is not None else concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         pending = iter(chunks)
         window = collections.deque(pool.submit(_clean_chunk, *arguments)
                                    for arguments in itertools.islice(pending, 2 * workers))

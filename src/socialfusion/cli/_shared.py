@@ -7,8 +7,9 @@ import datetime as dt
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,11 +26,16 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from socialfusion.app import Params
     from socialfusion.corpus import Corpus
     from socialfusion.store import Store
 
-__all__ = ["JsonOption", "NewStoreOption", "StageProgress", "StoreOption", "console", "errors", "existing_store",
-           "fail", "load_corpus", "parse_pairs", "print_rows"]
+P = TypeVar("P", bound="Params")
+R = TypeVar("R")
+
+__all__ = ["EngineOption", "JsonOption", "NewStoreOption", "RayAddressOption", "RayWorkersOption",
+           "StageProgress", "StoreOption", "console", "errors", "existing_store",
+           "fail", "load_corpus", "parameters", "parse_pairs", "print_rows", "ray_options", "run"]
 
 PIPED_WIDTH = 200
 """Columns of output that goes to a file or a pipe: Rich would cut it at 80, the width it assumes without a
@@ -50,12 +56,69 @@ StoreOption = Annotated[Path, typer.Option(
     "--store", "-s", help="Store folder; it must exist (make one with: socialfusion ingest PATH --store DIR).")]
 NewStoreOption = Annotated[Path, typer.Option("--store", "-s", help="Store folder; created when absent.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
+EngineOption = Annotated[str, typer.Option(
+    "--engine", help="Where the work runs: 'local' (this machine) or 'ray' (a Ray cluster; the 'ray' extra).")]
+RayAddressOption = Annotated[str | None, typer.Option(
+    "--ray-address", metavar="HOST:PORT", help="With --engine ray: the cluster's head (HOST:PORT, ray://HOST:PORT "
+    "or auto); default: start a local Ray runtime.")]
+RayWorkersOption = Annotated[int | None, typer.Option(
+    "--ray-workers", min=1, help="With --engine ray: workers per stage (default: as many as the cluster's CPUs).")]
+
+
+def ray_options(engine: str, address: str | None, workers: int | None):
+    """The ``RayOptions`` of the ``--engine``/``--ray-*`` options (None for the local engine); exits on a mistake."""
+    from socialfusion.backends import RayOptions, check_engine
+    from socialfusion.exceptions import ConfigurationError
+
+    try:
+        if check_engine(engine) == "local":
+            if address or workers:
+                raise ConfigurationError("--ray-address and --ray-workers need --engine ray")
+            return None
+        return RayOptions(address=address, workers=workers)
+    except ConfigurationError as error:
+        fail(error)
 
 
 def fail(error: Exception) -> None:
     """Print an error for the user (no traceback) and exit with code 2."""
     errors.print(f"[red]error:[/red] {escape(str(error))}", highlight=False)
     raise typer.Exit(code=2)
+
+
+def _option(field: str, options: dict[str, str]) -> str:
+    return options.get(field, "--" + field.replace("_", "-"))
+
+
+def parameters(model: type[P], options: dict[str, str] | None = None, /, **values: Any) -> P:
+    """The application's parameters (``model``, an ``app.Params``) from command options; a value the model refuses
+    exits with code 2 and names the option (``options`` maps a field to its option where the names differ)."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**values)
+    except ValidationError as error:
+        problems = []
+        for problem in error.errors():
+            field = next((str(part) for part in problem["loc"] if isinstance(part, str)), "")
+            option = _option(field, options or {})
+            if problem["type"] == "literal_error":
+                problems.append(f"unknown {field.replace('_', ' ')} {problem['input']!r}: {option} must be "
+                                f"{problem['ctx']['expected']}")
+            else:
+                message = problem["msg"][:1].lower() + problem["msg"][1:]
+                problems.append(f"{option}: {message} (got {problem['input']!r})")
+        fail(ValueError("; ".join(problems)))
+
+
+def run(operation: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+    """``operation(*args, **kwargs)`` (an application operation), the library's typed errors printed by ``fail``."""
+    from socialfusion.exceptions import SocialFusionError
+
+    try:
+        return operation(*args, **kwargs)
+    except SocialFusionError as error:
+        fail(error)
 
 
 def existing_store(path: Path) -> Store:

@@ -13,8 +13,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from socialfusion.cli._shared import (
+    EngineOption,
     JsonOption,
     NewStoreOption,
+    RayAddressOption,
+    RayWorkersOption,
     StageProgress,
     StoreOption,
     console,
@@ -22,6 +25,7 @@ from socialfusion.cli._shared import (
     existing_store,
     fail,
     parse_pairs,
+    ray_options,
 )
 from socialfusion.exceptions import SocialFusionError
 
@@ -60,6 +64,9 @@ def ingest(
     scrub_pii: Annotated[bool, typer.Option("--scrub-pii/--keep-pii", help=SCRUB_HELP)] = True,
     key_file: Annotated[Path | None, typer.Option("--pseudonymize-key-file", help=KEY_FILE_HELP)] = None,
     key_on_command_line: Annotated[str | None, typer.Option("--pseudonymize-key", hidden=True)] = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Ingest posts, users, interactions, edges or labels into a store (created when absent); bad records -> rejects.
@@ -77,6 +84,7 @@ def ingest(
             f"a key on the command line shows in the process list; set {KEY_ENV_VAR} or use --pseudonymize-key-file",
             param_hint="--pseudonymize-key",
         )
+    cluster = ray_options(engine, ray_address, ray_workers)
     mapping = parse_pairs(column_map, "--map", "FOREIGN=canonical")
     fixed = parse_pairs(constants, "--set", "NAME=VALUE")
     level = media_logger.level
@@ -93,8 +101,8 @@ def ingest(
             summary = run_ingest(
                 paths, target, format=format, table=table, column_map=mapping, constants=fixed, id_from=id_from,
                 media_roots=media_roots or [], batch_size=batch_size, scrub_pii=scrub_pii,
-                pseudonymize_key=pseudonymize_key, detect_language=detect_language,
-                progress=lambda n: bar.update(task, description=f"{n:,} records read"),
+                pseudonymize_key=pseudonymize_key, detect_language=detect_language, engine=engine,
+                ray_options=cluster, progress=lambda n: bar.update(task, description=f"{n:,} records read"),
             )
     except SocialFusionError as error:
         fail(error)

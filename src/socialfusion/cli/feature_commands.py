@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
+from socialfusion.cli._shared import (
+    EngineOption,
+    JsonOption,
+    RayAddressOption,
+    RayWorkersOption,
+    StageProgress,
+    StoreOption,
+    console,
+    existing_store,
+    fail,
+    ray_options,
+)
 from socialfusion.exceptions import SocialFusionError
 
 ENCODERS_HELP = ("Comma-separated encoder names (default: one fast encoder per modality the store has: "
@@ -21,16 +32,21 @@ def featurize(
     store: StoreOption = Path("socialfusion.db"),
     encoders: Annotated[str | None, typer.Option(help=ENCODERS_HELP)] = None,
     batch_size: Annotated[int, typer.Option(help="Items per forward pass.")] = 32,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Encode posts and users into feature tables, one per encoder; unchanged items come from the cache."""
     from socialfusion.featurize import featurize as run_featurize
 
+    cluster = ray_options(engine, ray_address, ray_workers)
     opened = existing_store(store)
     names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else None
     try:
         with StageProgress(quiet=as_json) as progress:
-            summary = run_featurize(opened, names, batch_size=batch_size, progress=progress)
+            summary = run_featurize(opened, names, batch_size=batch_size, progress=progress, engine=engine,
+                                    ray_options=cluster)
     except SocialFusionError as error:
         fail(error)
     if as_json:

@@ -12,13 +12,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from socialfusion.cli._shared import (
+    EngineOption,
     JsonOption,
+    RayAddressOption,
+    RayWorkersOption,
     StageProgress,
     StoreOption,
     console,
     existing_store,
     fail,
     parse_pairs,
+    ray_options,
 )
 from socialfusion.exceptions import SocialFusionError
 
@@ -171,15 +175,23 @@ def predict(
     store: StoreOption = Path("socialfusion.db"),
     task: CalibrationTaskOption = "sentiment",
     language: LanguageOption = None,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Predict the sentiment of every post and write it to the store's sentiment_predictions table."""
-    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
+    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, SentimentModel, write_predictions
 
+    cluster = ray_options(engine, ray_address, ray_workers)
     target = existing_store(store)
     try:
         with _spinner("predicting", as_json):
-            predictions = _load(model, language, target, task).predict(target)
+            predictor = _load(model, language, target, task)
+            if isinstance(predictor, SentimentModel):
+                predictions = predictor.predict(target, engine=engine, ray_options=cluster)
+            else:  # the lexicon reads each text once: it runs here whatever the engine
+                predictions = predictor.predict(target)
             written = write_predictions(target, predictions)
     except SocialFusionError as error:
         fail(error)

@@ -9,7 +9,18 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StageProgress, StoreOption, console, existing_store, fail
+from socialfusion.cli._shared import (
+    EngineOption,
+    JsonOption,
+    RayAddressOption,
+    RayWorkersOption,
+    StageProgress,
+    StoreOption,
+    console,
+    existing_store,
+    fail,
+    ray_options,
+)
 from socialfusion.exceptions import ConfigurationError, SocialFusionError
 
 app = typer.Typer(help="Topics of posts: cluster fused embeddings, describe topics by keywords, assign new posts.",
@@ -129,12 +140,16 @@ def show(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = Fal
 
 
 @app.command()
-def assign(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = False) -> None:
+def assign(store: StoreOption = Path("socialfusion.db"), engine: EngineOption = "local",
+           ray_address: RayAddressOption = None, ray_workers: RayWorkersOption = None,
+           as_json: JsonOption = False) -> None:
     """Assign the posts that have no topic yet to the stored topics (nearest topic centre) and store that."""
     import pyarrow.compute as pc
 
+    from socialfusion.featurize import encoder_parts, featurize
     from socialfusion.tasks.topics import load_topic_model, read_topics, write_topics
 
+    cluster = ray_options(engine, ray_address, ray_workers)
     target = existing_store(store)
     try:
         model = load_topic_model(target)
@@ -143,6 +158,9 @@ def assign(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = F
         new = pc.invert(pc.is_in(posts, value_set=assigned.column("post_id")))
         rows = None
         if pc.any(new).as_py():  # every post goes through the feature cache, so only new ones are encoded
+            if cluster is not None:  # encode on Ray; the nearest-centre step below then reads the cache
+                names = [part for name in model.encoders_.values() for part in encoder_parts(name)]
+                featurize(target, list(dict.fromkeys(names)), engine="ray", ray_options=cluster)
             rows = model.assign(target)
             rows = rows.filter(pc.is_in(rows.column("post_id"), value_set=pc.filter(posts, new)))
         written = write_topics(target, model, rows) if rows is not None and rows.num_rows else 0

@@ -725,12 +725,14 @@ class SentimentModel(_Evaluates):
                                      "or load a saved one with SentimentModel.load(path)")
 
     @staticmethod
-    def _features(store: Store, ids: Sequence[str], encoders: Mapping[str, str]) -> ModalityFeatures:
+    def _features(store: Store, ids: Sequence[str], encoders: Mapping[str, str], engine: str = "local",
+                  ray_options: Any = None) -> ModalityFeatures:
         """The posts' features of ``encoders``, featurizing the store first (cached by content hash)."""
         from socialfusion.featurize import encoder_parts, featurize
         from socialfusion.learn import ModalityFeatures
 
-        featurize(store, list(dict.fromkeys(part for name in encoders.values() for part in encoder_parts(name))))
+        featurize(store, list(dict.fromkeys(part for name in encoders.values() for part in encoder_parts(name))),
+                  engine=engine, ray_options=ray_options)
         return ModalityFeatures.from_store(store, encoders, list(ids))
 
     # -- learning from a store -----------------------------------------------------------------------------------
@@ -770,13 +772,17 @@ class SentimentModel(_Evaluates):
         self.training_.update(task=task, split=split, dropped=int((~usable).sum()))
         return self
 
-    def predict(self, store: Store, ids: Sequence[str] | None = None) -> pa.Table:
+    def predict(self, store: Store, ids: Sequence[str] | None = None, *, engine: str = "local",
+                ray_options: Any = None) -> pa.Table:
         """Predict the sentiment of the store's posts (featurizing what the feature cache lacks).
 
         Args:
             store: the store.
             ids: the posts to predict, in order; None: every post with at least one of the model's modalities
                 (reshares without text or media get no row).
+            engine: ``"local"`` or ``"ray"``: featurize on Ray, then classify blocks of posts on a pool of Ray
+                actors that each hold this model (``socialfusion.backends``); the same rows as locally.
+            ray_options: the cluster of the Ray engine (``socialfusion.backends.RayOptions``).
 
         Returns:
             See ``predict_features``.
@@ -791,11 +797,15 @@ class SentimentModel(_Evaluates):
                                      "for; build it with SentimentModel(encoders={modality: encoder, ...}) to "
                                      "predict from a store, or use predict_features")
         if ids is None:
-            features = self._features(store, _post_ids(store), self.encoders_)
+            features = self._features(store, _post_ids(store), self.encoders_, engine, ray_options)
             features = features.subset(features.usable())
         else:
             _check_known(store, ids)
-            features = self._features(store, ids, self.encoders_)
+            features = self._features(store, ids, self.encoders_, engine, ray_options)
+        if engine == "ray":
+            from socialfusion.backends.ray_engine import predict_on_ray
+
+            return predict_on_ray(self, features, ray_options)
         return self.predict_features(features)
 
     # -- learning from ready features ----------------------------------------------------------------------------

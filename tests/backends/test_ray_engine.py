@@ -1,0 +1,298 @@
+"""The Ray engine against the local one, on a real multi-node Ray cluster (a head and two one-CPU workers).
+
+Each test builds its own small store in a local folder and compares what the Ray engine stores with what the
+local engine stores for the same input: same keys, same row sets, vectors equal within 1e-5.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from socialfusion.backends import RayOptions
+from socialfusion.backends.ray_engine import start_ray
+from socialfusion.cli import app
+from socialfusion.exceptions import ConfigurationError, MissingDependencyError
+from socialfusion.featurize import feature_table, featurize
+from socialfusion.ingestion import ingest
+from socialfusion.store import connect
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+ENCODERS = ["text/lexicon", "image/colour-histogram"]
+WORDS = (
+    "great happy love awful sad terrible news today city team game music film rain sun night "
+    "bonne journée merci mauvais très bien gracias malo"
+).split()
+
+
+def write_corpus(folder: Path, posts: int = 240, images: int = 30, seed: int = 0) -> Path:
+    """A JSONL file of posts (some without text, some duplicated, some invalid) and the PNGs some reference
+    (one of them corrupt)."""
+    rng = random.Random(seed)
+    (folder / "img").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for index in range(posts):
+        post = {"post_id": f"p{index}", "author_id": f"u{index % 17}", "text": " ".join(rng.choices(WORDS, k=8))}
+        if index < images:
+            name = f"img/{index}.png"
+            if index == 3:
+                (folder / name).write_bytes(b"not a png at all")
+            else:
+                buffer = io.BytesIO()
+                Image.new("RGB", (16, 16), (index * 8 % 256, 40, 200 - index)).save(buffer, format="PNG")
+                (folder / name).write_bytes(buffer.getvalue())
+            post["media"] = [{"kind": "image", "uri": name}]
+            if index % 5 == 0:
+                post["text"] = ""
+        lines.append(json.dumps(post))
+    lines += [lines[7], '{"post_id": "bad", "text": 5', json.dumps({"post_id": "empty", "text": ""})]
+    path = folder / "posts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def assert_same_features(local_store, ray_store, encoder: str) -> None:
+    local, remote = (store.read(feature_table(encoder)).sort_by("item_id") for store in (local_store, ray_store))
+    assert remote.column("item_id").to_pylist() == local.column("item_id").to_pylist()
+    assert len(set(remote.column("item_id").to_pylist())) == remote.num_rows  # every row exactly once
+    for column in ("content_hash", "version", "missing", "reason", "item_kind", "modality"):
+        assert remote.column(column).to_pylist() == local.column(column).to_pylist(), column
+    dim = local.schema.field("vector").type.list_size
+    vectors = [
+        table.column("vector").combine_chunks().flatten().to_numpy().reshape(-1, dim) for table in (local, remote)
+    ]
+    np.testing.assert_allclose(vectors[1], vectors[0], atol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("corpus"))
+
+
+def local_store(path: Path, corpus_file: Path):
+    store = connect(path)
+    ingest(corpus_file, store, workers=1, detect_language=False)
+    return store
+
+
+def lexicon_stores(tmp_path, corpus_file, monkeypatch, *, chunk_items: int, block_items: int):
+    """Two stores of the corpus, the first featurized locally with the lexicon; Ray writes in small chunks."""
+    from socialfusion.backends import ray_engine
+
+    here, there = local_store(tmp_path / "local", corpus_file), local_store(tmp_path / "ray", corpus_file)
+    featurize(here, ["text/lexicon"])
+    monkeypatch.setattr(ray_engine, "CHUNK_ITEMS", chunk_items)
+    monkeypatch.setattr(ray_engine, "TEXT_BLOCK_ITEMS", block_items)
+    return here, there
+
+
+def test_featurize_on_ray_stores_what_the_local_engine_stores(ray_cluster, corpus_file, tmp_path, monkeypatch):
+    from socialfusion.backends import ray_engine
+
+    cluster = ray_cluster
+    monkeypatch.setattr(ray_engine, "TEXT_BLOCK_ITEMS", 64)  # several blocks over the two workers
+    here, there = local_store(tmp_path / "local", corpus_file), local_store(tmp_path / "ray", corpus_file)
+
+    featurize(here, ENCODERS)
+    summary = featurize(there, ENCODERS, engine="ray", ray_options=RayOptions(address=cluster.address, workers=2))
+
+    for encoder in ENCODERS:
+        assert_same_features(here, there, encoder)
+    image_run = summary.runs[1]
+    assert image_run.encoded == 30 and image_run.missing == 1  # the corrupt PNG: a masked row with its reason
+    assert "3" in [
+        key.removeprefix("p")
+        for key in there.read(feature_table(ENCODERS[1]), where="missing").column("item_id").to_pylist()
+    ]
+    again = featurize(there, ENCODERS, engine="ray", ray_options=RayOptions(address=cluster.address))
+    assert [(run.encoded, run.cached) for run in again.runs] == [(0, run.items) for run in again.runs]
+
+
+def test_an_interrupted_ray_job_is_completed_by_running_it_again(ray_cluster, corpus_file, tmp_path, monkeypatch):
+    cluster = ray_cluster
+    here, there = lexicon_stores(tmp_path, corpus_file, monkeypatch, chunk_items=64, block_items=32)
+    written = []
+
+    def interrupt(name, done, total):
+        written.append(done)
+        if len(written) == 3:  # after two chunks are stored
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        featurize(
+            there,
+            ["text/lexicon"],
+            engine="ray",
+            progress=interrupt,
+            ray_options=RayOptions(address=cluster.address, workers=2),
+        )
+    assert 0 < there.count(feature_table("text/lexicon")) < here.count(feature_table("text/lexicon"))
+
+    run = featurize(there, ["text/lexicon"], engine="ray", ray_options=RayOptions(address=cluster.address)).runs[0]
+
+    assert run.cached == written[-1] and run.encoded == run.items - run.cached
+    assert_same_features(here, there, "text/lexicon")
+
+
+def test_an_unreachable_cluster_is_a_clear_error_within_the_timeout():
+    with pytest.raises(ConfigurationError, match=r"cannot reach the Ray cluster at '127\.0\.0\.1:9'"):
+        start_ray(RayOptions(address="127.0.0.1:9", connect_timeout=2))
+    with pytest.raises(ConfigurationError, match="is not HOST:PORT"):
+        start_ray(RayOptions(address="no-port-here"))
+
+
+def test_an_encoder_missing_on_the_workers_names_its_extra(ray_cluster, corpus_file, tmp_path):
+    cluster = ray_cluster
+    shadow = tmp_path / "shadow" / "vaderSentiment"  # the lexicon encoder's dependency, hidden on the workers
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text("raise ImportError('vaderSentiment is not installed on this worker')\n")
+    store = local_store(tmp_path / "ray", corpus_file)
+    options = RayOptions(
+        address=cluster.address, workers=1, runtime_env={"env_vars": {"PYTHONPATH": str(shadow.parent)}}
+    )
+
+    with pytest.raises(MissingDependencyError, match=r"pip install 'socialfusion\[text\]'"):
+        featurize(store, ["text/lexicon"], engine="ray", ray_options=options)
+    assert feature_table("text/lexicon") not in store.tables()
+
+
+def test_a_worker_node_lost_mid_featurize_changes_nothing_in_the_result(
+    ray_cluster, corpus_file, tmp_path, monkeypatch
+):
+    cluster = ray_cluster
+    here, there = lexicon_stores(tmp_path, corpus_file, monkeypatch, chunk_items=32, block_items=16)
+    lost = []
+
+    def kill_a_node_once_started(name, done, total):
+        if done and not lost:
+            lost.append(done)
+            cluster.kill_worker()
+
+    try:
+        run = featurize(
+            there,
+            ["text/lexicon"],
+            engine="ray",
+            progress=kill_a_node_once_started,
+            batch_size=16,
+            ray_options=RayOptions(address=cluster.address),
+        ).runs[0]
+    finally:
+        if lost:  # the next tests get two worker nodes again
+            cluster.add_worker()
+    assert lost and run.encoded == run.items
+    assert_same_features(here, there, "text/lexicon")
+
+
+def test_ingest_on_ray_stores_what_the_local_engine_stores(ray_cluster, tmp_path, monkeypatch):
+    from socialfusion import ingestion
+
+    monkeypatch.setattr(ingestion, "_CHUNK_BYTES", 2048)  # a large file is split in byte ranges
+    big = write_corpus(tmp_path / "big", posts=400, images=10, seed=1)
+    second = write_corpus(tmp_path / "second", posts=60, images=0, seed=2)  # overlaps big's ids: upserts
+    (tmp_path / "second" / "broken.jsonl").write_bytes(b"\xff\xfe{not utf-8")
+    monkeypatch.chdir(tmp_path)  # relative paths: the Ray tasks read them from the driver's folder
+    inputs = [big.relative_to(tmp_path), second.relative_to(tmp_path), Path("second/broken.jsonl")]
+    here, there = connect(tmp_path / "local"), connect(tmp_path / "ray")
+
+    local = ingest(inputs, here, workers=1, detect_language=False)
+    remote = ingest(
+        inputs, there, engine="ray", ray_options=RayOptions(address=ray_cluster.address), detect_language=False
+    )
+
+    assert (remote.ingested, remote.rejected, remote.updated) == (local.ingested, local.rejected, local.updated)
+    for table in ("posts", "users", "rejects"):
+        when = ["at"] if table == "rejects" else []  # the time a reject was recorded
+        local_rows, ray_rows = (
+            sorted(store.read(table).drop_columns(when).to_pylist(), key=str) for store in (here, there)
+        )
+        assert ray_rows == local_rows, table
+    assert there.count("rejects", where="location = 'line 402'") == 1  # source and line of the bad record
+
+
+def test_sentiment_predict_on_ray_writes_what_the_local_engine_writes(ray_cluster, corpus_file, tmp_path, monkeypatch):
+    from socialfusion.backends import ray_engine
+    from socialfusion.tasks.sentiment import SentimentModel, read_predictions, write_predictions
+
+    monkeypatch.setattr(ray_engine, "PREDICT_BLOCK_ITEMS", 50)  # several blocks over the two workers
+
+    here, there = local_store(tmp_path / "local", corpus_file), local_store(tmp_path / "ray", corpus_file)
+    labels = [
+        {
+            "item_id": f"p{index}",
+            "task": "sentiment",
+            "split": "train",
+            "label": ("positive", "negative", "neutral")[index % 3],
+        }
+        for index in range(60)
+    ]
+    (tmp_path / "labels.jsonl").write_text("\n".join(json.dumps(label) for label in labels))
+    for store in (here, there):
+        ingest(tmp_path / "labels.jsonl", store, table="labels", workers=1, detect_language=False)
+    model = SentimentModel(encoders={"lexicon": "text/lexicon"}).fit(here)
+
+    write_predictions(here, model.predict(here))
+    options = RayOptions(address=ray_cluster.address, workers=2)
+    write_predictions(there, model.predict(there, engine="ray", ray_options=options))
+
+    local, remote = (read_predictions(store).sort_by("post_id") for store in (here, there))
+    assert remote.num_rows == local.num_rows > 200
+    assert remote.to_pylist() == local.to_pylist()
+
+    model.save(tmp_path / "model")  # the command: the same rows again (an upsert by post)
+    command = invoke(
+        "sentiment",
+        "predict",
+        "--model",
+        tmp_path / "model",
+        "--store",
+        tmp_path / "ray",
+        "--json",
+        "--engine",
+        "ray",
+        "--ray-address",
+        ray_cluster.address,
+    )
+    assert command.exit_code == 0, command.output
+    assert json.loads(command.stdout)["written"] == local.num_rows
+    assert read_predictions(there).sort_by("post_id").to_pylist() == local.to_pylist()
+
+
+def invoke(*args):
+    return CliRunner().invoke(app, [str(arg) for arg in args])
+
+
+def test_ingest_and_featurize_with_engine_ray(ray_cluster, tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", posts=80, images=5)
+    ray = ["--engine", "ray", "--ray-address", ray_cluster.address, "--ray-workers", 2]
+    for name, engine in (("local", []), ("ray", ray)):
+        store = tmp_path / name
+        ingested = invoke("ingest", corpus, "--store", store, "--no-detect-language", "--json", *engine)
+        assert ingested.exit_code == 0, ingested.output
+        featurized = invoke("featurize", "--store", store, "--encoders", "text/lexicon", "--json", *engine)
+        assert featurized.exit_code == 0, featurized.output
+        assert json.loads(featurized.stdout)["encoders"][0]["encoded"] == 80
+
+    assert_same_features(connect(tmp_path / "local"), connect(tmp_path / "ray"), "text/lexicon")
+
+
+def test_an_unreachable_cluster_or_a_stray_option_is_a_usage_error(tmp_path):
+    corpus = write_corpus(tmp_path / "corpus", posts=10, images=0)
+
+    unreachable = invoke(
+        "ingest", corpus, "--store", tmp_path / "store", "--engine", "ray", "--ray-address", "127.0.0.1:9"
+    )
+    stray = invoke("ingest", corpus, "--store", tmp_path / "store", "--ray-address", "127.0.0.1:9")
+    unknown = invoke("featurize", "--store", tmp_path / "store", "--engine", "spark")
+
+    assert unreachable.exit_code == 2 and "cannot reach the Ray cluster at '127.0.0.1:9'" in unreachable.output
+    assert stray.exit_code == 2 and "need --engine ray" in stray.output
+    assert unknown.exit_code == 2 and "unknown engine 'spark'" in unknown.output
