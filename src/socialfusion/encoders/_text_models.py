@@ -23,6 +23,7 @@ __all__ = [
     "fingerprint",
     "is_chinese_script",
     "l2_normalize",
+    "length_buckets",
     "lexicon_features",
     "package_identity",
     "ppmi_word_vectors",
@@ -135,6 +136,24 @@ def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def length_buckets(lengths: Sequence[int] | np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Batches of item indices, shortest first, so each batch holds items of similar length (little padding).
+
+    Args:
+        lengths: length of each item (tokens, characters).
+        batch_size: most items per batch.
+
+    Returns:
+        Index arrays that together hold every index once; sorting is stable, so equal lengths keep input order.
+
+    Examples:
+        >>> [batch.tolist() for batch in length_buckets([5, 1, 3, 1], 2)]
+        [[1, 3], [2, 0]]
+    """
+    order = np.argsort(np.asarray(lengths), kind="stable")
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
 def fingerprint(*parts: bytes) -> str:
