@@ -10,6 +10,7 @@ import typer.core
 import typer.rich_utils
 
 from socialfusion.cli import (
+    collect_commands,
     corpus_commands,
     dataset_commands,
     export_commands,
@@ -71,6 +72,7 @@ def _root(
 
 
 corpus_commands.register(app)
+collect_commands.register(app)
 app.add_typer(dataset_commands.app, name="datasets")
 feature_commands.register(app)
 app.add_typer(sentiment_commands.app, name="sentiment")

@@ -189,9 +189,10 @@ class BlueskyReader:
             if isinstance(page, SourceRecord):
                 yield page
             else:
-                yield from self._read_page(page, records)
+                yield from self.read_page(page, records)
 
-    def _read_page(self, page: JsonValue, records: RecordBuilder) -> Iterator[SourceRecord]:
+    def read_page(self, page: JsonValue, records: RecordBuilder) -> Iterator[SourceRecord]:
+        """The records of one response page (``{"feed": [...]}``; the collector reads API pages with it)."""
         for index, item in enumerate(page.value["feed"]):
             location = join_location(page.location, f"feed[{index}]")
             if not _is_post_view(as_object(item).get("post")):

@@ -8,6 +8,7 @@ from typing import Any
 
 from socialfusion.io._base import SourceRecord, register_reader
 from socialfusion.io.platforms._common import (
+    JsonValue,
     RecordBuilder,
     as_object,
     head_value,
@@ -90,19 +91,24 @@ class MastodonReader:
         for value in values:
             if isinstance(value, SourceRecord):
                 yield value
-            elif isinstance(value.value, dict):
-                location = value.location or "status"
-                produced = self._read_status(value.value, location, records)
-                yield from records.guarded(location, value.value, produced)
             else:
-                for index, status in enumerate(value.value):
-                    location = join_location(value.location, f"[{index}]")
-                    if isinstance(status, dict):
-                        produced = self._read_status(status, location, records)
-                        yield from records.guarded(location, status, produced)
-                    else:
-                        reason = f"a status must be a JSON object, got {type(status).__name__}"
-                        yield records.reject(location, reason, status)
+                yield from self.read_page(value, records)
+
+    def read_page(self, value: JsonValue, records: RecordBuilder) -> Iterator[SourceRecord]:
+        """The records of one status or one array of statuses (an API page, as the collector receives it)."""
+        if isinstance(value.value, dict):
+            location = value.location or "status"
+            produced = self._read_status(value.value, location, records)
+            yield from records.guarded(location, value.value, produced)
+            return
+        for index, status in enumerate(value.value):
+            location = join_location(value.location, f"[{index}]")
+            if isinstance(status, dict):
+                produced = self._read_status(status, location, records)
+                yield from records.guarded(location, status, produced)
+            else:
+                reason = f"a status must be a JSON object, got {type(status).__name__}"
+                yield records.reject(location, reason, status)
 
     def _read_status(self, status: Mapping[str, Any], location: str,
                      records: RecordBuilder) -> Iterator[SourceRecord]:

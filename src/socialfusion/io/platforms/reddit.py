@@ -126,12 +126,13 @@ class RedditReader:
             if isinstance(line, SourceRecord):
                 yield line
                 continue
-            produced = self._read_item(line.value, line.location, records)
+            produced = self.read_item(line.value, line.location, records)
             yield from records.guarded(line.location, line.value, produced)
 
-    def _read_item(self, item: Mapping[str, Any], location: str,
-                   records: RecordBuilder) -> Iterator[SourceRecord]:
-        """The post of one submission or comment and its author as a user."""
+    def read_item(self, item: Mapping[str, Any], location: str,
+                  records: RecordBuilder) -> Iterator[SourceRecord]:
+        """The post of one submission or comment and its author as a user (also what the collector reads the
+        ``data`` of listing children with: Pushshift keeps the API's fields)."""
         post = _post(item)
         if not post["text"].strip() and not post.get("media"):
             reason = "nothing to keep: the text was removed or deleted and there is no media"

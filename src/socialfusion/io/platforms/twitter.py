@@ -177,11 +177,12 @@ class TwitterReader:
             if isinstance(page, SourceRecord):
                 yield page
             else:
-                yield from self._read_page(page, records, primary_ids)
+                yield from self.read_page(page, records, primary_ids)
 
-    def _read_page(self, page: JsonValue, records: RecordBuilder,
-                   primary_ids: set[str]) -> Iterator[SourceRecord]:
-        """Records of one response page; ``primary_ids``: ids of the tweets read from ``data`` so far."""
+    def read_page(self, page: JsonValue, records: RecordBuilder,
+                  primary_ids: set[str]) -> Iterator[SourceRecord]:
+        """Records of one response page; ``primary_ids``: ids of the tweets read from ``data`` so far (the
+        collector reads API pages with it)."""
         includes = as_object(page.value.get("includes"))
         media_by_key = {media["media_key"]: media for media in objects_in(includes.get("media"))
                         if isinstance(media.get("media_key"), str)}
