@@ -159,6 +159,9 @@ def find_posts(
     columns = ["post_id", "created_at"]
     if hashtag is not None:
         columns.append("hashtags")
+        # a superset read by the store (any tag containing the wanted one); the exact match is made below
+        wanted_text = sql_string(hashtag.lower().lstrip("#"))
+        clauses.append(f"strpos(lower(array_to_string(hashtags, ' ')), {wanted_text}) > 0")
     if has is not None:
         columns.append("text" if has == "text" else "media")
     rows = store.read("posts", where=" AND ".join(clauses) or None, columns=columns)

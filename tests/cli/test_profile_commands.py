@@ -75,6 +75,6 @@ def test_errors_are_clear(tmp_path, store_path):
     missing = invoke("profiles", "segments", "--store", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "no store" in missing.output
     unknown = invoke("profiles", "similar", "nobody", "--store", store_path)
-    assert unknown.exit_code == 2 and ("no profile" in unknown.output or "profiles build" in unknown.output)
+    assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output  # the app layer checks the user first
     bad_kind = invoke("engagement", "fit", "--store", store_path, "--kind", "view")
     assert bad_kind.exit_code == 2 and "kinds" in bad_kind.output

@@ -210,6 +210,7 @@ class OpinionAlertsParams(Params):
     alpha: float = Field(0.01, gt=0, lt=1, description="False-discovery rate (Benjamini-Hochberg).")
     min_posts: int = Field(10, ge=1, le=1_000_000, description="Fewest posts in window and baseline.")
     latest: bool = Field(False, description="Only test the last period.")
+    examples: int = Field(3, ge=0, le=100, description="Posts quoted per alert (the most negative of the window).")
     k: K = 20
 
 
@@ -256,7 +257,8 @@ def opinion_alerts(store: Store, params: OpinionAlertsParams) -> OpinionAlertsRe
         scored = opinion_posts(posts, key_assignment(store, params.by), post_sentiment(store), freq=params.freq)
         timeline = count_opinions(scored, params.freq, posts=posts)
         return find_alerts(timeline, window=params.window, baseline=params.baseline, alpha=params.alpha,
-                           min_posts=params.min_posts, latest_only=params.latest, evidence=scored)
+                           min_posts=params.min_posts, latest_only=params.latest, evidence=scored,
+                           examples=params.examples)
 
     found = cached(store, ["posts", "post_topics", "labels", "sentiment_predictions"],
                    ("alerts", params.model_dump(exclude={"k"})), compute)
@@ -418,3 +420,4 @@ def kg_neighbours(store: Store, params: NeighboursParams) -> NeighboursResult:
         raise NotFoundError(str(error), field="node") from None
     rows = graph.neighbours(centre, k=params.k, relation=params.relation)
     return NeighboursResult(node=centre, neighbours=clean(rows.to_pylist()))
+

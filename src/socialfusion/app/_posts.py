@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from socialfusion.app._common import Identifier, K, Params, Result, clean, parse_extra
-from socialfusion.search import QUERY_ENCODERS
+from socialfusion.search import QUERY_ENCODERS, lookup_upkeep
 from socialfusion.store import Store
 
 __all__ = [
@@ -108,6 +108,7 @@ def query_posts(store: Store, params: PostQuery) -> PostPage:
     """Posts matching the filters, newest first, one page at a time (``socialfusion.query.find_posts``)."""
     from socialfusion.query import find_posts
 
+    lookup_upkeep(store)
     page = find_posts(store, since=params.since, until=params.until, author_id=params.author_id,
                       hashtag=params.hashtag, lang=params.lang, topic_id=params.topic_id, sentiment=params.sentiment,
                       has=params.has, limit=params.limit, after=params.cursor)
@@ -156,6 +157,7 @@ def get_post(store: Store, post_id: str) -> PostDetail:
     """
     from socialfusion.query import post_details
 
+    lookup_upkeep(store)
     details = clean(post_details(store, post_id))
     return PostDetail(post=Post.from_row(details["post"]), features=details["features"],
                       sentiment=details["sentiment"], topic=details["topic"])
@@ -190,6 +192,7 @@ class SearchResult(Result):
 def _hits(store: Store, ranked) -> list[SearchHit]:
     from socialfusion.query import posts_by_id
 
+    lookup_upkeep(store)
     posts = {row["post_id"]: row for row in posts_by_id(store, ranked.column("post_id").to_pylist()).to_pylist()}
     return [SearchHit(rank=rank, score=clean(score) or 0.0, post=Post.from_row(posts[post_id]))
             for rank, (post_id, score) in enumerate(zip(ranked.column("post_id").to_pylist(),

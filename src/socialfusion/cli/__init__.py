@@ -17,6 +17,7 @@ from socialfusion.cli import (
     feature_commands,
     graph_commands,
     kg_commands,
+    monitor_commands,
     profile_commands,
     recommend_commands,
     sentiment_commands,
@@ -87,6 +88,7 @@ app.add_typer(recommend_commands.app, name="recommend")
 app.add_typer(store_commands.app, name="store")
 export_commands.register(app)
 serve_commands.register(app)
+app.add_typer(monitor_commands.app, name="monitor")
 
 
 def main() -> None:

@@ -8,174 +8,188 @@ from typing import Annotated
 
 import typer
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, fail, load_corpus, print_rows
+from socialfusion import app as app_layer
+from socialfusion.cli._shared import (
+    JsonOption,
+    StoreOption,
+    console,
+    existing_store,
+    fail,
+    load_corpus,
+    parameters,
+    print_rows,
+    run,
+)
 from socialfusion.exceptions import SocialFusionError
 
-app = typer.Typer(help="Social-network analysis: influencers, communities, cascades, diffusion what-ifs, links.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Social-network analysis: influencers, communities, cascades, diffusion what-ifs, links.", no_args_is_help=True
+)
 
-KindsOption = Annotated[str, typer.Option(help="Ties that make the graph, comma-separated: follow, friend, mention, "
-                                               "reply, reshare.")]
+KindsOption = Annotated[
+    str, typer.Option(help="Ties that make the graph, comma-separated: follow, friend, mention, reply, reshare.")
+]
 TopOption = Annotated[int, typer.Option(help="Rows to show.")]
+TOP = {"k": "--top"}
 
 
-
-def _graph(store: Path, kinds: str, corpus=None):
-    """The social graph of ``kinds`` over the store's corpus (or ``corpus`` when it is already loaded)."""
-    from socialfusion.tasks.influence import social_graph
-
-    names = tuple(kind.strip() for kind in kinds.split(",") if kind.strip())
-    try:
-        return social_graph(load_corpus(store) if corpus is None else corpus, kinds=names)
-    except SocialFusionError as error:
-        fail(error)
-
+def _kinds(kinds: str) -> list[str]:
+    return [kind.strip() for kind in kinds.split(",") if kind.strip()]
 
 
 @app.command()
-def influence(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "follow", top: TopOption = 20,
-              as_json: JsonOption = False) -> None:
+def influence(
+    store: StoreOption = Path("socialfusion.db"),
+    kinds: KindsOption = "follow",
+    top: TopOption = 20,
+    as_json: JsonOption = False,
+) -> None:
     """The most influential users by PageRank, with the other scores that say why."""
-    from socialfusion.tasks.influence import influence_scores
-
-    scores = influence_scores(_graph(store, kinds))
-    print_rows(scores.slice(0, top).to_pylist(), f"Top {top} users by PageRank ({kinds})", as_json)
+    params = parameters(app_layer.InfluencersParams, TOP, kinds=_kinds(kinds), k=min(top, app_layer.MAX_K))
+    found = run(app_layer.influencers, existing_store(store), params)
+    print_rows([user.model_dump() for user in found.users], f"Top {top} users by PageRank ({kinds})", as_json)
 
 
 @app.command()
-def communities(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "follow",
-                method: Annotated[str, typer.Option(help="leiden or louvain.")] = "leiden",
-                seed: Annotated[int, typer.Option(help="Random seed.")] = 0, as_json: JsonOption = False) -> None:
+def communities(
+    store: StoreOption = Path("socialfusion.db"),
+    kinds: KindsOption = "follow",
+    method: Annotated[str, typer.Option(help="leiden or louvain.")] = "leiden",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
     """Communities of the graph: their sizes, and the partition's modularity."""
-    from socialfusion.tasks.influence import communities as find_communities
-
-    try:
-        found = find_communities(_graph(store, kinds), method=method, random_state=seed)
-    except SocialFusionError as error:
-        fail(error)
-    sizes = found.table.group_by("community").aggregate([("user_id", "count")]).sort_by("community")
-    rows = [{"community": row["community"], "users": row["user_id_count"]} for row in sizes.to_pylist()]
+    params = parameters(
+        app_layer.CommunitiesParams, kinds=_kinds(kinds), method=method, seed=seed, members=0, k=app_layer.MAX_K
+    )
+    found = run(app_layer.communities, existing_store(store), params)
+    rows = [
+        {"community": group.community, "users": group.size}
+        for group in sorted(found.communities, key=lambda group: group.community)
+    ]
     if as_json:
         print(json.dumps({"method": found.method, "modularity": found.modularity, "communities": rows}))
         return
-    print_rows(rows, f"{len(rows)} communities ({found.method}), modularity {found.modularity:.3f}", False)
+    modularity = "n/a" if found.modularity is None else f"{found.modularity:.3f}"
+    print_rows(rows, f"{len(rows)} communities ({found.method}), modularity {modularity}", False)
 
 
 @app.command()
 def cascades(store: StoreOption = Path("socialfusion.db"), top: TopOption = 20, as_json: JsonOption = False) -> None:
     """Reshare cascades rebuilt as trees: size, depth, breadth, structural virality and speed, largest first."""
-    from socialfusion.tasks.propagation import cascade_statistics, reshare_cascades
-
-    statistics = cascade_statistics(reshare_cascades(load_corpus(store)))
-    print_rows(statistics.slice(0, top).to_pylist(), f"{statistics.num_rows:,} reshare cascades", as_json)
+    params = parameters(app_layer.CascadesParams, TOP, k=min(top, app_layer.MAX_K))
+    found = run(app_layer.cascades, existing_store(store), params)
+    print_rows([cascade.model_dump() for cascade in found.cascades], f"{found.total:,} reshare cascades", as_json)
 
 
 @app.command()
-def reach(seeds: Annotated[str, typer.Argument(help="Seed user ids, comma-separated.")],
-          store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "follow",
-          probability: Annotated[float, typer.Option(help="Chance that a user passes it to each follower.")] = 0.05,
-          runs: Annotated[int, typer.Option(help="Simulations.")] = 1000, as_json: JsonOption = False) -> None:
+def reach(
+    seeds: Annotated[str, typer.Argument(help="Seed user ids, comma-separated.")],
+    store: StoreOption = Path("socialfusion.db"),
+    kinds: KindsOption = "follow",
+    probability: Annotated[float, typer.Option(help="Chance that a user passes it to each follower.")] = 0.05,
+    runs: Annotated[int, typer.Option(help="Simulations.")] = 1000,
+    as_json: JsonOption = False,
+) -> None:
     """Diffusion what-if: the expected reach of seeding these users (independent cascade)."""
-    import numpy as np
-
-    from socialfusion.tasks.propagation import independent_cascade_reach
-
-    graph = _graph(store, kinds)
-    names = graph.vs["name"]
-    index = {name: position for position, name in enumerate(names)}
-    wanted = [seed.strip() for seed in seeds.split(",") if seed.strip()]
-    unknown = [seed for seed in wanted if seed not in index]
-    if unknown:
-        fail(ValueError(f"unknown users {unknown}; see: socialfusion graph influence --store {store}"))
-    edges = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    # An edge a -> b means a follows b: what b posts reaches a.
-    try:
-        sizes = independent_cascade_reach(edges[:, 1], edges[:, 0], probability, len(names),
-                                          [index[seed] for seed in wanted], runs=runs)
-    except SocialFusionError as error:
-        fail(error)
-    result = {"seeds": wanted, "probability": probability, "runs": runs, "expected_reach": float(sizes.mean()),
-              "p5": float(np.percentile(sizes, 5)), "p95": float(np.percentile(sizes, 95)), "users": len(names)}
+    params = parameters(
+        app_layer.ReachParams,
+        {"seeds": "SEEDS"},
+        seeds=_kinds(seeds),
+        kinds=_kinds(kinds),
+        probability=probability,
+        runs=runs,
+    )
+    found = run(app_layer.reach, existing_store(store), params)
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(found.model_dump(exclude={"seed"})))
         return
-    console.print(f"seeding {', '.join(wanted)}: expected reach {result['expected_reach']:,.1f} of {len(names):,} "
-                  f"users (90% of runs between {result['p5']:,.0f} and {result['p95']:,.0f}; {runs:,} runs, "
-                  f"p = {probability})")
+    console.print(
+        f"seeding {', '.join(found.seeds)}: expected reach {found.expected_reach:,.1f} of {found.users:,} "
+        f"users (90% of runs between {found.p5:,.0f} and {found.p95:,.0f}; {found.runs:,} runs, "
+        f"p = {found.probability})"
+    )
 
 
-UserOption = Annotated[list[str] | None, typer.Option("--user", help="User to suggest ties for (repeatable); "
-                                                                       "default: the most active authors.")]
-EvaluateOption = Annotated[bool, typer.Option("--evaluate", help="Also hold out 10% of the ties and print the "
-                                                                 "AUC and AP of every method.")]
+UserOption = Annotated[
+    list[str] | None,
+    typer.Option("--user", help="User to suggest ties for (repeatable); default: the most active authors."),
+]
+EvaluateOption = Annotated[
+    bool, typer.Option("--evaluate", help="Also hold out 10% of the ties and print the AUC and AP of every method.")
+]
 
 
 @app.command()
-def links(store: StoreOption = Path("socialfusion.db"), kinds: KindsOption = "follow", user: UserOption = None,
-          top: Annotated[int, typer.Option(help="Suggestions per user.")] = 10, evaluate: EvaluateOption = False,
-          seed: Annotated[int, typer.Option(help="Random seed.")] = 0, as_json: JsonOption = False) -> None:
+def links(
+    store: StoreOption = Path("socialfusion.db"),
+    kinds: KindsOption = "follow",
+    user: UserOption = None,
+    top: Annotated[int, typer.Option(help="Suggestions per user.")] = 10,
+    evaluate: EvaluateOption = False,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    as_json: JsonOption = False,
+) -> None:
     """Who should connect with whom: each user's likeliest new ties (friends of friends, scored by LinkPredictor)."""
-    import numpy as np
-
-    from socialfusion.tasks.links import compare_link_methods, split_edges, suggest_links
-
-    corpus = load_corpus(store)
-    graph = _graph(store, kinds, corpus)
-    names = graph.vs["name"] if graph.vcount() else []
-    index = {name: position for position, name in enumerate(names)}
-    wanted = list(dict.fromkeys(user or [])) or _most_active(corpus, names, graph.degree())
-    unknown = [name for name in wanted if name not in index]
-    if unknown:
-        fail(ValueError(f"unknown users {unknown}; see: socialfusion graph influence --store {store}"))
-    edges = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    try:
-        suggested = suggest_links(edges, len(names), [index[name] for name in wanted], k=top, random_state=seed)
-        split = split_edges(edges, n_nodes=len(names), random_state=seed) if evaluate else None
-        evaluation = compare_link_methods(split, random_state=seed).to_pylist() if split else []
-    except SocialFusionError as error:
-        fail(error)
-    rows = [{"user_id": names[row["user"]], "suggested": names[row["candidate"]], "rank": row["rank"],
-             "probability": row["score"]} for row in suggested.to_pylist()]
+    params = parameters(
+        app_layer.LinksParams,
+        {"users": "--user", "k": "--top"},
+        users=user or [],
+        kinds=_kinds(kinds),
+        k=top,
+        evaluate=evaluate,
+        seed=seed,
+    )
+    found = run(app_layer.suggest_ties, existing_store(store), params)
     if as_json:
-        print(json.dumps({"suggestions": rows, **({"evaluation": evaluation} if evaluate else {})}))
+        print(json.dumps(found.model_dump(exclude_none=True, exclude={"held_out", "ties"})))
         return
+    rows = [suggestion.model_dump() for suggestion in found.suggestions]
     print_rows(rows, f"Suggested {kinds} ties (non-neighbours within 2 hops, by LinkPredictor probability)", False)
-    if split is not None:
-        held_out, total = len(split.test_positive), len(split.test_positive) + len(split.train_edges)
-        print_rows(evaluation, f"Held-out link prediction: {held_out:,} of {total:,} ties (directions merged) and as "
-                           f"many non-ties, seed {seed}", False)
-
-
-_DEFAULT_LINK_USERS = 5
-
-
-def _most_active(corpus, names: list[str], degrees: list[int]) -> list[str]:
-    """The ``_DEFAULT_LINK_USERS`` users of the graph with the most posts, then the most ties (ties by id)."""
-    from collections import Counter
-
-    posts = Counter(corpus.posts.column("author_id").to_pylist())
-    ranked = sorted(range(len(names)), key=lambda vertex: (-posts[names[vertex]], -degrees[vertex], names[vertex]))
-    return [names[vertex] for vertex in ranked[:_DEFAULT_LINK_USERS]]
+    if found.evaluation is not None:
+        print_rows(
+            [score.model_dump() for score in found.evaluation],
+            f"Held-out link prediction: {found.held_out:,} of {found.ties:,} ties (directions merged) and as "
+            f"many non-ties, seed {seed}",
+            False,
+        )
 
 
 # -- next-adopter prediction ----------------------------------------------------------------------------------------
 
 next_adopters_app = typer.Typer(
     help="Next-adopter prediction over cascades (who adopts next): fit a NextAdopterModel, predict, evaluate.",
-    no_args_is_help=True)
+    no_args_is_help=True,
+)
 app.add_typer(next_adopters_app, name="next-adopters")
 
 NEXT_ADOPTER_FILE = "next-adopters.npz"
-SourceStoreOption = Annotated[Path | None, typer.Option(
-    "--store", "-s", help="Store whose 'share' interactions are the cascades (post id = cascade id).")]
-CascadesOption = Annotated[Path | None, typer.Option(
-    "--cascades", help="Folder of FOREST-style cascade files (cascade.txt, cascadevalid.txt, cascadetest.txt, "
-                       "optional edges.txt; or Inf-VAE's train/val/test.txt and graph.txt).")]
-ModelOption = Annotated[Path | None, typer.Option(
-    "--model", "-m", help=f"Model file (default: <store>/models/{NEXT_ADOPTER_FILE}, or ./{NEXT_ADOPTER_FILE} "
-                          "with --cascades).")]
-MaxLengthOption = Annotated[int, typer.Option(
-    help="--cascades only: FOREST's length filter keeps cascades of 2 to this many adopters (0: no upper limit).")]
+SourceStoreOption = Annotated[
+    Path | None,
+    typer.Option("--store", "-s", help="Store whose 'share' interactions are the cascades (post id = cascade id)."),
+]
+CascadesOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cascades",
+        help="Folder of FOREST-style cascade files (cascade.txt, cascadevalid.txt, cascadetest.txt, "
+        "optional edges.txt; or Inf-VAE's train/val/test.txt and graph.txt).",
+    ),
+]
+ModelOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--model",
+        "-m",
+        help=f"Model file (default: <store>/models/{NEXT_ADOPTER_FILE}, or ./{NEXT_ADOPTER_FILE} with --cascades).",
+    ),
+]
+MaxLengthOption = Annotated[
+    int,
+    typer.Option(
+        help="--cascades only: FOREST's length filter keeps cascades of 2 to this many adopters (0: no upper limit)."
+    ),
+]
 
 
 def _next_adopter_path(store: Path | None, model: Path | None) -> Path:
@@ -217,25 +231,31 @@ def _sequences(corpus, split: str) -> list[list[str]]:
 
     has_splits = "cascade" in set(corpus.labels.column("task").to_pylist())
     if split != "all" and not has_splits:
-        raise typer.BadParameter("the data has no cascade splits (no 'cascade' labels); pass --split all",
-                                 param_hint="--split")
+        raise typer.BadParameter(
+            "the data has no cascade splits (no 'cascade' labels); pass --split all", param_hint="--split"
+        )
     sequences = cascade_sequences(corpus, None if split == "all" else split)
     if not sequences:
-        raise typer.BadParameter(f"no cascade in split {split!r} (cascades are 'share' interactions)",
-                                 param_hint="--split")
+        raise typer.BadParameter(
+            f"no cascade in split {split!r} (cascades are 'share' interactions)", param_hint="--split"
+        )
     return [sequences[cascade] for cascade in sorted(sequences)]
 
 
 @next_adopters_app.command("fit")
 def next_adopters_fit(
-    store: SourceStoreOption = None, cascades: CascadesOption = None, model: ModelOption = None,
+    store: SourceStoreOption = None,
+    cascades: CascadesOption = None,
+    model: ModelOption = None,
     split: Annotated[str, typer.Option(help="Cascades to learn from: train, dev, test or all.")] = "train",
-    graph: Annotated[bool, typer.Option("--graph/--no-graph", help="Use the follow edges, where there are any.")]
-    = True,
+    graph: Annotated[
+        bool, typer.Option("--graph/--no-graph", help="Use the follow edges, where there are any.")
+    ] = True,
     window: Annotated[int, typer.Option(help="Later adopters that count as following one adopter.")] = 10,
     decay: Annotated[float, typer.Option(help="Weight of an adopter one step further back.")] = 0.8,
     seed: Annotated[int, typer.Option(help="Random seed (the held-out tenth that picks the weights).")] = 0,
-    max_length: MaxLengthOption = 500, as_json: JsonOption = False,
+    max_length: MaxLengthOption = 500,
+    as_json: JsonOption = False,
 ) -> None:
     """Fit a next-adopter model on the cascades of a split and save it (JSON + NPZ, no pickle)."""
     from socialfusion.tasks.propagation import NextAdopterModel
@@ -244,9 +264,15 @@ def next_adopters_fit(
     try:
         corpus = _cascade_source(store, cascades, max_length)
         sequences = _sequences(corpus, split)
-        follows = [(src, dst) for src, dst, kind in zip(*(corpus.edges.column(name).to_pylist()
-                                                           for name in ("src", "dst", "kind")))
-                   if kind in ("follow", "friend")] if graph else None
+        follows = (
+            [
+                (src, dst)
+                for src, dst, kind in zip(*(corpus.edges.column(name).to_pylist() for name in ("src", "dst", "kind")))
+                if kind in ("follow", "friend")
+            ]
+            if graph
+            else None
+        )
         users = corpus.users.column("user_id").to_pylist() or None
         if users is not None:  # users of the cascades that the users table lacks are candidates too
             users = list(dict.fromkeys([*users, *(user for sequence in sequences for user in sequence)]))
@@ -254,21 +280,30 @@ def next_adopters_fit(
         path = fitted.save(_next_adopter_path(store, model))
     except SocialFusionError as error:
         fail(error)
-    result = {"path": str(path), "cascades": len(sequences), "users": fitted.n_users_, "graph": fitted.has_graph_,
-              "weights": list(fitted.weights_)}
+    result = {
+        "path": str(path),
+        "cascades": len(sequences),
+        "users": fitted.n_users_,
+        "graph": fitted.has_graph_,
+        "weights": list(fitted.weights_),
+    }
     if as_json:
         print(json.dumps(result))
         return
-    console.print(f"fitted on {len(sequences):,} {split} cascades ({fitted.n_users_:,} users, "
-                  f"{'with' if fitted.has_graph_ else 'without'} a follower graph; weights transition/social/"
-                  f"popularity {fitted.weights_}); saved to {path}")
+    console.print(
+        f"fitted on {len(sequences):,} {split} cascades ({fitted.n_users_:,} users, "
+        f"{'with' if fitted.has_graph_ else 'without'} a follower graph; weights transition/social/"
+        f"popularity {fitted.weights_}); saved to {path}"
+    )
 
 
 @next_adopters_app.command("predict")
 def next_adopters_predict(
     adopters: Annotated[str, typer.Argument(help="The cascade's adopters so far, in order, comma-separated.")],
-    store: SourceStoreOption = None, model: ModelOption = None,
-    k: Annotated[int, typer.Option("--k", help="How many candidates.")] = 10, as_json: JsonOption = False,
+    store: SourceStoreOption = None,
+    model: ModelOption = None,
+    k: Annotated[int, typer.Option("--k", help="How many candidates.")] = 10,
+    as_json: JsonOption = False,
 ) -> None:
     """The likeliest next adopters of a cascade, from a model saved by 'next-adopters fit'."""
     from socialfusion.tasks.propagation import NextAdopterModel
@@ -290,10 +325,13 @@ def next_adopters_predict(
 
 @next_adopters_app.command("evaluate")
 def next_adopters_evaluate(
-    store: SourceStoreOption = None, cascades: CascadesOption = None, model: ModelOption = None,
+    store: SourceStoreOption = None,
+    cascades: CascadesOption = None,
+    model: ModelOption = None,
     split: Annotated[str, typer.Option(help="Cascades to score: dev, test, train or all.")] = "dev",
     ks: Annotated[str, typer.Option(help="Cut-offs k of Hits@k and MAP@k, comma-separated.")] = "10,50,100",
-    max_length: MaxLengthOption = 500, as_json: JsonOption = False,
+    max_length: MaxLengthOption = 500,
+    as_json: JsonOption = False,
 ) -> None:
     """Hits@k and MAP@k of a saved model: each adopter after the first predicted from the ones before it."""
     from socialfusion.tasks.propagation import NextAdopterModel
@@ -316,5 +354,8 @@ def next_adopters_evaluate(
     if as_json:
         print(json.dumps(result))
         return
-    print_rows([{"metric": name, "value": value} for name, value in scores.items()],
-               f"Next-adopter prediction on {len(sequences):,} {split} cascades ({steps:,} predicted adopters)", False)
+    print_rows(
+        [{"metric": name, "value": value} for name, value in scores.items()],
+        f"Next-adopter prediction on {len(sequences):,} {split} cascades ({steps:,} predicted adopters)",
+        False,
+    )

@@ -8,14 +8,22 @@ from typing import Annotated
 
 import typer
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, fail, load_corpus, print_rows
-from socialfusion.exceptions import SocialFusionError
+from socialfusion import app as app_layer
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, parameters, print_rows, run
 
-app = typer.Typer(help="Knowledge graph (entities, hashtags, users, domains) and hidden patterns (rules, segments).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Knowledge graph (entities, hashtags, users, domains) and hidden patterns (rules, segments).",
+    no_args_is_help=True,
+)
 
-GraphOption = Annotated[Path | None, typer.Option(
-    "--graph", "-g", help="A GraphML file written by 'kg build' (faster); without it the graph is built from --store.")]
+GraphOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--graph",
+        "-g",
+        help="A GraphML file written by 'kg build' (faster); without it the graph is built from --store.",
+    ),
+]
 TopOption = Annotated[int, typer.Option("--top", "-k", help="Rows to show.")]
 ItemsOption = Annotated[str, typer.Option(help="Item kinds, comma-separated: hashtag, entity, mention, domain.")]
 NoEntitiesOption = Annotated[bool, typer.Option("--no-entities", help="Skip named-entity recognition (faster).")]
@@ -25,53 +33,28 @@ def _kinds(text: str) -> list[str]:
     return [kind.strip() for kind in text.split(",") if kind.strip()]
 
 
-def _build(store: Path, *, entities: bool = True, include_posts: bool = False):
-    from socialfusion.tasks.knowledge import KnowledgeGraph, no_entities
-
-    try:
-        corpus = load_corpus(store)
-        return KnowledgeGraph.build(corpus.posts, None if entities else no_entities(), include_posts=include_posts,
-                                    users=corpus.users)
-    except SocialFusionError as error:
-        fail(error)
-
-
-def _graph(graph: Path | None, store: Path, entities: bool = True):
-    from socialfusion.tasks.knowledge import KnowledgeGraph
-
-    if graph is None:
-        return _build(store, entities=entities)
-    if not graph.is_file():
-        fail(FileNotFoundError(f"no graph file at {graph}; write one with: socialfusion kg build --out {graph}"))
-    try:
-        return KnowledgeGraph.from_graphml(graph)
-    except SocialFusionError as error:
-        fail(error)
+def _source(graph: Path | None, store: Path):
+    """The graph file when one is given, else the store (its graph built by the application layer)."""
+    return graph if graph is not None else existing_store(store)
 
 
 @app.command()
 def build(
     store: StoreOption = Path("socialfusion.db"),
     out: Annotated[Path, typer.Option("--out", "-o", help="File to write: .graphml or .jsonld.")] = Path(
-        "graph.graphml"),
+        "graph.graphml"
+    ),
     posts: Annotated[bool, typer.Option("--posts", help="Add a node per post.")] = False,
     no_entities: NoEntitiesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """Build the knowledge graph of a store and write it as GraphML or JSON-LD (schema.org types)."""
-    if out.suffix.lower() not in (".graphml", ".jsonld"):
-        fail(ValueError(f"--out must end in .graphml or .jsonld; got {out.name}"))
-    graph = _build(store, entities=not no_entities, include_posts=posts)
-    if out.suffix.lower() == ".graphml":
-        graph.to_graphml(out)
-    else:
-        graph.to_jsonld(out)
-    result = {"out": str(out), "posts": graph.n_posts, "nodes": graph.nodes.num_rows, "edges": graph.edges.num_rows}
+    params = app_layer.GraphFileParams(posts=posts, entities=not no_entities)
+    result = run(app_layer.write_knowledge_graph, existing_store(store), params, out=out)
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(result.model_dump()))
         return
-    console.print(f"wrote {out}: {result['nodes']:,} nodes and {result['edges']:,} edges from {result['posts']:,} "
-                  "posts")
+    console.print(f"wrote {out}: {result.nodes:,} nodes and {result.edges:,} edges from {result.posts:,} posts")
 
 
 @app.command()
@@ -79,20 +62,24 @@ def neighbours(
     node: Annotated[str, typer.Argument(help="A node id (person:Ada Lovelace), #hashtag, @user or a label.")],
     store: StoreOption = Path("socialfusion.db"),
     graph: GraphOption = None,
-    relation: Annotated[str | None, typer.Option(help="Only this relation: co_occurs, posted, mentions, links_to, "
-                                                      "wrote, contains.")] = None,
+    relation: Annotated[
+        str | None, typer.Option(help="Only this relation: co_occurs, posted, mentions, links_to, wrote, contains.")
+    ] = None,
     top: TopOption = 10,
     no_entities: NoEntitiesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """The strongest ties of a node."""
-    knowledge = _graph(graph, store, not no_entities)
-    try:
-        rows = knowledge.neighbours(node, k=top, relation=relation).to_pylist()
-        centre = knowledge.resolve(node)
-    except SocialFusionError as error:
-        fail(error)
-    print_rows(rows, f"Neighbours of {centre}", as_json)
+    params = parameters(
+        app_layer.NeighboursParams,
+        {"node": "NODE", "k": "--top"},
+        node=node,
+        relation=relation,
+        k=min(top, app_layer.MAX_K),
+        entities=not no_entities,
+    )
+    found = run(app_layer.kg_node_neighbours, _source(graph, store), params)
+    print_rows([row.model_dump() for row in found.neighbours], f"Neighbours of {found.node}", as_json)
 
 
 @app.command()
@@ -105,39 +92,45 @@ def path(
     as_json: JsonOption = False,
 ) -> None:
     """A shortest path between two nodes, with the relation of each hop."""
-    knowledge = _graph(graph, store, not no_entities)
-    try:
-        rows = knowledge.path(source, target).to_pylist()
-    except SocialFusionError as error:
-        fail(error)
+    params = parameters(
+        app_layer.PathParams,
+        {"source": "SOURCE", "target": "TARGET"},
+        source=source,
+        target=target,
+        entities=not no_entities,
+    )
+    hops = run(app_layer.kg_path, _source(graph, store), params).hops
     if as_json:
-        print(json.dumps(rows))
+        print(json.dumps([hop.model_dump() for hop in hops]))
         return
-    if not rows:
+    if not hops:
         console.print(f"no path between {source} and {target}")
         return
-    walk = "".join(f" -[{row['relation']}]{'->' if row['forward'] else '<-'} {row['target']}" for row in rows)
-    console.print(f"{len(rows)} hops: {rows[0]['source']}{walk}", highlight=False, markup=False)
+    walk = "".join(f" -[{hop.relation}]{'->' if hop.forward else '<-'} {hop.target}" for hop in hops)
+    console.print(f"{len(hops)} hops: {hops[0].source}{walk}", highlight=False, markup=False)
 
 
 @app.command()
 def top(
     store: StoreOption = Path("socialfusion.db"),
     graph: GraphOption = None,
-    node_type: Annotated[str | None, typer.Option("--type", help="Only nodes of this type: person, organization, "
-                                                                 "place, other, hashtag, user, domain, post.")] = None,
+    node_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type", help="Only nodes of this type: person, organization, place, other, hashtag, user, domain, post."
+        ),
+    ] = None,
     by: Annotated[str, typer.Option(help="degree, pagerank or posts.")] = "degree",
     k: TopOption = 20,
     no_entities: NoEntitiesOption = False,
     as_json: JsonOption = False,
 ) -> None:
     """The most central nodes."""
-    knowledge = _graph(graph, store, not no_entities)
-    try:
-        rows = knowledge.top_nodes(type=node_type, by=by, k=k).to_pylist()
-    except SocialFusionError as error:
-        fail(error)
-    print_rows(rows, f"Top {k} {node_type or 'node'}s by {by}", as_json)
+    params = parameters(
+        app_layer.TopNodesParams, type=node_type, by=by, k=min(k, app_layer.MAX_K), entities=not no_entities
+    )
+    found = run(app_layer.kg_top_nodes, _source(graph, store), params)
+    print_rows([node.model_dump() for node in found.nodes], f"Top {k} {node_type or 'node'}s by {by}", as_json)
 
 
 @app.command()
@@ -151,50 +144,46 @@ def rules(
     as_json: JsonOption = False,
 ) -> None:
     """Association rules between what posts carry (FP-growth), by lift; copies of a post count once."""
-    from socialfusion.corpus import resolve_mentions
-    from socialfusion.tasks.patterns import association_rules
-
-    try:
-        corpus = load_corpus(store)
-        found = association_rules(resolve_mentions(corpus.posts, corpus.users), items=_kinds(items),
-                                  min_support=min_support, min_confidence=min_confidence, min_authors=min_authors)
-    except SocialFusionError as error:
-        fail(error)
-    rows = [{"antecedent": " + ".join(row["antecedent"]), "consequent": " + ".join(row["consequent"]),
-             **{name: row[name] for name in ("posts", "support_texts", "support_authors", "support", "confidence",
-                                             "lift")}}
-            for row in found.slice(0, top).to_pylist()]
-    print_rows(rows, f"{found.num_rows:,} association rules (support >= {min_support}, confidence >= {min_confidence}, "
-                     f"authors >= {min_authors})", as_json)
+    params = parameters(
+        app_layer.RulesParams,
+        {"k": "--top"},
+        items=_kinds(items),
+        min_support=min_support,
+        min_confidence=min_confidence,
+        min_authors=min_authors,
+        k=min(top, app_layer.MAX_K),
+    )
+    found = run(app_layer.mine_rules, existing_store(store), params)
+    rows = [
+        {**rule.model_dump(), "antecedent": " + ".join(rule.antecedent), "consequent": " + ".join(rule.consequent)}
+        for rule in found.rules
+    ]
+    print_rows(
+        rows,
+        f"{found.total:,} association rules (support >= {min_support}, confidence >= {min_confidence}, "
+        f"authors >= {min_authors})",
+        as_json,
+    )
 
 
 @app.command()
 def segments(
     store: StoreOption = Path("socialfusion.db"),
     items: ItemsOption = "hashtag",
-    n_segments: Annotated[int | None, typer.Option("--segments", help="Number of segments (default: best "
-                                                                      "silhouette).")] = None,
+    n_segments: Annotated[
+        int | None, typer.Option("--segments", help="Number of segments (default: best silhouette).")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """User segments by what users post about (the items of their posts)."""
-    from socialfusion.tasks.knowledge import post_items
-    from socialfusion.tasks.patterns import user_segments
-
-    try:
-        corpus = load_corpus(store)
-        found = user_segments(corpus.posts, post_items(corpus.posts, kinds=_kinds(items), users=corpus.users),
-                              n_segments, key_column="item", random_state=seed)
-    except SocialFusionError as error:
-        fail(error)
-    rows = [{"segment": row["segment"], "users": row["size"], "top keys": ", ".join(row["top_keys"])}
-            for row in found.segments.to_pylist()]
+    params = parameters(app_layer.InterestSegmentsParams, items=_kinds(items), segments=n_segments, seed=seed)
+    found = run(app_layer.interest_segments, existing_store(store), params)
+    rows = [{"segment": row.segment, "users": row.users, "top keys": ", ".join(row.top_keys)} for row in found.segments]
     if as_json:
-        silhouette = None if found.silhouette != found.silhouette else found.silhouette  # NaN is not JSON
-        print(json.dumps({"silhouette": silhouette, "rejected_k": found.rejected_k,
-                          "segments": [] if found.rejected_k is not None else rows}))
+        print(json.dumps({"silhouette": found.silhouette, "rejected_k": found.rejected_k, "segments": rows}))
         return
     if found.rejected_k is not None:
-        console.print(f"{found.describe()}; no user segments shown", highlight=False)
+        console.print(f"{found.description}; no user segments shown", highlight=False)
         return
-    print_rows(rows, found.describe(), False)
+    print_rows(rows, found.description, False)

@@ -9,67 +9,38 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail
-from socialfusion.exceptions import SocialFusionError
+from socialfusion import app as app_layer
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, parameters, run
 
-app = typer.Typer(help="Recommend posts to users from their interactions, their friends and the posts' content.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Recommend posts to users from their interactions, their friends and the posts' content.", no_args_is_help=True
+)
 
-MODEL_FILE = "recommender-{name}.npz"
-MODEL_HELP = ("popularity, als, bpr, itemknn, ease, dlae, rp3beta, gfcf, lightgcn, social or hybrid (ALS + item kNN + "
-              "social, weights tuned).")
-
-
-def _model_path(store: Path, name: str) -> Path:
-    return store / "models" / MODEL_FILE.format(name=name)
-
-
-def _build(name: str):
-    from socialfusion.tasks.recommend import (
-        RECOMMENDERS,
-        ALSRecommender,
-        HybridRecommender,
-        ItemKNNRecommender,
-        SocialRecommender,
-    )
-
-    if name == "hybrid":
-        return HybridRecommender({"als": ALSRecommender(), "itemknn": ItemKNNRecommender(),
-                                  "social": SocialRecommender()})
-    if name not in RECOMMENDERS or name == "content":
-        raise typer.BadParameter(f"unknown model {name!r}; choose one of: {MODEL_HELP}", param_hint="--model")
-    return RECOMMENDERS[name]()
+MODEL_HELP = (
+    "popularity, als, bpr, itemknn, ease, dlae, rp3beta, gfcf, lightgcn, social or hybrid (ALS + item kNN + "
+    "social, weights tuned)."
+)
 
 
 @app.command()
 def fit(
     store: StoreOption = Path("socialfusion.db"),
     model: Annotated[str, typer.Option("--model", "-m", help=MODEL_HELP)] = "hybrid",
-    kind: Annotated[str | None, typer.Option(help="Interaction kind to learn from (like, view, ...); default all.")]
-    = None,
+    kind: Annotated[
+        str | None, typer.Option(help="Interaction kind to learn from (like, view, ...); default all.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Fit a recommender on the store's interactions and save it under the store folder."""
-    from socialfusion.corpus import Corpus
-    from socialfusion.tasks.recommend import save_recommender
-
-    opened = existing_store(store)
-    recommender = _build(model)
-    try:
-        corpus = Corpus.from_store(opened)
-        recommender.fit(corpus, kind=kind)
-        path = save_recommender(recommender, _model_path(store, model))
-    except SocialFusionError as error:
-        fail(error)
-    result = {"model": model, "path": str(path), "users": len(recommender.users_), "items": len(recommender.items_),
-              "interactions": int(recommender.seen_.nnz)}
-    if hasattr(recommender, "weights_"):
-        result["weights"] = recommender.weights_
+    params = parameters(app_layer.FitRecommenderParams, model=model, kind=kind)
+    result = run(app_layer.fit_recommender, existing_store(store), params)
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(result.model_dump(exclude_none=True)))
         return
-    console.print(f"fitted {model} on {result['interactions']:,} user-item pairs ({result['users']:,} users, "
-                  f"{result['items']:,} items); saved to {path}")
+    console.print(
+        f"fitted {model} on {result.interactions:,} user-item pairs ({result.users:,} users, "
+        f"{result.items:,} items); saved to {result.path}"
+    )
 
 
 @app.command("for-user")
@@ -83,22 +54,22 @@ def for_user(
     as_json: JsonOption = False,
 ) -> None:
     """Recommend items to USER with a model saved by 'recommend fit'."""
-    from socialfusion.tasks.recommend import load_recommender
-
-    path = _model_path(store, model)
-    try:
-        recommender = load_recommender(path)
-        table = recommender.recommend([user], k=k, diversity=diversity, freshness=freshness_days)
-    except SocialFusionError as error:
-        fail(error)
-    rows = table.to_pylist()
+    params = parameters(
+        app_layer.RecommendationsParams,
+        model=model,
+        k=min(k, app_layer.MAX_K),
+        diversity=diversity,
+        freshness_days=freshness_days,
+    )
+    found = run(app_layer.recommend_items, existing_store(store), user, params)
+    rows = [item.model_dump() for item in found.items]
     if as_json:
         print(json.dumps(rows))
         return
-    known = "" if user in recommender.user_index_ else " (unknown user: most popular items)"
+    known = "" if found.known_user else " (unknown user: most popular items)"
     view = Table(title=f"Top {k} for {user}{known}")
     for column in ("rank", "item", "score"):
         view.add_column(column, justify="right" if column != "item" else "left")
-    for row in rows:
-        view.add_row(str(row["rank"]), row["item"], f"{row['score']:.4f}")
+    for row in found.items:
+        view.add_row(str(row.rank), row.item, "" if row.score is None else f"{row.score:.4f}")
     console.print(view)

@@ -20,6 +20,7 @@ import socialfusion
 from socialfusion.app import has_tokens, interrupt_orphans
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.privacy import KEY_ENV_VAR
+from socialfusion.server.dashboard import SessionMiddleware, install_dashboard
 from socialfusion.server.errors import install_error_handlers
 from socialfusion.server.jobs import JobRunner, pid_alive
 from socialfusion.server.middleware import (
@@ -79,6 +80,7 @@ async def _lifespan(application: FastAPI) -> AsyncIterator[None]:
     application.state.store = store
     application.state.verifier = TokenVerifier(store)
     application.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    application.state.auth_failures = RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst)
     application.state.runner = runner
     runner.start()
     try:
@@ -106,6 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in API_ROUTERS:
         application.include_router(router, prefix=API_PREFIX)
     application.mount("/docs/assets", StaticFiles(directory=docs_assets()), name="docs-assets")
+    install_dashboard(application)
 
     @application.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
@@ -117,8 +120,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # added last is outermost: time limit, then who is calling, then how large the body is
     state = application.state  # read at each request: the settings may be replaced before the server starts
     application.add_middleware(BodyLimitMiddleware, limit=lambda: state.settings.max_json_bytes)
-    application.add_middleware(AuthMiddleware, verifier=lambda: state.verifier, limiter=lambda: state.limiter)
+    application.add_middleware(AuthMiddleware, verifier=lambda: state.verifier, limiter=lambda: state.limiter,
+                               failures=lambda: state.auth_failures)
     application.add_middleware(TimeoutMiddleware, timeout=lambda: state.settings.request_timeout_seconds)
+    # outermost: the dashboard's session cookie stands in for the bearer token (with CSRF checks)
+    application.add_middleware(SessionMiddleware, sessions=application.state.sessions)
     return application
 
 

@@ -4,6 +4,7 @@ how large a JSON body may be, and how long a request may run."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import hashlib
 import math
 import threading
@@ -20,8 +21,11 @@ from socialfusion.store import Store
 __all__ = ["AuthMiddleware", "BodyLimitMiddleware", "RateLimiter", "TimeoutMiddleware", "TokenVerifier"]
 
 API_PREFIX = "/api/v1"
-PUBLIC_PATHS = frozenset({"/health", f"{API_PREFIX}/openapi.json", "/docs"})
-PUBLIC_PREFIXES = ("/docs/",)
+# the dashboard's pages ("/", "/ui/...") log in with a session cookie and check it themselves (server/dashboard)
+# The API's documents (/docs, its assets, the OpenAPI document) need a token like the API itself; in a browser the
+# dashboard's session stands in for it (server/dashboard's SessionMiddleware puts it in scope["state"]["session"]).
+PUBLIC_PATHS = frozenset({"/health", "/"})
+PUBLIC_PREFIXES = ("/ui/",)
 STREAMING_SUFFIXES = ("/events",)
 UPLOAD_PATH = f"{API_PREFIX}/uploads"
 
@@ -83,43 +87,95 @@ class TokenVerifier:
 
 
 class RateLimiter:
-    """A token bucket per API token: ``burst`` requests at once, then ``rate`` per second on average."""
+    """A token bucket per key: ``burst`` requests at once, then ``rate`` per second on average.
 
-    def __init__(self, rate: float, burst: int):
+    At most ``max_keys`` buckets are kept (the least recently used is dropped first, and it comes back full), so
+    many distinct keys (client addresses) cannot grow the memory without bound.
+    """
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000):
         self.rate = rate
         self.burst = burst
-        self._buckets: dict[str, tuple[float, float]] = {}
+        self.max_keys = max_keys
+        self._buckets: collections.OrderedDict[str, tuple[float, float]] = collections.OrderedDict()
         self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def _level(self, key: str, now: float) -> float:
+        tokens, last = self._buckets.get(key, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - last) * self.rate)
+
+    def _store(self, key: str, tokens: float, now: float) -> None:
+        self._buckets[key] = (tokens, now)
+        self._buckets.move_to_end(key)
+        while len(self._buckets) > self.max_keys:
+            self._buckets.popitem(last=False)
 
     def acquire(self, key: str) -> float:
         """Take one request from ``key``'s bucket: 0 when allowed, else the seconds to wait before retrying."""
         now = time.monotonic()
         with self._lock:
-            tokens, last = self._buckets.get(key, (float(self.burst), now))
-            tokens = min(float(self.burst), tokens + (now - last) * self.rate)
+            tokens = self._level(key, now)
             if tokens >= 1.0:
-                self._buckets[key] = (tokens - 1.0, now)
+                self._store(key, tokens - 1.0, now)
                 return 0.0
-            self._buckets[key] = (tokens, now)
+            self._store(key, tokens, now)
             return (1.0 - tokens) / self.rate
+
+    def wait(self, key: str) -> float:
+        """The seconds before ``key`` may take one request (0 when it may now), without taking it."""
+        now = time.monotonic()
+        with self._lock:
+            if key not in self._buckets:
+                return 0.0
+            return max(0.0, (1.0 - self._level(key, now)) / self.rate)
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+def _retry_after(wait: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, math.ceil(wait)))}
 
 
 class AuthMiddleware:
-    """Every path but the public ones (``/health``, the docs and the OpenAPI document) needs a valid bearer token
-    (401 otherwise), checked before the request body is read; each token's requests are rate-limited (429 with
-    Retry-After). The token's info goes to ``scope["state"]["token"]`` for the routes' scope checks (403).
+    """Every path but the public ones (``/health`` and the dashboard's own pages) needs a valid bearer token (401
+    otherwise; the dashboard's session counts as one), checked before the request body is read; each token's
+    requests are rate-limited (429 with Retry-After). The token's info goes to ``scope["state"]["token"]`` for the
+    routes' scope checks (403).
+
+    Failed attempts are throttled per client address (``failures``: each invalid or revoked token takes one
+    request from the address's bucket): once a client has spent its allowance, every request it makes that needs a
+    token is answered 429 with Retry-After, before any token is checked, so tokens cannot be guessed at speed (nor
+    scrypt be made to run for every guess). A valid token does not reset the count: only time does.
     """
 
-    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], limiter: Callable[[], RateLimiter]):
+    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], limiter: Callable[[], RateLimiter],
+                 failures: Callable[[], RateLimiter | None] = lambda: None):
         self.app = app
         self.verifier = verifier
         self.limiter = limiter
+        self.failures = failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or _is_public(scope["path"]):
             await self.app(scope, receive, send)
             return
+        failures, address = self.failures(), _client_address(scope)
+        if failures is not None:
+            wait = failures.wait(address)
+            if wait > 0:
+                await _respond(scope, receive, send, 429, f"too many failed authentications from {address}; retry "
+                                                          f"in {wait:.0f} s", _retry_after(wait))
+                return
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
+        session = scope.get("state", {}).get("session")
+        if not header and session is not None:  # a dashboard login opening the docs
+            header = f"Bearer {session.token}"
         scheme, _, token = header.partition(" ")
         challenge = {"WWW-Authenticate": "Bearer"}
         if scheme.lower() != "bearer" or not token.strip():
@@ -128,12 +184,14 @@ class AuthMiddleware:
             return
         info = await asyncio.to_thread(self.verifier().verify, token.strip())
         if info is None:
+            if failures is not None:
+                failures.acquire(address)
             await _respond(scope, receive, send, 401, "invalid or revoked token", challenge)
             return
         wait = self.limiter().acquire(info.token_id)
         if wait > 0:
             await _respond(scope, receive, send, 429, f"too many requests with this token; retry in {wait:.2f} s",
-                           {"Retry-After": str(max(1, math.ceil(wait)))})
+                           _retry_after(wait))
             return
         scope.setdefault("state", {})["token"] = info
         await self.app(scope, receive, send)

@@ -26,6 +26,9 @@ class Settings(BaseSettings):
         max_page_size: the most rows a page or a ``k`` may ask for (at most 1000).
         rate_limit_per_second: requests each token may make per second, on average (429 with Retry-After above).
         rate_limit_burst: requests a token may make at once before the average applies.
+        auth_failure_burst: invalid tokens one client address may send before it is throttled (429 with
+            Retry-After on every request that needs a token).
+        auth_failures_per_minute: invalid tokens a throttled address may then send per minute, on average.
         request_timeout_seconds: a request running longer is answered 504 (event streams and uploads excepted).
         job_workers: jobs run at once, each in its own worker process (0: jobs are queued, never started).
         event_poll_seconds: how often an event stream looks at its job.
@@ -42,6 +45,8 @@ class Settings(BaseSettings):
     max_page_size: int = Field(MAX_K, ge=1, le=MAX_K)
     rate_limit_per_second: float = Field(50.0, gt=0)
     rate_limit_burst: int = Field(100, ge=1)
+    auth_failure_burst: int = Field(10, ge=1)
+    auth_failures_per_minute: float = Field(6.0, gt=0)
     request_timeout_seconds: float = Field(60.0, gt=0)
     job_workers: int = Field(1, ge=0, le=64)
     event_poll_seconds: float = Field(0.25, gt=0, le=10)

@@ -1,4 +1,5 @@
-"""``/api/v1/kg/neighbours``: the strongest ties of a knowledge-graph node."""
+"""``/api/v1/kg/neighbours``, ``/kg/path``: the strongest ties of a knowledge-graph node; a shortest path between
+two."""
 
 from __future__ import annotations
 
@@ -21,3 +22,10 @@ def neighbours(params: Annotated[app.NeighboursParams, Query()], store: StoreDep
     """Entities, hashtags, users and domains tied to the node, strongest first."""
     check_page_size(settings, params)
     return app.kg_neighbours(store, params)
+
+
+@router.get("/path", response_model=app.PathResult, summary="A shortest path between two nodes")
+def path(params: Annotated[app.PathParams, Query()], store: StoreDep, _token: ReadToken) -> app.PathResult:
+    """The fewest hops from one node to another (directions ignored), with each hop's relation; no hops when the
+    nodes are the same or not connected."""
+    return app.kg_path(store, params)
