@@ -1,4 +1,5 @@
-"""``/api/v1/influencers``, ``/communities``, ``/trends/bursts``, ``/opinion/alerts``: questions to the corpus."""
+"""``/api/v1/influencers``, ``/communities``, ``/trends/bursts``, ``/opinion/alerts``, ``/monitor/alerts``: questions
+to the corpus and the monitor's alerts."""
 
 from __future__ import annotations
 
@@ -45,3 +46,12 @@ def opinion_alerts(params: Annotated[app.OpinionAlertsParams, Query()], store: S
     """Keys whose negative share rose significantly, with the posts that explain each alert."""
     check_page_size(settings, params)
     return app.opinion_alerts(store, params)
+
+
+@router.get("/monitor/alerts", response_model=app.MonitorAlertsResult, summary="Alerts the monitor fired")
+def monitor_alerts(params: Annotated[app.MonitorAlertsParams, Query()], store: StoreDep, settings: SettingsDep,
+                   _token: ReadToken) -> app.MonitorAlertsResult:
+    """The alerts of ``socialfusion monitor`` on this store, newest first, with their numbers, evidence posts,
+    episode and deliveries."""
+    check_page_size(settings, params)
+    return app.monitor_alerts(store, params)
