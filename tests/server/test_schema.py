@@ -48,4 +48,5 @@ def admin(store_path) -> Iterator[dict[str, str]]:
 def test_no_server_error_and_no_schema_violation(case, admin):
     if case.path.endswith("/events"):  # a stream that lasts as long as its job: the job tests read it
         return
-    case.call_and_validate(headers=admin, checks=CHECKS)
+    # a generous timeout: the first call of an analysis computes it (seconds on a busy 2-CPU machine)
+    case.call_and_validate(headers=admin, checks=CHECKS, timeout=120)

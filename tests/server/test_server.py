@@ -22,7 +22,7 @@ from socialfusion.server import Settings, check_bind, create_app
 from socialfusion.server.jobs import pid_alive
 from socialfusion.store import check_store
 
-from .conftest import Tokens, bearer, make_tokens
+from .conftest import TEXT_ENCODER, Tokens, bearer, make_tokens
 
 API = "/api/v1"
 
@@ -198,6 +198,7 @@ def test_bind_beyond_loopback_needs_a_token(tmp_path):
     ("POST", "/search", {"query": "x", "k": 0}, 422, "body.k"),
     ("POST", "/search", {"query": "x", "encoder": "text/nope"}, 422, "body.encoder"),
     ("POST", "/search", [1, 2], 422, "body"),
+    ("POST", "/search", b"fx\xff\x15<", 422, "body"),  # not even text
     ("POST", "/sentiment", {"text": ""}, 422, "body.text"),
     ("GET", "/posts?limit=5000", None, 422, "query.limit"),
     ("GET", "/posts?cursor=garbage", None, 422, "query.cursor"),
@@ -289,6 +290,22 @@ def test_ingest_job_lifecycle_through_events(client, tokens):
     again = client.post(f"{API}/jobs", json={"kind": "ingest", "params": {"upload_id": upload["upload_id"]}},
                         headers=tokens.write).json()
     assert _events(client, again["job_id"], tokens.read)[-1][1]["result"]["duplicate"] == 50
+
+
+def test_graph_profile_and_recommender_jobs_run_in_the_background(client, tokens):
+    started = {kind: client.post(f"{API}/jobs", json={"kind": kind, "params": params}, headers=tokens.write)
+               for kind, params in [("build_knowledge_graph", {"entities": False}),
+                                    ("build_profiles", {"text_encoder": TEXT_ENCODER}),
+                                    ("fit_recommender", {"model": "popularity"})]}
+    assert {kind: answer.status_code for kind, answer in started.items()} == dict.fromkeys(started, 202)
+    results = {kind: _events(client, answer.json()["job_id"], tokens.read)[-1] for kind, answer in started.items()}
+    assert {kind: name for kind, (name, _) in results.items()} == dict.fromkeys(started, "done"), results
+    graph = results["build_knowledge_graph"][1]["result"]
+    assert graph["nodes"] > 0 and graph["edges"] > 0 and graph["out"].endswith(".graphml")
+    assert results["build_profiles"][1]["result"]["written"] > 0
+    user = client.get(f"{API}/posts?limit=1", headers=tokens.read).json()["posts"][0]["author_id"]
+    assert client.get(f"{API}/users/{user}/recommendations?k=3&model=popularity",
+                      headers=tokens.read).json()["items"]
 
 
 def test_failed_job_reports_its_error(client, tokens):

@@ -30,7 +30,10 @@ from socialfusion.app._corpus import (
     featurize_store,
     ingest_files,
 )
+from socialfusion.app._knowledge import GraphFileParams, write_knowledge_graph
 from socialfusion.app._models import FitTopicsParams, TrainSentimentParams, fit_topics, train_sentiment
+from socialfusion.app._profiles import BuildProfilesParams, build_user_profiles
+from socialfusion.app._recommend import FitRecommenderParams, fit_recommender
 from socialfusion.exceptions import NotFoundError, StoreError
 from socialfusion.store import Store, sql_string
 
@@ -40,7 +43,9 @@ __all__ = [
     "JOBS_TABLE",
     "JOB_STATES",
     "AnalyzeJob",
+    "BuildProfilesJob",
     "FeaturizeJob",
+    "FitRecommenderJob",
     "FitTopicsJob",
     "IngestJob",
     "IngestUploadParams",
@@ -48,6 +53,7 @@ __all__ = [
     "JobListParams",
     "JobReporter",
     "JobRequest",
+    "KnowledgeGraphJob",
     "TrainSentimentJob",
     "create_job",
     "execute_job",
@@ -117,8 +123,29 @@ class AnalyzeJob(Params):
     params: AnalyzeParams = AnalyzeParams()
 
 
-JobRequest = Annotated[IngestJob | FeaturizeJob | TrainSentimentJob | FitTopicsJob | AnalyzeJob,
-                       Field(discriminator="kind")]
+class KnowledgeGraphJob(Params):
+    """Build the store's knowledge graph and write it as GraphML (in the server's workspace)."""
+
+    kind: Literal["build_knowledge_graph"]
+    params: GraphFileParams = GraphFileParams()
+
+
+class BuildProfilesJob(Params):
+    """Build one profile per user into the store's ``user_profiles`` table."""
+
+    kind: Literal["build_profiles"]
+    params: BuildProfilesParams = BuildProfilesParams()
+
+
+class FitRecommenderJob(Params):
+    """Fit the store's recommender (saved in the store's folder, where recommendations find it)."""
+
+    kind: Literal["fit_recommender"]
+    params: FitRecommenderParams = FitRecommenderParams()
+
+
+JobRequest = Annotated[IngestJob | FeaturizeJob | TrainSentimentJob | FitTopicsJob | AnalyzeJob | KnowledgeGraphJob
+                       | BuildProfilesJob | FitRecommenderJob, Field(discriminator="kind")]
 """A job to start: its kind and that kind's parameters."""
 
 _REQUEST = TypeAdapter(JobRequest)
@@ -345,6 +372,17 @@ def execute_job(store: Store, job: Job, *, workspace: Path,
     elif isinstance(request, FitTopicsJob):
         progress(None, "embedding and clustering")
         result = fit_topics(store, params)
+    elif isinstance(request, KnowledgeGraphJob):
+        progress(None, "extracting entities and building the graph")
+        graphs = workspace / "graphs"
+        graphs.mkdir(parents=True, exist_ok=True)
+        result = write_knowledge_graph(store, params, out=graphs / f"graph-{job.job_id}.graphml")
+    elif isinstance(request, BuildProfilesJob):
+        progress(None, "building profiles")
+        result = build_user_profiles(store, params)
+    elif isinstance(request, FitRecommenderJob):
+        progress(None, "fitting the recommender")
+        result = fit_recommender(store, params)
     else:
         reports = workspace / "reports"
         reports.mkdir(parents=True, exist_ok=True)

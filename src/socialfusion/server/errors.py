@@ -102,6 +102,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    if exc.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not JSON text at all
+        reason = "not JSON text (undecodable bytes)"
+        return error_response(422, f"invalid body: {reason}", [{"field": "body", "reason": reason}])
     return error_response(exc.status_code, message, headers=getattr(exc, "headers", None))
 
 
