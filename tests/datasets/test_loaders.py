@@ -37,7 +37,7 @@ from socialfusion.datasets._shared import (
     read_label_file,
     read_manifest,
 )
-from socialfusion.datasets.tweeteval import tweet_match_key
+from socialfusion.datasets.tweeteval import tweet_match_key, tweet_near_copy_key
 from socialfusion.exceptions import ConfigurationError, DataError, DatasetNotFoundError, IntegrityError
 
 
@@ -237,6 +237,10 @@ def test_semeval2017_pool_excludes_the_sentiment_validation_tweets(shared_data):
     assert pool.counts()["posts"] == meta["rows_read"] - dropped
     val_keys = {tweet_match_key(text) for text in validation.posts.column("text").to_pylist()}
     assert not val_keys & {tweet_match_key(text) for text in pool.posts.column("text").to_pylist()}
+    # nor near copies (TweetEval dropped links, quotes and "RT @x:" when it copied the tweets): 706 more rows
+    near = {tweet_near_copy_key(text) for text in validation.posts.column("text").to_pylist()}
+    assert not near & {tweet_near_copy_key(text) for text in pool.posts.column("text").to_pylist()}
+    assert pool.counts()["posts"] == 47562
     assert label_counts(pool) == {"train": pool.counts()["posts"]}
     assert set(pool.labels.column("label").to_pylist()) == {"positive", "neutral", "negative"}
 

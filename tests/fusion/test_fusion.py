@@ -73,8 +73,8 @@ def assert_same_output(first, second):
 
 def test_every_builtin_fusion_is_registered():
     assert set(available_fusions()) == {
-        "autoencoder", "co-attention", "concat", "gated-attention", "identity", "late", "linear", "low-rank",
-        "mean", "mlp", "multiview", "tensor", "vae", "weighted",
+        "autoencoder", "co-attention", "concat", "gated-attention", "identity", "interaction", "late", "linear",
+        "low-rank", "mean", "mlp", "multiview", "tensor", "vae", "weighted",
     }
 
 

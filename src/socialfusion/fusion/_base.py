@@ -168,7 +168,7 @@ def register_fusion(name: str):
 def _load_builtin_fusions() -> None:
     import importlib
 
-    for module in ("simple", "attention", "tensor", "shared", "late"):
+    for module in ("simple", "attention", "tensor", "shared", "late", "interaction"):
         try:
             importlib.import_module(f"socialfusion.fusion.{module}")
         except ModuleNotFoundError as error:
