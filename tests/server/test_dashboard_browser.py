@@ -94,6 +94,7 @@ def _build_store(path: Path) -> None:
 
     from socialfusion.cli import app as cli
     from socialfusion.featurize import featurize
+    from socialfusion.monitor._state import Alert, EvidencePost, write_alerts
 
     store = sf.connect(path)
     sf.ingest_corpus(sf.generate(n_users=60, n_posts=300, seed=3).corpus, store)
@@ -101,6 +102,10 @@ def _build_store(path: Path) -> None:
     featurize(store, [TEXT_ENCODER, "text/lexicon"])
     app.train_sentiment(store, app.TrainSentimentParams(encoders={"lexicon": "text/lexicon"}))
     app.fit_topics(store, app.FitTopicsParams(text_encoder=TEXT_ENCODER, n_topics=5))
+    fired = dt.datetime(2024, 3, 10, 13, tzinfo=dt.UTC)  # an alert of socialfusion monitor, with the hostile post
+    write_alerts(store, [Alert(alert_id="m1", rule="anger-rising", kind="opinion", subject="transit",
+                               title="negative share rose", fired_at=fired, numbers={"z": 4.21},
+                               posts=[EvidencePost(post_id="hostile-1", text=HOSTILE_TEXT)])])
     runner = CliRunner()
     for command in (
         ["profiles", "build", "--store", str(path), "--text-encoder", TEXT_ENCODER],
@@ -384,6 +389,18 @@ def test_upload_a_file_and_watch_its_job(watched: Watched, served: Served, tmp_p
         f".replace(/,/g, '') === '{before + 5}'",
         timeout=15_000,
     )
+    assert watched.problems() == {}
+
+
+def test_monitor_alerts_are_listed_with_their_posts(watched: Watched, served: Served) -> None:
+    page = _on_page(watched, served, served.read, "opinion")
+    page.wait_for_selector("#monitor-alerts li.alert")
+    assert "anger-rising: negative share rose" in page.text_content("#monitor-alerts li.alert strong")
+    assert "z 4.21" in page.text_content("#monitor-alerts li.alert")
+    page.click("#monitor-alerts li.alert button.link")
+    page.wait_for_selector("#detail-text")
+    assert page.text_content("#detail-text") == HOSTILE_TEXT  # the evidence post, shown as text
+    assert page.evaluate("() => window.__pwned") is None and watched.dialogs == []
     assert watched.problems() == {}
 
 

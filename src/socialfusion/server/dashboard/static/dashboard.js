@@ -457,7 +457,31 @@
     } catch (error) {
       message(list, error.message, true);
     }
-    await sections;
+    await Promise.all([sections, monitorAlerts(document.getElementById("monitor-alerts"))]);
+  }
+
+  async function monitorAlerts(list) {
+    message(list, "Loading…");
+    try {
+      const found = await api(`${API}/monitor/alerts${query({ limit: 50 })}`);
+      clear(list);
+      if (!found.alerts.length) list.append(el("li", { className: "hint", text: "No monitor alerts on this store." }));
+      for (const alert of found.alerts) {
+        const posts = el("ul", { className: "examples" }, alert.posts.map((post) => {
+          const button = el("button", { type: "button", className: "link", text: post.text || post.post_id });
+          button.addEventListener("click", () => showPost(post.post_id));
+          return el("li", {}, button);
+        }));
+        const numbers = Object.entries(alert.numbers || {}).map(([key, value]) =>
+          `${key} ${typeof value === "number" ? Number(value.toPrecision(3)) : value}`).join(", ");
+        const episode = alert.closed_at ? `closed ${shortTime(alert.closed_at)}` : "open";
+        list.append(el("li", { className: "alert" },
+          el("strong", { text: `${alert.rule}: ${alert.title}` }),
+          ` · fired ${shortTime(alert.fired_at)} (${episode})${numbers ? ` · ${numbers}` : ""}`, posts));
+      }
+    } catch (error) {
+      message(list, error.message, true);
+    }
   }
 
   function dataTable(container, columns, rows, onRow) {
