@@ -54,6 +54,8 @@ __all__ = [
     "JobReporter",
     "JobRequest",
     "KnowledgeGraphJob",
+    "MonitorJob",
+    "MonitorJobParams",
     "TrainSentimentJob",
     "create_job",
     "execute_job",
@@ -61,6 +63,7 @@ __all__ = [
     "interrupt_orphans",
     "list_jobs",
     "rerun_job",
+    "set_monitor_config",
     "update_job",
     "upload_path",
 ]
@@ -144,8 +147,22 @@ class FitRecommenderJob(Params):
     params: FitRecommenderParams = FitRecommenderParams()
 
 
+class MonitorJobParams(Params):
+    """How many monitor cycles to run (each one ``interval_seconds`` after the last, as the configuration says)."""
+
+    cycles: int = Field(1, ge=1, le=1000, description="Cycles to run; cancel the job to stop earlier.")
+
+
+class MonitorJob(Params):
+    """Run ``socialfusion monitor`` cycles with the configuration the server was started with
+    (``socialfusion serve --monitor-config FILE``; a request never chooses it)."""
+
+    kind: Literal["monitor"]
+    params: MonitorJobParams = MonitorJobParams()
+
+
 JobRequest = Annotated[IngestJob | FeaturizeJob | TrainSentimentJob | FitTopicsJob | AnalyzeJob | KnowledgeGraphJob
-                       | BuildProfilesJob | FitRecommenderJob, Field(discriminator="kind")]
+                       | BuildProfilesJob | FitRecommenderJob | MonitorJob, Field(discriminator="kind")]
 """A job to start: its kind and that kind's parameters."""
 
 _REQUEST = TypeAdapter(JobRequest)
@@ -383,8 +400,51 @@ def execute_job(store: Store, job: Job, *, workspace: Path,
     elif isinstance(request, FitRecommenderJob):
         progress(None, "fitting the recommender")
         result = fit_recommender(store, params)
+    elif isinstance(request, MonitorJob):
+        return _run_monitor(store, workspace, params.cycles, progress)
     else:
         reports = workspace / "reports"
         reports.mkdir(parents=True, exist_ok=True)
         result = analyze_store(store, params, out=reports / f"report-{job.job_id}.html", progress=progress)
     return result.model_dump(mode="json")
+
+
+_MONITOR_POINTER = "monitor-config.path"  # in the workspace: the configuration file that monitor jobs run
+
+
+def set_monitor_config(workspace: Path, config: Path | None) -> None:
+    """Record (or clear) the monitor configuration that ``monitor`` jobs of this workspace run, after checking it.
+
+    Raises:
+        ConfigurationError: the file is not a valid monitor configuration (file, line and key named).
+    """
+    pointer = workspace / _MONITOR_POINTER
+    if config is None:
+        pointer.unlink(missing_ok=True)
+        return
+    from socialfusion.monitor import load_config
+
+    load_config(config)
+    pointer.write_text(str(Path(config).resolve()), encoding="utf-8")
+
+
+def _run_monitor(store: Store, workspace: Path, cycles: int,
+                 progress: Callable[[float | None, str], None]) -> dict[str, Any]:
+    from socialfusion.exceptions import ConfigurationError
+    from socialfusion.monitor import load_config, run_monitor
+
+    pointer = workspace / _MONITOR_POINTER
+    if not pointer.is_file():
+        raise ConfigurationError("this server has no monitor configuration; start it with: socialfusion serve "
+                                 "--monitor-config monitor.toml")
+    config = load_config(pointer.read_text(encoding="utf-8"))
+    reports = []
+
+    def on_cycle(report: Any) -> None:
+        reports.append(report)
+        progress(len(reports) / cycles, f"cycle {len(reports)} of {cycles}: {len(report.fired)} alert(s) fired")
+
+    run_monitor(store, config, cycles=cycles, on_cycle=on_cycle)
+    return {"cycles": len(reports), "new_posts": sum(report.new_posts for report in reports),
+            "fired": [alert.alert_id for report in reports for alert in report.fired],
+            "errors": [error for report in reports for error in report.errors]}

@@ -26,6 +26,9 @@ def serve(
     = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
     job_workers: Annotated[int | None, typer.Option(help="Jobs run at once, each in a worker process.")] = None,
+    monitor_config: Annotated[Path | None, typer.Option(
+        help="A socialfusion monitor configuration that 'monitor' jobs run (POST /api/v1/jobs {\"kind\": "
+             "\"monitor\"}); checked at start.")] = None,
 ) -> None:
     """Serve the store's HTTP API (/api/v1, docs at /docs). Limits come from SOCIALFUSION_* variables."""
     from socialfusion.exceptions import attempt_import
@@ -39,8 +42,8 @@ def serve(
     from socialfusion.server import serve as run
 
     existing_store(store)
-    flags = {name: value for name, value in (("host", host), ("port", port), ("job_workers", job_workers))
-             if value is not None}
+    flags = {name: value for name, value in (("host", host), ("port", port), ("job_workers", job_workers),
+                                             ("monitor_config", monitor_config)) if value is not None}
     try:
         settings = Settings(store=store, **flags)
         run(settings)

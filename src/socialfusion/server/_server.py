@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 import socialfusion
-from socialfusion.app import has_tokens, interrupt_orphans
+from socialfusion.app import has_tokens, interrupt_orphans, set_monitor_config
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.privacy import KEY_ENV_VAR
 from socialfusion.server.dashboard import SessionMiddleware, install_dashboard
@@ -73,6 +73,7 @@ async def _lifespan(application: FastAPI) -> AsyncIterator[None]:
     owner = secrets.token_hex(8)
     workspace = settings.workspace_folder()
     (workspace / "uploads").mkdir(parents=True, exist_ok=True)
+    set_monitor_config(workspace, settings.monitor_config)
     interrupted = interrupt_orphans(store, owner, pid_alive)
     if interrupted:
         logger.warning("%d jobs of a server that stopped are marked interrupted: %s", len(interrupted), interrupted)
