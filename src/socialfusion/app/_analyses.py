@@ -406,14 +406,9 @@ def kg_neighbours(store: Store, params: NeighboursParams) -> NeighboursResult:
     Raises:
         NotFoundError: no node matches.
     """
-    from socialfusion.corpus import Corpus
-    from socialfusion.tasks.knowledge import KnowledgeGraph, no_entities
+    from socialfusion.app._knowledge import _knowledge_graph  # the graph every knowledge operation shares
 
-    def build():
-        corpus = Corpus(posts=store.read("posts"), users=store.read("users"))
-        return KnowledgeGraph.build(corpus.posts, None if params.entities else no_entities(), users=corpus.users)
-
-    graph = cached(store, ["posts", "users"], ("kg", params.entities), build)
+    graph = _knowledge_graph(store, entities=params.entities)
     try:
         centre = graph.resolve(params.node)
     except ConfigurationError as error:
