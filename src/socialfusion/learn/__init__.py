@@ -16,17 +16,28 @@ if TYPE_CHECKING:
     from socialfusion.learn.estimators import LEARNERS, MultimodalClassifier, MultimodalMultiTask
     from socialfusion.learn.explain import Explanation, explain, modality_deltas, word_contributions
     from socialfusion.learn.finetune import FineTunedTextEncoder, fine_tune_text_encoder
+    from socialfusion.learn.image_finetune import (
+        EfficientNetTrunk,
+        FineTunedImageBlocks,
+        TrunkActivations,
+        fine_tune_image_blocks,
+    )
+    from socialfusion.learn.image_words import image_words
     from socialfusion.learn.model import ModelOutput, MultimodalModel
     from socialfusion.learn.multitask import MISSING_CLASS, TASK_KINDS, LossOutput, MultiTaskLoss
     from socialfusion.learn.stacking import StackedFusionClassifier
+    from socialfusion.learn.text_linear import TfidfTextClassifier
     from socialfusion.learn.trainer import EpochRecord, Trainer, TrainingHistory
+    from socialfusion.learn.transfer import TransferredPredictions
 
 __all__ = [
     "LEARNERS",
     "MISSING_CLASS",
     "TASK_KINDS",
+    "EfficientNetTrunk",
     "EpochRecord",
     "Explanation",
+    "FineTunedImageBlocks",
     "FineTunedTextEncoder",
     "LossOutput",
     "ModalityFeatures",
@@ -36,10 +47,15 @@ __all__ = [
     "MultimodalModel",
     "MultimodalMultiTask",
     "StackedFusionClassifier",
+    "TfidfTextClassifier",
     "Trainer",
     "TrainingHistory",
+    "TransferredPredictions",
+    "TrunkActivations",
     "explain",
+    "fine_tune_image_blocks",
     "fine_tune_text_encoder",
+    "image_words",
     "modality_deltas",
     "word_contributions",
 ]
@@ -52,6 +68,10 @@ _MODULES = {
     "multitask": ("MISSING_CLASS", "TASK_KINDS", "LossOutput", "MultiTaskLoss"),
     "stacking": ("StackedFusionClassifier",),
     "trainer": ("EpochRecord", "Trainer", "TrainingHistory"),
+    "image_finetune": ("EfficientNetTrunk", "FineTunedImageBlocks", "TrunkActivations", "fine_tune_image_blocks"),
+    "transfer": ("TransferredPredictions",),
+    "image_words": ("image_words",),
+    "text_linear": ("TfidfTextClassifier",),
 }
 _HOME = {name: module for module, names in _MODULES.items() for name in names}
 
