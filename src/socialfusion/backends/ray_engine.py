@@ -347,6 +347,25 @@ class ModelWorker:
         return self.model.predict_features(features)
 
 
+ACTOR_START_SECONDS = 30.0
+"""How long the prediction pool waits for more than its first actor to start before it goes on without them."""
+
+
+def _started(ray: Any, actors: list) -> list:
+    """The actors that have started: at least one (waited for as long as the cluster needs), and any other that
+    starts within ``ACTOR_START_SECONDS``; the rest are killed. The cluster's CPU count can promise more actors than
+    can run (a node lost a moment ago, CPUs held by other work), and a block given to an actor that never starts
+    would wait forever."""
+    pending = {actor.__ray_ready__.remote(): actor for actor in actors}
+    ready, waiting = ray.wait(list(pending), num_returns=1)
+    if waiting:
+        more, waiting = ray.wait(waiting, num_returns=len(waiting), timeout=ACTOR_START_SECONDS)
+        ready += more
+    for reference in waiting:
+        ray.kill(pending[reference])
+    return [pending[reference] for reference in ready]
+
+
 def predict_on_ray(model: Any, features: Any, options: RayOptions | None) -> pa.Table:
     """``model.predict_features(features)`` computed block by block on a pool of Ray actors, rows in order.
 
@@ -369,7 +388,7 @@ def predict_on_ray(model: Any, features: Any, options: RayOptions | None) -> pa.
     size = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // options.num_cpus))
     worker = ray.remote(max_restarts=-1, max_task_retries=-1, **_resources(options))(ModelWorker)
     shared = ray.put(model)
-    actors = [worker.remote(shared) for _ in range(min(size, len(blocks)))]
+    actors = _started(ray, [worker.remote(shared) for _ in range(min(size, len(blocks)))])
     pool = attempt_import("ray.util", RAY_EXTRA).ActorPool(actors)
     try:
         parts = list(pool.map(lambda actor, block: actor.predict.remote(block), blocks))
