@@ -119,11 +119,25 @@ def _alert(row: dict[str, Any]) -> Alert:
     return Alert(**{name: value for name, value in row.items() if value is not None or name == "closed_at"})
 
 
+def _read(store: Store, table: str, **options: Any) -> pa.Table | None:
+    """``store.read(table, ...)``, or None while the table does not exist yet: another process (a running monitor)
+    may be creating it, listed a moment before its first version can be read."""
+    from socialfusion.exceptions import StoreError
+
+    if table not in store.tables():
+        return None
+    try:
+        return store.read(table, **options)
+    except StoreError as error:
+        if "no table" in str(error):
+            return None
+        raise
+
+
 def read_alerts(store: Store, where: str | None = None) -> list[Alert]:
     """Alerts of the store (matching the SQL ``where``), newest first."""
-    if ALERTS_TABLE not in store.tables():
-        return []
-    alerts = [_alert(row) for row in store.read(ALERTS_TABLE, where=where).to_pylist()]
+    rows = _read(store, ALERTS_TABLE, where=where)
+    alerts = [] if rows is None else [_alert(row) for row in rows.to_pylist()]
     alerts.sort(key=lambda alert: (alert.fired_at, alert.alert_id), reverse=True)
     return alerts
 
@@ -150,10 +164,8 @@ def write_alerts(store: Store, alerts: Sequence[Alert]) -> int:
 
 def read_state(store: Store, key: str, default: Any = None) -> Any:
     """The JSON value stored under ``key`` in ``monitor_state`` (``default`` when absent)."""
-    if STATE_TABLE not in store.tables():
-        return default
-    rows = store.read(STATE_TABLE, where=f"state_key = {sql_string(key)}", columns=["value"])
-    return orjson.loads(rows.column("value")[0].as_py()) if rows.num_rows else default
+    rows = _read(store, STATE_TABLE, where=f"state_key = {sql_string(key)}", columns=["value"])
+    return orjson.loads(rows.column("value")[0].as_py()) if rows is not None and rows.num_rows else default
 
 
 def write_state(store: Store, values: dict[str, Any]) -> None:
