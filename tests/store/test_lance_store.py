@@ -205,6 +205,21 @@ def test_tables_lists_what_exists_sorted(store):
     assert store.tables() == ["notes", "posts", "users"]
 
 
+def test_a_table_being_created_is_not_listed_until_it_can_be_read(tmp_path):
+    """Another process creating a table makes its folder a moment before its first version: listing it then
+    would make ``name in store.tables()`` followed by ``store.read(name)`` fail."""
+    store = connect(tmp_path / "db")
+    store.write("notes", notes(["a"], [1]), mode="append")
+    (tmp_path / "db" / "alerts.lance" / "_versions").mkdir(parents=True)  # created, no version yet
+
+    assert store.tables() == ["notes"]
+    with pytest.raises(StoreError, match="no table 'alerts'"):
+        store.read("alerts")
+    store.write("alerts", notes(["b"], [2]), mode="append")
+    assert store.tables() == ["alerts", "notes"]
+    assert store.read("alerts").column("id").to_pylist() == ["b"]
+
+
 # -- metadata ----------------------------------------------------------------------------------------------------
 
 

@@ -120,18 +120,9 @@ def _alert(row: dict[str, Any]) -> Alert:
 
 
 def _read(store: Store, table: str, **options: Any) -> pa.Table | None:
-    """``store.read(table, ...)``, or None while the table does not exist yet: another process (a running monitor)
-    may be creating it, listed a moment before its first version can be read."""
-    from socialfusion.exceptions import StoreError
-
-    if table not in store.tables():
-        return None
-    try:
-        return store.read(table, **options)
-    except StoreError as error:
-        if "no table" in str(error):
-            return None
-        raise
+    """``store.read(table, ...)``, or None while the table does not exist yet (``Store.tables`` leaves out a table
+    another process is still creating)."""
+    return store.read(table, **options) if table in store.tables() else None
 
 
 def read_alerts(store: Store, where: str | None = None) -> list[Alert]:
@@ -162,14 +153,15 @@ def write_alerts(store: Store, alerts: Sequence[Alert]) -> int:
     return len(alerts)
 
 
-def read_state(store: Store, key: str, default: Any = None) -> Any:
-    """The JSON value stored under ``key`` in ``monitor_state`` (``default`` when absent)."""
-    rows = _read(store, STATE_TABLE, where=f"state_key = {sql_string(key)}", columns=["value"])
+def read_state(store: Store, key: str, default: Any = None, *, table: str = STATE_TABLE) -> Any:
+    """The JSON value stored under ``key`` in ``monitor_state`` (or another key-value ``table``, such as the
+    incremental analysis's ``analysis_state``); ``default`` when absent."""
+    rows = _read(store, table, where=f"state_key = {sql_string(key)}", columns=["value"])
     return orjson.loads(rows.column("value")[0].as_py()) if rows is not None and rows.num_rows else default
 
 
-def write_state(store: Store, values: dict[str, Any]) -> None:
-    """Upsert JSON values by key into ``monitor_state`` (one atomic write)."""
+def write_state(store: Store, values: dict[str, Any], *, table: str = STATE_TABLE) -> None:
+    """Upsert JSON values by key into ``monitor_state`` (or another key-value ``table``; one atomic write)."""
     if not values:
         return
     now = dt.datetime.now(dt.UTC)
@@ -180,4 +172,4 @@ def write_state(store: Store, values: dict[str, Any]) -> None:
         ],
         schema=_STATE_SCHEMA,
     )
-    store.write(STATE_TABLE, rows, mode="upsert", key="state_key")
+    store.write(table, rows, mode="upsert", key="state_key")

@@ -152,7 +152,11 @@ class LanceStore:
 
     # -- tables -------------------------------------------------------------------------------------------
     def tables(self) -> list[str]:
-        """Names of the tables that exist (the metadata table excluded)."""
+        """Names of the tables that exist and can be read (the metadata table excluded).
+
+        A table another process is creating is listed a moment before its first version can be read; it is left
+        out until then, so ``name in store.tables()`` followed by ``store.read(name)`` does not race that writer.
+        """
         names: list[str] = []
         page_token = None
         while True:
@@ -161,17 +165,24 @@ class LanceStore:
             page_token = response.page_token
             if not page_token:
                 break
-        return sorted(name for name in names if name != _META_TABLE)
+        return sorted(name for name in names if name != _META_TABLE and self._readable(name))
+
+    def _readable(self, table: str) -> bool:
+        """Whether the table has a version to read (opened once; a cached handle is known to have one)."""
+        if table in self._handles:
+            return True
+        try:
+            self._handles[table] = self._db.open_table(table)
+        except (FileNotFoundError, ValueError):
+            return False
+        return True
 
     def _open(self, table: str):
         """The table's handle at its latest version (another connection may have written since), or None."""
-        if table not in self._handles:
-            try:
-                self._handles[table] = self._db.open_table(table)
-            except (FileNotFoundError, ValueError):
-                return None
-        else:
+        if table in self._handles:
             self._handles[table].checkout_latest()
+        elif not self._readable(table):
+            return None
         return self._handles[table]
 
     def _conform(self, table: str, rows: pa.Table) -> pa.Table:
