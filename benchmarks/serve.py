@@ -35,11 +35,20 @@ from pathlib import Path
 from _memory import TreePeakRss  # the benchmarks folder is on sys.path when a script runs
 
 API = "/api/v1"
-WORDS = ("climate summit heatwave flood football league marathon music concert album recipe dinner travel beach "
-         "museum election policy vote science space rocket movie review game launch phone").split()
-TEXTS = ["I love this so much, best day ever!", "This is awful and I am angry.", "The train leaves at nine.",
-         "What a fantastic concert last night #music", "Terrible service, never again.", "今天真开心，太棒了！",
-         "Not sure how I feel about the new policy.", "Great goal in the last minute!"]
+WORDS = (
+    "climate summit heatwave flood football league marathon music concert album recipe dinner travel beach "
+    "museum election policy vote science space rocket movie review game launch phone"
+).split()
+TEXTS = [
+    "I love this so much, best day ever!",
+    "This is awful and I am angry.",
+    "The train leaves at nine.",
+    "What a fantastic concert last night #music",
+    "Terrible service, never again.",
+    "今天真开心，太棒了！",
+    "Not sure how I feel about the new policy.",
+    "Great goal in the last minute!",
+]
 
 
 CACHE = Path(__file__).resolve().parent / ".cache"
@@ -57,8 +66,9 @@ def build_store(path: Path, n_posts: int, seed: int) -> None:
 
     started = time.perf_counter()
     originals = max(100, round(n_posts / POSTS_PER_ORIGINAL))
-    network = sf.generate(n_users=max(50, originals // 8), n_posts=originals, seed=seed, image_fraction=0.05,
-                          n_videos=0, n_audio=0)
+    network = sf.generate(
+        n_users=max(50, originals // 8), n_posts=originals, seed=seed, image_fraction=0.05, n_videos=0, n_audio=0
+    )
     store = sf.connect(path)
     sf.ingest_corpus(network.corpus, store)
     featurize(store, ["text/minilm-int8"], batch_size=64)
@@ -91,14 +101,19 @@ def build_replicated(source: Path, path: Path, copies: int, seed: int) -> None:
     def renamed(table: pa.Table, columns: list[str], copy: int) -> pa.Table:
         for name in columns:
             column = table.column(name)
-            table = table.set_column(table.schema.get_field_index(name), name,
-                                     pc.if_else(pc.is_null(column), column, pc.binary_join_element_wise(
-                                         column, pa.scalar(f"~{copy}"), "")))
+            table = table.set_column(
+                table.schema.get_field_index(name),
+                name,
+                pc.if_else(pc.is_null(column), column, pc.binary_join_element_wise(column, pa.scalar(f"~{copy}"), "")),
+            )
         return table
 
     for copy in range(1, copies):
-        store.write("posts", renamed(posts, ["post_id", "record_key", "reply_to", "reshare_of", "quote_of"], copy),
-                    mode="append")
+        store.write(
+            "posts",
+            renamed(posts, ["post_id", "record_key", "reply_to", "reshare_of", "quote_of"], copy),
+            mode="append",
+        )
         moved = vectors + rng.normal(0, 0.01, vectors.shape).astype(np.float32)
         moved /= np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-9)
         moved[missing] = vectors[missing]
@@ -118,8 +133,9 @@ def ingest_file(path: Path, n_posts: int, seed: int) -> Path:
     import socialfusion as sf
 
     originals = max(10, round(n_posts / POSTS_PER_ORIGINAL))
-    posts = sf.generate(n_users=max(50, originals // 8), n_posts=originals, seed=seed + 1, image_fraction=0,
-                        n_videos=0, n_audio=0).corpus.posts
+    posts = sf.generate(
+        n_users=max(50, originals // 8), n_posts=originals, seed=seed + 1, image_fraction=0, n_videos=0, n_audio=0
+    ).corpus.posts
     with path.open("wb") as out:
         for row in posts.select(["post_id", "author_id", "created_at", "text", "lang"]).to_pylist():
             row["post_id"] = f"ingested-{row['post_id']}"
@@ -133,11 +149,21 @@ def start_ingest(base: str, token: str, upload: Path) -> str:
 
     headers = {"Authorization": f"Bearer {token}"}
     with upload.open("rb") as content:
-        sent = httpx.post(f"{base}{API}/uploads", files={"file": (upload.name, content)}, headers=headers,
-                          timeout=600, trust_env=False)
+        sent = httpx.post(
+            f"{base}{API}/uploads",
+            files={"file": (upload.name, content)},
+            headers=headers,
+            timeout=600,
+            trust_env=False,
+        )
     sent.raise_for_status()
-    job = httpx.post(f"{base}{API}/jobs", json={"kind": "ingest", "params": {"upload_id": sent.json()["upload_id"]}},
-                     headers=headers, timeout=60, trust_env=False)
+    job = httpx.post(
+        f"{base}{API}/jobs",
+        json={"kind": "ingest", "params": {"upload_id": sent.json()["upload_id"]}},
+        headers=headers,
+        timeout=60,
+        trust_env=False,
+    )
     job.raise_for_status()
     return job.json()["job_id"]
 
@@ -145,8 +171,9 @@ def start_ingest(base: str, token: str, upload: Path) -> str:
 def job_state(base: str, token: str, job_id: str) -> dict:
     import httpx
 
-    return httpx.get(f"{base}{API}/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}, timeout=60,
-                     trust_env=False).json()
+    return httpx.get(
+        f"{base}{API}/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}, timeout=60, trust_env=False
+    ).json()
 
 
 def _free_port() -> int:
@@ -197,15 +224,42 @@ class Load:
         return route, time.perf_counter() - started, ok
 
 
-async def run_clients(base: str, token: str, post_ids: list[str], authors: list[str], clients: int, seconds: float,
-                      max_requests: int, seed: int) -> tuple[dict[str, list[float]], dict[str, int], float]:
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by a process and its descendants (job workers): a measure of the work
+    each request costs that does not depend on how busy the machine is."""
+    import psutil
+
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+async def run_clients(
+    base: str,
+    token: str,
+    post_ids: list[str],
+    authors: list[str],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    seed: int,
+    server_pid: int,
+) -> tuple[dict[str, list[float]], dict[str, int], float, float]:
+    """The measured load: latencies per route, errors per route, its wall time and the server's CPU seconds."""
     import httpx
 
     latencies: dict[str, list[float]] = {}
     errors: dict[str, int] = {}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits,
-                                 timeout=60, trust_env=False) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers={"Authorization": f"Bearer {token}"}, limits=limits, timeout=60, trust_env=False
+    ) as client:
         warm = Load(client, post_ids, authors, seed)
         for _ in range(30):  # load the encoders and fill the caches before measuring
             await warm.one()
@@ -214,6 +268,7 @@ async def run_clients(base: str, token: str, post_ids: list[str], authors: list[
         deadline = time.perf_counter() + seconds
         sent = 0
         started = time.perf_counter()
+        cpu_started = cpu_seconds(server_pid)
 
         async def worker(index: int) -> None:
             nonlocal sent
@@ -227,7 +282,8 @@ async def run_clients(base: str, token: str, post_ids: list[str], authors: list[
 
         await asyncio.gather(*(worker(index) for index in range(clients)))
         wall = time.perf_counter() - started
-    return latencies, errors, wall
+        cpu = cpu_seconds(server_pid) - cpu_started
+    return latencies, errors, wall, cpu
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -238,18 +294,32 @@ def _percentile(values: list[float], q: float) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--posts", type=int, default=20_000, help="posts of the synthetic store (about)")
-    parser.add_argument("--store", type=Path, default=None, help="store folder (built there when absent, reused "
-                                                                 "after); default: benchmarks/.cache/serve-POSTS")
-    parser.add_argument("--replicate", type=Path, default=None, metavar="SOURCE",
-                        help="build the store from copies of this featurized store (build_replicated) instead of "
-                             "generating and featurizing --posts posts")
+    parser.add_argument(
+        "--store",
+        type=Path,
+        default=None,
+        help="store folder (built there when absent, reused after); default: benchmarks/.cache/serve-POSTS",
+    )
+    parser.add_argument(
+        "--replicate",
+        type=Path,
+        default=None,
+        metavar="SOURCE",
+        help="build the store from copies of this featurized store (build_replicated) instead of "
+        "generating and featurizing --posts posts",
+    )
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of the measured load")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--ingest", type=int, default=0, metavar="POSTS",
-                        help="run an ingest job of about this many new posts during the load (on a copy of the "
-                             "store, which stays as it was)")
+    parser.add_argument(
+        "--ingest",
+        type=int,
+        default=0,
+        metavar="POSTS",
+        help="run an ingest job of about this many new posts during the load (on a copy of the "
+        "store, which stays as it was)",
+    )
     args = parser.parse_args()
 
     import socialfusion as sf
@@ -277,10 +347,23 @@ def main() -> None:
     authors = sorted({author for author in posts.column("author_id").to_pylist() if author})
 
     port = _free_port()
-    environment = {**os.environ, "SOCIALFUSION_RATE_LIMIT_PER_SECOND": "1000000",
-                   "SOCIALFUSION_RATE_LIMIT_BURST": "1000000"}
-    command = [sys.executable, "-c", "from socialfusion.cli import main; main()", "serve", "--store",
-               str(store_path), "--host", "127.0.0.1", "--port", str(port)]
+    environment = {
+        **os.environ,
+        "SOCIALFUSION_RATE_LIMIT_PER_SECOND": "1000000",
+        "SOCIALFUSION_RATE_LIMIT_BURST": "1000000",
+    }
+    command = [
+        sys.executable,
+        "-c",
+        "from socialfusion.cli import main; main()",
+        "serve",
+        "--store",
+        str(store_path),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
     server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -296,8 +379,11 @@ def main() -> None:
             raise SystemExit("the server did not start")
         with TreePeakRss(server.pid) as tree:
             job_id = start_ingest(base, token, upload) if args.ingest else None
-            latencies, errors, wall = asyncio.run(run_clients(base, token, post_ids, authors, args.clients,
-                                                              args.seconds, args.max_requests, args.seed))
+            latencies, errors, wall, cpu = asyncio.run(
+                run_clients(
+                    base, token, post_ids, authors, args.clients, args.seconds, args.max_requests, args.seed, server.pid
+                )
+            )
             job = job_state(base, token, job_id) if job_id else None
     finally:
         server.terminate()
@@ -306,22 +392,34 @@ def main() -> None:
             shutil.rmtree(scratch, ignore_errors=True)
 
     total = sum(len(values) for values in latencies.values())
-    print(f"\n{len(post_ids):,} posts, {args.clients} clients, {wall:.1f} s, 127.0.0.1; server peak RSS "
-          f"{tree.peak_mb:,.0f} MB (its job workers included); load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"\n{len(post_ids):,} posts, {args.clients} clients, {wall:.1f} s, 127.0.0.1; server peak RSS "
+        f"{tree.peak_mb:,.0f} MB (its job workers included); load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"server CPU {cpu:.1f} s over the load: {cpu / max(total, 1) * 1000:.1f} ms per request (all its threads "
+        f"and job workers; independent of how busy the machine is)"
+    )
     if job is not None:
-        print(f"ingest job of {args.ingest:,} posts during the load: {job['state']} when the load ended (progress "
-              f"{job['progress'] or 0:.0%}, {job['message'] or ''})")
+        print(
+            f"ingest job of {args.ingest:,} posts during the load: {job['state']} when the load ended (progress "
+            f"{job['progress'] or 0:.0%}, {job['message'] or ''})"
+        )
     print()
     print("| route | requests | share | errors | p50 ms | p95 ms | p99 ms | req/s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for route in sorted(latencies):
         values = latencies[route]
-        print(f"| {route} | {len(values):,} | {len(values) / total:.0%} | {errors.get(route, 0)} | "
-              f"{_percentile(values, 50):.0f} | {_percentile(values, 95):.0f} | {_percentile(values, 99):.0f} | "
-              f"{len(values) / wall:.1f} |")
+        print(
+            f"| {route} | {len(values):,} | {len(values) / total:.0%} | {errors.get(route, 0)} | "
+            f"{_percentile(values, 50):.0f} | {_percentile(values, 95):.0f} | {_percentile(values, 99):.0f} | "
+            f"{len(values) / wall:.1f} |"
+        )
     every = [value for values in latencies.values() for value in values]
-    print(f"| all | {total:,} | 100% | {sum(errors.values())} | {_percentile(every, 50):.0f} | "
-          f"{_percentile(every, 95):.0f} | {_percentile(every, 99):.0f} | {total / wall:.1f} |")
+    print(
+        f"| all | {total:,} | 100% | {sum(errors.values())} | {_percentile(every, 50):.0f} | "
+        f"{_percentile(every, 95):.0f} | {_percentile(every, 99):.0f} | {total / wall:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -51,3 +51,24 @@ def test_the_throttle_keeps_a_bounded_number_of_addresses():
     assert len(limiter) == 100
     assert limiter.wait("10.0.39.15") > 0  # the most recent addresses are kept
     assert limiter.wait("10.0.0.0") == 0.0  # the oldest were dropped
+
+
+def test_a_verified_token_is_answered_from_memory_until_the_table_is_looked_at_again(store_path, monkeypatch):
+    import socialfusion as sf
+    from socialfusion import app
+    from socialfusion.server.middleware import TokenVerifier
+
+    now = [1000.0]
+    monkeypatch.setattr("socialfusion.server.middleware.time.monotonic", lambda: now[0])
+    store = sf.connect(store_path)
+    created = app.create_token(store, app.TokenParams(name="cached", scopes=["read"]))
+    verifier = TokenVerifier(store, recheck_seconds=1.0)
+    assert verifier.cached(created.token) is None  # never verified: the caller must verify (scrypt, in a thread)
+    assert verifier.verify(created.token).token_id == created.info.token_id
+    assert verifier.cached(created.token).token_id == created.info.token_id
+    assert verifier.cached(created.token + "x") is None
+    app.revoke_token(store, created.info.token_id)
+    now[0] += 1.5  # past the recheck: the cache no longer answers, and verify sees the revocation
+    assert verifier.cached(created.token) is None and verifier.verify(created.token) is None
+    verifier.forget()
+    assert verifier.cached(created.token) is None

@@ -5,21 +5,25 @@ from __future__ import annotations
 import functools
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from socialfusion.app._common import Params, Result, local_folder
+from socialfusion.app._common import Params, Result, cached, local_folder
 from socialfusion.store import Store
 
 __all__ = [
     "SENTIMENT_MODEL_FOLDER",
+    "AssignTopicsParams",
+    "AssignTopicsResult",
     "FitTopicsParams",
     "FitTopicsResult",
     "SentimentParams",
     "SentimentResult",
     "TrainSentimentParams",
+    "TopicAssignment",
     "TrainSentimentResult",
+    "assign_topics",
     "fit_topics",
     "predict_sentiment",
     "sentiment_model_path",
@@ -50,8 +54,13 @@ class SentimentParams(Params):
     """A text whose sentiment to predict."""
 
     text: str = Field(min_length=1, max_length=10_000)
-    language: str | None = Field(None, min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$",
-                                 description="Language of the text for the lexicons (en, zh, ...); default: detected.")
+    language: str | None = Field(
+        None,
+        min_length=2,
+        max_length=8,
+        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$",
+        description="Language of the text for the lexicons (en, zh, ...); default: detected.",
+    )
 
 
 class SentimentResult(Result):
@@ -78,8 +87,12 @@ def predict_sentiment(store: Store, params: SentimentParams) -> SentimentResult:
             if features.usable()[0]:
                 row = model.predict_features(features).to_pylist()[0]
                 probabilities = {name[2:]: float(value) for name, value in row.items() if name.startswith("p_")}
-                return SentimentResult(label=row["label"], confidence=float(row["confidence"]),
-                                       probabilities=probabilities, model=row["model"])
+                return SentimentResult(
+                    label=row["label"],
+                    confidence=float(row["confidence"]),
+                    probabilities=probabilities,
+                    model=row["model"],
+                )
     label = lexicon_sentiment([params.text], language=params.language)[0]
     return SentimentResult(label=str(label), confidence=None, model=LEXICON_MODEL)
 
@@ -97,10 +110,12 @@ class TrainSentimentParams(Params):
 
     task: str = Field("sentiment", min_length=1, max_length=64, description="Task name of the labels.")
     split: str | None = Field("train", max_length=64, description="Split of the labels to learn from; null: all.")
-    fusion: str = Field("stacked", min_length=1, max_length=64,
-                        description="'stacked' (late fusion by stacking) or a fusion name.")
-    encoders: dict[str, str] | None = Field(None, max_length=16,
-                                            description="Modality -> encoder; default: MiniLM int8, lexicon, images.")
+    fusion: str = Field(
+        "stacked", min_length=1, max_length=64, description="'stacked' (late fusion by stacking) or a fusion name."
+    )
+    encoders: dict[str, str] | None = Field(
+        None, max_length=16, description="Modality -> encoder; default: MiniLM int8, lexicon, images."
+    )
     seed: int = Field(0, ge=0, le=2**31 - 1)
     predict: bool = Field(True, description="Then predict every post and store the predictions.")
 
@@ -140,9 +155,14 @@ def train_sentiment(store: Store, params: TrainSentimentParams) -> TrainSentimen
     model.save(folder / SENTIMENT_MODEL_FOLDER)
     scores = model.evaluate(store, task=params.task, split=params.split)
     written = write_predictions(store, model.predict(store)) if params.predict else 0
-    return TrainSentimentResult(model=SENTIMENT_MODEL_FOLDER, classes=model.training_["classes"],
-                                modalities=model.training_["modalities"], n=model.training_["n"],
-                                training_scores=scores, predictions_written=written)
+    return TrainSentimentResult(
+        model=SENTIMENT_MODEL_FOLDER,
+        classes=model.training_["classes"],
+        modalities=model.training_["modalities"],
+        n=model.training_["n"],
+        training_scores=scores,
+        predictions_written=written,
+    )
 
 
 class FitTopicsParams(Params):
@@ -172,7 +192,75 @@ def fit_topics(store: Store, params: FitTopicsParams) -> FitTopicsResult:
     """
     from socialfusion.tasks.topics import TopicModel, topic_names, write_topics
 
-    model = TopicModel(encoders={"text": params.text_encoder}, method=params.method, n_topics=params.n_topics,
-                       min_topic_size=params.min_topic_size, random_state=params.seed).fit(store)
+    model = TopicModel(
+        encoders={"text": params.text_encoder},
+        method=params.method,
+        n_topics=params.n_topics,
+        min_topic_size=params.min_topic_size,
+        random_state=params.seed,
+    ).fit(store)
     assigned = write_topics(store, model)
     return FitTopicsResult(topics=model.topics_.num_rows, assigned=assigned, labels=topic_names(model.topics_))
+
+
+class AssignTopicsParams(Params):
+    """New texts to place among the store's fitted topics."""
+
+    texts: list[Annotated[str, Field(min_length=1, max_length=10_000)]] = Field(
+        min_length=1, max_length=100, description="The texts (1 to 100)."
+    )
+
+
+class TopicAssignment(Result):
+    """The topic of one text: the nearest topic centre, or -1 (an outlier) beyond that topic's radius."""
+
+    index: int = Field(description="Position of the text in the request.")
+    topic_id: int
+    label: str | None = Field(description="The topic's name; None for an outlier.")
+    distance: float = Field(description="Distance to the topic's centre (in the model's space).")
+
+
+class AssignTopicsResult(Result):
+    """Each text's topic, and the encoder that embedded them (the topic model's)."""
+
+    encoder: str
+    assignments: list[TopicAssignment]
+
+
+def assign_topics(store: Store, params: AssignTopicsParams) -> AssignTopicsResult:
+    """The topics of new texts under the store's fitted topic model (``socialfusion.tasks.topics.load_topic_model``;
+    loaded once per fit, embedded by the model's text encoder built once per process).
+
+    Raises:
+        StoreError: the store has no fitted topic model (``fit_topics``).
+        ConfigurationError: the model's text encoder learns from the corpus (``text/tfidf``...), so new texts
+            cannot be placed in its space; refit with text/multilingual or text/minilm-int8.
+    """
+    from socialfusion.exceptions import ConfigurationError, StoreError
+    from socialfusion.search import QUERY_ENCODERS, embed_texts
+    from socialfusion.tasks.topics import TOPICS_TABLE, load_topic_model, topic_names
+
+    if TOPICS_TABLE not in store.tables():
+        raise StoreError(f"no topic model in {store.uri!r}; fit one with: socialfusion topics fit --store {store.uri}")
+    model = cached(store, [TOPICS_TABLE], "topic-model", lambda: load_topic_model(store))
+    encoder = model.encoders_.get("text")
+    if encoder not in QUERY_ENCODERS:
+        raise ConfigurationError(
+            f"the store's topic model embeds text with {encoder!r}, which learns from the corpus: "
+            f"new texts cannot be placed among its topics; refit with one of {QUERY_ENCODERS} "
+            f"(socialfusion topics fit --store {store.uri} --encoders {QUERY_ENCODERS[0]})"
+        )
+    table = model.assign(params.texts, embeddings=embed_texts(params.texts, encoder))
+    names = topic_names(model.topics_)
+    return AssignTopicsResult(
+        encoder=encoder,
+        assignments=[
+            TopicAssignment(
+                index=index,
+                topic_id=row["topic_id"],
+                distance=float(row["distance"]),
+                label=names.get(str(row["topic_id"])) if row["topic_id"] >= 0 else None,
+            )
+            for index, row in enumerate(table.to_pylist())
+        ],
+    )

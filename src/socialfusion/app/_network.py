@@ -3,15 +3,20 @@ link suggestions."""
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
 from pydantic import Field
 
 from socialfusion.app._analyses import _GRAPH_TABLES, GraphKind, _graph
-from socialfusion.app._common import Identifier, K, Params, Result, cached, clean
-from socialfusion.exceptions import NotFoundError
+from socialfusion.app._common import MAX_K, Identifier, K, Params, Result, cached, clean, local_folder
+from socialfusion.exceptions import DataError, NotFoundError, StoreError
 from socialfusion.store import Store
 
 __all__ = [
     "DEFAULT_LINK_USERS",
+    "NEXT_ADOPTER_FILE",
     "Cascade",
     "CascadesParams",
     "CascadesResult",
@@ -19,9 +24,21 @@ __all__ = [
     "LinkSuggestion",
     "LinksParams",
     "LinksResult",
+    "NextAdopter",
+    "NextAdoptersEvaluation",
+    "NextAdoptersEvaluationParams",
+    "NextAdoptersFitParams",
+    "NextAdoptersFitResult",
+    "NextAdoptersParams",
+    "NextAdoptersResult",
     "ReachParams",
     "ReachResult",
     "cascades",
+    "evaluate_next_adopters",
+    "fit_next_adopters",
+    "next_adopter_model_path",
+    "next_adopters",
+    "predict_next_adopters",
     "reach",
     "suggest_ties",
 ]
@@ -223,3 +240,197 @@ def suggest_ties(store: Store, params: LinksParams) -> LinksResult:
     return LinksResult(
         suggestions=rows, evaluation=evaluation, held_out=held_out, ties=held_out + len(split.train_edges)
     )
+
+
+# -- next adopters ------------------------------------------------------------------------------------------------
+
+NEXT_ADOPTER_FILE = "next-adopters.npz"
+"""The store's next-adopter model, inside its ``models/`` folder."""
+
+CascadeSplit = Literal["train", "dev", "test", "all"]
+
+
+def next_adopter_model_path(store: Store) -> Path | None:
+    """Where the store's next-adopter model is saved (``models/next-adopters.npz``); None for a non-local store."""
+    folder = local_folder(store)
+    return None if folder is None else folder / "models" / NEXT_ADOPTER_FILE
+
+
+def _cascade_sequences(corpus: Any, split: str) -> list[list[str]]:
+    """The adopters of each cascade of ``split`` (``all``: every cascade), in time order, cascades by id.
+
+    Raises:
+        DataError: the corpus has no cascade splits (and ``split`` is not ``all``), or no cascade in ``split``.
+    """
+    from socialfusion.tasks.propagation import cascade_sequences
+
+    has_splits = "cascade" in set(corpus.labels.column("task").to_pylist())
+    if split != "all" and not has_splits:
+        raise DataError("the data has no cascade splits (no 'cascade' labels); use every cascade: --split all")
+    sequences = cascade_sequences(corpus, None if split == "all" else split)
+    if not sequences:
+        raise DataError(f"no cascade in split {split!r} (cascades are 'share' interactions)")
+    return [sequences[cascade] for cascade in sorted(sequences)]
+
+
+class NextAdoptersFitParams(Params):
+    """The cascades a next-adopter model learns from, and its settings."""
+
+    split: CascadeSplit = Field("train", description="Cascades to learn from.")
+    graph: bool = Field(True, description="Use the follow (and friend) edges, where there are any.")
+    window: int = Field(10, ge=1, le=10_000, description="Later adopters that count as following one adopter.")
+    decay: float = Field(0.8, gt=0, le=1, description="Weight of an adopter one step further back.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Random seed (the held-out tenth that picks the weights).")
+
+
+class NextAdoptersFitResult(Result):
+    """Where the model went and what it learned from."""
+
+    path: str
+    cascades: int
+    users: int
+    graph: bool
+    weights: list[float] = Field(description="Weights of the transition, social and popularity scores.")
+
+
+def fit_next_adopters(corpus: Any, params: NextAdoptersFitParams, path: Path) -> NextAdoptersFitResult:
+    """Fit a ``NextAdopterModel`` on the corpus's cascades of a split and save it at ``path`` (JSON + NPZ).
+
+    Args:
+        corpus: a ``Corpus`` (``Corpus.from_store``, or FOREST cascade files by
+            ``socialfusion.datasets.load_forest_cascades``).
+
+    Raises:
+        DataError: no cascade in the split, or too few adopters to learn from.
+    """
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    sequences = _cascade_sequences(corpus, params.split)
+    follows = None
+    if params.graph:
+        columns = (corpus.edges.column(name).to_pylist() for name in ("src", "dst", "kind"))
+        follows = [(src, dst) for src, dst, kind in zip(*columns) if kind in ("follow", "friend")]
+    users = corpus.users.column("user_id").to_pylist() or None
+    if users is not None:  # users of the cascades that the users table lacks are candidates too
+        users = list(dict.fromkeys([*users, *(user for sequence in sequences for user in sequence)]))
+    fitted = NextAdopterModel(window=params.window, decay=params.decay, random_state=params.seed).fit(
+        sequences, follows, users
+    )
+    saved = fitted.save(path)
+    return NextAdoptersFitResult(
+        path=str(saved),
+        cascades=len(sequences),
+        users=fitted.n_users_,
+        graph=fitted.has_graph_,
+        weights=[float(value) for value in fitted.weights_],
+    )
+
+
+class NextAdoptersEvaluationParams(Params):
+    """The cascades a saved model is scored on, and the cut-offs."""
+
+    split: CascadeSplit = "dev"
+    ks: list[Annotated[int, Field(ge=1, le=MAX_K)]] = Field(
+        [10, 50, 100], min_length=1, max_length=20, description="Cut-offs k of Hits@k and MAP@k."
+    )
+
+
+class NextAdoptersEvaluation(Result):
+    """Hits@k and MAP@k over the predicted adopters of a split."""
+
+    split: str
+    cascades: int
+    steps: int = Field(description="Adopters predicted (every adopter after a cascade's first).")
+    scores: dict[str, float]
+
+
+def evaluate_next_adopters(corpus: Any, params: NextAdoptersEvaluationParams, path: Path) -> NextAdoptersEvaluation:
+    """Score the model saved at ``path``: each adopter after the first predicted from the ones before it.
+
+    Raises:
+        DataError: no model at ``path`` (or not one ``fit_next_adopters`` saved).
+        DataError: no cascade in the split.
+    """
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    fitted = NextAdopterModel.load(path)
+    sequences = _cascade_sequences(corpus, params.split)
+    scores = fitted.evaluate(sequences, tuple(params.ks))
+    return NextAdoptersEvaluation(
+        split=params.split, cascades=len(sequences), steps=fitted.prediction_steps(sequences), scores=clean(scores)
+    )
+
+
+class NextAdoptersParams(Params):
+    """A cascade's adopters so far, in order, and how many candidates to return."""
+
+    adopters: list[Identifier] = Field(min_length=1, max_length=1000, description="Adopters so far, in order.")
+    k: K = 10
+
+
+class NextAdopter(Result):
+    """A likely next adopter."""
+
+    rank: int
+    user_id: str
+    score: float
+
+
+class NextAdoptersResult(Result):
+    """The likeliest next adopters; ``unknown`` adopters (not in the model) were ignored."""
+
+    adopters: list[str]
+    unknown: list[str]
+    next: list[NextAdopter]
+
+
+def predict_next_adopters(path: Path, params: NextAdoptersParams) -> NextAdoptersResult:
+    """The likeliest next adopters of a cascade by the model saved at ``path`` (``fit_next_adopters``).
+
+    Raises:
+        DataError: no model at ``path`` (or not one ``fit_next_adopters`` saved).
+    """
+
+    fitted = _saved_next_adopter_model(path)
+    table = fitted.predict([params.adopters], k=params.k)
+    return NextAdoptersResult(
+        adopters=params.adopters,
+        unknown=[user for user in params.adopters if user not in fitted.index_],
+        next=[
+            NextAdopter(rank=row["rank"], user_id=row["user_id"], score=clean(row["score"]) or 0.0)
+            for row in table.to_pylist()
+        ],
+    )
+
+
+def _saved_next_adopter_model(path: Path):
+    """The ``NextAdopterModel`` saved at ``path``, loaded again only when the file changed."""
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    try:
+        stamp = path.stat()
+    except OSError:
+        return NextAdopterModel.load(path)  # its own error names the missing file
+    return _load_next_adopters(str(path), stamp.st_mtime_ns, stamp.st_size)
+
+
+@functools.lru_cache(maxsize=4)
+def _load_next_adopters(path: str, modified: int, size: int):
+    from socialfusion.tasks.propagation import NextAdopterModel
+
+    return NextAdopterModel.load(path)
+
+
+def next_adopters(store: Store, params: NextAdoptersParams) -> NextAdoptersResult:
+    """The likeliest next adopters by the store's next-adopter model (``next_adopter_model_path``).
+
+    Raises:
+        StoreError: the store has no next-adopter model (the message says how to fit one).
+    """
+    path = next_adopter_model_path(store)
+    if path is None or not path.is_file():
+        raise StoreError(
+            f"no next-adopter model in {store.uri!r}; fit one with: socialfusion graph next-adopters fit "
+            f"--store {store.uri}"
+        )
+    return predict_next_adopters(path, params)

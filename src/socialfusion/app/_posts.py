@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from socialfusion.app._common import Identifier, K, Params, Result, clean, parse_extra
+from socialfusion.app._common import Identifier, K, Params, Result, cached, clean, parse_extra
 from socialfusion.search import QUERY_ENCODERS, lookup_upkeep
 from socialfusion.store import Store
 
@@ -24,11 +24,13 @@ __all__ = [
     "SearchParams",
     "SearchResult",
     "SimilarPostsParams",
+    "SimilarPostsResult",
     "get_post",
     "query_posts",
     "search_posts",
     "similar_posts",
 ]
+
 
 class MediaReference(Result):
     """A media item of a post (its bytes are never returned)."""
@@ -109,9 +111,19 @@ def query_posts(store: Store, params: PostQuery) -> PostPage:
     from socialfusion.query import find_posts
 
     lookup_upkeep(store)
-    page = find_posts(store, since=params.since, until=params.until, author_id=params.author_id,
-                      hashtag=params.hashtag, lang=params.lang, topic_id=params.topic_id, sentiment=params.sentiment,
-                      has=params.has, limit=params.limit, after=params.cursor)
+    page = find_posts(
+        store,
+        since=params.since,
+        until=params.until,
+        author_id=params.author_id,
+        hashtag=params.hashtag,
+        lang=params.lang,
+        topic_id=params.topic_id,
+        sentiment=params.sentiment,
+        has=params.has,
+        limit=params.limit,
+        after=params.cursor,
+    )
     return PostPage(posts=[Post.from_row(row) for row in page.posts.to_pylist()], next_cursor=page.next_cursor)
 
 
@@ -159,8 +171,12 @@ def get_post(store: Store, post_id: str) -> PostDetail:
 
     lookup_upkeep(store)
     details = clean(post_details(store, post_id))
-    return PostDetail(post=Post.from_row(details["post"]), features=details["features"],
-                      sentiment=details["sentiment"], topic=details["topic"])
+    return PostDetail(
+        post=Post.from_row(details["post"]),
+        features=details["features"],
+        sentiment=details["sentiment"],
+        topic=details["topic"],
+    )
 
 
 class SearchParams(Params):
@@ -168,10 +184,12 @@ class SearchParams(Params):
 
     query: str = Field(min_length=1, max_length=1000, description="Words to look for.")
     mode: Literal["semantic", "keyword", "hybrid"] = Field(
-        "hybrid", description="semantic: nearest text vectors; keyword: BM25; hybrid: both, fused by rank.")
+        "hybrid", description="semantic: nearest text vectors; keyword: BM25; hybrid: both, fused by rank."
+    )
     k: K = 10
     encoder: Literal[QUERY_ENCODERS] | None = Field(
-        None, description="Text encoder of the semantic part; default: the first the store has features of.")
+        None, description="Text encoder of the semantic part; default: the first the store has features of."
+    )
 
 
 class SearchHit(Result):
@@ -194,10 +212,13 @@ def _hits(store: Store, ranked) -> list[SearchHit]:
 
     lookup_upkeep(store)
     posts = {row["post_id"]: row for row in posts_by_id(store, ranked.column("post_id").to_pylist()).to_pylist()}
-    return [SearchHit(rank=rank, score=clean(score) or 0.0, post=Post.from_row(posts[post_id]))
-            for rank, (post_id, score) in enumerate(zip(ranked.column("post_id").to_pylist(),
-                                                        ranked.column("score").to_pylist()), start=1)
-            if post_id in posts]
+    return [
+        SearchHit(rank=rank, score=clean(score) or 0.0, post=Post.from_row(posts[post_id]))
+        for rank, (post_id, score) in enumerate(
+            zip(ranked.column("post_id").to_pylist(), ranked.column("score").to_pylist()), start=1
+        )
+        if post_id in posts
+    ]
 
 
 def search_posts(store: Store, params: SearchParams) -> SearchResult:
@@ -219,20 +240,59 @@ def search_posts(store: Store, params: SearchParams) -> SearchResult:
 
 
 class SimilarPostsParams(Params):
-    """How many posts like it, by which encoder's vectors."""
+    """How many posts like it, by which vector."""
 
     k: K = 10
-    encoder: Literal[QUERY_ENCODERS] | None = None
+    by: Literal["auto", "fused", "text"] = Field(
+        "auto",
+        description="fused: the post's vectors of every modality the store holds, side by side; text: its "
+        "text vector; auto: fused when the store holds post vectors of two modalities or more.",
+    )
+    encoder: Literal[QUERY_ENCODERS] | None = Field(
+        None, description="The text encoder; default: the first the store has features of."
+    )
 
 
-def similar_posts(store: Store, post_id: str, params: SimilarPostsParams) -> SearchResult:
-    """The posts whose text vectors are nearest to this post's (``socialfusion.search.more_like_this``).
+class SimilarPostsResult(SearchResult):
+    """Posts like the post, best first, and the vector they were found by."""
+
+    vector: Literal["fused", "text"] = Field(description="Which vector of the post was compared.")
+    encoders: dict[str, str] = Field(description="Modality -> encoder of the vectors compared.")
+
+
+def similar_posts(store: Store, post_id: str, params: SimilarPostsParams) -> SimilarPostsResult:
+    """The posts nearest to this one by its fused vector (``socialfusion.search.more_like_this_fused``: exact, over
+    every post's vectors held in memory until the features change) or its text vector
+    (``socialfusion.search.more_like_this``: through the vector index).
 
     Raises:
         NotFoundError: no post has this id.
-        DataError: the post has no text vector.
+        DataError: the post has no vector.
+        StoreError: no features to compare (``by="fused"``: fewer than two modalities).
     """
-    from socialfusion.search import more_like_this
+    from socialfusion import search
+    from socialfusion.exceptions import StoreError
+    from socialfusion.featurize import feature_table
 
-    ranked = more_like_this(store, post_id, k=params.k, encoder=params.encoder)
-    return SearchResult(mode="semantic", hits=_hits(store, ranked))
+    encoders = search.post_encoders(store)
+    if params.encoder is not None:
+        search.search_encoder(store, params.encoder)  # the store has its features, or a StoreError says so
+        encoders["text"] = params.encoder
+    fused = params.by == "fused" or (params.by == "auto" and len(encoders) > 1)
+    if not fused:
+        ranked = search.more_like_this(store, post_id, k=params.k, encoder=params.encoder)
+        encoders = {"text": search.search_encoder(store, params.encoder)}
+    else:
+        if len(encoders) < 2:
+            raise StoreError(
+                f"no fused vectors in {store.uri!r}: it holds post features of {sorted(encoders) or 'no'} "
+                "modality; featurize an image, video or audio encoder too, or ask by='text'"
+            )
+        tables = ["posts", *(feature_table(name) for name in encoders.values())]
+        ids, vectors = cached(
+            store, tables, ("fused-posts", encoders), lambda: search.fused_post_vectors(store, encoders)
+        )
+        ranked = search.more_like_this_fused(ids, vectors, post_id, k=params.k)
+    return SimilarPostsResult(
+        mode="semantic", hits=_hits(store, ranked), vector="fused" if fused else "text", encoders=encoders
+    )

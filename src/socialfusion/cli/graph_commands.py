@@ -14,7 +14,6 @@ from socialfusion.cli._shared import (
     StoreOption,
     console,
     existing_store,
-    fail,
     load_corpus,
     parameters,
     print_rows,
@@ -163,7 +162,8 @@ next_adopters_app = typer.Typer(
 )
 app.add_typer(next_adopters_app, name="next-adopters")
 
-NEXT_ADOPTER_FILE = "next-adopters.npz"
+NEXT_ADOPTER_FILE = app_layer.NEXT_ADOPTER_FILE
+
 SourceStoreOption = Annotated[
     Path | None,
     typer.Option("--store", "-s", help="Store whose 'share' interactions are the cascades (post id = cascade id)."),
@@ -195,7 +195,9 @@ MaxLengthOption = Annotated[
 def _next_adopter_path(store: Path | None, model: Path | None) -> Path:
     if model is not None:
         return model
-    return store / "models" / NEXT_ADOPTER_FILE if store is not None else Path(NEXT_ADOPTER_FILE)
+    if store is not None:
+        return store / "models" / NEXT_ADOPTER_FILE
+    return Path(NEXT_ADOPTER_FILE)
 
 
 def _one_source(store: Path | None, cascades: Path | None) -> None:
@@ -225,23 +227,6 @@ def _split(split: str) -> str:
         raise typer.BadParameter(f"{error}, or all", param_hint="--split") from None
 
 
-def _sequences(corpus, split: str) -> list[list[str]]:
-    """The adopters of each cascade of ``split`` (``all``: every cascade) in time order."""
-    from socialfusion.tasks.propagation import cascade_sequences
-
-    has_splits = "cascade" in set(corpus.labels.column("task").to_pylist())
-    if split != "all" and not has_splits:
-        raise typer.BadParameter(
-            "the data has no cascade splits (no 'cascade' labels); pass --split all", param_hint="--split"
-        )
-    sequences = cascade_sequences(corpus, None if split == "all" else split)
-    if not sequences:
-        raise typer.BadParameter(
-            f"no cascade in split {split!r} (cascades are 'share' interactions)", param_hint="--split"
-        )
-    return [sequences[cascade] for cascade in sorted(sequences)]
-
-
 @next_adopters_app.command("fit")
 def next_adopters_fit(
     store: SourceStoreOption = None,
@@ -258,42 +243,18 @@ def next_adopters_fit(
     as_json: JsonOption = False,
 ) -> None:
     """Fit a next-adopter model on the cascades of a split and save it (JSON + NPZ, no pickle)."""
-    from socialfusion.tasks.propagation import NextAdopterModel
-
-    split = _split(split)
-    try:
-        corpus = _cascade_source(store, cascades, max_length)
-        sequences = _sequences(corpus, split)
-        follows = (
-            [
-                (src, dst)
-                for src, dst, kind in zip(*(corpus.edges.column(name).to_pylist() for name in ("src", "dst", "kind")))
-                if kind in ("follow", "friend")
-            ]
-            if graph
-            else None
-        )
-        users = corpus.users.column("user_id").to_pylist() or None
-        if users is not None:  # users of the cascades that the users table lacks are candidates too
-            users = list(dict.fromkeys([*users, *(user for sequence in sequences for user in sequence)]))
-        fitted = NextAdopterModel(window=window, decay=decay, random_state=seed).fit(sequences, follows, users)
-        path = fitted.save(_next_adopter_path(store, model))
-    except SocialFusionError as error:
-        fail(error)
-    result = {
-        "path": str(path),
-        "cascades": len(sequences),
-        "users": fitted.n_users_,
-        "graph": fitted.has_graph_,
-        "weights": list(fitted.weights_),
-    }
+    params = parameters(
+        app_layer.NextAdoptersFitParams, split=_split(split), graph=graph, window=window, decay=decay, seed=seed
+    )
+    corpus = run(_cascade_source, store, cascades, max_length)
+    fitted = run(app_layer.fit_next_adopters, corpus, params, _next_adopter_path(store, model))
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps(fitted.model_dump(mode="json")))
         return
     console.print(
-        f"fitted on {len(sequences):,} {split} cascades ({fitted.n_users_:,} users, "
-        f"{'with' if fitted.has_graph_ else 'without'} a follower graph; weights transition/social/"
-        f"popularity {fitted.weights_}); saved to {path}"
+        f"fitted on {fitted.cascades:,} {params.split} cascades ({fitted.users:,} users, "
+        f"{'with' if fitted.graph else 'without'} a follower graph; weights transition/social/"
+        f"popularity {fitted.weights}); saved to {fitted.path}"
     )
 
 
@@ -306,21 +267,17 @@ def next_adopters_predict(
     as_json: JsonOption = False,
 ) -> None:
     """The likeliest next adopters of a cascade, from a model saved by 'next-adopters fit'."""
-    from socialfusion.tasks.propagation import NextAdopterModel
-
     so_far = [user.strip() for user in adopters.split(",") if user.strip()]
-    try:
-        fitted = NextAdopterModel.load(_next_adopter_path(store, model))
-        table = fitted.predict([so_far], k=k)
-    except SocialFusionError as error:
-        fail(error)
-    unknown = [user for user in so_far if user not in fitted.index_]
-    rows = [{"rank": row["rank"], "user_id": row["user_id"], "score": row["score"]} for row in table.to_pylist()]
+    params = parameters(app_layer.NextAdoptersParams, {"adopters": "ADOPTERS"}, adopters=so_far, k=k)
+    found = run(app_layer.predict_next_adopters, _next_adopter_path(store, model), params)
     if as_json:
-        print(json.dumps({"adopters": so_far, "unknown": unknown, "next": rows}))
+        print(json.dumps(found.model_dump(mode="json")))
         return
+    unknown = found.unknown
     note = f" ({len(unknown)} unknown to the model, ignored: {', '.join(unknown[:5])})" if unknown else ""
-    print_rows(rows, f"Likeliest next adopters after {len(so_far)} adopter(s){note}", False)
+    print_rows(
+        [row.model_dump() for row in found.next], f"Likeliest next adopters after {len(so_far)} adopter(s){note}", False
+    )
 
 
 @next_adopters_app.command("evaluate")
@@ -334,28 +291,20 @@ def next_adopters_evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Hits@k and MAP@k of a saved model: each adopter after the first predicted from the ones before it."""
-    from socialfusion.tasks.propagation import NextAdopterModel
-
     split = _split(split)
     _one_source(store, cascades)
     try:
-        cutoffs = tuple(int(value) for value in ks.split(",") if value.strip())
+        cutoffs = [int(value) for value in ks.split(",") if value.strip()]
     except ValueError:
         raise typer.BadParameter(f"expected comma-separated integers, got {ks!r}", param_hint="--ks") from None
-    try:
-        fitted = NextAdopterModel.load(_next_adopter_path(store, model))
-        corpus = _cascade_source(store, cascades, max_length)
-        sequences = _sequences(corpus, split)
-        scores = fitted.evaluate(sequences, cutoffs)
-        steps = fitted.prediction_steps(sequences)
-    except SocialFusionError as error:
-        fail(error)
-    result = {"split": split, "cascades": len(sequences), "steps": steps, **scores}
+    params = parameters(app_layer.NextAdoptersEvaluationParams, split=split, ks=cutoffs)
+    corpus = run(_cascade_source, store, cascades, max_length)
+    scored = run(app_layer.evaluate_next_adopters, corpus, params, _next_adopter_path(store, model))
     if as_json:
-        print(json.dumps(result))
+        print(json.dumps({"split": scored.split, "cascades": scored.cascades, "steps": scored.steps, **scored.scores}))
         return
     print_rows(
-        [{"metric": name, "value": value} for name, value in scores.items()],
-        f"Next-adopter prediction on {len(sequences):,} {split} cascades ({steps:,} predicted adopters)",
+        [{"metric": name, "value": value} for name, value in scored.scores.items()],
+        f"Next-adopter prediction on {scored.cascades:,} {scored.split} cascades ({scored.steps:,} predicted adopters)",
         False,
     )

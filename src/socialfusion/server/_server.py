@@ -20,6 +20,7 @@ import socialfusion
 from socialfusion.app import has_tokens, interrupt_orphans, set_monitor_config
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.privacy import KEY_ENV_VAR
+from socialfusion.query import keep_posts_in_memory
 from socialfusion.server.dashboard import SessionMiddleware, install_dashboard
 from socialfusion.server.errors import install_error_handlers
 from socialfusion.server.jobs import JobRunner, pid_alive
@@ -53,15 +54,18 @@ def docs_assets() -> Path:
 
     spec = importlib.util.find_spec(DOCS_ASSETS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError(f"{DOCS_ASSETS_PACKAGE!r} (Swagger UI's files) is required for /docs; install "
-                                     "it with: pip install 'socialfusion[server]'")
+        raise MissingDependencyError(
+            f"{DOCS_ASSETS_PACKAGE!r} (Swagger UI's files) is required for /docs; install "
+            "it with: pip install 'socialfusion[server]'"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "static"
 
 
 def _open_store(settings: Settings):
     if not settings.store.is_dir():
-        raise ConfigurationError(f"no store at {settings.store}; create one with: socialfusion ingest PATH --store "
-                                 f"{settings.store}")
+        raise ConfigurationError(
+            f"no store at {settings.store}; create one with: socialfusion ingest PATH --store {settings.store}"
+        )
     return connect(settings.store)
 
 
@@ -78,6 +82,7 @@ async def _lifespan(application: FastAPI) -> AsyncIterator[None]:
     if interrupted:
         logger.warning("%d jobs of a server that stopped are marked interrupted: %s", len(interrupted), interrupted)
     runner = JobRunner(store, workspace, owner, workers=settings.job_workers)
+    posts = keep_posts_in_memory(store) if settings.posts_in_memory else None
     application.state.store = store
     application.state.verifier = TokenVerifier(store)
     application.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
@@ -88,6 +93,8 @@ async def _lifespan(application: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         runner.stop()
+        if posts is not None:
+            posts.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -98,10 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """
     settings = settings or Settings()
     application = FastAPI(
-        title="socialfusion", version=socialfusion.__version__, lifespan=_lifespan,
+        title="socialfusion",
+        version=socialfusion.__version__,
+        lifespan=_lifespan,
         description="Multimodal social-media analysis over one store. Every route but /health needs a bearer token "
-                    "(socialfusion tokens create).",
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,
+        "(socialfusion tokens create).",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
     )
     application.state.settings = settings
     install_error_handlers(application)
@@ -113,16 +124,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @application.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url=application.openapi_url, title="socialfusion API",
-                                   swagger_js_url="/docs/assets/swagger-ui-bundle.js",
-                                   swagger_css_url="/docs/assets/swagger-ui.css",
-                                   swagger_favicon_url="/docs/assets/favicon.png")
+        return get_swagger_ui_html(
+            openapi_url=application.openapi_url,
+            title="socialfusion API",
+            swagger_js_url="/docs/assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs/assets/swagger-ui.css",
+            swagger_favicon_url="/docs/assets/favicon.png",
+        )
 
     # added last is outermost: time limit, then who is calling, then how large the body is
     state = application.state  # read at each request: the settings may be replaced before the server starts
     application.add_middleware(BodyLimitMiddleware, limit=lambda: state.settings.max_json_bytes)
-    application.add_middleware(AuthMiddleware, verifier=lambda: state.verifier, limiter=lambda: state.limiter,
-                               failures=lambda: state.auth_failures)
+    application.add_middleware(
+        AuthMiddleware,
+        verifier=lambda: state.verifier,
+        limiter=lambda: state.limiter,
+        failures=lambda: state.auth_failures,
+    )
     application.add_middleware(TimeoutMiddleware, timeout=lambda: state.settings.request_timeout_seconds)
     # outermost: the dashboard's session cookie stands in for the bearer token (with CSRF checks)
     application.add_middleware(SessionMiddleware, sessions=application.state.sessions)
@@ -149,7 +167,8 @@ def check_bind(settings: Settings) -> None:
         raise ConfigurationError(
             f"refusing to listen on {settings.host}: the store has no API token, so the API would be reachable "
             f"from other machines without one being possible; create one first (socialfusion tokens create --store "
-            f"{settings.store}) or bind to 127.0.0.1")
+            f"{settings.store}) or bind to 127.0.0.1"
+        )
 
 
 def serve(settings: Settings) -> None:
@@ -157,5 +176,6 @@ def serve(settings: Settings) -> None:
     import uvicorn
 
     check_bind(settings)
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info",
-                timeout_graceful_shutdown=10)
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10
+    )

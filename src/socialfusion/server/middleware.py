@@ -34,8 +34,9 @@ def _is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
-async def _respond(scope: Scope, receive: Receive, send: Send, status: int, message: str,
-                   headers: dict[str, str] | None = None) -> None:
+async def _respond(
+    scope: Scope, receive: Receive, send: Send, status: int, message: str, headers: dict[str, str] | None = None
+) -> None:
     await error_response(status, message, headers=headers)(scope, receive, send)
 
 
@@ -61,6 +62,15 @@ class TokenVerifier:
         with self._lock:
             self._cache.clear()
             self._checked = float("-inf")
+
+    def cached(self, token: str) -> TokenInfo | None:
+        """The token's info when it was verified within ``recheck_seconds`` of the token table's last look, else
+        None (then ``verify`` decides); never touches the store, so the event loop may call it."""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        with self._lock:
+            if time.monotonic() - self._checked < self.recheck_seconds:
+                return self._cache.get(digest)
+        return None
 
     def verify(self, token: str) -> TokenInfo | None:
         digest = hashlib.sha256(token.encode()).hexdigest()
@@ -154,8 +164,13 @@ class AuthMiddleware:
     scrypt be made to run for every guess). A valid token does not reset the count: only time does.
     """
 
-    def __init__(self, app: ASGIApp, verifier: Callable[[], TokenVerifier], limiter: Callable[[], RateLimiter],
-                 failures: Callable[[], RateLimiter | None] = lambda: None):
+    def __init__(
+        self,
+        app: ASGIApp,
+        verifier: Callable[[], TokenVerifier],
+        limiter: Callable[[], RateLimiter],
+        failures: Callable[[], RateLimiter | None] = lambda: None,
+    ):
         self.app = app
         self.verifier = verifier
         self.limiter = limiter
@@ -169,8 +184,14 @@ class AuthMiddleware:
         if failures is not None:
             wait = failures.wait(address)
             if wait > 0:
-                await _respond(scope, receive, send, 429, f"too many failed authentications from {address}; retry "
-                                                          f"in {wait:.0f} s", _retry_after(wait))
+                await _respond(
+                    scope,
+                    receive,
+                    send,
+                    429,
+                    f"too many failed authentications from {address}; retry in {wait:.0f} s",
+                    _retry_after(wait),
+                )
                 return
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         session = scope.get("state", {}).get("session")
@@ -179,10 +200,18 @@ class AuthMiddleware:
         scheme, _, token = header.partition(" ")
         challenge = {"WWW-Authenticate": "Bearer"}
         if scheme.lower() != "bearer" or not token.strip():
-            await _respond(scope, receive, send, 401, "missing bearer token: send 'Authorization: Bearer <token>' "
-                                                      "(create one with: socialfusion tokens create)", challenge)
+            await _respond(
+                scope,
+                receive,
+                send,
+                401,
+                "missing bearer token: send 'Authorization: Bearer <token>' "
+                "(create one with: socialfusion tokens create)",
+                challenge,
+            )
             return
-        info = await asyncio.to_thread(self.verifier().verify, token.strip())
+        verifier = self.verifier()
+        info = verifier.cached(token.strip()) or await asyncio.to_thread(verifier.verify, token.strip())
         if info is None:
             if failures is not None:
                 failures.acquire(address)
@@ -190,8 +219,14 @@ class AuthMiddleware:
             return
         wait = self.limiter().acquire(info.token_id)
         if wait > 0:
-            await _respond(scope, receive, send, 429, f"too many requests with this token; retry in {wait:.2f} s",
-                           _retry_after(wait))
+            await _respond(
+                scope,
+                receive,
+                send,
+                429,
+                f"too many requests with this token; retry in {wait:.2f} s",
+                _retry_after(wait),
+            )
             return
         scope.setdefault("state", {})["token"] = info
         await self.app(scope, receive, send)
@@ -212,8 +247,13 @@ class BodyLimitMiddleware:
         limit = self.limit()
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            await _respond(scope, receive, send, 413, f"request body of {int(length):,} bytes is larger than the "
-                                                      f"{limit:,} bytes accepted")
+            await _respond(
+                scope,
+                receive,
+                send,
+                413,
+                f"request body of {int(length):,} bytes is larger than the {limit:,} bytes accepted",
+            )
             return
         received = 0
 
@@ -269,4 +309,3 @@ class TimeoutMiddleware:
         except TimeoutError:
             if not started:
                 await _respond(scope, receive, send, 504, f"the request took longer than {timeout:g} s")
-

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
         request_timeout_seconds: a request running longer is answered 504 (event streams and uploads excepted).
         job_workers: jobs run at once, each in its own worker process (0: jobs are queued, never started).
         event_poll_seconds: how often an event stream looks at its job.
+        posts_in_memory: hold the posts (without media bytes) in memory, refreshed when the table changes, so that
+            post lookups and filters read memory (``socialfusion.query.keep_posts_in_memory``).
         monitor_config: the ``socialfusion monitor`` configuration that ``monitor`` jobs run (chosen by whoever starts
             the server, never by a request: its webhooks and files are the operator's); None: no monitor jobs.
     """
@@ -52,6 +54,7 @@ class Settings(BaseSettings):
     request_timeout_seconds: float = Field(60.0, gt=0)
     job_workers: int = Field(1, ge=0, le=64)
     event_poll_seconds: float = Field(0.25, gt=0, le=10)
+    posts_in_memory: bool = True
     monitor_config: Path | None = None
 
     def workspace_folder(self) -> Path:

@@ -7,16 +7,30 @@ from socialfusion.server.routers import (
     health,
     jobs,
     knowledge,
+    network,
     posts,
     search,
     sentiment,
     store,
     tokens,
+    topics,
     uploads,
     users,
 )
 
 __all__ = ["API_ROUTERS", "health"]
 
-API_ROUTERS = [store.router, posts.router, search.router, sentiment.router, analyses.router, users.router,
-               knowledge.router, uploads.router, jobs.router, tokens.router]
+API_ROUTERS = [
+    store.router,
+    posts.router,
+    search.router,
+    sentiment.router,
+    topics.router,
+    analyses.router,
+    network.router,
+    users.router,
+    knowledge.router,
+    uploads.router,
+    jobs.router,
+    tokens.router,
+]

@@ -18,8 +18,9 @@ PostId = Annotated[str, Path(min_length=1, max_length=512, description="The post
 
 
 @router.get("", response_model=app.PostPage, summary="Posts matching filters, newest first")
-def query_posts(params: Annotated[app.PostQuery, Query()], store: StoreDep, settings: SettingsDep,
-                _token: ReadToken) -> app.PostPage:
+def query_posts(
+    params: Annotated[app.PostQuery, Query()], store: StoreDep, settings: SettingsDep, _token: ReadToken
+) -> app.PostPage:
     """Every filter given must hold; pass ``next_cursor`` back as ``cursor`` for the next page."""
     check_page_size(settings, params)
     return app.query_posts(store, params)
@@ -31,9 +32,15 @@ def get_post(post_id: PostId, store: StoreDep, _token: ReadToken) -> app.PostDet
     return app.get_post(store, post_id)
 
 
-@router.get("/{post_id}/similar", response_model=app.SearchResult, summary="More like this post")
-def similar_posts(post_id: PostId, params: Annotated[app.SimilarPostsParams, Query()], store: StoreDep,
-                  settings: SettingsDep, _token: ReadToken) -> app.SearchResult:
-    """The posts whose text vectors are nearest to this post's."""
+@router.get("/{post_id}/similar", response_model=app.SimilarPostsResult, summary="More like this post")
+def similar_posts(
+    post_id: PostId,
+    params: Annotated[app.SimilarPostsParams, Query()],
+    store: StoreDep,
+    settings: SettingsDep,
+    _token: ReadToken,
+) -> app.SimilarPostsResult:
+    """The posts nearest to this one by its fused vector (every modality the store has vectors of) or by its text
+    vector; ``vector`` in the answer says which."""
     check_page_size(settings, params)
     return app.similar_posts(store, post_id, params)

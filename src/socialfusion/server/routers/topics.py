@@ -1,0 +1,20 @@
+"""``/api/v1/topics/assign``: the topics of new texts under the store's fitted topic model."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from socialfusion import app
+from socialfusion.server.deps import ReadToken, StoreDep
+from socialfusion.server.errors import ERROR_RESPONSES
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/topics", tags=["topics"], responses=ERROR_RESPONSES)
+
+
+@router.post("/assign", response_model=app.AssignTopicsResult, summary="Assign new texts to the fitted topics")
+def assign(params: app.AssignTopicsParams, store: StoreDep, _token: ReadToken) -> app.AssignTopicsResult:
+    """Each text's nearest topic (or -1, an outlier), embedded by the topic model's own text encoder (fit one with:
+    socialfusion topics fit --store DIR)."""
+    return app.assign_topics(store, params)
