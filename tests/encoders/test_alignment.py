@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from socialfusion.encoders.alignment import CrossModalAligner, retrieval_recall
+from socialfusion.encoders.alignment import CrossModalAligner, blend_spaces, cross_validated_recall, retrieval_recall
 from socialfusion.exceptions import ConfigurationError
 
 
@@ -57,3 +57,57 @@ def test_bad_input_and_unfitted_use_are_clear_errors():
         CrossModalAligner().fit(np.zeros((5, 3)), np.zeros((4, 3)))
     with pytest.raises(ConfigurationError, match="not fitted"):
         CrossModalAligner().transform_text(np.zeros((1, 3)))
+
+
+def test_blend_spaces_similarity_is_the_weighted_mean_of_cosines():
+    rng = np.random.default_rng(0)
+    a_queries, a_targets = rng.normal(size=(6, 4)), rng.normal(size=(6, 4))
+    b_queries, b_targets = rng.normal(size=(6, 3)), rng.normal(size=(6, 3))
+
+    def cosines(left, right):
+        left = left / np.linalg.norm(left, axis=1, keepdims=True)
+        return left @ (right / np.linalg.norm(right, axis=1, keepdims=True)).T
+
+    joined = blend_spaces([a_queries, b_queries], [3, 1]) @ blend_spaces([a_targets, b_targets], [3, 1]).T
+    expected = 0.75 * cosines(a_queries, a_targets) + 0.25 * cosines(b_queries, b_targets)
+    np.testing.assert_allclose(joined, expected, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(blend_spaces([a_queries, b_queries], [3, 1]), axis=1), 1.0, atol=1e-5)
+    with pytest.raises(ConfigurationError, match="non-negative weight"):
+        blend_spaces([a_queries, b_queries], [1.0, -1.0])
+    with pytest.raises(ConfigurationError, match="same rows"):
+        blend_spaces([a_queries, b_queries[:5]], [1, 1])
+
+
+def test_cross_validated_recall_scores_only_held_out_pairs_in_fixed_galleries():
+    seen = []
+
+    def score_fold(training, held_out):
+        seen.append((set(training.tolist()), held_out.tolist()))
+        # even pairs: target = query; odd pairs: target = -query, ranked below every other target: recall@1 is the
+        # share of even pairs in a gallery
+        queries = np.eye(200)[held_out]
+        return queries, np.where((held_out % 2 == 1)[:, None], -queries, queries)
+
+    recalls = cross_validated_recall(score_fold, 200, folds=4, k=1, gallery=20, random_state=0)
+    assert len(recalls) == 4 and all(0.2 < value < 0.8 for value in recalls)
+    assert np.mean(recalls) == pytest.approx(0.5, abs=0.02)  # 100 even pairs of 200, every gallery of 20 full
+    assert all(not training & set(held_out) and len(training) + len(held_out) == 200 for training, held_out in seen)
+    assert sorted(row for _, held_out in seen for row in held_out) == list(range(200))
+    with pytest.raises(ConfigurationError, match="pairs per fold"):
+        cross_validated_recall(score_fold, 200, folds=4, gallery=60)
+
+
+def test_views_are_drawn_per_epoch_and_a_fixed_temperature_stays_fixed():
+    texts, images = planted_pairs(300, seed=4)
+    views = np.stack([images, images[:, ::-1].copy()])  # a second view no single linear map shares with view 0
+    plain = CrossModalAligner(dim=8, epochs=3, random_state=0).fit(texts, images)
+    viewed = CrossModalAligner(dim=8, epochs=3, random_state=0).fit(texts, views)
+    assert not np.allclose(plain.transform_image(images), viewed.transform_image(images), atol=1e-4)
+
+    fixed = CrossModalAligner(dim=8, epochs=3, temperature=0.05, learn_temperature=False, random_state=0)
+    fixed.fit(texts, images)
+    assert float(fixed.log_scale_.exp()) == pytest.approx(20.0)
+    learned = CrossModalAligner(dim=8, epochs=3, temperature=0.05, random_state=0).fit(texts, images)
+    assert float(learned.log_scale_.exp()) != pytest.approx(20.0)
+    with pytest.raises(ConfigurationError, match="aligned pairs"):
+        CrossModalAligner().fit(texts, views[:, :200])

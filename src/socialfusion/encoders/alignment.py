@@ -5,6 +5,14 @@ EfficientNet-Lite0, 1280-d) into one normalised space, trained with the symmetri
 CLIP: in a batch of pairs, each text must pick out its own image among the others and vice versa. Text-to-image
 and image-to-text search are then cosine similarities in that space.
 
+A few thousand pairs are few for such heads, so their regularisation (weight decay, dropout, temperature, linear or
+two-layer heads) should be chosen on the training pairs alone: ``cross_validated_recall`` fits an aligner on all
+folds but one and scores recall@k among the held-out fold's pairs (in galleries of a fixed size, so that the figure
+compares with a held-out split of that size). ``fit`` also takes several views of each image (augmented copies:
+``(n_views, n, d)``) and draws one per pair and epoch. ``blend_spaces`` joins spaces (the learned one, a zero-shot
+one such as text against the words an image shows) so that cosine similarity in the joined space is the weighted
+sum of the similarities in each.
+
 Examples:
     >>> import numpy as np
     >>> rng = np.random.default_rng(0)
@@ -19,13 +27,14 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from socialfusion.exceptions import ConfigurationError, attempt_import
 
-__all__ = ["CrossModalAligner", "retrieval_recall"]
+__all__ = ["CrossModalAligner", "blend_spaces", "cross_validated_recall", "retrieval_recall"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +58,80 @@ def retrieval_recall(queries: np.ndarray, targets: np.ndarray, *, k: int = 1) ->
     return float(np.mean(rank < k))
 
 
+def blend_spaces(parts: list[np.ndarray], weights: list[float]) -> np.ndarray:
+    """Join spaces so that cosine similarity in the result is ``sum(w * cos_part) / sum(w)``.
+
+    Each part's rows are L2-normalised and scaled by ``sqrt(w / sum(w))``; every joined row then has unit norm (when
+    no part row is all zeros), and the dot product of two joined rows is the weighted mean of the parts' cosines.
+
+    Args:
+        parts: ``(n, d_i)`` arrays, row i of each describing the same item (e.g. the learned space and the
+            zero-shot space of the same texts).
+        weights: one non-negative weight per part, not all zero.
+
+    Raises:
+        ConfigurationError: parts and weights disagree, rows differ, or weights are negative or all zero.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if len(parts) != len(weights) or not len(parts) or (weights < 0).any() or not weights.sum() > 0:
+        raise ConfigurationError(f"need one non-negative weight per part, not all zero; got {weights.tolist()}")
+    if len({len(part) for part in parts}) != 1:
+        raise ConfigurationError(f"every part needs the same rows; got {[len(part) for part in parts]}")
+    weights = weights / weights.sum()
+    blocks = []
+    for part, weight in zip(parts, weights):
+        part = np.asarray(part, np.float64)
+        blocks.append(np.sqrt(weight) * part / np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12))
+    return np.hstack(blocks).astype(np.float32)
+
+
+def cross_validated_recall(
+    score_fold: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+    n: int,
+    *,
+    folds: int = 5,
+    k: int = 10,
+    gallery: int | None = None,
+    random_state: int = 0,
+) -> list[float]:
+    """Text-to-image recall@k of each held-out fold: the aligner never saw the pairs it is scored on.
+
+    Args:
+        score_fold: ``score_fold(training_rows, held_out_rows)`` fits on the training pairs and returns the
+            held-out pairs' ``(queries, targets)`` vectors (row i of each from pair ``held_out_rows[i]``).
+        n: number of pairs.
+        folds: k of the k-fold split (shuffled by ``random_state``).
+        k: recall@k.
+        gallery: score among galleries of this many held-out pairs (the fold cut into consecutive blocks of this
+            size, a last block shorter than it dropped), so that a figure compares with a held-out split of that
+            size; None: among the whole fold.
+        random_state: seed of the folds.
+
+    Returns:
+        One recall per fold (the mean over its galleries), in fold order.
+
+    Raises:
+        ConfigurationError: fewer than two folds, or folds smaller than ``gallery`` or than ``k``.
+    """
+    from sklearn.model_selection import KFold
+
+    size = n // folds if folds >= 2 else 0
+    if folds < 2 or size < max(k, gallery or 0):
+        raise ConfigurationError(
+            f"{folds} folds of {n} pairs give {size} held-out pairs per fold: need at least 2 folds and "
+            f"{max(k, gallery or 0)} pairs per fold"
+        )
+    result = []
+    for training, held_out in KFold(folds, shuffle=True, random_state=random_state).split(np.zeros(n)):
+        queries, targets = score_fold(training, held_out)
+        block = gallery or len(held_out)
+        starts = range(0, len(held_out) - block + 1, block)
+        result.append(
+            float(np.mean([retrieval_recall(queries[s : s + block], targets[s : s + block], k=k) for s in starts]))
+        )
+    return result
+
+
 class CrossModalAligner:
     """Projection heads trained with a symmetric contrastive loss on paired text and image features.
 
@@ -59,7 +142,9 @@ class CrossModalAligner:
         batch_size: pairs per contrastive batch (each pair's negatives are the batch's other pairs).
         learning_rate: AdamW learning rate.
         weight_decay: AdamW weight decay.
-        temperature: initial softmax temperature (learned, as in CLIP).
+        temperature: initial softmax temperature (learned, as in CLIP, unless ``learn_temperature`` is False).
+        learn_temperature: learn the temperature (True) or keep it fixed.
+        dropout: dropout inside each two-layer head.
         validation_fraction: share of pairs held out for early stopping on validation loss (0 to disable).
         patience: epochs without validation improvement before stopping.
         random_state: seed for initialisation, shuffling and the validation split.
@@ -70,10 +155,22 @@ class CrossModalAligner:
         history_: per-epoch training and validation loss.
     """
 
-    def __init__(self, dim: int = 256, hidden: int = 512, epochs: int = 100, batch_size: int = 128,
-                 learning_rate: float = 1e-3, weight_decay: float = 1e-2, temperature: float = 0.07,
-                 validation_fraction: float = 0.1, patience: int = 10, random_state: int | None = 0,
-                 device: str | None = None):
+    def __init__(
+        self,
+        dim: int = 256,
+        hidden: int = 512,
+        epochs: int = 100,
+        batch_size: int = 128,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-2,
+        temperature: float = 0.07,
+        learn_temperature: bool = True,
+        dropout: float = 0.1,
+        validation_fraction: float = 0.1,
+        patience: int = 10,
+        random_state: int | None = 0,
+        device: str | None = None,
+    ):
         self.dim = dim
         self.hidden = hidden
         self.epochs = epochs
@@ -81,6 +178,8 @@ class CrossModalAligner:
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.temperature = temperature
+        self.learn_temperature = learn_temperature
+        self.dropout = dropout
         self.validation_fraction = validation_fraction
         self.patience = patience
         self.random_state = random_state
@@ -92,7 +191,7 @@ class CrossModalAligner:
                 torch.nn.LayerNorm(input_dim),
                 torch.nn.Linear(input_dim, self.hidden),
                 torch.nn.GELU(),
-                torch.nn.Dropout(0.1),
+                torch.nn.Dropout(self.dropout),
                 torch.nn.Linear(self.hidden, self.dim),
             )
         return torch.nn.Sequential(torch.nn.LayerNorm(input_dim), torch.nn.Linear(input_dim, self.dim))
@@ -102,51 +201,66 @@ class CrossModalAligner:
         image = torch.nn.functional.normalize(self.image_head_(image), dim=1)
         logits = text @ image.T * self.log_scale_.exp().clamp(max=100.0)
         targets = torch.arange(len(text), device=text.device)
-        return (torch.nn.functional.cross_entropy(logits, targets)
-                + torch.nn.functional.cross_entropy(logits.T, targets)) / 2
+        return (
+            torch.nn.functional.cross_entropy(logits, targets) + torch.nn.functional.cross_entropy(logits.T, targets)
+        ) / 2
 
     def fit(self, text_features: np.ndarray, image_features: np.ndarray) -> CrossModalAligner:
         """Learn the heads from paired rows.
 
         Args:
             text_features: ``(n, d_text)``; row i describes the same post as ``image_features[i]``.
-            image_features: ``(n, d_image)``.
+            image_features: ``(n, d_image)``, or ``(n_views, n, d_image)``: view 0 the plain image, the others
+                augmented copies; each epoch draws one view per training pair (validation uses view 0).
 
         Raises:
             ConfigurationError: shapes disagree or fewer than 4 pairs.
         """
         torch = attempt_import("torch", "text")
         text_features = np.asarray(text_features, np.float32)
-        image_features = np.asarray(image_features, np.float32)
-        if len(text_features) != len(image_features) or len(text_features) < 4:
+        image_views = np.asarray(image_features, np.float32)
+        if image_views.ndim == 2:
+            image_views = image_views[None]
+        if text_features.ndim != 2 or image_views.ndim != 3 or len(image_views) < 1:
             raise ConfigurationError(
-                f"need at least 4 aligned pairs, got {len(text_features)} texts and {len(image_features)} images"
+                f"text features must be (n, d) and image features (n, d) or (n_views, n, d); got shapes "
+                f"{text_features.shape} and {np.shape(image_features)}"
+            )
+        if len(text_features) != image_views.shape[1] or len(text_features) < 4:
+            raise ConfigurationError(
+                f"need at least 4 aligned pairs, got {len(text_features)} texts and {image_views.shape[1]} images"
             )
         generator = torch.Generator().manual_seed(self.random_state or 0)
         torch.manual_seed(self.random_state or 0)
         device = torch.device(self.device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.text_head_ = self._head(torch, text_features.shape[1]).to(device)
-        self.image_head_ = self._head(torch, image_features.shape[1]).to(device)
-        self.log_scale_ = torch.nn.Parameter(torch.tensor(np.log(1 / self.temperature), device=device))
-        parameters = [*self.text_head_.parameters(), *self.image_head_.parameters(), self.log_scale_]
+        self.image_head_ = self._head(torch, image_views.shape[2]).to(device)
+        self.log_scale_ = torch.nn.Parameter(
+            torch.tensor(np.log(1 / self.temperature), device=device), requires_grad=self.learn_temperature
+        )
+        parameters = [*self.text_head_.parameters(), *self.image_head_.parameters()]
+        parameters += [self.log_scale_] if self.learn_temperature else []
         optimizer = torch.optim.AdamW(parameters, lr=self.learning_rate, weight_decay=self.weight_decay)
 
         order = np.random.default_rng(self.random_state).permutation(len(text_features))
         n_validation = int(len(order) * self.validation_fraction) if len(order) >= 40 else 0
         validation, train = order[:n_validation], order[n_validation:]
         texts = torch.as_tensor(text_features, device=device)
-        images = torch.as_tensor(image_features, device=device)
+        views = torch.as_tensor(image_views, device=device)
+        images = views[0]
+        draw = np.random.default_rng(self.random_state)
         self.history_: list[dict[str, float]] = []
         best, best_state, stale = np.inf, None, 0
         for epoch in range(self.epochs):
             self.text_head_.train(), self.image_head_.train()
             permutation = torch.as_tensor(train)[torch.randperm(len(train), generator=generator)]
+            epoch_images = views[torch.as_tensor(draw.integers(0, len(views), len(texts))), torch.arange(len(texts))]
             losses = []
             for start in range(0, len(permutation), self.batch_size):
                 batch = permutation[start : start + self.batch_size].to(device)
                 if len(batch) < 2:
                     continue
-                loss = self._loss(torch, texts[batch], images[batch])
+                loss = self._loss(torch, texts[batch], epoch_images[batch])
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
