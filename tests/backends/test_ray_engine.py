@@ -297,3 +297,90 @@ def test_an_unreachable_cluster_or_a_stray_option_is_a_usage_error(tmp_path):
     assert unreachable.exit_code == 2 and "cannot reach the Ray cluster at '127.0.0.1:9'" in unreachable.output
     assert stray.exit_code == 2 and "need --engine ray" in stray.output
     assert unknown.exit_code == 2 and "unknown engine 'spark'" in unknown.output
+
+
+def test_topics_assign_on_ray_stores_what_the_local_engine_stores(ray_cluster, corpus_file, tmp_path):
+    from socialfusion.tasks.topics import read_topics
+
+    rng = random.Random(3)
+    new_posts = [
+        {"post_id": f"n{index}", "author_id": "u_new", "text": " ".join(rng.choices(WORDS, k=8))} for index in range(40)
+    ]
+    (tmp_path / "new.jsonl").write_text("\n".join(json.dumps(post) for post in new_posts) + "\n")
+    ray = ["--engine", "ray", "--ray-address", ray_cluster.address, "--ray-workers", 2]
+    assigned = {}
+    for name, engine in (("local", []), ("ray", ray)):
+        store = local_store(tmp_path / name, corpus_file)
+        fitted = invoke(
+            "topics",
+            "fit",
+            "--store",
+            tmp_path / name,
+            "--method",
+            "kmeans",
+            "-k",
+            3,
+            "--encoders",
+            "text/lexicon",
+            "--reduce-to",
+            0,
+            "--json",
+        )
+        assert fitted.exit_code == 0, fitted.output
+        ingest(tmp_path / "new.jsonl", store, workers=1, detect_language=False)
+        result = invoke("topics", "assign", "--store", tmp_path / name, "--json", *engine)
+        assert result.exit_code == 0, result.output
+        assigned[name] = json.loads(result.stdout.strip().splitlines()[-1])["assigned"]
+    here, there = connect(tmp_path / "local"), connect(tmp_path / "ray")
+
+    assert assigned == {"local": 40, "ray": 40}
+    assert_same_features(here, there, "text/lexicon")  # the new posts were encoded on the Ray workers
+    local, remote = (read_topics(store)[0].sort_by("post_id") for store in (here, there))
+    assert remote.num_rows == local.num_rows and remote.to_pylist() == local.to_pylist()
+    again = invoke("topics", "assign", "--store", tmp_path / "ray", "--json", *ray)
+    assert again.exit_code == 0 and json.loads(again.stdout.strip().splitlines()[-1])["assigned"] == 0
+
+
+def test_engagement_scoring_on_ray_writes_what_the_local_engine_writes(ray_cluster, tmp_path, monkeypatch):
+    from socialfusion import app as operations
+    from socialfusion.backends import ray_engine
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.ingestion import ingest_corpus
+
+    monkeypatch.setattr(ray_engine, "PREDICT_BLOCK_ITEMS", 40)  # several blocks over the two workers
+    corpus = generate(n_users=40, n_posts=160, seed=4, n_videos=0, n_audio=0, image_fraction=0.0).corpus
+    here, there = connect(tmp_path / "local"), connect(tmp_path / "ray")
+    for store in (here, there):
+        ingest_corpus(corpus, store, scrub_pii=False)
+    params = operations.EngagementParams(learner="logistic", k=3)  # the quickest fit: four fits in this test
+    table = operations.ENGAGEMENT_PREDICTIONS_TABLE
+
+    local = operations.predict_engagement(here, params)
+    remote = operations.predict_engagement(
+        there, params, engine="ray", ray_options=RayOptions(address=ray_cluster.address, workers=2)
+    )
+
+    assert remote.written == local.written > 80  # more than two blocks
+    expected, stored = (store.read(table).sort_by("key") for store in (here, there))
+    for column in ("key", "user_id", "post_id", "at", "kind"):
+        assert stored.column(column).to_pylist() == expected.column(column).to_pylist(), column
+    np.testing.assert_allclose(
+        stored.column("probability").to_numpy(), expected.column("probability").to_numpy(), atol=1e-6
+    )
+    assert [row.post_id for row in remote.top] == [row.post_id for row in local.top]
+
+    lost = expected.column("key").to_pylist()[::7]  # scores lost since: only those are computed again
+    there.delete(table, "key IN (" + ", ".join(f"'{key}'" for key in lost) + ")")
+    ray = ["--engine", "ray", "--ray-address", ray_cluster.address, "--ray-workers", 2, "--learner", "logistic"]
+    refill = invoke("engagement", "predict", "--store", tmp_path / "ray", "--new-only", "--json", *ray)
+    again = invoke("engagement", "predict", "--store", tmp_path / "ray", "--new-only", "--json", *ray)
+
+    assert refill.exit_code == 0, refill.output
+    refilled, unchanged = (json.loads(result.stdout.strip().splitlines()[-1]) for result in (refill, again))
+    assert (refilled["written"], refilled["already_scored"]) == (len(lost), local.written - len(lost))
+    assert (unchanged["written"], unchanged["already_scored"]) == (0, local.written)
+    np.testing.assert_allclose(
+        there.read(table).sort_by("key").column("probability").to_numpy(),
+        expected.column("probability").to_numpy(),
+        atol=1e-6,
+    )

@@ -62,13 +62,20 @@ def test_engagement_fit_and_predict(store_path):
     assert result["auc"] > 0.55 and result["kind"] == "like" and len(result["drivers"]) == 10
     text = invoke("engagement", "fit", "--store", store_path, "--learner", "logistic", "--top", 3)
     assert "held-out AUC" in text.output and "Drivers" in text.output
-    predicted = json.loads(invoke("engagement", "predict", "--store", store_path, "--learner", "logistic", "--top", 5,
-                                  "--json").output)
+    predicted = json.loads(
+        invoke("engagement", "predict", "--store", store_path, "--learner", "logistic", "--top", 5, "--json").output
+    )
     stored = connect(store_path).read(PREDICTIONS_TABLE)
     assert predicted["written"] == stored.num_rows > 0 and len(predicted["top"]) == 5
     probabilities = stored.column("probability").to_numpy()
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert predicted["top"][0]["probability"] == pytest.approx(np.max(probabilities))
+    again = invoke("engagement", "predict", "--store", store_path, "--learner", "logistic", "--new-only")
+    assert again.exit_code == 0, again.output
+    assert f"0 like probabilities written to {PREDICTIONS_TABLE} ({stored.num_rows:,} pairs already scored)" in (
+        " ".join(again.output.split())
+    )
+    assert connect(store_path).count(PREDICTIONS_TABLE) == stored.num_rows
 
 
 def test_errors_are_clear(tmp_path, store_path):
@@ -78,3 +85,7 @@ def test_errors_are_clear(tmp_path, store_path):
     assert unknown.exit_code == 2 and "no user 'nobody'" in unknown.output  # the app layer checks the user first
     bad_kind = invoke("engagement", "fit", "--store", store_path, "--kind", "view")
     assert bad_kind.exit_code == 2 and "kinds" in bad_kind.output
+    stray = invoke("engagement", "predict", "--store", store_path, "--ray-workers", 2)
+    assert stray.exit_code == 2 and "need --engine ray" in stray.output
+    unknown_engine = invoke("engagement", "predict", "--store", store_path, "--engine", "spark")
+    assert unknown_engine.exit_code == 2 and "unknown engine 'spark'" in unknown_engine.output

@@ -128,6 +128,9 @@ class EngagementParams(Params):
     train_fraction: float = Field(0.8, gt=0, lt=1, description="Share of the days (earliest first) to train on.")
     seed: int = Field(0, ge=0, le=2**31 - 1)
     k: K = Field(10, description="Drivers (fit) or most likely pairs (predict) to return.")
+    new_only: bool = Field(
+        False, description="Predict: score only the (user, post) pairs that have no stored score of this kind yet."
+    )
 
 
 class EngagementDriver(Result):
@@ -161,10 +164,12 @@ class EngagementScore(Result):
 
 
 class EngagementPredictResult(Result):
-    """How many scores were upserted, and the most likely pairs."""
+    """How many scores were upserted, how many pairs already had one (skipped with ``new_only``), and the most
+    likely pairs among those scored."""
 
     table: str
     written: int
+    already_scored: int = 0
     top: list[EngagementScore]
 
 
@@ -195,27 +200,59 @@ def fit_engagement(store: Store, params: EngagementParams) -> EngagementFitResul
     return EngagementFitResult(**clean(scores), kind=params.kind, learner=params.learner, drivers=clean(drivers))
 
 
-def predict_engagement(store: Store, params: EngagementParams) -> EngagementPredictResult:
+def predict_engagement(
+    store: Store, params: EngagementParams, *, engine: str = "local", ray_options: Any = None
+) -> EngagementPredictResult:
     """Score the later days' (user, post) pairs with a model trained on the earlier days, and upsert the scores
-    into ``engagement_predictions``."""
-    import pyarrow as pa
+    into ``engagement_predictions`` (key ``user|post|kind``): all of them, or with ``params.new_only`` those that
+    have no stored score yet (a re-run over an unchanged store then writes nothing).
 
+    Args:
+        store: the store.
+        params: the model, the time split and which pairs to score (``new_only``).
+        engine: ``"local"`` (this process) or ``"ray"``: the scores are computed block by block on a pool of Ray
+            actors (the model is fitted here, then sent once to each actor); both write the same rows.
+        ray_options: the cluster of the Ray engine (``socialfusion.backends.RayOptions``; default: a local runtime).
+
+    Raises:
+        ConfigurationError: an unknown kind or engine, or an unreachable Ray cluster.
+        DataError: too few examples, or one class only.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from socialfusion.backends import check_engine
+
+    check_engine(engine)
     model, test = _fitted(store, params)
-    probability = model.predict_proba(test)[:, 1]
+    keys = pc.binary_join_element_wise(test.column("user_id"), test.column("post_id"), params.kind, "|")
+    test = test.append_column("key", keys)
+    already = 0
+    if params.new_only and ENGAGEMENT_PREDICTIONS_TABLE in store.tables():
+        stored = store.read(ENGAGEMENT_PREDICTIONS_TABLE, columns=["key"]).column("key")
+        fresh = pc.invert(pc.is_in(test.column("key"), value_set=stored))
+        already = test.num_rows - pc.sum(fresh).as_py() if test.num_rows else 0
+        test = test.filter(fresh)
+    if test.num_rows == 0:  # every pair already has its score
+        probability = []
+    elif engine == "ray":
+        from socialfusion.backends.ray_engine import predict_proba_on_ray
+
+        probability = predict_proba_on_ray(model, test, ray_options)[:, 1]
+    else:
+        probability = model.predict_proba(test)[:, 1]
     scored = pa.table(
         {
             "user_id": test.column("user_id"),
             "post_id": test.column("post_id"),
             "at": test.column("at"),
             "kind": pa.array([params.kind] * test.num_rows, pa.string()),
-            "probability": probability,
+            "probability": pa.array(probability, pa.float64()),
+            "key": test.column("key"),
         }
     )
-    keys = [
-        f"{user}|{post}|{params.kind}"
-        for user, post in zip(scored.column("user_id").to_pylist(), scored.column("post_id").to_pylist())
-    ]
-    scored = scored.append_column("key", pa.array(keys, pa.string()))
-    written = store.write(ENGAGEMENT_PREDICTIONS_TABLE, scored, mode="upsert", key="key")
+    written = store.write(ENGAGEMENT_PREDICTIONS_TABLE, scored, mode="upsert", key="key") if scored.num_rows else 0
     best = scored.sort_by([("probability", "descending")]).drop_columns(["key"]).slice(0, params.k).to_pylist()
-    return EngagementPredictResult(table=ENGAGEMENT_PREDICTIONS_TABLE, written=written, top=clean(best))
+    return EngagementPredictResult(
+        table=ENGAGEMENT_PREDICTIONS_TABLE, written=written, already_scored=already, top=clean(best)
+    )

@@ -1,4 +1,4 @@
-"""The Ray engine: featurization on pools of Ray actors, ingest parsing in Ray tasks, a bounded connection.
+"""The Ray engine: featurization and batch prediction on Ray actor pools, ingest parsing in Ray tasks.
 
 The driver (this process) decides what to do exactly as the local engine does (``plan_encoder``, the ingest
 chunking) and writes every result through the store's keyed, locked write path; Ray runs the compute: each
@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from socialfusion import exceptions
@@ -38,6 +39,7 @@ __all__ = [
     "build_encoder",
     "original_error",
     "predict_on_ray",
+    "predict_proba_on_ray",
     "start_ray",
 ]
 
@@ -139,6 +141,11 @@ def _resources(options: RayOptions) -> dict[str, Any]:
     if options.runtime_env:
         resources["runtime_env"] = options.runtime_env
     return resources
+
+
+def _worker_count(ray: Any, options: RayOptions) -> int:
+    """``options.workers``, else as many workers as the cluster's CPUs hold (at least one)."""
+    return options.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // options.num_cpus))
 
 
 def build_encoder(name: str, options: dict[str, Any], threads: int) -> Any:
@@ -329,22 +336,29 @@ class RayExecutor(concurrent.futures.Executor):
 
     @property
     def parallelism(self) -> int:
-        """Tasks the cluster runs at once (its CPUs over the CPUs of a task), at least one."""
-        return max(1, int(self.ray.cluster_resources().get("CPU", 1) // self.options.num_cpus))
+        """Tasks to keep running at once: ``options.workers``, else the cluster's CPUs over the CPUs of a task (at
+        least one)."""
+        return _worker_count(self.ray, self.options)
 
 
-PREDICT_BLOCK_ITEMS = 4096  # posts per prediction task
+PREDICT_BLOCK_ITEMS = 4096  # posts (or examples) per prediction task
 
 
 class ModelWorker:
-    """A Ray actor holding one fitted model (sent once through the object store) that predicts blocks of items."""
+    """A Ray actor holding one fitted model (sent once through the object store) that predicts blocks of items.
 
-    def __init__(self, model: Any):
+    Args:
+        model: the fitted model.
+        method: the model's method that turns a block into predictions (``predict_features``, ``predict_proba``).
+    """
+
+    def __init__(self, model: Any, method: str = "predict_features"):
         self.model = model
+        self.method = method
 
-    def predict(self, features: Any) -> pa.Table:
-        """``model.predict_features(features)`` of one block."""
-        return self.model.predict_features(features)
+    def predict(self, block: Any) -> Any:
+        """``model.<method>(block)`` of one block."""
+        return getattr(self.model, self.method)(block)
 
 
 ACTOR_START_SECONDS = 30.0
@@ -366,6 +380,27 @@ def _started(ray: Any, actors: list) -> list:
     return [pending[reference] for reference in ready]
 
 
+def _predict_blocks(model: Any, method: str, blocks: list, options: RayOptions | None) -> list:
+    """``model.<method>(block)`` of each block, computed on a pool of Ray actors (retried when one dies), in order."""
+    options = options or RayOptions()
+    ray = start_ray(options)
+    size = _worker_count(ray, options)
+    worker = ray.remote(max_restarts=-1, max_task_retries=-1, **_resources(options))(ModelWorker)
+    shared = ray.put(model)
+    actors = _started(ray, [worker.remote(shared, method) for _ in range(min(size, len(blocks)))])
+    pool = attempt_import("ray.util", RAY_EXTRA).ActorPool(actors)
+    try:
+        return list(pool.map(lambda actor, block: actor.predict.remote(block), blocks))
+    except Exception as error:  # Ray wraps what a worker raised; give the socialfusion error itself
+        reraised = _reraised(error)
+        if reraised is error:
+            raise
+        raise reraised from None
+    finally:
+        for actor in actors:
+            ray.kill(actor)
+
+
 def predict_on_ray(model: Any, features: Any, options: RayOptions | None) -> pa.Table:
     """``model.predict_features(features)`` computed block by block on a pool of Ray actors, rows in order.
 
@@ -377,27 +412,33 @@ def predict_on_ray(model: Any, features: Any, options: RayOptions | None) -> pa.
     Returns:
         What ``model.predict_features(features)`` returns, the same rows in the same order.
     """
-    options = options or RayOptions()
-    ray = start_ray(options)
     if len(features) == 0:
+        start_ray(options or RayOptions())
         return model.predict_features(features)
     blocks = [
         features.subset(range(start, min(start + PREDICT_BLOCK_ITEMS, len(features))))
         for start in range(0, len(features), PREDICT_BLOCK_ITEMS)
     ]
-    size = options.workers or max(1, int(ray.cluster_resources().get("CPU", 1) // options.num_cpus))
-    worker = ray.remote(max_restarts=-1, max_task_retries=-1, **_resources(options))(ModelWorker)
-    shared = ray.put(model)
-    actors = _started(ray, [worker.remote(shared) for _ in range(min(size, len(blocks)))])
-    pool = attempt_import("ray.util", RAY_EXTRA).ActorPool(actors)
-    try:
-        parts = list(pool.map(lambda actor, block: actor.predict.remote(block), blocks))
-    except Exception as error:  # Ray wraps what a worker raised; give the socialfusion error itself
-        reraised = _reraised(error)
-        if reraised is error:
-            raise
-        raise reraised from None
-    finally:
-        for actor in actors:
-            ray.kill(actor)
-    return pa.concat_tables(parts)
+    return pa.concat_tables(_predict_blocks(model, "predict_features", blocks, options))
+
+
+def predict_proba_on_ray(model: Any, examples: pa.Table, options: RayOptions | None) -> np.ndarray:
+    """``model.predict_proba(examples)`` computed block by block on a pool of Ray actors, rows in order.
+
+    Args:
+        model: a fitted model whose ``predict_proba`` takes a table of examples and scores each row on its own
+            (e.g. ``EngagementModel``).
+        examples: the rows to score.
+        options: the cluster and the workers (default: a local Ray runtime, one worker per CPU).
+
+    Returns:
+        ``(n, classes)``: what ``model.predict_proba(examples)`` returns.
+    """
+    if examples.num_rows == 0:
+        start_ray(options or RayOptions())
+        return model.predict_proba(examples)
+    blocks = [  # copies (take), not slices: a pickled slice carries its table's whole buffers
+        examples.take(np.arange(start, min(start + PREDICT_BLOCK_ITEMS, examples.num_rows)))
+        for start in range(0, examples.num_rows, PREDICT_BLOCK_ITEMS)
+    ]
+    return np.concatenate(_predict_blocks(model, "predict_proba", blocks, options))

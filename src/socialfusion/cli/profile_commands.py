@@ -9,7 +9,19 @@ from typing import Annotated
 import typer
 
 from socialfusion import app
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, parameters, print_rows, run
+from socialfusion.cli._shared import (
+    EngineOption,
+    JsonOption,
+    RayAddressOption,
+    RayWorkersOption,
+    StoreOption,
+    console,
+    existing_store,
+    parameters,
+    print_rows,
+    ray_options,
+    run,
+)
 
 __all__ = ["engagement_app", "profiles_app"]
 
@@ -24,6 +36,12 @@ TextEncoderOption = Annotated[
 KindOption = Annotated[str, typer.Option(help="Engagement to predict: like, comment, share or click.")]
 LearnerOption = Annotated[str, typer.Option(help="gradient_boosting, logistic or random_forest.")]
 TrainFractionOption = Annotated[float, typer.Option(help="Share of the days (earliest first) to train on.")]
+SeedOption = Annotated[int, typer.Option(help="Random seed.")]
+DriversOption = Annotated[int, typer.Option("--top", help="Drivers to show.")]
+RowsOption = Annotated[int, typer.Option("--top", help="Rows to show.")]
+NewOnlyOption = Annotated[
+    bool, typer.Option("--new-only", help="Score only the pairs that have no stored score of this kind yet.")
+]
 PREDICTIONS_TABLE = app.ENGAGEMENT_PREDICTIONS_TABLE
 
 
@@ -63,7 +81,7 @@ def similar(
 def segments(
     store: StoreOption = Path("socialfusion.db"),
     n_segments: Annotated[int | None, typer.Option(help="Number of segments; default: by silhouette.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    seed: SeedOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Audience segments of the stored profiles: size, interests, languages, peak hours and what works."""
@@ -78,15 +96,16 @@ def segments(
     print_rows(found.segments, found.description, False)
 
 
-def _engagement(kind: str, learner: str, train_fraction: float, seed: int, top: int):
+def _engagement(kind: str, learner: str, train_fraction: float, seed: int, top: int, new_only: bool = False):
     return parameters(
         app.EngagementParams,
-        {"k": "--top"},
+        {"k": "--top", "new_only": "--new-only"},
         kind=kind,
         learner=learner,
         train_fraction=train_fraction,
         seed=seed,
         k=min(top, app.MAX_K),
+        new_only=new_only,
     )
 
 
@@ -96,8 +115,8 @@ def fit(
     kind: KindOption = "like",
     learner: LearnerOption = "gradient_boosting",
     train_fraction: TrainFractionOption = 0.8,
-    top: Annotated[int, typer.Option(help="Drivers to show.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    top: DriversOption = 10,
+    seed: SeedOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Train on the earlier days, print the AUC on the later days and the drivers of engagement."""
@@ -119,16 +138,22 @@ def predict(
     kind: KindOption = "like",
     learner: LearnerOption = "gradient_boosting",
     train_fraction: TrainFractionOption = 0.8,
-    top: Annotated[int, typer.Option(help="Rows to show.")] = 10,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    top: RowsOption = 10,
+    seed: SeedOption = 0,
+    new_only: NewOnlyOption = False,
+    engine: EngineOption = "local",
+    ray_address: RayAddressOption = None,
+    ray_workers: RayWorkersOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score the later days' (user, post) pairs with a model trained on the earlier days; store the scores."""
-    params = _engagement(kind, learner, train_fraction, seed, top)
-    found = run(app.predict_engagement, existing_store(store), params)
+    params = _engagement(kind, learner, train_fraction, seed, top, new_only)
+    cluster = ray_options(engine, ray_address, ray_workers)
+    found = run(app.predict_engagement, existing_store(store), params, engine=engine, ray_options=cluster)
     best = [row.model_dump() for row in found.top]
     if as_json:
-        print(json.dumps({"written": found.written, "top": best}, default=str))
+        print(json.dumps({"written": found.written, "already_scored": found.already_scored, "top": best}, default=str))
         return
-    console.print(f"{found.written:,} {kind} probabilities written to {found.table}")
+    skipped = f" ({found.already_scored:,} pairs already scored)" if found.already_scored else ""
+    console.print(f"{found.written:,} {kind} probabilities written to {found.table}{skipped}")
     print_rows(best, f"Most likely to {kind}", False)
