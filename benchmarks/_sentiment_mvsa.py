@@ -107,7 +107,7 @@ def transfer_features(mvsa_texts: list[str]) -> tuple[np.ndarray, np.ndarray, in
     mvsa = set(mvsa_texts)
     keep = np.array([post["text"] not in mvsa for post in pool_posts])
     pool_texts = [post["text"] for post, use in zip(pool_posts, keep) if use]
-    path = CACHE / f"transfer-{_digest('tfidf-lr/1', *pool_texts, *pool_labels[keep], *mvsa_texts)}.npz"
+    path = CACHE / f"transfer-{_digest('tfidf-lr/2', *pool_texts, *pool_labels[keep], *mvsa_texts)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as stored:
             return stored["vectors"], stored["present"], len(pool_texts)

