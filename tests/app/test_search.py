@@ -15,7 +15,7 @@ from socialfusion import search
 def mixed(tmp_path_factory: pytest.TempPathFactory) -> sf.Store:
     """A store of English and Chinese posts (half of them Chinese), no features."""
     store = sf.connect(tmp_path_factory.mktemp("search") / "store")
-    network = sf.generate(n_users=20, n_posts=60, seed=1, chinese_fraction=0.5, image_fraction=0, n_videos=0,
+    network = sf.generate(n_users=20, n_posts=150, seed=1, chinese_fraction=0.5, image_fraction=0, n_videos=0,
                           n_audio=0)
     sf.ingest_corpus(network.corpus, store)
     return store

@@ -18,7 +18,9 @@ seed gives identical tables and media bytes):
 5. **Media**: ``image_fraction`` of original posts carry a PNG whose palette and shapes encode the topic
    and whose brightness, warm/cold tint and face glyph encode the sentiment; ``n_videos`` carry a short MP4
    (H.264) of shapes moving faster when positive; ``n_audio`` carry a WAV whose pitch, chirp direction and
-   tempo encode the sentiment (and harmonics the topic).
+   tempo encode the sentiment (and harmonics the topic). Each (kind, topic, sentiment) has a bounded number of
+   distinct renders (1,000 images, 24 videos, 64 clips), which later posts reuse: a small corpus has distinct
+   media everywhere, a million posts render and write a few thousand files.
 6. **Sarcasm**: in ``disagreement_fraction`` of image posts the text is written with another sentiment than
    the image shows. **The true sentiment of a post is the image's** (positive text over a negative image is
    sarcasm); text-only models get those posts wrong, fusion can get them right.
@@ -44,8 +46,10 @@ import colorsys
 import datetime as dt
 import hashlib
 import io
+import os
+import threading
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -68,7 +72,7 @@ from socialfusion.datasets._text_templates import (
     TOPICS,
 )
 from socialfusion.exceptions import ConfigurationError, attempt_import
-from socialfusion.schema import arrow_schema, with_bookkeeping
+from socialfusion.schema import TABLES, arrow_schema, with_bookkeeping
 
 __all__ = [
     "AUDIO_SAMPLE_RATE",
@@ -98,6 +102,8 @@ _DAY = 86_400.0
 _HOUR = 3_600.0
 _MEDIA_MIME = {"image": "image/png", "video": "video/mp4", "audio": "audio/wav"}
 _MEDIA_FOLDER = {"image": ("images", "png"), "video": ("videos", "mp4"), "audio": ("audio", "wav")}
+# Distinct renders per (kind, topic, sentiment) at most: media cost stays bounded however many posts carry them.
+_MEDIA_VARIANTS = {"image": 1000, "video": 24, "audio": 64}
 
 # The planted model's knobs. They are constants rather than arguments: tests and docs quote them.
 _MEAN_FOLLOWS_INSIDE = 10.0  # expected follows of an average user inside their community
@@ -124,7 +130,16 @@ _RESHARE_EMOTION_BOOST = 1.5  # positive and negative posts spread more than neu
 _RESHARE_DELAY_HOURS = 3.0
 _SPLIT_SHARES = (("train", 70), ("dev", 85), ("test", 100))  # cumulative percent of a stable hash of the id
 _TOPIC_SHAPES = (
-    "squares", "circles", "dots", "triangles", "bars", "waves", "strips", "crosses", "rings", "steps",
+    "squares",
+    "circles",
+    "dots",
+    "triangles",
+    "bars",
+    "waves",
+    "strips",
+    "crosses",
+    "rings",
+    "steps",
 )
 _SENTIMENT_BRIGHTNESS = (0.5, 0.75, 1.0)
 _SENTIMENT_TINT = ((-25.0, -5.0, 35.0), (0.0, 0.0, 0.0), (35.0, 15.0, -25.0))  # cold, plain, warm
@@ -317,10 +332,7 @@ class _FollowGraph:
 
     def follows(self, users: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """(n,) bool: ``users[i]`` follows ``targets[i]``."""
-        codes = self.codes
-        wanted = users * self.n_users + targets
-        position = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
-        return codes[position] == wanted if len(codes) else np.zeros(len(wanted), bool)
+        return _contains(self.codes, users * self.n_users + targets)
 
     def followers(self) -> tuple[np.ndarray, np.ndarray]:
         """CSR of followers: ``members[offsets[v]:offsets[v + 1]]`` are the users following ``v``."""
@@ -417,13 +429,34 @@ def generate(
         MissingDependencyError: videos were asked for and PyAV is not installed.
     """
     settings = _check_settings(
-        n_users=n_users, n_posts=n_posts, seed=seed, media_dir=media_dir, n_topics=n_topics,
-        n_communities=n_communities, start=start, n_days=n_days, n_videos=n_videos, n_audio=n_audio,
-        image_fraction=image_fraction, chinese_fraction=chinese_fraction,
-        disagreement_fraction=disagreement_fraction, n_bursts=n_bursts,
+        n_users=n_users,
+        n_posts=n_posts,
+        seed=seed,
+        media_dir=media_dir,
+        n_topics=n_topics,
+        n_communities=n_communities,
+        start=start,
+        n_days=n_days,
+        n_videos=n_videos,
+        n_audio=n_audio,
+        image_fraction=image_fraction,
+        chinese_fraction=chinese_fraction,
+        disagreement_fraction=disagreement_fraction,
+        n_bursts=n_bursts,
     )
-    mechanisms = ("users", "graph", "bursts", "posts", "media_plan", "engagement", "engagement_sample",
-                  "replies", "cascades", "text", "media")
+    mechanisms = (
+        "users",
+        "graph",
+        "bursts",
+        "posts",
+        "media_plan",
+        "engagement",
+        "engagement_sample",
+        "replies",
+        "cascades",
+        "text",
+        "media",
+    )
     streams = dict(zip(mechanisms, np.random.default_rng(seed).spawn(len(mechanisms))))
     topic_mood = np.array([topic.mood for topic in TOPICS[:n_topics]])
     population = _plant_population(streams["users"], settings)
@@ -439,15 +472,17 @@ def generate(
     post_ids = np.array([f"p{rank + 1:0{max(6, len(str(len(posts))))}d}" for rank in range(len(posts))])
     user_ids = np.array([f"u{index + 1:0{max(4, len(str(n_users)))}d}" for index in range(n_users)])
     texts, hashtags = _write_texts(streams["text"], posts, population)
-    media = _render_media(streams["media"], posts, post_ids, settings)
-    corpus = Corpus.from_records(
+    media = _render_media(streams["media"], posts, settings)
+    post_id_column, user_id_column = pa.array(post_ids, pa.string()), pa.array(user_ids, pa.string())
+    corpus = Corpus(
+        posts=_post_table(
+            posts, post_id_column, user_id_column, population, texts, hashtags, media, exposures, settings
+        ),
+        users=_user_table(population, graph, user_id_column, settings),
+        interactions=_interaction_table(exposures, posts, post_id_column, user_id_column, settings),
+        edges=_edge_table(graph, posts, user_id_column, settings),
+        labels=_label_table(posts, post_ids, population, user_ids, n_topics),
         metadata={"name": PLATFORM, "generator": __name__, "parameters": settings.as_parameters()},
-        posts=_post_records(posts, post_ids, user_ids, population, texts, hashtags, media, exposures,
-                            settings),
-        users=_user_records(population, graph, user_ids, settings),
-        interactions=_interaction_records(exposures, posts, post_ids, user_ids, settings),
-        edges=_edge_records(graph, posts, user_ids, settings),
-        labels=_label_records(posts, post_ids, population, user_ids, n_topics),
     ).validate()
     truth = GroundTruth(
         parameters=settings.as_parameters(),
@@ -490,8 +525,7 @@ def _check_settings(**arguments: Any) -> _Settings:
         )
     if arguments["n_users"] < 2 * arguments["n_communities"]:
         raise ConfigurationError(
-            f"n_users ({arguments['n_users']}) must be at least twice "
-            f"n_communities ({arguments['n_communities']})"
+            f"n_users ({arguments['n_users']}) must be at least twice n_communities ({arguments['n_communities']})"
         )
     for name in ("image_fraction", "chinese_fraction", "disagreement_fraction"):
         if not 0.0 <= arguments[name] <= 1.0:
@@ -517,9 +551,22 @@ def _utc_midnight(start: str | dt.date | dt.datetime) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
 
 
-def _pick(rng: np.random.Generator, options: Sequence[Any]) -> Any:
-    """One element of a sequence (faster than ``rng.choice`` on tuples of strings)."""
-    return options[int(rng.integers(len(options)))]
+Draw = Callable[[], float]  # the next uniform number in [0, 1) of a seeded stream
+
+
+def _uniform_draws(rng: np.random.Generator, batch: int = 65_536) -> Draw:
+    """The next-uniform function of ``rng``: numbers drawn by batches, for loops that draw a few per item."""
+
+    def uniforms() -> Iterator[float]:
+        while True:
+            yield from rng.random(batch).tolist()
+
+    return uniforms().__next__
+
+
+def _pick(draw: Draw, options: Sequence[Any]) -> Any:
+    """One element of a sequence, uniformly."""
+    return options[int(draw() * len(options))]
 
 
 # ---------------------------------------------------------------------------------------------------- users
@@ -574,8 +621,8 @@ def _plant_interests(
     favourite_topics = np.stack([first, second], axis=1)
     concentration = np.full((n_communities, n_topics), 0.3)
     np.put_along_axis(concentration, favourite_topics, 3.0, axis=1)
-    interests = np.stack([rng.dirichlet(concentration[c]) for c in community])
-    return favourite_topics, interests
+    weights = rng.standard_gamma(concentration[community])  # Dirichlet draws, all users at once
+    return favourite_topics, weights / weights.sum(axis=1, keepdims=True)
 
 
 def _plant_popularity(rng: np.random.Generator, n_users: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -602,14 +649,15 @@ def _plant_languages(rng: np.random.Generator, n_users: int, chinese_fraction: f
 
 def _plant_names(rng: np.random.Generator, language: np.ndarray) -> tuple[list[str], list[str]]:
     """Unique handles (word_word + number, ASCII so that @mentions parse) and display names per user."""
+    draw = _uniform_draws(rng)
     handles, display_names = [], []
-    for number, lang in enumerate(language, start=1):
+    for number, lang in enumerate(language.tolist(), start=1):
         first_words, second_words = HANDLE_WORDS[lang]
-        first, second = _pick(rng, first_words), _pick(rng, second_words)
+        first, second = _pick(draw, first_words), _pick(draw, second_words)
         if lang == "zh":
             handles.append(f"{first}{second}_{number}")
-            given = "".join(_pick(rng, GIVEN_NAME_CHARS_ZH) for _ in range(int(rng.integers(1, 3))))
-            display_names.append(_pick(rng, SURNAMES_ZH) + given)
+            given = "".join(_pick(draw, GIVEN_NAME_CHARS_ZH) for _ in range(1 + int(draw() * 2)))
+            display_names.append(_pick(draw, SURNAMES_ZH) + given)
         else:
             handles.append(f"{first}_{second}{number}")
             display_names.append(f"{first.title()} {second.title()}")
@@ -619,9 +667,7 @@ def _plant_names(rng: np.random.Generator, language: np.ndarray) -> tuple[list[s
 # ---------------------------------------------------------------------------------------------------- graph
 
 
-def _plant_follow_graph(
-    rng: np.random.Generator, population: _Population, settings: _Settings
-) -> _FollowGraph:
+def _plant_follow_graph(rng: np.random.Generator, population: _Population, settings: _Settings) -> _FollowGraph:
     """Follow edges from a degree-corrected stochastic block model, plus follow-backs."""
     community = population.community
     sizes = np.bincount(community, minlength=settings.n_communities)
@@ -631,40 +677,111 @@ def _plant_follow_graph(
     src, dst = _sample_block_model(rng, community, block_probability, population.attractiveness)
     src, dst = _add_follow_backs(rng, src, dst, community, population.influencers, settings.n_users)
     latest_account = np.maximum(population.created_seconds[src], population.created_seconds[dst])
-    return _FollowGraph(n_users=settings.n_users, src=src, dst=dst,
-                        created_seconds=np.floor(latest_account * rng.uniform(0.0, 1.0, len(src))),
-                        block_probability=block_probability)
+    return _FollowGraph(
+        n_users=settings.n_users,
+        src=src,
+        dst=dst,
+        created_seconds=np.floor(latest_account * rng.uniform(0.0, 1.0, len(src))),
+        block_probability=block_probability,
+    )
 
 
 def _sample_block_model(
-    rng: np.random.Generator, community: np.ndarray, block_probability: np.ndarray,
-    attractiveness: np.ndarray, rows_per_chunk: int = 512,
+    rng: np.random.Generator, community: np.ndarray, block_probability: np.ndarray, attractiveness: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Edges u -> v drawn with ``min(0.95, block[c_u, c_v] * attractiveness_v)``, by chunks of rows."""
-    n_users = len(community)
-    sources, targets = [], []
-    for first in range(0, n_users, rows_per_chunk):
-        rows = np.arange(first, min(first + rows_per_chunk, n_users))
-        block = block_probability[community[rows]][:, community]
-        probability = np.minimum(0.95, block * attractiveness[None, :])
-        probability[np.arange(len(rows)), rows] = 0.0
-        hit_rows, hit_columns = np.nonzero(rng.random(probability.shape) < probability)
-        sources.append(rows[hit_rows])
-        targets.append(hit_columns)
-    return np.concatenate(sources), np.concatenate(targets)
+    """Edges u -> v, each present with ``min(0.95, block[c_u, c_v] * attractiveness_v)``, in time linear in edges.
+
+    The chance depends on the follower only through their community. So for each user v and community a, the
+    number of followers v gets from a is Binomial(members of a other than v, chance), and who they are is a
+    uniformly random subset of those members: the same distribution as one coin per pair, without the
+    n_users x n_users matrix of coins.
+    """
+    n_users, n_communities = len(community), len(block_probability)
+    members = np.argsort(community, kind="stable")  # users grouped by community
+    sizes = np.bincount(community, minlength=n_communities)
+    first_member = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(n_users, dtype=np.int64)  # each user's place among their community's members
+    rank[members] = np.arange(n_users) - first_member[community[members]]
+    target = np.repeat(np.arange(n_users), n_communities)
+    source_community = np.tile(np.arange(n_communities), n_users)
+    own = community[target] == source_community
+    candidates = sizes[source_community] - own
+    chance = np.minimum(0.95, block_probability[source_community, community[target]] * attractiveness[target])
+    group, position = _distinct_positions(rng, candidates, rng.binomial(candidates, chance))
+    position += own[group] & (position >= rank[target[group]])  # skip v itself among its own community
+    return members[first_member[source_community[group]] + position], target[group]
+
+
+def _distinct_positions(
+    rng: np.random.Generator, sizes: np.ndarray, counts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(group, position): for each group g, ``counts[g]`` distinct positions drawn uniformly from ``range(sizes[g])``.
+
+    Positions are drawn with replacement until enough distinct ones are seen (which leaves every subset equally
+    likely); a group asking for more than half its positions draws the ones it leaves out instead.
+    """
+    flip = counts > sizes // 2
+    wanted = np.where(flip, sizes - counts, counts)
+    span = int(sizes.max(initial=0)) + 1
+    chosen = np.zeros(0, dtype=np.int64)  # group * span + position, sorted
+    missing = wanted
+    while missing.any():
+        group = np.repeat(np.arange(len(sizes)), missing)
+        fresh = _sorted_unique(group * span + rng.integers(0, sizes[group]))
+        fresh = fresh[~_contains(chosen, fresh)]
+        chosen = np.insert(chosen, np.searchsorted(chosen, fresh), fresh)
+        missing = missing - np.bincount(fresh // span, minlength=len(sizes))
+    if flip.any():
+        flipped = np.flatnonzero(flip)
+        every = np.repeat(flipped, sizes[flipped]) * span + _ranges(sizes[flipped])
+        chosen = np.sort(np.concatenate([chosen[~flip[chosen // span]], every[~_contains(chosen, every)]]))
+    return chosen // span, chosen % span
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """The distinct values, sorted (what ``np.unique`` gives; a sort is far faster than NumPy 2's hash path)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
+
+
+def _contains(sorted_values: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """(n,) bool: ``values[i]`` is in ``sorted_values`` (sorted ascending)."""
+    if not len(sorted_values):
+        return np.zeros(len(values), dtype=bool)
+    position = np.minimum(np.searchsorted(sorted_values, values), len(sorted_values) - 1)
+    return sorted_values[position] == values
+
+
+def _row_chunks(counts: np.ndarray, budget: int = 2_000_000) -> Iterator[slice]:
+    """Consecutive row ranges whose ``counts`` add up to about ``budget`` (a single row may exceed it)."""
+    ends = np.searchsorted(np.cumsum(counts), np.arange(budget, int(counts.sum()) + budget, budget), side="right")
+    start = 0
+    for end in [*np.unique(ends).tolist(), len(counts)]:
+        if end > start:
+            yield slice(start, end)
+            start = end
+
+
+def _ranges(lengths: np.ndarray) -> np.ndarray:
+    """``0 .. lengths[i] - 1`` for each i, concatenated."""
+    return np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
 
 
 def _add_follow_backs(
-    rng: np.random.Generator, src: np.ndarray, dst: np.ndarray, community: np.ndarray,
-    influencers: np.ndarray, n_users: int,
+    rng: np.random.Generator,
+    src: np.ndarray,
+    dst: np.ndarray,
+    community: np.ndarray,
+    influencers: np.ndarray,
+    n_users: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Add v -> u for some u -> v (likelier inside a community, rare for influencers); sorted edges."""
     codes = src * n_users + dst
     reverse = dst * n_users + src
     probability = np.where(community[src] == community[dst], _FOLLOW_BACK["inside"], _FOLLOW_BACK["across"])
     probability = np.where(np.isin(dst, influencers), probability / 10, probability)
-    back = ~np.isin(reverse, codes) & (rng.random(len(codes)) < probability)
-    all_codes = np.unique(np.concatenate([codes, reverse[back]]))
+    back = ~_contains(np.sort(codes), reverse) & (rng.random(len(codes)) < probability)
+    all_codes = _sorted_unique(np.concatenate([codes, reverse[back]]))
     return all_codes // n_users, all_codes % n_users
 
 
@@ -683,21 +800,28 @@ def _plant_bursts(rng: np.random.Generator, settings: _Settings) -> list[Burst]:
 
 
 def _plant_original_posts(
-    rng: np.random.Generator, population: _Population, graph: _FollowGraph, topic_mood: np.ndarray,
-    bursts: Sequence[Burst], settings: _Settings,
+    rng: np.random.Generator,
+    population: _Population,
+    graph: _FollowGraph,
+    topic_mood: np.ndarray,
+    bursts: Sequence[Burst],
+    settings: _Settings,
 ) -> _Posts:
     """Original posts by time: (topic, day) cells, then authors, times, sentiment, language, mentions."""
-    weekday_weight = np.array([
-        _WEEKEND_BOOST if (settings.start + dt.timedelta(days=day)).weekday() >= 5 else 1.0
-        for day in range(settings.n_days)
-    ])
+    weekday_weight = np.array(
+        [
+            _WEEKEND_BOOST if (settings.start + dt.timedelta(days=day)).weekday() >= 5 else 1.0
+            for day in range(settings.n_days)
+        ]
+    )
     burst_factor = np.ones((settings.n_topics, settings.n_days))
     for burst in bursts:
-        burst_factor[burst.topic, burst.start_day:burst.start_day + burst.n_days] *= burst.multiplier
+        burst_factor[burst.topic, burst.start_day : burst.start_day + burst.n_days] *= burst.multiplier
     topic_mass = population.activity @ population.interests
     cell_weight = (topic_mass[:, None] * weekday_weight[None, :] * burst_factor).ravel()
-    topic, day = np.divmod(rng.choice(cell_weight.size, settings.n_posts, p=cell_weight / cell_weight.sum()),
-                           settings.n_days)
+    topic, day = np.divmod(
+        rng.choice(cell_weight.size, settings.n_posts, p=cell_weight / cell_weight.sum()), settings.n_days
+    )
     author = np.empty(settings.n_posts, dtype=np.int64)
     for t in range(settings.n_topics):
         on_topic = np.flatnonzero(topic == t)
@@ -741,14 +865,20 @@ def _post_languages(rng: np.random.Generator, author_language: np.ndarray) -> np
 
 
 def _plant_mentions(rng: np.random.Generator, author: np.ndarray, graph: _FollowGraph) -> list[list[int]]:
-    """Per post, the users it @mentions: one or two of the author's followees in some posts."""
+    """Per post, the users it @mentions: one or two (distinct) of the author's followees in some posts."""
     offsets, followees = graph.followees()
+    n_followees = np.diff(offsets)[author]
+    mentioning = np.flatnonzero((rng.random(len(author)) < _MENTION_RATE) & (n_followees > 0))
+    available = n_followees[mentioning]
+    first = rng.integers(0, available)
+    second = (first + 1 + rng.integers(0, np.maximum(available - 1, 1))) % available
+    two = (rng.random(len(mentioning)) < 0.3) & (available > 1)
+    base = offsets[author[mentioning]]
     mentions: list[list[int]] = [[] for _ in author]
-    for index in np.flatnonzero(rng.random(len(author)) < _MENTION_RATE):
-        candidates = followees[offsets[author[index]]:offsets[author[index] + 1]]
-        if len(candidates):
-            n_mentions = min(len(candidates), 1 + int(rng.random() < 0.3))
-            mentions[index] = rng.choice(candidates, n_mentions, replace=False).tolist()
+    for index, one, other, both in zip(
+        mentioning.tolist(), followees[base + first].tolist(), followees[base + second].tolist(), two.tolist()
+    ):
+        mentions[index] = [one, other] if both else [one]
     return mentions
 
 
@@ -775,7 +905,10 @@ def _contradict(rng: np.random.Generator, sentiment: np.ndarray) -> np.ndarray:
 
 
 def _simulate_exposures(
-    rng: np.random.Generator, population: _Population, graph: _FollowGraph, originals: _Posts,
+    rng: np.random.Generator,
+    population: _Population,
+    graph: _FollowGraph,
+    originals: _Posts,
     settings: _Settings,
 ) -> _Exposures:
     """Who sees each original post and what they do: view, like (planted logistic model), comment."""
@@ -784,12 +917,14 @@ def _simulate_exposures(
     keep = view_seconds < settings.end_seconds - _HOUR  # reactions come within the hour, inside the window
     viewer, post, view_seconds, delay = viewer[keep], post[keep], view_seconds[keep], delay[keep]
     author = originals.author[post]
-    features = np.column_stack([
-        population.interests[viewer, originals.topic[post]],
-        graph.follows(viewer, author).astype(float),
-        np.log1p(graph.follower_counts[author]),
-        delay / _HOUR,
-    ])
+    features = np.column_stack(
+        [
+            population.interests[viewer, originals.topic[post]],
+            graph.follows(viewer, author).astype(float),
+            np.log1p(graph.follower_counts[author]),
+            delay / _HOUR,
+        ]
+    )
     probability = 1.0 / (1.0 + np.exp(-(_ENGAGEMENT_INTERCEPT + features @ _ENGAGEMENT_COEFFICIENTS)))
     engaged = rng.random(len(viewer)) < probability
     commented = engaged & (rng.random(len(viewer)) < _COMMENT_GIVEN_LIKE)
@@ -816,10 +951,9 @@ def _draw_exposures(
     """
     offsets, members = graph.followers()
     n_followers = np.diff(offsets)[originals.author]
-    follower_post = np.repeat(np.arange(len(originals)), n_followers)
-    within = np.arange(len(follower_post)) - np.repeat(np.cumsum(n_followers) - n_followers, n_followers)
-    follower_viewer = members[np.repeat(offsets[originals.author], n_followers) + within]
-    seen = rng.random(len(follower_post)) < _SEE_FOLLOWED_POST
+    # each follower sees the post with the same chance: a binomial count, then which ones (uniformly)
+    follower_post, place = _distinct_positions(rng, n_followers, rng.binomial(n_followers, _SEE_FOLLOWED_POST))
+    follower_viewer = members[offsets[originals.author[follower_post]] + place]
     follower_delay = rng.exponential(_FOLLOWER_DELAY_HOURS * _HOUR, len(follower_post))
 
     n_discoveries = rng.poisson(_DISCOVERIES_PER_POST, len(originals))
@@ -831,16 +965,19 @@ def _draw_exposures(
         discovery_viewer[on_topic] = rng.choice(len(weight), on_topic.sum(), p=weight / weight.sum())
     discovery_delay = rng.exponential(_DISCOVERY_DELAY_HOURS * _HOUR, len(discovery_post))
 
-    viewer = np.concatenate([follower_viewer[seen], discovery_viewer])
-    post = np.concatenate([follower_post[seen], discovery_post])
-    delay = np.concatenate([follower_delay[seen], discovery_delay])
+    viewer = np.concatenate([follower_viewer, discovery_viewer])
+    post = np.concatenate([follower_post, discovery_post])
+    delay = np.concatenate([follower_delay, discovery_delay])
     _, first = np.unique(post * len(population.community) + viewer, return_index=True)
     first = first[viewer[first] != originals.author[post[first]]]
     return viewer[first], post[first], delay[first]
 
 
 def _plant_replies(
-    rng: np.random.Generator, exposures: _Exposures, population: _Population, originals: _Posts,
+    rng: np.random.Generator,
+    exposures: _Exposures,
+    population: _Population,
+    originals: _Posts,
     topic_mood: np.ndarray,
 ) -> _Posts:
     """Reply posts for half the comments: on the post's topic, sentiment leaning towards the post's."""
@@ -870,56 +1007,66 @@ def _plant_replies(
 
 
 def _simulate_cascades(
-    rng: np.random.Generator, population: _Population, graph: _FollowGraph, originals: _Posts,
+    rng: np.random.Generator,
+    population: _Population,
+    graph: _FollowGraph,
+    originals: _Posts,
     settings: _Settings,
 ) -> _Posts:
     """Independent cascades from every original post over the follow graph; one reshare post per activation.
 
     A user who reshares (or wrote) the post gives each follower one chance to reshare it, with probability
     ``_RESHARE_BASE * n_topics * interest`` (x1.5 for non-neutral posts), after an exponential delay; reshares
-    that would fall after the window are dropped. ``parent`` indexes the reshare's parent among
-    originals + reshares (reshares numbered after the originals), ``root`` the original.
+    that would fall after the window are dropped, and a user reshares a post at most once. All cascades
+    advance together, one generation at a time. ``parent`` indexes the reshare's parent among originals +
+    reshares (reshares numbered after the originals), ``root`` the original.
     """
     offsets, members = graph.followers()
-    authors, seconds, parents, roots = [], [], [], []
-    n_originals = len(originals)
-    for post in range(n_originals):
-        topic = originals.topic[post]
-        chance = _RESHARE_BASE * settings.n_topics * population.interests[:, topic]
-        chance = np.minimum(0.9, chance * (_RESHARE_EMOTION_BOOST if originals.sentiment[post] != 1 else 1.0))
-        active = {int(originals.author[post])}
-        frontier = [(int(originals.author[post]), post, float(originals.seconds[post]))]
-        while frontier:
-            user, node, time = frontier.pop(0)
-            followers = members[offsets[user]:offsets[user + 1]]
-            hits = followers[rng.random(len(followers)) < chance[followers]]
-            for follower in hits.tolist():
-                if follower in active:
-                    continue
-                reshare_time = time + 60 + np.floor(rng.exponential(_RESHARE_DELAY_HOURS * _HOUR))
-                if reshare_time >= settings.end_seconds:
-                    continue
-                active.add(follower)
-                authors.append(follower)
-                seconds.append(reshare_time)
-                parents.append(node)
-                roots.append(post)
-                frontier.append((follower, n_originals + len(authors) - 1, reshare_time))
-    roots_array = np.array(roots, dtype=np.int64)
-    n_reshares = len(authors)
+    n_users, n_originals = settings.n_users, len(originals)
+    boost = np.where(originals.sentiment != 1, _RESHARE_EMOTION_BOOST, 1.0)
+    active = np.sort(np.arange(n_originals) * n_users + originals.author)  # root * n_users + user, sorted
+    frontier = (originals.author, np.arange(n_originals), originals.seconds.astype(float), np.arange(n_originals))
+    found: list[tuple[np.ndarray, ...]] = []
+    n_reshares = 0
+    while len(frontier[0]):
+        generation = []
+        for rows in _row_chunks(offsets[frontier[0] + 1] - offsets[frontier[0]]):  # bounded memory
+            user, node, time, root = (column[rows] for column in frontier)
+            n_followers = offsets[user + 1] - offsets[user]
+            spreader = np.repeat(np.arange(len(user)), n_followers)
+            follower = members[np.repeat(offsets[user], n_followers) + _ranges(n_followers)]
+            post = root[spreader]
+            chance = _RESHARE_BASE * settings.n_topics * population.interests[follower, originals.topic[post]]
+            hit = rng.random(len(follower)) < np.minimum(0.9, chance * boost[post])
+            spreader, follower, post = spreader[hit], follower[hit], post[hit]
+            reshare_time = time[spreader] + 60 + np.floor(rng.exponential(_RESHARE_DELAY_HOURS * _HOUR, hit.sum()))
+            code = post * n_users + follower
+            keep = (reshare_time < settings.end_seconds) & ~_contains(active, code)
+            _, first = np.unique(code[keep], return_index=True)  # two spreaders reaching one user: the first wins
+            chosen = np.flatnonzero(keep)[np.sort(first)]
+            active = np.insert(active, np.searchsorted(active, code[chosen]), code[chosen])
+            new_nodes = n_originals + n_reshares + np.arange(len(chosen))
+            generation.append((follower[chosen], new_nodes, reshare_time[chosen], post[chosen]))
+            found.append((follower[chosen], reshare_time[chosen], node[spreader[chosen]], post[chosen]))
+            n_reshares += len(chosen)
+        frontier = tuple(np.concatenate([part[field] for part in generation]) for field in range(4))
+    authors, seconds, parents, roots = (
+        np.concatenate([np.zeros(0, dtype)] + [part[field] for part in found])
+        for field, dtype in enumerate((np.int64, float, np.int64, np.int64))
+    )
     return _Posts(
         kind=np.full(n_reshares, 2),
-        author=np.array(authors, dtype=np.int64),
-        seconds=np.array(seconds, dtype=float),
-        topic=originals.topic[roots_array],
-        sentiment=originals.sentiment[roots_array],
+        author=authors,
+        seconds=seconds,
+        topic=originals.topic[roots],
+        sentiment=originals.sentiment[roots],
         text_sentiment=np.full(n_reshares, -1),
         image_sentiment=np.full(n_reshares, -1),
         disagree=np.zeros(n_reshares, dtype=bool),
         has_video=np.zeros(n_reshares, dtype=bool),
         has_audio=np.zeros(n_reshares, dtype=bool),
-        parent=np.array(parents, dtype=np.int64),
-        root=roots_array,
+        parent=parents,
+        root=roots,
         lang=np.full(n_reshares, ""),
         mentions=[[] for _ in range(n_reshares)],
     )
@@ -933,8 +1080,19 @@ def _merge_posts(originals: _Posts, replies: _Posts, reshares: _Posts) -> tuple[
     n_originals, n_replies = len(originals), len(replies)
     reshare_parent = np.where(reshares.parent < n_originals, reshares.parent, reshares.parent + n_replies)
     columns = {}
-    for name in ("kind", "author", "seconds", "topic", "sentiment", "text_sentiment", "image_sentiment",
-                 "disagree", "has_video", "has_audio", "lang"):
+    for name in (
+        "kind",
+        "author",
+        "seconds",
+        "topic",
+        "sentiment",
+        "text_sentiment",
+        "image_sentiment",
+        "disagree",
+        "has_video",
+        "has_audio",
+        "lang",
+    ):
         columns[name] = np.concatenate([getattr(part, name) for part in (originals, replies, reshares)])
     parent = np.concatenate([originals.parent, replies.parent, reshare_parent])
     root = np.concatenate([originals.root, replies.root, reshares.root])
@@ -965,8 +1123,9 @@ def _engagement_sample(
     rng: np.random.Generator, exposures: _Exposures, post_ids: np.ndarray, user_ids: np.ndarray
 ) -> EngagementSample:
     """The planted like probability on a uniform sample of at most ``_ENGAGEMENT_SAMPLE_SIZE`` exposures."""
-    sample = np.sort(rng.choice(len(exposures.viewer), min(_ENGAGEMENT_SAMPLE_SIZE, len(exposures.viewer)),
-                                replace=False))
+    sample = np.sort(
+        rng.choice(len(exposures.viewer), min(_ENGAGEMENT_SAMPLE_SIZE, len(exposures.viewer)), replace=False)
+    )
     return EngagementSample(
         user_ids=user_ids[exposures.viewer[sample]],
         post_ids=post_ids[exposures.post[sample]],
@@ -988,13 +1147,16 @@ def _cascade_trees(
         root = posts.root[index]
         if post_ids[root] not in trees:
             trees[post_ids[root]] = [
-                CascadeNode(post_ids[root], None, user_ids[posts.author[root]],
-                            _at(start, posts.seconds[root]))
+                CascadeNode(post_ids[root], None, user_ids[posts.author[root]], _at(start, posts.seconds[root]))
             ]
-        trees[post_ids[root]].append(CascadeNode(
-            post_ids[index], post_ids[posts.parent[index]], user_ids[posts.author[index]],
-            _at(start, posts.seconds[index]),
-        ))
+        trees[post_ids[root]].append(
+            CascadeNode(
+                post_ids[index],
+                post_ids[posts.parent[index]],
+                user_ids[posts.author[index]],
+                _at(start, posts.seconds[index]),
+            )
+        )
     return dict(sorted(trees.items()))
 
 
@@ -1005,95 +1167,102 @@ def _at(start: dt.datetime, seconds: float) -> dt.datetime:
 # ----------------------------------------------------------------------------------------------------- text
 
 
-def _write_texts(
-    rng: np.random.Generator, posts: _Posts, population: _Population
-) -> tuple[list[str], list[list[str]]]:
+def _write_texts(rng: np.random.Generator, posts: _Posts, population: _Population) -> tuple[list[str], list[list[str]]]:
     """Text and hashtags of every post (reshares have none)."""
+    draw = _uniform_draws(rng)
     texts, hashtags = [], []
-    for index in range(len(posts)):
-        if posts.kind[index] == 2:
+    for kind, lang, topic, sentiment, mentioned in zip(
+        posts.kind.tolist(), posts.lang.tolist(), posts.topic.tolist(), posts.text_sentiment.tolist(), posts.mentions
+    ):
+        if kind == 2:
             texts.append("")
             hashtags.append([])
             continue
-        handles = [population.handles[user] for user in posts.mentions[index]]
-        text, tags = _compose_text(rng, str(posts.lang[index]), int(posts.topic[index]),
-                                   SENTIMENTS[posts.text_sentiment[index]], handles,
-                                   is_reply=bool(posts.kind[index] == 1))
+        handles = [population.handles[user] for user in mentioned]
+        text, tags = _compose_text(draw, lang, topic, SENTIMENTS[sentiment], handles, is_reply=kind == 1)
         texts.append(text)
         hashtags.append(tags)
     return texts, hashtags
 
 
 def _compose_text(
-    rng: np.random.Generator, lang: str, topic: int, sentiment: str, mention_handles: Sequence[str], *,
-    is_reply: bool,
+    draw: Draw, lang: str, topic: int, sentiment: str, mention_handles: Sequence[str], *, is_reply: bool
 ) -> tuple[str, list[str]]:
     """One post's text: [reply opener] topic sentence [second sentence] [aside] [emoji] #tags, with @mentions.
 
     Returns:
         The text and its hashtags (without ``#``, as ``socialfusion.ingestion`` would extract them).
     """
-    parts = [_pick(rng, REPLY_OPENERS[lang][sentiment])] if is_reply else []
-    parts.append(_topic_sentence(rng, lang, topic, sentiment))
-    if rng.random() < 0.35:
-        on_topic = rng.random() < 0.6
-        parts.append(_topic_sentence(rng, lang, topic, sentiment) if on_topic else _pick(rng, FILLERS[lang]))
-    if rng.random() < 0.08:
-        other = TOPICS[(topic + 1 + int(rng.integers(len(TOPICS) - 1))) % len(TOPICS)]
-        parts.append(_pick(rng, ASIDES[lang]).format(thing=_pick(rng, other.things[lang])))
+    parts = [_pick(draw, REPLY_OPENERS[lang][sentiment])] if is_reply else []
+    parts.append(_topic_sentence(draw, lang, topic, sentiment))
+    if draw() < 0.35:
+        on_topic = draw() < 0.6
+        parts.append(_topic_sentence(draw, lang, topic, sentiment) if on_topic else _pick(draw, FILLERS[lang]))
+    if draw() < 0.08:
+        other = TOPICS[(topic + 1 + int(draw() * (len(TOPICS) - 1))) % len(TOPICS)]
+        parts.append(_pick(draw, ASIDES[lang]).format(thing=_pick(draw, other.things[lang])))
     text = (" " if lang == "en" else "").join(parts)
     if lang == "en":
-        text = _with_typo(rng, text) if rng.random() < 0.06 else text
-        text = text.lower() if rng.random() < 0.1 else text
-    if rng.random() < 0.2:
-        text += " " + _pick(rng, EMOJI[sentiment] if rng.random() < 0.85 else EMOJI[_pick(rng, SENTIMENTS)])
-    tags = _pick_hashtags(rng, lang, topic)
+        text = _with_typo(draw, text) if draw() < 0.06 else text
+        text = text.lower() if draw() < 0.1 else text
+    if draw() < 0.2:
+        text += " " + _pick(draw, EMOJI[sentiment] if draw() < 0.85 else EMOJI[_pick(draw, SENTIMENTS)])
+    tags = _pick_hashtags(draw, lang, topic)
     if tags:
         text += " " + " ".join(f"#{tag}#" if lang == "zh" else f"#{tag}" for tag in tags)
     mentions = " ".join(f"@{handle}" for handle in mention_handles)
     if mentions:
-        text = f"{mentions} {text}" if is_reply or rng.random() < 0.5 else f"{text} {mentions}"
+        text = f"{mentions} {text}" if is_reply or draw() < 0.5 else f"{text} {mentions}"
     return text, tags
 
 
-def _topic_sentence(rng: np.random.Generator, lang: str, topic: int, sentiment: str) -> str:
+def _topic_sentence(draw: Draw, lang: str, topic: int, sentiment: str) -> str:
     """A topic-specific sentence, or a generic sentiment template filled with one of the topic's things."""
     phrases = TOPICS[topic]
-    if rng.random() < 0.55:
-        return _pick(rng, phrases.sentences[lang][sentiment])
-    sentence = _pick(rng, GENERIC_TEMPLATES[lang][sentiment]).format(thing=_pick(rng, phrases.things[lang]))
+    if draw() < 0.55:
+        return _pick(draw, phrases.sentences[lang][sentiment])
+    sentence = _pick(draw, GENERIC_TEMPLATES[lang][sentiment]).format(thing=_pick(draw, phrases.things[lang]))
     return sentence[0].upper() + sentence[1:]
 
 
-def _with_typo(rng: np.random.Generator, text: str) -> str:
+def _with_typo(draw: Draw, text: str) -> str:
     """Swap two neighbouring letters inside one word of four letters or more."""
     words = text.split(" ")
     candidates = [index for index, word in enumerate(words) if len(word) >= 4 and word.isalpha()]
     if not candidates:
         return text
-    index = _pick(rng, candidates)
+    index = _pick(draw, candidates)
     word = words[index]
-    position = int(rng.integers(1, len(word) - 2))
-    words[index] = word[:position] + word[position + 1] + word[position] + word[position + 2:]
+    position = 1 + int(draw() * (len(word) - 3))
+    words[index] = word[:position] + word[position + 1] + word[position] + word[position + 2 :]
     return " ".join(words)
 
 
-def _pick_hashtags(rng: np.random.Generator, lang: str, topic: int) -> list[str]:
-    """Zero to two of the topic's hashtags; one post in twenty adds another topic's tag."""
+def _pick_hashtags(draw: Draw, lang: str, topic: int) -> list[str]:
+    """Zero to two (distinct) of the topic's hashtags; one post in twenty adds another topic's tag."""
     own = TOPICS[topic].hashtags[lang]
-    tags = [str(tag) for tag in rng.choice(own, int(rng.choice([0, 1, 1, 2])), replace=False)]
-    if rng.random() < 0.05:
-        tags.append(_pick(rng, _pick(rng, TOPICS).hashtags[lang]))
+    tags = []
+    n_own = _pick(draw, (0, 1, 1, 2))
+    if n_own:
+        first = int(draw() * len(own))
+        tags.append(own[first])
+        if n_own == 2:
+            tags.append(own[(first + 1 + int(draw() * (len(own) - 1))) % len(own)])
+    if draw() < 0.05:
+        tags.append(_pick(draw, _pick(draw, TOPICS).hashtags[lang]))
     return list(dict.fromkeys(tags))
 
 
 # ---------------------------------------------------------------------------------------------------- media
 
 
-def _render_media(
-    rng: np.random.Generator, posts: _Posts, post_ids: np.ndarray, settings: _Settings
-) -> list[list[dict[str, Any]]]:
-    """Media items of every post: images, videos and audio rendered from (topic, sentiment)."""
+def _render_media(rng: np.random.Generator, posts: _Posts, settings: _Settings) -> list[list[dict[str, Any]]]:
+    """Media items of every post: images, videos and audio rendered from (topic, sentiment).
+
+    Each (kind, topic, sentiment) cell has at most ``_MEDIA_VARIANTS[kind]`` distinct renders: the first posts
+    of a cell (in time order) each get their own, later ones reuse them in turn. A corpus of a million posts so
+    renders and writes a bounded number of files, while every post of a small corpus has media of its own.
+    """
     media: list[list[dict[str, Any]]] = [[] for _ in range(len(posts))]
     renderers = (
         ("image", posts.image_sentiment >= 0, _render_image),
@@ -1101,22 +1270,38 @@ def _render_media(
         ("audio", posts.has_audio, _render_audio),
     )
     for kind, carries, render in renderers:
-        for index in np.flatnonzero(carries):
-            data = render(rng, int(posts.topic[index]), int(posts.sentiment[index]))
-            media[index].append(_media_item(kind, data, str(post_ids[index]), settings.media_dir))
+        carriers = np.flatnonzero(carries)
+        cell = posts.topic[carriers] * len(SENTIMENTS) + posts.sentiment[carriers]
+        order = np.argsort(cell, kind="stable")
+        rank = np.empty(len(carriers), dtype=np.int64)
+        rank[order] = np.arange(len(carriers)) - np.searchsorted(cell[order], cell[order])
+        variant = cell * _MEDIA_VARIANTS[kind] + rank % _MEDIA_VARIANTS[kind]
+        rendered = {}
+        for code in np.unique(variant).tolist():
+            topic, sentiment = divmod(code // _MEDIA_VARIANTS[kind], len(SENTIMENTS))
+            rendered[code] = _media_item(kind, render(rng, topic, sentiment), settings.media_dir)
+        for index, code in zip(carriers.tolist(), variant.tolist()):
+            media[index].append(rendered[code])
     return media
 
 
-def _media_item(kind: str, data: bytes, post_id: str, media_dir: Path | None) -> dict[str, Any]:
-    """A ``Media`` mapping: bytes inline, or written to ``media_dir/<kind folder>/<post_id>.<ext>``."""
-    item = {"kind": kind, "sha256": hashlib.sha256(data).hexdigest(), "mime": _MEDIA_MIME[kind],
-            "size_bytes": len(data)}
+def _media_item(kind: str, data: bytes, media_dir: Path | None) -> dict[str, Any]:
+    """A ``Media`` mapping: bytes inline, or written once to ``media_dir/<kind folder>/<sha256>.<ext>``.
+
+    Files are named by their content, so a file already there is the same file: concurrent or repeated runs
+    into one folder leave it as it is, and a new file appears whole (written aside, then renamed).
+    """
+    digest = hashlib.sha256(data).hexdigest()
+    item = {"kind": kind, "sha256": digest, "mime": _MEDIA_MIME[kind], "size_bytes": len(data)}
     if media_dir is None:
         return {**item, "data": data}
     folder, extension = _MEDIA_FOLDER[kind]
-    path = media_dir / folder / f"{post_id}.{extension}"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+    path = media_dir / folder / f"{digest}.{extension}"
+    if not (path.is_file() and path.stat().st_size == len(data)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.part")
+        partial.write_bytes(data)
+        os.replace(partial, path)
     return {**item, "uri": str(path)}
 
 
@@ -1162,9 +1347,19 @@ def _draw_shape(
         draw.ellipse(box, outline=colour, width=3)
     else:  # steps
         step = size / 3
-        draw.polygon([(x - half, y + half), (x - half, y + half - step), (x - half + step, y + half - step),
-                      (x - half + step, y + half - 2 * step), (x + half - step, y + half - 2 * step),
-                      (x + half - step, y - half), (x + half, y - half), (x + half, y + half)], fill=colour)
+        draw.polygon(
+            [
+                (x - half, y + half),
+                (x - half, y + half - step),
+                (x - half + step, y + half - step),
+                (x - half + step, y + half - 2 * step),
+                (x + half - step, y + half - 2 * step),
+                (x + half - step, y - half),
+                (x + half, y - half),
+                (x + half, y + half),
+            ],
+            fill=colour,
+        )
 
 
 def _draw_face(draw: ImageDraw.ImageDraw, x: float, y: float, sentiment: int) -> None:
@@ -1196,8 +1391,9 @@ def _frame(
 
 def _shape_positions(rng: np.random.Generator, count: int) -> np.ndarray:
     """(count, 3) x, y, size of shapes."""
-    return np.column_stack([rng.uniform(4, IMAGE_SIZE - 4, count), rng.uniform(4, IMAGE_SIZE - 4, count),
-                            rng.uniform(8, 18, count)])
+    return np.column_stack(
+        [rng.uniform(4, IMAGE_SIZE - 4, count), rng.uniform(4, IMAGE_SIZE - 4, count), rng.uniform(8, 18, count)]
+    )
 
 
 def _render_image(rng: np.random.Generator, topic: int, sentiment: int) -> bytes:
@@ -1237,7 +1433,7 @@ def _render_audio(rng: np.random.Generator, topic: int, sentiment: int) -> bytes
     phase = 2 * np.pi * np.cumsum(frequency) / AUDIO_SAMPLE_RATE
     second, third = (topic % 5) / 5 * 0.5, (topic // 5) * 0.3
     tone = np.sin(phase) + second * np.sin(2 * phase) + third * np.sin(3 * phase)
-    pulses = (np.sin(np.pi * _SENTIMENT_PULSES[sentiment] * time / AUDIO_SECONDS) ** 2)
+    pulses = np.sin(np.pi * _SENTIMENT_PULSES[sentiment] * time / AUDIO_SECONDS) ** 2
     signal = 0.6 * tone * pulses / (1 + second + third) + rng.normal(0.0, 0.01, len(time))
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as clip:
@@ -1251,146 +1447,212 @@ def _render_audio(rng: np.random.Generator, topic: int, sentiment: int) -> bytes
 # --------------------------------------------------------------------------------------------------- tables
 
 
-def _post_records(
-    posts: _Posts, post_ids: np.ndarray, user_ids: np.ndarray, population: _Population, texts: list[str],
-    hashtags: list[list[str]], media: list[list[dict[str, Any]]], exposures: _Exposures, settings: _Settings,
-) -> list[dict[str, Any]]:
-    """Rows of the posts table, with engagement counts consistent with interactions, replies and reshares."""
+_BOOKKEEPING_CHUNK = 1_000_000  # rows whose keys and hashes are computed at once (bounds the peak memory)
+
+
+def _table(name: str, columns: dict[str, Any], n_rows: int) -> pa.Table:
+    """The canonical table ``name`` from Arrow-convertible columns; absent fields take the schema default.
+
+    Keys and hashes are added by chunks of rows, so that a table of millions of rows never holds all their
+    joined texts at once.
+    """
+    model = TABLES[name]
+    arrays = []
+    fields = [field for field in arrow_schema(name) if field.name not in ("record_key", "record_hash")]
+    for field in fields:
+        if field.name in columns:
+            arrays.append(pa.array(columns[field.name], field.type))
+        elif model.model_fields[field.name].get_default(call_default_factory=True) == []:
+            arrays.append(
+                pa.ListArray.from_arrays(pa.array(np.zeros(n_rows + 1, np.int32)), pa.array([], field.type.value_type))
+            )
+        else:
+            arrays.append(pa.nulls(n_rows, field.type))
+    rows = pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+    if n_rows <= _BOOKKEEPING_CHUNK:
+        return with_bookkeeping(name, rows)
+    return pa.concat_tables(
+        [
+            with_bookkeeping(name, rows.slice(first, _BOOKKEEPING_CHUNK))
+            for first in range(0, n_rows, _BOOKKEEPING_CHUNK)
+        ]
+    )
+
+
+def _timestamps(start: dt.datetime, seconds: np.ndarray) -> pa.Array:
+    """UTC timestamps ``start + seconds`` (whole microseconds) as an Arrow column."""
+    micros = round(start.timestamp() * 1_000_000) + np.round(np.asarray(seconds, float) * 1_000_000)
+    return pa.array(micros.astype(np.int64), pa.timestamp("us", tz="UTC"))
+
+
+def _indexed(ids: pa.Array, index: np.ndarray) -> pa.Array:
+    """``ids[index]``, null where ``index`` is -1."""
+    return ids.take(pa.array(np.maximum(index, 0), mask=index < 0))
+
+
+def _post_table(
+    posts: _Posts,
+    post_ids: pa.Array,
+    user_ids: pa.Array,
+    population: _Population,
+    texts: list[str],
+    hashtags: list[list[str]],
+    media: list[list[dict[str, Any]]],
+    exposures: _Exposures,
+    settings: _Settings,
+) -> pa.Table:
+    """The posts table, with engagement counts consistent with interactions, replies and reshares."""
     n_posts = len(posts)
-    views = np.bincount(exposures.post, minlength=n_posts)
-    likes = np.bincount(exposures.post[exposures.engaged], minlength=n_posts)
-    replies = np.bincount(posts.parent[posts.kind == 1], minlength=n_posts)
-    shares = np.bincount(posts.root[posts.kind == 2], minlength=n_posts)
-    records = []
-    for index in range(n_posts):
-        kind = posts.kind[index]
-        records.append({
-            "post_id": post_ids[index],
-            "author_id": user_ids[posts.author[index]],
-            "created_at": _at(settings.start, posts.seconds[index]),
-            "text": texts[index],
-            "lang": str(posts.lang[index]) or None,
-            "media": media[index],
-            "reply_to": post_ids[posts.parent[index]] if kind == 1 else None,
-            "reshare_of": post_ids[posts.root[index]] if kind == 2 else None,
-            "hashtags": hashtags[index],
-            "mentions": [population.handles[user] for user in posts.mentions[index]],
-            "platform": PLATFORM,
-            "like_count": int(likes[index]),
-            "share_count": int(shares[index]),
-            "reply_count": int(replies[index]),
-            "view_count": int(views[index]),
-        })
-    return records
+    handles = population.handles
+    return _table(
+        "posts",
+        {
+            "post_id": post_ids,
+            "author_id": user_ids.take(posts.author),
+            "created_at": _timestamps(settings.start, posts.seconds),
+            "text": texts,
+            "lang": pa.array(posts.lang, pa.string(), mask=posts.lang == ""),
+            "media": media,
+            "reply_to": _indexed(post_ids, np.where(posts.kind == 1, posts.parent, -1)),
+            "reshare_of": _indexed(post_ids, np.where(posts.kind == 2, posts.root, -1)),
+            "hashtags": hashtags,
+            "mentions": [[handles[user] for user in mentioned] for mentioned in posts.mentions],
+            "platform": pa.array(np.full(n_posts, PLATFORM)),
+            "like_count": np.bincount(exposures.post[exposures.engaged], minlength=n_posts),
+            "share_count": np.bincount(posts.root[posts.kind == 2], minlength=n_posts),
+            "reply_count": np.bincount(posts.parent[posts.kind == 1], minlength=n_posts),
+            "view_count": np.bincount(exposures.post, minlength=n_posts),
+        },
+        n_posts,
+    )
 
 
-def _user_records(
-    population: _Population, graph: _FollowGraph, user_ids: np.ndarray, settings: _Settings
-) -> list[dict[str, Any]]:
-    """Rows of the users table: handle, names, creation time, follow counts (from the edges), bio."""
-    followers, following = graph.follower_counts, graph.following_counts
-    records = []
-    for index, user_id in enumerate(user_ids):
-        lang = str(population.language[index])
-        favourite, second = np.argsort(-population.interests[index])[:2]
+def _user_table(population: _Population, graph: _FollowGraph, user_ids: pa.Array, settings: _Settings) -> pa.Table:
+    """The users table: handle, names, creation time, follow counts (from the edges), bio."""
+    favourites = np.argsort(-population.interests, axis=1, kind="stable")[:, :2]
+    bios = []
+    for index, (lang, (favourite, second)) in enumerate(zip(population.language.tolist(), favourites.tolist())):
         bio = PROFILE_TEMPLATES[lang][index % len(PROFILE_TEMPLATES[lang])].format(
-            a=TOPICS[favourite].names[lang], b=TOPICS[second].names[lang])
-        records.append({
-            "user_id": user_id,
-            "handle": population.handles[index],
-            "display_name": population.display_names[index],
-            "created_at": _at(settings.start, population.created_seconds[index]),
-            "followers_count": int(followers[index]),
-            "following_count": int(following[index]),
-            "profile_text": bio[0].upper() + bio[1:],
-            "platform": PLATFORM,
-            "extra": {"lang": lang},
-        })
-    return records
+            a=TOPICS[favourite].names[lang], b=TOPICS[second].names[lang]
+        )
+        bios.append(bio[0].upper() + bio[1:])
+    n_users = len(user_ids)
+    return _table(
+        "users",
+        {
+            "user_id": user_ids,
+            "handle": population.handles,
+            "display_name": population.display_names,
+            "created_at": _timestamps(settings.start, population.created_seconds),
+            "followers_count": graph.follower_counts,
+            "following_count": graph.following_counts,
+            "profile_text": bios,
+            "platform": pa.array(np.full(n_users, PLATFORM)),
+            "extra": pa.array(np.char.add(np.char.add('{"lang":"', population.language.astype(str)), '"}')),
+        },
+        n_users,
+    )
 
 
-def _interaction_records(
-    exposures: _Exposures, posts: _Posts, post_ids: np.ndarray, user_ids: np.ndarray, settings: _Settings
-) -> list[dict[str, Any]]:
-    """Rows of the interactions table by time: views (value: dwell seconds), likes, comments and shares."""
-    reply_seconds = {(int(posts.author[i]), int(posts.parent[i])): posts.seconds[i]
-                     for i in np.flatnonzero(posts.kind == 1)}
-    rows: list[tuple[float, int, int, str, float | None]] = []
-    for i in range(len(exposures.viewer)):
-        user, post = int(exposures.viewer[i]), int(exposures.post[i])
-        rows.append((exposures.view_seconds[i], user, post, "view", float(exposures.dwell_seconds[i])))
-        if exposures.engaged[i]:
-            rows.append((exposures.like_seconds[i], user, post, "like", None))
-        if exposures.commented[i]:
-            comment_seconds = reply_seconds.get((user, post), exposures.comment_seconds[i])
-            rows.append((comment_seconds, user, post, "comment", None))
-    for i in np.flatnonzero(posts.kind == 2):
-        rows.append((posts.seconds[i], int(posts.author[i]), int(posts.root[i]), "share", None))
-    rows.sort(key=lambda row: row[:4])
-    return [
-        {"user_id": user_ids[user], "post_id": post_ids[post], "kind": kind,
-         "at": _at(settings.start, seconds), "value": value}
-        for seconds, user, post, kind, value in rows
+_INTERACTION_KINDS = ("comment", "like", "share", "view")  # alphabetical: rows are sorted by kind last
+
+
+def _interaction_table(
+    exposures: _Exposures, posts: _Posts, post_ids: pa.Array, user_ids: pa.Array, settings: _Settings
+) -> pa.Table:
+    """The interactions table by (time, user, post, kind): views (value: dwell seconds), likes, comments, shares.
+
+    A comment that became a reply post has the reply's time (``_plant_replies`` uses the comment's time).
+    """
+    code = {kind: _INTERACTION_KINDS.index(kind) for kind in _INTERACTION_KINDS}
+    liked, commented, shared = exposures.engaged, exposures.commented, posts.kind == 2
+    parts = [  # (seconds, user, post, kind code, value)
+        (exposures.view_seconds, exposures.viewer, exposures.post, code["view"], exposures.dwell_seconds),
+        (exposures.like_seconds[liked], exposures.viewer[liked], exposures.post[liked], code["like"], None),
+        (
+            exposures.comment_seconds[commented],
+            exposures.viewer[commented],
+            exposures.post[commented],
+            code["comment"],
+            None,
+        ),
+        (posts.seconds[shared], posts.author[shared], posts.root[shared], code["share"], None),
     ]
+    seconds, user, post = (np.concatenate([part[field] for part in parts]) for field in range(3))
+    kind = np.concatenate([np.full(len(part[0]), part[3]) for part in parts])
+    value = np.concatenate(
+        [np.asarray(part[4], float) if part[4] is not None else np.full(len(part[0]), np.nan) for part in parts]
+    )
+    order = np.lexsort((kind, post, user, seconds))
+    seconds, user, post, kind, value = seconds[order], user[order], post[order], kind[order], value[order]
+    return _table(
+        "interactions",
+        {
+            "user_id": user_ids.take(user),
+            "post_id": post_ids.take(post),
+            "kind": pa.array(_INTERACTION_KINDS).take(kind),
+            "at": _timestamps(settings.start, seconds),
+            "value": pa.array(value, pa.float64(), mask=np.isnan(value)),
+        },
+        len(order),
+    )
 
 
-def _edge_records(
-    graph: _FollowGraph, posts: _Posts, user_ids: np.ndarray, settings: _Settings
-) -> list[dict[str, Any]]:
+def _edge_table(graph: _FollowGraph, posts: _Posts, user_ids: pa.Array, settings: _Settings) -> pa.Table:
     """Follow edges, then mention and reply edges.
 
     Mention and reply edges aggregate posts: ``weight`` counts them and ``created_at`` is the first one.
     """
-    records = [
-        {"src": user_ids[s], "dst": user_ids[d], "kind": "follow", "created_at": _at(settings.start, seconds)}
-        for s, d, seconds in zip(graph.src, graph.dst, graph.created_seconds)
-    ]
-    for kind, pairs in (("mention", _mention_pairs(posts)), ("reply", _reply_pairs(posts))):
-        for (src, dst), (first_seconds, count) in sorted(pairs.items()):
-            records.append({"src": user_ids[src], "dst": user_ids[dst], "kind": kind,
-                            "created_at": _at(settings.start, first_seconds), "weight": float(count)})
-    return records
+    n_mentions = np.array([len(mentioned) for mentioned in posts.mentions], dtype=np.int64)
+    mentioned = np.fromiter((user for users in posts.mentions for user in users), np.int64, int(n_mentions.sum()))
+    replies = np.flatnonzero(posts.kind == 1)
+    groups = [("follow", graph.src, graph.dst, graph.created_seconds, np.full(len(graph.src), np.nan))]
+    for kind, src, dst, seconds in (
+        ("mention", np.repeat(posts.author, n_mentions), mentioned, np.repeat(posts.seconds, n_mentions)),
+        ("reply", posts.author[replies], posts.author[posts.parent[replies]], posts.seconds[replies]),
+    ):
+        pairs, which = np.unique(src * graph.n_users + dst, return_inverse=True)
+        first = np.full(len(pairs), np.inf)
+        np.minimum.at(first, which, seconds)
+        count = np.bincount(which, minlength=len(pairs)).astype(float)
+        groups.append((kind, pairs // graph.n_users, pairs % graph.n_users, first, count))
+    src, dst, seconds, weight = (np.concatenate([group[field] for group in groups]) for field in range(1, 5))
+    return _table(
+        "edges",
+        {
+            "src": user_ids.take(src),
+            "dst": user_ids.take(dst),
+            "kind": pa.array(np.repeat([group[0] for group in groups], [len(group[1]) for group in groups])),
+            "created_at": _timestamps(settings.start, seconds),
+            "weight": pa.array(weight, pa.float64(), mask=np.isnan(weight)),
+        },
+        len(src),
+    )
 
 
-def _mention_pairs(posts: _Posts) -> dict[tuple[int, int], tuple[float, int]]:
-    """(author, mentioned user) -> (first time, number of posts)."""
-    pairs: dict[tuple[int, int], tuple[float, int]] = {}
-    for index, mentioned in enumerate(posts.mentions):
-        for user in mentioned:
-            key = (int(posts.author[index]), user)
-            first, count = pairs.get(key, (posts.seconds[index], 0))
-            pairs[key] = (min(first, posts.seconds[index]), count + 1)
-    return pairs
-
-
-def _reply_pairs(posts: _Posts) -> dict[tuple[int, int], tuple[float, int]]:
-    """(replier, replied-to author) -> (first time, number of replies)."""
-    pairs: dict[tuple[int, int], tuple[float, int]] = {}
-    for index in np.flatnonzero(posts.kind == 1):
-        key = (int(posts.author[index]), int(posts.author[posts.parent[index]]))
-        first, count = pairs.get(key, (posts.seconds[index], 0))
-        pairs[key] = (min(first, posts.seconds[index]), count + 1)
-    return pairs
-
-
-def _label_records(
+def _label_table(
     posts: _Posts, post_ids: np.ndarray, population: _Population, user_ids: np.ndarray, n_topics: int
-) -> list[dict[str, Any]]:
+) -> pa.Table:
     """Sentiment and topic of originals and replies, community of users; split by a stable hash of the id."""
-    topic_names = [topic.name for topic in TOPICS[:n_topics]]
-    records = []
-    for index in np.flatnonzero(posts.kind != 2):
-        post_id = str(post_ids[index])
-        split = _split_of(post_id)
-        records.append({"item_id": post_id, "task": "sentiment", "label": SENTIMENTS[posts.sentiment[index]],
-                        "split": split})
-        records.append({"item_id": post_id, "task": "topic", "label": topic_names[posts.topic[index]],
-                        "split": split})
-    for index, user_id in enumerate(user_ids):
-        records.append({"item_id": str(user_id), "item_kind": "user", "task": "community",
-                        "label": f"community_{population.community[index]}",
-                        "split": _split_of(str(user_id))})
-    return records
+    with_text = np.flatnonzero(posts.kind != 2)
+    n_labelled = len(with_text)
+    post_splits = np.array([_split_of(post_id) for post_id in post_ids[with_text].tolist()])
+    user_splits = np.array([_split_of(user_id) for user_id in user_ids.tolist()])
+    topic_names = np.array([topic.name for topic in TOPICS[:n_topics]])
+    post_labels = np.column_stack(
+        [np.array(SENTIMENTS)[posts.sentiment[with_text]], topic_names[posts.topic[with_text]]]
+    ).ravel()  # sentiment, topic per post
+    return _table(
+        "labels",
+        {
+            "item_id": np.concatenate([np.repeat(post_ids[with_text], 2), user_ids]),
+            "item_kind": np.concatenate([np.full(2 * n_labelled, "post"), np.full(len(user_ids), "user")]),
+            "task": np.concatenate([np.tile(["sentiment", "topic"], n_labelled), np.full(len(user_ids), "community")]),
+            "label": np.concatenate([post_labels, np.char.add("community_", population.community.astype(str))]),
+            "split": np.concatenate([np.repeat(post_splits, 2), user_splits]),
+        },
+        2 * n_labelled + len(user_ids),
+    )
 
 
 def _split_of(item_id: str) -> str:
@@ -1426,8 +1688,5 @@ def planted_follow_graph(
         chosen = np.flatnonzero(inside & (community[src] == c))
         dst[chosen] = rng.choice(members[c], len(chosen))
     ids = np.char.add("u", np.arange(n_users).astype(str))
-    fields = [field for field in arrow_schema("edges") if field.name not in ("record_key", "record_hash")]
-    columns = {"src": ids[src], "dst": ids[dst], "kind": np.full(n_edges, "follow")}
-    edges = pa.table({field.name: columns.get(field.name, pa.nulls(n_edges, field.type)) for field in fields},
-                     pa.schema(fields))
-    return Corpus(edges=with_bookkeeping("edges", edges)), community
+    edges = _table("edges", {"src": ids[src], "dst": ids[dst], "kind": np.full(n_edges, "follow")}, n_edges)
+    return Corpus(edges=edges), community
