@@ -11,6 +11,13 @@ card at a time (trends, opinion, network = influence + communities + cascade tre
 patterns, profiles + segments, engagement, recommendation), reshare cascades alone, and ``analyze`` as a whole
 (which also gives the report's size; the report is kept as ``benchmarks/.cache/report-scale-<posts>.html``).
 
+The ``incremental`` stage holds out a seeded random 1% of the posts (late posts of every date, as a crawl's
+stragglers), runs the writing stages and a first ``analyze(incremental=True)`` without them, adds them back, and
+then times, each in a fresh process on its own copy of that store: a full ``analyze``, ``analyze(incremental=True)``
+(trends and opinion from the stored counts, the other cards recomputed) and ``analyze(incremental=True,
+reuse_cards=True)``; it prints their ratios. ``python benchmarks/scale_pipeline.py --sizes 10000,30000 --stages
+incremental``.
+
     python benchmarks/scale_pipeline.py --sizes 3000,10000
     python benchmarks/scale_pipeline.py --sizes 10000,100000,1000000 --stages analyze,knowledge
 """
@@ -47,7 +54,10 @@ STAGES = {
     "engagement": "engagement",
     "recommend": "recommend",
     "analyze": None,
+    "incremental": None,
 }
+INCREMENTAL_SHARE = 0.01  # the share of posts the incremental stage adds after the first run
+INCREMENTAL_RUNS = ("full", "incremental", "reuse")  # the analyses it times after adding them
 WRITES_STORE = ("featurize", "sentiment", "topics")
 READS_WRITES = {"trends", "opinion", "profiles", "engagement", "analyze"}  # read predictions or topics
 
@@ -101,6 +111,14 @@ def run_stage(stage: str, store_path: str, out: str) -> dict:
         corpus = Corpus.from_store(store)
         started = time.perf_counter()
         cascade_statistics(reshare_cascades(corpus))
+    elif stage in ("prime", *INCREMENTAL_RUNS):  # the incremental stage's analyses
+        from socialfusion.app._incremental import last_update
+        from socialfusion.pipeline import analyze
+
+        analyze(store, out, incremental=stage != "full", reuse_cards=stage == "reuse")
+        update = last_update(store) if stage != "full" else None
+        if update is not None:
+            result["update"] = f"update {update.seconds:.1f} s: {update.describe()}"
     else:
         from socialfusion.pipeline import analyze
 
@@ -125,6 +143,56 @@ def measure(stage: str, store_path: Path, work: Path) -> dict:
     return {**json.loads(out.read_text()), "peak_mb": tree.peak_mb}
 
 
+def held_out_posts(store_path: Path, share: float = INCREMENTAL_SHARE, seed: int = 0):
+    """A seeded random ``share`` of the store's posts (as a posts table that ingests again), deleted from it."""
+    import numpy as np
+    import pyarrow as pa
+
+    from socialfusion.schema import arrow_schema
+    from socialfusion.store import connect, sql_string
+
+    store = connect(store_path, create=False)
+    posts = store.read("posts")
+    chosen = np.sort(np.random.default_rng(seed).choice(posts.num_rows, max(1, round(posts.num_rows * share)),
+                                                        replace=False))
+    held = posts.take(pa.array(chosen))
+    ids = held.column("post_id").to_pylist()
+    for start in range(0, len(ids), 500):
+        store.delete("posts", f"post_id IN ({', '.join(sql_string(post_id) for post_id in ids[start:start + 500])})")
+    return held.select(arrow_schema("posts").names)
+
+
+def incremental_stage(store_path: Path, work: Path) -> dict:
+    """Full analyze vs incremental analyze after adding ``INCREMENTAL_SHARE`` of the posts (see the docstring)."""
+    from socialfusion.corpus import Corpus
+    from socialfusion.ingestion import ingest_corpus
+    from socialfusion.store import connect
+
+    base = work / "incremental-base"
+    shutil.copytree(store_path, base)
+    held = held_out_posts(base)
+    for stage in WRITES_STORE:
+        measure(stage, base, work)
+    prime = measure("prime", base, work)
+    print(f"  {'first run':<12}{prime['seconds']:>9.1f} s{prime['peak_mb']:>9,.0f} MB  ({prime['update']})", flush=True)
+    added = ingest_corpus(Corpus(posts=held), connect(base, create=False))
+    print(f"  added back {held.num_rows:,} posts ({added.ingested:,} ingested)", flush=True)
+    result = {"added": held.num_rows, "first run": prime}
+    for run in INCREMENTAL_RUNS:
+        copy = work / f"incremental-{run}"
+        shutil.copytree(base, copy)
+        result[run] = measure(run, copy, work)
+        update = f"  ({result[run]['update']})" if result[run].get("update") else ""
+        print(f"  {run:<12}{result[run]['seconds']:>9.1f} s{result[run]['peak_mb']:>9,.0f} MB{update}", flush=True)
+        shutil.rmtree(copy)
+    full = result["full"]["seconds"]
+    print(f"  full / incremental: {full / result['incremental']['seconds']:.2f}x; full / incremental with reused "
+          f"cards: {full / result['reuse']['seconds']:.2f}x", flush=True)
+    result["seconds"] = result["reuse"]["seconds"]
+    result["peak_mb"] = result["reuse"]["peak_mb"]
+    return result
+
+
 def main(sizes: list[int], stages: list[str]) -> None:
     results: dict[int, dict[str, dict]] = {}
     for size in sizes:
@@ -140,6 +208,9 @@ def main(sizes: list[int], stages: list[str]) -> None:
             # the writing stages run when asked for, or when a card that reads what they write is
             needs_writes = bool(set(stages) & READS_WRITES)
             for stage in [s for s in STAGES if s in stages or (needs_writes and s in WRITES_STORE)]:
+                if stage == "incremental":  # on a store of its own, with 1% of the posts held out
+                    results[size][stage] = {**incremental_stage(folder / "store", work), "posts": counts["posts"]}
+                    continue
                 result = measure(stage, store_path, work)
                 result["posts"] = counts["posts"]
                 if stage in stages:

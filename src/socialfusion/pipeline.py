@@ -312,19 +312,24 @@ def check_sections(sections: str | Sequence[str] | None) -> list[str]:
     return [key for key in REPORT_SECTIONS if key in keys]
 
 
-def _trend_keys(store: Store | None, corpus: Corpus) -> tuple[pa.Table, pa.Table | None]:
+def _trend_keys(store: Store | None, corpus: Corpus, *,
+                assignments: bool = True) -> tuple[pa.Table | None, pa.Table | None]:
     """Topic assignments when a topic model wrote them to the store, else hashtags; and the store's ``topics``
-    table (what names and colours the topics in every card) when the keys are its topic ids."""
+    table (what names and colours the topics in every card) when the keys are its topic ids. With
+    ``assignments=False`` only the topics table (the incremental cards read their keys from the stored counts)."""
     from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE
     from socialfusion.tasks.trends import key_assignment
 
     if store is not None and POST_TOPICS_TABLE in store.tables():
         topics = store.read(TOPICS_TABLE, columns=["topic_id", "label"]) if TOPICS_TABLE in store.tables() else None
-        return _of_posts(key_assignment(store, by="topic"), corpus), topics
-    return key_assignment(corpus.posts, by="hashtag"), None
+        return (_of_posts(key_assignment(store, by="topic"), corpus) if assignments else None), topics
+    return (key_assignment(corpus.posts, by="hashtag") if assignments else None), None
 
 
 def _trends_and_opinion(corpus: Corpus, store: Store | None, wanted: Sequence[str]) -> list:
+    """The trends and public-opinion cards: from the posts, or, in an incremental run (``_incremental.ACTIVE``),
+    from the daily counts stored in the store, with a note that says which."""
+    from socialfusion.app._incremental import ACTIVE, opinion_from_state, volume_series_from_state, with_note
     from socialfusion.tasks.opinion import (
         count_opinions,
         opinion_alerts,
@@ -334,20 +339,33 @@ def _trends_and_opinion(corpus: Corpus, store: Store | None, wanted: Sequence[st
     )
     from socialfusion.tasks.trends import trends_section, volume_series
 
-    keys, topics = _trend_keys(store, corpus)
-    sections = []
-    if "trends" in wanted:
-        sections.append(_section_or_note("trends", "Trends",
-                                         lambda: trends_section(volume_series(corpus.posts, keys), topics=topics)))
+    incremental = ACTIVE.get() if store is not None else None
+    from_state = incremental is not None and incremental.from_state
+    keys, topics = _trend_keys(store, corpus, assignments=not from_state)
+
+    def noted(section: Any) -> Any:
+        return with_note(section, incremental.note) if incremental is not None else section
+
+    def trends() -> Any:
+        if from_state:
+            return trends_section(volume_series_from_state(store, since=incremental.since, until=incremental.until),
+                                  topics=topics)
+        return trends_section(volume_series(corpus.posts, keys), topics=topics)
 
     def opinion() -> Any:
+        if from_state:
+            timeline, alerts = opinion_from_state(store, since=incremental.since, until=incremental.until)
+            return opinion_section(timeline, alerts, topics=topics)
         sentiment = _of_posts(post_sentiment(store), corpus) if store is not None else None
         scored = opinion_posts(corpus.posts, keys, sentiment)
         timeline = count_opinions(scored, posts=corpus.posts)
         return opinion_section(timeline, opinion_alerts(timeline, evidence=scored), topics=topics)
 
+    sections = []
+    if "trends" in wanted:
+        sections.append(noted(_section_or_note("trends", "Trends", trends)))
     if "opinion" in wanted:
-        sections.append(_section_or_note("opinion", "Public opinion", opinion))
+        sections.append(noted(_section_or_note("opinion", "Public opinion", opinion)))
     return sections
 
 
@@ -411,8 +429,12 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
         return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
 
     def engagement() -> Any:
-        # the store's post_topics (the topics card's model), when there are some, give the topic features
-        train, test = time_split(engagement_examples(corpus, store=store, post_vectors=vectors()))
+        from socialfusion.tasks.engagement import MAX_EXAMPLES
+
+        # the store's post_topics (the topics card's model), when there are some, give the topic features; a large
+        # corpus gives the examples of a seeded sample of users (MAX_EXAMPLES), which the card states
+        train, test = time_split(engagement_examples(corpus, store=store, post_vectors=vectors(),
+                                                     max_examples=MAX_EXAMPLES))
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)
 
@@ -424,24 +446,31 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
     return sections
 
 
-MAX_EVALUATION_USERS = 3000
-"""The recommendation card scores its models on at most this many test users (a seeded sample): ranking every
-post for every user grows as users x posts, the square of the corpus."""
+MAX_EVALUATION_USERS = 1000
+"""The recommendation card scores its models on at most this many test users, and tunes the hybrid's weights on at
+most this many validation users (seeded samples; the test users stratified by activity): ranking every post for
+every user grows as users x posts, the square of the corpus; with the users bounded it grows as the posts."""
 
 
 def _users_sample(interactions: pa.Table, max_users: int, seed: int = 0) -> pa.Table:
-    """The interactions of at most ``max_users`` of their users, a seeded random sample (all when fewer)."""
+    """The interactions of at most ``max_users`` of their users (all when fewer): a seeded random sample stratified
+    by activity (the power of two of each user's number of interactions here), so light and heavy users keep their
+    shares."""
     import numpy as np
 
-    users = pc.unique(interactions.column("user"))
-    if len(users) <= max_users:
+    from socialfusion.tasks._clustering import stratified_sample
+
+    counts = interactions.group_by("user", use_threads=False).aggregate([("user", "count")])
+    if counts.num_rows <= max_users:
         return interactions
-    chosen = users.take(pa.array(np.sort(np.random.default_rng(seed).choice(len(users), max_users, replace=False))))
+    activity = np.log2(counts.column("user_count").to_numpy()).astype(np.int64)
+    chosen = counts.column("user").take(pa.array(stratified_sample(activity, max_users, seed)))
     return interactions.filter(pc.is_in(interactions.column("user"), value_set=chosen))
 
 
-def _recommendation(corpus: Corpus) -> Any:
-    """Recommendation quality of each model on a random 8:1:1 split of the likes, and the hybrid's examples."""
+def _recommendation(corpus: Corpus, max_users: int | None = MAX_EVALUATION_USERS) -> Any:
+    """Recommendation quality of each model on a random 8:1:1 split of the likes, and the hybrid's examples; scored
+    on at most ``max_users`` test users and tuned on at most as many validation users (None: all of them)."""
     from socialfusion.tasks.recommend import (
         ALSRecommender,
         HybridRecommender,
@@ -454,22 +483,22 @@ def _recommendation(corpus: Corpus) -> Any:
     )
 
     split = split_interactions(corpus, kind="like")
-    test = _users_sample(split.test, MAX_EVALUATION_USERS)
+    test = split.test if max_users is None else _users_sample(split.test, max_users)
     components = {"ALS": ALSRecommender, "item kNN": ItemKNNRecommender, "social": SocialRecommender}
     models = {"popularity": PopularityRecommender(), **{name: make() for name, make in components.items()}}
     fitted = {name: model.fit(split.train, edges=corpus.edges) for name, model in models.items()}
     evaluation = {name: evaluate_recommender(model, test) for name, model in fitted.items()}
     # the hybrid blends the components fitted above (same training likes): each model is fitted once
     hybrid = HybridRecommender({name: fitted[name] for name in components}, prefitted=True,
-                               max_tune_users=MAX_EVALUATION_USERS)
+                               max_tune_users=max_users)
     hybrid.fit(split.train, validation=split.validation, edges=corpus.edges)
     evaluation["hybrid (weights tuned on validation)"] = evaluate_recommender(hybrid, test)
     active = split.train.group_by("user").aggregate([("item", "count")]).sort_by([("item_count", "descending")])
     examples = hybrid.recommend(active.column("user").to_pylist()[:3], k=5)
     tested = pc.count_distinct(split.test.column("user")).as_py()
     sampled = "" if test.num_rows == split.test.num_rows else (
-        f" Scores from a seeded sample of {MAX_EVALUATION_USERS:,} of {tested:,} test users; the hybrid's weights "
-        f"were tuned on {hybrid.tune_users_:,} validation users.")
+        f" Scores from a seeded sample of {max_users:,} of {tested:,} test users (stratified by activity); the "
+        f"hybrid's weights were tuned on {hybrid.tune_users_:,} validation users.")
     return recommendation_section(evaluation, examples, data=corpus,
                                   note="Likes split at random 8:1:1 (seed 0); every post a user has not liked in "
                                        "training is ranked." + sampled)
@@ -559,10 +588,22 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
             sections: str | Sequence[str] | None = None, since: str | dt.date | None = None,
             until: str | dt.date | None = None, where: str | Sequence[str] = (),
             progress: Callable[[str, int, int], None] | None = None,
-            max_ner_texts: int | None = MAX_NER_TEXTS) -> Path:
+            max_ner_texts: int | None = MAX_NER_TEXTS, incremental: bool = False,
+            reuse_cards: bool = False) -> Path:
     """Analyse a store (or an in-memory corpus) and write the self-contained HTML report to ``out``.
 
     A store with sentiment predictions (``socialfusion sentiment predict``) gets a sentiment section.
+
+    With ``incremental``, the analysis keeps its state in the store (``socialfusion.app._incremental``): each run
+    finds the posts not analysed before (by post id and content hash: a late post with an old timestamp counts,
+    a re-ingested duplicate does not), predicts their sentiment and assigns their topic with the store's models
+    (the posts that have none), adds them to daily counts per key and sentiment class, and builds the trends and
+    public-opinion cards from those counts instead of every post; both cards say so. The other cards need every
+    post (graphs, models fitted on the corpus) and are recomputed, or, with ``reuse_cards``, the network,
+    knowledge graph, patterns, profiles, engagement and recommendation cards of the last run with the same
+    filter are reused, each with a note saying when it was built and on how many posts. ``since``/``until``
+    keep their meaning (which posts the report shows); ``where`` conditions or bounds inside a day cannot use the
+    daily counts, and the trend and opinion cards are then computed from the posts (their note says so).
 
     Args:
         store: the store, or a corpus.
@@ -576,19 +617,28 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
         progress: called as ``progress(stage, stages_done, stages_total)`` when each stage starts (reading the
             store, each analysis, writing the report), and once with ``stages_done == stages_total`` at the end.
         max_ner_texts: entity recognition reads at most this many distinct texts (``report_sections``).
+        incremental: update the stored analysis state from the new posts only (a store, not a corpus).
+        reuse_cards: reuse the last run's cards that need every post (implies ``incremental``).
 
     Returns:
         The report's path.
 
     Raises:
-        ConfigurationError: an unknown section, or a condition or date that does not parse.
+        ConfigurationError: an unknown section, or a condition or date that does not parse, or ``incremental``
+            on a corpus.
         DataError: the store is empty (a mistyped path that ``connect`` created, say).
+        NothingToAnalyse: ``since`` is later than every post (no report is written).
     """
+    from socialfusion.app import _incremental
     from socialfusion.report import write_report
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, read_predictions
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
     wanted = check_sections(sections)  # before any work: a typo fails fast
-    total = 2 + len(set(wanted) - {"overview", "sentiment"})  # reading, the slow analyses, writing
+    incremental = incremental or reuse_cards
+    if incremental and isinstance(store, Corpus):
+        raise ConfigurationError("an incremental analysis keeps its state in a store: pass a store, not a corpus")
+    total = 2 + len(set(wanted) - {"overview", "sentiment"}) + incremental  # reading, the slow analyses, writing
     done: list[str] = []
 
     def stage(name: str) -> None:
@@ -602,7 +652,17 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
     if not isinstance(store, Corpus) and not any(corpus.counts().values()):
         raise DataError(f"the store {store.uri!r} is empty: nothing to analyse; ingest into it first, or check its "
                         "path (connect(path, create=False) refuses a store that does not exist)")
+    context = None
+    if incremental and corpus.posts.num_rows:
+        stage("updating the incremental state")
+        update = _incremental.update_analysis_state(store)
+        context = _incremental.incremental_context(update, since=since, until=until, where=conditions)
+    latest = pc.max(corpus.posts.column("created_at")).as_py() if corpus.posts.num_rows else None
     corpus = filter_corpus(corpus, since=since, until=until, where=conditions)
+    if since is not None and corpus.posts.num_rows == 0 and (latest is None or latest < _as_time(since,
+                                                                                                  end_of_day=False)):
+        newest = f"the latest post is from {latest:%Y-%m-%d %H:%M} UTC" if latest else "no post has a date"
+        raise _incremental.NothingToAnalyse(f"nothing to do: no post at or after {since} ({newest})")
     predictions = None
     # the sentiment card shows the predictions, and the profiles' sentiment tendency reads them
     if not isinstance(store, Corpus) and {"sentiment", "profiles"} & set(wanted) and (
@@ -612,13 +672,26 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
     described = _describe_filter(since, until, conditions)
     if described:
         subtitle += f" · posts: {described}"
+    reuse = {"described": described, "options": {"max_ner_texts": max_ner_texts}, "posts": corpus.posts.num_rows}
+    reused = _incremental.load_cards(store, wanted, **reuse) if incremental and reuse_cards else {}
+    rest = [key for key in wanted if key not in reused]
+    if reused and sections is None:  # a section not asked for by name shows only when it has data
+        rest = [key for key in rest if (key != "sentiment" or predictions is not None) and (
+            key != "topics" or POST_TOPICS_TABLE in store.tables())]
     token = _SECTION_STARTED.set(stage)
+    active = _incremental.ACTIVE.set(context)
     try:
         built = report_sections(corpus, store=None if isinstance(store, Corpus) else store,
-                                sentiment_predictions=predictions, sections=sections,
-                                max_ner_texts=max_ner_texts)
+                                sentiment_predictions=predictions, sections=rest if reused else sections,
+                                max_ner_texts=max_ner_texts) if rest else []
     finally:
+        _incremental.ACTIVE.reset(active)
         _SECTION_STARTED.reset(token)
+    if incremental:
+        _incremental.save_cards(store, built, **reuse)
+    order = list(REPORT_SECTIONS)
+    built = sorted([*built, *reused.values()], key=lambda section: order.index(section.key)
+                   if section.key in order else len(order))
     stage("writing the report")
     path = write_report(built, Path(out), title=title, subtitle=subtitle)
     if progress is not None:
@@ -626,28 +699,43 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
     return path
 
 
-def demo_sentiment(store: Store) -> dict[str, dict[str, Any]]:
+def demo_sentiment(store: Store, *, max_train_rows: int | None = None) -> dict[str, dict[str, Any]]:
     """Train the demo's sentiment model on the planted labels (train split), score it, predict every post.
 
     Fits a ``SentimentModel`` on ``DEMO_SENTIMENT_ENCODERS`` and, for comparison, one on the lexicon features
     alone; scores both and the lexicon baseline on the test split; writes the fused model's predictions to
     ``sentiment_predictions`` and the scores to the store metadata (``EVALUATION_METADATA_KEY``).
 
+    Args:
+        store: the store (labels of the ``sentiment`` task; features and predictions are written).
+        max_train_rows: each model learns from at most this many labelled training posts, a seeded sample
+            stratified by label (None: ``tasks.sentiment.MAX_TRAIN_ROWS``); the sentiment card says so.
+
     Returns:
-        Method name -> ``evaluate`` result on the test split.
+        Method name -> ``evaluate`` result on the test split; the two trained models' also hold ``training``:
+        ``n`` (posts learned from), ``labelled`` (labelled training posts) and ``sampled``.
     """
     from socialfusion.tasks.sentiment import (
         EVALUATION_METADATA_KEY,
+        MAX_TRAIN_ROWS,
         LexiconSentiment,
         SentimentModel,
         write_predictions,
     )
 
-    fused = SentimentModel(encoders=DEMO_SENTIMENT_ENCODERS).fit(store, split="train")
-    text_only = SentimentModel(encoders={"lexicon": "text/lexicon"}).fit(store, split="train")
+    max_train_rows = MAX_TRAIN_ROWS if max_train_rows is None else max_train_rows
+
+    fused = SentimentModel(encoders=DEMO_SENTIMENT_ENCODERS, max_train_rows=max_train_rows).fit(store, split="train")
+    text_only = SentimentModel(encoders={"lexicon": "text/lexicon"}, max_train_rows=max_train_rows).fit(
+        store, split="train")
+
+    def scores(model: SentimentModel) -> dict[str, Any]:  # held-out scores, and what the model learned from
+        training = {key: model.training_[key] for key in ("n", "labelled", "sampled")}
+        return {**model.evaluate(store, split="test"), "training": training}
+
     evaluation = {
-        "fused: lexicon features + colour histogram (stacked)": fused.evaluate(store, split="test"),
-        "text only: lexicon features (stacked)": text_only.evaluate(store, split="test"),
+        "fused: lexicon features + colour histogram (stacked)": scores(fused),
+        "text only: lexicon features (stacked)": scores(text_only),
         "lexicon baseline (VADER, snownlp)": LexiconSentiment().evaluate(store, split="test"),
     }
     write_predictions(store, fused.predict(store))

@@ -319,3 +319,33 @@ def test_segments_of_noise_are_refused_and_the_card_says_so():
     assert section.summary == f"120 users; {line}." and section.blocks[0].values["segments"] == 0
     fixed = audience_segments(profiles, n_segments=3, random_state=0)  # a number asked for is given
     assert fixed.rejected_k is None and fixed.cards.num_rows == 3
+
+
+def test_stratified_sample_is_exact_seeded_and_keeps_each_stratum_share():
+    from socialfusion.tasks._clustering import stratified_sample
+
+    strata = np.array([0] * 600 + [1] * 300 + [2] * 100)
+    chosen = stratified_sample(strata, 100, random_state=3)
+    assert len(chosen) == 100 and len(set(chosen.tolist())) == 100 and (np.diff(chosen) > 0).all()
+    assert np.bincount(strata[chosen]).tolist() == [60, 30, 10]
+    assert stratified_sample(strata, 100, random_state=3).tolist() == chosen.tolist()
+    assert stratified_sample(strata, 100, random_state=4).tolist() != chosen.tolist()
+    assert stratified_sample(["en", None, "en"], 5).tolist() == [0, 1, 2]  # all rows when the bound is not reached
+
+
+def test_segments_of_many_users_are_searched_on_a_bounded_sample_and_the_card_says_so():
+    corpus, vectors = many_users_corpus(n_per_group=30)
+    embeddings = profile_embeddings(corpus, post_vectors=one_hot_vectors(corpus, vectors))
+    profiles = build_profiles(corpus, sentiment=None, embeddings=embeddings)
+    segments = audience_segments(profiles, corpus=corpus, random_state=0, max_search_users=20)
+    full = audience_segments(profiles, corpus=corpus, random_state=0, max_search_users=None)
+
+    assert segments.searched_users == 20 and full.searched_users == 60
+    truth = [user.startswith("cats") for user in segments.assignments.column("user_id").to_pylist()]
+    assert adjusted_rand_score(truth, segments.assignments.column("segment").to_pylist()) == 1.0  # every user placed
+    assert segments.assignments.equals(full.assignments)  # the sample's segments are the full search's
+    assert audience_segments(profiles, corpus=corpus, random_state=0, max_search_users=20).assignments.equals(
+        segments.assignments)
+    notes = [block.text for block in profiles_section(profiles, segments).blocks if hasattr(block, "text")]
+    assert any("seeded sample of 20 of 60 users, stratified by activity" in note for note in notes), notes
+    assert not any("sample" in getattr(block, "text", "") for block in profiles_section(profiles, full).blocks)

@@ -275,3 +275,37 @@ def test_report_section_has_a_map_and_a_table_with_representative_texts():
     write_topics(store, model)
     from_tables = topics_section(read_topics(store), corpus)
     assert from_tables.summary == section.summary == "2 topics over 12 posts; none are outliers."
+
+
+def test_a_corpus_over_max_fit_posts_is_fitted_on_a_seeded_language_stratified_sample_and_fully_assigned():
+    rng = np.random.default_rng(5)
+    n_per = 150
+    embeddings = np.concatenate([rng.normal(centre, 0.05, (n_per, 6)) for centre in np.eye(6)[:3]]).astype(np.float32)
+    texts = [f"{word} story number{index % 7}" for word in ("pets", "stocks", "sport") for index in range(n_per)]
+    languages = (["en"] * 3 + ["fr"]) * (len(texts) // 4) + ["en"] * (len(texts) % 4)  # a quarter French
+    fitted = {}
+    for bound in (100, None):
+        model = TopicModel(method="kmeans", n_topics=3, reduce_to=None, max_fit_posts=bound)
+        fitted[bound] = model.fit_texts(texts, embeddings, language=languages)
+
+    sampled, full = fitted[100], fitted[None]
+    assert len(sampled.fit_rows_) == 100 and len(full.fit_rows_) == len(texts)
+    assert sum(languages[row] == "fr" for row in sampled.fit_rows_) == 25  # each language keeps its share
+    again = TopicModel(method="kmeans", n_topics=3, reduce_to=None, max_fit_posts=100).fit_texts(
+        texts, embeddings, language=languages)
+    assert again.fit_rows_.tolist() == sampled.fit_rows_.tolist()  # seeded
+    # every post is assigned, by the rule assign applies, and the planted groups come out of the sample's fit
+    assert len(sampled.labels_) == len(texts)
+    assert sampled.assign(texts, embeddings=embeddings).column("topic_id").to_pylist() == sampled.labels_.tolist()
+    assert normalized_mutual_info_score(sampled.labels_, full.labels_) == 1.0
+    assert sampled.topics_.column("size").to_pylist() == [n_per] * 3  # sizes count every post, not the sample
+    assert sorted(words[0] for words in sampled.topics_.column("keywords").to_pylist()) == ["pets", "sport", "stocks"]
+    # the card says which sample the topics were fitted on, from the model and from the store's tables
+    store = connect("memory://")
+    write_topics(store, sampled)
+    for section in (topics_section(sampled), topics_section(read_topics(store), store)):
+        notes = [block.text for block in section.blocks if type(block).__name__ == "Text"]
+        assert any("seeded sample of 100 of 450 posts" in note for note in notes), notes
+    assert not any("sample" in getattr(block, "text", "") for block in topics_section(full).blocks)
+    with pytest.raises(ConfigurationError, match="max_fit_posts"):
+        TopicModel(method="kmeans", n_topics=3, max_fit_posts=1).fit_texts(texts, embeddings)

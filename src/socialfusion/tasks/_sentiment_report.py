@@ -70,19 +70,28 @@ def _evaluation_table(evaluation: Mapping[str, Mapping[str, Any]]):
     from socialfusion.report import Table
 
     calibrated = any(scores.get("ece") is not None for scores in evaluation.values())
-    rows = []
+    trained = any(scores.get("training") for scores in evaluation.values())
+    rows, sampled = [], []
     for name, scores in evaluation.items():
         row = {"method": name, "split": scores.get("split"), "posts": scores.get("n"),
                "accuracy": scores.get("accuracy"), "macro F1": scores.get("macro_f1"),
                "weighted F1": scores.get("weighted_f1"), "macro recall": scores.get("macro_recall")}
         if calibrated:
             row.update({"ECE": scores.get("ece"), "log-loss": scores.get("nll")})
+        training = scores.get("training") or {}
+        if trained:
+            row["trained on"] = training.get("n")
+        if training.get("sampled"):
+            sampled.append(f"{name}: {training['n']:,} of {training['labelled']:,}")
         rows.append(row)
     caption = "Scores against held-out labels (posts the model did not learn from)"
     if calibrated:
         caption += ("; ECE: expected calibration error of the confidences (the mean gap between confidence and "
                     "accuracy over 15 confidence bins; 0 is perfect)")
-    return Table(rows, caption=caption)
+    if sampled:
+        caption += (". Trained on a seeded random sample of the labelled training posts, stratified by label "
+                    f"(SentimentModel max_train_rows): {'; '.join(sampled)}")
+    return Table(rows, caption=caption + ".")
 
 
 def _over_time(created_at: pa.Array, labels: np.ndarray, classes: list[str]):

@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -72,6 +73,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENGAGEMENT_FEATURES",
     "LEARNERS",
+    "MAX_EXAMPLES",
     "NEGATIVE_MODES",
     "NEXT_ACTION_FEATURES",
     "POST_FEATURES",
@@ -117,6 +119,8 @@ NEGATIVE_MODES = ("auto", "exposures", "sampled")
 
 _ACTIVE_KINDS = ("like", "comment", "share", "click")
 _ACTION_KINDS = ("post", *_ACTIVE_KINDS)
+_ACTION_KINDS_SORTED = np.array(sorted(_ACTION_KINDS))
+_ACTION_KINDS_ORDER = np.array([_ACTION_KINDS.index(kind) for kind in _ACTION_KINDS_SORTED])  # sorted -> index
 _US_PER_HOUR = 3_600_000_000
 _SAMPLE_WINDOW_HOURS = 72.0
 _MAX_HASHTAGS = 1000
@@ -128,6 +132,12 @@ _INTEREST_PRIOR_WEIGHT = 5.0  # pseudo-actions of the community's topic shares t
 _EXPECTED_PRIOR_WEIGHT = 10.0  # pseudo-examples of everyone's rate that a setting's engagement rate is shrunk to
 _HOUR_BINS = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)  # hours since the post, bins of the expected engagement rate
 _FOLLOWER_BINS = (10.0, 30.0, 100.0, 300.0, 1000.0)  # author followers, bins of the expected engagement rate
+
+MAX_EXAMPLES = 200_000
+"""The report's engagement card builds about this many examples at most (``engagement_examples(max_examples=...)``):
+beyond it, the examples of a seeded sample of users stratified by activity. The features' counts of the past still
+read every interaction, but the examples' features, the model and its permutation importance then cost the same at
+any corpus size."""
 
 
 # -- time-ordered history ------------------------------------------------------------------------------------------
@@ -171,6 +181,12 @@ def _codes(values: Sequence[Any], index: dict[Any, int]) -> np.ndarray:
     return np.array([index.get(value, -1) for value in values], np.int64)
 
 
+def _positions(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
+    """``(n,)`` int64 position of each value in ``value_set`` (-1: absent or null), computed columnar."""
+    found = pc.index_in(pc.cast(values, pa.string()), value_set=value_set)
+    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
+
+
 class _CorpusView:
     """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
 
@@ -178,14 +194,18 @@ class _CorpusView:
         from socialfusion.tasks.profiles import post_sentiment_values
 
         posts = corpus.posts
-        self.post_ids = posts.column("post_id").to_pylist()
+        self.post_id_array = pc.cast(posts.column("post_id"), pa.string()).combine_chunks()
+        self.post_ids = self.post_id_array.to_pylist()
         self.post_index = {post_id: row for row, post_id in enumerate(self.post_ids)}
-        authors = posts.column("author_id").to_pylist()
-        users = sorted(set(corpus.users.column("user_id").to_pylist()) | {a for a in authors if a is not None}
-                       | set(corpus.interactions.column("user_id").to_pylist()))
+        interactions = corpus.interactions
+        every_user = pa.chunked_array([chunk for column in (
+            corpus.users.column("user_id"), posts.column("author_id"), interactions.column("user_id"))
+            for chunk in pc.cast(column, pa.string()).chunks], pa.string())  # a table with no rows has no chunks
+        self.user_array = pc.drop_null(pc.unique(every_user)).sort()
+        users = self.user_array.to_pylist()
         self.users = users
         self.user_index = {user: row for row, user in enumerate(users)}
-        self.post_author = _codes(authors, self.user_index)
+        self.post_author = _positions(posts.column("author_id"), self.user_array)
         self.created = _microseconds(posts.column("created_at"))
         self.has_time = pc.is_valid(posts.column("created_at")).to_numpy(zero_copy_only=False)
         self.is_reshare = pc.is_valid(posts.column("reshare_of")).to_numpy(zero_copy_only=False)
@@ -195,8 +215,10 @@ class _CorpusView:
             zero_copy_only=False).astype(np.float64)
         self.mention_count = pc.fill_null(pc.list_value_length(posts.column("mentions")), 0).to_numpy(
             zero_copy_only=False).astype(np.float64)
-        media = posts.column("media").to_pylist()
-        self.media = {kind: np.array([any(item["kind"] == kind for item in items or []) for items in media], np.float64)
+        media = posts.column("media").combine_chunks()
+        media_kind, media_post = pc.struct_field(pc.list_flatten(media), "kind"), pc.list_parent_indices(media)
+        self.media = {kind: np.bincount(media_post.filter(pc.fill_null(pc.equal(media_kind, kind), False)).to_numpy(),
+                                        minlength=len(self.post_ids)).clip(0, 1).astype(np.float64)
                       for kind in ("image", "video", "audio")}
         # A date-only source's midnight is no hour (NaN: the learners treat it as missing); its weekday is known.
         platform = posts.column("platform") if "platform" in posts.column_names else None
@@ -208,16 +230,17 @@ class _CorpusView:
         self.sentiment = np.array([scores.get(post_id, 0.0) for post_id in self.post_ids], np.float64)
         self.followers = self._followers(corpus)
         edges = corpus.edges
-        ties = [(self.user_index.get(src, -1), self.user_index.get(dst, -1))
-                for src, dst, kind in zip(edges.column("src").to_pylist(), edges.column("dst").to_pylist(),
-                                          edges.column("kind").to_pylist()) if kind in ("follow", "friend")]
-        self._follow_codes = np.unique(np.array([src * len(users) + dst for src, dst in ties if min(src, dst) >= 0],
-                                                np.int64))
+        ties = pc.is_in(edges.column("kind"), value_set=pa.array(["follow", "friend"])).to_numpy(zero_copy_only=False)
+        src, dst = (_positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
+        known = (src >= 0) & (dst >= 0)
+        self._follow_codes = np.unique(src[known] * len(users) + dst[known])
         self.community = self._communities(corpus, random_state)
-        interactions = corpus.interactions
-        self.kind = np.array(interactions.column("kind").to_pylist(), dtype=object)
-        self.actor = _codes(interactions.column("user_id").to_pylist(), self.user_index)
-        self.target = _codes(interactions.column("post_id").to_pylist(), self.post_index)
+        # the kind of each interaction as a small array of fixed-width strings: a tenth of the memory of Python ones
+        kinds = pc.fill_null(pc.cast(interactions.column("kind"), pa.string()), "").combine_chunks().dictionary_encode()
+        self.kind = np.asarray(kinds.dictionary.to_pylist(), dtype=str)[kinds.indices.to_numpy(zero_copy_only=False)] \
+            if len(kinds) else np.zeros(0, dtype=str)
+        self.actor = _positions(interactions.column("user_id"), self.user_array)
+        self.target = _positions(interactions.column("post_id"), self.post_id_array)
         self.at = _microseconds(interactions.column("at"))
         self.at_hour_known = time_of_day_known(interactions.column("at"))
 
@@ -227,14 +250,16 @@ class _CorpusView:
         return np.isin(codes, self._follow_codes) & (np.asarray(users) >= 0) & (np.asarray(targets) >= 0)
 
     def _followers(self, corpus: Corpus) -> np.ndarray:
-        in_degree = np.zeros(len(self.users))
-        for dst, kind in zip(corpus.edges.column("dst").to_pylist(), corpus.edges.column("kind").to_pylist()):
-            if kind == "follow" and dst in self.user_index:
-                in_degree[self.user_index[dst]] += 1
-        counts = dict(zip(corpus.users.column("user_id").to_pylist(),
-                          corpus.users.column("followers_count").to_pylist()))
-        return np.array([counts[user] if counts.get(user) is not None else in_degree[row]
-                         for row, user in enumerate(self.users)], np.float64)
+        """Each user's ``followers_count``, else the follow edges pointing at them."""
+        edges = corpus.edges
+        follow = pc.fill_null(pc.equal(edges.column("kind"), "follow"), False).to_numpy(zero_copy_only=False)
+        dst = _positions(edges.column("dst"), self.user_array)[follow]
+        followers = np.bincount(dst[dst >= 0], minlength=len(self.users)).astype(np.float64)
+        users = corpus.users
+        counted = pc.is_valid(users.column("followers_count")).to_numpy(zero_copy_only=False)
+        rows = _positions(users.column("user_id"), self.user_array)
+        followers[rows[counted]] = users.column("followers_count").to_numpy(zero_copy_only=False)[counted]
+        return followers
 
     def _communities(self, corpus: Corpus, random_state: int) -> np.ndarray:
         from socialfusion.tasks.influence import communities, social_graph
@@ -263,7 +288,7 @@ class _CorpusView:
             at=np.concatenate([self.created[written], self.at[active]]),
             post=np.concatenate([written, self.target[active]]),
             kind=np.concatenate([np.zeros(len(written), np.int64),
-                                 np.array([_ACTION_KINDS.index(kind) for kind in self.kind[active]], np.int64)]),
+                                 _ACTION_KINDS_ORDER[np.searchsorted(_ACTION_KINDS_SORTED, self.kind[active])]]),
             hour_known=np.concatenate([self.hour_known[written], self.at_hour_known[active]]))
 
     @functools.cached_property
@@ -309,23 +334,31 @@ def _exposure_rows(view: _CorpusView, kinds: tuple[str, ...]) -> tuple[np.ndarra
     rows = rows[first]
     rows = rows[view.post_author[view.target[rows]] != view.actor[rows]]
     user, post, at = view.actor[rows], view.target[rows], view.at[rows]
-    engaged: dict[int, int] = {}
-    for row in np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0)):
-        code = int(view.actor[row] * len(view.post_ids) + view.target[row])
-        engaged[code] = min(engaged.get(code, view.at[row]), view.at[row])
+    # each (user, post) pair engaged, with its first engagement's time
+    engagements = np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0))
+    pairs = view.actor[engagements] * len(view.post_ids) + view.target[engagements]
+    order = np.lexsort((view.at[engagements], pairs))
+    pairs, first = np.unique(pairs[order], return_index=True)
+    first_at = view.at[engagements][order][first]
     codes = user * len(view.post_ids) + post
-    label = np.array([code in engaged for code in codes.tolist()], np.int8)
-    label_at = np.array([engaged.get(code, moment) for code, moment in zip(codes.tolist(), at.tolist())], np.int64)
+    found = np.minimum(np.searchsorted(pairs, codes), max(len(pairs) - 1, 0))
+    label = (pairs[found] == codes).astype(np.int8) if len(pairs) else np.zeros(len(codes), np.int8)
+    label_at = np.where(label == 1, first_at[found] if len(pairs) else at, at)
     return user, post, at, label, np.maximum(label_at, at)
 
 
-def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int,
-                  random_state: int) -> tuple[np.ndarray, ...]:
+def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int, random_state: int,
+                  max_examples: int | None = None) -> tuple[np.ndarray, ...]:
     """Each engagement of ``kinds`` as a positive and ``n_negatives`` posts published in the 72 hours before it,
-    which the user did not engage with, as negatives at the same time."""
+    which the user did not engage with, as negatives at the same time; with ``max_examples``, only the engagements
+    of the users ``_example_users`` keeps. Returns the five columns and the sample (see ``_user_sample``)."""
     rng = np.random.default_rng(random_state)
     rows = np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0)
                           & (view.at != np.iinfo(np.int64).min))
+    kept = _example_users(view.actor[rows], max_examples, random_state, per_row=1 + n_negatives)
+    sample = _user_sample(view.actor[rows], kept, per_row=1 + n_negatives)
+    if kept is not None:
+        rows = rows[np.isin(view.actor[rows], kept)]
     rows = rows[np.lexsort((view.target[rows], view.actor[rows], view.at[rows]))]
     engaged = set((view.actor[rows] * len(view.post_ids) + view.target[rows]).tolist())
     candidates = np.flatnonzero(view.has_time & ~view.is_reshare)
@@ -344,7 +377,29 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int,
             users.append(user), posts.append(int(negative)), times.append(at), labels.append(0)
     times_array = np.array(times, np.int64)
     return (np.array(users, np.int64), np.array(posts, np.int64), times_array, np.array(labels, np.int8),
-            times_array.copy())
+            times_array.copy(), sample)
+
+
+def _example_users(user: np.ndarray, max_examples: int | None, random_state: int,
+                   per_row: int = 1) -> np.ndarray | None:
+    """The users whose examples are kept when ``user`` (one entry per example, times ``per_row`` examples each)
+    holds more than ``max_examples``: a seeded sample of the users, stratified by their number of examples (ten
+    activity bands), about ``max_examples / per_row`` rows' worth; None keeps every user."""
+    if max_examples is None or len(user) * per_row <= max_examples:
+        return None
+    from socialfusion.tasks._clustering import stratified_sample
+
+    users, counts = np.unique(user, return_counts=True)
+    size = max(1, round(len(users) * max_examples / (len(user) * per_row)))
+    bands = np.searchsorted(np.quantile(counts, np.linspace(0.1, 0.9, 9)), counts, side="right")
+    return users[stratified_sample(bands, size, random_state)]
+
+
+def _user_sample(user: np.ndarray, kept: np.ndarray | None, per_row: int = 1) -> dict[str, int] | None:
+    """What ``_example_users`` kept: ``users`` sampled ``of_users`` with examples, ``of_examples`` in all."""
+    if kept is None:
+        return None
+    return {"users": len(kept), "of_users": len(np.unique(user)), "of_examples": len(user) * per_row}
 
 
 _PROFILE_CHUNK_ROWS = 32_768  # history rows summed at a time by _interest_match: bounds its memory at any size
@@ -365,7 +420,8 @@ def _interest_match(view: _CorpusView, vectors: Any, missing: np.ndarray, user: 
     a time (about ``_PROFILE_CHUNK_ROWS`` history rows), so memory stays bounded whatever the corpus size.
     """
     actions = view.actions
-    keep = ~missing[actions.post]
+    # only the histories of the users asked about are summed (all of them, or a sample's: engagement_examples)
+    keep = ~missing[actions.post] & np.isin(actions.user, np.unique(user))
     items = actions.post[keep]
     history = _History(actions.user[keep], actions.at[keep], at)
     start, end = history.bounds(user, at)
@@ -405,8 +461,15 @@ def engagement_examples(
     n_topics: int = 8,
     sentiment: pa.Table | str | None = None,
     random_state: int = 0,
+    max_examples: int | None = None,
 ) -> pa.Table:
     """(user, post, time, label) examples of engagement, with features known at that time.
+
+    With ``max_examples`` (the report uses ``MAX_EXAMPLES``), a corpus with more examples than that gives the
+    examples of a seeded sample of its users, stratified by activity: every example of a sampled user is kept, so
+    the features that read a user's earlier examples (``user_engagement_rate``, the topic rates,
+    ``topic_engagement_lift``) mean the same as on the whole corpus, and every count of the past (engagement so
+    far, communities' topics, ties) still reads every user's history.
 
     Args:
         corpus: posts, users, interactions (views, likes, ...) and follow edges.
@@ -427,16 +490,20 @@ def engagement_examples(
             clusters merged by their centres).
         n_topics: topics found in the text vectors when no ``post_topics`` are given.
         sentiment: post tone: ``"lexicon"``, a predictions table (``post_id, label``) or None (all 0).
-        random_state: seed of the negative sample, the communities and the k-means topics.
+        random_state: seed of the negative sample, the user sample, the communities and the k-means topics.
+        max_examples: build the examples of a sample of users when there would be more than this many (about this
+            many rows); None builds every example.
 
     Returns:
         One row per example, sorted by time: ``user_id``, ``post_id``, ``author_id``, ``at`` (when the user met
         the post: the view, or the engagement), ``label_at`` (when the outcome was known), ``label`` (int8), then
-        the ``ENGAGEMENT_FEATURES`` (float64). The schema metadata records the kinds and the negative mode.
+        the ``ENGAGEMENT_FEATURES`` (float64). The schema metadata records the kinds and the negative mode, and
+        (``example_sample``, JSON) the users sampled: ``{"users", "of_users", "of_examples"}``, or null.
 
     Raises:
-        ConfigurationError: unknown kinds or negative mode, ``n_negatives`` or ``n_topics`` < 1, exposures asked
-            for a corpus without views, or ``post_topics`` without ``post_id`` and ``topic_id`` columns.
+        ConfigurationError: unknown kinds or negative mode, ``n_negatives`` or ``n_topics`` < 1, ``max_examples``
+            < 1, exposures asked for a corpus without views, or ``post_topics`` without ``post_id`` and ``topic_id``
+            columns.
         DataError: no example could be built (no interactions of ``kinds``).
     """
     kinds = _check_kinds(kinds)
@@ -444,6 +511,10 @@ def engagement_examples(
         raise ConfigurationError(f"negatives must be one of {NEGATIVE_MODES}; got {negatives!r}")
     if n_negatives < 1 or n_topics < 1:
         raise ConfigurationError(f"n_negatives and n_topics must be at least 1; got {n_negatives} and {n_topics}")
+    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int | np.integer)
+                                     or max_examples < 1):
+        raise ConfigurationError(f"max_examples must be a positive integer, or None for every example; got "
+                                 f"{max_examples!r}")
     if post_topics is not None and not {"post_id", "topic_id"} <= set(post_topics.column_names):
         raise ConfigurationError(f"post_topics needs columns post_id and topic_id; got {post_topics.column_names}")
     view = _CorpusView(corpus, sentiment, random_state)
@@ -453,8 +524,13 @@ def engagement_examples(
     mode = "exposures" if negatives == "auto" and has_views else ("sampled" if negatives == "auto" else negatives)
     if mode == "exposures":
         user, post, at, label, label_at = _exposure_rows(view, kinds)
+        kept = _example_users(user, max_examples, random_state)
+        sample = _user_sample(user, kept)
+        if kept is not None:
+            rows = np.isin(user, kept)
+            user, post, at, label, label_at = user[rows], post[rows], at[rows], label[rows], label_at[rows]
     else:
-        user, post, at, label, label_at = _sampled_rows(view, kinds, n_negatives, random_state)
+        user, post, at, label, label_at, sample = _sampled_rows(view, kinds, n_negatives, random_state, max_examples)
     if len(user) == 0 or not label.any():
         raise DataError(f"no engagement examples: the corpus has no {'/'.join(kinds)} interactions on known posts "
                         f"({mode} mode); check the interactions table")
@@ -471,16 +547,17 @@ def engagement_examples(
     features.update(_interest_features(view, topic, user, post, at))
     features["topic_engagement_lift"] = _engagement_lift(topic, user, post, at, label, label_at, features)
     columns: dict[str, Any] = {
-        "user_id": pa.array([view.users[row] for row in user], pa.string()),
-        "post_id": pa.array([view.post_ids[row] for row in post], pa.string()),
-        "author_id": pa.array([view.users[row] if row >= 0 else None for row in author], pa.string()),
+        "user_id": view.user_array.take(pa.array(user)),
+        "post_id": view.post_id_array.take(pa.array(post)),
+        "author_id": view.user_array.take(pa.array(author, mask=author < 0)),
         "at": pa.array(at, pa.timestamp("us", tz="UTC")),
         "label_at": pa.array(label_at, pa.timestamp("us", tz="UTC")),
         "label": pa.array(label, pa.int8()),
         **{name: features[name] for name in ENGAGEMENT_FEATURES},
     }
     table = pa.table(columns)
-    return table.replace_schema_metadata({"kinds": ",".join(kinds), "negatives": mode})
+    return table.replace_schema_metadata({"kinds": ",".join(kinds), "negatives": mode,
+                                          "example_sample": json.dumps(sample)})
 
 
 def _hashtag_bags(corpus: Corpus) -> tuple[Any, np.ndarray]:
@@ -506,15 +583,20 @@ def _hashtag_bags(corpus: Corpus) -> tuple[Any, np.ndarray]:
 
 def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_encoder: str,
                   post_vectors: tuple[Sequence[str], Encoded] | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_posts, dim)`` text vectors in the view's post order and which posts have none."""
+    """``(n_posts, dim)`` text vectors in the view's post order (float32, as encoders give them: no float64 copy
+    of a matrix that grows with the corpus) and which posts have none."""
     from socialfusion.tasks.profiles import post_text_vectors
 
     ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
         corpus, store=store, text_encoder=text_encoder)
-    rows = pc.index_in(pa.array(view.post_ids, pa.string()), pa.array(list(ids), pa.string()))
+    ids = pc.cast(ids, pa.string()) if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
+    ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+    if len(ids) == len(view.post_ids) and view.post_id_array.equals(ids):
+        return np.asarray(encoded.vectors, np.float32), np.asarray(encoded.missing, bool)  # already in order
+    rows = pc.index_in(view.post_id_array, ids)
     known = pc.is_valid(rows).to_numpy(zero_copy_only=False)
     source = rows.filter(pc.is_valid(rows)).to_numpy()
-    vectors = np.zeros((len(view.post_ids), encoded.vectors.shape[1]))
+    vectors = np.zeros((len(view.post_ids), encoded.vectors.shape[1]), np.float32)
     missing = np.ones(len(view.post_ids), bool)
     vectors[known] = encoded.vectors[source]
     missing[known] = np.asarray(encoded.missing, bool)[source]
@@ -1257,6 +1339,11 @@ def engagement_section(model: EngagementModel, test: pa.Table, *, drivers: pa.Ta
     from socialfusion.report import Metrics, ReportSection, Table
 
     scores = model.evaluate(test)
+    sample = json.loads((test.schema.metadata or {}).get(b"example_sample", b"null"))
+    sampled = "" if not sample else (
+        f" Examples of a seeded sample of {sample['users']:,} of the {sample['of_users']:,} users with examples, "
+        f"stratified by activity (about {sample['of_examples']:,} examples in all; engagement_examples "
+        "max_examples).")
     labels = test.column("label").to_numpy(zero_copy_only=False)
     baseline = float(roc_auc_score(labels, test.column("author_followers_log").to_numpy(zero_copy_only=False)))
     drivers = model.explain(test) if drivers is None else drivers
@@ -1270,6 +1357,7 @@ def engagement_section(model: EngagementModel, test: pa.Table, *, drivers: pa.Ta
         blocks=[Metrics({"held-out AUC": scores["auc"], "average precision": scores["average_precision"],
                          "author-followers AUC": baseline, "test examples": scores["n"],
                          "engagement rate": scores["positive_rate"]},
-                        caption=f"{model.kind} prediction with {model.learner}, trained on the earlier window."),
+                        caption=f"{model.kind} prediction with {model.learner}, trained on the earlier window."
+                                + sampled),
                 Table(rows, caption="Drivers: how much the held-out AUC drops when each feature is shuffled.")],
     )

@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVE_KINDS",
+    "MAX_SEGMENT_SEARCH_USERS",
     "PROFILES_TABLE",
     "AudienceSegments",
     "ProfileEmbeddings",
@@ -83,6 +84,11 @@ _WORD = re.compile(r"[^\W\d_][\w']{2,}", re.UNICODE)
 _HOUR_BANDS = (("night (0-6h)", 0, 6), ("morning (6-12h)", 6, 12), ("afternoon (12-18h)", 12, 18),
                ("evening (18-24h)", 18, 24))
 _MAX_SEGMENTS = 8
+
+MAX_SEGMENT_SEARCH_USERS = 2000
+"""``audience_segments`` searches the number of segments (k-means for each k, silhouettes, the null comparison) on
+at most this many users, a seeded sample stratified by activity (the power of two of each user's actions); every
+user then joins the nearest segment centre. The search grows faster than the users; the assignment grows with them."""
 
 
 class ProfileEmbeddings(NamedTuple):
@@ -431,8 +437,8 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         "sentiment_mean": pa.array(mean, pa.float64()),
         "positive_share": pa.array([float(np.mean(np.array(v) > 0)) if v else None for v in polarity], pa.float64()),
         "negative_share": pa.array([float(np.mean(np.array(v) < 0)) if v else None for v in polarity], pa.float64()),
-        "hour_shares": pa.array(hour_shares.tolist(), pa.list_(pa.float64(), 24)),
-        "weekday_shares": pa.array(weekday_shares.tolist(), pa.list_(pa.float64(), 7)),
+        "hour_shares": pa.FixedSizeListArray.from_arrays(pa.array(hour_shares.ravel(), pa.float64()), 24),
+        "weekday_shares": pa.FixedSizeListArray.from_arrays(pa.array(weekday_shares.ravel(), pa.float64()), 7),
         "peak_hour": pa.array(np.where(timed, hour_shares.argmax(axis=1), 0), pa.int64(), mask=~timed),
         "peak_weekday": pa.array(np.where(active, weekday_shares.argmax(axis=1), 0), pa.int64(), mask=~active),
         "pagerank": pagerank,
@@ -515,71 +521,121 @@ def _ranked(user_ids: list[str], similarity: np.ndarray, k: int) -> pa.Table:
 # -- segments ------------------------------------------------------------------------------------------------------
 
 
+def _fixed_size_rows(column: pa.ChunkedArray | pa.Array, dtype: Any) -> np.ndarray:
+    """A list column of equal-length rows as an ``(n, size)`` array (columnar for a fixed-size list)."""
+    column = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if not pa.types.is_fixed_size_list(column.type):
+        return np.asarray(column.to_pylist(), dtype).reshape(len(column), -1)
+    size = column.type.list_size
+    return column.flatten().to_numpy(zero_copy_only=False).astype(dtype).reshape(len(column), size)
+
+
 def _segment_features(profiles: pa.Table, top_interests: int = 30) -> np.ndarray:
     """Per user: embedding, hour shares and a bag of the most common hashtags, each block scaled to unit norm."""
-    vectors = np.asarray(profiles.column("vector").to_pylist(), np.float64).reshape(profiles.num_rows, -1)
-    hours = np.asarray(profiles.column("hour_shares").to_pylist(), np.float64)
+    vectors = _fixed_size_rows(profiles.column("vector"), np.float64)
+    hours = _fixed_size_rows(profiles.column("hour_shares"), np.float64)
     tags = profiles.column("top_hashtags").to_pylist()
     vocabulary = _top(Counter(tag for row in tags for tag in row), top_interests)
     bag = np.array([[tag in row for tag in vocabulary] for row in tags], np.float64).reshape(len(tags), -1)
     return np.hstack([_normalise_rows(vectors), _normalise_rows(hours), _normalise_rows(bag)])
 
 
-def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> dict[str, set[str]]:
-    """Post id -> content traits: media kinds (or text only), hashtags, posting hour band (only for posts whose
-    time has a time of day), sentiment."""
-    traits: dict[str, set[str]] = {}
-    posts = corpus.posts
-    times = _datetimes(posts.column("created_at"))
-    valid_times = _post_hours_known(posts).tolist()
-    for post_id, media, tags, time, valid in zip(posts.column("post_id").to_pylist(), posts.column("media").to_pylist(),
-                                                 posts.column("hashtags").to_pylist(), times, valid_times):
-        kinds = {item["kind"] for item in media or []}
-        found = set(kinds) if kinds else {"text only"}
-        found.add("hashtags" if tags else "no hashtags")
-        if valid:
-            hour = int(time.astype("datetime64[h]").astype(np.int64) % 24)
-            found.update(name for name, low, high in _HOUR_BANDS if low <= hour < high)
-        if post_id in sentiment:
-            found.add({-1.0: "negative", 0.0: "neutral", 1.0: "positive"}[sentiment[post_id]] + " tone")
-        traits[post_id] = found
-    return traits
+def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> tuple[list[str], Any]:
+    """The content traits of each post, columnar: media kinds (or text only), hashtags or not, posting hour band
+    (only for posts whose time has a time of day), sentiment tone.
 
-
-def _what_works(members: set[str], corpus: Corpus, traits: dict[str, set[str]], min_support: int,
-                top: int = 3) -> list[str]:
-    """Traits whose engagement rate among the members' exposures beats the members' average rate, by lift.
-
-    With views in the corpus an exposure is a viewed post and engagement is any active interaction; without
-    views, the lift compares the traits of engaged posts with those of all posts.
+    Returns:
+        The trait names and a ``(n_posts, n_traits)`` binary CSR matrix, rows in the posts table's order.
     """
-    interactions = corpus.interactions.select(["user_id", "post_id", "kind"]).to_pylist()
-    engaged = {(row["user_id"], row["post_id"]) for row in interactions
-               if row["kind"] in ACTIVE_KINDS and row["user_id"] in members}
-    viewed = {(row["user_id"], row["post_id"]) for row in interactions
-              if row["kind"] == "view" and row["user_id"] in members}
-    if viewed:
-        exposures = viewed | engaged
-        base = len(engaged & exposures) / len(exposures)
-        shown, hit = Counter(), Counter()
-        for pair in exposures:
-            for trait in traits.get(pair[1], ()):
-                shown[trait] += 1
-                hit[trait] += pair in engaged
-        lifts = {trait: (hit[trait] / shown[trait]) / base for trait in shown if shown[trait] >= min_support and base}
-    else:
-        all_posts = Counter(trait for found in traits.values() for trait in found)
-        engaged_posts = Counter(trait for _, post in engaged for trait in traits.get(post, ()))
-        n_all, n_engaged = len(traits), len(engaged)
-        lifts = {trait: (engaged_posts[trait] / n_engaged) / (all_posts[trait] / n_all)
-                 for trait in engaged_posts if engaged_posts[trait] >= min_support and n_engaged}
-    best = sorted((item for item in lifts.items() if item[1] > 1.0), key=lambda item: (-item[1], item[0]))[:top]
-    return [f"{trait} x{lift:.2f}" for trait, lift in best]
+    import scipy.sparse as sp
+
+    posts = corpus.posts
+    n_posts = posts.num_rows
+    found: dict[str, np.ndarray] = {}  # trait -> rows of the posts that have it
+    media = posts.column("media").combine_chunks()
+    kinds = pc.list_flatten(media).field("kind") if n_posts else pa.array([], pa.string())
+    parents = pc.list_parent_indices(media).to_numpy() if n_posts else np.zeros(0, np.int64)
+    kind_values = np.asarray(kinds.to_numpy(zero_copy_only=False), dtype=object)
+    for kind in sorted({value for value in kind_values if value is not None}):
+        found[kind] = np.unique(parents[kind_values == kind])
+    has_media = pc.fill_null(pc.greater(pc.list_value_length(media), 0), False).to_numpy(zero_copy_only=False)
+    found["text only"] = np.flatnonzero(~has_media)
+    tagged = pc.fill_null(pc.greater(pc.list_value_length(posts.column("hashtags")), 0), False)
+    tagged = tagged.to_numpy(zero_copy_only=False)
+    found["hashtags"], found["no hashtags"] = np.flatnonzero(tagged), np.flatnonzero(~tagged)
+    valid = np.flatnonzero(_post_hours_known(posts))
+    hours = _datetimes(posts.column("created_at"))[valid].astype("datetime64[h]").astype(np.int64) % 24
+    for name, low, high in _HOUR_BANDS:
+        found[name] = valid[(hours >= low) & (hours < high)]
+    if sentiment:
+        scored = pc.index_in(posts.column("post_id"), value_set=pa.array(list(sentiment), pa.string()))
+        scored = pc.fill_null(scored, -1).to_numpy(zero_copy_only=False)
+        values = np.array(list(sentiment.values()), np.float64)
+        for value, tone in ((-1.0, "negative"), (0.0, "neutral"), (1.0, "positive")):
+            found[f"{tone} tone"] = np.flatnonzero(scored >= 0)[values[scored[scored >= 0]] == value]
+    names = [name for name, rows in found.items() if len(rows)]
+    rows = np.concatenate([found[name] for name in names]) if names else np.zeros(0, np.int64)
+    columns = np.repeat(np.arange(len(names)), [len(found[name]) for name in names])
+    matrix = sp.csr_array((np.ones(len(rows), np.int64), (rows, columns)), shape=(n_posts, len(names)))
+    return names, matrix
+
+
+def _what_works(corpus: Corpus, users: list[str], segment: np.ndarray, traits: tuple[list[str], Any],
+                min_support: int, top: int = 3) -> list[list[str]]:
+    """Per segment, the traits whose engagement rate among the members' exposures beats the members' average rate,
+    by lift (columnar: one pass over the interactions for every segment).
+
+    With views among a segment's interactions an exposure is a viewed post and engagement is any active
+    interaction (each distinct user and post once); without views, the lift compares the traits of engaged posts
+    with those of all posts.
+    """
+    names, matrix = traits
+    n_segments = int(segment.max()) + 1 if len(segment) else 0
+    interactions = corpus.interactions
+    if interactions.num_rows == 0 or not names:
+        return [[] for _ in range(n_segments)]
+    user_row = pc.fill_null(pc.index_in(interactions.column("user_id"), value_set=pa.array(users, pa.string())), -1)
+    user_row = user_row.to_numpy(zero_copy_only=False)
+    member_of = np.where(user_row >= 0, segment[np.maximum(user_row, 0)], -1)
+    posts = pc.dictionary_encode(interactions.column("post_id").combine_chunks())  # one code per distinct post id
+    codes = posts.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+    row_of_code = pc.fill_null(pc.index_in(posts.dictionary, value_set=corpus.posts.column("post_id")), -1)
+    row_of_code = np.append(row_of_code.to_numpy(zero_copy_only=False), -1)  # code -1 (no post id): no traits
+    kind = interactions.column("kind")
+    active = pc.fill_null(pc.is_in(kind, value_set=pa.array(ACTIVE_KINDS)), False).to_numpy(zero_copy_only=False)
+    viewed = pc.fill_null(pc.equal(kind, "view"), False).to_numpy(zero_copy_only=False)
+    pair = user_row * (len(posts.dictionary) + 1) + (codes + 1)  # a distinct (user, post) pair
+    all_posts = np.asarray(matrix.sum(axis=0)).ravel()
+    n_all = matrix.shape[0]
+
+    def trait_counts(pairs: np.ndarray) -> np.ndarray:
+        rows = row_of_code[pairs % (len(posts.dictionary) + 1) - 1]
+        return np.asarray(matrix[rows[rows >= 0]].sum(axis=0)).ravel() if (rows >= 0).any() else np.zeros(len(names))
+
+    found = []
+    for number in range(n_segments):
+        members = member_of == number
+        engaged = np.unique(pair[members & active])
+        seen = np.unique(pair[members & viewed])
+        if len(seen):
+            exposures = np.union1d(seen, engaged)
+            base = len(engaged) / len(exposures)
+            shown, hit = trait_counts(exposures), trait_counts(engaged)
+            lifts = {names[t]: (int(hit[t]) / int(shown[t])) / base for t in range(len(names))
+                     if shown[t] > 0 and shown[t] >= min_support and base}
+        else:
+            engaged_posts = trait_counts(engaged)
+            lifts = {names[t]: (int(engaged_posts[t]) / len(engaged)) / (int(all_posts[t]) / n_all)
+                     for t in range(len(names)) if engaged_posts[t] > 0 and engaged_posts[t] >= min_support}
+        best = sorted((item for item in lifts.items() if item[1] > 1.0), key=lambda item: (-item[1], item[0]))[:top]
+        found.append([f"{trait} x{lift:.2f}" for trait, lift in best])
+    return found
 
 
 def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_state: int = 0, *,
                       corpus: Corpus | None = None, sentiment: pa.Table | str | None = None,
-                      min_support: int = 5) -> AudienceSegments:
+                      min_support: int = 5,
+                      max_search_users: int | None = MAX_SEGMENT_SEARCH_USERS) -> AudienceSegments:
     """Cluster users into audience segments (KMeans) and describe each segment.
 
     Each user is the concatenation of three blocks, each scaled to unit length so that none dominates: the profile
@@ -596,6 +652,8 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         corpus: the corpus the profiles came from; needed for ``what_works`` (left empty otherwise).
         sentiment: how to score posts' tone for ``what_works`` (see ``build_profiles``); None leaves tone out.
         min_support: exposures (or engaged posts) a trait needs before its lift counts.
+        max_search_users: search the number of segments on at most this many users (``MAX_SEGMENT_SEARCH_USERS``),
+            a seeded sample stratified by activity (``n_actions``, when the profiles have it); None searches on all.
 
     Returns:
         ``AudienceSegments(assignments, cards, silhouette, rejected_k)``.
@@ -608,30 +666,32 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
         raise DataError(f"segmenting needs at least 3 users; the profiles have {profiles.num_rows}")
     if n_segments is not None and not 1 <= n_segments <= profiles.num_rows:
         raise ConfigurationError(f"n_segments must be between 1 and {profiles.num_rows} (users); got {n_segments}")
+    activity = (np.log2(profiles.column("n_actions").to_numpy(zero_copy_only=False) + 1).astype(np.int64)
+                if "n_actions" in profiles.column_names else None)
     found = kmeans_by_silhouette(_segment_features(profiles), n_segments, max_clusters=_MAX_SEGMENTS,
-                                 random_state=random_state)
+                                 random_state=random_state, max_search_rows=max_search_users, strata=activity)
     labels = found.labels
     sizes = Counter(labels.tolist())
     rename = {label: rank for rank, label in enumerate(sorted(sizes, key=lambda label: (-sizes[label], label)))}
     segment = np.array([rename[label] for label in labels], np.int64)
     users = profiles.column("user_id").to_pylist()
     assignments = pa.table({"user_id": pa.array(users, pa.string()), "segment": segment})
-    traits = _content_traits(corpus, post_sentiment_values(corpus, sentiment)) if corpus is not None else {}
+    works = (_what_works(corpus, users, segment, _content_traits(corpus, post_sentiment_values(corpus, sentiment)),
+                         min_support) if corpus is not None else [[] for _ in sizes])
     tags = profiles.column("top_hashtags").to_pylist()
     langs = profiles.column("languages").to_pylist()
-    hours = np.asarray(profiles.column("hour_shares").to_pylist(), np.float64)
+    hours = _fixed_size_rows(profiles.column("hour_shares"), np.float64)
     cards: list[dict[str, Any]] = []
     for number in range(len(sizes)):
         rows = np.flatnonzero(segment == number)
         hour_mass = hours[rows].sum(axis=0)
-        members = {users[row] for row in rows}
         cards.append({
             "segment": number,
             "size": len(rows),
             "top_interests": _top(Counter(tag for row in rows for tag in tags[row]), 5),
             "languages": _top(Counter(lang for row in rows for lang in langs[row]), 3),
             "peak_hours": [int(hour) for hour in np.argsort(-hour_mass, kind="stable")[:3] if hour_mass[hour] > 0],
-            "what_works": _what_works(members, corpus, traits, min_support) if corpus is not None else [],
+            "what_works": works[number],
         })
     return AudienceSegments(assignments, pa.Table.from_pylist(cards, schema=_CARD_SCHEMA), found.silhouette,
                             found.k if found.rejected else None, found.searched_rows)
@@ -663,7 +723,7 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
     silhouette = None if np.isnan(segments.silhouette) else round(segments.silhouette, 4)
     sampled = [] if not segments.searched_users or segments.searched_users >= profiles.num_rows else [Text(
         f"The number of segments and the silhouette come from a seeded sample of {segments.searched_users:,} of "
-        f"{profiles.num_rows:,} users; every user then joins the nearest segment centre.")]
+        f"{profiles.num_rows:,} users, stratified by activity; every user then joins the nearest segment centre.")]
     if segments.rejected_k is not None:
         found = segments.describe()
         return ReportSection(

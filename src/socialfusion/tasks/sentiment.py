@@ -28,6 +28,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
@@ -51,6 +52,7 @@ __all__ = [
     "EVALUATION_METADATA_KEY",
     "LEXICON_MIN_ITEMS",
     "LEXICON_MODEL",
+    "MAX_TRAIN_ROWS",
     "MULTILINGUAL_ENCODERS",
     "PREDICTIONS_TABLE",
     "SNOWNLP_NEGATIVE_BELOW",
@@ -99,6 +101,12 @@ LEXICON_MODEL = "lexicon"
 LEXICON_MIN_ITEMS = 20
 """Fewest labelled posts of a lexicon (VADER or snownlp) and label for a fitted curve; fewer get their accuracy."""
 
+MAX_TRAIN_ROWS = 20_000
+"""``SentimentModel.fit`` learns from at most this many labelled posts: a seeded random sample stratified by label
+when there are more (``SentimentModel(max_train_rows=...)``; None learns from every one). Stacking chooses each
+modality's regularisation by 5-fold cross-validation over 7 settings, whose cost grows faster than the labels (95%
+of the demo's sentiment stage on 32k labels); the linear models on the demo's features are as accurate from 20k."""
+
 _CLASSES = ("negative", "neutral", "positive")
 _FORMAT = "socialfusion.sentiment-model/1"
 _CONFIG_FILE = "sentiment_model.json"
@@ -106,6 +114,7 @@ _PREDICTION_COLUMNS = ("post_id", "label", "confidence", "model")
 _OPTIONAL_COLUMNS = ("score",)
 _SCORERS = ("vader", "snownlp")
 _POST_MODALITIES = ("text", "image", "video", "audio")
+_PREDICT_BATCH_ROWS = 65_536  # posts classified at a time by predict_proba_features
 
 
 # -- lexicon baselines --------------------------------------------------------------------------------------------
@@ -184,12 +193,18 @@ def lexicon_sentiment(texts: Sequence[str | None], *, language: str | Sequence[s
         >>> lexicon_sentiment(["Great game!", "worst service ever", None], language="en").tolist()
         ['positive', 'negative', 'neutral']
     """
-    from socialfusion.encoders.text import LexiconEncoder
-
     texts = list(texts)
     chinese = _chinese_rows(texts, language)
-    encoded = LexiconEncoder().encode(texts)
+    encoded = _lexicon_encoder().encode(texts)
     return _lexicon_labels(encoded.vectors, chinese)[0]
+
+
+@functools.cache
+def _lexicon_encoder():
+    """The ``text/lexicon`` encoder, built once per process (VADER reads its lexicon file when built: 15 ms)."""
+    from socialfusion.encoders.text import LexiconEncoder
+
+    return LexiconEncoder()
 
 
 # -- labels, scores, stored predictions ---------------------------------------------------------------------------
@@ -643,13 +658,17 @@ class SentimentModel(_Evaluates):
             ``MultimodalClassifier``, ``{"learner": "logistic"}`` or ``{"epochs": 30}``; JSON-writable values.
             Both classifiers calibrate their probabilities on held-out training posts by default
             (``{"calibration": "temperature"}``); ``{"calibration": None}`` keeps the raw ones.
-        random_state: seed of the classifier: the same seed gives the same model.
+        random_state: seed of the classifier (and of the training sample): the same seed gives the same model.
+        max_train_rows: ``fit`` learns from at most this many labelled posts, a seeded random sample stratified by
+            label when the split has more (``MAX_TRAIN_ROWS``); None learns from every labelled post.
 
     Attributes:
         classifier_: the fitted ``StackedFusionClassifier`` or ``MultimodalClassifier``.
         classes_: ``(k,)`` the sorted class labels.
         encoders_: the modality -> encoder mapping used (None after ``fit_features`` on other modalities).
-        training_: what ``fit`` learned from: ``task``, ``split``, ``n`` (items), ``classes`` (label -> count),
+        training_: what ``fit`` learned from: ``task``, ``split``, ``n`` (items), ``labelled`` (the labelled posts
+            of the split; more than ``n`` when ``sampled``), ``sampled`` (True when ``max_train_rows`` cut the
+            labelled posts to a stratified sample), ``classes`` (label -> count),
             ``modalities`` (modality -> items that had it), ``dropped`` (labelled items with no modality) and
             ``calibration``: ``{"method": "temperature", "temperature": T}`` (the classifier's fitted temperature),
             or None when the probabilities are not calibrated.
@@ -670,20 +689,23 @@ class SentimentModel(_Evaluates):
     """
 
     def __init__(self, encoders: Mapping[str, str] | None = None, fusion: str = "stacked",
-                 fusion_options: Mapping[str, Any] | None = None, random_state: int | None = 0):
+                 fusion_options: Mapping[str, Any] | None = None, random_state: int | None = 0, *,
+                 max_train_rows: int | None = MAX_TRAIN_ROWS):
         self.encoders = encoders
         self.fusion = fusion
         self.fusion_options = fusion_options
         self.random_state = random_state
+        self.max_train_rows = max_train_rows
 
     def __repr__(self) -> str:
         return (f"SentimentModel(encoders={self.encoders!r}, fusion={self.fusion!r}, "
-                f"fusion_options={self.fusion_options!r}, random_state={self.random_state!r})")
+                f"fusion_options={self.fusion_options!r}, random_state={self.random_state!r}, "
+                f"max_train_rows={self.max_train_rows!r})")
 
     def get_params(self, deep: bool = True) -> dict[str, Any]:
         """The constructor arguments, by name (scikit-learn's ``get_params``)."""
         return {"encoders": self.encoders, "fusion": self.fusion, "fusion_options": self.fusion_options,
-                "random_state": self.random_state}
+                "random_state": self.random_state, "max_train_rows": self.max_train_rows}
 
     # -- building ------------------------------------------------------------------------------------------------
 
@@ -691,6 +713,10 @@ class SentimentModel(_Evaluates):
         """An unfitted classifier for ``fusion`` and ``fusion_options``; bad options raise before any work."""
         if not isinstance(self.fusion, str) or not self.fusion:
             raise ConfigurationError(f"fusion must be 'stacked' or a registered fusion name; got {self.fusion!r}")
+        rows = self.max_train_rows
+        if rows is not None and (isinstance(rows, bool) or not isinstance(rows, int | np.integer) or rows < 2):
+            raise ConfigurationError(f"max_train_rows must be an integer of at least 2, or None for every labelled "
+                                     f"post; got {rows!r}")
         options = dict(self.fusion_options or {})
         if "random_state" in options:
             raise ConfigurationError("give the seed as SentimentModel(random_state=...), not in fusion_options")
@@ -742,7 +768,8 @@ class SentimentModel(_Evaluates):
 
         Featurizes the store's posts with the model's encoders (only what the feature cache lacks), then fits the
         classifier on the labelled posts that have at least one modality (the others are left out, with a
-        logged warning).
+        logged warning). When the split has more than ``max_train_rows`` labelled posts, it learns from a seeded
+        random sample of that many, stratified by label (``training_["sampled"]``).
 
         Args:
             store: the store (posts and labels; feature tables are written).
@@ -753,13 +780,21 @@ class SentimentModel(_Evaluates):
             ``self``.
 
         Raises:
-            ConfigurationError: bad encoders, fusion or options; no post labelled for ``task``.
+            ConfigurationError: bad encoders, fusion or options (``max_train_rows`` below 2); no post labelled
+                for ``task``.
             DataError: no labels in ``split``, fewer than two classes, or no labelled post with a modality.
         """
         encoders = _check_encoders(self._store_defaults(store) if self.encoders is None else self.encoders)
         self._new_classifier()  # fail on bad options before featurizing
         ids, labels = labelled_posts(store, task, split)
         _check_known_labels(store, ids)
+        labelled = len(ids)
+        if self.max_train_rows is not None and labelled > self.max_train_rows:
+            from socialfusion.tasks._clustering import stratified_sample
+
+            rows = stratified_sample(labels, self.max_train_rows, 0 if self.random_state is None else self.random_state)
+            ids, labels = [ids[row] for row in rows], labels[rows]
+            logger.info("sentiment: learning from a stratified sample of %d of %d labelled posts", len(ids), labelled)
         features = self._features(store, ids, encoders)
         usable = features.usable()
         if not usable.any():
@@ -769,7 +804,8 @@ class SentimentModel(_Evaluates):
             logger.warning("%d of %d labelled posts have no modality of %s: left out of training",
                            int((~usable).sum()), len(ids), sorted(encoders))
         self._fit(features.subset(usable), labels[usable], encoders)
-        self.training_.update(task=task, split=split, dropped=int((~usable).sum()))
+        self.training_.update(task=task, split=split, dropped=int((~usable).sum()), labelled=labelled,
+                              sampled=len(ids) < labelled)
         return self
 
     def predict(self, store: Store, ids: Sequence[str] | None = None, *, engine: str = "local",
@@ -849,7 +885,8 @@ class SentimentModel(_Evaluates):
         self.encoders_ = encoders
         classes, counts = np.unique(y.astype(str), return_counts=True)
         method = self.classifier_.calibration
-        self.training_ = {"task": None, "split": None, "n": len(features),
+        self.training_ = {"task": None, "split": None, "n": len(features), "labelled": len(features),
+                          "sampled": False,
                           "classes": {str(label): int(count) for label, count in zip(classes, counts)},
                           "modalities": features.present_counts(), "dropped": 0,
                           "calibration": None if method is None else
@@ -860,7 +897,12 @@ class SentimentModel(_Evaluates):
         """``(n, k)`` class probabilities (calibrated, unless ``calibration`` was turned off), in ``classes_``
         order."""
         self._check_fitted()
-        return np.asarray(self.classifier_.predict_proba(features), np.float64)
+        if len(features) <= _PREDICT_BATCH_ROWS:
+            return np.asarray(self.classifier_.predict_proba(features), np.float64)
+        # a batch at a time: the classifier's intermediates (meta features, presence patterns) stay bounded
+        return np.concatenate([np.asarray(self.classifier_.predict_proba(
+            features.subset(np.arange(start, min(start + _PREDICT_BATCH_ROWS, len(features))))), np.float64)
+            for start in range(0, len(features), _PREDICT_BATCH_ROWS)])
 
     def text_features(self, texts: Sequence[str], store: Store) -> ModalityFeatures:
         """The model's features of new texts that are in no store (a text typed into the service).

@@ -47,6 +47,7 @@ import pyarrow.compute as pc
 from socialfusion.corpus import Corpus
 from socialfusion.encoders._text_models import is_chinese_script
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
+from socialfusion.tasks._clustering import stratified_sample
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHINESE_STOP_WORDS",
+    "MAX_FIT_POSTS",
     "METHODS",
     "MODEL_METADATA_KEY",
     "POST_TOPICS_TABLE",
@@ -105,6 +107,13 @@ _CJK_RUNS = re.compile(f"[{_CJK}]+")
 _ENGLISH_WORDS = re.compile(r"(?u)\b\w\w+\b")  # scikit-learn's default token_pattern
 _SOCIAL_STOP_WORDS = frozenset({"rt", "amp", "via", "gt", "lt", "im", "dont", "u"})
 _REPRESENTATIVES = 3
+
+MAX_FIT_POSTS = 20_000
+"""``TopicModel`` fits (PCA, clustering, c-TF-IDF keywords) on at most this many posts: a seeded random sample
+stratified by language when there are more (``max_fit_posts``); every post is then assigned to the nearest topic
+in batches. Clustering and keyword counting grow faster than the corpus; assigning grows with it."""
+
+_ASSIGN_BATCH = 8192  # posts assigned at a time: bounds the (batch, topics, dim) distance block
 
 
 def _english_stop_words() -> frozenset[str]:
@@ -365,11 +374,16 @@ class TopicModel:
             outlier. Below 1, that share of each topic's members becomes outliers too.
         image_text: append the OCR text and top ImageNet tags of a post's images to its text (slow: runs OCR and
             EfficientNet over every image); ``fit`` on a corpus or store only.
-        random_state: seed of PCA and KMeans.
+        random_state: seed of PCA, KMeans and the fitting sample.
+        max_fit_posts: fit the space, the clusters and the keywords on at most this many posts, a seeded sample
+            stratified by language (``MAX_FIT_POSTS``); every post is still assigned (``labels_``). None fits on
+            every post.
 
     Attributes:
         encoders_: the encoders used.
         post_ids_: ``(n,)`` ids of the fitted posts (those with text or a fused modality).
+        fit_rows_: ``(m,)`` positions in ``post_ids_`` of the posts the space, clusters and keywords were fitted
+            on: all ``n`` unless more than ``max_fit_posts``.
         labels_: ``(n,)`` int topic of each fitted post, -1 for an outlier.
         distances_: ``(n,)`` distance of each fitted post to its nearest topic centroid in the fitted space.
         centroids_: ``(n_topics, dim)`` topic centroids in the fitted space.
@@ -389,7 +403,8 @@ class TopicModel:
 
     def __init__(self, encoders: Mapping[str, str] | None = None, method: str = "hdbscan", n_topics: int | None = None,
                  min_topic_size: int = 10, top_words: int = 10, reduce_to: int | None = 10,
-                 outlier_quantile: float = 1.0, image_text: bool = False, random_state: int = 0):
+                 outlier_quantile: float = 1.0, image_text: bool = False, random_state: int = 0,
+                 max_fit_posts: int | None = MAX_FIT_POSTS):
         self.encoders = encoders
         self.method = method
         self.n_topics = n_topics
@@ -399,6 +414,7 @@ class TopicModel:
         self.outlier_quantile = outlier_quantile
         self.image_text = image_text
         self.random_state = random_state
+        self.max_fit_posts = max_fit_posts
 
     def __repr__(self) -> str:
         return (f"TopicModel(encoders={dict(self.encoders or TOPIC_ENCODERS)}, method={self.method!r}, "
@@ -408,7 +424,7 @@ class TopicModel:
         """The constructor arguments (scikit-learn convention)."""
         return {name: getattr(self, name) for name in ("encoders", "method", "n_topics", "min_topic_size",
                                                        "top_words", "reduce_to", "outlier_quantile", "image_text",
-                                                       "random_state")}
+                                                       "random_state", "max_fit_posts")}
 
     def _check_params(self) -> None:
         if self.method not in METHODS:
@@ -423,6 +439,8 @@ class TopicModel:
                                          f"got {getattr(self, name)}")
         if self.reduce_to is not None and self.reduce_to < 1:
             raise ConfigurationError(f"reduce_to must be at least 1 or None, got {self.reduce_to}")
+        if self.max_fit_posts is not None and self.max_fit_posts < 2:
+            raise ConfigurationError(f"max_fit_posts must be at least 2 or None, got {self.max_fit_posts}")
         if not 0.0 < self.outlier_quantile <= 1.0:
             raise ConfigurationError(f"outlier_quantile must be in (0, 1], got {self.outlier_quantile}")
 
@@ -489,7 +507,13 @@ class TopicModel:
         if len(texts) < smallest:
             raise DataError(f"topic modelling needs at least {smallest} posts with content (n_topics for KMeans, "
                             f"min_topic_size for HDBSCAN), got {len(texts)}")
-        space, pca_mean, pca_components = self._reduce(_unit(vectors))
+        if self.max_fit_posts is not None and smallest > self.max_fit_posts:
+            raise ConfigurationError(f"max_fit_posts ({self.max_fit_posts}) is below the {smallest} posts the "
+                                     "clustering needs; raise it")
+        rows = stratified_sample(languages, len(texts) if self.max_fit_posts is None else self.max_fit_posts,
+                                 self.random_state)
+        sampled = len(rows) < len(texts)
+        space, pca_mean, pca_components = self._reduce(_unit(vectors[rows] if sampled else vectors))
         clusters = self._cluster(space)
         centroids, order = _centroids(space, clusters)
         if not len(centroids):
@@ -504,10 +528,14 @@ class TopicModel:
         self.pca_mean_, self.pca_components_ = pca_mean, pca_components
         self.centroids_, self.radii_ = centroids, radii
         self.post_ids_ = np.asarray(ids, dtype=object)
-        self.labels_, self.distances_ = self._nearest(space)
-        tokens = topic_tokens(texts, language=languages)
-        self.topics_ = self._describe(space, tokens)
-        logger.info("%d topics over %d posts (%d outliers)", len(centroids), len(texts), int((self.labels_ < 0).sum()))
+        self.fit_rows_ = rows
+        # every post to its nearest topic, in batches; the fitted sample's space is computed the same way
+        self.labels_, self.distances_ = self._assign_vectors(vectors) if sampled else self._nearest(space)
+        tokens = topic_tokens([texts[row] for row in rows] if sampled else texts,
+                              language=[languages[row] for row in rows] if sampled else languages)
+        self.topics_ = self._describe(tokens, self.labels_[rows])
+        logger.info("%d topics over %d posts (%d outliers; fitted on %d)", len(centroids), len(texts),
+                    int((self.labels_ < 0).sum()), len(rows))
         return self
 
     def _reduce(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -536,6 +564,14 @@ class TopicModel:
             return vectors
         return (vectors - self.pca_mean_) @ self.pca_components_.T
 
+    def _assign_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and distances of fused vectors, ``_ASSIGN_BATCH`` rows at a time (bounded memory)."""
+        parts = [self._nearest(self._space(vectors[start:start + _ASSIGN_BATCH]))
+                 for start in range(0, len(vectors), _ASSIGN_BATCH)]
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+
     def _nearest(self, space: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         squared = ((space[:, None, :].astype(np.float64) - self.centroids_[None, :, :]) ** 2).sum(axis=2)
         nearest = squared.argmin(axis=1)
@@ -543,9 +579,9 @@ class TopicModel:
         labels = np.where(distances <= self.radii_[nearest], nearest, -1).astype(np.int32)
         return labels, distances.astype(np.float32)
 
-    def _describe(self, space: np.ndarray, tokens: list[list[str]]) -> pa.Table:
-        """The topics table: sizes, c-TF-IDF keywords and their weights (outliers count as one more class) and
-        representatives."""
+    def _describe(self, tokens: list[list[str]], token_labels: np.ndarray) -> pa.Table:
+        """The topics table: sizes and representatives (of every post), c-TF-IDF keywords and their weights (of
+        the tokenised posts, whose topics are ``token_labels``; outliers count as one more class)."""
         n_topics = len(self.centroids_)
         counts, vocabulary = _count_matrix(tokens)
         keywords: list[list[str]] = [[] for _ in range(n_topics)]
@@ -553,7 +589,7 @@ class TopicModel:
         if counts is not None:
             import scipy.sparse as sp
 
-            classes = np.where(self.labels_ < 0, n_topics, self.labels_)
+            classes = np.where(token_labels < 0, n_topics, token_labels)
             membership = sp.csr_matrix((np.ones(len(classes)), (classes, np.arange(len(classes)))),
                                        shape=(n_topics + 1, len(classes)))
             per_class = membership @ counts
@@ -568,11 +604,12 @@ class TopicModel:
                 keywords[topic] = [str(vocabulary[index]) for index in chosen]
                 keyword_weights[topic] = [float(weights[topic, index]) for index in chosen]
         sizes = np.bincount(self.labels_[self.labels_ >= 0], minlength=n_topics)
-        representatives = []
-        for topic in range(n_topics):
-            members = np.flatnonzero(self.labels_ == topic)
-            closest = members[np.argsort(self.distances_[members], kind="stable")[:_REPRESENTATIVES]]
-            representatives.append([str(self.post_ids_[index]) for index in closest])
+        # by topic, then distance, then position: each topic's first rows are its representatives
+        ranked_rows = np.lexsort((self.distances_, self.labels_))
+        starts = np.searchsorted(self.labels_[ranked_rows], np.arange(n_topics))
+        representatives = [[str(self.post_ids_[index]) for index in ranked_rows[start:start + min(size,
+                                                                                                  _REPRESENTATIVES)]]
+                           for start, size in zip(starts, sizes)]
         return pa.table({
             "topic_id": pa.array(range(n_topics), pa.int32()),
             "size": pa.array(sizes, pa.int64()),
@@ -627,8 +664,7 @@ class TopicModel:
         if vectors.ndim != 2 or vectors.shape[1] != expected or len(vectors) != len(ids):
             raise DataError(f"vectors of shape {vectors.shape} do not fit this model: expected ({len(ids)}, "
                             f"{expected})")
-        labels, distances = self._nearest(self._space(vectors)) if len(ids) else (np.zeros(0, np.int32),
-                                                                                  np.zeros(0, np.float32))
+        labels, distances = self._assign_vectors(vectors)
         return pa.table({"post_id": pa.array(ids, pa.string()), "topic_id": pa.array(labels, pa.int32()),
                          "distance": pa.array(distances, pa.float32())})
 
@@ -722,13 +758,18 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
         else:
             raise ConfigurationError(f"fusing {modality!r} features needs a store (their feature cache); fit on "
                                      "the store, or keep only the 'text' encoder")
-        vectors = np.where(missing[:, None], 0.0, _unit(np.nan_to_num(vectors))).astype(np.float32)
-        present |= ~missing
+        # unit rows, zeros where missing, in place: one (posts, dim) float32 array per modality, no copies
+        vectors = np.nan_to_num(np.asarray(vectors, np.float32), copy=False)
+        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors[np.asarray(missing, bool)] = 0.0
+        present |= ~np.asarray(missing, bool)
         blocks.append(vectors)
     keep = np.flatnonzero(present)
     if not len(keep):
         raise DataError("no post has text or another modality to model topics from")
-    fused = np.concatenate(blocks, axis=1)[keep]
+    fused = (blocks[0] if len(keep) == len(present) else blocks[0][keep]) if len(blocks) == 1 \
+        else np.concatenate([block[keep] for block in blocks], axis=1)
+    del blocks
     languages = posts.column("lang").to_pylist()
     kept_texts = [texts[index] for index in keep]
     return [ids[index] for index in keep], kept_texts, _languages(kept_texts, [languages[i] for i in keep]), fused
@@ -774,7 +815,8 @@ def write_topics(store: Store, model: TopicModel, assignments: pa.Table | None =
     topics = model.topics_.append_column(
         "centroid", pa.array([_float_list(row) for row in model.centroids_], pa.list_(pa.float32()))
     ).append_column("radius", pa.array([None if math.isinf(r) else float(r) for r in model.radii_], pa.float64()))
-    state = {"params": {**model.get_params(), "encoders": model.encoders_}, "pca_mean": None, "pca_components": None}
+    state = {"params": {**model.get_params(), "encoders": model.encoders_}, "pca_mean": None, "pca_components": None,
+             "fitted_on": _fitted_on(model)}
     if model.pca_components_ is not None:
         state["pca_mean"] = _float_list(model.pca_mean_)
         state["pca_components"] = [_float_list(row) for row in model.pca_components_]
@@ -789,6 +831,22 @@ def write_topics(store: Store, model: TopicModel, assignments: pa.Table | None =
         else:
             store.write(POST_TOPICS_TABLE, rows, mode="overwrite")
     return rows.num_rows
+
+
+def _fitted_on(model: TopicModel) -> dict[str, int] | None:
+    """``{"sample": posts fitted on, "posts": posts assigned}`` of a freshly fitted model; None for a loaded one."""
+    if not hasattr(model, "fit_rows_"):
+        return None
+    return {"sample": len(model.fit_rows_), "posts": len(model.post_ids_)}
+
+
+def _sample_note(fitted_on: Mapping[str, int] | None) -> str | None:
+    """What the topics card says of the fitting sample; None when the model was fitted on every post."""
+    if not fitted_on or fitted_on.get("sample", 0) >= fitted_on.get("posts", 0):
+        return None
+    return (f"The topics (space, clusters and keywords) were fitted on a seeded sample of {fitted_on['sample']:,} "
+            f"of {fitted_on['posts']:,} posts, stratified by language; every post was then assigned to its nearest "
+            "topic.")
 
 
 def read_topics(store: Store) -> tuple[pa.Table, pa.Table]:
@@ -933,7 +991,11 @@ def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus 
     if isinstance(data, TopicModel):
         data._check_fitted()
         assigned, topics, centroids = data.assignments(), data.topics_, data.centroids_
+        fitted_on = _fitted_on(data)
     else:
+        metadata = (corpus.metadata if isinstance(corpus, Corpus) else corpus.get_metadata() if corpus is not None
+                    else {})
+        fitted_on = (metadata.get(MODEL_METADATA_KEY) or {}).get("fitted_on")
         assigned, topics = data
         missing = {"topic_id", "size", "keywords", "representative_post_ids"} - set(topics.column_names)
         if missing or "topic_id" not in assigned.column_names:
@@ -969,6 +1031,9 @@ def topics_section(data: TopicModel | tuple[pa.Table, pa.Table], corpus: Corpus 
         blocks.append(_topics_over_time(assigned, topics, posts))
     if centroids is not None and len(centroids) >= 3:
         blocks.append(_topic_hierarchy(centroids, topics))
+    note = _sample_note(fitted_on)
+    if note:
+        blocks.append(Text(note))
     return ReportSection(title="Topics", key="topics", summary=summary, blocks=blocks)
 
 
