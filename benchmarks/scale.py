@@ -6,6 +6,9 @@ after the other, in this process:
 
 - ``ingest``: the JSONL file, split in byte ranges of ``--chunk-kb`` KiB, parsed and validated (locally: in this
   process; on Ray: in Ray tasks), rows written by the driver;
+- ``ingest-files``: the same posts as ``--files`` small files, JSONL and CSV in turn, in one folder (locally: one
+  after the other in this process; on Ray: the chunks of many files in Ray tasks at once, rows written by the
+  driver in file order);
 - ``featurize`` with ``text/multilingual``, ``text/minilm-int8`` and ``image/efficientnet`` (locally: one
   intra-op thread per encoder, what one Ray worker gets; on Ray: a pool of actors of 1 CPU);
 - ``engagement scoring``: a fitted ``EngagementModel`` (gradient boosting) scoring ``--examples`` synthetic
@@ -20,12 +23,14 @@ efficiency >= 0.8 where the stage is compute-bound and the machine has 2 free CP
 
     python benchmarks/scale.py                                      # the issue's size: 200,000 posts, 20,000 images
     nice python benchmarks/scale.py --posts 4000 --images 400       # a quick run
+    nice python benchmarks/scale.py --stages ingest,ingest-files --posts 40000 --images 0 --files 200
     python benchmarks/scale.py --stages ingest,engagement           # only some stages
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import json
 import os
@@ -33,10 +38,11 @@ import random
 import shutil
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 ENCODERS = ("text/multilingual", "text/minilm-int8", "image/efficientnet")
-STAGES = ("ingest", *ENCODERS, "engagement")
+STAGES = ("ingest", "ingest-files", *ENCODERS, "engagement")
 CONFIGURATIONS = (("local", "local", None), ("ray x1", "ray", 1), ("ray x2", "ray", 2))
 WORDS = {
     "en": "the city team game music film rain sun night great happy love awful sad news today new old".split(),
@@ -69,6 +75,29 @@ def write_corpus(folder: Path, posts: int, images: int, seed: int = 0) -> Path:
                 post["media"] = [{"kind": "image", "uri": f"img/{index}.png"}]
             out.write(json.dumps(post) + "\n")
     return path
+
+
+def write_files(corpus: Path, files: int) -> Path:
+    """The posts of ``corpus`` as ``files`` files in a folder next to it, JSONL and CSV in turn (media paths still
+    pointing at the corpus's images)."""
+    folder = corpus.parent / "files"
+    folder.mkdir()
+    posts = [json.loads(line) for line in corpus.read_text().splitlines()]
+    for part in range(files):
+        rows = posts[part::files]
+        for post in rows:
+            for item in post.get("media", []):
+                item["uri"] = f"../{item['uri']}"
+        if part % 2 == 0:
+            (folder / f"part{part:05d}.jsonl").write_text("".join(json.dumps(post) + "\n" for post in rows))
+            continue
+        with open(folder / f"part{part:05d}.csv", "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["post_id", "author_id", "text", "media"])
+            for post in rows:
+                media = json.dumps(post.get("media", []))
+                writer.writerow([post["post_id"], post["author_id"], post["text"], media])
+    return folder
 
 
 def _timed(label: str, stage: str, work) -> tuple[int, float]:
@@ -130,7 +159,7 @@ def warm_up(workers: int) -> None:
     print(f"# ray warm-up (worker processes started): {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def run(folder: Path, corpus: Path, label: str, engine: str, workers: int | None, stages, examples, model):
+def run(folder: Path, corpus: Path, label: str, engine: str, workers: int | None, stages, examples, model, files):
     """Every stage of ``stages`` on a store of its own: ``{stage: (items, seconds)}``."""
     from socialfusion.backends import RayOptions
     from socialfusion.backends.ray_engine import predict_proba_on_ray
@@ -144,6 +173,10 @@ def run(folder: Path, corpus: Path, label: str, engine: str, workers: int | None
     results["ingest"] = _timed(
         label, "ingest", lambda: ingest(corpus, store, detect_language=False, **ingest_options).ingested
     )
+    if "ingest-files" in stages:  # a store of its own: the same posts again would all be duplicates
+        other = connect(folder / f"{label.replace(' ', '_')}_files")
+        ingest_files = partial(ingest, files, other, media_root=corpus.parent, detect_language=False, **ingest_options)
+        results["ingest-files"] = _timed(label, "ingest-files", lambda: ingest_files().ingested)
     for stage in (stage for stage in stages if stage in ENCODERS):
         results[stage] = _timed(label, stage, lambda stage=stage: _featurized(store, stage, engine, options))
     if "engagement" in stages:
@@ -157,6 +190,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200_000)
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--examples", type=int, default=200_000, help="engagement examples to score")
+    parser.add_argument("--files", type=int, default=200, help="files of the ingest-files stage")
     parser.add_argument("--chunk-kb", type=int, default=1024, help="byte range of an ingest task, KiB")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, among {','.join(STAGES)}")
     parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray runtime")
@@ -185,12 +219,13 @@ def main() -> None:
     load_before = os.getloadavg()
     try:
         corpus = write_corpus(folder / "corpus", arguments.posts, arguments.images)
+        files = write_files(corpus, arguments.files) if "ingest-files" in stages else None
         warm_up(arguments.cpus)
         examples = engagement_examples(arguments.examples)
         cut = examples.num_rows // 2
         model = EngagementModel(kind="like").fit(examples.slice(0, cut)) if "engagement" in stages else None
         table = {
-            label: run(folder, corpus, label, engine, workers, stages, examples.slice(cut), model)
+            label: run(folder, corpus, label, engine, workers, stages, examples.slice(cut), model, files)
             for label, engine, workers in CONFIGURATIONS
         }
         for label in table:

@@ -784,10 +784,11 @@ def ingest(
         workers: processes that parse and validate large line-oriented files in parallel (default: one per
             CPU; 1 reads everything in this process). Writes always happen here, in order of the file.
         progress: an optional callable ``progress(records_read)`` called as records are read.
-        engine: ``"local"`` (this process and ``workers`` local processes) or ``"ray"``: line-oriented files are
-            parsed and validated in Ray tasks, chunk by chunk (byte ranges of a large file), on the cluster of
-            ``ray_options`` (default: a local Ray runtime); rows are still deduplicated and written here, in
-            file order, so the store gets what the local engine gives it.
+        engine: ``"local"`` (this process and ``workers`` local processes) or ``"ray"``: input files are parsed
+            and validated in Ray tasks on the cluster of ``ray_options`` (default: a local Ray runtime), many files
+            at once (at most two tasks per worker in flight): line-oriented files by byte ranges, other files below
+            ``PARALLEL_MIN_BYTES`` whole (larger ones are read here); rows are still deduplicated and written here,
+            in file order and in the local engine's batches, so the store gets what the local engine gives it.
         ray_options: the cluster of the Ray engine (``socialfusion.backends.RayOptions``).
         **options: passed to ``Ingestor`` (batch_size, scrub_pii, pseudonymize_key, max_media_bytes,
             detect_language).
@@ -830,46 +831,25 @@ def ingest(
     with _fewer_gc_pauses():
         for position, frame in enumerate(item for item in inputs if is_frame(item)):
             _ingest_frame(ingestor, frame, position, table, column_map, media_root, allowed, report)
-        for path, walked in _iter_sources([item for item in inputs if not is_frame(item)]):
-            try:
-                base_dir = Path(os.path.realpath(path)).parent  # Path.resolve raises on a symbolic link loop
-            except ValueError:  # a NUL in the name, which _file_problem reports
-                base_dir = path.absolute().parent
-            cleaner = ingestor.cleaner(media_root=Path(media_root) if media_root else base_dir, base_dir=base_dir,
-                                       media_roots=allowed)
+        files = _iter_sources([item for item in inputs if not is_frame(item)])
+        if executor is not None:
+            in_flight = IN_FLIGHT_PER_WORKER * workers
+            options = {"format": format, "table": table, "column_map": column_map, "media_root": media_root}
+            _ingest_files_on(executor, ingestor, files, **options, allowed=allowed, in_flight=in_flight, report=report)
+        for path, walked in () if executor is not None else files:
+            cleaner = _file_cleaner(ingestor, path, media_root, allowed)
             file_record = SourceRecord(table, None, str(path.absolute()), "file")  # a link by its own name
             try:
-                problem = _file_problem(path)
-                if problem:
-                    raise DataError(problem)
-                if format == "auto" and is_media_file(path):
-                    if walked:  # the images of an export, next to its posts: referenced, not read
-                        ingestor.summary.media_files_skipped += 1
-                        continue
-                    raise DataError(f"{path} is a media file, not records: posts reference it from their media "
-                                    f"(uri); ingest the file or folder of posts instead")
-                try:
-                    name = sniff_format(path) if format == "auto" else format
-                except ConfigurationError:
-                    if walked and _sniffs_as_media(path):
-                        ingestor.summary.media_files_skipped += 1
-                        continue
-                    raise
-                reader = get_reader(name)
-                source = {"path": file_record.source, "format": name}
+                reader = _reader_of(path, walked, format, ingestor.summary)
+                if reader is None:
+                    continue
+                source = {"path": file_record.source, "format": reader.name}
                 ingestor.summary.sources.append(source)
                 if hasattr(reader, "read_range"):
-                    large = executor is not None or path.stat().st_size >= PARALLEL_MIN_BYTES
-                    in_parallel = workers if large else 1
-                    _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report,
-                                   executor)
+                    in_parallel = workers if path.stat().st_size >= PARALLEL_MIN_BYTES else 1
+                    _ingest_chunks(ingestor, cleaner, reader, path, table, column_map, in_parallel, report)
                 else:
-                    records = reader.read(path, column_map=column_map, table=table)
-                    for record in _until_failure(records, file_record.source, table, "the file"):
-                        ingestor.add(cleaner, record)
-                        ingestor.summary.records_read += 1
-                        if ingestor.summary.records_read % 1000 == 0:
-                            report(ingestor.summary.records_read)
+                    _read_file(ingestor, cleaner, reader, path, file_record.source, table, column_map, report)
                 _note_extra_columns(source, getattr(reader, "kept_in_extra", None))
             except (DataError, ConfigurationError) as error:
                 cleaner.reject(file_record, str(error), None, table=table)
@@ -887,6 +867,65 @@ def _sniffs_as_media(path: Path) -> bool:
             return is_media_file(path, handle.read(16))
     except OSError:
         return False
+
+
+def _file_cleaner(ingestor: Ingestor, path: Path, media_root: str | Path | None, allowed: list[Path]) -> RecordCleaner:
+    """The cleaner of one input file: media resolved from the file's folder and confined to ``media_root`` (default:
+    that folder) and ``allowed``."""
+    try:
+        base_dir = Path(os.path.realpath(path)).parent  # Path.resolve raises on a symbolic link loop
+    except ValueError:  # a NUL in the name, which _file_problem reports
+        base_dir = path.absolute().parent
+    return ingestor.cleaner(
+        media_root=Path(media_root) if media_root else base_dir, base_dir=base_dir, media_roots=allowed
+    )
+
+
+def _reader_of(path: Path, walked: bool, format: str, summary: IngestSummary) -> Any | None:
+    """The reader of an input file, or None for a media file that a folder walk found (counted as skipped).
+
+    Raises:
+        DataError: the file cannot be read (see ``_file_problem``), or it is a media file given by name.
+        ConfigurationError: its format cannot be told, or ``format`` is unknown.
+    """
+    problem = _file_problem(path)
+    if problem:
+        raise DataError(problem)
+    if format == "auto" and is_media_file(path):
+        if walked:  # the images of an export, next to its posts: referenced, not read
+            summary.media_files_skipped += 1
+            return None
+        raise DataError(
+            f"{path} is a media file, not records: posts reference it from their media "
+            f"(uri); ingest the file or folder of posts instead"
+        )
+    try:
+        name = sniff_format(path) if format == "auto" else format
+    except ConfigurationError:
+        if walked and _sniffs_as_media(path):
+            summary.media_files_skipped += 1
+            return None
+        raise
+    return get_reader(name)
+
+
+def _read_file(
+    ingestor: Ingestor,
+    cleaner: RecordCleaner,
+    reader: Any,
+    path: Path,
+    source: str,
+    table: str,
+    column_map: Mapping[str, str] | None,
+    report: Any,
+) -> None:
+    """Read a whole file through the record path, its rows written batch by batch."""
+    records = reader.read(path, column_map=column_map, table=table)
+    for record in _until_failure(records, source, table, "the file"):
+        ingestor.add(cleaner, record)
+        ingestor.summary.records_read += 1
+        if ingestor.summary.records_read % 1000 == 0:
+            report(ingestor.summary.records_read)
 
 
 def _note_extra_columns(source: dict[str, Any], columns: list[str] | None) -> None:
@@ -1006,42 +1045,219 @@ def _clean_chunk(reader_name: str, path: str, start: int, end: int, first_line: 
     return tables, pii_removed, count
 
 
-def _ingest_chunks(ingestor: Ingestor, cleaner: RecordCleaner, reader: Any, path: Path, table: str,
-                   column_map: Mapping[str, str] | None, workers: int, report: Any,
-                   executor: concurrent.futures.Executor | None = None) -> None:
-    """Clean a line-oriented file chunk by chunk, in worker processes when ``workers > 1`` (or in the tasks of
-    ``executor``, e.g. a Ray cluster's); write here, in order.
+def _write_results(
+    ingestor: Ingestor, writes: Iterable[tuple[str, pa.Table]], pii_removed: Mapping[str, int], count: int, report: Any
+) -> None:
+    """Write the tables a worker cleaned (in their order) and count what it read."""
+    for name, rows in writes:
+        ingestor.write_table(name, rows)
+    for kind, found in pii_removed.items():
+        ingestor.summary.pii_removed[kind] = ingestor.summary.pii_removed.get(kind, 0) + found
+    ingestor.summary.records_read += count
+    report(ingestor.summary.records_read)
 
-    At most two chunks per worker are in flight, so memory stays bounded whatever the file's size.
+
+IN_FLIGHT_PER_WORKER = 2
+"""Chunks a pool holds per worker (running or waiting to be written): memory stays bounded whatever the input."""
+
+
+def _ingest_chunks(
+    ingestor: Ingestor,
+    cleaner: RecordCleaner,
+    reader: Any,
+    path: Path,
+    table: str,
+    column_map: Mapping[str, str] | None,
+    workers: int,
+    report: Any,
+) -> None:
+    """Clean a line-oriented file chunk by chunk, in worker processes when ``workers > 1``; write here, in order.
+
+    At most ``IN_FLIGHT_PER_WORKER`` chunks per worker are in flight, so memory stays bounded whatever the file's
+    size.
     """
     chunks = [
         (reader.name, str(path), *chunk, table, column_map, cleaner) for chunk in _line_chunks(path, _CHUNK_BYTES)
     ]
-
-    def write(tables: dict[str, pa.Table], pii_removed: dict[str, int], count: int) -> None:
-        for name, rows in tables.items():
-            ingestor.write_table(name, rows)
-        for kind, found in pii_removed.items():
-            ingestor.summary.pii_removed[kind] = ingestor.summary.pii_removed.get(kind, 0) + found
-        ingestor.summary.records_read += count
-        report(ingestor.summary.records_read)
-
-    if executor is None and (workers <= 1 or len(chunks) == 1):
+    if workers <= 1 or len(chunks) == 1:
         for arguments in chunks:
-            write(*_clean_chunk(*arguments))
+            tables, pii_removed, count = _clean_chunk(*arguments)
+            _write_results(ingestor, tables.items(), pii_removed, count, report)
         return
     context = multiprocessing.get_context("spawn")
-    with contextlib.nullcontext(executor) if executor is not None else concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         pending = iter(chunks)
-        window = collections.deque(pool.submit(_clean_chunk, *arguments)
-                                   for arguments in itertools.islice(pending, 2 * workers))
+        window = collections.deque(
+            pool.submit(_clean_chunk, *arguments)
+            for arguments in itertools.islice(pending, IN_FLIGHT_PER_WORKER * workers)
+        )
         while window:
-            result = window.popleft().result()
+            tables, pii_removed, count = window.popleft().result()
             arguments = next(pending, None)
             if arguments is not None:
                 window.append(pool.submit(_clean_chunk, *arguments))
-            write(*result)
+            _write_results(ingestor, tables.items(), pii_removed, count, report)
+
+
+class _WriteRecorder(Ingestor):
+    """An Ingestor that keeps, in order, the writes it would make instead of making them: in a worker, it batches a
+    file's rows exactly as the driver's Ingestor would, and the driver makes the same writes later."""
+
+    def __init__(self, batch_size: int):  # no store: nothing is written here
+        self.batch_size = batch_size
+        self.summary = IngestSummary()
+        self.writes: list[tuple[str, pa.Table]] = []
+
+    def write_table(self, table: str, rows: pa.Table) -> None:
+        self.writes.append((table, rows))
+
+
+def _clean_file(
+    reader_name: str,
+    path: str,
+    source: str,
+    table: str,
+    column_map: Mapping[str, str] | None,
+    cleaner: RecordCleaner,
+    batch_size: int,
+) -> tuple[list[tuple[str, pa.Table]], dict, int, list | None]:
+    """Read, clean and validate a whole file in a worker, as ``ingest`` does it in the driver.
+
+    Returns:
+        The writes (table, rows) the driver makes in this order, the PII counts, the number of records read, and
+        the columns kept in ``extra`` (None when the file could not be read).
+    """
+    recorder = _WriteRecorder(batch_size)
+    reader = get_reader(reader_name)
+    kept = None
+    with _fewer_gc_pauses():
+        try:
+            _read_file(recorder, cleaner, reader, Path(path), source, table, column_map, lambda read: None)
+            kept = getattr(reader, "kept_in_extra", None)
+        except (DataError, ConfigurationError) as error:
+            cleaner.reject(SourceRecord(table, None, source, "file"), str(error), None, table=table)
+        recorder.flush(cleaner)
+    return recorder.writes, recorder.summary.pii_removed, recorder.summary.records_read, kept
+
+
+@dataclass
+class _InputFile:
+    """An input file on its way through ``_ingest_files_on``: its cleaner, and what stopped it, if anything."""
+
+    record: SourceRecord
+    cleaner: RecordCleaner
+    source: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _ingest_files_on(
+    executor: concurrent.futures.Executor,
+    ingestor: Ingestor,
+    files: Iterable[tuple[Path, bool]],
+    *,
+    format: str,
+    table: str,
+    column_map: Mapping[str, str] | None,
+    media_root: str | Path | None,
+    allowed: list[Path],
+    in_flight: int,
+    report: Any,
+) -> None:
+    """Clean input files in the tasks of ``executor`` (e.g. a Ray cluster's), many files at once; write here.
+
+    Line-oriented files go as chunks (byte ranges), other files smaller than ``PARALLEL_MIN_BYTES`` as one task
+    each; larger ones are read here at their turn, batch by batch. The tasks of the next files are submitted while
+    earlier results are written, at most ``in_flight`` at a time (memory stays bounded), and results are written
+    in file order, batch by batch as the local engine writes them: the store, the rejects and the summary are the
+    local engine's.
+    """
+
+    def steps() -> Iterator[tuple[_InputFile, str, Any]]:
+        """(file, kind, work): a task's arguments (``chunk``, ``file``), a file read here (``read``), a file's end
+        (``end``)."""
+        for path, walked in files:
+            file = _InputFile(
+                SourceRecord(table, None, str(path.absolute()), "file"),
+                _file_cleaner(ingestor, path, media_root, allowed),
+            )
+            try:
+                reader = _reader_of(path, walked, format, ingestor.summary)
+                if reader is None:
+                    continue
+                file.source = {"path": file.record.source, "format": reader.name}
+                ingestor.summary.sources.append(file.source)
+                if hasattr(reader, "read_range"):
+                    for chunk in _line_chunks(path, _CHUNK_BYTES):
+                        yield (
+                            file,
+                            "chunk",
+                            (_clean_chunk, reader.name, str(path), *chunk, table, column_map, file.cleaner),
+                        )
+                elif path.stat().st_size < PARALLEL_MIN_BYTES:
+                    yield (
+                        file,
+                        "file",
+                        (
+                            _clean_file,
+                            reader.name,
+                            str(path),
+                            file.record.source,
+                            table,
+                            column_map,
+                            file.cleaner,
+                            ingestor.batch_size,
+                        ),
+                    )
+                else:
+                    yield file, "read", (reader, path)
+            except (DataError, ConfigurationError) as error:
+                file.error = str(error)
+            yield file, "end", None
+
+    pending = steps()
+    window: collections.deque[tuple[_InputFile, str, Any]] = collections.deque()
+    tasks = 0
+
+    def submit() -> None:
+        nonlocal tasks
+        while tasks < in_flight and (step := next(pending, None)) is not None:
+            file, kind, work = step
+            if kind in ("chunk", "file"):
+                work, tasks = executor.submit(*work), tasks + 1
+            window.append((file, kind, work))
+
+    submit()
+    while window:
+        file, kind, work = window.popleft()
+        if kind in ("chunk", "file"):
+            try:
+                result = work.result()
+            except (DataError, ConfigurationError) as error:
+                result = error
+            tasks -= 1
+            submit()  # the next tasks (of this file or the next ones) run while this result is written
+        if file.error is not None and kind != "end":
+            continue  # the file failed: the local engine reads none of the rest of it
+        try:
+            if kind in ("chunk", "file") and isinstance(result, Exception):
+                raise result
+            if kind == "chunk":  # the tables of a byte range
+                _write_results(ingestor, result[0].items(), *result[1:], report)
+            elif kind == "file":  # a whole file's writes, and its columns kept in extra
+                _write_results(ingestor, *result[:3], report)
+                _note_extra_columns(file.source, result[3])
+            elif kind == "read":
+                reader, path = work
+                _read_file(ingestor, file.cleaner, reader, path, file.record.source, table, column_map, report)
+                _note_extra_columns(file.source, getattr(reader, "kept_in_extra", None))
+        except (DataError, ConfigurationError) as error:
+            file.error = str(error)
+        if kind == "end":
+            if file.error is not None:
+                file.cleaner.reject(file.record, file.error, None, table=table)
+            ingestor.flush(file.cleaner)
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -384,3 +384,93 @@ def test_engagement_scoring_on_ray_writes_what_the_local_engine_writes(ray_clust
         expected.column("probability").to_numpy(),
         atol=1e-6,
     )
+
+
+PLATFORM_FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "platforms"
+
+
+def write_mixed_folder(folder: Path) -> Path:
+    """A folder of small inputs in mixed formats: JSONL files (one split in several chunks, one with a malformed
+    line), CSV files (one with a row of the wrong width), two platform exports, a UTF-16 file that cannot be read and
+    an image; posts recur across files, some identical (duplicates) and some changed (updates)."""
+    folder.mkdir(parents=True)
+    write_corpus(folder / "big", posts=120, images=0, seed=3)  # several byte ranges of 2 KiB
+    for index in range(6):
+        posts = [
+            {"post_id": f"p{(part * 7 + offset) % 50}", "author_id": f"u{offset}", "text": f"post {offset} of {part}"}
+            for part in [1 if index == 5 else index]  # part5.jsonl repeats part1.jsonl: duplicates
+            for offset in range(10)
+        ]
+        lines = [json.dumps(post) for post in posts]
+        if index == 2:
+            lines.insert(4, '{"post_id": "broken", "text": ')  # malformed: line 5
+        (folder / f"part{index}.jsonl").write_text("\n".join(lines) + "\n")
+    for index in range(3):
+        rows = ["post_id,author_id,text,topic"] + [
+            f"c{offset % 12},u{offset},csv post {offset},t{index}" for offset in range(index * 4, index * 4 + 8)
+        ]
+        if index == 1:
+            rows.append("c99,u1,too,many,cells")
+        (folder / f"table{index}.csv").write_text("\n".join(rows) + "\n")
+    for name in ("mastodon_statuses.json", "reddit_pushshift.ndjson"):
+        (folder / name).write_bytes((PLATFORM_FIXTURES / name).read_bytes())
+    (folder / "utf16.jsonl").write_bytes('{"post_id": "x"}\n'.encode("utf-16"))
+    Image.new("RGB", (4, 4)).save(folder / "photo.png")
+    return folder
+
+
+def test_many_files_are_cleaned_at_once_on_ray_and_stored_as_locally(ray_cluster, tmp_path, monkeypatch):
+    import itertools
+
+    from socialfusion import ingestion
+    from socialfusion.backends import ray_engine
+
+    clock = itertools.count()
+    spans: list[list] = []  # [file, submitted, result taken] of each task, in the driver's order of events
+
+    class RecordingExecutor(ray_engine.RayExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            future, span = super().submit(fn, *args, **kwargs), [args[1], next(clock), None]
+            spans.append(span)
+            taken = future.result
+
+            def result(timeout=None):
+                try:
+                    return taken(timeout)
+                finally:
+                    span[2] = next(clock)
+
+            future.result = result
+            return future
+
+    monkeypatch.setattr(ray_engine, "RayExecutor", RecordingExecutor)
+    monkeypatch.setattr(ingestion, "_CHUNK_BYTES", 2048)
+    write_mixed_folder(tmp_path / "inputs")
+    monkeypatch.chdir(tmp_path)  # a relative folder: the Ray tasks read it from the driver's folder
+    here, there = connect(tmp_path / "local"), connect(tmp_path / "ray")
+
+    local = ingest("inputs", here, workers=1, detect_language=False, batch_size=50)
+    options = RayOptions(address=ray_cluster.address, workers=2)
+    remote = ingest("inputs", there, engine="ray", ray_options=options, detect_language=False, batch_size=50)
+
+    expected = {key: value for key, value in local.to_dict().items() if key != "seconds"}
+    assert {key: value for key, value in remote.to_dict().items() if key != "seconds"} == expected
+    assert local.updated > 0 and local.duplicate > 0 and local.files_rejected == 1 and local.media_files_skipped == 1
+    assert {source["format"] for source in local.sources} == {"jsonl", "csv", "mastodon", "reddit"}
+    for table in ("posts", "users", "edges", "interactions", "rejects"):
+        when = ["at"] if table == "rejects" else []  # the time a reject was recorded
+        local_rows, ray_rows = (
+            sorted(store.read(table).drop_columns(when).to_pylist(), key=str) for store in (here, there)
+        )
+        assert ray_rows == local_rows, table
+    bad = [row for row in there.read("rejects").to_pylist() if row["source"].endswith("part2.jsonl")]
+    assert [(row["location"], row["reason"][:14]) for row in bad] == [("line 5", "malformed JSON")]  # source, line
+    assert there.count("rejects", where="location = 'row 10'") == 1  # the CSV row of the wrong width
+
+    files = {span[0] for span in spans}
+    assert len(files) == 12 and len(spans) > 12  # every readable input is a task; the big JSONL file several
+    in_flight = [
+        [file for file, submitted, taken in spans if submitted <= moment < taken] for moment in range(next(clock))
+    ]
+    assert max(len(set(files)) for files in in_flight) >= 3  # the chunks of several files in flight at once
+    assert max(len(files) for files in in_flight) == 4  # never more than 2 per worker: memory stays bounded
