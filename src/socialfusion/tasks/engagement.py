@@ -36,7 +36,7 @@ held-out AUC and the drivers.
 
 Examples:
     >>> from socialfusion.datasets.synthetic import generate
-    >>> network = generate(n_users=80, n_posts=300, seed=3, n_videos=0, n_audio=0, image_fraction=0.0)
+    >>> network = generate(n_users=80, n_posts=300, seed=0, n_videos=0, n_audio=0, image_fraction=0.0)
     >>> examples = engagement_examples(network.corpus, text_encoder="text/tfidf")
     >>> train, test = time_split(examples)
     >>> model = EngagementModel(learner="logistic").fit(train)
