@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from socialfusion._threads import one_native_thread
 from socialfusion.encoders._base import (
     Encoded,
     RowCollector,
@@ -216,7 +217,8 @@ class TfidfEncoder(_FittedTextEncoder):
         except ValueError as error:  # sklearn: "empty vocabulary" / "no terms remain"
             raise ConfigurationError(f"{self.name}.fit found no usable token: {error}") from error
         svd = TruncatedSVD(min(self.dim, *weights.shape), algorithm="randomized", random_state=self.random_state)
-        svd.fit(weights)
+        with one_native_thread():  # QR of a (vocabulary x dim) matrix: seconds of spin-waiting with threads
+            svd.fit(weights)
         self.vectorizer_, self.svd_ = vectorizer, svd
         self.fingerprint_ = fingerprint(
             "\n".join(vectorizer.get_feature_names_out()).encode(), vectorizer.idf_.tobytes(), svd.components_.tobytes()

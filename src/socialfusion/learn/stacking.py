@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from socialfusion._threads import one_native_thread
 from socialfusion.exceptions import ConfigurationError, DataError
 from socialfusion.learn._data import ModalityFeatures
 
@@ -147,6 +148,10 @@ class StackedFusionClassifier:
             DataError: ``y`` has a different length from ``features``, fewer than two classes, or no modality with
                 enough labelled items.
         """
+        with one_native_thread():  # dozens of small logistic regressions: one thread each is fastest
+            return self._fit(features, y)
+
+    def _fit(self, features: ModalityFeatures, y: Sequence[Any]) -> StackedFusionClassifier:
         if self.calibration not in (None, "temperature"):
             raise ConfigurationError(f"unknown calibration {self.calibration!r}; expected None or 'temperature'")
         y = np.asarray(y)

@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from socialfusion._threads import one_native_thread
+
 MIN_SILHOUETTE = 0.1
 """Below this best silhouette there is no segment structure: k-means on dense uniform or Gaussian noise scores
 about 0.05, three well-separated blobs 0.35 to 0.7 (and Kaufman & Rousseeuw read under 0.25 as no substantial
@@ -129,16 +131,17 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
     else:
         candidates = range(n_clusters, n_clusters + 1)
     best: tuple[float, np.ndarray, int, Any] | None = None
-    for k in candidates:
-        if k < 2:
-            break
-        model = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(features)
-        labels = model.labels_
-        if not 1 < len(np.unique(labels)) < n_rows:
-            continue
-        score = _silhouette(features, labels, metric, random_state)
-        if best is None or score > best[0]:
-            best = (score, labels.astype(np.int64), k, model)
+    with one_native_thread():  # at most max_search_rows rows: milliseconds per fit on one thread
+        for k in candidates:
+            if k < 2:
+                break
+            model = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit(features)
+            labels = model.labels_
+            if not 1 < len(np.unique(labels)) < n_rows:
+                continue
+            score = _silhouette(features, labels, metric, random_state)
+            if best is None or score > best[0]:
+                best = (score, labels.astype(np.int64), k, model)
     n_all = len(all_features)
     if best is None:
         return Clustering(np.zeros(n_all, dtype=np.int64), math.nan, 0, math.nan, False, n_rows)
@@ -148,7 +151,8 @@ def kmeans_by_silhouette(features: np.ndarray, n_clusters: int | None = None, *,
     if n_clusters is not None:
         return Clustering(labels, score, k, math.nan, False, n_rows)
     null = shuffled_columns(features, random_state) if null_features is None else null_features
-    null_labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(null)
+    with one_native_thread():
+        null_labels = KMeans(n_clusters=k, n_init=10, random_state=random_state).fit_predict(null)
     null_score = _silhouette(null, null_labels, metric, random_state) if 1 < len(np.unique(null_labels)) < n_rows \
         else 0.0
     if score < MIN_SILHOUETTE or score - null_score < MIN_SILHOUETTE_GAIN:
