@@ -263,6 +263,22 @@ def test_ease_and_dlae_match_their_closed_forms():
         DLAERecommender(dropout=1.0).fit(interactions)
 
 
+def test_dlae_with_a_zero_diagonal_is_ease_under_the_item_dependent_penalty():
+    interactions = block_interactions(n_blocks=2, users_per_block=6, items_per_block=5, density=0.6, seed=2)
+    model = DLAERecommender(2.0, dropout=0.25, min_users=1, zero_diagonal=True).fit(interactions)
+    matrix = model.seen_.toarray()[:, model.modelled_]
+    gram = matrix.T @ matrix
+    inverse = np.linalg.inv(gram + np.diag(1 / 3 * np.diag(gram) + 2.0))
+    np.testing.assert_allclose(model.weights_, np.eye(len(gram)) - inverse / np.diag(inverse), atol=1e-5)
+    assert np.allclose(np.diag(model.weights_), 0.0)
+    plain = DLAERecommender(2.0, dropout=0.25, min_users=1).fit(interactions)
+    assert not np.allclose(np.diag(plain.weights_), 0.0)  # without the constraint the diagonal is free
+    # dropout 0 gives EASE itself
+    ease = EASERecommender(2.0, min_users=1).fit(interactions)
+    same = DLAERecommender(2.0, dropout=0.0, min_users=1, zero_diagonal=True).fit(interactions)
+    np.testing.assert_allclose(same.weights_, ease.weights_, atol=1e-5)
+
+
 def test_dlae_beats_popularity_on_a_planted_block_structure():
     split = split_interactions(block_interactions(), random_state=0)
     dlae = evaluate_recommender(DLAERecommender(10.0).fit(split.train), split.test, k=10)["recall@10"]
@@ -456,3 +472,27 @@ def test_recommendation_section_shows_the_quality_table_and_examples_with_text()
     assert isinstance(quality, Table) and [row["method"] for row in quality.head()[1]] == ["popularity", "als"]
     assert shown.head()[1][0]["text"] == "jazz night"
     assert isinstance(recommendation_section({}).blocks[0], Text)
+
+
+def test_the_report_card_scores_a_bounded_activity_stratified_sample_of_test_users_and_says_so():
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.pipeline import _recommendation, _users_sample
+
+    activity = {"a": 1, "b": 1, "c": 1, "d": 1, "e": 4, "f": 4}  # four light users, two heavy ones
+    held = pa.table({"user": [user for user, count in activity.items() for _ in range(count)],
+                     "item": [f"i{index}" for index in range(sum(activity.values()))]})
+    sampled = _users_sample(held, 3)
+    chosen = set(sampled.column("user").to_pylist())
+    assert len(chosen) == 3 and len(chosen & {"e", "f"}) == 1  # each activity level keeps its share
+    assert sampled.num_rows == sum(activity[user] for user in chosen)  # every interaction of a chosen user
+    assert _users_sample(held, 3).equals(sampled) and _users_sample(held, 6).equals(held)
+
+    corpus = generate(n_users=80, n_posts=300, seed=0).corpus
+    notes = {}
+    for bound in (20, None):
+        quality = _recommendation(corpus, max_users=bound).blocks[1]
+        notes[bound] = quality.caption
+        users = quality.head()[1][0]["users"]
+        assert users == 20 if bound else users > 20
+    assert "seeded sample of 20 of" in notes[20] and "tuned on 20 validation users" in notes[20]
+    assert "sample" not in notes[None]

@@ -525,12 +525,12 @@ class _Recommender:
     def seen_pairs(self, users: Sequence[str] | None = None) -> pa.Table:
         """The ``(user, item)`` pairs trained on (for ``users``, or all)."""
         self._check_fitted()
-        coo = self.seen_.tocoo()
-        table = pa.table({"user": pa.array(self.users_[coo.row].tolist(), pa.string()),
-                          "item": pa.array(self.items_[coo.col].tolist(), pa.string())})
-        if users is not None:
-            table = table.filter(pc.is_in(table.column("user"), value_set=pa.array(list(users), pa.string())))
-        return table
+        codes = np.arange(len(self.users_)) if users is None else np.unique(_codes(_as_ids(users, "users"),
+                                                                                 self.user_index_))
+        codes = codes[codes >= 0]
+        coo = self.seen_[codes].tocoo()  # only the asked users' rows, in user order
+        return pa.table({"user": pa.array(self.users_[codes[coo.row]].tolist(), pa.string()),
+                         "item": pa.array(self.items_[coo.col].tolist(), pa.string())})
 
     def item_vectors(self) -> np.ndarray | None:
         """``(n_items, d)`` vectors of the items (features, or latent factors), or None; used for diversity."""
@@ -1262,9 +1262,13 @@ class EASERecommender(_Recommender):
         self.weights_ = self._solve((matrix.T @ matrix).toarray()).astype(np.float32)
         self.inputs_ = matrix.tocsr().astype(np.float32)
 
+    def _penalty(self, gram: np.ndarray) -> float | np.ndarray:
+        """The ridge penalty added to the Gram matrix's diagonal: ``l2`` for every item."""
+        return self.l2
+
     def _solve(self, gram: np.ndarray) -> np.ndarray:
-        """The item-item weights ``B`` from the Gram matrix ``X^T X`` (overwritten)."""
-        gram[np.diag_indices_from(gram)] += self.l2
+        """The item-item weights ``B`` from the Gram matrix ``X^T X`` (overwritten), with a zero diagonal."""
+        gram[np.diag_indices_from(gram)] += self._penalty(gram)
         inverse = np.linalg.inv(gram)
         weights = inverse / -np.diag(inverse)
         weights[np.diag_indices_from(weights)] = 0.0
@@ -1283,13 +1287,16 @@ class DLAERecommender(EASERecommender):
     expectation, ridge regression with the item-dependent penalty ``Lambda = dropout / (1 - dropout) *
     diag(X^T X) + l2 * I``: ``B = (X^T X + Lambda)^-1 X^T X = I - (X^T X + Lambda)^-1 Lambda``, with no
     zero-diagonal constraint (the dropout keeps ``B`` from the identity). Popular items are penalised more, which
-    is what lifts it over EASE on long-tailed data. Same cost as EASE (one dense inversion).
+    is what lifts it over EASE on long-tailed data. Same cost as EASE (one dense inversion). With
+    ``zero_diagonal=True`` the diagonal of ``B`` is constrained to 0 as in EASE, ``B = -P / diag(P)`` for ``P =
+    (X^T X + Lambda)^-1`` (EASE under DLAE's item-dependent penalty: the limit of Steck's emphasised EDLAE).
 
     Args:
         l2: the uniform part of the penalty.
         dropout: the item dropout probability, in [0, 1).
         min_users: items consumed by fewer users are left out of the model.
         weighting: transform of the weights.
+        zero_diagonal: constrain the diagonal of ``B`` to 0 (see above).
 
     Attributes:
         modelled_: ``(m,)`` codes of the modelled items; weights_: ``(m, m)`` float32 ``B``.
@@ -1301,9 +1308,10 @@ class DLAERecommender(EASERecommender):
     """
 
     def __init__(self, l2: float = 100.0, *, dropout: float = 0.25, min_users: int = 2,
-                 weighting: str = "binary") -> None:
+                 weighting: str = "binary", zero_diagonal: bool = False) -> None:
         super().__init__(l2, min_users=min_users, weighting=weighting)
         self.dropout = dropout
+        self.zero_diagonal = zero_diagonal
 
     def _fit(self, edges: pa.Table | None) -> None:
         if not 0.0 <= self.dropout < 1.0 or self.l2 < 0:
@@ -1311,8 +1319,13 @@ class DLAERecommender(EASERecommender):
                                      f"l2 {self.l2!r}.")
         super()._fit(edges)
 
+    def _penalty(self, gram: np.ndarray) -> np.ndarray:
+        return self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.l2
+
     def _solve(self, gram: np.ndarray) -> np.ndarray:
-        penalty = self.dropout / (1.0 - self.dropout) * np.diag(gram) + self.l2
+        if self.zero_diagonal:  # EASE's constrained solution under DLAE's penalty
+            return super()._solve(gram)
+        penalty = self._penalty(gram)
         gram[np.diag_indices_from(gram)] += penalty
         weights = -np.linalg.inv(gram) * penalty[None, :]
         weights[np.diag_indices_from(weights)] += 1.0
@@ -1561,6 +1574,13 @@ class HybridRecommender(_Recommender):
                                        if component.item_vectors() is not None), None)
         return self
 
+    def _seen_mask(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """Whether each (user code, item code) pair was trained on; False where either code is -1."""
+        n_items = len(self.items_)
+        stored = np.repeat(np.arange(self.seen_.shape[0], dtype=np.int64), np.diff(self.seen_.indptr)) * n_items
+        stored += self.seen_.indices
+        return (rows >= 0) & (columns >= 0) & np.isin(rows.astype(np.int64) * n_items + columns, stored)
+
     def _component_ranks(self, users: Sequence[str], allowed: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """name -> (items ``(n, depth)``, rank scores ``(n, depth)``) of each component."""
         result = {}
@@ -1585,22 +1605,22 @@ class HybridRecommender(_Recommender):
         names = sorted(self.components_)
         # Relevant: held-out items a known user did not train on. Items unknown to training cannot be recommended
         # but still count in each user's denominator, so that the tuning Recall is evaluate_recommender's.
+        held_users, held_items = held.column("user").to_pylist(), held.column("item").to_pylist()
+        rows, columns = _codes(held_users, self.user_index_), _codes(held_items, self.item_index_)
+        keep = (rows >= 0) & ~self._seen_mask(rows, columns)  # columnar: no per-pair lookup in the sparse matrix
+        kept_users = np.unique(rows[keep])
+        if self.max_tune_users is not None and len(kept_users) > self.max_tune_users:
+            # a bounded, seeded sample of the validation users: the recall estimate, not its cost, grows with size
+            chosen = np.random.default_rng(self.random_state).choice(len(kept_users), self.max_tune_users,
+                                                                     replace=False)
+            keep &= np.isin(rows, kept_users[np.sort(chosen)])  # codes follow the sorted user ids
         relevant: dict[str, set[int]] = {}
         held_out: dict[str, set[str]] = {}
-        for user, item in zip(held.column("user").to_pylist(), held.column("item").to_pylist()):
-            code = self.item_index_.get(item, -1)
-            row = self.user_index_.get(user, -1)
-            if row >= 0 and (code < 0 or not self.seen_[[row]][:, [code]].nnz):
-                held_out.setdefault(user, set()).add(item)
-                if code >= 0:
-                    relevant.setdefault(user, set()).add(code)
-        if self.max_tune_users is not None and len(held_out) > self.max_tune_users:
-            # a bounded, seeded sample of the validation users: the recall estimate, not its cost, grows with size
-            chosen = np.random.default_rng(self.random_state).choice(len(held_out), self.max_tune_users,
-                                                                     replace=False)
-            ordered = sorted(held_out)
-            held_out = {ordered[index]: held_out[ordered[index]] for index in sorted(chosen)}
-            relevant = {user: codes for user, codes in relevant.items() if user in held_out}
+        for position in np.flatnonzero(keep):
+            user, code = held_users[position], columns[position]
+            held_out.setdefault(user, set()).add(held_items[position])
+            if code >= 0:
+                relevant.setdefault(user, set()).add(int(code))
         self.tune_users_ = len(held_out)
         users = sorted(relevant)
         if not users:
