@@ -27,13 +27,12 @@ Examples:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import itertools
 import logging
 import math
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -42,6 +41,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion._model_files import TYPE, Archive, ModelReader, ModelWriter, write_archive
+from socialfusion._threads import one_native_thread
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError, attempt_import
 
@@ -396,14 +396,6 @@ def _weighted(matrix: Any, weighting: str) -> Any:
     return result
 
 
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread while ``implicit`` trains (it parallelises itself; it warns otherwise)."""
-    threadpoolctl = attempt_import("threadpoolctl", "recommend")
-    with threadpoolctl.threadpool_limits(1, "blas"):
-        yield
-
-
 class _Recommender:
     """What every recommender shares: id mapping, the seen matrix, cold start and ``recommend``."""
 
@@ -734,7 +726,7 @@ class _FactorModel(_Recommender):
 
     def _train(self, make_model: Any, matrix: Any) -> None:
         sparse = attempt_import("scipy.sparse", "recommend")
-        with _single_threaded_blas():  # implicit checks the BLAS threads when the model is built
+        with one_native_thread("blas"):  # implicit parallelises itself and checks the BLAS threads when built
             model = make_model()
             model.fit(sparse.csr_matrix(matrix), show_progress=False)
         self.user_factors_ = np.asarray(model.user_factors, np.float32)
