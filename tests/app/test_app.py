@@ -220,3 +220,42 @@ def test_jobs_lifecycle_orphans_and_rerun(store, tmp_path):
     with pytest.raises(NotFoundError):
         app.create_job(store, app.IngestJob(kind="ingest", params=app.IngestUploadParams(upload_id="0" * 32)),
                        owner="x", owner_pid=1, workspace=tmp_path)
+
+
+def test_callers_asking_at_once_share_one_computation_and_its_error(store):
+    import threading
+    import time
+
+    from socialfusion.app._common import cached
+
+    calls, started = [], threading.Barrier(6)
+
+    def slow(outcome):
+        def compute():
+            calls.append(outcome)
+            time.sleep(0.3)  # the other callers arrive while this one computes
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+        return compute
+
+    def ask(key, outcome, answers):
+        started.wait()
+        try:
+            answers.append(cached(store, ["posts"], key, slow(outcome)))
+        except DataError as error:
+            answers.append(error)
+
+    answers, failures = [], []
+    threads = [threading.Thread(target=ask, args=("single-flight", index, answers)) for index in range(3)]
+    threads += [threading.Thread(target=ask, args=("single-flight-error", DataError("boom"), failures))
+                for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(calls) == 2  # one computation per key, not one per caller
+    assert len(set(answers)) == 1 and len(answers) == 3
+    assert len(failures) == 3 and all(isinstance(error, DataError) for error in failures)
+    # a failed computation is not cached: the next caller computes again
+    assert cached(store, ["posts"], "single-flight-error", lambda: "recovered") == "recovered"

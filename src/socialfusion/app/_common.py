@@ -4,6 +4,7 @@ keyed by the versions of the tables a result was computed from."""
 from __future__ import annotations
 
 import collections
+import concurrent.futures
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -77,6 +78,7 @@ def check_user(store: Store, user_id: str) -> None:
 
 
 _CACHE: collections.OrderedDict[tuple, Any] = collections.OrderedDict()
+_COMPUTING: dict[tuple, concurrent.futures.Future] = {}  # key -> the answer one caller is computing now
 _CACHE_LOCK = threading.Lock()
 _CACHE_SIZE = 32
 
@@ -85,7 +87,9 @@ def cached(store: Store, tables: Sequence[str], key: Any, compute: Callable[[], 
     """``compute()``, reused while none of ``tables`` changed (any writer's commit changes a table's version).
 
     Analyses over a whole corpus (influence, communities, bursts, the knowledge graph) take seconds; a service
-    asked the same question again answers from this cache until the data moves.
+    asked the same question again answers from this cache until the data moves. Callers asking at once for an
+    answer not cached yet wait for the one that computes it (single flight): a burst of dashboard requests after a
+    write costs one computation, not one per request. If it raises, they all raise its error.
     """
     identity = store.uri if "://" not in store.uri else f"{store.uri}#{id(store)}"
     full_key = (identity, orjson.dumps(key, default=str, option=orjson.OPT_SORT_KEYS),
@@ -94,9 +98,22 @@ def cached(store: Store, tables: Sequence[str], key: Any, compute: Callable[[], 
         if full_key in _CACHE:
             _CACHE.move_to_end(full_key)
             return _CACHE[full_key]
-    value = compute()
+        computing = _COMPUTING.get(full_key)
+        if computing is None:
+            answer = _COMPUTING[full_key] = concurrent.futures.Future()
+    if computing is not None:
+        return computing.result()
+    try:
+        value = compute()
+    except BaseException as error:
+        with _CACHE_LOCK:
+            del _COMPUTING[full_key]
+        answer.set_exception(error)
+        raise
     with _CACHE_LOCK:
         _CACHE[full_key] = value
+        del _COMPUTING[full_key]
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
+    answer.set_result(value)
     return value
