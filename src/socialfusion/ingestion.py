@@ -42,6 +42,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialfusion._background import die_with_parent
 from socialfusion._columnar import clean_jsonl_posts
 from socialfusion.backends import RayOptions, check_engine
 from socialfusion.corpus import Corpus
@@ -1258,32 +1259,6 @@ def _ingest_files_on(
             if file.error is not None:
                 file.cleaner.reject(file.record, file.error, None, table=table)
             ingestor.flush(file.cleaner)
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """Make this worker process end when the process that started it ends, even by SIGKILL.
-
-    A killed parent cannot shut its pool down, and its workers (each holding a model or a chunk of a file)
-    would otherwise live on. On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
-    elsewhere, and as a second guard, a daemon thread exits once the parent is gone.
-    """
-    import ctypes
-    import signal
-    import sys
-    import threading
-
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
-        os._exit(1)
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(1.0)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
 _UNICODE_BOMS = {

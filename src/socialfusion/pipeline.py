@@ -369,15 +369,32 @@ def _trends_and_opinion(corpus: Corpus, store: Store | None, wanted: Sequence[st
     return sections
 
 
-def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], max_ner_texts: int | None) -> list:
-    from socialfusion.tasks.knowledge import KnowledgeGraph, entity_sample, extract_entities, knowledge_section
+BACKGROUND_NER_TEXTS = 1_000
+"""From this many sampled texts on, the report's entity recognition runs in a second process
+(``socialfusion._background.run_beside``) while this one builds the other cards; fewer are recognised here."""
+
+
+def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tuple[pa.Table, Any]:
+    """The knowledge graph's entity sample, and its entity recognition started (beside this process when large).
+
+    NER is the costliest step of the report: it reads a bounded, seeded, language-stratified sample of texts, and
+    the knowledge and pattern cards use the same entities.
+    """
+    from socialfusion._background import _InlineCall, run_beside
+    from socialfusion.tasks.knowledge import entity_sample, extract_entities
+
+    sampled = entity_sample(corpus.posts, max_ner_texts)
+    if sampled.num_rows >= BACKGROUND_NER_TEXTS:
+        return sampled, run_beside(extract_entities, sampled)
+    return sampled, _InlineCall(extract_entities, (sampled,), {})
+
+
+def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], sampled: pa.Table, recognition: Any) -> list:
+    from socialfusion.tasks.knowledge import KnowledgeGraph, knowledge_section
     from socialfusion.tasks.patterns import association_rules, patterns_section, user_segments
     from socialfusion.tasks.trends import key_assignment
 
-    # NER is the costliest step of the report: it reads a bounded, seeded, language-stratified sample of texts,
-    # and both cards use the same entities
-    sampled = entity_sample(corpus.posts, max_ner_texts)
-    entities = extract_entities(sampled)
+    entities = recognition.result()
     n_sampled = sampled.num_rows if sampled.num_rows < corpus.posts.num_rows else None
 
     def patterns() -> Any:
@@ -525,14 +542,13 @@ def report_sections(corpus: Corpus, *, store: Store | None = None,
             topics) becomes a card that says how to make some.
         max_ner_texts: the knowledge graph's (and association rules') entities come from at most this many
             distinct texts, a seeded sample stratified by language (``entity_sample``), and the cards say so;
-            None reads every text.
+            None reads every text. From ``BACKGROUND_NER_TEXTS`` texts on, recognition runs in a second process
+            while this one builds the other cards (``socialfusion._background``).
 
     Raises:
         ConfigurationError: an unknown section key.
     """
     from socialfusion.report import overview_section
-    from socialfusion.tasks._network_report import network_section
-    from socialfusion.tasks.topics import POST_TOPICS_TABLE, read_topics, topics_section
 
     wanted = check_sections(sections)
     named = sections is not None
@@ -548,6 +564,23 @@ def report_sections(corpus: Corpus, *, store: Store | None = None,
                                                          "socialfusion sentiment predict (or sentiment lexicon)."))
     if corpus.posts.num_rows == 0:
         return built
+    # entity recognition starts first, beside this process, and its two cards are built last, in their place
+    recognition = _start_entity_recognition(corpus, max_ner_texts) if {"knowledge", "patterns"} & set(wanted) \
+        else None
+    try:
+        _analyses_around_entities(corpus, store, sentiment_predictions, wanted, named, built, recognition)
+    finally:
+        if recognition is not None:
+            recognition[1].cancel()  # stops the recognition when an analysis raised before its entities were read
+    return built
+
+
+def _analyses_around_entities(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None,
+                              wanted: Sequence[str], named: bool, built: list,
+                              recognition: tuple[pa.Table, Any] | None) -> None:
+    from socialfusion.tasks._network_report import network_section
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE, read_topics, topics_section
+
     if "network" in wanted:
         built.append(_section_or_note("network", "Social network", lambda: network_section(corpus)))
     if "topics" in wanted:
@@ -569,13 +602,13 @@ def report_sections(corpus: Corpus, *, store: Store | None = None,
             built.append(_note("topics", "Topics", "No topics in the store; fit some with: socialfusion topics fit."))
     if {"trends", "opinion"} & set(wanted):
         built.extend(_trends_and_opinion(corpus, store, wanted))
-    if {"knowledge", "patterns"} & set(wanted):
-        built.extend(_knowledge_and_patterns(corpus, wanted, max_ner_texts))
+    entities_at = len(built)
     if {"profiles", "engagement"} & set(wanted):
         built.extend(_profiles_and_engagement(corpus, store, sentiment_predictions, wanted))
     if "recommend" in wanted:
         built.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
-    return built
+    if recognition is not None:
+        built[entities_at:entities_at] = _knowledge_and_patterns(corpus, wanted, *recognition)
 
 
 def _describe_filter(since: Any, until: Any, where: Sequence[str]) -> str:
@@ -756,17 +789,24 @@ def demo_topics(store: Store) -> int:
     return model.topics_.num_rows
 
 
+def _demo_topics_at(store_uri: str) -> None:
+    """``demo_topics`` on the store at ``store_uri`` (what a second process is given: a store does not pickle)."""
+    demo_topics(connect(store_uri, create=False))
+
+
 def run_demo(
     out_dir: str | Path, *, n_users: int = 300, n_posts: int = 2000, seed: int = 0
 ) -> tuple[Path, IngestSummary]:
     """Generate the synthetic social network, ingest it into ``out_dir/store``, write ``out_dir/report.html``.
 
     Media files are written under ``out_dir/media``. With the ``text`` extra installed, the demo also learns the
-    posts' sentiment from the planted labels (``demo_sentiment``: a few seconds) and the report shows it.
+    posts' sentiment from the planted labels (``demo_sentiment``: a few seconds) and the report shows it, and it
+    fits the topic model (``demo_topics``) in a second process meanwhile (``socialfusion._background``).
 
     Returns:
         The report's path and the ingest summary.
     """
+    from socialfusion._background import run_beside
     from socialfusion.datasets.synthetic import generate
 
     out_dir = Path(out_dir)
@@ -774,12 +814,13 @@ def run_demo(
     network = generate(n_users=n_users, n_posts=n_posts, seed=seed, media_dir=out_dir / "media")
     store = connect(out_dir / "store")
     summary = ingest_corpus(network.corpus, store)
+    topics = run_beside(_demo_topics_at, store.uri)  # the topic model learns in a second process meanwhile
     try:
         demo_sentiment(store)
     except (MissingDependencyError, DataError) as error:  # no text extra, or too few posts to learn from
         logger.warning("the demo skips sentiment: %s", error)
     try:
-        demo_topics(store)
+        topics.result()
     except (MissingDependencyError, DataError) as error:
         logger.warning("the demo skips topics: %s", error)
     report = analyze(store, out_dir / "report.html", title="socialfusion demo: synthetic social network")

