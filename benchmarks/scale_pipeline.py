@@ -122,8 +122,11 @@ def run_stage(stage: str, store_path: str, out: str) -> dict:
     else:
         from socialfusion.pipeline import analyze
 
-        path = analyze(store, out, sections=None if stage == "analyze" else STAGES[stage])
+        marks: list[tuple[str, float]] = []  # (stage of analyze, when it started): where the time goes, per card
+        path = analyze(store, out, sections=None if stage == "analyze" else STAGES[stage],
+                       progress=lambda name, done, total: marks.append((name, time.perf_counter())))
         result["report_mb"] = path.stat().st_size / 1024**2
+        result["cards"] = {name: end - start for (name, start), (_, end) in zip(marks, marks[1:])}
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -217,6 +220,9 @@ def main(sizes: list[int], stages: list[str]) -> None:
                     results[size][stage] = result
                 report = f", report {result['report_mb']:.2f} MB" if "report_mb" in result else ""
                 print(f"  {stage:<12}{result['seconds']:>9.1f} s{result['peak_mb']:>9,.0f} MB{report}", flush=True)
+                if stage == "analyze" and result.get("cards"):
+                    print("    " + "; ".join(f"{name} {seconds:.1f} s" for name, seconds in result["cards"].items()),
+                          flush=True)
     print_table(results, sizes, stages)
 
 
@@ -245,6 +251,20 @@ def print_table(results: dict[int, dict[str, dict]], sizes: list[int], stages: l
     if sized:
         print("\nreport size (analyze): " + ", ".join(
             f"{size:,} posts: {results[size]['analyze']['report_mb']:.2f} MB" for size in sized))
+    carded = [size for size in sizes if results[size].get("analyze", {}).get("cards")]
+    if carded:
+        print("\nanalyze, seconds per stage (from its progress callback; cards built beside the main process, such as "
+              "the knowledge graph's entity recognition, count only the wait for them)\n")
+        names = list(dict.fromkeys(name for size in carded for name in results[size]["analyze"]["cards"]))
+        print(f"{'stage':<34}" + "".join(f"{size:>12,}" for size in carded)
+              + (f"{'time exp.':>11}" if len(carded) > 1 else ""))
+        for name in names:
+            times = [results[size]["analyze"]["cards"].get(name) for size in carded]
+            line = f"{name[:33]:<34}" + "".join(f"{t:>12.1f}" if t is not None else f"{'-':>12}" for t in times)
+            if len(carded) > 1 and None not in times[-2:] and min(times[-2:]) > 0:
+                ratio = math.log(posts[carded[-1]] / posts[carded[-2]])
+                line += f"{math.log(times[-1] / times[-2]) / ratio:>11.2f}"
+            print(line)
     print("\nexponents: log(time ratio) / log(posts ratio) between the two largest sizes (1.0: linear)")
 
 
