@@ -34,6 +34,12 @@ def kill_myself() -> None:
     os.kill(os.getpid(), 9)
 
 
+def nested_pid():
+    from socialfusion._background import run_beside
+
+    return run_beside(pid_and_sum, [0]).result()
+
+
 def sum_or_die(values: list[int], parent_pid: int) -> int:
     if os.getpid() != parent_pid:  # the background process dies without an answer; the caller runs it itself
         os.kill(os.getpid(), 9)
@@ -56,7 +62,6 @@ def calls(tmp_path, monkeypatch):
 @pytest.fixture
 def two_cpus(monkeypatch):
     monkeypatch.setattr(_background, "usable_cpus", lambda: 2)
-    monkeypatch.delenv("SOCIALFUSION_NO_BACKGROUND", raising=False)
 
 
 def test_the_call_runs_in_another_process_with_its_arguments(two_cpus, calls):
@@ -78,12 +83,22 @@ def test_a_child_that_dies_without_an_answer_is_logged_and_the_call_runs_here(tw
     assert "no answer" in caplog.text
 
 
-def test_one_cpu_or_the_switch_runs_the_call_here(monkeypatch, calls):
+def test_one_cpu_or_one_thread_asked_for_runs_the_call_here(monkeypatch, calls):
     monkeypatch.setattr(_background, "usable_cpus", lambda: 1)
     assert run_beside(calls.pid_and_sum, [1]).result() == (os.getpid(), 1)
-    monkeypatch.setattr(_background, "usable_cpus", lambda: 4)
-    monkeypatch.setenv("SOCIALFUSION_NO_BACKGROUND", "1")
+    from socialfusion._threads import usable_cpus
+
+    monkeypatch.setattr(_background, "usable_cpus", usable_cpus)  # the real one, which reads the variable
+    monkeypatch.setenv("SOCIALFUSION_NUM_THREADS", "1")
     assert run_beside(calls.pid_and_sum, [2]).result() == (os.getpid(), 2)
+
+
+def test_the_child_uses_one_thread_and_its_own_calls_run_inline(two_cpus, calls):
+    from socialfusion._threads import usable_cpus
+
+    assert run_beside(usable_cpus).result() == 1
+    pid, _ = run_beside(calls.nested_pid).result()  # the child's own run_beside ran in the child
+    assert pid != os.getpid()
 
 
 def test_cancel_stops_the_child_and_removes_its_files(two_cpus, calls):
@@ -106,7 +121,7 @@ def test_a_script_without_a_main_guard_is_not_run_again_by_the_child(tmp_path):
             runs.write("run\\n")
         print(_background.run_beside(os.getpid).result() != os.getpid())
     """))
-    environment = {key: value for key, value in os.environ.items() if key != "SOCIALFUSION_NO_BACKGROUND"}
+    environment = {key: value for key, value in os.environ.items() if key != "SOCIALFUSION_NUM_THREADS"}
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
                           env=environment)
     assert done.returncode == 0, done.stderr

@@ -24,14 +24,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from socialfusion._threads import NUM_THREADS_VARIABLE, usable_cpus
+
 logger = logging.getLogger(__name__)
 
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity where the platform says, else the machine's count)."""
-    with contextlib.suppress(AttributeError):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
+ONE_THREAD_POOLS = {NUM_THREADS_VARIABLE: "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                    "MKL_NUM_THREADS": "1"}
+"""A background process's thread pools, socialfusion's and native ones (unless the environment sets them): it runs
+beside the caller, on one core; pools sized for every core would spin-wait on each other and on the caller
+(``socialfusion._threads``). It also runs its own ``run_beside`` calls inline."""
 
 
 class BackgroundCall:
@@ -45,7 +46,7 @@ class BackgroundCall:
         self._process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from socialfusion._background import _serve; _serve(*sys.argv[1:])",
              str(self._folder), str(os.getpid())],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL, env={**ONE_THREAD_POOLS, **os.environ},
         )
 
     def result(self) -> Any:
@@ -97,7 +98,8 @@ class _InlineCall:
 
 def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall | _InlineCall:
     """Start ``function(*args, **kwargs)`` in a fresh Python process, beside this one, when this process may use
-    more than one CPU; otherwise the call runs here when its ``result()`` is asked for.
+    more than one CPU (``socialfusion._threads.usable_cpus``: ``SOCIALFUSION_NUM_THREADS=1`` keeps every call
+    here); otherwise the call runs here when its ``result()`` is asked for.
 
     The function must be a module-level function of an importable module (the child sees this process's
     ``sys.path``; a function of the ``__main__`` script runs here); its arguments and result must pickle. The child
@@ -107,7 +109,7 @@ def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Backg
         An object whose ``result()`` waits and returns the value (or raises the call's exception), and whose
         ``cancel()`` stops the child.
     """
-    if usable_cpus() < 2 or os.environ.get("SOCIALFUSION_NO_BACKGROUND") or function.__module__ == "__main__":
+    if usable_cpus() < 2 or function.__module__ == "__main__":
         return _InlineCall(function, args, kwargs)
     try:
         return BackgroundCall(function, args, kwargs)

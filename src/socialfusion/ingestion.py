@@ -44,6 +44,7 @@ import pyarrow.compute as pc
 
 from socialfusion._background import die_with_parent
 from socialfusion._columnar import clean_jsonl_posts
+from socialfusion._threads import usable_cpus
 from socialfusion.backends import RayOptions, check_engine
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SchemaValidationError
@@ -820,7 +821,7 @@ def ingest(
                          media_roots=media_roots)
     check_engine(engine)
     ingestor = Ingestor(store, constants=constants, id_from=id_from, **options)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     executor = None
     if engine == "ray":  # every line-oriented file is parsed in Ray tasks, by byte ranges
         from socialfusion.backends.ray_engine import RayExecutor

@@ -374,8 +374,22 @@ BACKGROUND_NER_TEXTS = 1_000
 (``socialfusion._background.run_beside``) while this one builds the other cards; fewer are recognised here."""
 
 
+_EARLY_RECOGNITIONS: dict[bytes, Any] = {}  # what _recognise_entities_early started: sample's identity -> call
+
+
+def _sample_identity(sampled: pa.Table) -> bytes:
+    """What entity recognition reads of a sample (ids, texts, languages), as a digest: equal digests, equal NER."""
+    import hashlib
+
+    import orjson
+
+    columns = [sampled.column(name).to_pylist() for name in ("post_id", "text", "lang") if name in sampled.column_names]
+    return hashlib.blake2b(orjson.dumps(columns), digest_size=16).digest()
+
+
 def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tuple[pa.Table, Any]:
-    """The knowledge graph's entity sample, and its entity recognition started (beside this process when large).
+    """The knowledge graph's entity sample, and its entity recognition started (beside this process when large),
+    or the one ``_recognise_entities_early`` already started on the same sample.
 
     NER is the costliest step of the report: it reads a bounded, seeded, language-stratified sample of texts, and
     the knowledge and pattern cards use the same entities.
@@ -384,9 +398,30 @@ def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tupl
     from socialfusion.tasks.knowledge import entity_sample, extract_entities
 
     sampled = entity_sample(corpus.posts, max_ner_texts)
+    if _EARLY_RECOGNITIONS:
+        early = _EARLY_RECOGNITIONS.pop(_sample_identity(sampled), None)
+        if early is not None:
+            return sampled, early
     if sampled.num_rows >= BACKGROUND_NER_TEXTS:
         return sampled, run_beside(extract_entities, sampled)
     return sampled, _InlineCall(extract_entities, (sampled,), {})
+
+
+def _recognise_entities_early(store: Store, max_ner_texts: int | None = MAX_NER_TEXTS) -> None:
+    """Start the report's entity recognition of the store's posts now, beside this process, for an ``analyze``
+    of the same posts later in this process (the demo starts it before training its models). A later analysis of
+    other posts (new ones, a filter, another sample size) does not use it; one not collected is stopped at exit."""
+    import atexit
+
+    from socialfusion._background import run_beside
+    from socialfusion.tasks.knowledge import entity_sample, extract_entities
+
+    sampled = entity_sample(Corpus.from_store(store).posts, max_ner_texts)
+    if sampled.num_rows < BACKGROUND_NER_TEXTS:
+        return
+    if not _EARLY_RECOGNITIONS:
+        atexit.register(lambda: [call.cancel() for call in _EARLY_RECOGNITIONS.values()])
+    _EARLY_RECOGNITIONS[_sample_identity(sampled)] = run_beside(extract_entities, sampled)
 
 
 def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], sampled: pa.Table, recognition: Any) -> list:
@@ -800,8 +835,9 @@ def run_demo(
     """Generate the synthetic social network, ingest it into ``out_dir/store``, write ``out_dir/report.html``.
 
     Media files are written under ``out_dir/media``. With the ``text`` extra installed, the demo also learns the
-    posts' sentiment from the planted labels (``demo_sentiment``: a few seconds) and the report shows it, and it
-    fits the topic model (``demo_topics``) in a second process meanwhile (``socialfusion._background``).
+    posts' sentiment from the planted labels (``demo_sentiment``: a few seconds) and the report shows it; the topic
+    model (``demo_topics``) and the report's entity recognition run in other processes meanwhile
+    (``socialfusion._background``).
 
     Returns:
         The report's path and the ingest summary.
@@ -819,6 +855,7 @@ def run_demo(
         demo_sentiment(store)
     except (MissingDependencyError, DataError) as error:  # no text extra, or too few posts to learn from
         logger.warning("the demo skips sentiment: %s", error)
+    _recognise_entities_early(store)  # the report's entity recognition starts as this core comes free
     try:
         topics.result()
     except (MissingDependencyError, DataError) as error:

@@ -25,7 +25,6 @@ import functools
 import importlib.util
 import logging
 import math
-import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from socialfusion._threads import usable_cpus
 from socialfusion.encoders._base import (
     Encoded,
     RowCollector,
@@ -72,7 +72,7 @@ def _require(*modules: str, install: str) -> None:
 
 
 def _default_decode_workers() -> int:
-    return min(8, os.cpu_count() or 1)
+    return min(8, usable_cpus())
 
 
 def _prepare_or_reason(prepare: Callable[[Any], Any], item: Any) -> Any:

