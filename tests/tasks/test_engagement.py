@@ -206,6 +206,45 @@ def test_model_errors(split):
         EngagementModel(learner="logistic").fit(train.filter(pa.compute.equal(train.column("label"), 1)))
 
 
+@pytest.mark.parametrize("learner, options", [("gradient_boosting", {"max_iter": 20}), ("logistic", None),
+                                               ("random_forest", {"n_estimators": 10})])
+def test_a_saved_model_loads_without_pickle_and_predicts_the_same(split, tmp_path, learner, options):
+    import zipfile
+
+    train, test = split
+    model = EngagementModel(learner=learner, learner_options=options,
+                            features=["hours_since_post", "interest_match", "follows_author"]).fit(train.slice(0, 3000))
+    path = model.save(tmp_path / "engagement.npz")
+    assert not [name for name in zipfile.ZipFile(path).namelist() if name.endswith((".pkl", ".pickle"))]
+    loaded = EngagementModel.load(path)
+    np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
+    assert loaded.features_ == model.features_ and loaded.trained_until_ == model.trained_until_
+    assert loaded.evaluate(test) == model.evaluate(test)
+    with pytest.raises(DataError, match="before the end of the training window"):
+        loaded.evaluate(train)  # the training window came back too
+
+
+def test_loading_refuses_what_save_did_not_write(split, tmp_path):
+    import zipfile
+
+    (tmp_path / "nothing.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="engagement model"):
+        EngagementModel.load(tmp_path / "nothing.npz")
+    with pytest.raises(NotFittedError):
+        EngagementModel().save(tmp_path / "unfitted.npz")
+    train, _ = split
+    path = EngagementModel(learner="logistic").fit(train.slice(0, 2000)).save(tmp_path / "model.npz")
+    tampered = tmp_path / "tampered.npz"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tampered, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "engagement_model.json":
+                data = data.replace(b'"hours_since_post"', b'"shoe_size"')
+            target.writestr(item, data)
+    with pytest.raises(DataError, match="shoe_size"):
+        EngagementModel.load(tampered)
+
+
 def test_sampled_negatives_without_views():
     corpus = small_corpus()
     no_views = Corpus(posts=corpus.posts, users=corpus.users, edges=corpus.edges,

@@ -31,9 +31,11 @@ SKOPS_TRUSTED = (
     "sklearn.calibration._SigmoidCalibration",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.tree._tree.Tree",
+    "numpy.dtype",
 )
 """Types trusted by ``skops_model`` besides skops' defaults (scikit-learn estimators, NumPy and SciPy containers):
-the private parts of a calibrated linear SVM, a random forest and histogram gradient boosting."""
+the private parts of a calibrated linear SVM, a random forest and histogram gradient boosting, and a NumPy dtype
+(``SimpleImputer`` keeps the dtype it was fitted on; a dtype is data, built from its type string)."""
 
 
 def _explicit_class(name: Any) -> type | None:

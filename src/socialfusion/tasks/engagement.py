@@ -52,6 +52,7 @@ import json
 import logging
 import time
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -901,11 +902,15 @@ def _permutation_table(estimator: Any, matrix: np.ndarray, target: np.ndarray, f
                      "importance": result.importances_mean[order], "importance_std": result.importances_std[order]})
 
 
+_MODEL_FORMAT = "socialfusion.engagement-model/1"
+
+
 class EngagementModel:
     """Predicts whether a user engages with a post they meet, from ``engagement_examples`` features.
 
     Fit it on the training side of ``time_split`` and score it on the later window with ``evaluate``: it refuses
-    test rows that start before the end of its training window.
+    test rows that start before the end of its training window. ``save`` writes it to one file without pickle
+    (JSON and skops) and ``EngagementModel.load`` reads it back.
 
     Args:
         kind: the engagement the model is about (recorded; ``fit`` checks the examples were built for it).
@@ -997,6 +1002,63 @@ class EngagementModel:
         return {"auc": float(roc_auc_score(labels, probability)),
                 "average_precision": float(average_precision_score(labels, probability)),
                 "n": int(len(labels)), "positive_rate": float(labels.mean())}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to one file: its settings, features and training window as JSON, and the
+        scikit-learn estimator in skops' format (``learner.skops``). Nothing in the file is a pickle.
+
+        Raises:
+            ConfigurationError: not fitted, or ``learner_options`` that cannot be written as JSON.
+        """
+        from socialfusion._model_files import write_archive
+        from socialfusion.learn._sklearn_files import skops_bytes
+
+        _not_fitted(self, "estimator_")
+        document = {"format": _MODEL_FORMAT, "kind": self.kind, "learner": self.learner,
+                    "features": list(self.features_), "learner_options": self.learner_options,
+                    "random_state": self.random_state, "trained_until": self.trained_until_.isoformat()}
+        try:
+            json.dumps(document)
+        except TypeError as error:
+            raise ConfigurationError(f"cannot save the engagement model: {error}; use plain numbers, strings, "
+                                     "lists and dicts in learner_options") from error
+        return write_archive(path, documents={"engagement_model.json": document},
+                             members={"learner.skops": skops_bytes(self.estimator_)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> EngagementModel:
+        """Read a model ``save`` wrote; its predictions equal the saved model's. Nothing in the file is run or
+        unpickled (skops builds scikit-learn's own types only).
+
+        Raises:
+            DataError: not a file written by ``save``, or damaged.
+        """
+        import datetime as dt
+
+        from socialfusion._model_files import Archive
+        from socialfusion.learn._sklearn_files import skops_model
+
+        with Archive(path, "engagement model") as archive:
+            document = archive.document("engagement_model.json")
+            if not isinstance(document, dict) or document.get("format") != _MODEL_FORMAT:
+                raise archive.invalid(f"engagement_model.json is not a {_MODEL_FORMAT} document")
+            try:
+                model = cls(kind=document["kind"], learner=document["learner"], features=document["features"],
+                            learner_options=document["learner_options"], random_state=document["random_state"])
+                model.features_ = tuple(str(name) for name in document["features"])
+                model.trained_until_ = dt.datetime.fromisoformat(document["trained_until"])
+            except (KeyError, TypeError, ValueError) as error:
+                raise archive.invalid(f"engagement_model.json is malformed ({type(error).__name__}: {error})"
+                                      ) from error
+            unknown = [name for name in model.features_ if name not in ENGAGEMENT_FEATURES]
+            if unknown or model.learner not in LEARNERS:
+                raise archive.invalid(f"it names an unknown learner {model.learner!r} or features {unknown}")
+            model.estimator_ = skops_model(archive.member("learner.skops"), f"the learner of {archive.path}")
+        if getattr(model.estimator_, "n_features_in_", len(model.features_)) != len(model.features_):
+            raise DataError(f"{path}: its learner reads {model.estimator_.n_features_in_} features, not the "
+                            f"{len(model.features_)} its JSON names")
+        model.classes_ = np.array([0, 1])
+        return model
 
     def explain(self, examples: pa.Table, *, n_repeats: int = 5) -> pa.Table:
         """Feature importances: the drop in ROC AUC when a feature's values are shuffled (permutation importance).
