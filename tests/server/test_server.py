@@ -296,7 +296,9 @@ def test_graph_profile_and_recommender_jobs_run_in_the_background(client, tokens
     started = {kind: client.post(f"{API}/jobs", json={"kind": kind, "params": params}, headers=tokens.write)
                for kind, params in [("build_knowledge_graph", {"entities": False}),
                                     ("build_profiles", {"text_encoder": TEXT_ENCODER}),
-                                    ("fit_recommender", {"model": "popularity"})]}
+                                    ("fit_recommender", {"model": "popularity"}),
+                                    ("fit_next_adopters", {"split": "all"}),
+                                    ("predict_engagement", {"learner": "logistic", "k": 3})]}
     assert {kind: answer.status_code for kind, answer in started.items()} == dict.fromkeys(started, 202)
     results = {kind: _events(client, answer.json()["job_id"], tokens.read)[-1] for kind, answer in started.items()}
     assert {kind: name for kind, (name, _) in results.items()} == dict.fromkeys(started, "done"), results
@@ -306,6 +308,11 @@ def test_graph_profile_and_recommender_jobs_run_in_the_background(client, tokens
     user = client.get(f"{API}/posts?limit=1", headers=tokens.read).json()["posts"][0]["author_id"]
     assert client.get(f"{API}/users/{user}/recommendations?k=3&model=popularity",
                       headers=tokens.read).json()["items"]
+    assert results["fit_next_adopters"][1]["result"]["cascades"] > 0
+    adopters = client.post(f"{API}/network/next-adopters", json={"adopters": [user], "k": 3}, headers=tokens.read)
+    assert adopters.status_code == 200, adopters.text  # the route finds the model the job saved
+    engagement = results["predict_engagement"][1]["result"]
+    assert engagement["written"] > 0 and len(engagement["top"]) == 3
 
 
 def test_failed_job_reports_its_error(client, tokens):

@@ -159,6 +159,12 @@ def test_next_adopter_model_learns_a_repeated_order_and_never_predicts_an_adopte
     assert model._ranks(encoded)[-1] > 1
 
 
+def test_a_single_training_cascade_still_fits_and_predicts_its_order():
+    model = NextAdopterModel(window=1).fit([["a", "b", "c"]], follows=[("b", "c")])
+    assert model.weights_ == (1, 2, 1)  # nothing to hold out: every term counts
+    assert model.predict([["a"]], k=1).column("user_id").to_pylist() == ["b"]
+
+
 def test_hits_and_map_follow_their_definitions():
     model = NextAdopterModel().fit([["a", "b"], ["a", "b"], ["c", "d"]] * 4, follows=[], users=list("abcd"))
     model._ranks = lambda sequence: np.array([1, 4, 20])  # ranks of three prediction steps

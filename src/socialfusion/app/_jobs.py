@@ -32,8 +32,10 @@ from socialfusion.app._corpus import (
 )
 from socialfusion.app._knowledge import GraphFileParams, write_knowledge_graph
 from socialfusion.app._models import FitTopicsParams, TrainSentimentParams, fit_topics, train_sentiment
-from socialfusion.app._profiles import BuildProfilesParams, build_user_profiles
+from socialfusion.app._network import NextAdoptersFitParams, fit_next_adopters, next_adopter_model_path
+from socialfusion.app._profiles import BuildProfilesParams, EngagementParams, build_user_profiles, predict_engagement
 from socialfusion.app._recommend import FitRecommenderParams, fit_recommender
+from socialfusion.corpus import Corpus
 from socialfusion.exceptions import NotFoundError, StoreError
 from socialfusion.store import Store, sql_string
 
@@ -147,6 +149,22 @@ class FitRecommenderJob(Params):
     params: FitRecommenderParams = FitRecommenderParams()
 
 
+class FitNextAdoptersJob(Params):
+    """Fit the store's next-adopter model on its reshare cascades (saved in the store's folder, where
+    ``/network/next-adopters`` finds it)."""
+
+    kind: Literal["fit_next_adopters"]
+    params: NextAdoptersFitParams = NextAdoptersFitParams()
+
+
+class PredictEngagementJob(Params):
+    """Score the later days' (user, post) pairs with an engagement model trained on the earlier days, into
+    ``engagement_predictions``."""
+
+    kind: Literal["predict_engagement"]
+    params: EngagementParams = EngagementParams()
+
+
 class MonitorJobParams(Params):
     """How many monitor cycles to run (each one ``interval_seconds`` after the last, as the configuration says)."""
 
@@ -162,7 +180,8 @@ class MonitorJob(Params):
 
 
 JobRequest = Annotated[IngestJob | FeaturizeJob | TrainSentimentJob | FitTopicsJob | AnalyzeJob | KnowledgeGraphJob
-                       | BuildProfilesJob | FitRecommenderJob | MonitorJob, Field(discriminator="kind")]
+                       | BuildProfilesJob | FitRecommenderJob | FitNextAdoptersJob | PredictEngagementJob
+                       | MonitorJob, Field(discriminator="kind")]
 """A job to start: its kind and that kind's parameters."""
 
 _REQUEST = TypeAdapter(JobRequest)
@@ -400,6 +419,15 @@ def execute_job(store: Store, job: Job, *, workspace: Path,
     elif isinstance(request, FitRecommenderJob):
         progress(None, "fitting the recommender")
         result = fit_recommender(store, params)
+    elif isinstance(request, FitNextAdoptersJob):
+        progress(None, "reading the cascades and fitting the model")
+        path = next_adopter_model_path(store)
+        if path is None:
+            raise StoreError(f"the next-adopter model is saved in the store's folder; {store.uri!r} is not local")
+        result = fit_next_adopters(Corpus.from_store(store), params, path)
+    elif isinstance(request, PredictEngagementJob):
+        progress(None, "building examples, training and scoring")
+        result = predict_engagement(store, params)
     elif isinstance(request, MonitorJob):
         return _run_monitor(store, workspace, params.cycles, progress)
     else:

@@ -478,8 +478,9 @@ class NextAdopterModel:
     where ``T`` counts, over training cascades, how often ``v`` adopted within ``window`` steps after ``u`` (each
     row scaled to sum 1), ``F`` is 1 when ``v`` follows ``u`` (scaled the same way) and ``P`` is each user's share
     of training adoptions. Users already in the cascade are never predicted. The three weights are chosen on a
-    held-out tenth of the training cascades (by MAP@100), then the model is refitted on all of them. Without a
-    follower graph the social term is left out (its weight is 0).
+    held-out tenth of the training cascades (by MAP@100), then the model is refitted on all of them; a single
+    training cascade leaves nothing to hold out, and every term then counts. Without a follower graph the social
+    term is left out (its weight is 0).
 
     Args:
         window: how many later adopters count as following one adopter.
@@ -552,18 +553,20 @@ class NextAdopterModel:
         # F[u, v] = 1 when v follows u: influence flows from the followed to the follower.
         self.social_ = _row_normalised(sparse.csr_matrix(
             (np.ones(len(followed)), (followed, follower)), shape=(self.n_users_, self.n_users_)))
-        order = np.random.default_rng(self.random_state).permutation(len(encoded))
-        held_out = max(1, len(encoded) // 10)
-        tuning, development = [encoded[i] for i in order[held_out:]], [encoded[i] for i in order[:held_out]]
-        self.transitions_, self.popularity_ = self._matrices(tuning)
-        best = None
         candidates = [weights for weights in _NEXT_ADOPTER_WEIGHTS if self.has_graph_ or weights[1] == 0]
-        for weights in candidates:
-            self.weights_ = weights
-            score = self._evaluate(development, (100,))["map@100"]
-            if best is None or score > best[0]:
-                best = (score, weights)
-        self.weights_ = best[1]
+        self.weights_ = candidates[-1]  # one cascade leaves none to hold out: every term, as a neutral choice
+        if len(encoded) > 1:
+            order = np.random.default_rng(self.random_state).permutation(len(encoded))
+            held_out = max(1, len(encoded) // 10)
+            tuning, development = [encoded[i] for i in order[held_out:]], [encoded[i] for i in order[:held_out]]
+            self.transitions_, self.popularity_ = self._matrices(tuning)
+            best = None
+            for weights in candidates:
+                self.weights_ = weights
+                score = self._evaluate(development, (100,))["map@100"]
+                if best is None or score > best[0]:
+                    best = (score, weights)
+            self.weights_ = best[1]
         self.transitions_, self.popularity_ = self._matrices(encoded)
         return self
 
