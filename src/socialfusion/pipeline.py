@@ -22,6 +22,7 @@ __all__ = [
     "DEMO_SENTIMENT_ENCODERS",
     "DEMO_TOPICS",
     "MAX_NER_TEXTS",
+    "MAX_TEXT_FIT",
     "REPORT_SECTIONS",
     "REPORT_TEXT_ENCODER",
     "WHERE_FIELDS",
@@ -48,6 +49,10 @@ DEMO_TOPICS = {"encoders": {"text": "text/multilingual"}, "method": "kmeans", "n
 
 REPORT_TEXT_ENCODER = "text/tfidf"
 """The text encoder of the report's profile and engagement features: fitted on the corpus in seconds."""
+
+MAX_TEXT_FIT = 50_000
+"""The report's text encoder (``REPORT_TEXT_ENCODER``, for the profiles' embeddings and engagement's interest match)
+learns its vocabulary and SVD from at most this many texts, a seeded sample; every post is then embedded."""
 
 DEMO_SENTIMENT_ENCODERS = {"image": "image/colour-histogram", "lexicon": "text/lexicon"}
 """What the demo's sentiment model reads: fast to compute (seconds), and enough for the synthetic posts, whose
@@ -467,7 +472,13 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
     )
 
     # both cards read the same post text vectors: encode them once, inside whichever card asks first
-    vectors = functools.cache(lambda: post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER))
+    vectors = functools.cache(lambda: post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER,
+                                                        max_fit_texts=MAX_TEXT_FIT))
+    texts = pc.sum(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(corpus.posts.column("text"), ""))),
+                              0)).as_py() or 0
+    vector_note = (f"Text embeddings: {REPORT_TEXT_ENCODER} learned its vocabulary and projection from a seeded "
+                   f"sample of {MAX_TEXT_FIT:,} of {texts:,} texts, then embedded every post." if texts > MAX_TEXT_FIT
+                   else None)
 
     def profiles() -> Any:
         sentiment = sentiment_predictions
@@ -478,7 +489,7 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
                                   "label": pa.array([names[value] for value in values.values()], pa.string())})
         table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
                                embeddings=profile_embeddings(corpus, post_vectors=vectors()))
-        return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment))
+        return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment), note=vector_note)
 
     def engagement() -> Any:
         from socialfusion.tasks.engagement import MAX_EXAMPLES

@@ -349,3 +349,20 @@ def test_segments_of_many_users_are_searched_on_a_bounded_sample_and_the_card_sa
     notes = [block.text for block in profiles_section(profiles, segments).blocks if hasattr(block, "text")]
     assert any("seeded sample of 20 of 60 users, stratified by activity" in note for note in notes), notes
     assert not any("sample" in getattr(block, "text", "") for block in profiles_section(profiles, full).blocks)
+
+
+def test_text_vectors_fit_on_a_bounded_sample_and_embed_every_post():
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.tasks.profiles import post_text_vectors
+
+    corpus = generate(n_users=60, n_posts=300, seed=0, n_videos=0, n_audio=0, image_fraction=0.0).corpus
+    ids, full = post_text_vectors(corpus, text_encoder="text/tfidf")
+    sampled_ids, sampled = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=100)
+    assert sampled_ids == ids and sampled.vectors.shape[0] == corpus.posts.num_rows
+    # every post with text is embedded, but for the few whose every word is outside the sample's vocabulary
+    assert (sampled.missing >= full.missing).all() and sampled.missing.sum() - full.missing.sum() <= 0.01 * len(ids)
+    assert not np.allclose(sampled.vectors, full.vectors)  # a different fit
+    again = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=100)[1]
+    np.testing.assert_array_equal(again.vectors, sampled.vectors)  # the sample is seeded
+    unbounded = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=10_000)[1]
+    np.testing.assert_array_equal(unbounded.vectors, full.vectors)  # a bound above the corpus changes nothing

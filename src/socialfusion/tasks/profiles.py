@@ -139,8 +139,8 @@ class AudienceSegments(NamedTuple):
 # -- embeddings ----------------------------------------------------------------------------------------------------
 
 
-def post_text_vectors(corpus: Corpus, *, store: Store | None = None,
-                      text_encoder: str = "text/minilm-int8") -> tuple[list[str], Encoded]:
+def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
+                      max_fit_texts: int | None = None, random_state: int = 0) -> tuple[list[str], Encoded]:
     """Text vectors of every post of a corpus, from the store's feature cache when it has them.
 
     Args:
@@ -149,6 +149,10 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None,
             cache) encodes the texts in memory (encoders that learn from the corpus, like ``text/tfidf``, are fitted
             on these posts' texts first).
         text_encoder: a registered text encoder.
+        max_fit_texts: an encoder that learns from the corpus learns from at most this many of its non-blank
+            texts, a seeded random sample (its vocabulary and SVD: at 200,000 posts the SVD alone took 21 s); every
+            post is still encoded. None: every text.
+        random_state: the sample's seed.
 
     Returns:
         The post ids (the posts table's order) and their ``Encoded`` vectors ``(n_posts, dim)`` with the missing
@@ -158,7 +162,7 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None,
         ConfigurationError: ``text_encoder`` is unknown or not a text encoder.
     """
     from socialfusion.encoders import encoder_info, get_encoder
-    from socialfusion.featurize import feature_table, fit_encoder, items_for, load_features
+    from socialfusion.featurize import feature_table, items_for, load_features
 
     if encoder_info(text_encoder)["modality"] != "text":
         raise ConfigurationError(f"{text_encoder!r} is not a text encoder; use e.g. 'text/minilm-int8' or 'text/tfidf'")
@@ -169,8 +173,13 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None,
 
     items = items_for(text_encoder, "text", Corpus(posts=corpus.posts))
     encoder = get_encoder(text_encoder)
-    if any(text.strip() for text in items.inputs):
-        fit_encoder(encoder, "text", items, corpus)
+    if hasattr(encoder, "fit"):
+        texts = [text for text in items.inputs if text and text.strip()]
+        if max_fit_texts is not None and len(texts) > max_fit_texts:
+            chosen = np.random.default_rng(random_state).choice(len(texts), max_fit_texts, replace=False)
+            texts = [texts[index] for index in np.sort(chosen)]
+        if texts:
+            encoder.fit(texts)
     logger.info("encoding %d post texts with %s (not in a feature cache)", len(post_ids), text_encoder)
     return post_ids, encoder.encode(items.inputs)
 
@@ -702,8 +711,9 @@ _CARD_SCHEMA = pa.schema([("segment", pa.int64()), ("size", pa.int64()), ("top_i
                           ("what_works", pa.list_(pa.string()))])
 
 
-def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSection:
-    """The report's "profiles" card: how many users were profiled and one row per audience segment.
+def profiles_section(profiles: pa.Table, segments: AudienceSegments, *, note: str | None = None) -> ReportSection:
+    """The report's "profiles" card: how many users were profiled and one row per audience segment; ``note`` (on
+    a sample the embeddings came from, say) is shown under them.
 
     Examples:
         >>> cards = pa.table({"segment": [0], "size": [3], "top_interests": [["a"]], "languages": [["en"]],
@@ -724,6 +734,7 @@ def profiles_section(profiles: pa.Table, segments: AudienceSegments) -> ReportSe
     sampled = [] if not segments.searched_users or segments.searched_users >= profiles.num_rows else [Text(
         f"The number of segments and the silhouette come from a seeded sample of {segments.searched_users:,} of "
         f"{profiles.num_rows:,} users, stratified by activity; every user then joins the nearest segment centre.")]
+    sampled += [Text(note)] if note else []
     if segments.rejected_k is not None:
         found = segments.describe()
         return ReportSection(
