@@ -194,3 +194,35 @@ def test_progress_moves_every_few_batches_not_every_chunk():
 
     assert reports[0] == 0 and reports[-1] == 600
     assert [256, 512] == [done for done in reports if done not in (0, 600)][:2]
+
+
+def test_load_features_reads_in_batches_and_answers_any_order_repeats_and_unknown_ids(monkeypatch):
+    from socialfusion.store.lance import LanceStore
+
+    texts = {f"p{index}": "word " * (index + 1) if index % 4 else "" for index in range(11)}
+    store = make_store(texts, {post_id: [{"kind": "image", "data": png((0, 0, 0))}]  # no text: an image post
+                               for post_id, text in texts.items() if not text})
+    featurize(store, ["text/test-counting"])
+    whole = load_features(store, "text/test-counting")  # every stored row, in store order
+    stored_ids = store.read(feature_table("text/test-counting"), columns=["item_id"]).column("item_id").to_pylist()
+    by_id = {item_id: row for row, item_id in enumerate(stored_ids)}
+    batches = []
+    original = LanceStore.read_batches
+
+    def small_batches(self, table, *, columns=None, batch_size=65_536):
+        batches.append(table)
+        return original(self, table, columns=columns, batch_size=3)  # 11 rows: four batches
+
+    monkeypatch.setattr(LanceStore, "read_batches", small_batches)
+    asked = ["p7", "p0", "nobody", "p7", "p10", "p3"]
+    features = load_features(store, "text/test-counting", asked)
+    assert batches == [feature_table("text/test-counting")]
+    for row, item_id in enumerate(asked):
+        if item_id == "nobody":
+            assert features.missing[row] and features.reasons[row] == "not featurized"
+            assert not features.vectors[row].any()
+            continue
+        stored = by_id[item_id]
+        assert features.vectors[row].tolist() == whole.vectors[stored].tolist()
+        assert features.missing[row] == whole.missing[stored] and features.reasons[row] == whole.reasons[stored]
+    assert features.reasons[1] == "empty text" and features.missing[1]  # p0 has no text: a stored masked row

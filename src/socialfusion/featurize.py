@@ -495,27 +495,54 @@ def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = N
         raise StoreError(
             f"no features for {encoder!r} in {store.uri!r}; run: socialfusion featurize --encoders {encoder}"
         )
-    rows = store.read(table, columns=["item_id", "vector", "missing", "reason", "modality"])
-    dim = rows.schema.field("vector").type.list_size
-    ids = rows.column("item_id").to_pylist()
-    matrix = rows.column("vector").combine_chunks().flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+    columns = ["item_id", "vector", "missing", "reason", "modality"]
     if item_ids is None:
-        return Encoded(matrix.astype(np.float32), rows.column("missing").to_numpy(zero_copy_only=False),
-                       rows.column("reason").to_pylist())
-    position = {item_id: index for index, item_id in enumerate(ids)}
-    modality = rows.column("modality")[0].as_py() if rows.num_rows else "modality"
-    absent = f"no {modality}" if modality in MEDIA_KINDS else "not featurized"
-    missing = rows.column("missing").to_pylist()
-    reasons = rows.column("reason").to_pylist()
-    out = np.zeros((len(item_ids), dim), np.float32)
-    out_missing = np.ones(len(item_ids), bool)
-    out_reasons: list[str | None] = []
-    for row, item_id in enumerate(item_ids):
-        index = position.get(item_id)
-        if index is None:
-            out_reasons.append(absent)
+        return _stored_rows(store.read(table, columns=columns))
+    # one pass over the table in batches, each row copied to where it is asked for: the whole table (4 GB of
+    # vectors at a million posts) is never held beside the result
+    asked = pc.dictionary_encode(pa.array(item_ids, pa.string()))
+    position = {item_id: index for index, item_id in enumerate(asked.dictionary.to_pylist())}
+    vectors: np.ndarray | None = None
+    missing = np.ones(len(position), bool)
+    reasons: list[str | None] = [None] * len(position)
+    found = np.zeros(len(position), bool)
+    modality = None
+    for batch in store.read_batches(table, columns=columns):
+        if vectors is None:
+            vectors = np.zeros((len(position), batch.schema.field("vector").type.list_size), np.float32)
+        modality = modality or (batch.column("modality")[0].as_py() if batch.num_rows else None)
+        targets = np.fromiter((position.get(item_id, -1) for item_id in batch.column("item_id").to_pylist()),
+                              np.int64, count=batch.num_rows)
+        rows = np.flatnonzero(targets >= 0)
+        if not len(rows):
             continue
-        out[row] = matrix[index]
-        out_missing[row] = missing[index]
-        out_reasons.append(reasons[index])
-    return Encoded(out, out_missing, out_reasons)
+        targets = targets[rows]
+        vectors[targets] = batch.column("vector").flatten().to_numpy(zero_copy_only=False).reshape(
+            batch.num_rows, -1)[rows]
+        missing[targets] = batch.column("missing").to_numpy(zero_copy_only=False)[rows]
+        found[targets] = True
+        batch_reasons = batch.column("reason").to_pylist()
+        for row, target in zip(rows.tolist(), targets.tolist()):
+            reasons[target] = batch_reasons[row]
+    absent = f"no {modality}" if modality in MEDIA_KINDS else "not featurized"
+    for target in np.flatnonzero(~found).tolist():
+        reasons[target] = absent
+    if vectors is None:  # an empty table: every item is absent
+        dim = store.read(table, columns=["vector"]).schema.field("vector").type.list_size
+        vectors = np.zeros((len(position), dim), np.float32)
+    if len(position) == len(item_ids):  # no id asked twice: the distinct ids are the ids, in their order
+        return Encoded(vectors, missing, reasons)
+    order = asked.indices.to_numpy(zero_copy_only=False)
+    return Encoded(vectors[order], missing[order], [reasons[index] for index in order])
+
+
+def _stored_rows(rows: pa.Table) -> Encoded:
+    """Every stored row's features, in store order, copied chunk by chunk into one float32 matrix."""
+    dim = rows.schema.field("vector").type.list_size
+    vectors = np.empty((rows.num_rows, dim), np.float32)
+    start = 0
+    for chunk in rows.column("vector").chunks:
+        vectors[start:start + len(chunk)] = chunk.flatten().to_numpy(zero_copy_only=False).reshape(-1, dim)
+        start += len(chunk)
+    return Encoded(vectors, rows.column("missing").to_numpy(zero_copy_only=False).astype(bool),
+                   rows.column("reason").to_pylist())

@@ -440,3 +440,15 @@ def test_rows_written_after_the_index_are_still_found(point_store):
         pa.array(far), points.shape[1])}), mode="append")
 
     assert store.search("points", far, k=1, nprobes=1).column("id").to_pylist() == [600]
+
+
+def test_read_batches_gives_the_rows_of_read_in_bounded_batches(store):
+    store.write("posts", posts(*[(f"p{index}", "a", f"text {index}") for index in range(10)]))
+    batches = list(store.read_batches("posts", columns=["post_id", "text"], batch_size=4))
+    assert max(batch.num_rows for batch in batches) <= 4 and sum(batch.num_rows for batch in batches) == 10
+    assert batches[0].schema.names == ["post_id", "text"]
+    whole = store.read("posts", columns=["post_id", "text"])
+    assert pa.Table.from_batches(batches).sort_by("post_id").equals(whole.sort_by("post_id"))
+    assert list(store.read_batches("users")) == []  # an absent canonical table: no batch
+    with pytest.raises(StoreError, match="no table"):
+        list(store.read_batches("no_such_table"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
@@ -52,6 +53,11 @@ class Store(Protocol):
 
         With ``row_ids`` a ``_rowid`` column identifies each physical row (for ``delete("_rowid IN (...)")``).
         """
+
+    def read_batches(self, table: str, *, columns: list[str] | None = None,
+                     batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The table's rows (``columns`` only) as record batches of at most ``batch_size`` rows, one consistent
+        snapshot: a reader that never holds the whole table (a million posts' 512-d vectors are 4 GB)."""
 
     def search(
         self,

@@ -311,6 +311,28 @@ class LanceStore:
             raise StoreError(f"cannot read {table!r} where {where!r}: {error}") from error
         return data
 
+    def read_batches(self, table: str, *, columns: list[str] | None = None,
+                     batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
+        """The table's rows (``columns`` only) in record batches of at most ``batch_size`` rows, from one version
+        of the table (a writer's later commits are not seen); an absent canonical table gives no batch.
+
+        Raises:
+            StoreError: the table does not exist (non-canonical tables) or a column is unknown.
+        """
+        handle = self._open(table)
+        if handle is None:
+            if table in TABLES:
+                return
+            raise StoreError(f"no table {table!r} in store {self.uri!r}; tables: {self.tables()}")
+        try:
+            query = handle.search()
+            if columns:
+                query = query.select(columns)
+            reader = query.limit(None).to_batches(batch_size)
+        except (ValueError, RuntimeError, OSError) as error:
+            raise StoreError(f"cannot read {table!r}: {error}") from error
+        yield from reader
+
     def count(self, table: str, *, where: str | None = None) -> int:
         """Number of rows of ``table`` matching ``where`` (0 when the table is absent)."""
         handle = self._open(table)
