@@ -153,3 +153,21 @@ def test_plain_valid_rows_never_take_the_record_path(monkeypatch):
         rejects=[{"source": "s", "location": "", "reason": "bad", "at": at}],
     )
     assert corpus.validate().counts() == {name: 1 for name in corpus.table_names()}
+
+
+def test_from_store_without_bookkeeping_leaves_out_keys_and_hashes_only():
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.exceptions import DataError
+    from socialfusion.ingestion import ingest_corpus
+    from socialfusion.store import connect
+
+    store = connect("memory://")
+    ingest_corpus(generate(n_users=20, n_posts=60, seed=0, n_videos=0, n_audio=0, image_fraction=0.0).corpus, store)
+    whole, lean = Corpus.from_store(store), Corpus.from_store(store, bookkeeping=False)
+    assert lean.counts() == whole.counts() and lean.metadata == whole.metadata
+    for name in Corpus.table_names():
+        kept = [column for column in arrow_schema(name).names if column not in ("record_key", "record_hash")]
+        assert lean.table(name).column_names == kept
+        assert lean.table(name).equals(whole.table(name).select(kept))
+    with pytest.raises(DataError, match="schema"):
+        lean.validate()

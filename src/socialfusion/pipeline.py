@@ -727,7 +727,7 @@ def analyze(store: Store | Corpus, out: str | Path, *, title: str = "socialfusio
 
     stage("reading the store")
     conditions = [where] if isinstance(where, str) else list(where)
-    corpus = store if isinstance(store, Corpus) else Corpus.from_store(store)
+    corpus = store if isinstance(store, Corpus) else Corpus.from_store(store, bookkeeping=False)
     if not isinstance(store, Corpus) and not any(corpus.counts().values()):
         raise DataError(f"the store {store.uri!r} is empty: nothing to analyse; ingest into it first, or check its "
                         "path (connect(path, create=False) refuses a store that does not exist)")

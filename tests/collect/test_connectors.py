@@ -49,7 +49,9 @@ def test_faults_cost_nothing_429_500_timeouts_truncated_json_and_repeated_items(
     ids = post_ids(store)
     assert sorted(ids) == sorted(fake.expected_post_ids())
     assert result.duplicates >= 4  # each page after the first repeated an item: recognised, not stored twice
-    assert result.waited_seconds >= 0.15  # the 429 was waited out (its reset was 0.2 s ahead)
+    # the 429 was waited out; how long depends on when the client read its reset time (0.2 s ahead, an absolute
+    # time on some platforms), so a loaded machine waits less: the two tests below measure the wait itself
+    assert result.waited_seconds > 0
     assert fake.requests >= result.pages + 4  # the 500s, the timeout and the truncated page were retried
 
 
