@@ -78,6 +78,21 @@ def test_engagement_fit_and_predict(store_path):
     assert connect(store_path).count(PREDICTIONS_TABLE) == stored.num_rows
 
 
+def test_engagement_model_saved_by_fit_scores_like_a_fresh_fit(tmp_path, store_path):
+    saved = tmp_path / "engagement.npz"
+    fitted = invoke("engagement", "fit", "--store", store_path, "--learner", "logistic", "--model", saved, "--json")
+    assert fitted.exit_code == 0, fitted.output
+    assert saved.is_file()
+    fresh = json.loads(invoke("engagement", "predict", "--store", store_path, "--learner", "logistic", "--json").output)
+    reused = invoke("engagement", "predict", "--store", store_path, "--model", saved, "--json")
+    assert reused.exit_code == 0, reused.output
+    assert json.loads(reused.output)["top"] == fresh["top"]  # the same model, loaded instead of fitted again
+    other_kind = invoke("engagement", "predict", "--store", store_path, "--model", saved, "--kind", "share")
+    assert other_kind.exit_code == 2 and "predicts 'like'" in " ".join(other_kind.output.split())
+    missing = invoke("engagement", "predict", "--store", store_path, "--model", tmp_path / "none.npz")
+    assert missing.exit_code == 2 and "engagement model" in " ".join(missing.output.split())
+
+
 def test_errors_are_clear(tmp_path, store_path):
     missing = invoke("profiles", "segments", "--store", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "no store" in missing.output

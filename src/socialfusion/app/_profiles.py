@@ -4,12 +4,13 @@ the earlier days, scored on the later ones)."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field
 
 from socialfusion.app._common import K, Params, Result, clean
-from socialfusion.exceptions import StoreError
+from socialfusion.exceptions import DataError, StoreError
 from socialfusion.store import Store
 
 __all__ = [
@@ -173,35 +174,49 @@ class EngagementPredictResult(Result):
     top: list[EngagementScore]
 
 
-def _fitted(store: Store, params: EngagementParams):
-    """A model fitted on the earlier days of the store's examples, and the later days' examples."""
+def _fitted(store: Store, params: EngagementParams, saved: Path | None = None):
+    """A model fitted on the earlier days of the store's examples (or the one saved at ``saved``), and the later
+    days' examples."""
     from socialfusion.corpus import Corpus
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, time_split
 
+    model = None if saved is None else EngagementModel.load(saved)
+    if model is not None and model.kind != params.kind:
+        raise DataError(f"{saved} predicts {model.kind!r}, not {params.kind!r}; pass --kind {model.kind}")
     examples = engagement_examples(
         Corpus.from_store(store), kinds=(params.kind,), store=store, random_state=params.seed
     )
     train, test = time_split(examples, train_fraction=params.train_fraction)
-    model = EngagementModel(kind=params.kind, learner=params.learner, random_state=params.seed).fit(train)
+    if model is None:
+        model = EngagementModel(kind=params.kind, learner=params.learner, random_state=params.seed).fit(train)
     return model, test
 
 
-def fit_engagement(store: Store, params: EngagementParams) -> EngagementFitResult:
+def fit_engagement(store: Store, params: EngagementParams, *, save_to: Path | None = None) -> EngagementFitResult:
     """Train on the earlier days and score on the later days (``socialfusion.tasks.engagement.EngagementModel``),
     with the drivers by permutation importance.
+
+    Args:
+        store: the store.
+        params: the model and the time split.
+        save_to: also save the fitted model to this file (``EngagementModel.save``: JSON and skops, no pickle),
+            for ``predict_engagement(..., model=...)``.
 
     Raises:
         ConfigurationError: an unknown kind.
         DataError: too few examples, or one class only.
     """
     model, test = _fitted(store, params)
+    if save_to is not None:
+        model.save(save_to)
     scores = model.evaluate(test)
     drivers = model.explain(test, n_repeats=3).slice(0, params.k).to_pylist()
     return EngagementFitResult(**clean(scores), kind=params.kind, learner=params.learner, drivers=clean(drivers))
 
 
 def predict_engagement(
-    store: Store, params: EngagementParams, *, engine: str = "local", ray_options: Any = None
+    store: Store, params: EngagementParams, *, engine: str = "local", ray_options: Any = None,
+    model: Path | None = None,
 ) -> EngagementPredictResult:
     """Score the later days' (user, post) pairs with a model trained on the earlier days, and upsert the scores
     into ``engagement_predictions`` (key ``user|post|kind``): all of them, or with ``params.new_only`` those that
@@ -213,10 +228,12 @@ def predict_engagement(
         engine: ``"local"`` (this process) or ``"ray"``: the scores are computed block by block on a pool of Ray
             actors (the model is fitted here, then sent once to each actor); both write the same rows.
         ray_options: the cluster of the Ray engine (``socialfusion.backends.RayOptions``; default: a local runtime).
+        model: score with the model saved in this file (``fit_engagement(..., save_to=...)``) instead of fitting
+            one; ``params.learner`` is then unused.
 
     Raises:
         ConfigurationError: an unknown kind or engine, or an unreachable Ray cluster.
-        DataError: too few examples, or one class only.
+        DataError: too few examples, or one class only; a saved model that is not one or predicts another kind.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -224,7 +241,7 @@ def predict_engagement(
     from socialfusion.backends import check_engine
 
     check_engine(engine)
-    model, test = _fitted(store, params)
+    fitted, test = _fitted(store, params, model)
     keys = pc.binary_join_element_wise(test.column("user_id"), test.column("post_id"), params.kind, "|")
     test = test.append_column("key", keys)
     already = 0
@@ -238,9 +255,9 @@ def predict_engagement(
     elif engine == "ray":
         from socialfusion.backends.ray_engine import predict_proba_on_ray
 
-        probability = predict_proba_on_ray(model, test, ray_options)[:, 1]
+        probability = predict_proba_on_ray(fitted, test, ray_options)[:, 1]
     else:
-        probability = model.predict_proba(test)[:, 1]
+        probability = fitted.predict_proba(test)[:, 1]
     scored = pa.table(
         {
             "user_id": test.column("user_id"),

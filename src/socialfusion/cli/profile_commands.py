@@ -117,11 +117,13 @@ def fit(
     train_fraction: TrainFractionOption = 0.8,
     top: DriversOption = 10,
     seed: SeedOption = 0,
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Also save the fitted model to this file (for 'engagement predict --model').")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Train on the earlier days, print the AUC on the later days and the drivers of engagement."""
     params = _engagement(kind, learner, train_fraction, seed, top)
-    found = run(app.fit_engagement, existing_store(store), params)
+    found = run(app.fit_engagement, existing_store(store), params, save_to=model)
     if as_json:
         print(json.dumps(found.model_dump()))
         return
@@ -144,12 +146,15 @@ def predict(
     engine: EngineOption = "local",
     ray_address: RayAddressOption = None,
     ray_workers: RayWorkersOption = None,
+    model: Annotated[Path | None, typer.Option(
+        "--model", "-m", help="Score with the model saved by 'engagement fit --model' instead of fitting one.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Score the later days' (user, post) pairs with a model trained on the earlier days; store the scores."""
     params = _engagement(kind, learner, train_fraction, seed, top, new_only)
     cluster = ray_options(engine, ray_address, ray_workers)
-    found = run(app.predict_engagement, existing_store(store), params, engine=engine, ray_options=cluster)
+    found = run(app.predict_engagement, existing_store(store), params, engine=engine, ray_options=cluster,
+                model=model)
     best = [row.model_dump() for row in found.top]
     if as_json:
         print(json.dumps({"written": found.written, "already_scored": found.already_scored, "top": best}, default=str))
