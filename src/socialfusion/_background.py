@@ -82,7 +82,7 @@ class BackgroundCall:
             self._folder.rmdir()
 
 
-class _InlineCall:
+class InlineCall:
     """The same interface for a call made here, at ``result()``, when a second process would not help."""
 
     def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict):
@@ -96,7 +96,13 @@ class _InlineCall:
         pass
 
 
-def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall | _InlineCall:
+def run_here(function: Callable[..., Any], *args: Any, **kwargs: Any) -> InlineCall:
+    """``function(*args, **kwargs)``, made in this process when its ``result()`` is asked for: the interface of
+    ``run_beside`` for work too small to be worth a second process."""
+    return InlineCall(function, args, kwargs)
+
+
+def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> BackgroundCall | InlineCall:
     """Start ``function(*args, **kwargs)`` in a fresh Python process, beside this one, when this process may use
     more than one CPU (``socialfusion._threads.usable_cpus``: ``SOCIALFUSION_NUM_THREADS=1`` keeps every call
     here); otherwise the call runs here when its ``result()`` is asked for.
@@ -110,12 +116,12 @@ def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Backg
         ``cancel()`` stops the child.
     """
     if usable_cpus() < 2 or function.__module__ == "__main__":
-        return _InlineCall(function, args, kwargs)
+        return InlineCall(function, args, kwargs)
     try:
         return BackgroundCall(function, args, kwargs)
     except OSError as error:  # no process could be started: run here
         logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
-        return _InlineCall(function, args, kwargs)
+        return InlineCall(function, args, kwargs)
 
 
 def die_with_parent(parent_pid: int) -> None:

@@ -380,16 +380,31 @@ BACKGROUND_NER_TEXTS = 1_000
 
 
 _EARLY_RECOGNITIONS: dict[bytes, Any] = {}  # what _recognise_entities_early started: sample's identity -> call
+_NER_COLUMNS = ("post_id", "text", "lang")  # what entity recognition reads of a post
+
+
+def _ner_input(sampled: pa.Table) -> pa.Table:
+    """The columns of a sample that entity recognition reads (all that travels to a second process)."""
+    return sampled.select([name for name in _NER_COLUMNS if name in sampled.column_names])
 
 
 def _sample_identity(sampled: pa.Table) -> bytes:
-    """What entity recognition reads of a sample (ids, texts, languages), as a digest: equal digests, equal NER."""
+    """What entity recognition reads of a sample, as a digest: equal digests, equal entities."""
     import hashlib
 
     import orjson
 
-    columns = [sampled.column(name).to_pylist() for name in ("post_id", "text", "lang") if name in sampled.column_names]
-    return hashlib.blake2b(orjson.dumps(columns), digest_size=16).digest()
+    return hashlib.blake2b(orjson.dumps(list(_ner_input(sampled).to_pydict().values())), digest_size=16).digest()
+
+
+def _entity_recognition(sampled: pa.Table) -> Any:
+    """The entity recognition of a sample, started beside this process from ``BACKGROUND_NER_TEXTS`` texts on,
+    else made here when its result is asked for."""
+    from socialfusion._background import run_beside, run_here
+    from socialfusion.tasks.knowledge import extract_entities
+
+    start = run_beside if sampled.num_rows >= BACKGROUND_NER_TEXTS else run_here
+    return start(extract_entities, _ner_input(sampled))
 
 
 def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tuple[pa.Table, Any]:
@@ -399,17 +414,11 @@ def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tupl
     NER is the costliest step of the report: it reads a bounded, seeded, language-stratified sample of texts, and
     the knowledge and pattern cards use the same entities.
     """
-    from socialfusion._background import _InlineCall, run_beside
-    from socialfusion.tasks.knowledge import entity_sample, extract_entities
+    from socialfusion.tasks.knowledge import entity_sample
 
     sampled = entity_sample(corpus.posts, max_ner_texts)
-    if _EARLY_RECOGNITIONS:
-        early = _EARLY_RECOGNITIONS.pop(_sample_identity(sampled), None)
-        if early is not None:
-            return sampled, early
-    if sampled.num_rows >= BACKGROUND_NER_TEXTS:
-        return sampled, run_beside(extract_entities, sampled)
-    return sampled, _InlineCall(extract_entities, (sampled,), {})
+    early = _EARLY_RECOGNITIONS.pop(_sample_identity(sampled), None) if _EARLY_RECOGNITIONS else None
+    return sampled, _entity_recognition(sampled) if early is None else early
 
 
 def _recognise_entities_early(store: Store, max_ner_texts: int | None = MAX_NER_TEXTS) -> None:
@@ -418,15 +427,14 @@ def _recognise_entities_early(store: Store, max_ner_texts: int | None = MAX_NER_
     other posts (new ones, a filter, another sample size) does not use it; one not collected is stopped at exit."""
     import atexit
 
-    from socialfusion._background import run_beside
-    from socialfusion.tasks.knowledge import entity_sample, extract_entities
+    from socialfusion.tasks.knowledge import entity_sample
 
-    sampled = entity_sample(Corpus.from_store(store).posts, max_ner_texts)
+    sampled = entity_sample(store.read("posts", columns=list(_NER_COLUMNS)), max_ner_texts)
     if sampled.num_rows < BACKGROUND_NER_TEXTS:
         return
     if not _EARLY_RECOGNITIONS:
         atexit.register(lambda: [call.cancel() for call in _EARLY_RECOGNITIONS.values()])
-    _EARLY_RECOGNITIONS[_sample_identity(sampled)] = run_beside(extract_entities, sampled)
+    _EARLY_RECOGNITIONS[_sample_identity(sampled)] = _entity_recognition(sampled)
 
 
 def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], sampled: pa.Table, recognition: Any) -> list:
