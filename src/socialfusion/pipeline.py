@@ -480,13 +480,10 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
     )
 
     # both cards read the same post text vectors: encode them once, inside whichever card asks first
-    vectors = functools.cache(lambda: post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER,
-                                                        max_fit_texts=MAX_TEXT_FIT))
-    texts = pc.sum(pc.greater(pc.utf8_length(pc.utf8_trim_whitespace(pc.fill_null(corpus.posts.column("text"), ""))),
-                              0)).as_py() or 0
-    vector_note = (f"Text embeddings: {REPORT_TEXT_ENCODER} learned its vocabulary and projection from a seeded "
-                   f"sample of {MAX_TEXT_FIT:,} of {texts:,} texts, then embedded every post." if texts > MAX_TEXT_FIT
-                   else None)
+    fit_sample: dict[str, int] = {}  # what the text encoder learned from, when it was a sample
+    vectors = functools.cache(lambda: post_text_vectors(
+        corpus, store=store, text_encoder=REPORT_TEXT_ENCODER, max_fit_texts=MAX_TEXT_FIT,
+        on_sample=lambda used, total: fit_sample.update(used=used, total=total)))
 
     def profiles() -> Any:
         sentiment = sentiment_predictions
@@ -497,7 +494,10 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
                                   "label": pa.array([names[value] for value in values.values()], pa.string())})
         table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
                                embeddings=profile_embeddings(corpus, post_vectors=vectors()))
-        return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment), note=vector_note)
+        note = (f"Text embeddings: {REPORT_TEXT_ENCODER} learned its vocabulary and projection from a seeded sample "
+                f"of {fit_sample['used']:,} of {fit_sample['total']:,} texts, then embedded every post."
+                if fit_sample else None)
+        return profiles_section(table, audience_segments(table, corpus=corpus, sentiment=sentiment), note=note)
 
     def engagement() -> Any:
         from socialfusion.tasks.engagement import MAX_EXAMPLES

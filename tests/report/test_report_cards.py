@@ -116,3 +116,21 @@ def test_network_card_names_users_by_handle():
 
     plain = network_section(Corpus.from_records(edges=edges), runs=10)
     assert "handle" not in next(block for block in plain.blocks if isinstance(block, Table)).head()[0]
+
+
+def test_profiles_card_says_when_the_text_encoder_learned_from_a_sample(monkeypatch):
+    from socialfusion import pipeline
+    from socialfusion.datasets.synthetic import generate
+
+    corpus = generate(n_users=40, n_posts=200, seed=0, n_videos=0, n_audio=0, image_fraction=0.0).corpus
+
+    def note_of(section):
+        return [block.text for block in section.blocks if isinstance(block, Text) and "Text embeddings" in block.text]
+
+    full = pipeline.report_sections(corpus, sections="profiles")[0]
+    assert note_of(full) == []  # every text fits under MAX_TEXT_FIT: no sample, no note
+    monkeypatch.setattr(pipeline, "MAX_TEXT_FIT", 50)
+    sampled = pipeline.report_sections(corpus, sections="profiles")[0]
+    texts = sum(1 for text in corpus.posts.column("text").to_pylist() if text and text.strip())
+    assert note_of(sampled) == [f"Text embeddings: text/tfidf learned its vocabulary and projection from a seeded "
+                                f"sample of 50 of {texts:,} texts, then embedded every post."]

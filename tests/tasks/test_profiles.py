@@ -357,12 +357,18 @@ def test_text_vectors_fit_on_a_bounded_sample_and_embed_every_post():
 
     corpus = generate(n_users=60, n_posts=300, seed=0, n_videos=0, n_audio=0, image_fraction=0.0).corpus
     ids, full = post_text_vectors(corpus, text_encoder="text/tfidf")
-    sampled_ids, sampled = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=100)
+    samples = []
+    sampled_ids, sampled = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=100,
+                                             on_sample=lambda used, total: samples.append((used, total)))
+    texts = sum(1 for text in corpus.posts.column("text").to_pylist() if text and text.strip())
+    assert samples == [(100, texts)]  # told what it learned from, for the report card's note
     assert sampled_ids == ids and sampled.vectors.shape[0] == corpus.posts.num_rows
     # every post with text is embedded, but for the few whose every word is outside the sample's vocabulary
     assert (sampled.missing >= full.missing).all() and sampled.missing.sum() - full.missing.sum() <= 0.01 * len(ids)
     assert not np.allclose(sampled.vectors, full.vectors)  # a different fit
     again = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=100)[1]
     np.testing.assert_array_equal(again.vectors, sampled.vectors)  # the sample is seeded
-    unbounded = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=10_000)[1]
+    unbounded = post_text_vectors(corpus, text_encoder="text/tfidf", max_fit_texts=10_000,
+                                  on_sample=lambda used, total: samples.append((used, total)))[1]
+    assert len(samples) == 1  # no sample, no call
     np.testing.assert_array_equal(unbounded.vectors, full.vectors)  # a bound above the corpus changes nothing

@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -140,7 +140,8 @@ class AudienceSegments(NamedTuple):
 
 
 def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
-                      max_fit_texts: int | None = None, random_state: int = 0) -> tuple[list[str], Encoded]:
+                      max_fit_texts: int | None = None, random_state: int = 0,
+                      on_sample: Callable[[int, int], None] | None = None) -> tuple[list[str], Encoded]:
     """Text vectors of every post of a corpus, from the store's feature cache when it has them.
 
     Args:
@@ -153,6 +154,8 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encode
             texts, a seeded random sample (its vocabulary and SVD: at 200,000 posts the SVD alone took 21 s); every
             post is still encoded. None: every text.
         random_state: the sample's seed.
+        on_sample: called as ``on_sample(texts learned from, texts in all)`` when the encoder learned from a
+            sample (a report card says so).
 
     Returns:
         The post ids (the posts table's order) and their ``Encoded`` vectors ``(n_posts, dim)`` with the missing
@@ -177,6 +180,8 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encode
         texts = [text for text in items.inputs if text and text.strip()]
         if max_fit_texts is not None and len(texts) > max_fit_texts:
             chosen = np.random.default_rng(random_state).choice(len(texts), max_fit_texts, replace=False)
+            if on_sample is not None:
+                on_sample(max_fit_texts, len(texts))
             texts = [texts[index] for index in np.sort(chosen)]
         if texts:
             encoder.fit(texts)
