@@ -93,6 +93,11 @@ def attempt_import(module: str, extra: str):
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise MissingDependencyError(
-            f"{module!r} is required for this feature; install it with: pip install 'socialfusion[{extra}]'"
-        ) from exc
+        raise missing_dependency(module, extra) from exc
+
+
+def missing_dependency(module: str, extra: str) -> MissingDependencyError:
+    """The error that says ``module`` is missing and which socialfusion extra brings it (``attempt_import``'s)."""
+    return MissingDependencyError(
+        f"{module!r} is required for this feature; install it with: pip install 'socialfusion[{extra}]'"
+    )

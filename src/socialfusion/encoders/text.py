@@ -59,7 +59,7 @@ from socialfusion.encoders._text_models import (
     tokenize,
     usable_texts,
 )
-from socialfusion.exceptions import ConfigurationError, MissingDependencyError, attempt_import
+from socialfusion.exceptions import ConfigurationError, attempt_import, missing_dependency
 
 __all__ = [
     "LEXICON_FEATURES",
@@ -547,8 +547,7 @@ def _tokenizer_ops_library() -> str:
             library = Path(folder) / f"_extensions_pydll{suffix}"
             if library.is_file():
                 return str(library)
-    raise MissingDependencyError("'onnxruntime_extensions' is required for this feature; install it with: "
-                                 f"pip install 'socialfusion[{_EXTRA}]'")
+    raise missing_dependency("onnxruntime_extensions", _EXTRA)
 
 
 @register_encoder("text/lexicon", modality="text", extra=_EXTRA)
