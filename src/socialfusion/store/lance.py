@@ -119,6 +119,18 @@ def _is_commit_conflict(error: BaseException) -> bool:
     return "commit conflict" in text or "retryable" in text and "conflict" in text
 
 
+def _query(handle: Any, *, where: str | None = None, columns: list[str] | None = None, row_ids: bool = False) -> Any:
+    """The query over every row of a table that ``LanceStore.read`` and ``read_batches`` run."""
+    query = handle.search()
+    if where is not None:
+        query = query.where(where)
+    if columns:
+        query = query.select(columns)
+    if row_ids:
+        query = query.with_row_id(True)
+    return query.limit(None)
+
+
 class LanceStore:
     """A Store backed by LanceDB.
 
@@ -292,24 +304,14 @@ class LanceStore:
         Raises:
             StoreError: the table does not exist (non-canonical tables) or the query is invalid.
         """
-        handle = self._open(table)
+        handle = self._canonical_or_existing(table)
         if handle is None:
-            if table in TABLES:
-                empty = arrow_schema(table).empty_table()
-                return empty.select(columns) if columns else empty
-            raise StoreError(f"no table {table!r} in store {self.uri!r}; tables: {self.tables()}")
+            empty = arrow_schema(table).empty_table()
+            return empty.select(columns) if columns else empty
         try:
-            query = handle.search()
-            if where is not None:
-                query = query.where(where)
-            if columns:
-                query = query.select(columns)
-            if row_ids:
-                query = query.with_row_id(True)
-            data = query.limit(None).to_arrow()
+            return _query(handle, where=where, columns=columns, row_ids=row_ids).to_arrow()
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot read {table!r} where {where!r}: {error}") from error
-        return data
 
     def read_batches(self, table: str, *, columns: list[str] | None = None,
                      batch_size: int = 65_536) -> Iterator[pa.RecordBatch]:
@@ -319,19 +321,25 @@ class LanceStore:
         Raises:
             StoreError: the table does not exist (non-canonical tables) or a column is unknown.
         """
-        handle = self._open(table)
+        handle = self._canonical_or_existing(table)
         if handle is None:
-            if table in TABLES:
-                return
-            raise StoreError(f"no table {table!r} in store {self.uri!r}; tables: {self.tables()}")
+            return
         try:
-            query = handle.search()
-            if columns:
-                query = query.select(columns)
-            reader = query.limit(None).to_batches(batch_size)
+            reader = _query(handle, columns=columns).to_batches(batch_size)
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot read {table!r}: {error}") from error
         yield from reader
+
+    def _canonical_or_existing(self, table: str):
+        """The table's handle; None for an absent canonical table (it reads as empty).
+
+        Raises:
+            StoreError: the table does not exist and is not canonical.
+        """
+        handle = self._open(table)
+        if handle is None and table not in TABLES:
+            raise StoreError(f"no table {table!r} in store {self.uri!r}; tables: {self.tables()}")
+        return handle
 
     def count(self, table: str, *, where: str | None = None) -> int:
         """Number of rows of ``table`` matching ``where`` (0 when the table is absent)."""
