@@ -312,8 +312,10 @@ def _edge_probability(network: _Network, corpus: Corpus) -> tuple[float, str]:
     for cascade, author in zip(network.cascades.column("cascade_id").to_pylist(),
                                network.cascades.column("author_id").to_pylist()):
         sequences[cascade].append(author)
-    follows = [(row["src"], row["dst"]) for row in corpus.edges.select(["src", "dst", "kind"]).to_pylist()
-               if row["kind"] in ("follow", "friend")]
+    ties = corpus.edges.select(["src", "dst", "kind"])  # only ties to users in a cascade can count
+    ties = ties.filter(pc.and_(pc.is_in(ties.column("kind"), value_set=pa.array(["follow", "friend"])),
+                               pc.is_in(ties.column("dst"), value_set=pc.unique(network.cascades.column("author_id")))))
+    follows = list(zip(ties.column("src").to_pylist(), ties.column("dst").to_pylist()))
     learned = learn_cascade_probabilities(list(sequences.values()), follows)
     trials = learned.column("trials").to_numpy().astype(float)
     if trials.sum() == 0 or not (learned.column("probability").to_numpy() > 0).any():
@@ -333,7 +335,8 @@ def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, rand
 
     n_users = len(network.names)
     edges = np.array(network.graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
-    # An edge a -> b means a follows b: what b posts reaches a.
+    # An edge a -> b means a follows b: what b posts reaches a. In source order, which every simulation reuses.
+    edges = edges[np.argsort(edges[:, 1], kind="stable")]
     sources, targets = edges[:, 1], edges[:, 0]
     probability, how = _edge_probability(network, corpus)
     k = min(seed_count, n_users)
@@ -380,11 +383,11 @@ def _network(corpus: Corpus, kinds: Sequence[str], random_state: int) -> _Networ
             received[index[roots[cascade]]] += count - 1
     if not names:
         return _Network(graph, names, {}, np.zeros(0, np.int64), float("nan"), cascades, received)
-    table = influence_scores(graph, random_state=random_state)
+    found = communities(graph, random_state=random_state)
+    table = influence_scores(graph, random_state=random_state, found=found)
     order = np.argsort([index[name] for name in table.column("user_id").to_pylist()])
     scores = {column: table.column(column).to_numpy()[order] for column in
               ("in_degree", "pagerank", "core", "bridging")}
-    found = communities(graph, random_state=random_state)
     return _Network(graph, names, scores, found.table.column("community").to_numpy(), found.modularity, cascades,
                     received)
 

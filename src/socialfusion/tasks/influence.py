@@ -245,7 +245,8 @@ def _hits(graph: igraph.Graph, weights: str | None) -> tuple[list[float], list[f
 
 
 def influence_scores(
-    graph: igraph.Graph, *, betweenness_samples: int | None = None, random_state: int = 0
+    graph: igraph.Graph, *, betweenness_samples: int | None = None, random_state: int = 0,
+    found: Communities | None = None,
 ) -> pa.Table:
     """Centrality and influence scores of every user of a graph.
 
@@ -267,6 +268,8 @@ def influence_scores(
         betweenness_samples: number of sampled sources for approximate betweenness; None for the rule above.
         random_state: seed of the betweenness sample, of the HITS start vector and of the communities behind
             ``bridging``.
+        found: those communities when the caller already has them (``communities(graph,
+            random_state=random_state)``), so that they are not found twice.
 
     Returns:
         One row per user, columns ``user_id, in_degree, out_degree, pagerank, hub, authority, core,
@@ -289,7 +292,8 @@ def influence_scores(
     directed = graph.is_directed()
     with _seeded_igraph(random_state):
         hub, authority = _hits(graph, weights)
-    membership = communities(graph, random_state=random_state).table.column("community").to_pylist()
+    found = found if found is not None else communities(graph, random_state=random_state)
+    membership = found.table.column("community").to_pylist()
     columns = {
         "user_id": graph.vs["name"],
         "in_degree": graph.degree(mode="in" if directed else "all"),

@@ -32,7 +32,7 @@ import itertools
 import logging
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -87,8 +87,12 @@ _SCHEMA = pa.schema([("user", pa.string()), ("item", pa.string()), ("weight", pa
                      ("time", pa.timestamp("us", tz="UTC"))])
 _RECOMMENDATION_SCHEMA = pa.schema([("user", pa.string()), ("item", pa.string()), ("score", pa.float64()),
                                     ("rank", pa.int64())])
-_BATCH_USERS = 256  # users scored at a time: bounds the dense (users, items) score block
+_BATCH_USERS = 256  # users scored at a time at most
+_BLOCK_SCORES = 1 << 21
+"""Scores in one dense (users, items) block at most (16 MB of float64): with a million items, blocks of 256 users
+(2 GB each, several temporaries at once) ranked 20 times slower per user than blocks of 2."""
 _MAX_GRID_POINTS = 3003  # blend weights searched exhaustively up to this many simplex points (6 components, step 0.1)
+_TIE_BLOCK = 1 << 16  # social ties whose two users' consumed items are compared at a time
 _WEIGHTINGS = ("binary", "log", "raw", "bm25")
 _SECONDS_PER_DAY = 86_400.0
 
@@ -369,6 +373,29 @@ def _codes(ids: Sequence[str], index: Mapping[str, int]) -> np.ndarray:
     return np.fromiter((index.get(value, -1) for value in ids), dtype=np.int64, count=len(ids))
 
 
+def _sorted_ids(values: pa.ChunkedArray) -> pa.Array:
+    """The distinct ids of a string column in sorted order (UTF-8 byte order, which is code-point order)."""
+    distinct = pc.unique(values)
+    return distinct.take(pc.sort_indices(distinct))
+
+
+def _column_codes(values: pa.ChunkedArray | pa.Array, ids: pa.Array | np.ndarray) -> np.ndarray:
+    """The position of each value of a string column among ``ids`` (-1 when absent), computed by Arrow."""
+    if isinstance(ids, np.ndarray):
+        ids = pa.array(ids, pa.string())
+    return pc.fill_null(pc.index_in(values, value_set=ids), -1).to_numpy().astype(np.int64)
+
+
+def _blocks(n: int, size: int) -> Iterator[slice]:
+    """Consecutive slices of ``size`` (the last shorter) covering ``range(n)``."""
+    return (slice(start, start + size) for start in range(0, n, size))
+
+
+def _user_blocks(n_users: int, n_items: int) -> Iterator[slice]:
+    """Slices of users whose dense (users, items) score blocks stay within ``_BLOCK_SCORES``."""
+    return _blocks(n_users, max(1, min(_BATCH_USERS, _BLOCK_SCORES // max(n_items, 1))))
+
+
 def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Column indices and scores of the ``k`` best finite scores of each row, best first (ties: lower index)."""
     k = min(k, scores.shape[1])
@@ -449,16 +476,18 @@ class _Recommender:
         if edges is None and isinstance(interactions, Corpus) and interactions.edges.num_rows:
             edges = interactions.edges
         ties = _edge_table(edges) if edges is not None else None
-        user_ids = [table.column("user")] + ([ties.column("src"), ties.column("dst")] if ties is not None else [])
-        self.users_ = np.asarray(pc.unique(pa.chunked_array(user_ids).combine_chunks()).to_pylist(), dtype=object)
-        self.users_.sort()
-        extra = list(items or []) + list(feature_ids or [])
-        self.items_ = np.unique(np.asarray(table.column("item").to_pylist() + extra, dtype=object))
+        user_columns = [table.column("user")] + ([ties.column("src"), ties.column("dst")] if ties is not None else [])
+        users = _sorted_ids(pa.chunked_array([chunk for column in user_columns for chunk in column.chunks],
+                                             pa.string()))
+        extra = pa.array(list(items or []) + list(feature_ids or []), pa.string())
+        items = _sorted_ids(pa.chunked_array(table.column("item").chunks + [extra], pa.string()))
+        self.users_ = users.to_numpy(zero_copy_only=False)
+        self.items_ = items.to_numpy(zero_copy_only=False)
         self.user_index_ = {user: code for code, user in enumerate(self.users_)}
         self.item_index_ = {item: code for code, item in enumerate(self.items_)}
         sparse = attempt_import("scipy.sparse", "recommend")
-        rows = _codes(table.column("user").to_pylist(), self.user_index_)
-        columns = _codes(table.column("item").to_pylist(), self.item_index_)
+        rows = _column_codes(table.column("user"), users)
+        columns = _column_codes(table.column("item"), items)
         seen = sparse.csr_array((table.column("weight").to_numpy(), (rows, columns)),
                                 shape=(len(self.users_), len(self.items_)))
         seen.sum_duplicates()
@@ -468,7 +497,7 @@ class _Recommender:
         if vectors is not None:
             self.item_vectors_ = np.zeros((len(self.items_), vectors.shape[1]), np.float32)
             self.item_vectors_[_codes(feature_ids, self.item_index_)] = vectors
-        self.item_times_ = _item_times(self, table, interactions, item_times)
+        self.item_times_ = _item_times(items, table, interactions, item_times)
         self._fit(ties)
         return self
 
@@ -586,8 +615,8 @@ class _Recommender:
         reranking = diversity > 0 or boost is not None
         pool = max(5 * k, 50) if reranking else k
         rows: dict[str, list[Any]] = {name: [] for name in _RECOMMENDATION_SCHEMA.names}
-        for start in range(0, len(users), _BATCH_USERS):
-            batch = users[start:start + _BATCH_USERS]
+        for block in _user_blocks(len(users), len(self.items_)):
+            batch = users[block]
             allowed = np.tile(allowed_items, (len(batch), 1))
             if exclude_seen:
                 codes = _codes(batch, self.user_index_)
@@ -666,9 +695,10 @@ def _item_vectors(features: Any, ids: Sequence[str] | None) -> tuple[np.ndarray 
     return matrix, [str(value) for value in ids]
 
 
-def _item_times(model: _Recommender, table: pa.Table, data: Any, item_times: pa.Table | None) -> np.ndarray:
-    """Seconds since the epoch per item (NaN when unknown): given, else post times, else first interaction."""
-    times = np.full(len(model.items_), np.nan)
+def _item_times(items: pa.Array, table: pa.Table, data: Any, item_times: pa.Table | None) -> np.ndarray:
+    """Seconds since the epoch per item of ``items`` (NaN when unknown): given, else post times, else first
+    interaction."""
+    times = np.full(len(items), np.nan)
     sources = [table.group_by("item", use_threads=False).aggregate([("time", "min")]).rename_columns(
         ["item", "time"])]
     if isinstance(data, Corpus) and data.posts.num_rows:
@@ -677,7 +707,7 @@ def _item_times(model: _Recommender, table: pa.Table, data: Any, item_times: pa.
         sources.append(item_times.select(["item", "time"]))
     for source in sources:  # later sources win
         stamps = source.column("time").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        codes = _codes(source.column("item").cast(pa.string()).to_pylist(), model.item_index_)
+        codes = _column_codes(source.column("item").cast(pa.string()), items)
         valid = (codes >= 0) & stamps.is_valid().to_numpy(zero_copy_only=False)
         values = stamps.to_numpy(zero_copy_only=False)
         times[codes[valid]] = np.asarray(values[valid], np.float64) / 1e6
@@ -719,7 +749,8 @@ class _FactorModel(_Recommender):
     """A latent-factor model: ``score = user_factors_ @ item_factors_.T``; item factors serve diversity."""
 
     def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        return self.user_factors_[codes].astype(np.float64) @ self.item_factors_.T.astype(np.float64)
+        # float32 as trained: upcasting every item factor for each block of users cost more than the product
+        return (self.user_factors_[codes] @ self.item_factors_.T).astype(np.float64)
 
     def item_vectors(self) -> np.ndarray | None:
         return self.item_vectors_ if self.item_vectors_ is not None else self.item_factors_
@@ -827,8 +858,7 @@ class ItemKNNRecommender(_Recommender):
         gram = (matrix.T @ matrix).tocsr()
         gram.setdiag(0.0)
         gram.eliminate_zeros()
-        rows = np.repeat(np.arange(gram.shape[0]), np.diff(gram.indptr))
-        gram.data = gram.data / (norms[rows] * norms[gram.indices] + self.shrink)
+        _divide_by_norm_products(gram, norms, self.shrink)
         self.similarity_ = _keep_top_per_row(gram, self.neighbours)
         self.weights_ = _weighted(self.seen_, self.weighting).tocsr().astype(np.float64)
 
@@ -1057,8 +1087,8 @@ class LightGCNRecommender(_FactorModel):
         if self.social_weight > 0:
             if edges is None:
                 raise DataError("social_weight > 0 needs edges: fit on a Corpus with edges or pass edges=.")
-            source = _codes(edges.column("src").to_pylist(), self.user_index_)
-            target = _codes(edges.column("dst").to_pylist(), self.user_index_)
+            source = _column_codes(edges.column("src"), self.users_)
+            target = _column_codes(edges.column("dst"), self.users_)
             keep = (source >= 0) & (target >= 0) & (source != target)
             ties = sparse.coo_array((np.ones(keep.sum()), (source[keep], target[keep])), shape=(n_users, n_users))
             ties = (ties + ties.T).tocoo()  # symmetric and binary: a tie counts once, whichever way it was given
@@ -1395,8 +1425,8 @@ class SocialRecommender(_Recommender):
             raise DataError("SocialRecommender needs edges: fit on a Corpus with edges or pass edges=.")
         sparse = attempt_import("scipy.sparse", "recommend")
         edges = edges.filter(pc.is_in(edges.column("kind"), value_set=pa.array(list(self.kinds), pa.string())))
-        source = _codes(edges.column("src").to_pylist(), self.user_index_)
-        target = _codes(edges.column("dst").to_pylist(), self.user_index_)
+        source = _column_codes(edges.column("src"), self.users_)
+        target = _column_codes(edges.column("dst"), self.users_)
         weight = edges.column("weight").to_numpy()
         mutual = edges.column("kind").to_numpy(zero_copy_only=False) == "friend"
         rows = np.concatenate([source, target[mutual]])
@@ -1408,7 +1438,9 @@ class SocialRecommender(_Recommender):
         if self.tie_strength == "similarity":
             normalised = _normalise_rows_sparse(self.consumed_)
             coo = ties.tocoo()
-            cosine = np.asarray(normalised[coo.row].multiply(normalised[coo.col]).sum(axis=1)).ravel()
+            cosine = np.concatenate([np.zeros(0)] + [  # a block of ties at a time: bounded row copies
+                np.asarray(normalised[coo.row[block]].multiply(normalised[coo.col[block]]).sum(axis=1)).ravel()
+                for block in _blocks(len(coo.row), _TIE_BLOCK)])
             ties = sparse.csr_array((coo.data * (self.similarity + cosine), (coo.row, coo.col)), shape=ties.shape)
         self.ties_ = ties
 
@@ -1428,24 +1460,45 @@ def _normalise_rows_sparse(matrix: Any, order: int = 2) -> Any:
     return sparse.diags_array(scale) @ matrix
 
 
+def _row_blocks(indptr: np.ndarray, entries: int = _BLOCK_SCORES) -> Iterator[tuple[int, int]]:
+    """Consecutive ``(first, last)`` row ranges of a CSR matrix holding at most ``entries`` stored values each (or
+    one row, when a row alone holds more), so per-entry work runs in bounded temporaries."""
+    first, n_rows = 0, len(indptr) - 1
+    while first < n_rows:
+        last = int(np.searchsorted(indptr, indptr[first] + entries, side="right")) - 1
+        last = min(max(last, first + 1), n_rows)
+        yield first, last
+        first = last
+
+
+def _divide_by_norm_products(matrix: Any, norms: np.ndarray, shrink: float) -> None:
+    """``matrix[i, j] /= norms[i] * norms[j] + shrink`` for every stored entry of a square CSR matrix, in place."""
+    for first, last in _row_blocks(matrix.indptr):
+        start, end = matrix.indptr[first], matrix.indptr[last]
+        denominators = np.repeat(norms[first:last], np.diff(matrix.indptr[first:last + 1]))
+        denominators *= norms[matrix.indices[start:end]]
+        denominators += shrink
+        matrix.data[start:end] /= denominators
+
+
 def _keep_top_per_row(matrix: Any, k: int) -> Any:
-    """A CSR copy of ``matrix`` keeping the ``k`` largest stored values of each row."""
+    """A CSR copy of ``matrix`` keeping the ``k`` largest stored values of each row (ties: the earlier stored)."""
     sparse = attempt_import("scipy.sparse", "recommend")
     matrix = sparse.csr_array(matrix)
-    keep_rows, keep_columns, keep_values = [], [], []
-    for row in range(matrix.shape[0]):
-        start, end = matrix.indptr[row], matrix.indptr[row + 1]
-        values, columns = matrix.data[start:end], matrix.indices[start:end]
-        if len(values) > k:
-            best = np.argpartition(-values, k - 1)[:k]
-            values, columns = values[best], columns[best]
-        keep_rows.append(np.full(len(values), row))
-        keep_columns.append(columns)
-        keep_values.append(values)
-    if not keep_rows:
-        return matrix
-    return sparse.csr_array((np.concatenate(keep_values), (np.concatenate(keep_rows), np.concatenate(keep_columns))),
-                            shape=matrix.shape)
+    counts = np.diff(matrix.indptr)
+    keep = np.ones(matrix.nnz, bool)
+    for first, last in _row_blocks(matrix.indptr):
+        if counts[first:last].max(initial=0) <= k:
+            continue
+        start, end = matrix.indptr[first], matrix.indptr[last]
+        rows = np.repeat(np.arange(first, last), counts[first:last])
+        order = np.lexsort((-matrix.data[start:end], rows))  # by row, then value descending; stable on ties
+        rank = np.arange(end - start) - (matrix.indptr[rows] - start)  # rows[order] == rows: both sorted by row
+        keep[start + order[rank >= k]] = False
+    indptr = np.concatenate([[0], np.cumsum(np.minimum(counts, k))]).astype(matrix.indptr.dtype)
+    result = sparse.csr_array((matrix.data[keep], matrix.indices[keep], indptr), shape=matrix.shape)
+    result.sort_indices()
+    return result
 
 
 class HybridRecommender(_Recommender):
@@ -1534,21 +1587,15 @@ class HybridRecommender(_Recommender):
             if validation is not None and self.refit:
                 table = pa.concat_tables([table, interaction_table(validation)])
                 refit = True
-        super().fit(train, **context)
-        context["items"] = list(self.items_)
         if self.prefitted:
             if refit:
                 raise ConfigurationError("prefitted components cannot be refitted: give a validation set (or fixed "
                                          "weights) and refit=False.")
-            for name in names:
-                component = self.components[name]
-                component._check_fitted()
-                if not (np.array_equal(component.users_, self.users_) and np.array_equal(component.items_,
-                                                                                         self.items_)):
-                    raise ConfigurationError(f"the prefitted component {name!r} was fitted on other users or items; "
-                                             "fit it on the same interactions and edges as the hybrid.")
+            self._adopt_shared_state(names, train)
             self.components_ = {name: self.components[name] for name in names}
         else:
+            super().fit(train, **context)
+            context["items"] = list(self.items_)
             self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
         if self.weights is not None:
             self.weights_ = {name: float(self.weights[name]) for name in names}
@@ -1565,6 +1612,25 @@ class HybridRecommender(_Recommender):
             self.item_vectors_ = next((component.item_vectors() for component in self.components_.values()
                                        if component.item_vectors() is not None), None)
         return self
+
+    def _adopt_shared_state(self, names: list[str], train: pa.Table) -> None:
+        """Take the users, items and seen matrix of prefitted components (fitting them again would repeat their
+        work), after checking that every component was fitted on ``train``: the same users, items and pairs."""
+        for name in names:
+            self.components[name]._check_fitted()
+        first = self.components[names[0]]
+        trained_on_train = (
+            _column_codes(train.column("user"), first.users_).min(initial=0) >= 0
+            and _column_codes(train.column("item"), first.items_).min(initial=0) >= 0
+            and math.isclose(float(first.seen_.sum()), pc.sum(train.column("weight")).as_py() or 0.0, rel_tol=1e-9))
+        for name in names:
+            component = self.components[name]
+            if not (trained_on_train and np.array_equal(component.users_, first.users_)
+                    and np.array_equal(component.items_, first.items_) and component.seen_.nnz == first.seen_.nnz):
+                raise ConfigurationError(f"the prefitted component {name!r} was fitted on other users or items; "
+                                         "fit it on the same interactions and edges as the hybrid.")
+        for key in _SHARED_STATE + _DERIVED_STATE:
+            setattr(self, key, getattr(first, key))
 
     def _seen_mask(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
         """Whether each (user code, item code) pair was trained on; False where either code is -1."""
@@ -1619,12 +1685,12 @@ class HybridRecommender(_Recommender):
             raise DataError("no validation interaction of a known user on a known, unseen item to tune on.")
         codes = _codes(users, self.user_index_)
         ranks = {}
-        for start in range(0, len(users), _BATCH_USERS):  # (batch, items) masks: never a (users, items) one
-            batch_codes = codes[start:start + _BATCH_USERS]
+        for block in _user_blocks(len(users), len(self.items_)):  # (batch, items) masks: never a (users, items) one
+            batch_codes = codes[block]
             allowed = np.ones((len(batch_codes), len(self.items_)), bool)
             for row, code in enumerate(batch_codes):
                 allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
-            batch = self._component_ranks(users[start:start + _BATCH_USERS], allowed)
+            batch = self._component_ranks(users[block], allowed)
             for name, (items, values) in batch.items():
                 ranks.setdefault(name, []).append((items, values))
         # Candidates per user: the union of the components' lists, as a small (users, candidates) problem.
