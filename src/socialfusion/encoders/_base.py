@@ -96,13 +96,22 @@ class RowCollector:
 
     def put(self, index: int, vector: Any) -> None:
         """Set row ``index``; a vector with NaN or infinity makes the row missing instead."""
-        vector = np.asarray(vector, np.float32).reshape(-1)
-        if not np.all(np.isfinite(vector)):
-            self.skip(index, "the encoder produced NaN or infinite values")
-            return
-        self.vectors[index] = vector
-        self.missing[index] = False
-        self.reasons[index] = None
+        self.put_rows([index], np.asarray(vector, np.float32).reshape(1, -1))
+
+    def put_rows(self, indices: Sequence[int], vectors: np.ndarray, *, empty_reason: str | None = None) -> None:
+        """Set row ``indices[i]`` to ``vectors[i]`` for every ``i`` at once; a vector with NaN or infinity makes its
+        row missing instead, and so does an all-zero one when ``empty_reason`` (its reason) is given."""
+        indices = np.asarray(indices, np.int64)
+        finite = np.isfinite(vectors).all(axis=1)
+        empty = ~vectors.any(axis=1) if empty_reason is not None else np.zeros(len(indices), bool)
+        self.vectors[indices] = vectors
+        for rows, reason in ((~finite, "the encoder produced NaN or infinite values"), (finite & empty, empty_reason)):
+            for index in indices[rows].tolist():
+                self.skip(index, reason)
+        kept = indices[finite & ~empty]
+        self.missing[kept] = False
+        for index in kept.tolist():
+            self.reasons[index] = None
 
     def skip(self, index: int, reason: str) -> None:
         """Mark row ``index`` missing because of ``reason``."""

@@ -82,6 +82,7 @@ logger = logging.getLogger(__name__)
 
 _EXTRA = "text"
 _NOTHING_KNOWN = "no word of the fitted vocabulary"
+_SPARSE_BLOCK = 65_536  # texts the TF-IDF encoder turns into sparse rows and projects at a time
 
 
 def _check_at_least_one(**values: int) -> None:
@@ -125,11 +126,7 @@ class _TextEncoder:
         for index, reason in unusable:
             rows.skip(index, reason)
         if texts:
-            for index, vector in zip(indices, self._encode_texts(texts, batch_size)):
-                if vector.any():
-                    rows.put(index, vector)
-                else:
-                    rows.skip(index, _NOTHING_KNOWN)
+            rows.put_rows(indices, self._encode_texts(texts, batch_size), empty_reason=_NOTHING_KNOWN)
         return rows.result()
 
     def _check_ready(self) -> None:
@@ -226,10 +223,13 @@ class TfidfEncoder(_FittedTextEncoder):
         return self
 
     def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
-        reduced = self.svd_.transform(self.vectorizer_.transform(texts))
         vectors = np.zeros((len(texts), self.dim), np.float32)
-        vectors[:, : reduced.shape[1]] = reduced
-        return l2_normalize(vectors)
+        for start in range(0, len(texts), _SPARSE_BLOCK):  # a block at a time: bounded sparse and dense copies
+            block = slice(start, start + _SPARSE_BLOCK)
+            reduced = self.svd_.transform(self.vectorizer_.transform(texts[block]))
+            vectors[block, : reduced.shape[1]] = reduced
+            vectors[block] = l2_normalize(vectors[block])
+        return vectors
 
 
 @register_encoder("text/word-vectors", modality="text", extra=_EXTRA)
