@@ -65,7 +65,7 @@ def engagement(store) -> list[tuple[str, str, str, str]]:
     vectors = post_text_vectors(corpus, store=store, text_encoder=REPORT_TEXT_ENCODER, max_fit_texts=MAX_TEXT_FIT)
     runs = {}
     for name, bound in (("sampled", MAX_EXAMPLES), ("full", None)):
-        (train, test), seconds = _timed(lambda: time_split(engagement_examples(
+        (train, test), seconds = _timed(lambda bound=bound: time_split(engagement_examples(
             corpus, store=store, post_vectors=vectors, max_examples=bound)))
         runs[name] = (EngagementModel(learner="logistic").fit(train), train.num_rows, test, seconds)
     test = runs["full"][2]  # one held-out window for both models
@@ -85,7 +85,7 @@ def recommendation(store) -> list[tuple[str, str, str, str]]:
     recall = {}
     seconds = {}
     for name, bound in (("sampled", MAX_EVALUATION_USERS), ("full", None)):
-        section, seconds[name] = _timed(lambda: _recommendation(corpus, max_users=bound))
+        section, seconds[name] = _timed(lambda bound=bound: _recommendation(corpus, max_users=bound))
         table = next(block for block in section.blocks if isinstance(getattr(block, "data", None), list))
         recall[name] = {row["method"]: row["recall@20"] for row in table.data}
     for method in recall["full"]:

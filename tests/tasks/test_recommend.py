@@ -20,6 +20,7 @@ from socialfusion.tasks.recommend import (
     EASERecommender,
     GFCFRecommender,
     HybridRecommender,
+    ItemKNNRecommender,
     LightGCNRecommender,
     PopularityRecommender,
     RP3betaRecommender,
@@ -496,3 +497,42 @@ def test_the_report_card_scores_a_bounded_activity_stratified_sample_of_test_use
         assert users == 20 if bound else users > 20
     assert "seeded sample of 20 of" in notes[20] and "tuned on 20 validation users" in notes[20]
     assert "sample" not in notes[None]
+
+
+def test_small_score_blocks_and_row_blocks_change_no_result(monkeypatch):
+    """Scoring a few users at a time, and sparse work a few rows at a time, give what one big block gives."""
+    from socialfusion.tasks import recommend
+
+    split = split_interactions(block_interactions(seed=2), random_state=0)
+
+    def results():
+        models = {"als": ALSRecommender(8, iterations=5), "knn": ItemKNNRecommender(neighbours=5, shrink=1.0)}
+        fitted = {name: model.fit(split.train) for name, model in models.items()}
+        hybrid = HybridRecommender(fitted, prefitted=True, grid_step=0.5).fit(split.train,
+                                                                              validation=split.validation)
+        users = sorted(set(split.test.column("user").to_pylist()))
+        lists = {name: model.recommend(users, k=5) for name, model in {**fitted, "hybrid": hybrid}.items()}
+        return ({name: table.drop_columns(["score"]).to_pylist() for name, table in lists.items()},
+                {name: table.column("score").to_numpy() for name, table in lists.items()},
+                hybrid.weights_, fitted["knn"].similarity_.toarray())
+
+    whole = results()
+    monkeypatch.setattr(recommend, "_BLOCK_SCORES", 7)  # one user per block; sparse rows a few at a time
+    monkeypatch.setattr(recommend._row_blocks, "__defaults__", (7,))
+    blocked = results()
+    assert blocked[0] == whole[0] and blocked[2] == whole[2]  # the same items in the same order, the same weights
+    for name, scores in whole[1].items():  # BLAS may round the last bit differently for another block shape
+        np.testing.assert_allclose(blocked[1][name], scores, rtol=1e-12)
+    assert np.array_equal(blocked[3], whole[3])
+    assert (whole[3] > 0).sum(axis=1).max() == 5  # the kNN kept 5 neighbours per item: the cut was exercised
+
+
+def test_keep_top_per_row_keeps_the_largest_values_first_stored_on_ties():
+    from scipy import sparse
+
+    from socialfusion.tasks.recommend import _keep_top_per_row
+
+    matrix = sparse.csr_array(np.array([[0.5, 0.2, 0.5, 0.9, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0],
+                                        [0.3, 0.3, 0.3, 0.3, 0.3]]))
+    kept = _keep_top_per_row(matrix, 2).toarray()
+    assert kept.tolist() == [[0.5, 0.0, 0.0, 0.9, 0.0], [0.1, 0.0, 0.0, 0.0, 0.0], [0.3, 0.3, 0.0, 0.0, 0.0]]

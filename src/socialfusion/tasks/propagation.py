@@ -157,6 +157,7 @@ def cascade_statistics(cascades: pa.Table) -> pa.Table:
 
 
 def _in_order(values: np.ndarray) -> bool:
+    """Whether ``values`` never decrease."""
     return bool(np.all(values[:-1] <= values[1:]))
 
 

@@ -477,17 +477,17 @@ class _Recommender:
             edges = interactions.edges
         ties = _edge_table(edges) if edges is not None else None
         user_columns = [table.column("user")] + ([ties.column("src"), ties.column("dst")] if ties is not None else [])
-        users = _sorted_ids(pa.chunked_array([chunk for column in user_columns for chunk in column.chunks],
-                                             pa.string()))
+        user_ids = _sorted_ids(pa.chunked_array([chunk for column in user_columns for chunk in column.chunks],
+                                                pa.string()))
         extra = pa.array(list(items or []) + list(feature_ids or []), pa.string())
-        items = _sorted_ids(pa.chunked_array(table.column("item").chunks + [extra], pa.string()))
-        self.users_ = users.to_numpy(zero_copy_only=False)
-        self.items_ = items.to_numpy(zero_copy_only=False)
+        item_ids = _sorted_ids(pa.chunked_array(table.column("item").chunks + [extra], pa.string()))
+        self.users_ = user_ids.to_numpy(zero_copy_only=False)
+        self.items_ = item_ids.to_numpy(zero_copy_only=False)
         self.user_index_ = {user: code for code, user in enumerate(self.users_)}
         self.item_index_ = {item: code for code, item in enumerate(self.items_)}
         sparse = attempt_import("scipy.sparse", "recommend")
-        rows = _column_codes(table.column("user"), users)
-        columns = _column_codes(table.column("item"), items)
+        rows = _column_codes(table.column("user"), user_ids)
+        columns = _column_codes(table.column("item"), item_ids)
         seen = sparse.csr_array((table.column("weight").to_numpy(), (rows, columns)),
                                 shape=(len(self.users_), len(self.items_)))
         seen.sum_duplicates()
@@ -497,7 +497,7 @@ class _Recommender:
         if vectors is not None:
             self.item_vectors_ = np.zeros((len(self.items_), vectors.shape[1]), np.float32)
             self.item_vectors_[_codes(feature_ids, self.item_index_)] = vectors
-        self.item_times_ = _item_times(items, table, interactions, item_times)
+        self.item_times_ = _item_times(item_ids, table, interactions, item_times)
         self._fit(ties)
         return self
 
@@ -749,8 +749,16 @@ class _FactorModel(_Recommender):
     """A latent-factor model: ``score = user_factors_ @ item_factors_.T``; item factors serve diversity."""
 
     def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
-        # float32 as trained: upcasting every item factor for each block of users cost more than the product
-        return (self.user_factors_[codes] @ self.item_factors_.T).astype(np.float64)
+        return self.user_factors_[codes].astype(np.float64) @ self._float64_item_factors().T
+
+    def _float64_item_factors(self) -> np.ndarray:
+        """The item factors in float64, converted once per fit: converting them for every block of users cost
+        more than the product (float32 products would make a user's scores depend on the users beside it)."""
+        source, converted = getattr(self, "float64_item_factors_", (None, None))
+        if source is not self.item_factors_:
+            converted = self.item_factors_.astype(np.float64)
+            self.float64_item_factors_ = (self.item_factors_, converted)
+        return converted
 
     def item_vectors(self) -> np.ndarray | None:
         return self.item_vectors_ if self.item_vectors_ is not None else self.item_factors_
@@ -1629,7 +1637,7 @@ class HybridRecommender(_Recommender):
                     and np.array_equal(component.items_, first.items_) and component.seen_.nnz == first.seen_.nnz):
                 raise ConfigurationError(f"the prefitted component {name!r} was fitted on other users or items; "
                                          "fit it on the same interactions and edges as the hybrid.")
-        for key in _SHARED_STATE + _DERIVED_STATE:
+        for key in _SHARED_STATE + _ID_INDEXES:
             setattr(self, key, getattr(first, key))
 
     def _seen_mask(self, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
@@ -1779,7 +1787,8 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "social": ("consumed_", "ties_"),
 }
 """What each registered recommender saves besides ``_SHARED_STATE`` (``user_index_``/``item_index_`` are rebuilt)."""
-_DERIVED_STATE = ("user_index_", "item_index_")
+_ID_INDEXES = ("user_index_", "item_index_")
+_DERIVED_STATE = (*_ID_INDEXES, "float64_item_factors_")  # rebuilt after loading, never saved
 
 
 def save_recommender(model: _Recommender, path: str | Path) -> Path:
