@@ -372,3 +372,27 @@ def test_text_vectors_fit_on_a_bounded_sample_and_embed_every_post():
                                   on_sample=lambda used, total: samples.append((used, total)))[1]
     assert len(samples) == 1  # no sample, no call
     np.testing.assert_array_equal(unbounded.vectors, full.vectors)  # a bound above the corpus changes nothing
+
+
+def test_profile_embeddings_sum_posts_a_block_at_a_time(monkeypatch):
+    """Authors' means come out the same whether their posts are summed in one block or across many."""
+    from socialfusion.tasks import profiles
+
+    rng = np.random.default_rng(0)
+    authors = ["a", "b", "c", "a", "b", "a", None, "ghost", "a", "c"]
+    corpus = Corpus.from_records(users=[{"user_id": user} for user in ("a", "b", "c", "d")],
+                                 posts=[{"post_id": f"p{index}", "author_id": author, "text": "x"}
+                                        for index, author in enumerate(authors)])
+    vectors = rng.normal(size=(len(authors), 5)).astype(np.float32)
+    missing = np.zeros(len(authors), bool)
+    missing[3] = True  # a's second post has no vector: it must not count
+    encoded = (corpus.posts.column("post_id").to_pylist(), Encoded(vectors, missing, [None] * len(authors)))
+    expected = {user: vectors[[i for i, author in enumerate(authors) if author == user and not missing[i]]].sum(0)
+                for user in ("a", "b", "c")}
+    for block in (3, 65_536):
+        monkeypatch.setattr(profiles, "_POST_BLOCK", block)
+        found = profiles.profile_embeddings(corpus, post_vectors=encoded)
+        assert found.user_ids == ["a", "b", "c", "d", "ghost"]
+        assert found.missing.tolist() == [False, False, False, True, False]
+        for row, user in enumerate(("a", "b", "c")):
+            np.testing.assert_allclose(found.vectors[row], expected[user] / np.linalg.norm(expected[user]), rtol=1e-6)
