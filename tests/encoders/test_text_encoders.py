@@ -283,3 +283,15 @@ def test_detect_language_reads_short_chinese_by_its_script():
 def test_batch_size_below_one_is_refused():
     with pytest.raises(ConfigurationError, match="batch_size"):
         LexiconEncoder().encode(["hello"], batch_size=0)
+
+
+@pytest.mark.parametrize("name", ["text/tfidf", "text/word-vectors"])
+def test_fitted_encoders_encode_a_block_of_texts_at_a_time_with_the_same_result(name, monkeypatch):
+    texts = [f"cats and dogs {index} #tag{index % 7}" if index % 5 else "" for index in range(300)] + ["zebra", None]
+    encoder = get_encoder(name).fit([text for text in texts if text])
+    whole = encoder.encode(texts)
+    monkeypatch.setattr(type(encoder), "texts_per_call", 7)
+    blocked = encoder.encode(texts)
+    assert np.array_equal(blocked.vectors, whole.vectors) and np.array_equal(blocked.missing, whole.missing)
+    assert blocked.reasons == whole.reasons and whole.reasons[0] == "empty text" and whole.reasons[-1] == "empty text"
+    assert (~whole.missing).sum() >= 240

@@ -82,7 +82,6 @@ logger = logging.getLogger(__name__)
 
 _EXTRA = "text"
 _NOTHING_KNOWN = "no word of the fitted vocabulary"
-_SPARSE_BLOCK = 65_536  # texts the TF-IDF encoder turns into sparse rows and projects at a time
 
 
 def _check_at_least_one(**values: int) -> None:
@@ -105,6 +104,8 @@ class _TextEncoder:
 
     modality = "text"
     max_chars = MAX_TEXT_CHARS
+    texts_per_call: int | None = None
+    """Texts given to ``_encode_texts`` at a time (None: all at once, so a model can bucket them by length)."""
 
     def encode(self, items: Sequence[Any], *, batch_size: int = 32) -> Encoded:
         """Encode texts.
@@ -125,8 +126,10 @@ class _TextEncoder:
         indices, texts, unusable = usable_texts(items, self.max_chars)
         for index, reason in unusable:
             rows.skip(index, reason)
-        if texts:
-            rows.put_rows(indices, self._encode_texts(texts, batch_size), empty_reason=_NOTHING_KNOWN)
+        step = self.texts_per_call or max(len(texts), 1)
+        for start in range(0, len(texts), step):
+            rows.put_rows(indices[start:start + step], self._encode_texts(texts[start:start + step], batch_size),
+                          empty_reason=_NOTHING_KNOWN)
         return rows.result()
 
     def _check_ready(self) -> None:
@@ -138,9 +141,14 @@ class _TextEncoder:
 
 
 class _FittedTextEncoder(_TextEncoder):
-    """A text encoder that learns from a corpus: ``fit`` first, and its version follows what it learned."""
+    """A text encoder that learns from a corpus: ``fit`` first, and its version follows what it learned.
+
+    A text's vector depends on that text alone, so texts are encoded a block at a time: the sparse and dense
+    intermediates of a block, not of the whole corpus, are held at once.
+    """
 
     fingerprint_: str | None = None
+    texts_per_call = 65_536
 
     def _settings(self) -> tuple[Any, ...]:
         raise NotImplementedError
@@ -223,13 +231,10 @@ class TfidfEncoder(_FittedTextEncoder):
         return self
 
     def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
+        reduced = self.svd_.transform(self.vectorizer_.transform(texts))
         vectors = np.zeros((len(texts), self.dim), np.float32)
-        for start in range(0, len(texts), _SPARSE_BLOCK):  # a block at a time: bounded sparse and dense copies
-            block = slice(start, start + _SPARSE_BLOCK)
-            reduced = self.svd_.transform(self.vectorizer_.transform(texts[block]))
-            vectors[block, : reduced.shape[1]] = reduced
-            vectors[block] = l2_normalize(vectors[block])
-        return vectors
+        vectors[:, : reduced.shape[1]] = reduced
+        return l2_normalize(vectors)
 
 
 @register_encoder("text/word-vectors", modality="text", extra=_EXTRA)
