@@ -60,6 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._ids import positions
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
@@ -182,12 +183,6 @@ def _codes(values: Sequence[Any], index: dict[Any, int]) -> np.ndarray:
     return np.array([index.get(value, -1) for value in values], np.int64)
 
 
-def _positions(values: pa.ChunkedArray | pa.Array, value_set: pa.Array) -> np.ndarray:
-    """``(n,)`` int64 position of each value in ``value_set`` (-1: absent or null), computed columnar."""
-    found = pc.index_in(pc.cast(values, pa.string()), value_set=value_set)
-    return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
-
-
 class _CorpusView:
     """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
 
@@ -206,7 +201,7 @@ class _CorpusView:
         users = self.user_array.to_pylist()
         self.users = users
         self.user_index = {user: row for row, user in enumerate(users)}
-        self.post_author = _positions(posts.column("author_id"), self.user_array)
+        self.post_author = positions(posts.column("author_id"), self.user_array)
         self.created = _microseconds(posts.column("created_at"))
         self.has_time = pc.is_valid(posts.column("created_at")).to_numpy(zero_copy_only=False)
         self.is_reshare = pc.is_valid(posts.column("reshare_of")).to_numpy(zero_copy_only=False)
@@ -232,7 +227,7 @@ class _CorpusView:
         self.followers = self._followers(corpus)
         edges = corpus.edges
         ties = pc.is_in(edges.column("kind"), value_set=pa.array(["follow", "friend"])).to_numpy(zero_copy_only=False)
-        src, dst = (_positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
+        src, dst = (positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
         known = (src >= 0) & (dst >= 0)
         self._follow_codes = np.unique(src[known] * len(users) + dst[known])
         self.community = self._communities(corpus, random_state)
@@ -240,8 +235,8 @@ class _CorpusView:
         kinds = pc.fill_null(pc.cast(interactions.column("kind"), pa.string()), "").combine_chunks().dictionary_encode()
         self.kind = np.asarray(kinds.dictionary.to_pylist(), dtype=str)[kinds.indices.to_numpy(zero_copy_only=False)] \
             if len(kinds) else np.zeros(0, dtype=str)
-        self.actor = _positions(interactions.column("user_id"), self.user_array)
-        self.target = _positions(interactions.column("post_id"), self.post_id_array)
+        self.actor = positions(interactions.column("user_id"), self.user_array)
+        self.target = positions(interactions.column("post_id"), self.post_id_array)
         self.at = _microseconds(interactions.column("at"))
         self.at_hour_known = time_of_day_known(interactions.column("at"))
 
@@ -254,11 +249,11 @@ class _CorpusView:
         """Each user's ``followers_count``, else the follow edges pointing at them."""
         edges = corpus.edges
         follow = pc.fill_null(pc.equal(edges.column("kind"), "follow"), False).to_numpy(zero_copy_only=False)
-        dst = _positions(edges.column("dst"), self.user_array)[follow]
+        dst = positions(edges.column("dst"), self.user_array)[follow]
         followers = np.bincount(dst[dst >= 0], minlength=len(self.users)).astype(np.float64)
         users = corpus.users
         counted = pc.is_valid(users.column("followers_count")).to_numpy(zero_copy_only=False)
-        rows = _positions(users.column("user_id"), self.user_array)
+        rows = positions(users.column("user_id"), self.user_array)
         followers[rows[counted]] = users.column("followers_count").to_numpy(zero_copy_only=False)[counted]
         return followers
 

@@ -44,6 +44,7 @@ from socialfusion._model_files import TYPE, Archive, ModelReader, ModelWriter, w
 from socialfusion._threads import one_native_thread
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError, attempt_import
+from socialfusion.tasks._ids import positions
 
 if TYPE_CHECKING:
     from socialfusion.learn._data import ModalityFeatures
@@ -379,13 +380,6 @@ def _sorted_ids(values: pa.ChunkedArray) -> pa.Array:
     return distinct.take(pc.sort_indices(distinct))
 
 
-def _column_codes(values: pa.ChunkedArray | pa.Array, ids: pa.Array | np.ndarray) -> np.ndarray:
-    """The position of each value of a string column among ``ids`` (-1 when absent), computed by Arrow."""
-    if isinstance(ids, np.ndarray):
-        ids = pa.array(ids, pa.string())
-    return pc.fill_null(pc.index_in(values, value_set=ids), -1).to_numpy().astype(np.int64)
-
-
 def _blocks(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of ``size`` (the last shorter) covering ``range(n)``."""
     return (slice(start, start + size) for start in range(0, n, size))
@@ -486,8 +480,8 @@ class _Recommender:
         self.user_index_ = {user: code for code, user in enumerate(self.users_)}
         self.item_index_ = {item: code for code, item in enumerate(self.items_)}
         sparse = attempt_import("scipy.sparse", "recommend")
-        rows = _column_codes(table.column("user"), user_ids)
-        columns = _column_codes(table.column("item"), item_ids)
+        rows = positions(table.column("user"), user_ids)
+        columns = positions(table.column("item"), item_ids)
         seen = sparse.csr_array((table.column("weight").to_numpy(), (rows, columns)),
                                 shape=(len(self.users_), len(self.items_)))
         seen.sum_duplicates()
@@ -707,7 +701,7 @@ def _item_times(items: pa.Array, table: pa.Table, data: Any, item_times: pa.Tabl
         sources.append(item_times.select(["item", "time"]))
     for source in sources:  # later sources win
         stamps = source.column("time").cast(pa.timestamp("us", tz="UTC")).cast(pa.int64())
-        codes = _column_codes(source.column("item").cast(pa.string()), items)
+        codes = positions(source.column("item").cast(pa.string()), items)
         valid = (codes >= 0) & stamps.is_valid().to_numpy(zero_copy_only=False)
         values = stamps.to_numpy(zero_copy_only=False)
         times[codes[valid]] = np.asarray(values[valid], np.float64) / 1e6
@@ -1095,8 +1089,8 @@ class LightGCNRecommender(_FactorModel):
         if self.social_weight > 0:
             if edges is None:
                 raise DataError("social_weight > 0 needs edges: fit on a Corpus with edges or pass edges=.")
-            source = _column_codes(edges.column("src"), self.users_)
-            target = _column_codes(edges.column("dst"), self.users_)
+            source = positions(edges.column("src"), self.users_)
+            target = positions(edges.column("dst"), self.users_)
             keep = (source >= 0) & (target >= 0) & (source != target)
             ties = sparse.coo_array((np.ones(keep.sum()), (source[keep], target[keep])), shape=(n_users, n_users))
             ties = (ties + ties.T).tocoo()  # symmetric and binary: a tie counts once, whichever way it was given
@@ -1433,8 +1427,8 @@ class SocialRecommender(_Recommender):
             raise DataError("SocialRecommender needs edges: fit on a Corpus with edges or pass edges=.")
         sparse = attempt_import("scipy.sparse", "recommend")
         edges = edges.filter(pc.is_in(edges.column("kind"), value_set=pa.array(list(self.kinds), pa.string())))
-        source = _column_codes(edges.column("src"), self.users_)
-        target = _column_codes(edges.column("dst"), self.users_)
+        source = positions(edges.column("src"), self.users_)
+        target = positions(edges.column("dst"), self.users_)
         weight = edges.column("weight").to_numpy()
         mutual = edges.column("kind").to_numpy(zero_copy_only=False) == "friend"
         rows = np.concatenate([source, target[mutual]])
@@ -1628,8 +1622,8 @@ class HybridRecommender(_Recommender):
             self.components[name]._check_fitted()
         first = self.components[names[0]]
         trained_on_train = (
-            _column_codes(train.column("user"), first.users_).min(initial=0) >= 0
-            and _column_codes(train.column("item"), first.items_).min(initial=0) >= 0
+            positions(train.column("user"), first.users_).min(initial=0) >= 0
+            and positions(train.column("item"), first.items_).min(initial=0) >= 0
             and math.isclose(float(first.seen_.sum()), pc.sum(train.column("weight")).as_py() or 0.0, rel_tol=1e-9))
         for name in names:
             component = self.components[name]
