@@ -38,7 +38,8 @@ def _post_with(store: sf.Store, column: str) -> str:
     return next(post["post_id"] for post in posts if (post[column] if column == "text" else post["media"]))
 
 
-def test_similar_posts_by_text_then_by_fused_vectors(served):
+def test_similar_posts_by_text_then_by_fused_vectors(served, monkeypatch):
+    from socialfusion import search
     from socialfusion.featurize import featurize
     from socialfusion.tasks.recommend import fuse_item_features
 
@@ -53,6 +54,8 @@ def test_similar_posts_by_text_then_by_fused_vectors(served):
     refused = client.get(f"{API}/posts/{post_id}/similar", params={"by": "fused"}, headers=read)
     assert refused.status_code == 409 and "image, video or audio" in refused.json()["error"]["message"]
 
+    # the store's table list is looked at once every CHECK_SECONDS; this test asks again at once
+    monkeypatch.setattr(search, "CHECK_SECONDS", 0.0)
     featurize(store, [IMAGE_ENCODER])  # now two modalities: "auto" fuses them
     fused = client.get(f"{API}/posts/{post_id}/similar", params={"k": 5}, headers=read)
     assert fused.status_code == 200, fused.text
