@@ -11,6 +11,7 @@ Traffic goes to 127.0.0.1 only.
     python benchmarks/serve.py                    # 20,000 posts, 30 s
     python benchmarks/serve.py --posts 100000 --seconds 60                  # the figure
     python benchmarks/serve.py --posts 100000 --seconds 60 --ingest 20000   # while an ingest job runs
+    python benchmarks/serve.py --posts 100000 --seconds 60 --workers 2      # two server processes
     python benchmarks/serve.py --posts 100000 --replicate benchmarks/.cache/serve-12000   # build by copies
     python benchmarks/serve.py --posts 5000 --seconds 20 --store /tmp/bench-5k
 
@@ -309,6 +310,7 @@ def main() -> None:
         "generating and featurizing --posts posts",
     )
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (socialfusion serve --workers)")
     parser.add_argument("--seconds", type=float, default=30.0, help="duration of the measured load")
     parser.add_argument("--max-requests", type=int, default=200_000, help="stop after this many requests")
     parser.add_argument("--seed", type=int, default=0)
@@ -363,18 +365,19 @@ def main() -> None:
         "127.0.0.1",
         "--port",
         str(port),
+        "--workers",
+        str(args.workers),
     ]
-    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = tempfile.NamedTemporaryFile(prefix="socialfusion-serve-bench-", suffix=".log")
+    server = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=log)
     base = f"http://127.0.0.1:{port}"
     try:
-        import httpx
-
-        for _ in range(600):
-            try:
-                if httpx.get(f"{base}/health", timeout=1, trust_env=False).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        for _ in range(1200):  # every server process has started (each logs it once it accepts requests)
+            if Path(log.name).read_text(errors="replace").count("Application startup complete") >= args.workers:
+                break
+            if server.poll() is not None:
+                raise SystemExit(f"the server stopped: {Path(log.name).read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
         else:
             raise SystemExit("the server did not start")
         with TreePeakRss(server.pid) as tree:
@@ -388,12 +391,14 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(30)
+        log.close()
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
 
     total = sum(len(values) for values in latencies.values())
     print(
-        f"\n{len(post_ids):,} posts, {args.clients} clients, {wall:.1f} s, 127.0.0.1; server peak RSS "
+        f"\n{len(post_ids):,} posts, {args.clients} clients, {args.workers} server processes, {wall:.1f} s, "
+        f"127.0.0.1; server peak RSS "
         f"{tree.peak_mb:,.0f} MB (its job workers included); load average {os.getloadavg()[0]:.1f}"
     )
     print(

@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, NotFoundError
 from socialfusion.schema import MEDIA_KINDS, arrow_schema
-from socialfusion.store import Store, sql_string
+from socialfusion.store import Store, sql_string, sql_timestamp
 
 __all__ = [
     "MODALITIES",
@@ -201,12 +201,6 @@ def _micros(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     return values.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64), nulls
 
 
-def _time_literal(value: dt.datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.UTC)
-    return f"TIMESTAMP '{value.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
-
-
 def _ids_of(store: Store, table: str, where: str) -> pa.Array:
     if table not in store.tables():
         return pa.array([], pa.string())
@@ -330,9 +324,9 @@ def _post_predicate(
     """The SQL predicate of ``find_posts``'s filters that the store evaluates (hashtags and media as a superset)."""
     clauses = []
     if since is not None:
-        clauses.append(f"created_at >= {_time_literal(since)}")
+        clauses.append(f"created_at >= {sql_timestamp(since)}")
     if until is not None:
-        clauses.append(f"created_at < {_time_literal(until)}")
+        clauses.append(f"created_at < {sql_timestamp(until)}")
     if author_id is not None:
         clauses.append(f"author_id = {sql_string(author_id)}")
     if lang is not None:

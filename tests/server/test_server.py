@@ -356,6 +356,27 @@ def test_settings_come_from_flags_then_environment(monkeypatch, tmp_path):
     assert (settings.max_upload_bytes, settings.port, settings.host) == (12345, 8123, "127.0.0.1")
     with pytest.raises(ValueError, match="max_page_size"):
         Settings(store=tmp_path, max_page_size=5000)
+    # the server's processes read their settings back from the environment
+    passed = Settings(store=tmp_path, workers=3, session_key="k" * 32, posts_in_memory=False)
+    for name, value in passed.environment().items():
+        monkeypatch.setenv(name, value)
+    assert Settings() == passed
+
+
+def test_serve_refuses_bad_settings_with_a_clear_error(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from socialfusion.cli import app as cli
+
+    sf.connect(tmp_path / "cli")
+    runner = CliRunner()
+    refused = runner.invoke(cli, ["serve", "--store", str(tmp_path / "cli"), "--workers", "0", "--port", "70000"])
+    assert refused.exit_code == 2 and "Traceback" not in refused.output
+    assert "--workers" in refused.output and "--port" in refused.output
+    monkeypatch.setenv("SOCIALFUSION_SESSION_KEY", "too short")
+    refused = runner.invoke(cli, ["serve", "--store", str(tmp_path / "cli")])
+    assert refused.exit_code == 2 and "SOCIALFUSION_SESSION_KEY" in refused.output
+    assert "too short" not in refused.output  # a secret is never printed
 
 
 def test_tokens_command_line(tmp_path):

@@ -32,14 +32,15 @@ from socialfusion.app._common import Params, Result
 from socialfusion.exceptions import NotFoundError
 from socialfusion.store import Store, sql_string
 
-__all__ = ["SCOPES", "TOKENS_TABLE", "CreatedToken", "TokenInfo", "TokenParams", "create_token", "grants",
-           "has_tokens", "list_tokens", "revoke_token", "verify_token"]
+__all__ = ["SCOPES", "TOKENS_TABLE", "CreatedToken", "TokenInfo", "TokenParams", "active_token", "create_token",
+           "grants", "has_tokens", "list_tokens", "revoke_token", "verify_token"]
 
 TOKENS_TABLE = "api_tokens"
 SCOPES = ("read", "write", "admin")
 _IMPLIED = {"read": {"read"}, "write": {"read", "write"}, "admin": {"read", "write", "admin"}}
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _TOKEN = re.compile(r"^sf_([0-9a-f]{16})_([A-Za-z0-9_-]{43})$")
+_TOKEN_ID = re.compile(r"^[0-9a-f]{16}$")
 _SCHEMA = pa.schema([("token_id", pa.string()), ("name", pa.string()), ("scopes", pa.list_(pa.string())),
                      ("salt", pa.string()), ("hash", pa.string()), ("created_at", pa.timestamp("us", tz="UTC")),
                      ("revoked_at", pa.timestamp("us", tz="UTC"))])
@@ -132,6 +133,15 @@ def revoke_token(store: Store, token_id: str) -> TokenInfo:
             row["revoked_at"] = dt.datetime.now(dt.UTC)
             store.write(TOKENS_TABLE, pa.Table.from_pylist([row], schema=_SCHEMA), mode="upsert", key="token_id")
     return _info(row)
+
+
+def active_token(store: Store, token_id: str) -> TokenInfo | None:
+    """The info of the token with this id when it exists and is not revoked, else None (a dashboard session holds
+    only its token's id: this is how its login is checked at each request)."""
+    if _TOKEN_ID.match(token_id or "") is None:
+        return None
+    rows = _rows(store, where=f"token_id = {sql_string(token_id)}")
+    return _info(rows[0]) if rows and rows[0]["revoked_at"] is None else None
 
 
 def verify_token(store: Store, token: str) -> TokenInfo | None:

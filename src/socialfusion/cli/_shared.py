@@ -26,11 +26,12 @@ from rich.progress import (
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from socialfusion.app import Params
+    from pydantic import BaseModel
+
     from socialfusion.corpus import Corpus
     from socialfusion.store import Store
 
-P = TypeVar("P", bound="Params")
+P = TypeVar("P", bound="BaseModel")
 R = TypeVar("R")
 
 __all__ = ["EngineOption", "JsonOption", "NewStoreOption", "RayAddressOption", "RayWorkersOption",
@@ -91,8 +92,9 @@ def _option(field: str, options: dict[str, str]) -> str:
 
 
 def parameters(model: type[P], options: dict[str, str] | None = None, /, **values: Any) -> P:
-    """The application's parameters (``model``, an ``app.Params``) from command options; a value the model refuses
-    exits with code 2 and names the option (``options`` maps a field to its option where the names differ)."""
+    """The application's parameters (``model``: an ``app.Params``, or the server's ``Settings``) from command options;
+    a value the model refuses exits with code 2 and names the option (``options`` maps a field to its option where
+    the names differ)."""
     from pydantic import ValidationError
 
     try:
@@ -107,7 +109,9 @@ def parameters(model: type[P], options: dict[str, str] | None = None, /, **value
                                 f"{problem['ctx']['expected']}")
             else:
                 message = problem["msg"][:1].lower() + problem["msg"][1:]
-                problems.append(f"{option}: {message} (got {problem['input']!r})")
+                declared = model.model_fields.get(field)
+                secret = declared is not None and "SecretStr" in str(declared.annotation)
+                problems.append(f"{option}: {message}" + ("" if secret else f" (got {problem['input']!r})"))
         fail(ValueError("; ".join(problems)))
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail, print_rows
+from socialfusion.cli._shared import JsonOption, StoreOption, console, existing_store, fail, parameters, print_rows
 from socialfusion.exceptions import SocialFusionError
 
 __all__ = ["register", "tokens_app"]
@@ -25,6 +25,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default 127.0.0.1); any other needs a token.")]
     = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Server processes sharing the port (default 1).")] = None,
     job_workers: Annotated[int | None, typer.Option(help="Jobs run at once, each in a worker process.")] = None,
     monitor_config: Annotated[Path | None, typer.Option(
         help="A socialfusion monitor configuration that 'monitor' jobs run (POST /api/v1/jobs {\"kind\": "
@@ -42,10 +43,13 @@ def serve(
     from socialfusion.server import serve as run
 
     existing_store(store)
-    flags = {name: value for name, value in (("host", host), ("port", port), ("job_workers", job_workers),
+    flags = {name: value for name, value in (("host", host), ("port", port), ("workers", workers),
+                                             ("job_workers", job_workers),
                                              ("monitor_config", monitor_config)) if value is not None}
+    # a bad flag or SOCIALFUSION_* value is a clear error naming it
+    variables = {name: f"SOCIALFUSION_{name.upper()}" for name in Settings.model_fields if name not in flags}
+    settings = parameters(Settings, variables, store=store, **flags)
     try:
-        settings = Settings(store=store, **flags)
         run(settings)
     except SocialFusionError as error:
         fail(error)

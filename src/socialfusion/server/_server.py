@@ -21,7 +21,7 @@ from socialfusion.app import has_tokens, interrupt_orphans, set_monitor_config
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.privacy import KEY_ENV_VAR
 from socialfusion.query import keep_posts_in_memory
-from socialfusion.server.dashboard import SessionMiddleware, install_dashboard
+from socialfusion.server.dashboard import SessionMiddleware, Sessions, install_dashboard
 from socialfusion.server.errors import install_error_handlers
 from socialfusion.server.jobs import JobRunner, pid_alive
 from socialfusion.server.middleware import (
@@ -84,6 +84,9 @@ async def _lifespan(application: FastAPI) -> AsyncIterator[None]:
     runner = JobRunner(store, workspace, owner, workers=settings.job_workers)
     posts = keep_posts_in_memory(store) if settings.posts_in_memory else None
     application.state.store = store
+    key = settings.session_key.get_secret_value().encode() if settings.session_key is not None else None
+    application.state.sessions = Sessions(key)
+    application.state.sessions.attach(store)
     application.state.verifier = TokenVerifier(store)
     application.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
     application.state.auth_failures = RateLimiter(settings.auth_failures_per_minute / 60, settings.auth_failure_burst)
@@ -143,7 +146,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     application.add_middleware(TimeoutMiddleware, timeout=lambda: state.settings.request_timeout_seconds)
     # outermost: the dashboard's session cookie stands in for the bearer token (with CSRF checks)
-    application.add_middleware(SessionMiddleware, sessions=application.state.sessions)
+    application.add_middleware(SessionMiddleware, sessions=lambda: state.sessions)
     return application
 
 
@@ -172,10 +175,20 @@ def check_bind(settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
-    """Run the API on uvicorn until interrupted (see ``check_bind`` for where it may listen)."""
+    """Run the API on uvicorn until interrupted (see ``check_bind`` for where it may listen).
+
+    With ``settings.workers`` above 1, uvicorn starts that many processes on one port; each builds the application
+    from the settings, passed as SOCIALFUSION_* variables, with one dashboard session key for all of them (drawn
+    now unless ``settings.session_key`` is set).
+    """
     import uvicorn
+    from pydantic import SecretStr
 
     check_bind(settings)
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=10
-    )
+    options = {"host": settings.host, "port": settings.port, "log_level": "info", "timeout_graceful_shutdown": 10}
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    key = settings.session_key or SecretStr(secrets.token_urlsafe(32))
+    os.environ.update(settings.model_copy(update={"session_key": key}).environment())
+    uvicorn.run(f"{__name__}:create_app", factory=True, workers=settings.workers, **options)

@@ -3,7 +3,9 @@
 A ``JobRunner`` thread, alive as long as the server, starts queued jobs up to ``job_workers`` at a time, watches
 their processes and cancels them on request. A worker process dies with the server even when the server is killed
 (``socialfusion._background.die_with_parent``); a restarted server finds its predecessor's jobs still marked running
-and marks them interrupted (``socialfusion.app.interrupt_orphans``), ready to be run again.
+and marks them interrupted (``socialfusion.app.interrupt_orphans``), ready to be run again. A server with several
+processes has a runner in each: a job runs in the process that queued it, and a cancel that reaches another process
+is seen in the jobs table within ``CANCEL_CHECK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from pathlib import Path
 
 from socialfusion.app import (
@@ -24,13 +27,15 @@ from socialfusion.app import (
     get_job,
     update_job,
 )
-from socialfusion.store import Store, connect
+from socialfusion.store import Store, connect, sql_string
 
 __all__ = ["JobRunner", "pid_alive", "run_worker"]
 
 logger = logging.getLogger(__name__)
 
 _TERMINATE_GRACE_SECONDS = 5.0
+CANCEL_CHECK_SECONDS = 1.0
+"""How often a runner looks whether a job it runs was cancelled through another process of the server."""
 
 
 def pid_alive(pid: int) -> bool:
@@ -96,6 +101,7 @@ class JobRunner:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._context = multiprocessing.get_context("spawn")
+        self._cancel_checked = float("-inf")
 
     def start(self) -> None:
         """Start the runner thread (the parent of every worker, so that they die with this server)."""
@@ -143,6 +149,7 @@ class JobRunner:
         while not self._stop.is_set():
             try:
                 self._reap()
+                self._stop_cancelled_elsewhere()
                 self._start_queued()
             except Exception:  # the runner must outlive any one failure (a busy store, a full disk)
                 logger.exception("the job runner failed a round; trying again")
@@ -160,6 +167,25 @@ class JobRunner:
                 continue
             update_job(self.store, job_id, only_if=("running",), state="failed", finished_at=_now(),
                        error=f"the worker process ended unexpectedly (exit code {process.exitcode})")
+
+    def _stop_cancelled_elsewhere(self) -> None:
+        """Terminate the workers of jobs cancelled through another process of the server (looked at most every
+        ``CANCEL_CHECK_SECONDS`` while jobs run)."""
+        now = time.monotonic()
+        with self._lock:
+            running = [job_id for job_id in self._processes if job_id not in self._cancelled]
+        if not running or now - self._cancel_checked < CANCEL_CHECK_SECONDS:
+            return
+        self._cancel_checked = now
+        listed = ", ".join(sql_string(job_id) for job_id in running)
+        cancelled = self.store.read(JOBS_TABLE, where=f"state = 'cancelled' AND job_id IN ({listed})",
+                                    columns=["job_id"]).column("job_id").to_pylist()
+        for job_id in cancelled:
+            with self._lock:
+                process = self._processes.get(job_id)
+                self._cancelled.add(job_id)
+            if process is not None:
+                self._terminate(process)
 
     def _start_queued(self) -> None:
         if self.workers <= len(self._processes) or JOBS_TABLE not in self.store.tables():

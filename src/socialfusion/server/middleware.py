@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from socialfusion.app import TokenInfo, verify_token
+from socialfusion.app import TokenInfo, active_token, verify_token
 from socialfusion.app._tokens import TOKENS_TABLE
 from socialfusion.server.errors import error_response
 from socialfusion.store import Store
@@ -27,6 +27,7 @@ API_PREFIX = "/api/v1"
 PUBLIC_PATHS = frozenset({"/health", "/"})
 PUBLIC_PREFIXES = ("/ui/",)
 STREAMING_SUFFIXES = ("/events",)
+_REVOKED_SESSION = "the token this dashboard session logged in with was revoked: log in again"
 UPLOAD_PATH = f"{API_PREFIX}/uploads"
 
 
@@ -41,12 +42,13 @@ async def _respond(
 
 
 class TokenVerifier:
-    """``verify_token`` with a cache: a token's scrypt hash is computed once, not on every request.
+    """``verify_token`` (and ``active_token`` for a dashboard session's token id) with a cache: a token's scrypt
+    hash is computed once, not on every request.
 
-    The cache holds the SHA-256 of tokens already verified and is emptied whenever the token table changes (a
-    token created or revoked by this server, the CLI or anyone else). The table's version is looked at most every
-    ``recheck_seconds``, so a token revoked elsewhere stops working within that time; one revoked through this
-    server stops at once (``forget``).
+    The cache holds the SHA-256 of tokens (and the ids) already verified and is emptied whenever the token table
+    changes (a token created or revoked by this server, the CLI or anyone else). The table's version is looked at
+    most every ``recheck_seconds``, so a token revoked elsewhere stops working within that time; one revoked
+    through this server stops at once (``forget``).
     """
 
     def __init__(self, store: Store, recheck_seconds: float = 1.0):
@@ -63,17 +65,30 @@ class TokenVerifier:
             self._cache.clear()
             self._checked = float("-inf")
 
+    @staticmethod
+    def _token_key(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    @staticmethod
+    def _id_key(token_id: str) -> str:
+        return f"id:{token_id}"
+
+    def _cached(self, key: str) -> TokenInfo | None:
+        with self._lock:
+            if time.monotonic() - self._checked < self.recheck_seconds:
+                return self._cache.get(key)
+        return None
+
     def cached(self, token: str) -> TokenInfo | None:
         """The token's info when it was verified within ``recheck_seconds`` of the token table's last look, else
         None (then ``verify`` decides); never touches the store, so the event loop may call it."""
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        with self._lock:
-            if time.monotonic() - self._checked < self.recheck_seconds:
-                return self._cache.get(digest)
-        return None
+        return self._cached(self._token_key(token))
 
-    def verify(self, token: str) -> TokenInfo | None:
-        digest = hashlib.sha256(token.encode()).hexdigest()
+    def cached_id(self, token_id: str) -> TokenInfo | None:
+        """``cached`` for a token given by its id (a dashboard session's)."""
+        return self._cached(self._id_key(token_id))
+
+    def _verified(self, key: str, look: Callable[[], TokenInfo | None]) -> TokenInfo | None:
         now = time.monotonic()
         with self._lock:
             fresh = now - self._checked < self.recheck_seconds
@@ -85,15 +100,23 @@ class TokenVerifier:
                     self._version = version
                 self._checked = now
         with self._lock:
-            if digest in self._cache:
-                return self._cache[digest]
+            if key in self._cache:
+                return self._cache[key]
             version = self._version
-        info = verify_token(self.store, token)
+        info = look()
         if info is not None:
             with self._lock:
                 if version == self._version:
-                    self._cache[digest] = info
+                    self._cache[key] = info
         return info
+
+    def verify(self, token: str) -> TokenInfo | None:
+        """The token's info when it is valid and not revoked, else None (blocking: call it off the event loop)."""
+        return self._verified(self._token_key(token), lambda: verify_token(self.store, token))
+
+    def verify_id(self, token_id: str) -> TokenInfo | None:
+        """The info of the token with this id when it is not revoked, else None (blocking)."""
+        return self._verified(self._id_key(token_id), lambda: active_token(self.store, token_id))
 
 
 class RateLimiter:
@@ -195,27 +218,31 @@ class AuthMiddleware:
                 return
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         session = scope.get("state", {}).get("session")
-        if not header and session is not None:  # a dashboard login opening the docs
-            header = f"Bearer {session.token}"
-        scheme, _, token = header.partition(" ")
-        challenge = {"WWW-Authenticate": "Bearer"}
-        if scheme.lower() != "bearer" or not token.strip():
-            await _respond(
-                scope,
-                receive,
-                send,
-                401,
-                "missing bearer token: send 'Authorization: Bearer <token>' "
-                "(create one with: socialfusion tokens create)",
-                challenge,
-            )
-            return
         verifier = self.verifier()
-        info = verifier.cached(token.strip()) or await asyncio.to_thread(verifier.verify, token.strip())
+        challenge = {"WWW-Authenticate": "Bearer"}
+        if not header and session is not None:  # the dashboard's session (SessionMiddleware checked its cookie)
+            info = verifier.cached_id(session.token_id) or await asyncio.to_thread(verifier.verify_id,
+                                                                                    session.token_id)
+            refusal = _REVOKED_SESSION
+        else:
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                await _respond(
+                    scope,
+                    receive,
+                    send,
+                    401,
+                    "missing bearer token: send 'Authorization: Bearer <token>' "
+                    "(create one with: socialfusion tokens create)",
+                    challenge,
+                )
+                return
+            info = verifier.cached(token.strip()) or await asyncio.to_thread(verifier.verify, token.strip())
+            refusal = "invalid or revoked token"
         if info is None:
-            if failures is not None:
+            if failures is not None and refusal != _REVOKED_SESSION:  # a signed cookie is no guess
                 failures.acquire(address)
-            await _respond(scope, receive, send, 401, "invalid or revoked token", challenge)
+            await _respond(scope, receive, send, 401, refusal, challenge)
             return
         wait = self.limiter().acquire(info.token_id)
         if wait > 0:

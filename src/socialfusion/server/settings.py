@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from socialfusion.app import MAX_K
@@ -20,6 +20,8 @@ class Settings(BaseSettings):
         store: the store folder served.
         host: the address to bind; anything but a loopback address needs at least one API token.
         port: the TCP port.
+        workers: server processes answering requests (uvicorn workers sharing the port); each holds its own copy
+            of the posts in memory, its own rate limits and its own job runner.
         workspace: where uploads and reports go; default: ``uploads/`` and ``reports/`` inside the store folder.
         max_upload_bytes: the largest upload (streamed to disk; a larger one is refused with 413).
         max_json_bytes: the largest JSON request body (413 above).
@@ -34,6 +36,8 @@ class Settings(BaseSettings):
         event_poll_seconds: how often an event stream looks at its job.
         posts_in_memory: hold the posts (without media bytes) in memory, refreshed when the table changes, so that
             post lookups and filters read memory (``socialfusion.query.keep_posts_in_memory``).
+        session_key: the key signing dashboard session cookies (at least 32 characters), shared by the server's
+            processes; unset: a random one per start, so a restart logs everyone out.
         monitor_config: the ``socialfusion monitor`` configuration that ``monitor`` jobs run (chosen by whoever starts
             the server, never by a request: its webhooks and files are the operator's); None: no monitor jobs.
     """
@@ -43,6 +47,7 @@ class Settings(BaseSettings):
     store: Path = Field(Path("socialfusion.db"))
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=64)
     workspace: Path | None = None
     max_upload_bytes: int = Field(1024**3, ge=1)
     max_json_bytes: int = Field(1024**2, ge=1024)
@@ -55,7 +60,20 @@ class Settings(BaseSettings):
     job_workers: int = Field(1, ge=0, le=64)
     event_poll_seconds: float = Field(0.25, gt=0, le=10)
     posts_in_memory: bool = True
+    session_key: SecretStr | None = Field(None, min_length=32)
     monitor_config: Path | None = None
+
+    def environment(self) -> dict[str, str]:
+        """These settings as SOCIALFUSION_* variables, which ``Settings()`` reads back (in a server's worker
+        processes)."""
+        variables = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            variables[f"SOCIALFUSION_{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+        return variables
 
     def workspace_folder(self) -> Path:
         """The folder of uploads and reports."""

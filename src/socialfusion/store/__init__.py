@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from socialfusion.exceptions import StoreError
-from socialfusion.store._base import INDEX_TYPES, WRITE_MODES, Store, sql_string
+from socialfusion.store._base import INDEX_TYPES, WRITE_MODES, Store, sql_string, sql_timestamp
 from socialfusion.store._keys import StoredKeys
 from socialfusion.store._repair import TableCheck, check_store, repair_store
 from socialfusion.store.lance import LanceStore, WriterLock
 
 __all__ = ["INDEX_TYPES", "WRITE_MODES", "LanceStore", "Store", "StoredKeys", "TableCheck", "WriterLock", "check_store",
-           "connect", "repair_store", "sql_string"]
+           "connect", "repair_store", "sql_string", "sql_timestamp"]
 
 
 def connect(uri: str | Path = "./socialfusion.db", *, create: bool = True) -> Store:

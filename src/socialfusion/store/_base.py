@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
@@ -9,7 +10,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pyarrow as pa
 
-__all__ = ["INDEX_TYPES", "Store", "WRITE_MODES", "sql_string"]
+__all__ = ["INDEX_TYPES", "Store", "WRITE_MODES", "sql_string", "sql_timestamp"]
 
 WRITE_MODES = ("upsert", "append", "overwrite")
 INDEX_TYPES = ("IVF_FLAT", "IVF_SQ", "IVF_PQ", "IVF_RQ", "IVF_HNSW_SQ", "IVF_HNSW_PQ", "IVF_HNSW_FLAT", "BTREE",
@@ -27,6 +28,18 @@ def sql_string(value: str) -> str:
         "'it''s'"
     """
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def sql_timestamp(value: dt.datetime) -> str:
+    """``value`` as a SQL timestamp literal in UTC for a ``where`` filter (a naive datetime is taken as UTC).
+
+    Examples:
+        >>> sql_timestamp(dt.datetime(2026, 1, 2, 3, 4, 5))
+        "TIMESTAMP '2026-01-02 03:04:05.000000+00:00'"
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return f"TIMESTAMP '{value.astimezone(dt.UTC).strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
 
 
 @runtime_checkable

@@ -19,8 +19,8 @@ __all__ = ["CONTENT_SECURITY_POLICY", "PAGES", "SessionMiddleware", "Sessions", 
 
 
 def install_dashboard(application: FastAPI) -> None:
-    """Add the dashboard's routes and static files; the caller adds ``SessionMiddleware`` outermost."""
-    application.state.sessions = Sessions()
+    """Add the dashboard's routes and static files; the caller adds ``SessionMiddleware`` outermost and puts the
+    server's ``Sessions`` in ``application.state.sessions``."""
     application.include_router(page_router)
     application.include_router(api_router, prefix=API_PREFIX)
     application.mount("/ui/static", StaticFiles(directory=static_folder()), name="dashboard-static")

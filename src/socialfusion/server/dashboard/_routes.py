@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Resp
 
 import socialfusion
 from socialfusion.app._common import Identifier
-from socialfusion.app._tokens import grants
+from socialfusion.app._tokens import TokenInfo, grants
 from socialfusion.server.dashboard import _data
 from socialfusion.server.dashboard._session import (
     CHART_CONTENT_SECURITY_POLICY,
@@ -87,15 +87,13 @@ def _cookie(response: Response, request: Request, name: str, value: str, *, path
     response.set_cookie(name, value, path=path, httponly=True, samesite="strict", secure=request.url.scheme == "https")
 
 
-async def _live_session(request: Request) -> Session | None:
-    """The request's session when its token still works (a revoked token ends the session)."""
+async def _live_session(request: Request) -> tuple[Session, TokenInfo] | None:
+    """The request's session and its token's info when the token still works (a revoked token ends the session)."""
     session: Session | None = request.scope.get("state", {}).get("session")
     if session is None:
         return None
-    if await run_in_threadpool(request.app.state.verifier.verify, session.token) is None:
-        _sessions(request).end(cookie_value(request.scope, SESSION_COOKIE))
-        return None
-    return session
+    info = await run_in_threadpool(request.app.state.verifier.verify_id, session.token_id)
+    return None if info is None else (session, info)
 
 
 def _to_login() -> RedirectResponse:
@@ -103,11 +101,12 @@ def _to_login() -> RedirectResponse:
 
 
 async def _page(request: Request, name: str) -> Response:
-    session = await _live_session(request)
-    if session is None:
+    live = await _live_session(request)
+    if live is None:
         return _to_login()
+    session, info = live
     response = _render(
-        f"{name}.html", page=name, title=PAGES[name], csrf=session.csrf, can_write=grants(session.scopes, "write")
+        f"{name}.html", page=name, title=PAGES[name], csrf=session.csrf, can_write=grants(info.scopes, "write")
     )
     if name in CHART_PAGES:
         response.headers["Content-Security-Policy"] = CHART_CONTENT_SECURITY_POLICY
@@ -163,7 +162,7 @@ async def login(request: Request) -> Response:
         if failures is not None:
             failures.acquire(address)
         return _login_page(request, "Invalid or revoked token.", 401)
-    value, _ = _sessions(request).create(token, info.token_id, info.scopes)
+    value, _ = _sessions(request).create(info.token_id)
     response = RedirectResponse("/", status_code=303)
     _cookie(response, request, SESSION_COOKIE, value)
     response.delete_cookie(LOGIN_COOKIE, path="/ui/login", httponly=True, samesite="strict")
@@ -178,7 +177,7 @@ async def logout(request: Request) -> Response:
         return _to_login()
     if not csrf_matches(session.csrf, form.get("csrf")):
         return HTMLResponse("Forbidden: missing or wrong CSRF token.", status_code=403)
-    _sessions(request).end(cookie_value(request.scope, SESSION_COOKIE))
+    await run_in_threadpool(_sessions(request).end, session)
     response = _to_login()
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
     return response

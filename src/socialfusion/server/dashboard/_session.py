@@ -1,12 +1,13 @@
 """Dashboard sessions: a token exchanged once for a signed, HttpOnly, SameSite=Strict cookie, and CSRF tokens.
 
-A session lives in the server's memory (a restart logs everyone out): the cookie holds a random session id and its
-HMAC-SHA256 under a key drawn when the server starts, so a forged or altered cookie is refused before any lookup.
-``SessionMiddleware`` lets the cookie stand in for the bearer token on the API routes the dashboard calls: it adds
-``Authorization: Bearer`` with the session's token, so ``AuthMiddleware`` checks it exactly as for any API client
-(revocation, scopes, rate limits). A state-changing request (anything but GET, HEAD, OPTIONS) made with the cookie
-must carry the session's CSRF token in ``X-CSRF-Token``, else it is refused with 403. A request that sends its own
-``Authorization`` header is left as it is: API clients are not affected by the cookie.
+The cookie carries the session (its random id, the id of the API token it logged in with, when it logged in and
+was last seen) under an HMAC-SHA256 signature by a key every process of the server shares, so any of them
+recognises it and a forged or altered cookie is refused before any lookup. The API token itself is kept nowhere:
+``AuthMiddleware`` checks the session's token by its id at each request (revocation, scopes, rate limits), exactly
+as it checks a bearer token. A state-changing request (anything but GET, HEAD, OPTIONS) made with the cookie must
+carry the session's CSRF token in ``X-CSRF-Token``, else it is refused with 403. A request that sends its own
+``Authorization`` header is left as it is: API clients are not affected by the cookie. Logging out is recorded in
+the store, so every process refuses the cookie afterwards.
 
 Responses of the dashboard's own paths get a Content-Security-Policy that allows scripts, styles, images and
 requests from the server itself only.
@@ -14,29 +15,36 @@ requests from the server itself only.
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
 
+import pyarrow as pa
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialfusion.server.errors import error_response
 from socialfusion.server.middleware import API_PREFIX
+from socialfusion.store import Store, sql_timestamp
 
 __all__ = [
     "CHART_CONTENT_SECURITY_POLICY",
     "CONTENT_SECURITY_POLICY",
     "CSRF_HEADER",
+    "LOGOUTS_TABLE",
     "SESSION_COOKIE",
     "Session",
     "SessionMiddleware",
     "Sessions",
     "is_dashboard_path",
+    "session_cookie_header",
 ]
 
 SESSION_COOKIE = "sf_session"
@@ -44,6 +52,8 @@ CSRF_HEADER = "x-csrf-token"
 DASHBOARD_PREFIX = "/ui"
 STATIC_PREFIX = f"{DASHBOARD_PREFIX}/static/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+LOGOUTS_TABLE = "dashboard_logouts"
+_LOGOUTS_SCHEMA = pa.schema([("session_digest", pa.string()), ("expires_at", pa.timestamp("us", tz="UTC"))])
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -71,78 +81,141 @@ def is_dashboard_path(path: str) -> bool:
     return path == "/" or path == DASHBOARD_PREFIX or path.startswith(f"{DASHBOARD_PREFIX}/")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Session:
-    """A logged-in dashboard user: the API token they logged in with (kept in memory only) and its CSRF token."""
+    """A logged-in dashboard user, as its cookie says: the id of the API token they logged in with (never the token
+    itself), when they logged in and were last seen (Unix milliseconds), and the session's CSRF token."""
 
-    token: str
+    session_id: str
     token_id: str
-    scopes: list[str]
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    created: float = field(default_factory=time.monotonic)
-    seen: float = field(default_factory=time.monotonic)
+    created_ms: int
+    seen_ms: int
+    csrf: str
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class Sessions:
-    """The server's dashboard sessions, keyed by random ids signed with a per-process key.
+    """The dashboard's sessions, carried by signed cookies so that every process of a server recognises them.
+
+    A cookie reads ``<session id>.<token id>.<login ms>.<last seen ms>.<signature>``: HMAC-SHA256 under ``key``,
+    which every process of one server shares (``Settings.session_key``; drawn at start when unset, so a restart
+    logs everyone out). A cookie forged, altered, idle for ``idle_seconds`` or older than ``max_seconds`` is
+    refused without touching the store. The middleware sends a fresh cookie (its "last seen" moved on) once the old
+    one is ``touch_seconds`` old. The token's scopes and revocation are checked by the caller, through the token id.
+
+    Logging out is recorded in the store (``LOGOUTS_TABLE``: the SHA-256 of ended session ids until their cookies
+    would expire anyway), so a session ended in one process is refused by all of them within ``recheck_seconds``.
 
     Args:
+        key: the signing key (at least 32 bytes); default: a random one.
         idle_seconds: a session unused this long is over.
         max_seconds: a session is over this long after login, used or not.
-        max_sessions: the most sessions kept; the least recently used goes first.
+        touch_seconds: how stale a cookie's "last seen" may be before a fresh cookie is sent.
+        recheck_seconds: how often the store's logouts are looked at.
     """
 
-    def __init__(self, idle_seconds: float = 8 * 3600, max_seconds: float = 24 * 3600, max_sessions: int = 10_000):
+    def __init__(self, key: bytes | None = None, *, idle_seconds: float = 8 * 3600, max_seconds: float = 24 * 3600,
+                 touch_seconds: float = 300.0, recheck_seconds: float = 1.0):
+        if key is not None and len(key) < 32:
+            raise ValueError(f"a session key needs at least 32 bytes, got {len(key)}")
         self.idle_seconds = idle_seconds
         self.max_seconds = max_seconds
-        self.max_sessions = max_sessions
-        self._key = secrets.token_bytes(32)
-        self._sessions: dict[str, Session] = {}
+        self.touch_seconds = touch_seconds
+        self.recheck_seconds = recheck_seconds
+        self.store: Store | None = None
+        self._key = key or secrets.token_bytes(32)
+        self._ended: set[str] = set()
+        self._ended_version: int | None = None
+        self._checked = float("-inf")
         self._lock = threading.Lock()
 
-    def _sign(self, session_id: str) -> str:
-        digest = hmac.new(self._key, session_id.encode(), hashlib.sha256).digest()
+    def attach(self, store: Store) -> None:
+        """Record and read logouts in ``store`` (without one, a logout is known to this process only)."""
+        self.store = store
+        self._checked = float("-inf")
+
+    def _mac(self, message: str) -> str:
+        digest = hmac.new(self._key, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
-    def create(self, token: str, token_id: str, scopes: list[str]) -> tuple[str, Session]:
-        """A new session; returns the cookie value and the session."""
-        session_id = secrets.token_urlsafe(32)
-        session = Session(token=token, token_id=token_id, scopes=list(scopes))
-        with self._lock:
-            self._sessions[session_id] = session
-            while len(self._sessions) > self.max_sessions:
-                oldest = min(self._sessions, key=lambda key: self._sessions[key].seen)
-                del self._sessions[oldest]
-        return f"{session_id}.{self._sign(session_id)}", session
+    def _cookie(self, session_id: str, token_id: str, created_ms: int, seen_ms: int) -> str:
+        body = f"{session_id}.{token_id}.{created_ms}.{seen_ms}"
+        return f"{body}.{self._mac(body)}"
 
-    def _session_id(self, cookie: str | None) -> str | None:
-        session_id, _, signature = (cookie or "").partition(".")
-        if not session_id or not signature or not hmac.compare_digest(signature, self._sign(session_id)):
+    def create(self, token_id: str) -> tuple[str, Session]:
+        """A new session for a verified token; returns the cookie value and the session."""
+        session_id, now = secrets.token_urlsafe(32), _now_ms()
+        return self._cookie(session_id, token_id, now, now), self._session(session_id, token_id, now, now)
+
+    def _session(self, session_id: str, token_id: str, created_ms: int, seen_ms: int) -> Session:
+        return Session(session_id, token_id, created_ms, seen_ms, csrf=self._mac(f"csrf.{session_id}"))
+
+    def parse(self, cookie: str | None) -> Session | None:
+        """The session a cookie value carries when it is signed by this server's key and neither idle nor too old,
+        else None. Never touches the store: ``is_ended`` says whether it was logged out."""
+        parts = (cookie or "").split(".")
+        if len(parts) != 5 or not all(parts) or not parts[2].isdigit() or not parts[3].isdigit():
             return None
-        return session_id
-
-    def get(self, cookie: str | None) -> Session | None:
-        """The live session a cookie value names, or None (unsigned, altered, unknown, expired)."""
-        session_id = self._session_id(cookie)
-        if session_id is None:
+        session_id, token_id, created, seen, signature = parts
+        if not hmac.compare_digest(signature, self._mac(".".join(parts[:4]))):
             return None
-        now = time.monotonic()
-        with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                return None
-            if now - session.seen > self.idle_seconds or now - session.created > self.max_seconds:
-                del self._sessions[session_id]
-                return None
-            session.seen = now
-            return session
+        now = _now_ms()
+        if now - int(seen) > self.idle_seconds * 1000 or now - int(created) > self.max_seconds * 1000:
+            return None
+        return self._session(session_id, token_id, int(created), int(seen))
 
-    def end(self, cookie: str | None) -> None:
-        """Log out: forget the session a cookie names."""
-        session_id = self._session_id(cookie)
-        if session_id is not None:
-            with self._lock:
-                self._sessions.pop(session_id, None)
+    def touched(self, session: Session) -> str | None:
+        """A fresh cookie for a session whose cookie's "last seen" is ``touch_seconds`` old, else None."""
+        now = _now_ms()
+        if now - session.seen_ms < self.touch_seconds * 1000:
+            return None
+        return self._cookie(session.session_id, session.token_id, session.created_ms, now)
+
+    @staticmethod
+    def _digest(session_id: str) -> str:
+        return hashlib.sha256(session_id.encode()).hexdigest()
+
+    def is_ended(self, session: Session) -> bool:
+        """Whether the session was logged out (as of the last look at the store; see ``logouts_stale``)."""
+        with self._lock:
+            return self._digest(session.session_id) in self._ended
+
+    def logouts_stale(self) -> bool:
+        """Whether the store's logouts are due for a look (``read_logouts``)."""
+        return self.store is not None and time.monotonic() - self._checked >= self.recheck_seconds
+
+    def read_logouts(self) -> None:
+        """Read the store's logouts when their table changed (blocking: call it off the event loop)."""
+        store = self.store
+        if store is None:
+            return
+        version = store.version(LOGOUTS_TABLE)
+        with self._lock:
+            unchanged = version == self._ended_version
+            self._checked = time.monotonic()
+        if unchanged or version is None:
+            return
+        ended = store.read(LOGOUTS_TABLE, columns=["session_digest"]).column("session_digest").to_pylist()
+        with self._lock:
+            self._ended.update(ended)
+            self._ended_version = version
+
+    def end(self, session: Session) -> None:
+        """Log out: the session is refused from now on, by every process of the server (blocking: it writes)."""
+        digest = self._digest(session.session_id)
+        with self._lock:
+            self._ended.add(digest)
+        if self.store is None:
+            return
+        now = dt.datetime.now(dt.UTC)
+        expires = dt.datetime.fromtimestamp(session.created_ms / 1000 + self.max_seconds, dt.UTC)
+        row = pa.Table.from_pylist([{"session_digest": digest, "expires_at": expires}], schema=_LOGOUTS_SCHEMA)
+        self.store.write(LOGOUTS_TABLE, row, mode="upsert", key="session_digest")
+        # a cookie past its lifetime is refused anyway: its logout need not be kept
+        self.store.delete(LOGOUTS_TABLE, f"expires_at < {sql_timestamp(now)}")
 
 
 def cookie_value(scope: Scope, name: str) -> str | None:
@@ -163,13 +236,39 @@ def csrf_matches(expected: str, given: str | None) -> bool:
     return bool(given) and hmac.compare_digest(expected.encode(), given.encode())
 
 
-class SessionMiddleware:
-    """Outermost middleware: the session cookie as a bearer token on API routes (with CSRF on state-changing
-    ones), the session in ``scope["state"]["session"]``, and security headers on the dashboard's responses."""
+def session_cookie_header(value: str, *, secure: bool) -> bytes:
+    """A ``Set-Cookie`` header value for the session cookie: HttpOnly, SameSite=Strict, for the whole site."""
+    jar = SimpleCookie()
+    jar[SESSION_COOKIE] = value
+    jar[SESSION_COOKIE].update({"path": "/", "httponly": True, "samesite": "Strict", "secure": secure})
+    return jar.output(header="").strip().encode("latin-1")
 
-    def __init__(self, app: ASGIApp, sessions: Sessions):
+
+class SessionMiddleware:
+    """Outermost middleware: the session cookie as a login on API routes (with CSRF on state-changing ones), the
+    session in ``scope["state"]["session"]`` (``AuthMiddleware`` checks its token), a fresh cookie when the old
+    one's "last seen" is stale, and security headers on the dashboard's responses.
+
+    Args:
+        app: the application.
+        sessions: the server's ``Sessions``, looked up at each request (the lifespan makes them).
+    """
+
+    def __init__(self, app: ASGIApp, sessions: Callable[[], Sessions]):
         self.app = app
         self.sessions = sessions
+
+    async def _session(self, scope: Scope) -> Session | None:
+        cookie = cookie_value(scope, SESSION_COOKIE)
+        if cookie is None:
+            return None
+        sessions = self.sessions()
+        session = sessions.parse(cookie)
+        if session is None:
+            return None
+        if sessions.logouts_stale():
+            await asyncio.to_thread(sessions.read_logouts)
+        return None if sessions.is_ended(session) else session
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -177,37 +276,42 @@ class SessionMiddleware:
             return
         headers = list(scope.get("headers") or [])
         has_bearer = any(key == b"authorization" for key, _ in headers)
-        session = None if has_bearer else self.sessions.get(cookie_value(scope, SESSION_COOKIE))
+        session = None if has_bearer else await self._session(scope)
         path = scope["path"]
+        added: list[tuple[bytes, bytes]] = []
         if session is not None:
             scope.setdefault("state", {})["session"] = session
-            if path.startswith(f"{API_PREFIX}/"):
-                if scope["method"] not in SAFE_METHODS:
-                    sent = dict(headers).get(CSRF_HEADER.encode(), b"").decode("latin-1")
-                    if not csrf_matches(session.csrf, sent):
-                        await error_response(
-                            403,
-                            "missing or wrong CSRF token: a request made with the dashboard's "
-                            f"session cookie must send its token in {CSRF_HEADER}",
-                        )(scope, receive, send)
-                        return
-                scope = {**scope, "headers": [*headers, (b"authorization", f"Bearer {session.token}".encode())]}
-        if not is_dashboard_path(path):
+            if path.startswith(f"{API_PREFIX}/") and scope["method"] not in SAFE_METHODS:
+                sent = dict(headers).get(CSRF_HEADER.encode(), b"").decode("latin-1")
+                if not csrf_matches(session.csrf, sent):
+                    await error_response(
+                        403,
+                        "missing or wrong CSRF token: a request made with the dashboard's "
+                        f"session cookie must send its token in {CSRF_HEADER}",
+                    )(scope, receive, send)
+                    return
+            fresh = self.sessions().touched(session)
+            if fresh is not None:
+                added.append((b"set-cookie", session_cookie_header(fresh, secure=scope.get("scheme") == "https")))
+        if is_dashboard_path(path):
+            # static files may be cached (plotly.js is 4.6 MB); pages and their data may not
+            added += [
+                (name, value)
+                for name, value in _SECURITY_HEADERS
+                if name != b"cache-control" or not path.startswith(STATIC_PREFIX)
+            ]
+        if not added:
             await self.app(scope, receive, send)
             return
-
-        # static files may be cached (plotly.js is 4.6 MB); pages and their data may not
-        added = [
-            (name, value)
-            for name, value in _SECURITY_HEADERS
-            if name != b"cache-control" or not path.startswith(STATIC_PREFIX)
-        ]
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 present = {key.lower() for key, _ in message.get("headers", [])}  # a page's own policy wins
-                headers = [*message.get("headers", []), *((k, v) for k, v in added if k not in present)]
-                message = {**message, "headers": headers}
+                ours = [(key, value) for key, value in added if key not in present or key == b"set-cookie"]
+                if any(key.lower() == b"set-cookie" and value.startswith(f"{SESSION_COOKIE}=".encode())
+                       for key, value in message.get("headers", [])):  # a login or logout sets its own cookie
+                    ours = [(key, value) for key, value in ours if key != b"set-cookie"]
+                message = {**message, "headers": [*message.get("headers", []), *ours]}
             await send(message)
 
         await self.app(scope, receive, secured)
