@@ -121,8 +121,6 @@ NEGATIVE_MODES = ("auto", "exposures", "sampled")
 
 _ACTIVE_KINDS = ("like", "comment", "share", "click")
 _ACTION_KINDS = ("post", *_ACTIVE_KINDS)
-_ACTION_KINDS_SORTED = np.array(sorted(_ACTION_KINDS))
-_ACTION_KINDS_ORDER = np.array([_ACTION_KINDS.index(kind) for kind in _ACTION_KINDS_SORTED])  # sorted -> index
 _US_PER_HOUR = 3_600_000_000
 _SAMPLE_WINDOW_HOURS = 72.0
 _MAX_HASHTAGS = 1000
@@ -179,10 +177,6 @@ class _History:
         return (end - start).astype(np.float64)
 
 
-def _codes(values: Sequence[Any], index: dict[Any, int]) -> np.ndarray:
-    return np.array([index.get(value, -1) for value in values], np.int64)
-
-
 class _CorpusView:
     """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
 
@@ -191,16 +185,13 @@ class _CorpusView:
 
         posts = corpus.posts
         self.post_id_array = pc.cast(posts.column("post_id"), pa.string()).combine_chunks()
-        self.post_ids = self.post_id_array.to_pylist()
-        self.post_index = {post_id: row for row, post_id in enumerate(self.post_ids)}
+        self.n_posts = len(self.post_id_array)
         interactions = corpus.interactions
         every_user = pa.chunked_array([chunk for column in (
             corpus.users.column("user_id"), posts.column("author_id"), interactions.column("user_id"))
             for chunk in pc.cast(column, pa.string()).chunks], pa.string())  # a table with no rows has no chunks
         self.user_array = pc.drop_null(pc.unique(every_user)).sort()
-        users = self.user_array.to_pylist()
-        self.users = users
-        self.user_index = {user: row for row, user in enumerate(users)}
+        self.n_users = len(self.user_array)
         self.post_author = positions(posts.column("author_id"), self.user_array)
         self.created = _microseconds(posts.column("created_at"))
         self.has_time = pc.is_valid(posts.column("created_at")).to_numpy(zero_copy_only=False)
@@ -214,7 +205,7 @@ class _CorpusView:
         media = posts.column("media").combine_chunks()
         media_kind, media_post = pc.struct_field(pc.list_flatten(media), "kind"), pc.list_parent_indices(media)
         self.media = {kind: np.bincount(media_post.filter(pc.fill_null(pc.equal(media_kind, kind), False)).to_numpy(),
-                                        minlength=len(self.post_ids)).clip(0, 1).astype(np.float64)
+                                        minlength=self.n_posts).clip(0, 1).astype(np.float64)
                       for kind in ("image", "video", "audio")}
         # A date-only source's midnight is no hour (NaN: the learners treat it as missing); its weekday is known.
         platform = posts.column("platform") if "platform" in posts.column_names else None
@@ -223,18 +214,24 @@ class _CorpusView:
         self.post_hour = np.where(self.hour_known, hours % 24, np.nan)
         self.post_weekday = np.where(self.has_time, (hours // 24 + 3) % 7, np.nan)  # 1970-01-01 was a Thursday
         scores = post_sentiment_values(corpus, sentiment)
-        self.sentiment = np.array([scores.get(post_id, 0.0) for post_id in self.post_ids], np.float64)
+        self.sentiment = np.zeros(self.n_posts, np.float64)
+        rows = positions(pa.array(list(scores), pa.string()), self.post_id_array)
+        self.sentiment[rows[rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[rows >= 0]
+        del scores
         self.followers = self._followers(corpus)
         edges = corpus.edges
         ties = pc.is_in(edges.column("kind"), value_set=pa.array(["follow", "friend"])).to_numpy(zero_copy_only=False)
         src, dst = (positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
         known = (src >= 0) & (dst >= 0)
-        self._follow_codes = np.unique(src[known] * len(users) + dst[known])
+        self._follow_codes = np.unique(src[known] * self.n_users + dst[known])
         self.community = self._communities(corpus, random_state)
-        # the kind of each interaction as a small array of fixed-width strings: a tenth of the memory of Python ones
+        # the kind of each interaction as a code into a few names (one byte or two each, not a string)
         kinds = pc.fill_null(pc.cast(interactions.column("kind"), pa.string()), "").combine_chunks().dictionary_encode()
-        self.kind = np.asarray(kinds.dictionary.to_pylist(), dtype=str)[kinds.indices.to_numpy(zero_copy_only=False)] \
-            if len(kinds) else np.zeros(0, dtype=str)
+        self._kind_names = kinds.dictionary.to_pylist()
+        self._kind_codes = kinds.indices.to_numpy(zero_copy_only=False).astype(
+            np.min_scalar_type(max(len(self._kind_names) - 1, 0)))
+        self._action_kinds = np.array([_ACTION_KINDS.index(name) if name in _ACTION_KINDS else -1
+                                       for name in self._kind_names], np.int64)  # kind code -> action kind
         self.actor = positions(interactions.column("user_id"), self.user_array)
         self.target = positions(interactions.column("post_id"), self.post_id_array)
         self.at = _microseconds(interactions.column("at"))
@@ -242,7 +239,7 @@ class _CorpusView:
 
     def follows(self, users: np.ndarray, targets: np.ndarray) -> np.ndarray:
         """``(n,)`` bool: ``users[i]`` follows (or is a friend of) ``targets[i]`` (user codes; -1 follows no one)."""
-        codes = np.asarray(users, np.int64) * len(self.users) + np.asarray(targets, np.int64)
+        codes = np.asarray(users, np.int64) * self.n_users + np.asarray(targets, np.int64)
         return np.isin(codes, self._follow_codes) & (np.asarray(users) >= 0) & (np.asarray(targets) >= 0)
 
     def _followers(self, corpus: Corpus) -> np.ndarray:
@@ -250,7 +247,7 @@ class _CorpusView:
         edges = corpus.edges
         follow = pc.fill_null(pc.equal(edges.column("kind"), "follow"), False).to_numpy(zero_copy_only=False)
         dst = positions(edges.column("dst"), self.user_array)[follow]
-        followers = np.bincount(dst[dst >= 0], minlength=len(self.users)).astype(np.float64)
+        followers = np.bincount(dst[dst >= 0], minlength=self.n_users).astype(np.float64)
         users = corpus.users
         counted = pc.is_valid(users.column("followers_count")).to_numpy(zero_copy_only=False)
         rows = positions(users.column("user_id"), self.user_array)
@@ -261,17 +258,20 @@ class _CorpusView:
         from socialfusion.tasks.influence import communities, social_graph
 
         graph = social_graph(corpus, kinds=("follow",))
-        membership = np.full(len(self.users), -1, np.int64)
+        membership = np.full(self.n_users, -1, np.int64)
         if graph.ecount():
             found = communities(graph, random_state=random_state).table
-            for user, community in zip(found.column("user_id").to_pylist(), found.column("community").to_pylist()):
-                if user in self.user_index:
-                    membership[self.user_index[user]] = community
+            rows = positions(found.column("user_id"), self.user_array)
+            membership[rows[rows >= 0]] = found.column("community").to_numpy(zero_copy_only=False)[rows >= 0]
         return membership
+
+    def of_kind(self, *kinds: str) -> np.ndarray:
+        """``(n_interactions,)`` bool: the interactions whose kind is one of ``kinds``."""
+        return np.isin(self._kind_codes, [code for code, name in enumerate(self._kind_names) if name in kinds])
 
     def active(self) -> np.ndarray:
         """Rows of active interactions (like, comment, share, click) on known posts with a time."""
-        return np.flatnonzero(np.isin(self.kind, _ACTIVE_KINDS) & (self.target >= 0) & (self.actor >= 0)
+        return np.flatnonzero(self.of_kind(*_ACTIVE_KINDS) & (self.target >= 0) & (self.actor >= 0)
                               & (self.at != np.iinfo(np.int64).min))
 
     @functools.cached_property
@@ -284,13 +284,13 @@ class _CorpusView:
             at=np.concatenate([self.created[written], self.at[active]]),
             post=np.concatenate([written, self.target[active]]),
             kind=np.concatenate([np.zeros(len(written), np.int64),
-                                 _ACTION_KINDS_ORDER[np.searchsorted(_ACTION_KINDS_SORTED, self.kind[active])]]),
+                                 self._action_kinds[self._kind_codes[active]]]),
             hour_known=np.concatenate([self.hour_known[written], self.at_hour_known[active]]))
 
     @functools.cached_property
     def discoveries(self) -> _Actions:
         """Views of posts by authors the viewer does not follow (what the platform showed beyond their follows)."""
-        rows = np.flatnonzero((self.kind == "view") & (self.actor >= 0) & (self.target >= 0)
+        rows = np.flatnonzero(self.of_kind("view") & (self.actor >= 0) & (self.target >= 0)
                               & (self.at != np.iinfo(np.int64).min))
         author = self.post_author[self.target[rows]]
         rows = rows[(author != self.actor[rows]) & ~self.follows(self.actor[rows], author)]
@@ -322,21 +322,21 @@ def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
 def _exposure_rows(view: _CorpusView, kinds: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                          np.ndarray, np.ndarray]:
     """(user, post, time, label, label time) of each first view of a post by someone other than its author."""
-    rows = np.flatnonzero((view.kind == "view") & (view.actor >= 0) & (view.target >= 0)
+    rows = np.flatnonzero(view.of_kind("view") & (view.actor >= 0) & (view.target >= 0)
                           & (view.at != np.iinfo(np.int64).min))
     rows = rows[np.lexsort((view.at[rows], view.target[rows], view.actor[rows]))]
-    pair = view.actor[rows] * len(view.post_ids) + view.target[rows]
+    pair = view.actor[rows] * view.n_posts + view.target[rows]
     first = np.concatenate([[True], pair[1:] != pair[:-1]]) if len(rows) else np.zeros(0, bool)
     rows = rows[first]
     rows = rows[view.post_author[view.target[rows]] != view.actor[rows]]
     user, post, at = view.actor[rows], view.target[rows], view.at[rows]
     # each (user, post) pair engaged, with its first engagement's time
-    engagements = np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0))
-    pairs = view.actor[engagements] * len(view.post_ids) + view.target[engagements]
+    engagements = np.flatnonzero(view.of_kind(*kinds) & (view.actor >= 0) & (view.target >= 0))
+    pairs = view.actor[engagements] * view.n_posts + view.target[engagements]
     order = np.lexsort((view.at[engagements], pairs))
     pairs, first = np.unique(pairs[order], return_index=True)
     first_at = view.at[engagements][order][first]
-    codes = user * len(view.post_ids) + post
+    codes = user * view.n_posts + post
     found = np.minimum(np.searchsorted(pairs, codes), max(len(pairs) - 1, 0))
     label = (pairs[found] == codes).astype(np.int8) if len(pairs) else np.zeros(len(codes), np.int8)
     label_at = np.where(label == 1, first_at[found] if len(pairs) else at, at)
@@ -349,14 +349,14 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int, r
     which the user did not engage with, as negatives at the same time; with ``max_examples``, only the engagements
     of the users ``_example_users`` keeps. Returns the five columns and the sample (see ``_user_sample``)."""
     rng = np.random.default_rng(random_state)
-    rows = np.flatnonzero(np.isin(view.kind, kinds) & (view.actor >= 0) & (view.target >= 0)
+    rows = np.flatnonzero(view.of_kind(*kinds) & (view.actor >= 0) & (view.target >= 0)
                           & (view.at != np.iinfo(np.int64).min))
     kept = _example_users(view.actor[rows], max_examples, random_state, per_row=1 + n_negatives)
     sample = _user_sample(view.actor[rows], kept, per_row=1 + n_negatives)
     if kept is not None:
         rows = rows[np.isin(view.actor[rows], kept)]
     rows = rows[np.lexsort((view.target[rows], view.actor[rows], view.at[rows]))]
-    engaged = set((view.actor[rows] * len(view.post_ids) + view.target[rows]).tolist())
+    engaged = np.unique(view.actor[rows] * view.n_posts + view.target[rows])  # sorted (user, post) codes
     candidates = np.flatnonzero(view.has_time & ~view.is_reshare)
     candidates = candidates[np.argsort(view.created[candidates], kind="stable")]
     created = view.created[candidates]
@@ -368,7 +368,10 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int, r
         high = np.searchsorted(created, at, side="right")
         pool = candidates[low:high]
         pool = pool[(view.post_author[pool] != user)]
-        pool = pool[~np.isin(user * len(view.post_ids) + pool, list(engaged))] if len(pool) else pool
+        if len(pool):
+            codes = user * view.n_posts + pool
+            found = np.minimum(np.searchsorted(engaged, codes), len(engaged) - 1)
+            pool = pool[engaged[found] != codes]
         for negative in rng.choice(pool, min(n_negatives, len(pool)), replace=False) if len(pool) else []:
             users.append(user), posts.append(int(negative)), times.append(at), labels.append(0)
     times_array = np.array(times, np.int64)
@@ -514,7 +517,7 @@ def engagement_examples(
     if post_topics is not None and not {"post_id", "topic_id"} <= set(post_topics.column_names):
         raise ConfigurationError(f"post_topics needs columns post_id and topic_id; got {post_topics.column_names}")
     view = _CorpusView(corpus, sentiment, random_state)
-    has_views = bool(np.any(view.kind == "view"))
+    has_views = bool(np.any(view.of_kind("view")))
     if negatives == "exposures" and not has_views:
         raise ConfigurationError("the corpus has no view interactions to use as exposures; use negatives='sampled'")
     mode = "exposures" if negatives == "auto" and has_views else ("sampled" if negatives == "auto" else negatives)
@@ -587,13 +590,13 @@ def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_e
         corpus, store=store, text_encoder=text_encoder)
     ids = pc.cast(ids, pa.string()) if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-    if len(ids) == len(view.post_ids) and view.post_id_array.equals(ids):
+    if len(ids) == view.n_posts and view.post_id_array.equals(ids):
         return np.asarray(encoded.vectors, np.float32), np.asarray(encoded.missing, bool)  # already in order
     rows = pc.index_in(view.post_id_array, ids)
     known = pc.is_valid(rows).to_numpy(zero_copy_only=False)
     source = rows.filter(pc.is_valid(rows)).to_numpy()
-    vectors = np.zeros((len(view.post_ids), encoded.vectors.shape[1]), np.float32)
-    missing = np.ones(len(view.post_ids), bool)
+    vectors = np.zeros((view.n_posts, encoded.vectors.shape[1]), np.float32)
+    missing = np.ones(view.n_posts, bool)
     vectors[known] = encoded.vectors[source]
     missing[known] = np.asarray(encoded.missing, bool)[source]
     return vectors, missing
@@ -601,7 +604,7 @@ def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_e
 
 def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np.ndarray, at: np.ndarray,
                    vectors: np.ndarray, missing: np.ndarray) -> dict[str, np.ndarray]:
-    n_users = len(view.users)
+    n_users = view.n_users
     author = view.post_author[post]
     active = view.active()
     active_author = view.post_author[view.target[active]]
@@ -636,11 +639,11 @@ def _pair_features(view: _CorpusView, corpus: Corpus, user: np.ndarray, post: np
 
 def _stored_topics(view: _CorpusView, post_topics: pa.Table) -> np.ndarray:
     """Each post's topic code from a ``post_id, topic_id`` table (-1: none), renumbered 0..k-1."""
-    topic = np.full(len(view.post_ids), -1, np.int64)
-    for post_id, topic_id in zip(post_topics.column("post_id").to_pylist(),
-                                 post_topics.column("topic_id").to_pylist()):
-        if topic_id is not None and topic_id >= 0 and post_id in view.post_index:
-            topic[view.post_index[post_id]] = topic_id
+    topic = np.full(view.n_posts, -1, np.int64)
+    rows = positions(post_topics.column("post_id"), view.post_id_array)
+    topic_ids = pc.fill_null(post_topics.column("topic_id"), -1).to_numpy(zero_copy_only=False)
+    kept = (rows >= 0) & (topic_ids >= 0)
+    topic[rows[kept]] = topic_ids[kept]
     found = topic >= 0
     topic[found] = np.unique(topic[found], return_inverse=True)[1]
     return topic
@@ -1118,14 +1121,13 @@ def post_features(corpus: Corpus, posts: pa.Table | None = None, *, sentiment: p
     if posts is None:
         posts = corpus.posts.filter(pc.invert(pc.is_valid(corpus.posts.column("reshare_of"))))
     target = _CorpusView(CorpusClass(posts=posts, users=corpus.users, edges=corpus.edges), sentiment, 0)
-    author_names = posts.column("author_id").to_pylist()
-    author = _codes(author_names, history.user_index)
+    author = positions(posts.column("author_id"), history.user_array)
     created = target.created
     horizon = int(horizon_hours * _US_PER_HOUR)
-    engaging = np.flatnonzero(np.isin(history.kind, ("like", "comment", "share")) & (history.target >= 0))
+    engaging = np.flatnonzero(history.of_kind("like", "comment", "share") & (history.target >= 0))
     delay = history.at[engaging] - history.created[history.target[engaging]]
     counted = engaging[(delay >= 0) & (delay <= horizon)]
-    engagement = np.bincount(history.target[counted], minlength=len(history.post_ids)).astype(np.float64)
+    engagement = np.bincount(history.target[counted], minlength=history.n_posts).astype(np.float64)
     # The author's earlier posts count once their horizon has passed, so their engagement is final.
     originals = np.flatnonzero((history.post_author >= 0) & history.has_time & ~history.is_reshare)
     done = history.created[originals] + horizon
@@ -1136,7 +1138,7 @@ def post_features(corpus: Corpus, posts: pa.Table | None = None, *, sentiment: p
     before = np.where(author >= 0, end - start, 0).astype(np.float64)
     mean_before = np.divide(cumulative[end] - cumulative[start], before, out=np.zeros(len(before)), where=before > 0)
     followers = np.where(author >= 0, history.followers[safe], 0.0)
-    own = _codes(posts.column("post_id").to_pylist(), history.post_index)
+    own = positions(posts.column("post_id"), history.post_id_array)
     return pa.table({
         "post_id": posts.column("post_id"),
         "created_at": pa.array(created, pa.timestamp("us", tz="UTC"), mask=~target.has_time),
@@ -1287,7 +1289,7 @@ def next_action_examples(corpus: Corpus) -> pa.Table:
     counts = cumulative - cumulative[first_of_user]
     history = counts.sum(axis=1, keepdims=True)
     previous = rows - 1
-    columns = {"user_id": pa.array([view.users[u] for u in users[rows]], pa.string()),
+    columns = {"user_id": view.user_array.take(users[rows]),
                "at": pa.array(times[rows], pa.timestamp("us", tz="UTC")),
                "label": pa.array([_ACTION_KINDS[k] for k in kinds[rows]], pa.string())}
     for index, kind in enumerate(_ACTION_KINDS):
