@@ -305,7 +305,7 @@ def tweeteval_cv_table(quick: bool, epochs: int) -> None:
     from sentiment import encoded, labelled_posts
 
     from socialfusion.datasets.tweeteval import load_semeval2017_pool, load_tweeteval
-    from socialfusion.tasks.sentiment import _lexicon_labels
+    from socialfusion.tasks.sentiment import lexicon_feature_labels
 
     seeds, folds = (SEEDS[:1], 3) if quick else (SEEDS, FOLDS)
     pool_posts, pool_labels, _ = labelled_posts(load_semeval2017_pool(), "sentiment")
@@ -336,7 +336,7 @@ def tweeteval_cv_table(quick: bool, epochs: int) -> None:
     experiment = Experiment(scorers, codes, dev_codes, _metrics(len(classes)), balanced=True, seeds=seeds, folds=folds)
     metrics = ("macro_recall", "accuracy", "macro_f1")
     vader_rows = {}  # VADER's labels from the cached lexicon vectors (``lexicon_sentiment`` without re-scoring)
-    vader = np.searchsorted(classes, _lexicon_labels(blocks["lexicon"], np.zeros(len(all_codes), bool))[0])
+    vader = np.searchsorted(classes, lexicon_feature_labels(blocks["lexicon"], np.zeros(len(all_codes), bool))[0])
     for name, rows in (("cv", slice(0, len(codes))), ("final", slice(len(codes), None))):
         for metric, function in _metrics(len(classes)).items():
             figure = 100 * function(all_codes[rows], vader[rows])

@@ -35,8 +35,8 @@ from socialfusion.tasks.sentiment import (
     SNOWNLP_NEGATIVE_BELOW,
     SNOWNLP_POSITIVE_ABOVE,
     VADER_THRESHOLD,
-    _lexicon_labels,
     labelled_posts,
+    lexicon_feature_labels,
 )
 
 # Fast encoders for most tests (about a second for the whole corpus); the default ones run in one slow test.
@@ -93,7 +93,7 @@ def test_lexicon_thresholds_are_the_documented_ones():
     vectors[4:, chinese] = 2 * np.array(probabilities) - 1
     is_chinese = np.array([False] * 4 + [True] * 4)
 
-    labels, strength = _lexicon_labels(vectors, is_chinese)
+    labels, strength = lexicon_feature_labels(vectors, is_chinese)
 
     assert labels.tolist() == ["positive", "neutral", "negative", "neutral",
                                "positive", "neutral", "negative", "neutral"]

@@ -67,6 +67,7 @@ from socialfusion.app._corpus import (
     ingest_files,
     store_statistics,
 )
+from socialfusion.app._incremental import IncrementalUpdate, NothingToAnalyse, last_update
 from socialfusion.app._jobs import (
     ACTIVE_STATES,
     FINAL_STATES,
@@ -299,6 +300,7 @@ __all__ = [
     "GraphFileResult",
     "GraphNode",
     "Hop",
+    "IncrementalUpdate",
     "Influencer",
     "InfluencersParams",
     "InfluencersResult",
@@ -333,6 +335,7 @@ __all__ = [
     "NextAdoptersFitResult",
     "NextAdoptersParams",
     "NextAdoptersResult",
+    "NothingToAnalyse",
     "OpinionAlert",
     "OpinionAlertsParams",
     "OpinionAlertsResult",
@@ -411,6 +414,7 @@ __all__ = [
     "kg_node_neighbours",
     "kg_path",
     "kg_top_nodes",
+    "last_update",
     "list_jobs",
     "list_tokens",
     "mine_rules",

@@ -246,7 +246,7 @@ def analyze(
     reuse_cards: Annotated[bool, typer.Option("--reuse-cards", help=REUSE_HELP)] = False,
 ) -> None:
     """Analyse a store and write a self-contained HTML report."""
-    from socialfusion.app._incremental import NothingToAnalyse, last_update
+    from socialfusion.app import NothingToAnalyse, last_update
     from socialfusion.pipeline import analyze as run_analyze
 
     target = existing_store(store)

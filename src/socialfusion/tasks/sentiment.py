@@ -61,6 +61,7 @@ __all__ = [
     "LexiconSentiment",
     "SentimentModel",
     "labelled_posts",
+    "lexicon_feature_labels",
     "lexicon_sentiment",
     "read_predictions",
     "sentiment_scores",
@@ -148,8 +149,9 @@ def _lexicon_score(vectors: np.ndarray, chinese: np.ndarray) -> np.ndarray:
     return np.where(chinese, snownlp, compound)
 
 
-def _lexicon_labels(vectors: np.ndarray, chinese: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Labels and strengths from ``text/lexicon`` vectors: VADER compound, or snownlp where ``chinese``.
+def lexicon_feature_labels(vectors: np.ndarray, chinese: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels and strengths from ``text/lexicon`` vectors (stored features: no text is scored again): VADER
+    compound, or snownlp where ``chinese`` (``(n,)`` bool).
 
     The strength is ``|score|`` for a polar label (the VADER compound, or snownlp's probability mapped to
     [-1, 1]) and ``1 - |score| / threshold`` for neutral: 1 at a score of 0, 0 at the threshold. It orders posts,
@@ -196,7 +198,7 @@ def lexicon_sentiment(texts: Sequence[str | None], *, language: str | Sequence[s
     texts = list(texts)
     chinese = _chinese_rows(texts, language)
     encoded = _lexicon_encoder().encode(texts)
-    return _lexicon_labels(encoded.vectors, chinese)[0]
+    return lexicon_feature_labels(encoded.vectors, chinese)[0]
 
 
 @functools.cache
@@ -556,7 +558,7 @@ class LexiconSentiment(_Evaluates):
         texts = posts.column("text").to_pylist()
         language = self.language if self.language is not None else posts.column("lang").to_pylist()
         chinese = _chinese_rows(texts, language)
-        labels, strength = _lexicon_labels(vectors, chinese)
+        labels, strength = lexicon_feature_labels(vectors, chinese)
         return labels, strength, _lexicon_score(vectors, chinese).astype(np.float64), chinese
 
     def predict(self, store: Store, ids: Sequence[str] | None = None) -> pa.Table:
