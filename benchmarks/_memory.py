@@ -60,5 +60,47 @@ class TreePeakRss:
                         continue
             except psutil.NoSuchProcess:
                 return
-            self.peak_mb = max(self.peak_mb, total / 1024**2)
+            self._record(total / 1024**2)
             self._done.wait(self.interval)
+
+    def _record(self, mb: float) -> None:
+        self.peak_mb = max(self.peak_mb, mb)
+
+
+class PhasePeakRss(TreePeakRss):
+    """The peak summed RSS of this process and its descendants during each phase of a run (sampled), so a long
+    job's memory can be laid at the door of the phase that used it.
+
+    Usage::
+
+        with PhasePeakRss() as phases:
+            phases.enter("reading")
+            ...
+            phases.enter("writing")
+            ...
+        phases.peaks_mb  # {"reading": ..., "writing": ...}; peak_mb: the whole run's
+    """
+
+    def __init__(self, interval: float = 0.25):
+        import os
+        import threading
+
+        super().__init__(os.getpid(), interval)
+        self.peaks_mb: dict[str, float] = {}
+        self._phase: str | None = None
+        self._lock = threading.Lock()
+
+    def __exit__(self, *exc) -> None:
+        super().__exit__(*exc)
+        self.enter(None)
+
+    def _record(self, mb: float) -> None:
+        with self._lock:
+            self.peak_mb = max(self.peak_mb, mb)
+            if self._phase is not None:
+                self.peaks_mb[self._phase] = max(self.peaks_mb.get(self._phase, 0.0), mb)
+
+    def enter(self, phase: str | None) -> None:
+        """Begin ``phase`` (the samples from now on count toward it)."""
+        with self._lock:
+            self._phase = phase

@@ -120,13 +120,21 @@ def run_stage(stage: str, store_path: str, out: str) -> dict:
         if update is not None:
             result["update"] = f"update {update.seconds:.1f} s: {update.describe()}"
     else:
+        from _memory import PhasePeakRss
+
         from socialfusion.pipeline import analyze
 
         marks: list[tuple[str, float]] = []  # (stage of analyze, when it started): where the time goes, per card
-        path = analyze(store, out, sections=None if stage == "analyze" else STAGES[stage],
-                       progress=lambda name, done, total: marks.append((name, time.perf_counter())))
+
+        def started_card(name: str, done: int, total: int) -> None:
+            marks.append((name, time.perf_counter()))
+            phases.enter(name)
+
+        with PhasePeakRss() as phases:
+            path = analyze(store, out, sections=None if stage == "analyze" else STAGES[stage], progress=started_card)
         result["report_mb"] = path.stat().st_size / 1024**2
         result["cards"] = {name: end - start for (name, start), (_, end) in zip(marks, marks[1:])}
+        result["card_peaks_mb"] = phases.peaks_mb
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -221,8 +229,9 @@ def main(sizes: list[int], stages: list[str]) -> None:
                 report = f", report {result['report_mb']:.2f} MB" if "report_mb" in result else ""
                 print(f"  {stage:<12}{result['seconds']:>9.1f} s{result['peak_mb']:>9,.0f} MB{report}", flush=True)
                 if stage == "analyze" and result.get("cards"):
-                    print("    " + "; ".join(f"{name} {seconds:.1f} s" for name, seconds in result["cards"].items()),
-                          flush=True)
+                    peaks = result.get("card_peaks_mb", {})
+                    print("    " + "; ".join(f"{name} {seconds:.1f} s, {peaks.get(name, math.nan):,.0f} MB"
+                                             for name, seconds in result["cards"].items()), flush=True)
     print_table(results, sizes, stages)
 
 
@@ -257,14 +266,18 @@ def print_table(results: dict[int, dict[str, dict]], sizes: list[int], stages: l
               "the knowledge graph's entity recognition, count only the wait for them)\n")
         names = list(dict.fromkeys(name for size in carded for name in results[size]["analyze"]["cards"]))
         print(f"{'stage':<34}" + "".join(f"{size:>12,}" for size in carded)
-              + (f"{'time exp.':>11}" if len(carded) > 1 else ""))
+              + (f"{'time exp.':>11}" if len(carded) > 1 else "") + f"{'peak MB':>10}")
+        largest = results[carded[-1]]["analyze"].get("card_peaks_mb", {})
         for name in names:
             times = [results[size]["analyze"]["cards"].get(name) for size in carded]
             line = f"{name[:33]:<34}" + "".join(f"{t:>12.1f}" if t is not None else f"{'-':>12}" for t in times)
-            if len(carded) > 1 and None not in times[-2:] and min(times[-2:]) > 0:
+            if len(carded) > 1:
                 ratio = math.log(posts[carded[-1]] / posts[carded[-2]])
-                line += f"{math.log(times[-1] / times[-2]) / ratio:>11.2f}"
+                line += (f"{math.log(times[-1] / times[-2]) / ratio:>11.2f}"
+                         if None not in times[-2:] and min(times[-2:]) > 0 else f"{'-':>11}")
+            line += f"{largest[name]:>10,.0f}" if name in largest else f"{'-':>10}"
             print(line)
+        print(f"(peak MB: the summed RSS of the process tree while the stage ran, at {carded[-1]:,} posts)")
     print("\nexponents: log(time ratio) / log(posts ratio) between the two largest sizes (1.0: linear)")
 
 
