@@ -210,8 +210,10 @@ class _RunGrid:
         self.claimed[cells] = ranks
         return cells[self.claimed[cells] == ranks]
 
-    def per_run(self, flags: np.ndarray) -> np.ndarray:
-        return flags.reshape(self.runs, self.n_nodes).sum(axis=1)
+    def per_run(self, activated: list[np.ndarray]) -> np.ndarray:
+        """``(runs,)`` cells activated per run, from the arrays of cells activated at each step (each cell once):
+        the cost follows the reach, not ``runs x n_nodes``."""
+        return np.bincount(np.concatenate(activated) // self.n_nodes, minlength=self.runs)
 
 
 def independent_cascade_reach(
@@ -244,13 +246,15 @@ def independent_cascade_reach(
     active = np.zeros(runs * n_nodes, bool)
     frontier = grid.seed_cells
     active[frontier] = True
+    activated = [frontier]
     while len(frontier):
         cells, edge = grid.out_edges(frontier)
         waiting = ~active[cells]  # an edge into an already active node cannot change anything: skip its draw
         cells, edge = cells[waiting], edge[waiting]
         frontier = grid.distinct(cells[rng.random(len(cells)) < grid.edge_weights(edge)])
         active[frontier] = True
-    return grid.per_run(active)
+        activated.append(frontier)
+    return grid.per_run(activated)
 
 
 def linear_threshold_reach(
@@ -283,6 +287,7 @@ def linear_threshold_reach(
     active = np.zeros(runs * n_nodes, bool)
     frontier = grid.seed_cells
     active[frontier] = True
+    activated = [frontier]
     while len(frontier):
         cells, edge = grid.out_edges(frontier)
         waiting = ~active[cells]
@@ -291,7 +296,8 @@ def linear_threshold_reach(
         touched = grid.distinct(cells)
         frontier = touched[pressure[touched] >= thresholds[touched]]
         active[frontier] = True
-    return grid.per_run(active)
+        activated.append(frontier)
+    return grid.per_run(activated)
 
 
 def sir_outbreak(
@@ -317,6 +323,7 @@ def sir_outbreak(
     ever = np.zeros(runs * n_nodes, bool)
     infected = grid.seed_cells
     ever[infected] = True
+    infections = [infected]
     curve = []
     for _ in range(max_steps):
         if not len(infected):
@@ -327,8 +334,9 @@ def sir_outbreak(
         cells, edge = cells[susceptible], edge[susceptible]
         fresh = grid.distinct(cells[rng.random(len(cells)) < grid.edge_weights(edge)])
         ever[fresh] = True
+        infections.append(fresh)
         infected = np.concatenate([infected[rng.random(len(infected)) >= recovery], fresh])
-    return grid.per_run(ever), np.array(curve).reshape(-1, runs)
+    return grid.per_run(infections), np.array(curve).reshape(-1, runs)
 
 
 def learn_cascade_probabilities(sequences: Sequence[Sequence[str]], follows: Sequence[tuple[str, str]], *,
