@@ -1,4 +1,5 @@
-"""Ids to row positions, computed by Arrow: the one lookup the analyses share."""
+"""Ids to row positions, computed by Arrow, and the distinct values of a large code array: the lookups the analyses
+share."""
 
 from __future__ import annotations
 
@@ -18,3 +19,20 @@ def positions(values: pa.ChunkedArray | pa.Array, ids: pa.Array | np.ndarray) ->
         ids = pa.array(ids, pa.string())
     found = pc.index_in(pc.cast(values, pa.string()), value_set=ids)
     return np.asarray(pc.fill_null(found, -1).to_numpy(zero_copy_only=False), np.int64)
+
+
+def distinct_codes(codes: np.ndarray) -> np.ndarray:
+    """The distinct values of an integer array, sorted: ``np.unique(codes)``, computed by sorting.
+
+    numpy 2.3+ finds the distinct values of a plain ``np.unique`` with a hash table, which is many times slower than
+    a sort when most of millions of values are distinct (10M random int64: 11.6 s against 0.8 s on the 2-CPU
+    machine): every (user, post) pair code, every time stamp. The analyses take their distinct codes from here.
+
+    Examples:
+        >>> distinct_codes(np.array([3, 1, 3, 2])).tolist()
+        [1, 2, 3]
+    """
+    ordered = np.sort(np.asarray(codes).ravel())
+    if len(ordered) < 2:
+        return ordered
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]

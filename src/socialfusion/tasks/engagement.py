@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import positions
+from socialfusion.tasks._ids import distinct_codes, positions
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
@@ -158,7 +158,7 @@ class _History:
 
     def __init__(self, groups: np.ndarray, times: np.ndarray, query_times: np.ndarray) -> None:
         # Dense time ranks keep group * n_ranks + rank inside int64 for any realistic corpus.
-        self._times = np.unique(np.concatenate([times, query_times]))
+        self._times = distinct_codes(np.concatenate([times, query_times]))
         self._n_ranks = len(self._times) + 1
         keys = np.asarray(groups, np.int64) * self._n_ranks + np.searchsorted(self._times, times)
         self.order = np.argsort(keys, kind="stable")
@@ -223,7 +223,7 @@ class _CorpusView:
         ties = pc.is_in(edges.column("kind"), value_set=pa.array(["follow", "friend"])).to_numpy(zero_copy_only=False)
         src, dst = (positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
         known = (src >= 0) & (dst >= 0)
-        self._follow_codes = np.unique(src[known] * self.n_users + dst[known])
+        self._follow_codes = distinct_codes(src[known] * self.n_users + dst[known])
         self.community = self._communities(corpus, random_state)
         # the kind of each interaction as a code into a few names (one byte or two each, not a string)
         kinds = pc.fill_null(pc.cast(interactions.column("kind"), pa.string()), "").combine_chunks().dictionary_encode()
@@ -356,7 +356,7 @@ def _sampled_rows(view: _CorpusView, kinds: tuple[str, ...], n_negatives: int, r
     if kept is not None:
         rows = rows[np.isin(view.actor[rows], kept)]
     rows = rows[np.lexsort((view.target[rows], view.actor[rows], view.at[rows]))]
-    engaged = np.unique(view.actor[rows] * view.n_posts + view.target[rows])  # sorted (user, post) codes
+    engaged = distinct_codes(view.actor[rows] * view.n_posts + view.target[rows])  # sorted (user, post) codes
     candidates = np.flatnonzero(view.has_time & ~view.is_reshare)
     candidates = candidates[np.argsort(view.created[candidates], kind="stable")]
     created = view.created[candidates]

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
+from socialfusion.tasks._ids import distinct_codes
 
 __all__ = [
     "HEURISTICS",
@@ -591,7 +592,7 @@ def _candidates(adjacency: Any, user: int, max_hops: int | None) -> np.ndarray:
         return np.flatnonzero(~seen)
     found, frontier = [], neighbours
     for _ in range(max_hops - 1):
-        reached = np.unique(adjacency[frontier].indices) if len(frontier) else frontier
+        reached = distinct_codes(adjacency[frontier].indices) if len(frontier) else frontier
         frontier = reached[~seen[reached]]
         seen[frontier] = True
         found.append(frontier)

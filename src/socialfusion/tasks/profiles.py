@@ -46,6 +46,7 @@ import pyarrow.compute as pc
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.store._base import sql_string
 from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
+from socialfusion.tasks._ids import distinct_codes
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
@@ -641,8 +642,8 @@ def _what_works(corpus: Corpus, users: list[str], segment: np.ndarray, traits: t
     found = []
     for number in range(n_segments):
         members = member_of == number
-        engaged = np.unique(pair[members & active])
-        seen = np.unique(pair[members & viewed])
+        engaged = distinct_codes(pair[members & active])
+        seen = distinct_codes(pair[members & viewed])
         if len(seen):
             exposures = np.union1d(seen, engaged)
             base = len(engaged) / len(exposures)

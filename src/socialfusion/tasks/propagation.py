@@ -33,6 +33,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, attempt_import
+from socialfusion.tasks._ids import distinct_codes
 
 __all__ = [
     "CascadeSizeForecaster",
@@ -401,12 +402,13 @@ def degree_discount_seeds(sources: np.ndarray, targets: np.ndarray, n_nodes: int
     """
     if not 0 <= k <= n_nodes:
         raise ConfigurationError(f"k must be between 0 and {n_nodes}; got {k}")
-    neighbours = [set() for _ in range(n_nodes)]
-    for source, target in zip(np.asarray(sources).tolist(), np.asarray(targets).tolist()):
-        if source != target:
-            neighbours[source].add(target)
-            neighbours[target].add(source)
-    degree = np.array([len(items) for items in neighbours], np.float64)
+    sources, targets = np.asarray(sources, np.int64), np.asarray(targets, np.int64)
+    distinct = sources != targets
+    # each undirected pair once, as sorted codes source * n + target in both directions: a CSR of neighbours
+    codes = distinct_codes(np.concatenate([sources[distinct] * n_nodes + targets[distinct],
+                                      targets[distinct] * n_nodes + sources[distinct]]))
+    neighbour_of, starts = codes % n_nodes, np.searchsorted(codes // n_nodes, np.arange(n_nodes + 1))
+    degree = np.diff(starts).astype(np.float64)
     chosen_neighbours = np.zeros(n_nodes)
     score = degree.copy()
     seeds: list[int] = []
@@ -414,11 +416,11 @@ def degree_discount_seeds(sources: np.ndarray, targets: np.ndarray, n_nodes: int
         candidates = np.where(np.isin(np.arange(n_nodes), seeds), -np.inf, score)
         best = int(np.argmax(candidates))
         seeds.append(best)
-        for neighbour in neighbours[best]:
-            if neighbour not in seeds:
-                chosen_neighbours[neighbour] += 1
-                t, d = chosen_neighbours[neighbour], degree[neighbour]
-                score[neighbour] = d - 2 * t - (d - t) * t * probability
+        neighbours = neighbour_of[starts[best]:starts[best + 1]]
+        neighbours = neighbours[~np.isin(neighbours, seeds)]
+        chosen_neighbours[neighbours] += 1
+        t, d = chosen_neighbours[neighbours], degree[neighbours]
+        score[neighbours] = d - 2 * t - (d - t) * t * probability
     return seeds
 
 
