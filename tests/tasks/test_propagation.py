@@ -25,6 +25,7 @@ from socialfusion.tasks.propagation import (
     forecast_errors,
     independent_cascade_reach,
     learn_cascade_probabilities,
+    learned_probabilities,
     linear_threshold_reach,
     reshare_cascades,
     sir_outbreak,
@@ -237,6 +238,21 @@ def test_learned_cascade_probabilities_recover_the_planted_ones_on_a_tree():
     assert smoothed[0]["probability"] == pytest.approx(1 / 3)  # no success in one trial, Beta(1, 1) prior
     with pytest.raises(ConfigurationError, match="prior"):
         learn_cascade_probabilities([], [], prior=(-1, 0))
+
+
+def test_learned_probabilities_from_columns_with_cascades_interleaved():
+    """The columnar form takes adoptions as rows keyed by cascade (rows of different cascades mixed, a repeated
+    adopter counting once) and gives what the per-cascade lists give."""
+    sequences = {"x": ["a", "b", "a", "c"], "y": ["b", "a"], "z": ["c", "b", "d"]}
+    rows = [("x", "a"), ("y", "b"), ("z", "c"), ("x", "b"), ("z", "b"), ("y", "a"), ("x", "a"), ("z", "d"),
+            ("x", "c")]  # each cascade's own rows stay in time order
+    follows = [("b", "a"), ("c", "a"), ("a", "b"), ("d", "c"), ("b", "c"), ("b", "a")]
+    columnar = learned_probabilities(pa.array([cascade for cascade, _ in rows]), pa.array([user for _, user in rows]),
+                                     pa.array([pair[0] for pair in follows]), pa.array([pair[1] for pair in follows]))
+    expected = learn_cascade_probabilities(list(sequences.values()), follows)
+    assert columnar.to_pylist() == expected.to_pylist()
+    assert {(row["source"], row["target"]): row["probability"] for row in expected.to_pylist()} == {
+        ("a", "b"): 1 / 2, ("a", "c"): 1 / 2, ("b", "a"): 1 / 3, ("c", "b"): 1 / 2, ("c", "d"): 1 / 2}
 
 
 def hand_cascade() -> Corpus:

@@ -303,26 +303,25 @@ def _cascade_trees(cascades: pa.Table, statistics: pa.Table) -> Block:
 
 def _edge_probability(network: _Network, corpus: Corpus) -> tuple[float, str]:
     """One independent-cascade probability, pooled from the cascades (Goyal et al.), and how it was chosen."""
-    from socialfusion.tasks.propagation import learn_cascade_probabilities
+    from socialfusion.tasks.propagation import learned_probabilities
 
-    if network.cascades.num_rows == 0:
+    cascades = network.cascades
+    if cascades.num_rows == 0:
         return DEFAULT_EDGE_PROBABILITY, (f"no reshare cascade to learn from, so a default p = "
                                           f"{DEFAULT_EDGE_PROBABILITY} is assumed")
-    sequences: dict[str, list[str]] = defaultdict(list)
-    for cascade, author in zip(network.cascades.column("cascade_id").to_pylist(),
-                               network.cascades.column("author_id").to_pylist()):
-        sequences[cascade].append(author)
     ties = corpus.edges.select(["src", "dst", "kind"])  # only ties to users in a cascade can count
     ties = ties.filter(pc.and_(pc.is_in(ties.column("kind"), value_set=pa.array(["follow", "friend"])),
-                               pc.is_in(ties.column("dst"), value_set=pc.unique(network.cascades.column("author_id")))))
-    follows = list(zip(ties.column("src").to_pylist(), ties.column("dst").to_pylist()))
-    learned = learn_cascade_probabilities(list(sequences.values()), follows)
+                               pc.is_in(ties.column("dst"), value_set=pc.unique(cascades.column("author_id")))))
+    # each cascade's rows are its adopters in time order
+    learned = learned_probabilities(cascades.column("cascade_id"), cascades.column("author_id"), ties.column("src"),
+                                    ties.column("dst"))
+    n_cascades = len(pc.unique(cascades.column("cascade_id")))
     trials = learned.column("trials").to_numpy().astype(float)
     if trials.sum() == 0 or not (learned.column("probability").to_numpy() > 0).any():
-        return DEFAULT_EDGE_PROBABILITY, (f"the {len(sequences):,} reshare cascades never pass along a follow tie, "
+        return DEFAULT_EDGE_PROBABILITY, (f"the {n_cascades:,} reshare cascades never pass along a follow tie, "
                                           f"so a default p = {DEFAULT_EDGE_PROBABILITY} is assumed")
     probability = float(np.sum(learned.column("probability").to_numpy() * trials) / trials.sum())
-    return probability, (f"p = {probability:.3g}, learned from {len(sequences):,} reshare cascades: the share of "
+    return probability, (f"p = {probability:.3g}, learned from {n_cascades:,} reshare cascades: the share of "
                          "times a follower reshared after a user they follow (Goyal, Bonchi & Lakshmanan 2010, "
                          "pooled over every follow tie)")
 

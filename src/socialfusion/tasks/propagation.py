@@ -48,6 +48,7 @@ __all__ = [
     "forecast_errors",
     "independent_cascade_reach",
     "learn_cascade_probabilities",
+    "learned_probabilities",
     "linear_threshold_reach",
     "reshare_cascades",
     "sir_outbreak",
@@ -362,30 +363,48 @@ def learn_cascade_probabilities(sequences: Sequence[Sequence[str]], follows: Seq
         >>> table.to_pylist()[0]
         {'source': 'a', 'target': 'b', 'probability': 0.6666666666666666, 'trials': 3}
     """
+    nested = pa.array([list(sequence) for sequence in sequences], pa.list_(pa.string()))
+    return learned_probabilities(pc.list_parent_indices(nested), pc.list_flatten(nested),
+                                 pa.array([pair[0] for pair in follows], pa.string()),
+                                 pa.array([pair[1] for pair in follows], pa.string()), prior=prior)
+
+
+def learned_probabilities(cascade: pa.Array | pa.ChunkedArray, adopter: pa.Array | pa.ChunkedArray,
+                          follower: pa.Array | pa.ChunkedArray, followed: pa.Array | pa.ChunkedArray, *,
+                          prior: tuple[float, float] = (0.0, 0.0)) -> pa.Table:
+    """``learn_cascade_probabilities`` on columns: each adoption as a ``cascade`` key and an ``adopter`` (rows in
+    time order within each cascade), and the ties as ``follower`` / ``followed`` columns (Arrow joins and
+    group-bys; no Python loop over cascades or ties)."""
     prior_a, prior_b = prior
     if prior_a < 0 or prior_b < 0:
         raise ConfigurationError(f"prior counts must be non-negative; got {prior}")
-    followers = defaultdict(set)
-    for follower, followed in follows:
-        followers[followed].add(follower)
-    trials, successes = defaultdict(int), defaultdict(int)
-    for sequence in sequences:
-        seen: set[str] = set()
-        for user in sequence:
-            if user in seen:
-                continue
-            trials[user] += 1
-            for earlier in seen:
-                if user in followers.get(earlier, ()):
-                    successes[(earlier, user)] += 1
-            seen.add(user)
-    rows = []
-    for source in sorted(trials):
-        for target in sorted(followers.get(source, ())):
-            probability = (successes[(source, target)] + prior_a) / (trials[source] + prior_a + prior_b)
-            rows.append({"source": source, "target": target, "probability": probability, "trials": trials[source]})
-    return pa.Table.from_pylist(rows, schema=pa.schema([("source", pa.string()), ("target", pa.string()),
-                                                       ("probability", pa.float64()), ("trials", pa.int64())]))
+    schema = pa.schema([("source", pa.string()), ("target", pa.string()), ("probability", pa.float64()),
+                        ("trials", pa.int64())])
+    # each adopter's first place in each cascade, then the follow ties
+    firsts = (pa.table({"cascade": cascade, "user": pc.cast(adopter, pa.string()),
+                        "place": pa.array(np.arange(len(adopter), dtype=np.int64))})
+              .group_by(["cascade", "user"], use_threads=False).aggregate([("place", "min")]))
+    trials = firsts.group_by("user", use_threads=False).aggregate([("cascade", "count")]).rename_columns(
+        {"user": "source", "cascade_count": "trials"})
+    ties = pa.table({"target": pc.cast(follower, pa.string()), "source": pc.cast(followed, pa.string())})
+    ties = ties.group_by(["source", "target"], use_threads=False).aggregate([])  # each tie once
+    edges = ties.join(trials, "source", join_type="inner")
+    if edges.num_rows == 0:
+        return schema.empty_table()
+    # A(u -> v): the cascades in which the follower v first adopted after u did
+    earlier = firsts.rename_columns({"user": "source", "place_min": "source_place"})
+    later = firsts.rename_columns({"user": "target", "place_min": "target_place"})
+    pairs = (earlier.join(ties, "source", join_type="inner")
+             .join(later, ["cascade", "target"], join_type="inner"))
+    pairs = pairs.filter(pc.less(pairs.column("source_place"), pairs.column("target_place")))
+    successes = pairs.group_by(["source", "target"], use_threads=False).aggregate([("cascade", "count")])
+    edges = edges.join(successes.rename_columns({"cascade_count": "successes"}), ["source", "target"],
+                       join_type="left outer").sort_by([("source", "ascending"), ("target", "ascending")])
+    counted = pc.fill_null(edges.column("successes"), 0).to_numpy(zero_copy_only=False)
+    tried = edges.column("trials").to_numpy(zero_copy_only=False)
+    probability = (counted + prior_a) / (tried + prior_a + prior_b)
+    return pa.table([edges.column("source"), edges.column("target"), pa.array(probability, pa.float64()),
+                     pc.cast(edges.column("trials"), pa.int64())], schema=schema)
 
 
 def degree_discount_seeds(sources: np.ndarray, targets: np.ndarray, n_nodes: int, k: int,
