@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, attempt_import
+from socialfusion.tasks._ids import positions
 
 if TYPE_CHECKING:
     import igraph
@@ -373,18 +374,19 @@ def _network(corpus: Corpus, kinds: Sequence[str], random_state: int) -> _Networ
     graph = social_graph(corpus, kinds=kinds)
     names = graph.vs["name"] if graph.vcount() else []
     cascades = reshare_cascades(corpus)
-    index = {name: position for position, name in enumerate(names)}
-    received = np.zeros(len(names), np.int64)
-    roots = {row["post_id"]: row["author_id"] for row in cascades.filter(
-        pc.equal(cascades.column("depth"), 0)).select(["post_id", "author_id"]).to_pylist()}
-    for cascade, count in Counter(cascades.column("cascade_id").to_pylist()).items():
-        if roots.get(cascade) in index:
-            received[index[roots[cascade]]] += count - 1
+    name_array = pa.array(names, pa.string())
+    # reshares received: each cascade's size but its root, credited to the root's author
+    sizes = cascades.group_by("cascade_id", use_threads=False).aggregate([("cascade_id", "count")])
+    roots = cascades.filter(pc.equal(cascades.column("depth"), 0)).select(["post_id", "author_id"])
+    credited = sizes.join(roots, "cascade_id", "post_id", join_type="inner")
+    author = positions(credited.column("author_id"), name_array)
+    reshared = credited.column("cascade_id_count").to_numpy(zero_copy_only=False) - 1
+    received = np.bincount(author[author >= 0], weights=reshared[author >= 0], minlength=len(names)).astype(np.int64)
     if not names:
         return _Network(graph, names, {}, np.zeros(0, np.int64), float("nan"), cascades, received)
     found = communities(graph, random_state=random_state)
     table = influence_scores(graph, random_state=random_state, found=found)
-    order = np.argsort([index[name] for name in table.column("user_id").to_pylist()])
+    order = np.argsort(positions(table.column("user_id"), name_array))
     scores = {column: table.column(column).to_numpy()[order] for column in
               ("in_degree", "pagerank", "core", "bridging")}
     return _Network(graph, names, scores, found.table.column("community").to_numpy(), found.modularity, cascades,
