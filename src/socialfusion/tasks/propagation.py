@@ -99,11 +99,17 @@ def _timed_tree(root: dict, timed: list[dict], follows: dict[str, set[str]]) -> 
     rows = [{"cascade_id": root_id, "post_id": root_id, "author_id": root["author_id"],
              "parent_post_id": None, "depth": 0, "at": root["created_at"]}]
     adopters = [(root["author_id"], root_id, 0)]  # (author, post, depth), in time order
+    latest = {root["author_id"]: 0}  # author -> the place in adopters of their latest post in this cascade
     for post in timed:
         followed = follows.get(post["author_id"], set())
-        parent = next((adopter for adopter in reversed(adopters) if adopter[0] in followed), adopters[0])
+        if len(followed) < len(adopters):  # look up whom the author follows (a large cascade, a few ties)
+            places = [latest[author] for author in followed if author in latest]
+            parent = adopters[max(places)] if places else adopters[0]
+        else:  # or walk back through the adopters (a small cascade)
+            parent = next((adopter for adopter in reversed(adopters) if adopter[0] in followed), adopters[0])
         rows.append({"cascade_id": root_id, "post_id": post["post_id"], "author_id": post["author_id"],
                      "parent_post_id": parent[1], "depth": parent[2] + 1, "at": post["created_at"]})
+        latest[post["author_id"]] = len(adopters)
         adopters.append((post["author_id"], post["post_id"], parent[2] + 1))
     return rows
 
