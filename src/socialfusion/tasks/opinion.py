@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._ids import positions
 from socialfusion.tasks._periods import (
     describe_unobserved,
     floor_times,
@@ -216,18 +217,17 @@ def count_opinions(scored: pa.Table, freq: str = "D", *, posts: pa.Table | None 
         distinct = pa.table({"post_id": scored.column("post_id"), "period": period_codes}).group_by(
             ["post_id", "period"]).aggregate([])
         totals = np.bincount(distinct.column("period").to_numpy(), minlength=len(periods))
-    keys, key_codes = np.unique(np.asarray(scored.column("key").to_pylist(), dtype=object), return_inverse=True)
-    labels = np.asarray(scored.column("label").to_pylist(), dtype=object)
-    shape = (len(keys), len(periods))
-    counts = {}
-    for name in ("n", *_CLASSES):
-        matrix = np.zeros(shape, np.int64)
-        np.add.at(matrix, (key_codes, period_codes), 1 if name == "n" else (labels == name).astype(np.int64))
-        counts[name] = matrix.ravel()
+    keys, key_codes = _key_codes(scored.column("key"))
+    cells = key_codes * len(periods) + period_codes  # (key, period) cells, key-major
+    size = len(keys) * len(periods)
+    counts = {"n": np.bincount(cells, minlength=size)}
+    for name in _CLASSES:
+        chosen = pc.fill_null(pc.equal(scored.column("label"), name), False).to_numpy(zero_copy_only=False)
+        counts[name] = np.bincount(cells[chosen], minlength=size)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = counts["negative"] / counts["n"]
     return pa.table({
-        "key": pa.array(np.repeat(keys, len(periods)).tolist(), pa.string()),
+        "key": keys.take(pa.array(np.repeat(np.arange(len(keys)), len(periods)))),
         "period": to_periods(np.tile(periods, len(keys))),
         **{name: pa.array(values, pa.int64()) for name, values in counts.items()},
         "negative_share": pa.array(share, pa.float64(), mask=counts["n"] == 0),
@@ -252,6 +252,15 @@ def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datet
     return [{"post_id": row["post_id"], "text": _excerpt(row["text"])} for row in rows[:top]]
 
 
+def _key_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct keys, sorted, and each row's code among them (``np.unique(..., return_inverse=True)`` of the
+    keys, computed by Arrow: no Python string per row)."""
+    values = pc.cast(column, pa.string())
+    keys = pc.unique(values)
+    keys = keys.take(pc.sort_indices(keys))
+    return keys, positions(values, keys)
+
+
 def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(periods (T,), keys (K,), n (K, T), negative (K, T), observed (T,))`` of a timeline, periods sorted.
 
@@ -259,11 +268,11 @@ def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.nda
     else the labelled posts of all its keys (``observed_periods``).
     """
     periods, period_codes = np.unique(floor_times(timeline.column("period"), "us"), return_inverse=True)
-    keys, key_codes = np.unique(np.asarray(timeline.column("key").to_pylist(), dtype=object), return_inverse=True)
-    n = np.zeros((len(keys), len(periods)))
-    negative = np.zeros_like(n)
-    np.add.at(n, (key_codes, period_codes), timeline.column("n").fill_null(0).to_numpy())
-    np.add.at(negative, (key_codes, period_codes), timeline.column("negative").fill_null(0).to_numpy())
+    keys, key_codes = _key_codes(timeline.column("key"))
+    cells, shape = key_codes * len(periods) + period_codes, (len(keys), len(periods))
+    n, negative = (np.bincount(cells, weights=timeline.column(name).fill_null(0).to_numpy().astype(float),
+                               minlength=shape[0] * shape[1]).reshape(shape) for name in ("n", "negative"))
+    keys = np.asarray(keys.to_pylist(), dtype=object)
     if "total" in timeline.column_names:
         totals = np.zeros(len(periods))
         np.maximum.at(totals, period_codes, timeline.column("total").fill_null(0).to_numpy().astype(float))
