@@ -607,6 +607,7 @@ def volume_series_from_state(store: Store, *, since: str | None = None, until: s
     Raises:
         DataError: no state, or no dated post in the range.
     """
+    from socialfusion.tasks._ids import sorted_keys
     from socialfusion.tasks.trends import _dense
 
     days, counts = _aggregates(store, since, until)
@@ -618,9 +619,9 @@ def volume_series_from_state(store: Store, *, since: str | None = None, until: s
         days.column("posts").to_numpy()
     )
     counts = counts.filter(pc.greater(counts.column("posts"), 0))
-    names, codes = np.unique(np.asarray(counts.column("key").to_pylist(), dtype=object), return_inverse=True)
+    names, codes = sorted_keys(counts.column("key"))
     period_codes = (np.asarray(counts.column("day").to_pylist(), dtype="datetime64[D]") - periods[0]).astype(np.int64)
-    return _dense(names.tolist(), codes, period_codes, counts.column("posts").to_numpy(), periods, totals, 1)
+    return _dense(names, codes, period_codes, counts.column("posts").to_numpy(), periods, totals, 1)
 
 
 def opinion_from_state(
@@ -642,6 +643,7 @@ def opinion_from_state(
     Raises:
         DataError: no state, or no keyed, dated and labelled post in the range.
     """
+    from socialfusion.tasks._ids import sorted_keys
     from socialfusion.tasks._periods import to_periods
     from socialfusion.tasks.opinion import opinion_alerts
 
@@ -654,7 +656,7 @@ def opinion_from_state(
     day_codes = (np.asarray(days.column("day").to_pylist(), dtype="datetime64[D]") - periods[0]).astype(np.int64)
     inside = (day_codes >= 0) & (day_codes < len(periods))
     totals[day_codes[inside]] = days.column("posts").to_numpy()[inside]
-    keys, key_codes = np.unique(np.asarray(counts.column("key").to_pylist(), dtype=object), return_inverse=True)
+    keys, key_codes = sorted_keys(counts.column("key"))
     period_codes = (np.asarray(counts.column("day").to_pylist(), dtype="datetime64[D]") - periods[0]).astype(np.int64)
     matrices = {}
     for name in ("n", *_CLASSES):
@@ -665,7 +667,7 @@ def opinion_from_state(
         share = matrices["negative"] / matrices["n"]
     timeline = pa.table(
         {
-            "key": pa.array(np.repeat(keys, len(periods)).tolist(), pa.string()),
+            "key": keys.take(pa.array(np.repeat(np.arange(len(keys)), len(periods)))),
             "period": to_periods(np.tile(periods, len(keys))),
             **{name: pa.array(values, pa.int64()) for name, values in matrices.items()},
             "negative_share": pa.array(share, pa.float64(), mask=matrices["n"] == 0),

@@ -1,5 +1,5 @@
-"""Ids to row positions, computed by Arrow, and the distinct values of a large code array: the lookups the analyses
-share."""
+"""Ids to row positions and keys to sorted codes, computed by Arrow, and the distinct values of a large code array:
+the lookups the analyses share."""
 
 from __future__ import annotations
 
@@ -36,3 +36,18 @@ def distinct_codes(codes: np.ndarray) -> np.ndarray:
     if len(ordered) < 2:
         return ordered
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
+
+
+def sorted_keys(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The distinct values of a key column as strings, sorted, and each row's code among them: what
+    ``np.unique(values, return_inverse=True)`` gives, without a Python string per row.
+
+    Examples:
+        >>> keys, codes = sorted_keys(pa.array(["b", "a", "b"]))
+        >>> keys.to_pylist(), codes.tolist()
+        (['a', 'b'], [1, 0, 1])
+    """
+    values = pc.cast(column, pa.string())
+    keys = pc.unique(values)
+    keys = keys.take(pc.sort_indices(keys))
+    return keys, positions(values, keys)

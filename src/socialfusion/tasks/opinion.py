@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import positions
+from socialfusion.tasks._ids import sorted_keys
 from socialfusion.tasks._periods import (
     describe_unobserved,
     floor_times,
@@ -217,7 +217,7 @@ def count_opinions(scored: pa.Table, freq: str = "D", *, posts: pa.Table | None 
         distinct = pa.table({"post_id": scored.column("post_id"), "period": period_codes}).group_by(
             ["post_id", "period"]).aggregate([])
         totals = np.bincount(distinct.column("period").to_numpy(), minlength=len(periods))
-    keys, key_codes = _key_codes(scored.column("key"))
+    keys, key_codes = sorted_keys(scored.column("key"))
     cells = key_codes * len(periods) + period_codes  # (key, period) cells, key-major
     size = len(keys) * len(periods)
     counts = {"n": np.bincount(cells, minlength=size)}
@@ -252,15 +252,6 @@ def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datet
     return [{"post_id": row["post_id"], "text": _excerpt(row["text"])} for row in rows[:top]]
 
 
-def _key_codes(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """The distinct keys, sorted, and each row's code among them (``np.unique(..., return_inverse=True)`` of the
-    keys, computed by Arrow: no Python string per row)."""
-    values = pc.cast(column, pa.string())
-    keys = pc.unique(values)
-    keys = keys.take(pc.sort_indices(keys))
-    return keys, positions(values, keys)
-
-
 def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(periods (T,), keys (K,), n (K, T), negative (K, T), observed (T,))`` of a timeline, periods sorted.
 
@@ -268,7 +259,7 @@ def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.nda
     else the labelled posts of all its keys (``observed_periods``).
     """
     periods, period_codes = np.unique(floor_times(timeline.column("period"), "us"), return_inverse=True)
-    keys, key_codes = _key_codes(timeline.column("key"))
+    keys, key_codes = sorted_keys(timeline.column("key"))
     cells, shape = key_codes * len(periods) + period_codes, (len(keys), len(periods))
     n, negative = (np.bincount(cells, weights=timeline.column(name).fill_null(0).to_numpy().astype(float),
                                minlength=shape[0] * shape[1]).reshape(shape) for name in ("n", "negative"))

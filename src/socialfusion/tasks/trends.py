@@ -45,6 +45,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._ids import sorted_keys
 from socialfusion.tasks._periods import (
     FREQUENCIES,
     PERIOD_TYPE,
@@ -151,18 +152,18 @@ def _check_posts(posts: pa.Table) -> None:
         raise DataError(f"posts need the columns post_id and created_at; missing {missing}")
 
 
-def _dense(key_names: Sequence[str], key_codes: np.ndarray, period_codes: np.ndarray, counts: np.ndarray,
+def _dense(key_names: pa.Array, key_codes: np.ndarray, period_codes: np.ndarray, counts: np.ndarray,
            periods: np.ndarray, totals: np.ndarray, min_posts: int) -> pa.Table:
-    """A series table from (key code, period code, count) triples: every key x every period, zeros filled, and
-    the count null in the periods not observed (``observed_periods`` of the totals)."""
-    matrix = np.zeros((len(key_names), len(periods)), np.int64)
-    np.add.at(matrix, (key_codes, period_codes), counts)
-    kept = np.flatnonzero(matrix.sum(axis=1) >= max(min_posts, 1))
-    order = sorted(kept, key=lambda code: key_names[code])
+    """A series table from (key code, period code, count) triples, the keys sorted (``sorted_keys``): every key x
+    every period, zeros filled, and the count null in the periods not observed (``observed_periods`` of the
+    totals)."""
     n_periods = len(periods)
+    matrix = np.bincount(key_codes * n_periods + period_codes, weights=counts,
+                         minlength=len(key_names) * n_periods).astype(np.int64).reshape(len(key_names), n_periods)
+    order = np.flatnonzero(matrix.sum(axis=1) >= max(min_posts, 1))  # in key order: the keys are sorted
     unobserved = ~observed_periods(periods, totals)
     return pa.table({
-        "key": pa.array(np.repeat(np.asarray(key_names, dtype=object)[order], n_periods).tolist(), pa.string()),
+        "key": key_names.take(pa.array(np.repeat(order, n_periods))),
         "period": to_periods(np.tile(periods, len(order))),
         "count": pa.array(matrix[order].ravel(), pa.int64(), mask=np.tile(unobserved, len(order))),
         "total": pa.array(np.tile(totals.astype(np.int64), len(order)), pa.int64()),
@@ -208,8 +209,8 @@ def volume_series(posts: pa.Table, keys: pa.Table | str = "hashtags", *, freq: s
     position = pc.index_in(pairs.column("post_id"), value_set=dated.column("post_id"))
     pairs = pairs.filter(pc.is_valid(position)).group_by(["post_id", "key"]).aggregate([])
     position = pc.index_in(pairs.column("post_id"), value_set=dated.column("post_id")).to_numpy()
-    key_names, key_codes = np.unique(np.asarray(pairs.column("key").to_pylist(), dtype=object), return_inverse=True)
-    return _dense(key_names.tolist(), key_codes, post_period[position], np.ones(len(position), np.int64), periods,
+    key_names, key_codes = sorted_keys(pairs.column("key"))
+    return _dense(key_names, key_codes, post_period[position], np.ones(len(position), np.int64), periods,
                   totals, min_posts)
 
 
@@ -263,11 +264,9 @@ def series_from_counts(counts: pa.Table, *, key: str = "key", period: str = "per
     inside = (period_codes < len(kept)) & (kept[np.minimum(period_codes, len(kept) - 1)] == floored)
     if not inside.any():
         raise DataError("no count falls in the periods asked for")
-    key_names, key_codes = np.unique(np.asarray(counts.column(key).to_pylist(), dtype=object)[inside],
-                                     return_inverse=True)
+    key_names, key_codes = sorted_keys(counts.column(key).filter(pa.array(inside)))
     totals = np.bincount(period_codes[inside], weights=values[inside], minlength=len(kept))
-    return _dense([str(name) for name in key_names], key_codes, period_codes[inside], values[inside], kept,
-                  totals, min_posts)
+    return _dense(key_names, key_codes, period_codes[inside], values[inside], kept, totals, min_posts)
 
 
 class _Matrix(NamedTuple):
@@ -298,18 +297,18 @@ def _matrix(series: pa.Table) -> _Matrix:
         raise DataError("the volume series is empty")
     periods_raw = floor_times(series.column("period"), "us")
     periods, period_codes = np.unique(periods_raw, return_inverse=True)
-    keys, key_codes = np.unique(np.asarray(series.column("key").to_pylist(), dtype=object), return_inverse=True)
-    counts = np.zeros((len(keys), len(periods)))
+    keys, key_codes = sorted_keys(series.column("key"))
     values = series.column("count").fill_null(0).to_numpy().astype(float)
     if (values < 0).any():
         raise DataError("a volume series has negative counts")
-    np.add.at(counts, (key_codes, period_codes), values)
+    counts = np.bincount(key_codes * len(periods) + period_codes, weights=values,
+                         minlength=len(keys) * len(periods)).reshape(len(keys), len(periods))
     if "total" in series.column_names:
         totals = np.zeros(len(periods))
         np.maximum.at(totals, period_codes, series.column("total").fill_null(0).to_numpy().astype(float))
     else:
         totals = counts.sum(axis=0)
-    return _Matrix([str(name) for name in keys], periods, counts, totals, observed_periods(periods, totals))
+    return _Matrix(keys.to_pylist(), periods, counts, totals, observed_periods(periods, totals))
 
 
 def _observed_matrix(series: pa.Table) -> _Matrix:
