@@ -396,3 +396,13 @@ def test_profile_embeddings_sum_posts_a_block_at_a_time(monkeypatch):
         assert found.missing.tolist() == [False, False, False, True, False]
         for row, user in enumerate(("a", "b", "c")):
             np.testing.assert_allclose(found.vectors[row], expected[user] / np.linalg.norm(expected[user]), rtol=1e-6)
+
+
+def test_top_names_per_user_count_rows_break_ties_by_name_and_skip_nobody():
+    from socialfusion.tasks.profiles import _top_per_user
+
+    user = np.array([0, 0, 0, 0, 2, 2, -1, 2])
+    names = pa.array(["b", "a", "b", "c", "z", "y", "b", "y"])
+    assert _top_per_user(user, names, 4, 2).to_pylist() == [["b", "a"], [], ["y", "z"], []]
+    counted = _top_per_user(user, names, 4, 5, counts=np.array([1, 5, 1, 1, 3, 1, 9, 1]))
+    assert counted.to_pylist() == [["a", "b", "c"], [], ["z", "y"], []]  # a: 5, b: 2, c: 1; z: 3 vs y: 2

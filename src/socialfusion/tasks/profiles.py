@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.store._base import sql_string
 from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
-from socialfusion.tasks._ids import distinct_codes
+from socialfusion.tasks._ids import distinct_codes, positions
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
@@ -262,6 +262,59 @@ def _add_by_group(sums: np.ndarray, groups: np.ndarray, values: np.ndarray) -> N
 # -- profiles ------------------------------------------------------------------------------------------------------
 
 
+def _top_per_user(user: np.ndarray, names: pa.Array | pa.ChunkedArray, n_users: int, k: int,
+                  counts: np.ndarray | None = None) -> pa.Array:
+    """Each user's ``k`` most frequent names, most first and ties by name, as a list per user ([] for none).
+
+    Args:
+        user: ``(n,)`` the user code of each row (-1: nobody's, left out).
+        names: ``(n,)`` the name of each row.
+        n_users: users (lists).
+        k: names per user.
+        counts: ``(n,)`` how many times each row counts; None: once.
+    """
+    mine = user >= 0
+    rows = pa.table({"user": pa.array(user[mine], pa.int64()), "name": pc.cast(names, pa.string()).filter(
+        pa.array(mine)), "count": pa.array(np.ones(int(mine.sum()), np.int64) if counts is None else counts[mine])})
+    counted = rows.group_by(["user", "name"], use_threads=False).aggregate([("count", "sum")]).sort_by(
+        [("user", "ascending"), ("count_sum", "descending"), ("name", "ascending")])
+    owner = counted.column("user").to_numpy()
+    rank = np.arange(len(owner)) - np.searchsorted(owner, owner)  # place within the user's names
+    kept = rank < k
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(owner[kept], minlength=n_users))]).astype(np.int32)
+    values = counted.column("name").filter(pa.array(kept)).combine_chunks()
+    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, type=pa.list_(pa.string()))
+
+
+def _keyword_counts(posts: pa.Table, author: np.ndarray, tag_pairs: pa.Table) -> pa.Table:
+    """``(user, word, count)``: the words of each user's posts (``_WORD``, lower-cased), English stop words and
+    each post's own hashtags left out. Texts are split a block of ``_POST_BLOCK`` posts at a time, so only one
+    block's words are ever held as Python strings."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    stop_words = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
+    texts = pc.fill_null(posts.column("text"), "")
+    parts = []
+    for start in range(0, posts.num_rows, _POST_BLOCK):
+        block = np.arange(start, min(start + _POST_BLOCK, posts.num_rows))
+        block = block[author[block] >= 0]
+        words = pa.array([[word.lower() for word in _WORD.findall(text)]
+                          for text in texts.take(pa.array(block)).to_pylist()], pa.list_(pa.string()))
+        found = pa.table({"post": pa.array(block[pc.list_parent_indices(words).to_numpy()], pa.int64()),
+                          "word": pc.list_flatten(words)})
+        found = found.filter(pc.invert(pc.is_in(found.column("word"), value_set=stop_words)))
+        found = found.join(tag_pairs.cast(pa.schema([("post", pa.int64()), ("word", pa.string())])),
+                           ["post", "word"], join_type="left anti")  # a post's own hashtag is no keyword
+        parts.append(pa.table({"user": pa.array(author[found.column("post").to_numpy()], pa.int64()),
+                               "word": found.column("word")})
+                     .group_by(["user", "word"], use_threads=False).aggregate([("word", "count")]))
+    if not parts:
+        return pa.table({"user": pa.array([], pa.int64()), "word": pa.array([], pa.string()),
+                         "count": pa.array([], pa.int64())})
+    summed = pa.concat_tables(parts).group_by(["user", "word"], use_threads=False).aggregate([("word_count", "sum")])
+    return summed.rename_columns({"word_count_sum": "count"})
+
+
 def _top(counter: Counter[str], k: int) -> list[str]:
     return [name for name, _ in sorted(counter.items(), key=lambda item: (-item[1], item[0]))[:k]]
 
@@ -309,18 +362,20 @@ def _post_hours_known(posts: pa.Table) -> np.ndarray:
     return time_of_day_known(posts.column("created_at"), platform)
 
 
-def _activity_times(corpus: Corpus) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(user ids, times as datetime64[us], whether each time has a time of day) of each user's own actions:
-    posts written and active interactions."""
+def _activity_times(corpus: Corpus, users: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(user positions among ``users``, times as datetime64[us], whether each time has a time of day) of each
+    user's own actions: posts written and active interactions."""
     posts = corpus.posts.filter(pc.is_valid(corpus.posts.column("created_at")))
     posts = posts.filter(pc.is_valid(posts.column("author_id")))
     interactions = corpus.interactions.filter(pc.is_in(corpus.interactions.column("kind"),
                                                        pa.array(ACTIVE_KINDS)))
     interactions = interactions.filter(pc.is_valid(interactions.column("at")))
-    users = posts.column("author_id").to_pylist() + interactions.column("user_id").to_pylist()
+    actors = np.concatenate([positions(posts.column("author_id"), users),
+                             positions(interactions.column("user_id"), users)])
     times = np.concatenate([_datetimes(posts.column("created_at")), _datetimes(interactions.column("at"))])
     known = np.concatenate([_post_hours_known(posts), time_of_day_known(interactions.column("at"))])
-    return users, times, known
+    kept = actors >= 0
+    return actors[kept], times[kept], known[kept]
 
 
 def _datetimes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -329,19 +384,18 @@ def _datetimes(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return np.asarray(values.to_numpy(zero_copy_only=False), "datetime64[us]")
 
 
-def _rhythm(users: list[str], times: np.ndarray, hour_known: np.ndarray,
-            index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+def _rhythm(rows: np.ndarray, times: np.ndarray, hour_known: np.ndarray,
+            n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Per user: (n, 24) hour shares (of the actions with a time of day) and (n, 7) weekday shares (of all,
-    Monday first); zero rows for users without such actions."""
-    n_users = len(index)
+    Monday first); zero rows for users without such actions. ``rows``: each action's user position."""
     hours = np.zeros((n_users, 24))
     weekdays = np.zeros((n_users, 7))
     if len(times):
-        rows = np.array([index[user] for user in users], np.int64)
         hour = (times.astype("datetime64[h]").astype(np.int64) % 24)
         weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-        np.add.at(hours, (rows[hour_known], hour[hour_known]), 1)
-        np.add.at(weekdays, (rows, weekday), 1)
+        hours = np.bincount(rows[hour_known] * 24 + hour[hour_known], minlength=n_users * 24).reshape(
+            n_users, 24).astype(np.float64)
+        weekdays = np.bincount(rows * 7 + weekday, minlength=n_users * 7).reshape(n_users, 7).astype(np.float64)
     hour_totals = hours.sum(axis=1, keepdims=True)
     day_totals = weekdays.sum(axis=1, keepdims=True)
     return (np.divide(hours, hour_totals, out=np.zeros_like(hours), where=hour_totals > 0),
@@ -403,47 +457,47 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
     users = _user_ids(corpus)
     if not users:
         raise DataError("the corpus has no users and no post authors to profile; ingest users or posts first")
-    index = {user: row for row, user in enumerate(users)}
     posts = corpus.posts
-    authors = posts.column("author_id").to_pylist()
-    post_ids = posts.column("post_id").to_pylist()
-    topic_of: dict[str, str] = {}
     if post_topics is None and store is not None and {POST_TOPICS_TABLE, TOPICS_TABLE} <= set(store.tables()):
         post_topics = named_post_topics(*read_topics(store))
-    if post_topics is not None:
-        if not {"post_id", "topic"} <= set(post_topics.column_names):
-            raise ConfigurationError(f"post_topics needs columns post_id and topic; got {post_topics.column_names}")
-        topic_of = dict(zip(post_topics.column("post_id").to_pylist(),
-                            (str(topic) for topic in post_topics.column("topic").to_pylist())))
+    if post_topics is not None and not {"post_id", "topic"} <= set(post_topics.column_names):
+        raise ConfigurationError(f"post_topics needs columns post_id and topic; got {post_topics.column_names}")
+    # every count below is columnar: (user, name) rows counted by Arrow, each user's top names picked by a sort
+    user_array = pa.array(users, pa.string())
+    author = positions(posts.column("author_id"), user_array)  # -1: no author
+    n_posts = np.bincount(author[author >= 0], minlength=len(users)).astype(np.int64)
+    tags = posts.column("hashtags").combine_chunks()
+    tag_pairs = pa.table({"post": pc.list_parent_indices(tags), "word": pc.utf8_lower(pc.list_flatten(tags))})
+    tag_pairs = tag_pairs.group_by(["post", "word"], use_threads=False).aggregate([])  # a tag once per post
+    tag_owner = author[tag_pairs.column("post").to_numpy()]
+    top_hashtags = _top_per_user(tag_owner, tag_pairs.column("word"), len(users), top_k)
+    keyword_counts = _keyword_counts(posts, author, tag_pairs)
+    top_keywords = _top_per_user(keyword_counts.column("user").to_numpy(), keyword_counts.column("word"),
+                                 len(users), top_k, keyword_counts.column("count").to_numpy())
+    lang = posts.column("lang")
+    spoken = pc.fill_null(pc.not_equal(lang, ""), False).to_numpy(zero_copy_only=False) & (author >= 0)
+    languages = _top_per_user(author[spoken], lang.filter(pa.array(spoken)), len(users), 3)
+    topic_rows = np.full(posts.num_rows, -1, np.int64)
+    if post_topics is not None:  # a post listed twice takes its last topic
+        last_first = post_topics.take(pa.array(np.arange(post_topics.num_rows - 1, -1, -1, dtype=np.int64)))
+        topic_rows = positions(posts.column("post_id"), last_first.column("post_id").combine_chunks())
+        topic_names = pc.cast(last_first.column("topic"), pa.string())
+    topical = (topic_rows >= 0) & (author >= 0)
+    top_topics = _top_per_user(author[topical], topic_names.take(pa.array(topic_rows[topical])), len(users),
+                               top_k) if topical.any() else pa.array([[] for _ in users], pa.list_(pa.string()))
     scores = post_sentiment_values(corpus, sentiment)
-    hashtags = [Counter() for _ in users]
-    keywords = [Counter() for _ in users]
-    topics = [Counter() for _ in users]
-    languages = [Counter() for _ in users]
-    polarity: list[list[float]] = [[] for _ in users]
-    n_posts = np.zeros(len(users), np.int64)
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    texts = pc.fill_null(posts.column("text"), "").to_pylist()
-    for post_id, author, text, tags, lang in zip(post_ids, authors, texts, posts.column("hashtags").to_pylist(),
-                                                 posts.column("lang").to_pylist()):
-        if author is None:
-            continue
-        row = index[author]
-        n_posts[row] += 1
-        tag_set = {tag.lower() for tag in tags or []}
-        hashtags[row].update(tag_set)
-        keywords[row].update(word for word in (w.lower() for w in _WORD.findall(text))
-                             if word not in ENGLISH_STOP_WORDS and word not in tag_set)
-        if lang:
-            languages[row][lang] += 1
-        if post_id in topic_of:
-            topics[row][topic_of[post_id]] += 1
-        if post_id in scores:
-            polarity[row].append(scores[post_id])
-    action_users, action_times, hour_known = _activity_times(corpus)
-    hour_shares, weekday_shares = _rhythm(action_users, action_times, hour_known, index)
-    n_actions = np.bincount([index[user] for user in action_users], minlength=len(users)).astype(np.int64)
+    scored_rows = positions(pa.array(list(scores), pa.string()), posts.column("post_id").combine_chunks())
+    polarity = np.full(posts.num_rows, np.nan)
+    polarity[scored_rows[scored_rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[scored_rows >= 0]
+    del scores
+    scored = ~np.isnan(polarity) & (author >= 0)
+    n_scored = np.bincount(author[scored], minlength=len(users))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean, positive, negative = (np.bincount(author[scored], weights=values, minlength=len(users)) / n_scored
+                                    for values in (polarity[scored], polarity[scored] > 0, polarity[scored] < 0))
+    action_users, action_times, hour_known = _activity_times(corpus, user_array)
+    hour_shares, weekday_shares = _rhythm(action_users, action_times, hour_known, len(users))
+    n_actions = np.bincount(action_users, minlength=len(users)).astype(np.int64)
     active = n_actions > 0
     timed = hour_shares.sum(axis=1) > 0
     pagerank, community, followers = _influence(corpus, users, random_state)
@@ -453,17 +507,16 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         raise DataError("the embeddings are of other users than the corpus's; compute them with "
                         "profile_embeddings(corpus)")
     dim = embeddings.vectors.shape[1]
-    mean = [float(np.mean(values)) if values else None for values in polarity]
     return pa.table({
         "user_id": pa.array(users, pa.string()),
         "n_posts": n_posts,
         "n_actions": n_actions,
-        "top_hashtags": pa.array([_top(counter, top_k) for counter in hashtags], pa.list_(pa.string())),
-        "top_keywords": pa.array([_top(counter, top_k) for counter in keywords], pa.list_(pa.string())),
-        "top_topics": pa.array([_top(counter, top_k) for counter in topics], pa.list_(pa.string())),
-        "sentiment_mean": pa.array(mean, pa.float64()),
-        "positive_share": pa.array([float(np.mean(np.array(v) > 0)) if v else None for v in polarity], pa.float64()),
-        "negative_share": pa.array([float(np.mean(np.array(v) < 0)) if v else None for v in polarity], pa.float64()),
+        "top_hashtags": top_hashtags,
+        "top_keywords": top_keywords,
+        "top_topics": top_topics,
+        "sentiment_mean": pa.array(mean, pa.float64(), mask=n_scored == 0),
+        "positive_share": pa.array(positive, pa.float64(), mask=n_scored == 0),
+        "negative_share": pa.array(negative, pa.float64(), mask=n_scored == 0),
         "hour_shares": pa.FixedSizeListArray.from_arrays(pa.array(hour_shares.ravel(), pa.float64()), 24),
         "weekday_shares": pa.FixedSizeListArray.from_arrays(pa.array(weekday_shares.ravel(), pa.float64()), 7),
         "peak_hour": pa.array(np.where(timed, hour_shares.argmax(axis=1), 0), pa.int64(), mask=~timed),
@@ -471,7 +524,7 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         "pagerank": pagerank,
         "followers": followers,
         "community": community,
-        "languages": pa.array([_top(counter, 3) for counter in languages], pa.list_(pa.string())),
+        "languages": languages,
         "vector": pa.FixedSizeListArray.from_arrays(pa.array(embeddings.vectors.ravel(), pa.float32()), dim),
         "embedding_missing": pa.array(embeddings.missing, pa.bool_()),
     })
