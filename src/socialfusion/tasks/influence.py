@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, attempt_import
+from socialfusion.tasks._ids import positions
 
 if TYPE_CHECKING:
     import igraph
@@ -100,10 +102,13 @@ def _post_ties(posts: pa.Table, kind: str) -> list[tuple[str, str]]:
             if row["author_id"] is not None and row[column] is not None and author_of.get(row[column]) is not None]
 
 
-def _edge_table_ties(edges: pa.Table, kind: str) -> list[tuple[str, str, float]]:
-    """(src, dst, weight) of the edges-table rows of ``kind``; a missing weight counts 1."""
-    return [(row["src"], row["dst"], 1.0 if row["weight"] is None else float(row["weight"]))
-            for row in edges.select(["src", "dst", "kind", "weight"]).to_pylist() if row["kind"] == kind]
+def _edge_table_ties(edges: pa.Table, kind: str) -> pa.Table:
+    """``source, target, weight`` of the edges-table rows of ``kind``; a missing weight counts 1."""
+    rows = edges.select(["src", "dst", "kind", "weight"])
+    rows = rows.filter(pc.fill_null(pc.equal(rows.column("kind"), kind), False))
+    return pa.table({"source": pc.cast(rows.column("src"), pa.string()),
+                     "target": pc.cast(rows.column("dst"), pa.string()),
+                     "weight": pc.fill_null(pc.cast(rows.column("weight"), pa.float64()), 1.0)})
 
 
 def social_graph(
@@ -156,27 +161,36 @@ def social_graph(
 
     ig = _igraph()
     posts = resolve_mentions(corpus.posts, corpus.users) if "mention" in kinds else corpus.posts
-    weights: Counter[tuple[str, str]] = Counter()
+    parts = []
     for kind in kinds:
-        ties: list[tuple[str, str, float]]
-        if kind in _EDGE_TABLE_KINDS:
-            ties = _edge_table_ties(corpus.edges, kind)
-        else:
-            ties = [(source, target, 1.0) for source, target in _post_ties(posts, kind)]
-            if not ties and kind != "reshare":
+        ties = _edge_table_ties(corpus.edges, kind) if kind in _EDGE_TABLE_KINDS else None
+        if ties is None:
+            pairs = _post_ties(posts, kind)
+            ties = pa.table({"source": pa.array([pair[0] for pair in pairs], pa.string()),
+                             "target": pa.array([pair[1] for pair in pairs], pa.string()),
+                             "weight": pa.array(np.ones(len(pairs)), pa.float64())})
+            if ties.num_rows == 0 and kind != "reshare":
                 ties = _edge_table_ties(corpus.edges, kind)
-        for source, target, weight in ties:
-            if source == target:
-                continue
-            key = (source, target) if directed else tuple(sorted((source, target)))
-            weights[key] += weight
-    names = sorted(set(corpus.users.column("user_id").to_pylist()) | {user for pair in weights for user in pair})
-    index = {name: position for position, name in enumerate(names)}
-    pairs = sorted(weights)
-    graph = ig.Graph(n=len(names), edges=[(index[s], index[t]) for s, t in pairs], directed=directed)
-    graph.vs["name"] = names
+        parts.append(ties)
+    # columnar: self-ties dropped, each (source, target) once with its summed weight, vertices and edges by position
+    ties = pa.concat_tables(parts)
+    ties = ties.filter(pc.fill_null(pc.not_equal(ties.column("source"), ties.column("target")), True))
+    if not directed:  # a -> b and b -> a are one tie, named in sorted order
+        swap = pc.fill_null(pc.greater(ties.column("source"), ties.column("target")), False)
+        ties = pa.table({"source": pc.if_else(swap, ties.column("target"), ties.column("source")),
+                         "target": pc.if_else(swap, ties.column("source"), ties.column("target")),
+                         "weight": ties.column("weight")})
+    summed = ties.group_by(["source", "target"], use_threads=False).aggregate([("weight", "sum")]).sort_by(
+        [("source", "ascending"), ("target", "ascending")])
+    every = pa.chunked_array([*pc.cast(corpus.users.column("user_id"), pa.string()).chunks,
+                              *summed.column("source").chunks, *summed.column("target").chunks], pa.string())
+    names = pc.drop_null(pc.unique(every))
+    names = names.take(pc.sort_indices(names))
+    ends = np.column_stack([positions(summed.column(end), names) for end in ("source", "target")])
+    graph = ig.Graph(n=len(names), edges=ends.tolist(), directed=directed)
+    graph.vs["name"] = names.to_pylist()
     if weighted:
-        graph.es["weight"] = [float(weights[pair]) for pair in pairs]
+        graph.es["weight"] = summed.column("weight_sum").to_numpy(zero_copy_only=False).astype(float).tolist()
     return graph
 
 

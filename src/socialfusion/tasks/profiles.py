@@ -365,11 +365,12 @@ def _post_hours_known(posts: pa.Table) -> np.ndarray:
 def _activity_times(corpus: Corpus, users: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(user positions among ``users``, times as datetime64[us], whether each time has a time of day) of each
     user's own actions: posts written and active interactions."""
-    posts = corpus.posts.filter(pc.is_valid(corpus.posts.column("created_at")))
-    posts = posts.filter(pc.is_valid(posts.column("author_id")))
-    interactions = corpus.interactions.filter(pc.is_in(corpus.interactions.column("kind"),
-                                                       pa.array(ACTIVE_KINDS)))
-    interactions = interactions.filter(pc.is_valid(interactions.column("at")))
+    posts = corpus.posts.select([name for name in ("author_id", "created_at", "platform")
+                                 if name in corpus.posts.column_names])  # filters copy only what is read
+    posts = posts.filter(pc.and_(pc.is_valid(posts.column("created_at")), pc.is_valid(posts.column("author_id"))))
+    interactions = corpus.interactions.select(["user_id", "kind", "at"])
+    interactions = interactions.filter(pc.and_(pc.is_in(interactions.column("kind"), pa.array(ACTIVE_KINDS)),
+                                               pc.is_valid(interactions.column("at"))))
     actors = np.concatenate([positions(posts.column("author_id"), users),
                              positions(interactions.column("user_id"), users)])
     times = np.concatenate([_datetimes(posts.column("created_at")), _datetimes(interactions.column("at"))])
