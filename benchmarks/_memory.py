@@ -30,6 +30,7 @@ class TreePeakRss:
         self.pid = pid
         self.interval = interval
         self.peak_mb = 0.0
+        self.peak_at = float("nan")  # time.time() of the peak sample, to tell which phase of the run it fell in
 
     def __enter__(self) -> TreePeakRss:
         import threading
@@ -64,7 +65,10 @@ class TreePeakRss:
             self._done.wait(self.interval)
 
     def _record(self, mb: float) -> None:
-        self.peak_mb = max(self.peak_mb, mb)
+        import time
+
+        if mb > self.peak_mb:
+            self.peak_mb, self.peak_at = mb, time.time()
 
 
 class PhasePeakRss(TreePeakRss):

@@ -126,8 +126,11 @@ def run_stage(stage: str, store_path: str, out: str) -> dict:
 
         marks: list[tuple[str, float]] = []  # (stage of analyze, when it started): where the time goes, per card
 
+        starts: list[tuple[str, float]] = []  # (stage, wall-clock start): where the tree's peak (parent's) fell
+
         def started_card(name: str, done: int, total: int) -> None:
             marks.append((name, time.perf_counter()))
+            starts.append((name, time.time()))
             phases.enter(name)
 
         with PhasePeakRss() as phases:
@@ -135,6 +138,7 @@ def run_stage(stage: str, store_path: str, out: str) -> dict:
         result["report_mb"] = path.stat().st_size / 1024**2
         result["cards"] = {name: end - start for (name, start), (_, end) in zip(marks, marks[1:])}
         result["card_peaks_mb"] = phases.peaks_mb
+        result["card_starts"] = starts
     result["seconds"] = time.perf_counter() - started
     return result
 
@@ -151,7 +155,11 @@ def measure(stage: str, store_path: Path, work: Path) -> dict:
         code = process.wait()
     if code != 0:
         return {"seconds": math.nan, "peak_mb": tree.peak_mb, "failed": code}
-    return {**json.loads(out.read_text()), "peak_mb": tree.peak_mb}
+    result = {**json.loads(out.read_text()), "peak_mb": tree.peak_mb}
+    starts = result.pop("card_starts", None)
+    if starts:  # the stage of analyze during which the whole tree peaked (sampled every 0.05 s from outside)
+        result["peak_during"] = next((name for name, at in reversed(starts) if at <= tree.peak_at), "(before any)")
+    return result
 
 
 def held_out_posts(store_path: Path, share: float = INCREMENTAL_SHARE, seed: int = 0):
@@ -227,6 +235,7 @@ def main(sizes: list[int], stages: list[str]) -> None:
                 if stage in stages:
                     results[size][stage] = result
                 report = f", report {result['report_mb']:.2f} MB" if "report_mb" in result else ""
+                report += f", peak during {result['peak_during']}" if "peak_during" in result else ""
                 print(f"  {stage:<12}{result['seconds']:>9.1f} s{result['peak_mb']:>9,.0f} MB{report}", flush=True)
                 if stage == "analyze" and result.get("cards"):
                     peaks = result.get("card_peaks_mb", {})
