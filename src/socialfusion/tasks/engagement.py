@@ -181,7 +181,7 @@ class _CorpusView:
     """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
 
     def __init__(self, corpus: Corpus, sentiment: pa.Table | str | None, random_state: int) -> None:
-        from socialfusion.tasks.profiles import post_sentiment_values
+        from socialfusion.tasks.profiles import post_sentiment_array
 
         posts = corpus.posts
         self.post_id_array = pc.cast(posts.column("post_id"), pa.string()).combine_chunks()
@@ -213,11 +213,7 @@ class _CorpusView:
         hours = np.where(self.has_time, self.created // _US_PER_HOUR, 0)
         self.post_hour = np.where(self.hour_known, hours % 24, np.nan)
         self.post_weekday = np.where(self.has_time, (hours // 24 + 3) % 7, np.nan)  # 1970-01-01 was a Thursday
-        scores = post_sentiment_values(corpus, sentiment)
-        self.sentiment = np.zeros(self.n_posts, np.float64)
-        rows = positions(pa.array(list(scores), pa.string()), self.post_id_array)
-        self.sentiment[rows[rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[rows >= 0]
-        del scores
+        self.sentiment = post_sentiment_array(corpus, sentiment, missing=0.0)
         self.followers = self._followers(corpus)
         edges = corpus.edges
         ties = pc.is_in(edges.column("kind"), value_set=pa.array(["follow", "friend"])).to_numpy(zero_copy_only=False)

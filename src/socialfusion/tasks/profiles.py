@@ -64,6 +64,7 @@ __all__ = [
     "ProfileEmbeddings",
     "audience_segments",
     "build_profiles",
+    "post_sentiment_array",
     "post_sentiment_values",
     "post_text_vectors",
     "profile_embeddings",
@@ -294,17 +295,20 @@ def _keyword_counts(posts: pa.Table, author: np.ndarray, tag_pairs: pa.Table) ->
 
     stop_words = pa.array(sorted(ENGLISH_STOP_WORDS), pa.string())
     texts = pc.fill_null(posts.column("text"), "")
+    tag_pairs = tag_pairs.cast(pa.schema([("post", pa.int64()), ("word", pa.string())]))
+    tag_post = tag_pairs.column("post").to_numpy()
     parts = []
     for start in range(0, posts.num_rows, _POST_BLOCK):
-        block = np.arange(start, min(start + _POST_BLOCK, posts.num_rows))
+        end = min(start + _POST_BLOCK, posts.num_rows)
+        block = np.arange(start, end)
         block = block[author[block] >= 0]
         words = pa.array([[word.lower() for word in _WORD.findall(text)]
                           for text in texts.take(pa.array(block)).to_pylist()], pa.list_(pa.string()))
         found = pa.table({"post": pa.array(block[pc.list_parent_indices(words).to_numpy()], pa.int64()),
                           "word": pc.list_flatten(words)})
         found = found.filter(pc.invert(pc.is_in(found.column("word"), value_set=stop_words)))
-        found = found.join(tag_pairs.cast(pa.schema([("post", pa.int64()), ("word", pa.string())])),
-                           ["post", "word"], join_type="left anti")  # a post's own hashtag is no keyword
+        own_tags = tag_pairs.filter(pa.array((tag_post >= start) & (tag_post < end)))
+        found = found.join(own_tags, ["post", "word"], join_type="left anti")  # a post's own hashtag is no keyword
         parts.append(pa.table({"user": pa.array(author[found.column("post").to_numpy()], pa.int64()),
                                "word": found.column("word")})
                      .group_by(["user", "word"], use_threads=False).aggregate([("word", "count")]))
@@ -354,6 +358,16 @@ def post_sentiment_values(corpus: Corpus, sentiment: pa.Table | str | None) -> d
     labels = lexicon_sentiment([texts[i] for i in has_text], language=[languages[i] for i in has_text])
     ids = posts.column("post_id").to_pylist()
     return {ids[i]: _SENTIMENT_VALUE[str(label)] for i, label in zip(has_text, labels)}
+
+
+def post_sentiment_array(corpus: Corpus, sentiment: pa.Table | str | None, *, missing: float = np.nan) -> np.ndarray:
+    """``post_sentiment_values`` aligned with ``corpus.posts``: ``(n_posts,)`` float64, ``missing`` where a post has
+    no score (mapped through Arrow positions, not a lookup per post)."""
+    scores = post_sentiment_values(corpus, sentiment)
+    values = np.full(corpus.posts.num_rows, missing, np.float64)
+    rows = positions(pa.array(list(scores), pa.string()), corpus.posts.column("post_id").combine_chunks())
+    values[rows[rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[rows >= 0]
+    return values
 
 
 def _post_hours_known(posts: pa.Table) -> np.ndarray:
@@ -486,11 +500,7 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
     topical = (topic_rows >= 0) & (author >= 0)
     top_topics = _top_per_user(author[topical], topic_names.take(pa.array(topic_rows[topical])), len(users),
                                top_k) if topical.any() else pa.array([[] for _ in users], pa.list_(pa.string()))
-    scores = post_sentiment_values(corpus, sentiment)
-    scored_rows = positions(pa.array(list(scores), pa.string()), posts.column("post_id").combine_chunks())
-    polarity = np.full(posts.num_rows, np.nan)
-    polarity[scored_rows[scored_rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[scored_rows >= 0]
-    del scores
+    polarity = post_sentiment_array(corpus, sentiment)
     scored = ~np.isnan(polarity) & (author >= 0)
     n_scored = np.bincount(author[scored], minlength=len(users))
     with np.errstate(invalid="ignore", divide="ignore"):
