@@ -119,6 +119,10 @@ def _is_commit_conflict(error: BaseException) -> bool:
     return "commit conflict" in text or "retryable" in text and "conflict" in text
 
 
+_READ_BATCH = 65_536
+"""Rows per record batch of a whole-table ``read``."""
+
+
 def _query(handle: Any, *, where: str | None = None, columns: list[str] | None = None, row_ids: bool = False) -> Any:
     """The query over every row of a table that ``LanceStore.read`` and ``read_batches`` run."""
     query = handle.search()
@@ -309,7 +313,9 @@ class LanceStore:
             empty = arrow_schema(table).empty_table()
             return empty.select(columns) if columns else empty
         try:
-            return _query(handle, where=where, columns=columns, row_ids=row_ids).to_arrow()
+            # in large batches: LanceDB's to_arrow() gives 1,024-row chunks, which at 19.5M interactions held
+            # 1.8 GB for 0.96 GB of data and took three times as long to read
+            return _query(handle, where=where, columns=columns, row_ids=row_ids).to_batches(_READ_BATCH).read_all()
         except (ValueError, RuntimeError, OSError) as error:
             raise StoreError(f"cannot read {table!r} where {where!r}: {error}") from error
 

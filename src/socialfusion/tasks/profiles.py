@@ -324,49 +324,62 @@ def _top(counter: Counter[str], k: int) -> list[str]:
 
 
 def post_sentiment_values(corpus: Corpus, sentiment: pa.Table | str | None) -> dict[str, float]:
-    """The tone of a corpus's posts: post id -> -1 (negative), 0 (neutral) or +1 (positive).
+    """The tone of a corpus's posts: post id -> -1 (negative), 0 (neutral) or +1 (positive), for the posts scored
+    (``post_sentiment_array`` as a dict; the arrays are what the analyses use, a dict per post is for small inputs).
+
+    Examples:
+        >>> from socialfusion.corpus import Corpus
+        >>> corpus = Corpus.from_records(posts=[{"post_id": "p1", "text": "x"}, {"post_id": "p2", "text": "y"}])
+        >>> post_sentiment_values(corpus, pa.table({"post_id": ["p2", "p9"], "label": ["negative", "positive"]}))
+        {'p2': -1.0}
+    """
+    values = post_sentiment_array(corpus, sentiment)
+    scored = np.flatnonzero(~np.isnan(values))
+    ids = corpus.posts.column("post_id").take(pa.array(scored)).to_pylist()
+    return dict(zip(ids, values[scored].tolist()))
+
+
+def post_sentiment_array(corpus: Corpus, sentiment: pa.Table | str | None, *, missing: float = np.nan) -> np.ndarray:
+    """The tone of each of a corpus's posts, in the posts table's order: -1 (negative), 0 (neutral), +1 (positive).
 
     Args:
         corpus: the posts.
         sentiment: ``"lexicon"`` (``lexicon_sentiment`` on each non-blank text, in its ``lang``), a predictions
-            table with ``post_id`` and ``label`` (``read_predictions``), or None.
+            table with ``post_id`` and ``label`` (``read_predictions``; mapped by Arrow positions, not a lookup per
+            post; a post listed twice takes its last known label), or None.
+        missing: the value of a post with no score (every post, when ``sentiment`` is None).
 
     Returns:
-        A dict of the posts scored; empty when ``sentiment`` is None.
+        ``(n_posts,)`` float64.
 
     Raises:
         ConfigurationError: any other ``sentiment``.
     """
     posts = corpus.posts
+    values = np.full(posts.num_rows, missing, np.float64)
     if sentiment is None:
-        return {}
+        return values
     if isinstance(sentiment, pa.Table):
         if not {"post_id", "label"} <= set(sentiment.column_names):
             raise ConfigurationError("sentiment must be a table with columns post_id and label (e.g. from "
                                      f"read_predictions), 'lexicon' or None; got columns {sentiment.column_names}")
-        pairs = zip(sentiment.column("post_id").to_pylist(), sentiment.column("label").to_pylist())
-        return {post_id: _SENTIMENT_VALUE[label] for post_id, label in pairs if label in _SENTIMENT_VALUE}
+        names = pa.array(list(_SENTIMENT_VALUE), pa.string())
+        label = pc.fill_null(pc.index_in(pc.cast(sentiment.column("label"), pa.string()), value_set=names), -1)
+        label = label.to_numpy(zero_copy_only=False)
+        rows = positions(pc.cast(sentiment.column("post_id"), pa.string()), posts.column("post_id").combine_chunks())
+        known = (rows >= 0) & (label >= 0)
+        values[rows[known]] = np.array(list(_SENTIMENT_VALUE.values()))[label[known]]
+        return values
     if sentiment != "lexicon":
         raise ConfigurationError(f"sentiment must be 'lexicon', a predictions table or None; got {sentiment!r}")
     from socialfusion.tasks.sentiment import lexicon_sentiment
 
     texts = pc.fill_null(posts.column("text"), "").to_pylist()
     has_text = [index for index, text in enumerate(texts) if text.strip()]
-    if not has_text:
-        return {}
-    languages = posts.column("lang").to_pylist()
-    labels = lexicon_sentiment([texts[i] for i in has_text], language=[languages[i] for i in has_text])
-    ids = posts.column("post_id").to_pylist()
-    return {ids[i]: _SENTIMENT_VALUE[str(label)] for i, label in zip(has_text, labels)}
-
-
-def post_sentiment_array(corpus: Corpus, sentiment: pa.Table | str | None, *, missing: float = np.nan) -> np.ndarray:
-    """``post_sentiment_values`` aligned with ``corpus.posts``: ``(n_posts,)`` float64, ``missing`` where a post has
-    no score (mapped through Arrow positions, not a lookup per post)."""
-    scores = post_sentiment_values(corpus, sentiment)
-    values = np.full(corpus.posts.num_rows, missing, np.float64)
-    rows = positions(pa.array(list(scores), pa.string()), corpus.posts.column("post_id").combine_chunks())
-    values[rows[rows >= 0]] = np.fromiter(scores.values(), np.float64, len(scores))[rows >= 0]
+    if has_text:
+        languages = posts.column("lang").to_pylist()
+        labels = lexicon_sentiment([texts[i] for i in has_text], language=[languages[i] for i in has_text])
+        values[has_text] = [_SENTIMENT_VALUE[str(label)] for label in labels]
     return values
 
 
@@ -631,9 +644,10 @@ def _segment_features(profiles: pa.Table, top_interests: int = 30) -> np.ndarray
     return np.hstack([_normalise_rows(vectors), _normalise_rows(hours), _normalise_rows(bag)])
 
 
-def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> tuple[list[str], Any]:
+def _content_traits(corpus: Corpus, sentiment: np.ndarray) -> tuple[list[str], Any]:
     """The content traits of each post, columnar: media kinds (or text only), hashtags or not, posting hour band
-    (only for posts whose time has a time of day), sentiment tone.
+    (only for posts whose time has a time of day), sentiment tone (``sentiment``: each post's, from
+    ``post_sentiment_array``; NaN for a post not scored).
 
     Returns:
         The trait names and a ``(n_posts, n_traits)`` binary CSR matrix, rows in the posts table's order.
@@ -658,12 +672,8 @@ def _content_traits(corpus: Corpus, sentiment: dict[str, float]) -> tuple[list[s
     hours = _datetimes(posts.column("created_at"))[valid].astype("datetime64[h]").astype(np.int64) % 24
     for name, low, high in _HOUR_BANDS:
         found[name] = valid[(hours >= low) & (hours < high)]
-    if sentiment:
-        scored = pc.index_in(posts.column("post_id"), value_set=pa.array(list(sentiment), pa.string()))
-        scored = pc.fill_null(scored, -1).to_numpy(zero_copy_only=False)
-        values = np.array(list(sentiment.values()), np.float64)
-        for value, tone in ((-1.0, "negative"), (0.0, "neutral"), (1.0, "positive")):
-            found[f"{tone} tone"] = np.flatnonzero(scored >= 0)[values[scored[scored >= 0]] == value]
+    for tone, value in _SENTIMENT_VALUE.items():  # no tone trait when no post is scored (all NaN)
+        found[f"{tone} tone"] = np.flatnonzero(sentiment == value)
     names = [name for name, rows in found.items() if len(rows)]
     rows = np.concatenate([found[name] for name in names]) if names else np.zeros(0, np.int64)
     columns = np.repeat(np.arange(len(names)), [len(found[name]) for name in names])
@@ -767,7 +777,7 @@ def audience_segments(profiles: pa.Table, n_segments: int | None = None, random_
     segment = np.array([rename[label] for label in labels], np.int64)
     users = profiles.column("user_id").to_pylist()
     assignments = pa.table({"user_id": pa.array(users, pa.string()), "segment": segment})
-    works = (_what_works(corpus, users, segment, _content_traits(corpus, post_sentiment_values(corpus, sentiment)),
+    works = (_what_works(corpus, users, segment, _content_traits(corpus, post_sentiment_array(corpus, sentiment)),
                          min_support) if corpus is not None else [[] for _ in sizes])
     tags = profiles.column("top_hashtags").to_pylist()
     langs = profiles.column("languages").to_pylist()
