@@ -98,7 +98,7 @@ def test_an_unknown_format_exits_2_listing_the_known_ones(posts_file, tmp_path):
 
     assert result.exit_code == 2
     message = one_line(result.stderr)
-    assert "error: unknown input format 'nope'" in message
+    assert "error: --format: unknown input format 'nope'" in message
     assert "known formats: bluesky, csv, jsonl, mastodon, parquet, reddit, twitter" in message
     assert "Traceback" not in result.output
     assert result.stdout == ""

@@ -28,6 +28,7 @@ __all__ = [
     "WHERE_FIELDS",
     "analyze",
     "check_sections",
+    "check_time",
     "demo_sentiment",
     "demo_topics",
     "filter_corpus",
@@ -217,6 +218,20 @@ def _as_time(value: str | dt.date | dt.datetime, *, end_of_day: bool) -> dt.date
         value = dt.datetime.combine(value + dt.timedelta(days=1 if end_of_day else 0), dt.time(), dt.UTC)
         return value - dt.timedelta(microseconds=1) if end_of_day else value
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def check_time(value: str) -> str:
+    """``value`` itself when it reads as a ``since``/``until`` bound (``YYYY-MM-DD`` or an ISO 8601 date and time).
+
+    Raises:
+        ConfigurationError: it does not.
+
+    Examples:
+        >>> check_time("2024-05-01")
+        '2024-05-01'
+    """
+    _as_time(value, end_of_day=False)
+    return value
 
 
 def filter_corpus(corpus: Corpus, *, since: str | dt.date | None = None, until: str | dt.date | None = None,

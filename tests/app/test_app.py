@@ -187,6 +187,50 @@ def test_ingest_and_featurize(store, tmp_path):
     assert run.encoded == 5 and run.cached == run.items - 5
 
 
+def test_ingest_fills_ids_and_constants_and_names_an_unknown_format(tmp_path):
+    target = sf.connect(tmp_path / "store")
+    source = tmp_path / "labels.csv"
+    source.write_text("post_id,label\np1,positive\np2,negative\n")
+    result = app.ingest_files(target, app.IngestParams(paths=[str(source)], table="labels",
+                                                       constants={"task": "sentiment", "split": "test"}))
+    assert result.ingested == 2 and not result.failed and result.warnings == []
+    assert set(target.read("labels").column("split").to_pylist()) == {"test"}
+    posts = tmp_path / "posts.csv"
+    posts.write_text("text\nno id here\nnor here\n")
+    app.ingest_files(target, app.IngestParams(paths=[str(posts)], id_from="hash", detect_language=False))
+    assert target.count("posts") == 2 and None not in target.read("posts").column("post_id").to_pylist()
+    with pytest.raises(ValidationError, match="unknown input format 'nope'; known formats: bluesky"):
+        app.IngestParams(paths=[str(posts)], format="nope")
+
+
+def test_analyze_takes_sections_filters_and_incremental_and_refuses_bad_ones_up_front(store, tmp_path):
+    with pytest.raises(ValidationError, match="unknown report section"):
+        app.AnalyzeParams(sections=["overveiw"])
+    with pytest.raises(ValidationError, match="unknown field 'colour'"):
+        app.AnalyzeParams(where=["colour=red"])
+    with pytest.raises(ValidationError, match="cannot read the date 'yesterday'"):
+        app.AnalyzeParams(since="yesterday")
+    stages = []
+    result = app.analyze_store(store, app.AnalyzeParams(title="Watch", sections=["trends", "overview"],
+                                                        where=["text~the"]),
+                               out=tmp_path / "report.html", progress=lambda done, stage: stages.append((done, stage)))
+    page = Path(result.report).read_text()
+    assert result.bytes == len(page.encode()) and "<title>Watch</title>" in page and "posts: text~the" in page
+    assert result.incremental is None
+    assert stages[0] == (0.0, "reading the store") and stages[-1] == (1.0, "done")
+    assert [done for done, _ in stages] == sorted(done for done, _ in stages)
+    with pytest.raises(app.NothingToAnalyse, match="no post at or after 2099-01-01"):
+        app.analyze_store(store, app.AnalyzeParams(since="2099-01-01"), out=tmp_path / "never.html")
+    assert not (tmp_path / "never.html").exists()
+    fresh = sf.connect(tmp_path / "fresh")
+    sf.ingest_corpus(sf.generate(n_users=20, n_posts=40, seed=1).corpus, fresh)
+    first = app.analyze_store(fresh, app.AnalyzeParams(sections=["trends"], incremental=True),
+                              out=tmp_path / "first.html")
+    again = app.analyze_store(fresh, app.AnalyzeParams(sections=["trends"], incremental=True),
+                              out=tmp_path / "again.html")
+    assert "first incremental run" in first.incremental and "no new post" in again.incremental
+
+
 def test_tokens(store):
     created = app.create_token(store, app.TokenParams(name="ops", scopes=["write", "read", "write"]))
     assert created.info.scopes == ["read", "write"]

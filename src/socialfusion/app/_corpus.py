@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
 from socialfusion.app._common import Params, Result
 from socialfusion.store import Store
+
+if TYPE_CHECKING:
+    from socialfusion.backends import RayOptions
 
 __all__ = [
     "AnalyzeParams",
@@ -30,7 +33,6 @@ Progress = Callable[[float | None, str], None]
 """``progress(fraction done in [0, 1] or None when unknown, message)``."""
 
 _TABLES = ("posts", "users", "interactions", "edges", "labels")
-_FORMATS = ("auto", "jsonl", "csv", "parquet", "twitter", "mastodon", "reddit", "bluesky")
 
 
 def _quiet(fraction: float | None, message: str) -> None:
@@ -49,11 +51,29 @@ class IngestParams(Params):
     """What to ingest (trusted server-side paths: the HTTP API ingests uploaded files only)."""
 
     paths: list[str] = Field(min_length=1, max_length=1000, description="Files or folders to read.")
-    format: Literal[_FORMATS] = Field("auto", description="Input format; auto detects it per file.")
+    format: str = Field("auto", max_length=64, description="A registered input format (jsonl, csv, parquet, "
+                                                         "twitter, mastodon, reddit, bluesky), or auto: per file.")
     table: Literal[_TABLES] = Field("posts", description="Target table of canonical tabular files.")
     column_map: dict[str, str] | None = Field(None, description="Foreign column name -> canonical field name.")
+    constants: dict[str, str] | None = Field(
+        None, description="Field -> value for every record without a value of its own (e.g. task=sentiment).")
+    id_from: str | None = Field(
+        None, min_length=1, description="For posts and users without an id: the column to take it from, or 'hash'.")
     media_root: str | None = Field(None, description="Folder media paths must stay inside (default: each file's).")
+    media_roots: list[str] = Field(default_factory=list, max_length=100,
+                                   description="More folders media paths may point into.")
     scrub_pii: bool = Field(True, description="Scrub e-mails, phones, card numbers and IPs from text.")
+    detect_language: bool = Field(True, description="Detect the language of posts whose source gives none.")
+    batch_size: int = Field(10_000, ge=1, le=1_000_000, description="Records per write.")
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, name: str) -> str:
+        from socialfusion.io import get_reader
+
+        if name != "auto":
+            get_reader(name)  # ConfigurationError listing the known formats
+        return name
 
 
 class IngestResult(Result):
@@ -69,6 +89,7 @@ class IngestResult(Result):
     superseded: int
     media_rejected: int
     files_rejected: int
+    media_files_skipped: int = 0
     records_read: int
     per_table: dict[str, dict[str, int]]
     media: dict[str, dict[str, int]] = {}
@@ -77,9 +98,12 @@ class IngestResult(Result):
     pii_removed: dict[str, int]
     sources: list[dict[str, Any]]
     seconds: float
+    warnings: list[str] = Field([], description="More than a fifth of a media kind's references were refused.")
+    failed: bool = Field(False, description="Errors kept everything out: inputs refused, nothing stored.")
 
 
 def ingest_files(store: Store, params: IngestParams, *, pseudonymize_key: bytes | None = None,
+                 engine: str = "local", ray_options: RayOptions | None = None,
                  progress: Progress = _quiet) -> IngestResult:
     """Ingest files into the store (``socialfusion.ingestion.ingest``): idempotent, every bad record a reject.
 
@@ -88,6 +112,9 @@ def ingest_files(store: Store, params: IngestParams, *, pseudonymize_key: bytes 
         params: what to read.
         pseudonymize_key: the pseudonymisation key, from the caller's environment or key file; never a parameter
             (parameters are recorded, for example in the job table). A server never has one.
+        engine: ``local`` or ``ray``; like ``ray_options`` (where the Ray cluster is), the caller's own choice,
+            never a request's.
+        ray_options: the Ray cluster to use with ``engine="ray"``.
         progress: called as records are read.
 
     Raises:
@@ -96,9 +123,12 @@ def ingest_files(store: Store, params: IngestParams, *, pseudonymize_key: bytes 
     from socialfusion.ingestion import ingest
 
     summary = ingest(params.paths, store, format=params.format, table=params.table, column_map=params.column_map,
-                     media_root=params.media_root, scrub_pii=params.scrub_pii, pseudonymize_key=pseudonymize_key,
+                     constants=params.constants, id_from=params.id_from, media_root=params.media_root,
+                     media_roots=params.media_roots, scrub_pii=params.scrub_pii,
+                     detect_language=params.detect_language, batch_size=params.batch_size,
+                     pseudonymize_key=pseudonymize_key, engine=engine, ray_options=ray_options,
                      progress=lambda read: progress(None, f"{read:,} records read"))
-    return IngestResult(**summary.to_dict())
+    return IngestResult(**summary.to_dict(), warnings=summary.media_warnings(), failed=summary.failed)
 
 
 class StatsResult(Result):
@@ -152,9 +182,12 @@ class FeaturizeResult(Result):
     encoders: list[EncoderRunResult]
 
 
-def featurize_store(store: Store, params: FeaturizeParams, *, progress: Progress = _quiet) -> FeaturizeResult:
+def featurize_store(store: Store, params: FeaturizeParams, *, engine: str = "local",
+                    ray_options: RayOptions | None = None, progress: Progress = _quiet) -> FeaturizeResult:
     """Encode the store's posts and users (``socialfusion.featurize.featurize``; cached by content hash), then
     bring the search index of each query text encoder up to date (``socialfusion.search.ensure_vector_index``).
+
+    ``engine`` (``local`` or ``ray``) and ``ray_options`` are the caller's own choice (as for ``ingest_files``).
 
     Raises:
         ConfigurationError: an unknown encoder.
@@ -169,7 +202,8 @@ def featurize_store(store: Store, params: FeaturizeParams, *, progress: Progress
         position = names.index(name)
         progress((position + (done / total if total else 1.0)) / len(names), f"{name}: {done:,} of {total:,}")
 
-    summary = featurize(store, names, batch_size=params.batch_size, progress=report)
+    summary = featurize(store, names, batch_size=params.batch_size, progress=report, engine=engine,
+                        ray_options=ray_options)
     runs = []
     for run in summary.runs:
         built = ensure_vector_index(store, run.encoder) if run.encoder in QUERY_ENCODERS else False
@@ -178,16 +212,56 @@ def featurize_store(store: Store, params: FeaturizeParams, *, progress: Progress
 
 
 class AnalyzeParams(Params):
-    """The report's title."""
+    """What the report covers (its title, sections and posts), and whether it updates the store's incremental
+    analysis state (``socialfusion.pipeline.analyze``)."""
 
     title: str = Field("socialfusion report", min_length=1, max_length=200)
+    sections: list[str] | None = Field(
+        None, min_length=1, max_length=32,
+        description="Report sections to build (overview, sentiment, network, topics, trends, opinion, knowledge, "
+                    "patterns, profiles, engagement, recommend); default: every section the data allows.")
+    since: str | None = Field(None, max_length=64, description="Only posts from this date (YYYY-MM-DD) or time on.")
+    until: str | None = Field(None, max_length=64,
+                              description="Only posts up to this date (through its end) or time.")
+    where: list[str] = Field(
+        default_factory=list, max_length=16,
+        description="Only posts meeting every condition: FIELD=VALUE, FIELD~VALUE (contains), FIELD!=VALUE, "
+                    "FIELD!~VALUE; FIELD: hashtag, mention, text, lang, platform, author, media.")
+    incremental: bool = Field(False, description="Update the store's analysis state from the new posts only and "
+                                                 "build the trends and opinion cards from it.")
+    reuse_cards: bool = Field(False, description="Reuse the last run's cards that need every post (implies "
+                                                 "incremental).")
+
+    @field_validator("sections")
+    @classmethod
+    def _known_sections(cls, keys: list[str] | None) -> list[str] | None:
+        from socialfusion.pipeline import check_sections
+
+        return None if keys is None else check_sections(keys)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _readable_time(cls, value: str | None) -> str | None:
+        from socialfusion.pipeline import check_time
+
+        return None if value is None else check_time(value)
+
+    @field_validator("where")
+    @classmethod
+    def _readable_conditions(cls, conditions: list[str]) -> list[str]:
+        from socialfusion.pipeline import post_filter
+
+        for condition in conditions:
+            post_filter(condition)  # ConfigurationError naming what is wrong with it
+        return conditions
 
 
 class AnalyzeResult(Result):
-    """Where the report was written."""
+    """Where the report was written, and what an incremental run updated."""
 
     report: str
     bytes: int
+    incremental: str | None = None
 
 
 def analyze_store(store: Store, params: AnalyzeParams, *, out: Path, progress: Progress = _quiet) -> AnalyzeResult:
@@ -195,12 +269,20 @@ def analyze_store(store: Store, params: AnalyzeParams, *, out: Path, progress: P
 
     Args:
         store: the store.
-        params: the title.
+        params: the title, sections, posts and incremental options.
         out: the report's path, chosen by the caller (never by a request: it is a place on the server's disk).
-        progress: told when the analysis starts.
+        progress: told as each stage (reading, each analysis, writing) starts.
+
+    Raises:
+        NothingToAnalyse: ``since`` is later than every post (no report is written).
+        DataError: the store is empty.
     """
+    from socialfusion.app._incremental import last_update
     from socialfusion.pipeline import analyze
 
-    progress(None, "analysing")
-    path = analyze(store, out, title=params.title)
-    return AnalyzeResult(report=str(path), bytes=path.stat().st_size)
+    path = analyze(store, out, title=params.title, sections=params.sections, since=params.since, until=params.until,
+                   where=params.where, incremental=params.incremental, reuse_cards=params.reuse_cards,
+                   progress=lambda stage, done, total: progress(done / total, stage))
+    update = last_update(store) if params.incremental or params.reuse_cards else None
+    return AnalyzeResult(report=str(path), bytes=path.stat().st_size,
+                         incremental=update.describe() if update is not None else None)

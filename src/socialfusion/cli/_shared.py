@@ -108,10 +108,12 @@ def parameters(model: type[P], options: dict[str, str] | None = None, /, **value
                 problems.append(f"unknown {field.replace('_', ' ')} {problem['input']!r}: {option} must be "
                                 f"{problem['ctx']['expected']}")
             else:
-                message = problem["msg"][:1].lower() + problem["msg"][1:]
+                message = str(problem["ctx"]["error"]) if problem["type"] == "value_error" else (
+                    problem["msg"][:1].lower() + problem["msg"][1:])  # a validator's own words, without a prefix
                 declared = model.model_fields.get(field)
                 secret = declared is not None and "SecretStr" in str(declared.annotation)
-                problems.append(f"{option}: {message}" + ("" if secret else f" (got {problem['input']!r})"))
+                shown = secret or repr(problem["input"]) in message  # the message names the value itself
+                problems.append(f"{option}: {message}" + ("" if shown else f" (got {problem['input']!r})"))
         fail(ValueError("; ".join(problems)))
 
 
@@ -214,6 +216,25 @@ class StageProgress:
 
     def __call__(self, stage: str, done: int = 0, total: int | None = None) -> None:
         self.update(stage, done, total)
+
+    def fraction(self, fraction: float | None, message: str) -> None:
+        """The progress of an application operation (``socialfusion.app.Progress``): ``fraction`` of the work
+        done (None: not known) and what is going on. One bar in percent on a terminal; otherwise a line each time
+        the stage (the message up to its first colon) changes."""
+        if self.quiet:
+            return
+        percent = None if fraction is None else min(100, round(100 * fraction))
+        if self._bar is not None:
+            if not self._tasks:
+                self._tasks[""] = self._bar.add_task(message, total=None if percent is None else 100)
+            self._bar.update(self._tasks[""], description=message, completed=percent or 0,
+                             total=None if percent is None else 100)
+            return
+        stage = message.split(":")[0]
+        if stage != self._current and (percent is None or percent < 100):  # the end is no stage
+            done = "" if percent is None else f" ({percent}% done)"
+            errors.print(f"[{time.monotonic() - self._started:6.1f}s] {stage}{done}", markup=False, highlight=False)
+        self._current = stage
 
 
 def _cell(value: Any) -> str:

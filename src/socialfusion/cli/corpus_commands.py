@@ -24,6 +24,7 @@ from socialfusion.cli._shared import (
     errors,
     existing_store,
     fail,
+    parameters,
     parse_pairs,
     ray_options,
 )
@@ -80,8 +81,8 @@ def ingest(
     Exits with 0 when something was ingested, 1 when errors kept everything out (or, with --strict, on any
     rejected record or many refused media files), 2 on a usage error.
     """
+    from socialfusion.app import IngestParams, ingest_files
     from socialfusion.ingestion import check_ingest_options, media_logger
-    from socialfusion.ingestion import ingest as run_ingest
     from socialfusion.privacy import KEY_ENV_VAR, pseudonym_key
     from socialfusion.store import connect
 
@@ -91,44 +92,44 @@ def ingest(
             param_hint="--pseudonymize-key",
         )
     cluster = ray_options(engine, ray_address, ray_workers)
-    mapping = parse_pairs(column_map, "--map", "FOREIGN=canonical")
-    fixed = parse_pairs(constants, "--set", "NAME=VALUE")
+    params = parameters(IngestParams, {"column_map": "--map", "constants": "--set", "media_roots": "--media-root"},
+                        paths=[str(path) for path in paths], format=format, table=table,
+                        column_map=parse_pairs(column_map, "--map", "FOREIGN=canonical"),
+                        constants=parse_pairs(constants, "--set", "NAME=VALUE"), id_from=id_from,
+                        media_roots=[str(root) for root in media_roots or []], scrub_pii=scrub_pii,
+                        detect_language=detect_language, batch_size=batch_size)
     level = media_logger.level
     try:
         pseudonymize_key = pseudonym_key(key_file)
         # before connect(), which creates the store: a mistake or a missing input leaves nothing behind
-        check_ingest_options(format=format, table=table, constants=fixed, id_from=id_from, paths=paths,
+        check_ingest_options(format=format, table=table, constants=params.constants, id_from=id_from, paths=paths,
                              media_roots=media_roots or [])
         target = connect(store)
         media_logger.setLevel(logging.ERROR)  # its warning is printed below, as the command's own
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=errors,
                       disable=as_json or not errors.is_terminal, transient=True) as bar:
             task = bar.add_task("reading", total=None)
-            summary = run_ingest(
-                paths, target, format=format, table=table, column_map=mapping, constants=fixed, id_from=id_from,
-                media_roots=media_roots or [], batch_size=batch_size, scrub_pii=scrub_pii,
-                pseudonymize_key=pseudonymize_key, detect_language=detect_language, engine=engine,
-                ray_options=cluster, progress=lambda n: bar.update(task, description=f"{n:,} records read"),
-            )
+            summary = ingest_files(target, params, pseudonymize_key=pseudonymize_key, engine=engine,
+                                   ray_options=cluster, progress=lambda _, message: bar.update(task,
+                                                                                               description=message))
     except SocialFusionError as error:
         fail(error)
     finally:
         media_logger.setLevel(level)
-    warnings = summary.media_warnings()
     if as_json:
-        print(json.dumps({**summary.to_dict(), "warnings": warnings}))
+        print(summary.model_dump_json())
     else:
         _print_ingest_summary(summary, store)
-    for warning in warnings:
+    for warning in summary.warnings:
         errors.print(f"[bold yellow]warning:[/bold yellow] {escape(warning)}", highlight=False)
     if summary.failed:
         errors.print(f"[red]error:[/red] nothing was ingested: every input was rejected; see why with: "
                      f"socialfusion stats --store {escape(str(store))} --rejects", highlight=False)
         raise typer.Exit(code=1)
-    if strict and (summary.rejected or summary.files_rejected or warnings):
+    if strict and (summary.rejected or summary.files_rejected or summary.warnings):
         problems = [f"{summary.rejected + summary.files_rejected:,} input(s) rejected"] if (
             summary.rejected or summary.files_rejected) else []
-        problems += ["too many media references refused"] if warnings else []
+        problems += ["too many media references refused"] if summary.warnings else []
         errors.print(f"[red]error:[/red] --strict: {' and '.join(problems)}", highlight=False)
         raise typer.Exit(code=1)
 
@@ -246,25 +247,23 @@ def analyze(
     reuse_cards: Annotated[bool, typer.Option("--reuse-cards", help=REUSE_HELP)] = False,
 ) -> None:
     """Analyse a store and write a self-contained HTML report."""
-    from socialfusion.app import NothingToAnalyse, last_update
-    from socialfusion.pipeline import analyze as run_analyze
+    from socialfusion.app import AnalyzeParams, NothingToAnalyse, analyze_store
 
+    params = parameters(AnalyzeParams, title=title, sections=sections.split(",") if sections is not None else None,
+                        since=since, until=until, where=where or [], incremental=incremental,
+                        reuse_cards=reuse_cards)
     target = existing_store(store)
     try:
         with StageProgress(one_bar=True) as progress:
-            path = run_analyze(target, out, title=title, sections=sections, since=since, until=until,
-                               where=where or [], progress=progress, incremental=incremental,
-                               reuse_cards=reuse_cards)
+            result = analyze_store(target, params, out=out, progress=progress.fraction)
     except NothingToAnalyse as nothing:
         console.print(f"{escape(str(nothing))}; no report written")
         return
     except SocialFusionError as error:
         fail(error)
-    if incremental or reuse_cards:
-        update = last_update(target)
-        if update is not None:
-            console.print(f"incremental: {escape(update.describe())}")
-    console.print(f"report written to {path}")
+    if result.incremental is not None:
+        console.print(f"incremental: {escape(result.incremental)}")
+    console.print(f"report written to {result.report}")
 
 
 def demo(

@@ -18,10 +18,10 @@ from socialfusion.cli._shared import (
     StoreOption,
     console,
     existing_store,
-    fail,
+    parameters,
     ray_options,
+    run,
 )
-from socialfusion.exceptions import SocialFusionError
 
 ENCODERS_HELP = ("Comma-separated encoder names (default: one fast encoder per modality the store has: "
                  "'socialfusion encoders list' shows them all).")
@@ -38,30 +38,28 @@ def featurize(
     as_json: JsonOption = False,
 ) -> None:
     """Encode posts and users into feature tables, one per encoder; unchanged items come from the cache."""
-    from socialfusion.featurize import featurize as run_featurize
+    from socialfusion.app import FeaturizeParams, featurize_store
 
     cluster = ray_options(engine, ray_address, ray_workers)
-    opened = existing_store(store)
     names = [name.strip() for name in encoders.split(",") if name.strip()] if encoders else None
-    try:
-        with StageProgress(quiet=as_json) as progress:
-            summary = run_featurize(opened, names, batch_size=batch_size, progress=progress, engine=engine,
-                                    ray_options=cluster)
-    except SocialFusionError as error:
-        fail(error)
+    params = parameters(FeaturizeParams, encoders=names, batch_size=batch_size)
+    opened = existing_store(store)
+    with StageProgress(quiet=as_json, one_bar=True) as progress:
+        result = run(featurize_store, opened, params, engine=engine, ray_options=cluster,
+                     progress=progress.fraction)
     if as_json:
-        print(json.dumps(summary.to_dict()))
+        print(result.model_dump_json())
         return
     view = Table(title="Features")
     for column in ("encoder", "items", "encoded", "cached", "missing", "seconds"):
         view.add_column(column, justify="left" if column == "encoder" else "right")
-    for run in summary.runs:
-        view.add_row(run.encoder, f"{run.items:,}", f"{run.encoded:,}", f"{run.cached:,}", f"{run.missing:,}",
-                     f"{run.seconds:.1f}")
+    for encoder_run in result.encoders:
+        counts = (encoder_run.items, encoder_run.encoded, encoder_run.cached, encoder_run.missing)
+        view.add_row(encoder_run.encoder, *(f"{count:,}" for count in counts), f"{encoder_run.seconds:.1f}")
     console.print(view)
-    for run in summary.runs:
-        for reason, count in sorted(run.reasons.items(), key=lambda pair: -pair[1])[:5]:
-            console.print(f"  {run.encoder}: {count:,} missing — {reason}")
+    for encoder_run in result.encoders:
+        for reason, count in sorted(encoder_run.reasons.items(), key=lambda pair: -pair[1])[:5]:
+            console.print(f"  {encoder_run.encoder}: {count:,} missing — {reason}")
 
 
 @encoders_app.command("list")
