@@ -51,3 +51,17 @@ def sorted_keys(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     keys = pc.unique(values)
     keys = keys.take(pc.sort_indices(keys))
     return keys, positions(values, keys)
+
+
+def cell_sums(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int],
+              weights: np.ndarray | None = None) -> np.ndarray:
+    """A ``shape`` matrix of how many (row, column) pairs fall in each cell (int64), or the sum of their
+    ``weights`` (float64): one ``bincount`` over the flattened cells, for key x period counts and the like.
+
+    Examples:
+        >>> cell_sums(np.array([0, 1, 1]), np.array([2, 0, 0]), (2, 3)).tolist()
+        [[0, 0, 1], [2, 0, 0]]
+    """
+    n_rows, n_columns = shape
+    cells = np.asarray(rows, np.int64) * n_columns + np.asarray(columns, np.int64)
+    return np.bincount(cells, weights=weights, minlength=n_rows * n_columns).reshape(n_rows, n_columns)

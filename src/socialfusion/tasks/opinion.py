@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import sorted_keys
+from socialfusion.tasks._ids import cell_sums, sorted_keys
 from socialfusion.tasks._periods import (
     describe_unobserved,
     floor_times,
@@ -218,12 +218,11 @@ def count_opinions(scored: pa.Table, freq: str = "D", *, posts: pa.Table | None 
             ["post_id", "period"]).aggregate([])
         totals = np.bincount(distinct.column("period").to_numpy(), minlength=len(periods))
     keys, key_codes = sorted_keys(scored.column("key"))
-    cells = key_codes * len(periods) + period_codes  # (key, period) cells, key-major
-    size = len(keys) * len(periods)
-    counts = {"n": np.bincount(cells, minlength=size)}
+    shape = (len(keys), len(periods))  # (key, period) cells, key-major
+    counts = {"n": cell_sums(key_codes, period_codes, shape).ravel()}
     for name in _CLASSES:
         chosen = pc.fill_null(pc.equal(scored.column("label"), name), False).to_numpy(zero_copy_only=False)
-        counts[name] = np.bincount(cells[chosen], minlength=size)
+        counts[name] = cell_sums(key_codes[chosen], period_codes[chosen], shape).ravel()
     with np.errstate(invalid="ignore", divide="ignore"):
         share = counts["negative"] / counts["n"]
     return pa.table({
@@ -260,9 +259,8 @@ def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.nda
     """
     periods, period_codes = np.unique(floor_times(timeline.column("period"), "us"), return_inverse=True)
     keys, key_codes = sorted_keys(timeline.column("key"))
-    cells, shape = key_codes * len(periods) + period_codes, (len(keys), len(periods))
-    n, negative = (np.bincount(cells, weights=timeline.column(name).fill_null(0).to_numpy().astype(float),
-                               minlength=shape[0] * shape[1]).reshape(shape) for name in ("n", "negative"))
+    n, negative = (cell_sums(key_codes, period_codes, (len(keys), len(periods)),
+                             timeline.column(name).fill_null(0).to_numpy().astype(float)) for name in ("n", "negative"))
     keys = np.asarray(keys.to_pylist(), dtype=object)
     if "total" in timeline.column_names:
         totals = np.zeros(len(periods))

@@ -46,7 +46,7 @@ import pyarrow.compute as pc
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.store._base import sql_string
 from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
-from socialfusion.tasks._ids import distinct_codes, positions
+from socialfusion.tasks._ids import cell_sums, distinct_codes, positions
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_post_topics, read_topics
 
@@ -421,9 +421,8 @@ def _rhythm(rows: np.ndarray, times: np.ndarray, hour_known: np.ndarray,
     if len(times):
         hour = (times.astype("datetime64[h]").astype(np.int64) % 24)
         weekday = (times.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-        hours = np.bincount(rows[hour_known] * 24 + hour[hour_known], minlength=n_users * 24).reshape(
-            n_users, 24).astype(np.float64)
-        weekdays = np.bincount(rows * 7 + weekday, minlength=n_users * 7).reshape(n_users, 7).astype(np.float64)
+        hours = cell_sums(rows[hour_known], hour[hour_known], (n_users, 24)).astype(np.float64)
+        weekdays = cell_sums(rows, weekday, (n_users, 7)).astype(np.float64)
     hour_totals = hours.sum(axis=1, keepdims=True)
     day_totals = weekdays.sum(axis=1, keepdims=True)
     return (np.divide(hours, hour_totals, out=np.zeros_like(hours), where=hour_totals > 0),

@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import sorted_keys
+from socialfusion.tasks._ids import cell_sums, sorted_keys
 from socialfusion.tasks._periods import (
     FREQUENCIES,
     PERIOD_TYPE,
@@ -158,8 +158,7 @@ def _dense(key_names: pa.Array, key_codes: np.ndarray, period_codes: np.ndarray,
     every period, zeros filled, and the count null in the periods not observed (``observed_periods`` of the
     totals)."""
     n_periods = len(periods)
-    matrix = np.bincount(key_codes * n_periods + period_codes, weights=counts,
-                         minlength=len(key_names) * n_periods).astype(np.int64).reshape(len(key_names), n_periods)
+    matrix = cell_sums(key_codes, period_codes, (len(key_names), n_periods), counts).astype(np.int64)
     order = np.flatnonzero(matrix.sum(axis=1) >= max(min_posts, 1))  # in key order: the keys are sorted
     unobserved = ~observed_periods(periods, totals)
     return pa.table({
@@ -301,8 +300,7 @@ def _matrix(series: pa.Table) -> _Matrix:
     values = series.column("count").fill_null(0).to_numpy().astype(float)
     if (values < 0).any():
         raise DataError("a volume series has negative counts")
-    counts = np.bincount(key_codes * len(periods) + period_codes, weights=values,
-                         minlength=len(keys) * len(periods)).reshape(len(keys), len(periods))
+    counts = cell_sums(key_codes, period_codes, (len(keys), len(periods)), values)
     if "total" in series.column_names:
         totals = np.zeros(len(periods))
         np.maximum.at(totals, period_codes, series.column("total").fill_null(0).to_numpy().astype(float))
