@@ -486,17 +486,18 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
 
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, engagement_section, time_split
     from socialfusion.tasks.profiles import (
+        PostTexts,
         audience_segments,
         build_profiles,
         post_sentiment_values,
-        post_text_vectors,
         profile_embeddings,
         profiles_section,
     )
 
-    # both cards read the same post text vectors: encode them once, inside whichever card asks first
+    # both cards embed post texts with the same encoder, fitted once inside whichever card asks first; each embeds
+    # the posts it reads a block at a time (every post's vector at once: 2 GB at 2M posts)
     fit_sample: dict[str, int] = {}  # what the text encoder learned from, when it was a sample
-    vectors = functools.cache(lambda: post_text_vectors(
+    texts = functools.cache(lambda: PostTexts(
         corpus, store=store, text_encoder=REPORT_TEXT_ENCODER, max_fit_texts=MAX_TEXT_FIT,
         on_sample=lambda used, total: fit_sample.update(used=used, total=total)))
 
@@ -508,7 +509,7 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
             sentiment = pa.table({"post_id": pa.array(list(values), pa.string()),
                                   "label": pa.array([names[value] for value in values.values()], pa.string())})
         table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
-                               embeddings=profile_embeddings(corpus, post_vectors=vectors()))
+                               embeddings=profile_embeddings(corpus, post_vectors=texts()))
         note = (f"Text embeddings: {REPORT_TEXT_ENCODER} learned its vocabulary and projection from a seeded sample "
                 f"of {fit_sample['used']:,} of {fit_sample['total']:,} texts, then embedded every post."
                 if fit_sample else None)
@@ -519,7 +520,7 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
 
         # the store's post_topics (the topics card's model), when there are some, give the topic features; a large
         # corpus gives the examples of a seeded sample of users (MAX_EXAMPLES), which the card states
-        train, test = time_split(engagement_examples(corpus, store=store, post_vectors=vectors(),
+        train, test = time_split(engagement_examples(corpus, store=store, post_vectors=texts(),
                                                      max_examples=MAX_EXAMPLES))
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)

@@ -350,6 +350,26 @@ def test_topic_share_tracks_the_planted_interests(network):
     assert roc_auc_score(labels, examples.column("topic_engagement_rate").to_numpy()) > 0.6
 
 
+def test_text_embedded_on_demand_gives_the_examples_of_every_vector_at_once(network, monkeypatch):
+    """A ``PostTexts`` embeds only the posts the features read (when topics are given), block-independent: the
+    examples are the same as from every post's vectors encoded at once, with fewer posts embedded."""
+    import socialfusion.tasks.profiles as profiles
+    from socialfusion.tasks.profiles import PostTexts, post_text_vectors
+
+    corpus = network.corpus
+    topics = pa.table({"post_id": list(network.truth.post_ids), "topic_id": network.truth.post_topic.astype(np.int64)})
+    every = engagement_examples(corpus, post_vectors=post_text_vectors(corpus, text_encoder="text/tfidf"),
+                                post_topics=topics, max_examples=2000)
+    embedded = []
+    encode = PostTexts.encode
+    monkeypatch.setattr(profiles.PostTexts, "encode", lambda self, rows=None: embedded.append(
+        len(self) if rows is None else len(rows)) or encode(self, rows))
+    on_demand = engagement_examples(corpus, post_vectors=PostTexts(corpus, text_encoder="text/tfidf"),
+                                    post_topics=topics, max_examples=2000)
+    assert on_demand.equals(every)
+    assert len(embedded) == 1 and 0 < embedded[0] < corpus.posts.num_rows  # the sampled users' posts only
+
+
 def test_interest_features_by_hand():
     corpus = small_corpus()  # Leiden puts Ann and Bea (Bea follows Ann) in one community, Cal in another
     topics = pa.table({"post_id": ["p1", "p2"], "topic_id": [7, 3]})  # renumbered: p2 -> 0, p1 -> 1

@@ -16,6 +16,7 @@ from socialfusion.tasks.profiles import (
     audience_segments,
     build_profiles,
     post_sentiment_values,
+    post_text_vectors,
     profile_embeddings,
     profiles_section,
     similar_users,
@@ -107,6 +108,8 @@ def test_embeddings_are_normalised_and_missing_users_are_flagged():
     encoded = profile_embeddings(corpus, text_encoder="text/tfidf")
     np.testing.assert_allclose(np.linalg.norm(encoded.vectors[~encoded.missing], axis=1), 1.0, rtol=1e-5)
     assert encoded.missing.tolist()[2] is True
+    at_once = profile_embeddings(corpus, post_vectors=post_text_vectors(corpus, text_encoder="text/tfidf"))
+    np.testing.assert_array_equal(encoded.vectors, at_once.vectors)  # a block at a time: the same vectors
     with pytest.raises(DataError, match="one vector per post"):
         profile_embeddings(corpus, post_vectors=(["a1"], vectors[1]))
     with pytest.raises(ConfigurationError, match="not a text encoder"):

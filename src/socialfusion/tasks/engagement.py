@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from socialfusion.encoders import Encoded
     from socialfusion.report import ReportSection
     from socialfusion.store import Store
+    from socialfusion.tasks.profiles import PostTexts
 
 __all__ = [
     "ENGAGEMENT_FEATURES",
@@ -451,7 +452,7 @@ def engagement_examples(
     n_negatives: int = 1,
     store: Store | None = None,
     text_encoder: str = "text/tfidf",
-    post_vectors: tuple[Sequence[str], Encoded] | None = None,
+    post_vectors: tuple[Sequence[str], Encoded] | PostTexts | None = None,
     post_topics: pa.Table | None = None,
     n_topics: int = 8,
     sentiment: pa.Table | str | None = None,
@@ -477,7 +478,9 @@ def engagement_examples(
         store: read cached post text features from this store (``featurize``) for ``interest_match``.
         text_encoder: the text encoder of ``interest_match`` (``text/tfidf`` is fitted on the corpus in memory
             when no cache has it).
-        post_vectors: ready post ids and ``Encoded`` text vectors (skips encoding).
+        post_vectors: ready post ids and ``Encoded`` text vectors (skips encoding), or a ``PostTexts`` of the
+            corpus's posts, which embeds only the posts the features read (those the examples' users acted on, and
+            the examples' posts) when the topics come from ``post_topics``.
         post_topics: each post's topic for the topic features (``topic_share``, ``topic_interest``,
             ``community_topic_share``, ``topic_engagement_rate``, ``topic_engagement_lift``): a ``post_id, topic_id``
             table (a topic model's ``post_topics``; -1 or null: no topic). None reads the store's ``post_topics``
@@ -532,10 +535,13 @@ def engagement_examples(
     order = np.lexsort((post, user, at))
     user, post, at, label, label_at = user[order], post[order], at[order], label[order], label_at[order]
     author = view.post_author[post]
-    vectors, missing = _post_vectors(view, corpus, store, text_encoder, post_vectors)
-    features = _pair_features(view, corpus, user, post, at, vectors, missing)
     if post_topics is None and store is not None and POST_TOPICS_TABLE in store.tables():
         post_topics = store.read(POST_TOPICS_TABLE, columns=["post_id", "topic_id"])
+    # topics clustered from the text vectors need every post's; the interest match, only these posts'
+    read = None if post_topics is None else distinct_codes(np.concatenate([
+        view.actions.post[np.isin(view.actions.user, distinct_codes(user))], post]))
+    vectors, missing = _post_vectors(view, corpus, store, text_encoder, post_vectors, read)
+    features = _pair_features(view, corpus, user, post, at, vectors, missing)
     topic = (_stored_topics(view, post_topics) if post_topics is not None
              else _kmeans_topics(vectors, missing, n_topics, random_state))
     features.update(_topic_features(view, topic, user, post, at, label, label_at))
@@ -576,14 +582,49 @@ def _hashtag_bags(corpus: Corpus) -> tuple[Any, np.ndarray]:
     return bags, np.diff(bags.indptr) == 0
 
 
-def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_encoder: str,
-                  post_vectors: tuple[Sequence[str], Encoded] | None) -> tuple[np.ndarray, np.ndarray]:
-    """``(n_posts, dim)`` text vectors in the view's post order (float32, as encoders give them: no float64 copy
-    of a matrix that grows with the corpus) and which posts have none."""
-    from socialfusion.tasks.profiles import post_text_vectors
+class _SomePosts(NamedTuple):
+    """The text vectors of some posts only, indexed by post code like the matrix of every post's
+    (``vectors[codes]``, ``shape``): the other posts' rows are never asked for (they are marked missing)."""
 
-    ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
-        corpus, store=store, text_encoder=text_encoder)
+    matrix: np.ndarray
+    row_of: np.ndarray  # (n_posts,) each post's row of ``matrix`` (0 for the posts not embedded)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.row_of), self.matrix.shape[1]
+
+    def __getitem__(self, codes: np.ndarray) -> np.ndarray:
+        return self.matrix[self.row_of[codes]]
+
+
+def _post_vectors(view: _CorpusView, corpus: Corpus, store: Store | None, text_encoder: str,
+                  post_vectors: tuple[Sequence[str], Encoded] | PostTexts | None,
+                  read: np.ndarray | None = None) -> tuple[np.ndarray | _SomePosts, np.ndarray]:
+    """Text vectors in the view's post order (float32, as encoders give them: no float64 copy of a matrix that
+    grows with the corpus) and which posts have none. Embedded here (``PostTexts``), only the posts of ``read``
+    (view post codes; None: every post) are embedded, and the others are marked missing."""
+    from socialfusion.tasks.profiles import PostTexts
+
+    if post_vectors is None:
+        post_vectors = PostTexts(corpus, store=store, text_encoder=text_encoder)
+    if isinstance(post_vectors, PostTexts):
+        wanted = np.arange(view.n_posts) if read is None else np.asarray(read, np.int64)
+        rows = positions(view.post_id_array.take(pa.array(wanted)), post_vectors.post_ids)
+        wanted, rows = wanted[rows >= 0], rows[rows >= 0]
+        encoded = post_vectors.encode(rows)
+        missing = np.ones(view.n_posts, bool)
+        missing[wanted] = np.asarray(encoded.missing, bool)
+        matrix = np.asarray(encoded.vectors, np.float32)
+        if read is None:  # every post's row, in the view's order
+            if len(wanted) == view.n_posts:
+                return matrix, missing
+            every = np.zeros((view.n_posts, matrix.shape[1]), np.float32)
+            every[wanted] = matrix
+            return every, missing
+        row_of = np.zeros(view.n_posts, np.int64)
+        row_of[wanted] = np.arange(len(wanted))
+        return _SomePosts(matrix, row_of), missing
+    ids, encoded = post_vectors
     ids = pc.cast(ids, pa.string()) if isinstance(ids, pa.Array | pa.ChunkedArray) else pa.array(list(ids), pa.string())
     ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
     if len(ids) == view.n_posts and view.post_id_array.equals(ids):

@@ -43,6 +43,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialfusion.encoders import Encoded
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.store._base import sql_string
 from socialfusion.tasks._clustering import kmeans_by_silhouette, no_structure_message
@@ -52,7 +53,6 @@ from socialfusion.tasks.topics import POST_TOPICS_TABLE, TOPICS_TABLE, named_pos
 
 if TYPE_CHECKING:
     from socialfusion.corpus import Corpus
-    from socialfusion.encoders import Encoded
     from socialfusion.report import ReportSection
     from socialfusion.store import Store
 
@@ -61,6 +61,7 @@ __all__ = [
     "MAX_SEGMENT_SEARCH_USERS",
     "PROFILES_TABLE",
     "AudienceSegments",
+    "PostTexts",
     "ProfileEmbeddings",
     "audience_segments",
     "build_profiles",
@@ -142,23 +143,86 @@ class AudienceSegments(NamedTuple):
 # -- embeddings ----------------------------------------------------------------------------------------------------
 
 
-def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
-                      max_fit_texts: int | None = None, random_state: int = 0,
-                      on_sample: Callable[[int, int], None] | None = None) -> tuple[list[str], Encoded]:
-    """Text vectors of every post of a corpus, from the store's feature cache when it has them.
+class PostTexts:
+    """The text vectors of a corpus's posts, embedded when asked: the text encoder is fitted once (or the store's
+    feature cache is read), then any posts are embedded a block or a subset at a time, so that no analysis needs
+    every post's vector in memory at once (2M posts x 256 dimensions are 2 GB of float32).
 
     Args:
         corpus: the posts to embed.
         store: a store whose ``featurize`` cache is read when it holds ``text_encoder``'s features; None (or no
-            cache) encodes the texts in memory (encoders that learn from the corpus, like ``text/tfidf``, are fitted
+            cache) embeds the texts here (an encoder that learns from the corpus, like ``text/tfidf``, is fitted
             on these posts' texts first).
         text_encoder: a registered text encoder.
         max_fit_texts: an encoder that learns from the corpus learns from at most this many of its non-blank
             texts, a seeded random sample (its vocabulary and SVD: at 200,000 posts the SVD alone took 21 s); every
-            post is still encoded. None: every text.
+            post can still be embedded. None: every text.
         random_state: the sample's seed.
         on_sample: called as ``on_sample(texts learned from, texts in all)`` when the encoder learned from a
             sample (a report card says so).
+
+    Raises:
+        ConfigurationError: ``text_encoder`` is unknown or not a text encoder.
+
+    Examples:
+        >>> from socialfusion.corpus import Corpus
+        >>> corpus = Corpus.from_records(posts=[{"post_id": "p1", "text": "cats purr"},
+        ...                                     {"post_id": "p2", "text": "dogs bark"},
+        ...                                     {"post_id": "p3", "reshare_of": "p1"}])
+        >>> texts = PostTexts(corpus, text_encoder="text/tfidf")
+        >>> len(texts), texts.encode(np.array([2, 0])).missing.tolist()
+        (3, [True, False])
+    """
+
+    def __init__(self, corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
+                 max_fit_texts: int | None = None, random_state: int = 0,
+                 on_sample: Callable[[int, int], None] | None = None):
+        from socialfusion.encoders import encoder_info, get_encoder
+        from socialfusion.featurize import feature_table
+
+        if encoder_info(text_encoder)["modality"] != "text":
+            raise ConfigurationError(f"{text_encoder!r} is not a text encoder; use e.g. 'text/minilm-int8' or "
+                                     "'text/tfidf'")
+        self.text_encoder = text_encoder
+        self.post_ids = pc.cast(corpus.posts.column("post_id"), pa.string()).combine_chunks()
+        self._texts = pc.fill_null(corpus.posts.column("text"), "").combine_chunks()
+        self._store = store if store is not None and feature_table(text_encoder) in store.tables() else None
+        self._encoder = None
+        if self._store is not None:
+            return
+        self._encoder = get_encoder(text_encoder)
+        if hasattr(self._encoder, "fit"):
+            texts = [text for text in self._texts.to_pylist() if text.strip()]
+            if max_fit_texts is not None and len(texts) > max_fit_texts:
+                chosen = np.random.default_rng(random_state).choice(len(texts), max_fit_texts, replace=False)
+                if on_sample is not None:
+                    on_sample(max_fit_texts, len(texts))
+                texts = [texts[index] for index in np.sort(chosen)]
+            if texts:
+                self._encoder.fit(texts)
+
+    def __len__(self) -> int:
+        return len(self.post_ids)
+
+    def encode(self, rows: np.ndarray | None = None) -> Encoded:
+        """The ``Encoded`` vectors of the posts at ``rows`` (positions in the corpus's posts table; None: every
+        post), with the missing mask (blank texts, reshares without text)."""
+        if self._store is not None:
+            from socialfusion.featurize import load_features
+
+            ids = self.post_ids if rows is None else self.post_ids.take(pa.array(rows, pa.int64()))
+            return load_features(self._store, self.text_encoder, ids.to_pylist())
+        texts = self._texts if rows is None else self._texts.take(pa.array(rows, pa.int64()))
+        if rows is None:
+            logger.info("encoding %d post texts with %s (not in a feature cache)", len(texts), self.text_encoder)
+        return self._encoder.encode(texts.to_pylist())
+
+
+def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
+                      max_fit_texts: int | None = None, random_state: int = 0,
+                      on_sample: Callable[[int, int], None] | None = None) -> tuple[list[str], Encoded]:
+    """Text vectors of every post of a corpus at once, from the store's feature cache when it has them
+    (``PostTexts``, whose arguments these are, embeds them a block at a time instead).
 
     Returns:
         The post ids (the posts table's order) and their ``Encoded`` vectors ``(n_posts, dim)`` with the missing
@@ -167,29 +231,9 @@ def post_text_vectors(corpus: Corpus, *, store: Store | None = None, text_encode
     Raises:
         ConfigurationError: ``text_encoder`` is unknown or not a text encoder.
     """
-    from socialfusion.encoders import encoder_info, get_encoder
-    from socialfusion.featurize import feature_table, items_for, load_features
-
-    if encoder_info(text_encoder)["modality"] != "text":
-        raise ConfigurationError(f"{text_encoder!r} is not a text encoder; use e.g. 'text/minilm-int8' or 'text/tfidf'")
-    post_ids = corpus.posts.column("post_id").to_pylist()
-    if store is not None and feature_table(text_encoder) in store.tables():
-        return post_ids, load_features(store, text_encoder, post_ids)
-    from socialfusion.corpus import Corpus
-
-    items = items_for(text_encoder, "text", Corpus(posts=corpus.posts))
-    encoder = get_encoder(text_encoder)
-    if hasattr(encoder, "fit"):
-        texts = [text for text in items.inputs if text and text.strip()]
-        if max_fit_texts is not None and len(texts) > max_fit_texts:
-            chosen = np.random.default_rng(random_state).choice(len(texts), max_fit_texts, replace=False)
-            if on_sample is not None:
-                on_sample(max_fit_texts, len(texts))
-            texts = [texts[index] for index in np.sort(chosen)]
-        if texts:
-            encoder.fit(texts)
-    logger.info("encoding %d post texts with %s (not in a feature cache)", len(post_ids), text_encoder)
-    return post_ids, encoder.encode(items.inputs)
+    texts = PostTexts(corpus, store=store, text_encoder=text_encoder, max_fit_texts=max_fit_texts,
+                      random_state=random_state, on_sample=on_sample)
+    return texts.post_ids.to_pylist(), texts.encode()
 
 
 def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
@@ -205,16 +249,17 @@ def _user_ids(corpus: Corpus) -> list[str]:
 
 
 def profile_embeddings(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
-                       post_vectors: tuple[Sequence[str], Encoded] | None = None) -> ProfileEmbeddings:
+                       post_vectors: tuple[Sequence[str], Encoded] | PostTexts | None = None) -> ProfileEmbeddings:
     """Each user's profile embedding: the mean of their posts' text vectors, L2-normalised.
 
     Link prediction and recommendation reuse it to compare users with users, or users with posts.
 
     Args:
         corpus: the corpus (users and posts).
-        store: read cached text features from this store (see ``post_text_vectors``).
+        store: read cached text features from this store (see ``PostTexts``).
         text_encoder: the text encoder.
-        post_vectors: ready post ids and their ``Encoded`` vectors (skips encoding).
+        post_vectors: ready post ids and their ``Encoded`` vectors (skips encoding), or a ``PostTexts`` of the
+            corpus's posts, which embeds them a block at a time (never every vector at once).
 
     Returns:
         ``ProfileEmbeddings(user_ids, vectors (n_users, dim), missing (n_users,))``; a user with no text is a zero
@@ -230,20 +275,36 @@ def profile_embeddings(corpus: Corpus, *, store: Store | None = None, text_encod
         >>> found.user_ids, found.vectors.tolist(), found.missing.tolist()
         (['a', 'b'], [[0.6000000238418579, 0.800000011920929], [0.0, 0.0]], [False, True])
     """
-    post_ids, encoded = post_vectors if post_vectors is not None else post_text_vectors(
-        corpus, store=store, text_encoder=text_encoder)
-    if len(post_ids) != len(encoded.vectors):
-        raise DataError(f"{len(post_ids)} post ids for {len(encoded.vectors)} vectors; give one vector per post")
+    if post_vectors is None:
+        post_vectors = PostTexts(corpus, store=store, text_encoder=text_encoder)
     users = _user_ids(corpus)
-    index = {user: row for row, user in enumerate(users)}
-    author_of = dict(zip(corpus.posts.column("post_id").to_pylist(), corpus.posts.column("author_id").to_pylist()))
-    sums = np.zeros((len(users), encoded.vectors.shape[1]))
-    rows = np.array([index.get(author_of.get(post_id), -1) for post_id in post_ids], np.int64)
-    keep = (rows >= 0) & ~np.asarray(encoded.missing, bool)
-    for start in range(0, len(rows), _POST_BLOCK):  # a block of posts at a time: no float64 copy of every vector
-        block = slice(start, start + _POST_BLOCK)
-        _add_by_group(sums, rows[block][keep[block]], encoded.vectors[block][keep[block]])
-    counts = np.bincount(rows[keep], minlength=len(users))
+    author = positions(corpus.posts.column("author_id"), pa.array(users, pa.string()))  # per corpus post
+    if isinstance(post_vectors, PostTexts):
+        n_posts = len(post_vectors)
+        rows = author if n_posts == len(author) else np.full(n_posts, -1, np.int64)
+
+        def block(start: int) -> Encoded:
+            return post_vectors.encode(np.arange(start, min(start + _POST_BLOCK, n_posts)))
+    else:
+        post_ids, encoded = post_vectors
+        if len(post_ids) != len(encoded.vectors):
+            raise DataError(f"{len(post_ids)} post ids for {len(encoded.vectors)} vectors; give one vector per post")
+        n_posts = len(post_ids)
+        at = positions(pa.array(list(post_ids), pa.string()), corpus.posts.column("post_id").combine_chunks())
+        rows = np.where(at >= 0, author[np.maximum(at, 0)], -1)
+
+        def block(start: int) -> Encoded:
+            chosen = slice(start, start + _POST_BLOCK)
+            return Encoded(encoded.vectors[chosen], np.asarray(encoded.missing, bool)[chosen], [])
+    sums = None
+    counts = np.zeros(len(users), np.int64)
+    for start in range(0, max(n_posts, 1), _POST_BLOCK):  # a block of posts at a time: no float64 copy of them all
+        found = block(start)
+        if sums is None:
+            sums = np.zeros((len(users), found.vectors.shape[1]))
+        kept = (rows[start:start + _POST_BLOCK] >= 0) & ~np.asarray(found.missing, bool)
+        _add_by_group(sums, rows[start:start + _POST_BLOCK][kept], found.vectors[kept])
+        counts += np.bincount(rows[start:start + _POST_BLOCK][kept], minlength=len(users))
     matrix = _normalise_rows(sums).astype(np.float32)
     missing = (counts == 0) | (np.linalg.norm(matrix, axis=1) == 0)
     return ProfileEmbeddings(users, matrix, missing)
