@@ -121,11 +121,52 @@ def test_sentiment_of_a_new_text_lexicon_then_trained_model(store):
     label = predicted.label
     with_label = _all_pages(store, sentiment=label)
     assert with_label and all(app.get_post(store, post.post_id).sentiment.label == label for post in with_label[:3])
+    own = app.evaluate_sentiment(store, app.EvaluateSentimentParams(split="test"))
+    assert own.n == sum(map(sum, own.confusion_matrix)) > 0 and 0 <= own.accuracy <= 1
+    lexicon_scores = app.evaluate_sentiment(store, app.EvaluateSentimentParams(lexicon=True, split="test"))
+    assert lexicon_scores.n == own.n and lexicon_scores.ece is not None  # calibrated on the train labels
+    labelled = app.label_posts(store, app.LabelPostsParams(lexicon=True, write=False))
+    assert labelled.written == 0 and labelled.calibrated and sum(labelled.counts.values()) == len(labelled.predictions)
 
 
-def test_topics_then_posts_of_a_topic(store):
-    fitted = app.fit_topics(store, app.FitTopicsParams(n_topics=4, text_encoder=TEXT_ENCODER, min_topic_size=5))
-    assert fitted.topics == 4 and fitted.assigned > 0
+def test_a_model_saved_elsewhere_labels_and_scores_and_a_store_without_one_says_so(store, tmp_path):
+    trained = app.train_sentiment(store, app.TrainSentimentParams(encoders={"lexicon": "text/lexicon"},
+                                                                  fusion="concat", learner="logistic", predict=False),
+                                  folder=tmp_path / "model")
+    assert trained.model == str(tmp_path / "model") and trained.predictions_written == 0
+    assert (trained.task, trained.split, trained.fusion) == ("sentiment", "train", "concat")
+    scores = app.evaluate_sentiment(store, app.EvaluateSentimentParams(), folder=tmp_path / "model")
+    assert scores.labels and scores.n > 0
+    written = app.label_posts(store, app.LabelPostsParams(), folder=tmp_path / "model")
+    assert written.written == store.count("sentiment_predictions") and written.calibrated is None
+    bare = sf.connect(tmp_path / "bare")
+    sf.ingest_corpus(sf.generate(n_users=10, n_posts=20, seed=2).corpus, bare)
+    with pytest.raises(StoreError, match="no trained sentiment model"):
+        app.label_posts(bare, app.LabelPostsParams())
+    with pytest.raises(ValidationError, match="learner"):
+        app.TrainSentimentParams(learner="xgboost")
+
+
+def test_topics_then_posts_of_a_topic(store, tmp_path):
+    with pytest.raises(ValidationError, match="needs the number of topics"):
+        app.FitTopicsParams(method="kmeans", n_topics=None)
+    with pytest.raises(ValidationError, match="not a text encoder"):
+        app.FitTopicsParams(text_encoder="image/colour-histogram")
+    steps = []
+    fitted = app.fit_topics(store, app.FitTopicsParams(n_topics=4, text_encoder=TEXT_ENCODER, min_topic_size=5),
+                            progress=lambda done, message: steps.append((done, message)))
+    assert fitted.topics == 4 and fitted.assigned > 0 and fitted.outliers == 0
+    assert steps[-1] == (0.95, "writing the topics") and [done for done, _ in steps] == sorted(d for d, _ in steps)
+    stored = app.stored_topics(store)
+    assert stored.posts == fitted.assigned and stored.topics == fitted.summaries
+    assert sum(topic.size for topic in stored.topics) == fitted.assigned
+    assert app.assign_new_posts(store).assigned == 0  # every post has its topic
+    source = tmp_path / "late.jsonl"
+    source.write_bytes(orjson.dumps({"post_id": "late1", "text": "the football match and the league final"}) + b"\n")
+    app.ingest_files(store, app.IngestParams(paths=[str(source)]))
+    late = app.assign_new_posts(store)
+    assert late.assigned == 1 and sum(late.per_topic.values()) == 1
+    assert app.get_post(store, "late1").topic.topic_id in late.per_topic
     of_topic = _all_pages(store, topic_id=0)
     assert of_topic and all(app.get_post(store, post.post_id).topic.topic_id == 0 for post in of_topic[:3])
 
@@ -201,6 +242,15 @@ def test_ingest_fills_ids_and_constants_and_names_an_unknown_format(tmp_path):
     assert target.count("posts") == 2 and None not in target.read("posts").column("post_id").to_pylist()
     with pytest.raises(ValidationError, match="unknown input format 'nope'; known formats: bluesky"):
         app.IngestParams(paths=[str(posts)], format="nope")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"post_id": "ok", "text": "fine"}\n{not json\n'
+                      '{"post_id": "bad", "like_count": -4, "text": "x"}\n')
+    result = app.ingest_files(target, app.IngestParams(paths=[str(broken)], detect_language=False))
+    assert (result.ingested, result.rejected) == (1, 2)
+    stats = app.store_statistics(target, app.StatsParams(rejects=True, every_reject=True))
+    assert stats.tables["rejects"] == 2 and sum(group.count for group in stats.reject_reasons) == 2
+    assert sorted(reject.location for reject in stats.rejects) == ["line 2", "line 3"]
+    assert app.store_statistics(target).reject_reasons is None
 
 
 def test_analyze_takes_sections_filters_and_incremental_and_refuses_bad_ones_up_front(store, tmp_path):

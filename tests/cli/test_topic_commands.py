@@ -86,4 +86,4 @@ def test_commands_fail_with_a_message_not_a_traceback(store_path, tmp_path):
     assert no_topics.exit_code == 2 and "socialfusion topics fit" in no_topics.output
 
     bad = invoke("topics", "fit", "--store", store_path, "--method", "kmeans", "--encoder", ENCODER)
-    assert bad.exit_code == 2 and "n_topics" in bad.output
+    assert bad.exit_code == 2 and "--topics: method 'kmeans' needs the number of topics" in bad.output

@@ -88,8 +88,13 @@ def test_topic_assignment_of_new_texts(served):
     before = client.post(f"{API}/topics/assign", json=texts, headers=read)
     assert before.status_code == 409 and "topics fit" in before.json()["error"]["message"]
 
+    assert client.get(f"{API}/topics", headers=read).status_code == 409
     store = sf.connect(path)
-    app.fit_topics(store, app.FitTopicsParams(text_encoder=TEXT_ENCODER, n_topics=4, min_topic_size=2))
+    fitted = app.fit_topics(store, app.FitTopicsParams(text_encoder=TEXT_ENCODER, n_topics=4, min_topic_size=2))
+    listed = client.get(f"{API}/topics", headers=read)
+    assert listed.status_code == 200 and listed.json()["posts"] == fitted.assigned
+    assert [topic["topic_id"] for topic in listed.json()["topics"]] == [0, 1, 2, 3]
+    assert [topic["keywords"] for topic in listed.json()["topics"]] == [topic.keywords for topic in fitted.summaries]
     assigned = client.post(f"{API}/topics/assign", json=texts, headers=read)
     assert assigned.status_code == 200, assigned.text
     body = assigned.json()

@@ -77,7 +77,12 @@ def test_read_routes_answer(client, tokens):
         response = client.request(method, API + path, json=body, headers=tokens.read)
         assert response.status_code == 200, (path, response.text)
     stats = client.get(f"{API}/stats", headers=tokens.read).json()
-    assert stats["tables"]["posts"] > 100
+    assert stats["tables"]["posts"] > 100 and stats.get("reject_reasons") is None
+    with_rejects = client.get(f"{API}/stats?rejects=true&every_reject=true", headers=tokens.read).json()
+    assert with_rejects["tables"] == stats["tables"]
+    assert sum(group["count"] for group in with_rejects["reject_reasons"]) == len(with_rejects["rejects"]) \
+        == stats["tables"]["rejects"]
+    assert client.get(f"{API}/stats?rejects=maybe", headers=tokens.read).status_code == 422
     hits = client.post(f"{API}/search", json={"query": "climate", "mode": "keyword", "k": 3},
                        headers=tokens.read).json()["hits"]
     assert hits and all("climate" in hit["post"]["text"].lower() for hit in hits)

@@ -17,7 +17,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from socialfusion.exceptions import NotFoundError
 from socialfusion.store import Store, sql_string
 
-__all__ = ["K", "MAX_K", "Identifier", "Params", "Result", "cached", "check_user", "clean", "local_folder"]
+__all__ = [
+    "MAX_K",
+    "Identifier",
+    "K",
+    "Params",
+    "Progress",
+    "Result",
+    "cached",
+    "check_user",
+    "clean",
+    "local_folder",
+    "quiet",
+]
 
 MAX_K = 1000
 """The most rows any one operation returns (page sizes and ``k``)."""
@@ -27,6 +39,14 @@ Identifier = Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x0
                                   description="An id as the store holds it (a pseudonym in a pseudonymised store).")]
 
 T = TypeVar("T")
+
+
+Progress = Callable[[float | None, str], None]
+"""``progress(fraction done in [0, 1] or None when unknown, message)``: how an operation says how far it is."""
+
+
+def quiet(fraction: float | None, message: str) -> None:
+    """The progress callback of a caller that does not follow progress."""
 
 
 class Params(BaseModel):

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from socialfusion.app._common import Params, Result
+from socialfusion.app._common import Params, Progress, Result, quiet
 from socialfusion.store import Store
 
 if TYPE_CHECKING:
@@ -22,6 +21,10 @@ __all__ = [
     "FeaturizeResult",
     "IngestParams",
     "IngestResult",
+    "RejectExample",
+    "RejectGroup",
+    "RejectedInput",
+    "StatsParams",
     "StatsResult",
     "analyze_store",
     "featurize_store",
@@ -29,14 +32,8 @@ __all__ = [
     "store_statistics",
 ]
 
-Progress = Callable[[float | None, str], None]
-"""``progress(fraction done in [0, 1] or None when unknown, message)``."""
 
 _TABLES = ("posts", "users", "interactions", "edges", "labels")
-
-
-def _quiet(fraction: float | None, message: str) -> None:
-    """The progress callback of a caller that does not follow progress."""
 
 
 def _check_encoder_names(names: list[str]) -> list[str]:
@@ -104,7 +101,7 @@ class IngestResult(Result):
 
 def ingest_files(store: Store, params: IngestParams, *, pseudonymize_key: bytes | None = None,
                  engine: str = "local", ray_options: RayOptions | None = None,
-                 progress: Progress = _quiet) -> IngestResult:
+                 progress: Progress = quiet) -> IngestResult:
     """Ingest files into the store (``socialfusion.ingestion.ingest``): idempotent, every bad record a reject.
 
     Args:
@@ -131,19 +128,63 @@ def ingest_files(store: Store, params: IngestParams, *, pseudonymize_key: bytes 
     return IngestResult(**summary.to_dict(), warnings=summary.media_warnings(), failed=summary.failed)
 
 
+class StatsParams(Params):
+    """Whether to say why inputs were rejected, as well as the row counts."""
+
+    rejects: bool = Field(False, description="Also group the rejected inputs by reason, with counts and examples.")
+    every_reject: bool = Field(False, description="Also list every rejected input (source, location, table, reason).")
+
+
+class RejectExample(Result):
+    """One rejected input: where it came from and why."""
+
+    source: str | None
+    location: str | None
+    reason: str | None
+
+
+class RejectGroup(Result):
+    """Rejected inputs of one table with one reason (numbers and names in the reason generalised)."""
+
+    table: str | None
+    reason: str
+    count: int
+    examples: list[RejectExample]
+
+
+class RejectedInput(RejectExample):
+    """One rejected input, with the table it was meant for."""
+
+    table: str | None
+
+
 class StatsResult(Result):
-    """Rows per table and posts per modality."""
+    """Rows per table and posts per modality, and (when asked) why inputs were rejected."""
 
     tables: dict[str, int]
     modalities: dict[str, int]
+    reject_reasons: list[RejectGroup] | None = None
+    rejects: list[RejectedInput] | None = None
 
 
-def store_statistics(store: Store) -> StatsResult:
-    """Rows per table and posts per modality (``socialfusion.pipeline.store_stats``)."""
+_REJECT_COLUMNS = ["source", "location", "table", "reason"]
+
+
+def store_statistics(store: Store, params: StatsParams | None = None) -> StatsResult:
+    """Rows per table and posts per modality (``socialfusion.pipeline.store_stats``); with ``params``, the rejected
+    inputs grouped by reason (``socialfusion.ingestion.summarize_rejects``) and listed."""
     from socialfusion.app._common import cached
+    from socialfusion.ingestion import summarize_rejects
     from socialfusion.pipeline import store_stats
 
-    return StatsResult(**cached(store, ["posts", *_TABLES[1:], "rejects"], "stats", lambda: store_stats(store)))
+    params = params or StatsParams()
+    tables = ["posts", *_TABLES[1:], "rejects"]
+    counts = cached(store, tables, "stats", lambda: store_stats(store))
+    if not (params.rejects or params.every_reject):
+        return StatsResult(**counts)
+    listed = cached(store, ["rejects"], "rejects", lambda: store.read("rejects", columns=_REJECT_COLUMNS))
+    return StatsResult(**counts, reject_reasons=summarize_rejects(listed) if params.rejects else None,
+                       rejects=listed.to_pylist() if params.every_reject else None)
 
 
 class FeaturizeParams(Params):
@@ -183,7 +224,7 @@ class FeaturizeResult(Result):
 
 
 def featurize_store(store: Store, params: FeaturizeParams, *, engine: str = "local",
-                    ray_options: RayOptions | None = None, progress: Progress = _quiet) -> FeaturizeResult:
+                    ray_options: RayOptions | None = None, progress: Progress = quiet) -> FeaturizeResult:
     """Encode the store's posts and users (``socialfusion.featurize.featurize``; cached by content hash), then
     bring the search index of each query text encoder up to date (``socialfusion.search.ensure_vector_index``).
 
@@ -264,7 +305,7 @@ class AnalyzeResult(Result):
     incremental: str | None = None
 
 
-def analyze_store(store: Store, params: AnalyzeParams, *, out: Path, progress: Progress = _quiet) -> AnalyzeResult:
+def analyze_store(store: Store, params: AnalyzeParams, *, out: Path, progress: Progress = quiet) -> AnalyzeResult:
     """Analyse the store and write the self-contained HTML report (``socialfusion.pipeline.analyze``).
 
     Args:

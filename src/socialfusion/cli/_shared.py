@@ -112,7 +112,10 @@ def parameters(model: type[P], options: dict[str, str] | None = None, /, **value
                     problem["msg"][:1].lower() + problem["msg"][1:])  # a validator's own words, without a prefix
                 declared = model.model_fields.get(field)
                 secret = declared is not None and "SecretStr" in str(declared.annotation)
-                shown = secret or repr(problem["input"]) in message  # the message names the value itself
+                if not field:  # a check of several options together: its message names them
+                    problems.append(message)
+                    continue
+                shown = secret or problem["input"] is None or repr(problem["input"]) in message  # named already
                 problems.append(f"{option}: {message}" + ("" if shown else f" (got {problem['input']!r})"))
         fail(ValueError("; ".join(problems)))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -175,56 +174,50 @@ def stats(
     """Row counts per table and posts per modality; with --rejects, why inputs were rejected."""
     import pyarrow.csv as pacsv
 
-    from socialfusion.ingestion import summarize_rejects
-    from socialfusion.pipeline import store_stats
+    from socialfusion.app import StatsParams, store_statistics
 
     target = existing_store(store)
-    result = store_stats(target)
-    listed = None
-    if rejects or csv_path:
+    # JSON is for programs: every reject, as well as the summary
+    result = store_statistics(target, StatsParams(rejects=rejects, every_reject=rejects and (show_all or as_json)))
+    if csv_path is not None:  # every column of the rejects, the raw input too
         listed = target.read("rejects", columns=["source", "location", "table", "reason", "raw"])
-    if csv_path is not None:
         csv_path.parent.mkdir(parents=True, exist_ok=True)
         pacsv.write_csv(listed, csv_path)
-    if rejects:
-        result["reject_reasons"] = summarize_rejects(listed)
-        if show_all or as_json:  # JSON is for programs: every reject, as well as the summary
-            result["rejects"] = listed.select(["source", "location", "table", "reason"]).to_pylist()
     if as_json:
-        print(json.dumps(result, default=str))
+        print(result.model_dump_json(exclude_none=True))
         return
-    for title, counts in (("table", result["tables"]), ("modality", result["modalities"])):
+    for title, counts in (("table", result.tables), ("modality", result.modalities)):
         view = Table(title="Rows per table" if title == "table" else "Posts per modality")
         view.add_column(title)
         view.add_column("rows" if title == "table" else "posts", justify="right")
         for name, count in counts.items():
             view.add_row(name, f"{count:,}")
         console.print(view)
-    if rejects and result["reject_reasons"]:
-        _print_reject_reasons(result["reject_reasons"])
-    if rejects and show_all and result["rejects"]:
+    if result.reject_reasons:
+        _print_reject_reasons(result.reject_reasons)
+    if result.rejects:
         view = Table(title="Rejected inputs")
         for column in ("source", "location", "table", "reason"):
             view.add_column(column, overflow="fold")
-        for row in result["rejects"]:
-            view.add_row(*(escape(str(row[c])) for c in ("source", "location", "table", "reason")))
+        for row in result.rejects:
+            view.add_row(*(escape(str(getattr(row, column))) for column in ("source", "location", "table", "reason")))
         console.print(view)
-    elif rejects and result["reject_reasons"] and csv_path is None:
-        console.print(f"every rejected input: --all, or --csv PATH for a file ({len(listed):,} rows)")
+    elif result.reject_reasons and csv_path is None:
+        console.print(f"every rejected input: --all, or --csv PATH for a file ({result.tables.get('rejects', 0):,} "
+                      "rows)")
     if csv_path is not None:
-        console.print(f"{len(listed):,} rejected inputs written to {escape(str(csv_path))}")
+        console.print(f"{listed.num_rows:,} rejected inputs written to {escape(str(csv_path))}")
 
 
-def _print_reject_reasons(groups: list[dict]) -> None:
-    view = Table(title=f"Rejected inputs by reason ({sum(group['count'] for group in groups):,})")
+def _print_reject_reasons(groups: list) -> None:
+    view = Table(title=f"Rejected inputs by reason ({sum(group.count for group in groups):,})")
     view.add_column("rejects", justify="right")
     view.add_column("table")
     view.add_column("reason", overflow="fold")
     view.add_column("examples (source: location)", overflow="fold")
     for group in groups:
-        examples = "\n".join(f"{Path(example['source']).name}: {example['location']}"
-                              for example in group["examples"])
-        view.add_row(f"{group['count']:,}", group["table"] or "", escape(group["reason"]), escape(examples))
+        examples = "\n".join(f"{Path(example.source or '').name}: {example.location}" for example in group.examples)
+        view.add_row(f"{group.count:,}", group.table or "", escape(group.reason), escape(examples))
     console.print(view)
 
 

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from socialfusion.app import CALIBRATION_SPLIT
 from socialfusion.cli._shared import (
     EngineOption,
     JsonOption,
@@ -20,11 +21,11 @@ from socialfusion.cli._shared import (
     StoreOption,
     console,
     existing_store,
-    fail,
+    parameters,
     parse_pairs,
     ray_options,
+    run,
 )
-from socialfusion.exceptions import SocialFusionError
 
 errors = Console(stderr=True)
 app = typer.Typer(help="Sentiment of posts: train a multimodal model on labels, predict, evaluate, or use lexicons.",
@@ -44,8 +45,6 @@ FUSION_HELP = "'stacked' (late fusion by stacking, the default) or a fusion name
 LEARNER_HELP = "With a fusion other than 'stacked': neural, logistic, svm, random_forest or gradient_boosting."
 SPLIT_ALL = "all"
 TRAIN_SPLIT_HELP = f"Split of the labels to learn from ('{SPLIT_ALL}': every one)."
-CALIBRATION_SPLIT = "train"
-"""The split the lexicon's confidences are calibrated on, when the store has labels in it."""
 CalibrationTaskOption = Annotated[str, typer.Option(
     "--task", help=f"Task of the labels the lexicon's confidences are calibrated on (split {CALIBRATION_SPLIT}).")]
 
@@ -68,21 +67,15 @@ def _spinner(text: str, quiet: bool) -> Progress:
     return progress
 
 
-def _load(model: str, language: str | None, store: Any, task: str, calibrate: bool = True) -> Any:
-    """The saved model, or the lexicon, calibrated on the store's training labels of ``task`` when it has some
-    (and ``calibrate``)."""
-    from socialfusion.tasks.sentiment import LexiconSentiment, SentimentModel
-
-    if model == LEXICON:
-        return LexiconSentiment(language=language).fit(store if calibrate else None, task, CALIBRATION_SPLIT,
-                                                       missing_ok=True)
-    return SentimentModel.load(model)
+def _model(model: str) -> dict[str, Any]:
+    """``--model``: the lexicons, or a saved model's folder, as the application's arguments."""
+    return {"lexicon": True} if model == LEXICON else {"folder": Path(model)}
 
 
-def _calibration_note(lexicon: Any) -> str:
-    if lexicon.calibration_:
+def _calibration_note(result: Any) -> str:
+    if result.calibrated:
         return (f"confidence: the chance the lexicon's label is right, calibrated on "
-                f"{lexicon.calibration_items_:,} labelled {CALIBRATION_SPLIT} posts")
+                f"{result.calibration_items:,} labelled {CALIBRATION_SPLIT} posts")
     return ("no labels to calibrate on: confidence is empty; the score is the lexicon's (VADER compound or snownlp, "
             "-1 to 1), not a probability")
 
@@ -107,14 +100,6 @@ def _print_scores(scores: dict[str, Any], title: str) -> None:
     console.print(matrix)
 
 
-def _class_counts(predictions) -> dict[str, int]:
-    """Predicted class -> posts, classes sorted."""
-    import pyarrow.compute as pc
-
-    return dict(sorted((row["values"], row["counts"])
-                       for row in pc.value_counts(predictions.column("label")).to_pylist()))
-
-
 def _print_counts(counts: dict[str, int], title: str) -> None:
     view = Table(title=title)
     view.add_column("class")
@@ -137,36 +122,23 @@ def train(
     as_json: JsonOption = False,
 ) -> None:
     """Train a sentiment model on the labelled posts of a store (featurizing what the cache lacks) and save it."""
-    from socialfusion.tasks.sentiment import SentimentModel
+    from socialfusion.app import TrainSentimentParams, train_sentiment
 
+    params = parameters(TrainSentimentParams, task=task, split=_split(split), fusion=fusion, learner=learner,
+                        encoders=_parse_encoders(encoders), seed=seed, predict=False)
     target = existing_store(store)
-    options = {"learner": learner} if learner else None
-    try:
-        with _spinner("featurizing and training", as_json):
-            trained = SentimentModel(encoders=_parse_encoders(encoders), fusion=fusion, fusion_options=options,
-                                     random_state=seed).fit(target, task=task, split=_split(split))
-            folder = trained.save(model)
-            scores = trained.evaluate(target, task=task, split=_split(split))
-    except SocialFusionError as error:
-        fail(error)
-    result = {"model": str(folder), "fusion": fusion, "encoders": trained.encoders_, **trained.training_,
-              "training_scores": scores}
+    with _spinner("featurizing and training", as_json):
+        result = run(train_sentiment, target, params, folder=model)
     if as_json:
-        print(json.dumps(result))
+        print(result.model_dump_json(exclude={"predictions_written"}))
         return
-    view = Table(title=f"Trained on {trained.training_['n']:,} posts ({task}, split {split})")
-    view.add_column("class")
-    view.add_column("posts", justify="right")
-    for label, count in trained.training_["classes"].items():
-        view.add_row(label, f"{count:,}")
-    console.print(view)
-    console.print("modalities present: " + ", ".join(f"{name} {count:,}"
-                                                      for name, count in trained.training_["modalities"].items()))
-    calibration = trained.training_.get("calibration")
+    _print_counts(result.classes, f"Trained on {result.n:,} posts ({task}, split {split})")
+    console.print("modalities present: " + ", ".join(f"{name} {count:,}" for name, count in result.modalities.items()))
     console.print("probabilities calibrated on held-out training posts: temperature "
-                  f"{calibration['temperature']:.3f}" if calibration else "probabilities not calibrated")
-    _print_scores(scores, "Scores on the training posts (optimistic: evaluate on held-out posts)")
-    console.print(f"model saved to {folder}; next: socialfusion sentiment evaluate --store {store} --model {folder}")
+                  f"{result.calibration['temperature']:.3f}" if result.calibration else "probabilities not calibrated")
+    _print_scores(result.training_scores, "Scores on the training posts (optimistic: evaluate on held-out posts)")
+    console.print(f"model saved to {result.model}; next: socialfusion sentiment evaluate --store {store} --model "
+                  f"{result.model}")
 
 
 @app.command()
@@ -181,25 +153,18 @@ def predict(
     as_json: JsonOption = False,
 ) -> None:
     """Predict the sentiment of every post and write it to the store's sentiment_predictions table."""
-    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, SentimentModel, write_predictions
+    from socialfusion.app import LabelPostsParams, label_posts
 
     cluster = ray_options(engine, ray_address, ray_workers)
+    chosen = _model(model)
+    params = parameters(LabelPostsParams, lexicon=chosen.pop("lexicon", False), language=language, task=task)
     target = existing_store(store)
-    try:
-        with _spinner("predicting", as_json):
-            predictor = _load(model, language, target, task)
-            if isinstance(predictor, SentimentModel):
-                predictions = predictor.predict(target, engine=engine, ray_options=cluster)
-            else:  # the lexicon reads each text once: it runs here whatever the engine
-                predictions = predictor.predict(target)
-            written = write_predictions(target, predictions)
-    except SocialFusionError as error:
-        fail(error)
-    counts = _class_counts(predictions)
+    with _spinner("predicting", as_json):  # the lexicons read each text once: they run here whatever the engine
+        result = run(label_posts, target, params, **chosen, engine=engine, ray_options=cluster)
     if as_json:
-        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts}))
+        print(json.dumps({"written": result.written, "table": result.table, "counts": result.counts}))
         return
-    _print_counts(counts, f"Predicted sentiment ({written:,} posts written to {PREDICTIONS_TABLE})")
+    _print_counts(result.counts, f"Predicted sentiment ({result.written:,} posts written to {result.table})")
 
 
 @app.command()
@@ -212,14 +177,14 @@ def evaluate(
     as_json: JsonOption = False,
 ) -> None:
     """Score a model (or the lexicon baseline) against the labels of one split."""
+    from socialfusion.app import EvaluateSentimentParams, evaluate_sentiment
+
+    chosen = _model(model)
+    params = parameters(EvaluateSentimentParams, lexicon=chosen.pop("lexicon", False), language=language, task=task,
+                        split=_split(split))
     target = existing_store(store)
-    try:
-        with _spinner("evaluating", as_json):
-            # The lexicon is calibrated on the train labels: never when they are the ones scored.
-            calibrate = split not in (CALIBRATION_SPLIT, SPLIT_ALL)
-            scores = _load(model, language, target, task, calibrate).evaluate(target, task=task, split=_split(split))
-    except SocialFusionError as error:
-        fail(error)
+    with _spinner("evaluating", as_json):
+        scores = run(evaluate_sentiment, target, params, **chosen).model_dump()
     if as_json:
         print(json.dumps(scores))
         return
@@ -240,36 +205,24 @@ def lexicon(
     as_json: JsonOption = False,
 ) -> None:
     """Label every post with text by lexicons (VADER for English, snownlp for Chinese): no training needed."""
-    from socialfusion.featurize import featurize
-    from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, write_predictions
+    from socialfusion.app import LabelPostsParams, label_posts
 
+    params = parameters(LabelPostsParams, lexicon=True, language=language, task=task, calibrate=calibrate,
+                        write=write)
     target = existing_store(store)
-    try:
-        with StageProgress(quiet=as_json) as progress:
-            featurize(target, ["text/lexicon"], progress=progress)  # the slow part (snownlp), with an ETA
-            progress("labelling")
-            baseline = _load(LEXICON, language, target, task, calibrate)
-            predictions = baseline.predict(target)
-            progress("writing the predictions")
-            written = write_predictions(target, predictions) if write else 0
-    except SocialFusionError as error:
-        fail(error)
-    counts = _class_counts(predictions)
-    calibrated = bool(baseline.calibration_)
+    with StageProgress(quiet=as_json, one_bar=True) as progress:
+        result = run(label_posts, target, params, progress=progress.fraction)
     if as_json:
-        columns = ["post_id", "label", "confidence", "score"]
-        listed = {} if write else {"predictions": predictions.select(columns).to_pylist()}
-        print(json.dumps({"written": written, "table": PREDICTIONS_TABLE, "counts": counts, "calibrated": calibrated,
-                          "calibration_items": baseline.calibration_items_, **listed}))
+        print(result.model_dump_json(exclude_none=True))
         return
-    _print_counts(counts, f"Lexicon sentiment ({written:,} posts written to {PREDICTIONS_TABLE})" if write
+    _print_counts(result.counts, f"Lexicon sentiment ({result.written:,} posts written to {result.table})" if write
                   else "Lexicon sentiment (not written)")
-    console.print(_calibration_note(baseline))
+    console.print(_calibration_note(result))
     if not write:
         listing = Table(title="Per post")
         for column in ("post_id", "label", "confidence", "score"):
             listing.add_column(column, justify="left" if column in ("post_id", "label") else "right")
-        for row in predictions.to_pylist():
+        for row in result.predictions:
             confidence = "—" if row["confidence"] is None else f"{row['confidence']:.2f}"
             listing.add_row(row["post_id"], row["label"], confidence, f"{row['score']:+.2f}")
         console.print(listing)

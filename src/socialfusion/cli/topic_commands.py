@@ -18,10 +18,11 @@ from socialfusion.cli._shared import (
     StoreOption,
     console,
     existing_store,
-    fail,
+    parameters,
     ray_options,
+    run,
 )
-from socialfusion.exceptions import ConfigurationError, SocialFusionError
+from socialfusion.exceptions import SocialFusionError
 
 app = typer.Typer(help="Topics of posts: cluster fused embeddings, describe topics by keywords, assign new posts.",
                   no_args_is_help=True)
@@ -60,26 +61,14 @@ def _parse_encoders(value: str) -> dict[str, str]:
 
 
 
-def _topic_rows(topics) -> list[dict]:
-    return [{"topic_id": row["topic_id"], "size": row["size"], "keywords": row["keywords"], "label": row["label"],
-             "representative_post_ids": row["representative_post_ids"]}
-            for row in topics.select(["topic_id", "size", "keywords", "label", "representative_post_ids"]).to_pylist()]
-
-
-def _print_topics(topics, title: str) -> None:
+def _print_topics(topics: list, title: str) -> None:
     view = Table(title=title)
     view.add_column("topic", justify="right")
     view.add_column("posts", justify="right")
     view.add_column("keywords")
-    for row in _topic_rows(topics):
-        view.add_row(str(row["topic_id"]), f"{row['size']:,}", ", ".join(row["keywords"]))
+    for topic in topics:
+        view.add_row(str(topic.topic_id), f"{topic.size:,}", ", ".join(topic.keywords))
     console.print(view)
-
-
-def _outliers(assigned) -> int:
-    import pyarrow.compute as pc
-
-    return int(pc.sum(pc.less(assigned.column("topic_id"), 0)).as_py() or 0)
 
 
 @app.command()
@@ -95,30 +84,24 @@ def fit(
     as_json: JsonOption = False,
 ) -> None:
     """Fit topics on every post with text, write the topics and post_topics tables, and print the topics."""
-    from socialfusion.featurize import featurize
-    from socialfusion.tasks.topics import POST_TOPICS_TABLE, TopicModel, write_topics
+    from socialfusion.app import FitTopicsParams, fit_topics
+    from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
     chosen = _parse_encoders(encoder if encoder is not None else encoders)
-    if method == "kmeans" and topics is None:  # before the encoders run, which takes a while
-        fail(ConfigurationError("method 'kmeans' needs n_topics, the number of topics: give --topics N"))
+    params = parameters(FitTopicsParams, {"n_topics": "--topics", "text_encoder": "--encoders",
+                                          "other_encoders": "--encoders"},
+                        method=method, n_topics=topics, text_encoder=chosen.pop("text"),
+                        other_encoders=list(chosen.values()), min_topic_size=min_topic_size,
+                        reduce_to=reduce_to or None, seed=seed)  # before the encoders run, which takes a while
     target = existing_store(store)
-    try:
-        model = TopicModel(chosen, method=method, n_topics=topics, min_topic_size=min_topic_size,
-                           reduce_to=reduce_to or None, random_state=seed)
-        with StageProgress(quiet=as_json) as progress:
-            featurize(target, list(dict.fromkeys(chosen.values())), progress=progress)  # the slow part, with an ETA
-            progress(f"clustering ({method})")
-            model.fit(target)  # reads the features just cached
-            progress("writing the topics")
-            written = write_topics(target, model)
-    except SocialFusionError as error:
-        fail(error)
-    outliers = int((model.labels_ < 0).sum())
+    with StageProgress(quiet=as_json, one_bar=True) as progress:
+        result = run(fit_topics, target, params, progress=progress.fraction)
     if as_json:
-        print(json.dumps({"posts": written, "outliers": outliers, "table": POST_TOPICS_TABLE,
-                          "topics": _topic_rows(model.topics_)}))
+        print(json.dumps({"posts": result.assigned, "outliers": result.outliers, "table": POST_TOPICS_TABLE,
+                          "topics": [topic.model_dump() for topic in result.summaries]}))
         return
-    _print_topics(model.topics_, f"{len(model.topics_):,} topics over {written:,} posts ({outliers:,} outliers)")
+    _print_topics(result.summaries, f"{result.topics:,} topics over {result.assigned:,} posts ({result.outliers:,} "
+                                    "outliers)")
     console.print(f"written to the topics and {POST_TOPICS_TABLE} tables; later posts: socialfusion topics assign "
                   f"--store {store}")
 
@@ -126,17 +109,14 @@ def fit(
 @app.command()
 def show(store: StoreOption = Path("socialfusion.db"), as_json: JsonOption = False) -> None:
     """Print the topics stored by 'topics fit'."""
-    from socialfusion.tasks.topics import read_topics
+    from socialfusion.app import stored_topics
 
-    try:
-        assigned, topics = read_topics(existing_store(store))
-    except SocialFusionError as error:
-        fail(error)
+    found = run(stored_topics, existing_store(store))
     if as_json:
-        print(json.dumps({"posts": assigned.num_rows, "outliers": _outliers(assigned), "topics": _topic_rows(topics)}))
+        print(found.model_dump_json())
         return
-    _print_topics(topics, f"{topics.num_rows:,} topics over {assigned.num_rows:,} posts "
-                          f"({_outliers(assigned):,} outliers)")
+    _print_topics(found.topics, f"{len(found.topics):,} topics over {found.posts:,} posts ({found.outliers:,} "
+                                "outliers)")
 
 
 @app.command()
@@ -144,40 +124,20 @@ def assign(store: StoreOption = Path("socialfusion.db"), engine: EngineOption = 
            ray_address: RayAddressOption = None, ray_workers: RayWorkersOption = None,
            as_json: JsonOption = False) -> None:
     """Assign the posts that have no topic yet to the stored topics (nearest topic centre) and store that."""
-    import pyarrow.compute as pc
-
-    from socialfusion.featurize import encoder_parts, featurize
-    from socialfusion.tasks.topics import load_topic_model, read_topics, write_topics
+    from socialfusion.app import assign_new_posts
 
     cluster = ray_options(engine, ray_address, ray_workers)
-    target = existing_store(store)
-    try:
-        model = load_topic_model(target)
-        assigned, _ = read_topics(target)
-        posts = target.read("posts", columns=["post_id"]).column("post_id")
-        new = pc.invert(pc.is_in(posts, value_set=assigned.column("post_id")))
-        rows = None
-        if pc.any(new).as_py():  # every post goes through the feature cache, so only new ones are encoded
-            if cluster is not None:  # encode on Ray; the nearest-centre step below then reads the cache
-                names = [part for name in model.encoders_.values() for part in encoder_parts(name)]
-                featurize(target, list(dict.fromkeys(names)), engine="ray", ray_options=cluster)
-            rows = model.assign(target)
-            rows = rows.filter(pc.is_in(rows.column("post_id"), value_set=pc.filter(posts, new)))
-        written = write_topics(target, model, rows) if rows is not None and rows.num_rows else 0
-    except SocialFusionError as error:
-        fail(error)
-    counts: dict[int, int] = {}
-    for topic in (rows.column("topic_id").to_pylist() if written else []):
-        counts[topic] = counts.get(topic, 0) + 1
+    result = run(assign_new_posts, existing_store(store), engine=engine, ray_options=cluster)
     if as_json:
-        print(json.dumps({"assigned": written, "per_topic": {str(topic): n for topic, n in sorted(counts.items())}}))
+        print(json.dumps({"assigned": result.assigned,
+                          "per_topic": {str(topic): n for topic, n in result.per_topic.items()}}))
         return
-    if not written:
+    if not result.assigned:
         console.print("no new post to assign: every post with content already has a topic")
         return
-    view = Table(title=f"{written:,} new posts assigned")
+    view = Table(title=f"{result.assigned:,} new posts assigned")
     view.add_column("topic", justify="right")
     view.add_column("posts", justify="right")
-    for topic, count in sorted(counts.items()):
+    for topic, count in result.per_topic.items():
         view.add_row("outlier" if topic < 0 else str(topic), f"{count:,}")
     console.print(view)

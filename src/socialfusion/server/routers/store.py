@@ -1,8 +1,10 @@
-"""``/api/v1/stats``: rows per table and posts per modality."""
+"""``/api/v1/stats``: rows per table and posts per modality, and why inputs were rejected."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from socialfusion import app
 from socialfusion.server.deps import ReadToken, StoreDep
@@ -14,6 +16,7 @@ router = APIRouter(tags=["store"], responses=ERROR_RESPONSES)
 
 
 @router.get("/stats", response_model=app.StatsResult, summary="Rows per table and posts per modality")
-def stats(store: StoreDep, _token: ReadToken) -> app.StatsResult:
-    """Row counts of the canonical tables and how many posts carry each modality."""
-    return app.store_statistics(store)
+def stats(params: Annotated[app.StatsParams, Query()], store: StoreDep, _token: ReadToken) -> app.StatsResult:
+    """Row counts of the canonical tables and how many posts carry each modality; with ``rejects``, the rejected
+    inputs grouped by reason, and with ``every_reject`` each one."""
+    return app.store_statistics(store, params)

@@ -1,4 +1,4 @@
-"""``/api/v1/topics/assign``: the topics of new texts under the store's fitted topic model."""
+"""``/api/v1/topics``: the store's fitted topics, and the topics of new texts under its topic model."""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ from socialfusion.server.errors import ERROR_RESPONSES
 __all__ = ["router"]
 
 router = APIRouter(prefix="/topics", tags=["topics"], responses=ERROR_RESPONSES)
+
+
+@router.get("", response_model=app.StoredTopicsResult, summary="The store's topics")
+def topics(store: StoreDep, _token: ReadToken) -> app.StoredTopicsResult:
+    """The topics last fitted on the store (fit them with a fit_topics job, or: socialfusion topics fit --store
+    DIR): each one's size, keywords, label and most representative posts, and how many posts have a topic."""
+    return app.stored_topics(store)
 
 
 @router.post("/assign", response_model=app.AssignTopicsResult, summary="Assign new texts to the fitted topics")
