@@ -547,7 +547,8 @@ def _users_sample(interactions: pa.Table, max_users: int, seed: int = 0) -> pa.T
 
     from socialfusion.tasks._clustering import stratified_sample
 
-    counts = interactions.group_by("user", use_threads=False).aggregate([("user", "count")])
+    # users in id order: the order of Arrow's group-by output depends on how the table is cut into chunks
+    counts = interactions.group_by("user", use_threads=False).aggregate([("user", "count")]).sort_by("user")
     if counts.num_rows <= max_users:
         return interactions
     activity = np.log2(counts.column("user_count").to_numpy()).astype(np.int64)

@@ -116,6 +116,12 @@ def test_random_split_is_seeded_and_never_shares_a_pair():
     pairs = [set(zip(part.column("user").to_pylist(), part.column("item").to_pylist())) for part in first]
     assert sum(len(part) for part in pairs) == 65 and not (pairs[0] & pairs[2]) and not (pairs[0] & pairs[1])
     assert set(first.train.column("weight").to_pylist()) == {2.0}
+    rng = np.random.default_rng(0)  # the same rows cut into other chunks (as another reader cuts them): same split
+    many = table([(f"u{rng.integers(300)}", f"i{rng.integers(900)}") for _ in range(20_000)])
+    for size in (7, 1024, 5000):
+        rechunked = pa.Table.from_batches(many.to_batches(max_chunksize=size))
+        assert rechunked.column("user").num_chunks > 1
+        assert split_interactions(rechunked, random_state=1).test.equals(split_interactions(many, random_state=1).test)
 
 
 def test_split_errors_name_the_problem():

@@ -38,6 +38,19 @@ def distinct_codes(codes: np.ndarray) -> np.ndarray:
     return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
 
 
+def sorted_distinct(values: pa.ChunkedArray | pa.Array, *, keep_null: bool = False) -> pa.Array:
+    """The distinct values of a column, sorted (strings in UTF-8 byte order, which is code-point order); a null
+    among them is dropped, or kept last with ``keep_null``.
+
+    Examples:
+        >>> sorted_distinct(pa.array(["b", None, "a", "b"])).to_pylist()
+        ['a', 'b']
+    """
+    distinct = pc.unique(values)
+    distinct = distinct if keep_null else pc.drop_null(distinct)
+    return distinct.take(pc.sort_indices(distinct))
+
+
 def sorted_keys(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarray]:
     """The distinct values of a key column as strings, sorted, and each row's code among them: what
     ``np.unique(values, return_inverse=True)`` gives, without a Python string per row.
@@ -48,8 +61,7 @@ def sorted_keys(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
         (['a', 'b'], [1, 0, 1])
     """
     values = pc.cast(column, pa.string())
-    keys = pc.unique(values)
-    keys = keys.take(pc.sort_indices(keys))
+    keys = sorted_distinct(values, keep_null=True)
     return keys, positions(values, keys)
 
 

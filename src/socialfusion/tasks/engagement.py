@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import distinct_codes, positions
+from socialfusion.tasks._ids import distinct_codes, positions, sorted_distinct
 from socialfusion.tasks._periods import time_of_day_known
 from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
@@ -191,7 +191,7 @@ class _CorpusView:
         every_user = pa.chunked_array([chunk for column in (
             corpus.users.column("user_id"), posts.column("author_id"), interactions.column("user_id"))
             for chunk in pc.cast(column, pa.string()).chunks], pa.string())  # a table with no rows has no chunks
-        self.user_array = pc.drop_null(pc.unique(every_user)).sort()
+        self.user_array = sorted_distinct(every_user)
         self.n_users = len(self.user_array)
         self.post_author = positions(posts.column("author_id"), self.user_array)
         self.created = _microseconds(posts.column("created_at"))

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, attempt_import
-from socialfusion.tasks._ids import positions
+from socialfusion.tasks._ids import positions, sorted_distinct
 
 if TYPE_CHECKING:
     import igraph
@@ -184,8 +184,7 @@ def social_graph(
         [("source", "ascending"), ("target", "ascending")])
     every = pa.chunked_array([*pc.cast(corpus.users.column("user_id"), pa.string()).chunks,
                               *summed.column("source").chunks, *summed.column("target").chunks], pa.string())
-    names = pc.drop_null(pc.unique(every))
-    names = names.take(pc.sort_indices(names))
+    names = sorted_distinct(every)
     ends = np.column_stack([positions(summed.column(end), names) for end in ("source", "target")])
     graph = ig.Graph(n=len(names), edges=ends.tolist(), directed=directed)
     graph.vs["name"] = names.to_pylist()

@@ -44,7 +44,7 @@ from socialfusion._model_files import TYPE, Archive, ModelReader, ModelWriter, w
 from socialfusion._threads import one_native_thread
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError, attempt_import
-from socialfusion.tasks._ids import positions
+from socialfusion.tasks._ids import positions, sorted_distinct
 
 if TYPE_CHECKING:
     from socialfusion.learn._data import ModalityFeatures
@@ -160,8 +160,11 @@ def interaction_table(
 
 
 def _aggregate_pairs(table: pa.Table) -> pa.Table:
-    """One row per (user, item): summed weight and earliest time, in first-appearance order."""
-    grouped = table.group_by(["user", "item"], use_threads=False).aggregate([("weight", "sum"), ("time", "min")])
+    """One row per (user, item): summed weight and earliest time, in the order Arrow's group-by gives for the table
+    in one chunk (the order a seeded split shuffles: grouped chunk by chunk, it would depend on how the rows were
+    cut into chunks, which a store's reader decides)."""
+    grouped = table.combine_chunks().group_by(["user", "item"], use_threads=False).aggregate(
+        [("weight", "sum"), ("time", "min")])
     return grouped.rename_columns(["user", "item", "weight", "time"]).select(_SCHEMA.names).cast(_SCHEMA)
 
 
@@ -374,12 +377,6 @@ def _codes(ids: Sequence[str], index: Mapping[str, int]) -> np.ndarray:
     return np.fromiter((index.get(value, -1) for value in ids), dtype=np.int64, count=len(ids))
 
 
-def _sorted_ids(values: pa.ChunkedArray) -> pa.Array:
-    """The distinct ids of a string column in sorted order (UTF-8 byte order, which is code-point order)."""
-    distinct = pc.unique(values)
-    return distinct.take(pc.sort_indices(distinct))
-
-
 def _blocks(n: int, size: int) -> Iterator[slice]:
     """Consecutive slices of ``size`` (the last shorter) covering ``range(n)``."""
     return (slice(start, start + size) for start in range(0, n, size))
@@ -471,10 +468,10 @@ class _Recommender:
             edges = interactions.edges
         ties = _edge_table(edges) if edges is not None else None
         user_columns = [table.column("user")] + ([ties.column("src"), ties.column("dst")] if ties is not None else [])
-        user_ids = _sorted_ids(pa.chunked_array([chunk for column in user_columns for chunk in column.chunks],
-                                                pa.string()))
+        user_ids = sorted_distinct(pa.chunked_array([chunk for column in user_columns for chunk in column.chunks],
+                                                    pa.string()), keep_null=True)
         extra = pa.array(list(items or []) + list(feature_ids or []), pa.string())
-        item_ids = _sorted_ids(pa.chunked_array(table.column("item").chunks + [extra], pa.string()))
+        item_ids = sorted_distinct(pa.chunked_array(table.column("item").chunks + [extra], pa.string()), keep_null=True)
         self.users_ = user_ids.to_numpy(zero_copy_only=False)
         self.items_ = item_ids.to_numpy(zero_copy_only=False)
         self.user_index_ = {user: code for code, user in enumerate(self.users_)}
