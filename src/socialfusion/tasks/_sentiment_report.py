@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
+from socialfusion.tasks._ids import cell_sums, sorted_keys
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -130,12 +131,18 @@ def _by_hashtag(hashtags: pa.ChunkedArray, labels: np.ndarray, classes: list[str
     pairs = post_tag_pairs(hashtags, "#")
     if pairs.num_rows == 0:
         return Text("No scored post has a hashtag.")
-    tags = np.asarray(pairs.column("tag").to_pylist(), dtype=object)
-    tag_labels = labels[pairs.column("post").to_numpy()]
-    names, totals = np.unique(tags, return_counts=True)
+    keys, tag = sorted_keys(pairs.column("tag"))  # distinct tags sorted, and each pair's tag code
+    names = keys.to_pylist()
+    totals = np.bincount(tag, minlength=len(names))
     order = sorted(range(len(names)), key=lambda index: (-totals[index], names[index]))[:TOP_HASHTAGS]
     top = [names[index] for index in order]
-    series = {name: [int(np.sum((tags == tag) & (tag_labels == name))) for tag in top] for name in classes}
+    label = np.full(len(labels), -1, np.int64)  # each post's class code
+    for code, name in enumerate(classes):
+        label[labels == name] = code
+    pair_label = label[pairs.column("post").to_numpy()]
+    counted = pair_label >= 0
+    per_class = cell_sums(pair_label[counted], tag[counted], (len(classes), len(names)))
+    series = {name: [int(per_class[code, index]) for index in order] for code, name in enumerate(classes)}
     figure = stacked_bar_chart(top, series, value_title="scored posts", label_title="hashtag", colors=CLASS_COLORS)
     shown = f"the {len(top)} with the most scored posts" if len(names) > len(top) else "all"
     return Figure(figure, caption=f"Predicted classes per hashtag (case-insensitive, # stripped): {shown} of "
@@ -174,12 +181,16 @@ def _examples(scored: pa.Table, classes: list[str], top: int):
     group = np.where(has_confidence, 0, np.where(has_score, 1, 2))
     margin = np.where(neutral, np.abs(score), -np.abs(score))
     key = np.where(has_confidence, -confidence, np.where(has_score, margin, 0.0))
-    ranked = scored.append_column("_group", pa.array(group)).append_column("_key", pa.array(key))
-    ranked = ranked.sort_by([("_group", "ascending"), ("_key", "ascending"), ("post_id", "ascending")])
+    # only the ranking keys are sorted; the texts of the few rows shown are taken afterwards
+    ranking = pa.table({"group": group, "key": key, "post_id": scored.column("post_id")})
+    order = pc.sort_indices(ranking, [("group", "ascending"), ("key", "ascending"), ("post_id", "ascending")])
+    ranked_labels = scored.column("label").take(order)
     with_score = bool(has_score.any())
     rows = []
     for name in classes:
-        for row in ranked.filter(pc.equal(ranked.column("label"), name)).slice(0, top).to_pylist():
+        of_class = pc.equal(ranked_labels, name).fill_null(False).to_numpy(zero_copy_only=False)
+        chosen = order.take(pa.array(np.flatnonzero(of_class)[:top], pa.int64()))
+        for row in scored.take(chosen).to_pylist():
             shown = {"class": name, "confidence": _shown_probability(_value(row["confidence"]))}
             if with_score:
                 score_value = _value(row["score"])
