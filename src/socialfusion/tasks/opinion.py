@@ -141,7 +141,9 @@ def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment:
     missing = [name for name in ("post_id", "created_at", "text") if name not in posts.column_names]
     if missing:
         raise DataError(f"posts need the columns post_id, created_at and text; missing {missing}")
-    posts = posts.filter(pc.is_valid(posts.column("created_at")))
+    read = ["post_id", "created_at", "text", "lang", keys if isinstance(keys, str) else "post_id"]
+    posts = posts.select([name for name in dict.fromkeys(read) if name in posts.column_names])  # what is read only:
+    posts = posts.filter(pc.is_valid(posts.column("created_at")))  # a filter copies every column it is given
     if sentiment is None:
         language = posts.column("lang").to_pylist() if "lang" in posts.column_names else None
         labels = lexicon_sentiment(posts.column("text").to_pylist(), language=language)

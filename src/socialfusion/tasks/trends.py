@@ -194,7 +194,9 @@ def volume_series(posts: pa.Table, keys: pa.Table | str = "hashtags", *, freq: s
     """
     unit = period_unit(freq)
     _check_posts(posts)
-    dated = posts.filter(pc.is_valid(posts.column("created_at")))
+    read = [name for name in dict.fromkeys(["post_id", "created_at", keys if isinstance(keys, str) else "post_id"])
+            if name in posts.column_names]
+    dated = posts.select(read).filter(pc.is_valid(posts.column("created_at")))  # copies only the columns read
     if dated.num_rows < posts.num_rows:
         logger.info("%d posts without created_at are left out of the volume series", posts.num_rows - dated.num_rows)
     if dated.num_rows == 0:
