@@ -291,7 +291,8 @@ def filter_corpus(corpus: Corpus, *, since: str | dt.date | None = None, until: 
 
 def _of_posts(table: pa.Table, corpus: Corpus) -> pa.Table:
     """The rows of a post-keyed table (``post_id``) whose post is in the corpus (a filtered report's posts)."""
-    return table.filter(pc.is_in(table.column("post_id"), value_set=corpus.posts.column("post_id")))
+    kept = pc.is_in(table.column("post_id"), value_set=corpus.posts.column("post_id"))
+    return table if pc.all(kept).as_py() is not False else table.filter(kept)  # every row kept: no copy
 
 
 # -- the report's sections -----------------------------------------------------------------------------------------
