@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +49,7 @@ __all__ = [
     "FeaturizeSummary",
     "ENCODER_JOIN",
     "check_encoders_have_items",
+    "distinct_encoders",
     "encoder_parts",
     "join_encoded",
     "default_encoders",
@@ -456,6 +457,16 @@ def encoder_parts(name: str) -> list[str]:
         (['text/minilm-int8', 'text/lexicon'], ['image/hog'])
     """
     return [part.strip() for part in name.split(ENCODER_JOIN)]
+
+
+def distinct_encoders(names: Iterable[str]) -> list[str]:
+    """Every encoder of some possibly joined names, once each, in order of first mention: what to featurize.
+
+    Examples:
+        >>> distinct_encoders(["text/minilm-int8+text/lexicon", "text/lexicon", "image/hog"])
+        ['text/minilm-int8', 'text/lexicon', 'image/hog']
+    """
+    return list(dict.fromkeys(part for name in names for part in encoder_parts(name)))
 
 
 def join_encoded(parts: Sequence[Encoded]) -> Encoded:

@@ -25,8 +25,10 @@ __all__ = [
     "Progress",
     "Result",
     "cached",
+    "check_encoder_names",
     "check_user",
     "clean",
+    "encoding_progress",
     "local_folder",
     "quiet",
 ]
@@ -47,6 +49,32 @@ Progress = Callable[[float | None, str], None]
 
 def quiet(fraction: float | None, message: str) -> None:
     """The progress callback of a caller that does not follow progress."""
+
+
+def encoding_progress(names: Sequence[str], progress: Progress, share: float = 1.0) -> Callable[[str, int, int], None]:
+    """``featurize``'s progress callback (``encoder, done, total``) as ``progress`` over the first ``share`` of an
+    operation: each of ``names`` (the encoders, in the order they run) an equal part of it."""
+
+    def report(name: str, done: int, total: int) -> None:
+        position = names.index(name) + (done / total if total else 1.0)
+        progress(share * position / len(names), f"{name}: {done:,} of {total:,}")
+
+    return report
+
+
+def check_encoder_names(names: Sequence[str], *, joined: bool = False) -> list[str]:
+    """``names`` as a list when each is a registered encoder (with ``joined``, each part of a joined name such as
+    ``text/minilm-int8+text/lexicon``, whose features lie side by side).
+
+    Raises:
+        ConfigurationError: an unknown encoder, naming the known ones.
+    """
+    from socialfusion.encoders import encoder_info
+    from socialfusion.featurize import distinct_encoders
+
+    for name in distinct_encoders(names) if joined else names:
+        encoder_info(name)
+    return list(names)
 
 
 class Params(BaseModel):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator
 
-from socialfusion.app._common import Params, Progress, Result, quiet
+from socialfusion.app._common import Params, Progress, Result, check_encoder_names, encoding_progress, quiet
 from socialfusion.store import Store
 
 if TYPE_CHECKING:
@@ -34,14 +34,6 @@ __all__ = [
 
 
 _TABLES = ("posts", "users", "interactions", "edges", "labels")
-
-
-def _check_encoder_names(names: list[str]) -> list[str]:
-    from socialfusion.encoders import encoder_info
-
-    for name in names:
-        encoder_info(name)  # ConfigurationError naming the known encoders
-    return names
 
 
 class IngestParams(Params):
@@ -197,7 +189,7 @@ class FeaturizeParams(Params):
     @field_validator("encoders")
     @classmethod
     def _known(cls, names: list[str] | None) -> list[str] | None:
-        return None if names is None else _check_encoder_names(names)
+        return None if names is None else check_encoder_names(names)
 
 
 class EncoderRunResult(Result):
@@ -237,13 +229,8 @@ def featurize_store(store: Store, params: FeaturizeParams, *, engine: str = "loc
     from socialfusion.search import QUERY_ENCODERS, ensure_vector_index
 
     names = list(params.encoders or DEFAULT_ENCODERS)
-
-    def report(name: str, done: int, total: int) -> None:
-        position = names.index(name)
-        progress((position + (done / total if total else 1.0)) / len(names), f"{name}: {done:,} of {total:,}")
-
-    summary = featurize(store, names, batch_size=params.batch_size, progress=report, engine=engine,
-                        ray_options=ray_options)
+    summary = featurize(store, names, batch_size=params.batch_size, progress=encoding_progress(names, progress),
+                        engine=engine, ray_options=ray_options)
     runs = []
     for run in summary.runs:
         built = ensure_vector_index(store, run.encoder) if run.encoder in QUERY_ENCODERS else False

@@ -9,7 +9,16 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
-from socialfusion.app._common import Params, Progress, Result, cached, local_folder, quiet
+from socialfusion.app._common import (
+    Params,
+    Progress,
+    Result,
+    cached,
+    check_encoder_names,
+    encoding_progress,
+    local_folder,
+    quiet,
+)
 from socialfusion.store import Store
 
 if TYPE_CHECKING:
@@ -113,12 +122,7 @@ def predict_sentiment(store: Store, params: SentimentParams) -> SentimentResult:
 
 
 def _check_encoder_map(encoders: dict[str, str] | None) -> dict[str, str] | None:
-    from socialfusion.encoders import encoder_info
-    from socialfusion.featurize import encoder_parts
-
-    for name in (encoders or {}).values():
-        for part in encoder_parts(name):  # "text/minilm-int8+text/lexicon": features side by side
-            encoder_info(part)
+    check_encoder_names(list((encoders or {}).values()), joined=True)
     return encoders
 
 
@@ -190,7 +194,8 @@ def train_sentiment(store: Store, params: TrainSentimentParams, *, folder: Path 
     from socialfusion.exceptions import ConfigurationError
     from socialfusion.tasks.sentiment import SentimentModel, write_predictions
 
-    if folder is None:
+    own = folder is None  # the store's own model, named relative to its folder
+    if own:
         local = local_folder(store)
         if local is None:
             raise ConfigurationError(f"store {store.uri!r} is not a local folder, where the model would be saved")
@@ -207,7 +212,6 @@ def train_sentiment(store: Store, params: TrainSentimentParams, *, folder: Path 
     if params.predict:
         progress(None, "predicting every post")
         written = write_predictions(store, model.predict(store))
-    own = local_folder(store) is not None and Path(saved) == local_folder(store) / SENTIMENT_MODEL_FOLDER
     return TrainSentimentResult(
         model=SENTIMENT_MODEL_FOLDER if own else str(saved),
         fusion=params.fusion,
@@ -284,8 +288,7 @@ def label_posts(store: Store, params: LabelPostsParams, *, folder: Path | None =
     from socialfusion.tasks.sentiment import PREDICTIONS_TABLE, SentimentModel, write_predictions
 
     if params.lexicon:  # the slow part (snownlp), with progress
-        featurize(store, ["text/lexicon"], progress=lambda name, done, total: progress(
-            0.9 * done / total if total else None, f"{name}: {done:,} of {total:,}"))
+        featurize(store, ["text/lexicon"], progress=encoding_progress(["text/lexicon"], progress, share=0.9))
     progress(0.9 if params.lexicon else None, "labelling")
     predictor = _predictor(store, params.lexicon, folder, params.language, params.task, params.calibrate)
     predictions = (predictor.predict(store, engine=engine, ray_options=ray_options)
@@ -368,11 +371,7 @@ class FitTopicsParams(Params):
     @field_validator("other_encoders")
     @classmethod
     def _known_encoders(cls, names: list[str]) -> list[str]:
-        from socialfusion.encoders import encoder_info
-
-        for name in names:
-            encoder_info(name)  # ConfigurationError naming the known encoders
-        return names
+        return check_encoder_names(names)
 
     @field_validator("n_topics")
     @classmethod
@@ -426,17 +425,12 @@ def fit_topics(store: Store, params: FitTopicsParams, *, progress: Progress = qu
         ConfigurationError: an encoder's extra is missing.
         DataError: too few posts.
     """
-    from socialfusion.featurize import encoder_parts, featurize
+    from socialfusion.featurize import distinct_encoders, featurize
     from socialfusion.tasks.topics import TopicModel, topic_names, write_topics
 
     encoders = params.encoders()
-    names = list(dict.fromkeys(part for name in encoders.values() for part in encoder_parts(name)))
-
-    def encoding(name: str, done: int, total: int) -> None:
-        position = names.index(name)
-        progress(0.9 * (position + (done / total if total else 1.0)) / len(names), f"{name}: {done:,} of {total:,}")
-
-    featurize(store, names, progress=encoding)
+    names = distinct_encoders(encoders.values())
+    featurize(store, names, progress=encoding_progress(names, progress, share=0.9))
     progress(0.9, f"clustering ({params.method})")
     model = TopicModel(encoders=encoders, method=params.method, n_topics=params.n_topics,
                        min_topic_size=params.min_topic_size, reduce_to=params.reduce_to,
@@ -493,7 +487,7 @@ def assign_new_posts(store: Store, *, engine: str = "local", ray_options: RayOpt
     """
     import pyarrow.compute as pc
 
-    from socialfusion.featurize import encoder_parts, featurize
+    from socialfusion.featurize import distinct_encoders, featurize
     from socialfusion.tasks.topics import load_topic_model, read_topics, write_topics
 
     model = load_topic_model(store)
@@ -503,8 +497,7 @@ def assign_new_posts(store: Store, *, engine: str = "local", ray_options: RayOpt
     if not pc.any(new).as_py():
         return NewPostTopicsResult(assigned=0, per_topic={})
     if engine != "local":  # encode on Ray; the nearest-centre step below then reads the cache
-        names = [part for name in model.encoders_.values() for part in encoder_parts(name)]
-        featurize(store, list(dict.fromkeys(names)), engine=engine, ray_options=ray_options)
+        featurize(store, distinct_encoders(model.encoders_.values()), engine=engine, ray_options=ray_options)
     rows = model.assign(store)
     rows = rows.filter(pc.is_in(rows.column("post_id"), value_set=pc.filter(posts, new)))
     written = write_topics(store, model, rows) if rows.num_rows else 0

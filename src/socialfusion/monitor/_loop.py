@@ -217,18 +217,14 @@ def _texts_only(topic_model: Any) -> bool:
 
 def _encoders(config: MonitorConfig, sentiment_model: Any, topic_model: Any) -> list[str]:
     """What the cycle keeps up to date: the encoders of the models it predicts with, and those configured."""
-    from socialfusion.featurize import encoder_parts
+    from socialfusion.featurize import distinct_encoders
 
     names: list[str] = []
     if config.sentiment != "off":
-        names += (
-            ["text/lexicon"]
-            if sentiment_model is None
-            else [part for name in sentiment_model.encoders_.values() for part in encoder_parts(name)]
-        )
+        names += ["text/lexicon"] if sentiment_model is None else list(sentiment_model.encoders_.values())
     if topic_model is not None and not _texts_only(topic_model):  # fused topics read the feature cache
-        names += [part for name in topic_model.encoders_.values() for part in encoder_parts(name)]
-    return list(dict.fromkeys([*names, *config.encoders]))
+        names += list(topic_model.encoders_.values())
+    return list(dict.fromkeys([*distinct_encoders(names), *config.encoders]))
 
 
 def _timed(report: CycleReport, step: str, action: Callable[[], Any]) -> Any:

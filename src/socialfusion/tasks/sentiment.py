@@ -756,11 +756,10 @@ class SentimentModel(_Evaluates):
     def _features(store: Store, ids: Sequence[str], encoders: Mapping[str, str], engine: str = "local",
                   ray_options: Any = None) -> ModalityFeatures:
         """The posts' features of ``encoders``, featurizing the store first (cached by content hash)."""
-        from socialfusion.featurize import encoder_parts, featurize
+        from socialfusion.featurize import distinct_encoders, featurize
         from socialfusion.learn import ModalityFeatures
 
-        featurize(store, list(dict.fromkeys(part for name in encoders.values() for part in encoder_parts(name))),
-                  engine=engine, ray_options=ray_options)
+        featurize(store, distinct_encoders(encoders.values()), engine=engine, ray_options=ray_options)
         return ModalityFeatures.from_store(store, encoders, list(ids))
 
     # -- learning from a store -----------------------------------------------------------------------------------
