@@ -204,6 +204,12 @@ class PostTexts:
     def __len__(self) -> int:
         return len(self.post_ids)
 
+    @property
+    def block_rows(self) -> int:
+        """How many posts to ask ``encode`` for at a time: a block (``_POST_BLOCK``) when the encoder embeds them
+        here; every post when they come from the store's cache, whose each read is one pass over its table."""
+        return max(len(self), 1) if self._store is not None else _POST_BLOCK
+
     def encode(self, rows: np.ndarray | None = None) -> Encoded:
         """The ``Encoded`` vectors of the posts at ``rows`` (positions in the corpus's posts table; None: every
         post), with the missing mask (blank texts, reshares without text)."""
@@ -280,31 +286,33 @@ def profile_embeddings(corpus: Corpus, *, store: Store | None = None, text_encod
     users = _user_ids(corpus)
     author = positions(corpus.posts.column("author_id"), pa.array(users, pa.string()))  # per corpus post
     if isinstance(post_vectors, PostTexts):
-        n_posts = len(post_vectors)
+        n_posts, step = len(post_vectors), post_vectors.block_rows
         rows = author if n_posts == len(author) else np.full(n_posts, -1, np.int64)
 
         def block(start: int) -> Encoded:
-            return post_vectors.encode(np.arange(start, min(start + _POST_BLOCK, n_posts)))
+            return post_vectors.encode(np.arange(start, min(start + step, n_posts)))
     else:
         post_ids, encoded = post_vectors
         if len(post_ids) != len(encoded.vectors):
             raise DataError(f"{len(post_ids)} post ids for {len(encoded.vectors)} vectors; give one vector per post")
-        n_posts = len(post_ids)
+        n_posts, step = len(post_ids), max(len(post_ids), 1)
         at = positions(pa.array(list(post_ids), pa.string()), corpus.posts.column("post_id").combine_chunks())
         rows = np.where(at >= 0, author[np.maximum(at, 0)], -1)
 
         def block(start: int) -> Encoded:
-            chosen = slice(start, start + _POST_BLOCK)
-            return Encoded(encoded.vectors[chosen], np.asarray(encoded.missing, bool)[chosen], [])
+            return encoded  # every post's vectors, already at hand
     sums = None
     counts = np.zeros(len(users), np.int64)
-    for start in range(0, max(n_posts, 1), _POST_BLOCK):  # a block of posts at a time: no float64 copy of them all
+    for start in range(0, max(n_posts, 1), step):
         found = block(start)
         if sums is None:
             sums = np.zeros((len(users), found.vectors.shape[1]))
-        kept = (rows[start:start + _POST_BLOCK] >= 0) & ~np.asarray(found.missing, bool)
-        _add_by_group(sums, rows[start:start + _POST_BLOCK][kept], found.vectors[kept])
-        counts += np.bincount(rows[start:start + _POST_BLOCK][kept], minlength=len(users))
+        missing = np.asarray(found.missing, bool)
+        for offset in range(0, len(missing), _POST_BLOCK):  # summed a block at a time: no float64 copy of them all
+            authors = rows[start + offset:start + offset + _POST_BLOCK]
+            kept = (authors >= 0) & ~missing[offset:offset + _POST_BLOCK]
+            _add_by_group(sums, authors[kept], found.vectors[offset:offset + _POST_BLOCK][kept])
+            counts += np.bincount(authors[kept], minlength=len(users))
     matrix = _normalise_rows(sums).astype(np.float32)
     missing = (counts == 0) | (np.linalg.norm(matrix, axis=1) == 0)
     return ProfileEmbeddings(users, matrix, missing)
