@@ -74,6 +74,26 @@ def test_planted_rise_is_detected_with_its_most_negative_posts():
     assert section.key == "opinion" and section.figure_ids() == ["opinion-negative-share", "opinion-classes"]
 
 
+def test_every_alert_quotes_its_own_keys_most_negative_posts_of_its_window():
+    # two rising keys, alerts at several ends; negativity with ties and nulls: nulls last, then latest, then post id
+    bus, bus_sentiment = simulated([0.2] * 15 + [0.8] * 6, 12, seed=3)
+    tram, tram_sentiment = simulated([0.1] * 15 + [0.9] * 6, 12, seed=4, key="tram")
+    posts, sentiment = pa.concat_tables([bus, tram]), pa.concat_tables([bus_sentiment, tram_sentiment])
+    rng = np.random.default_rng(0)
+    negativity = [None if rng.random() < 0.2 else float(rng.integers(0, 3)) / 2 for _ in range(sentiment.num_rows)]
+    sentiment = sentiment.append_column("negativity", pa.array(negativity, pa.float64()))
+    evidence = opinion_posts(posts, sentiment=sentiment)
+    alerts = opinion_alerts(opinion_timeline(posts, sentiment=sentiment), evidence=evidence, examples=4).to_pylist()
+    assert {alert["key"] for alert in alerts} == {"bus", "tram"} and len(alerts) > 2
+    rows = evidence.to_pylist()
+    for alert in alerts:
+        inside = [row for row in rows if row["key"] == alert["key"] and row["label"] == "negative"
+                  and alert["start"] <= row["period"] <= alert["end"]]
+        inside.sort(key=lambda row: (row["negativity"] is None, -(row["negativity"] or 0.0),
+                                     -row["period"].timestamp(), row["post_id"]))
+        assert [example["post_id"] for example in alert["examples"]] == [row["post_id"] for row in inside[:4]]
+
+
 def test_bad_arguments_raise_clear_errors():
     posts, sentiment = simulated([0.3] * 5, 5, 0)
     timeline = opinion_timeline(posts, sentiment=sentiment)

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import cell_sums, sorted_keys
+from socialfusion.tasks._ids import cell_sums, positions, sorted_keys
 from socialfusion.tasks._periods import (
     describe_unobserved,
     floor_times,
@@ -241,16 +241,30 @@ def _excerpt(text: str | None) -> str:
     return text if len(text) <= EXAMPLE_CHARS else text[: EXAMPLE_CHARS - 1].rstrip() + "…"
 
 
-def _examples(evidence: pa.Table, key: str, first: np.datetime64, last: np.datetime64, top: int) -> list[dict]:
-    """The ``top`` most negative posts of ``key`` in [first, last]: negative labels, by negativity, latest first."""
-    periods = floor_times(evidence.column("period"), "us")
-    chosen = np.flatnonzero((np.asarray(evidence.column("key").to_pylist(), dtype=object) == key)
-                            & (periods >= first) & (periods <= last)
-                            & (np.asarray(evidence.column("label").to_pylist(), dtype=object) == "negative"))
-    rows = evidence.take(pa.array(chosen, pa.int64())).to_pylist()
-    rows.sort(key=lambda row: (-(row["negativity"] if row["negativity"] is not None else -1.0),
-                               -row["period"].timestamp(), row["post_id"]))
-    return [{"post_id": row["post_id"], "text": _excerpt(row["text"])} for row in rows[:top]]
+class _Quotes:
+    """The negative rows of ``opinion_posts`` grouped by timeline key and ordered by period, so that each alert finds
+    the posts it quotes in its key's rows of its window (a search, not a pass over every row per alert)."""
+
+    def __init__(self, evidence: pa.Table, keys: np.ndarray) -> None:
+        negative = evidence.filter(pc.fill_null(pc.equal(evidence.column("label"), "negative"), False))
+        codes = positions(negative.column("key"), pa.array(keys.tolist(), pa.string()))
+        periods = floor_times(negative.column("period"), "us")
+        order = np.lexsort((periods, codes))
+        order = order[codes[order] >= 0]
+        self.rows = negative.select(["post_id", "period", "negativity", "text"]).take(pa.array(order, pa.int64()))
+        self.codes, self.periods = codes[order], periods[order]
+
+    def top(self, code: int, first: np.datetime64, last: np.datetime64, count: int) -> list[dict]:
+        """The ``count`` most negative posts of key ``code`` in [first, last]: by negativity (null last), latest
+        first, then by post id."""
+        low, high = np.searchsorted(self.codes, [code, code + 1])
+        start = low + np.searchsorted(self.periods[low:high], first, side="left")
+        stop = low + np.searchsorted(self.periods[low:high], last, side="right")
+        window = self.rows.slice(start, stop - start)
+        order = pc.sort_indices(window, sort_keys=[("negativity", "descending"), ("period", "descending"),
+                                                   ("post_id", "ascending")])  # nulls last (Arrow's default)
+        return [{"post_id": row["post_id"], "text": _excerpt(row["text"])}
+                for row in window.take(order[:count]).select(["post_id", "text"]).to_pylist()]
 
 
 def _timeline_matrix(timeline: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -351,13 +365,15 @@ def opinion_alerts(timeline: pa.Table, *, window: int = 3, baseline: int = 14, a
         return _empty_alerts(names)
     p_values = np.array([test[-1] for test in tests])
     adjusted = p_values if correction == "none" else multipletests(p_values, alpha=alpha, method=correction)[1]
+    alerted = evidence is not None and examples > 0 and bool((adjusted < alpha).any())
+    quotes = _Quotes(evidence, keys) if alerted else None
     rows = []
     for test, adjusted_p in zip(tests, adjusted):
         code, end, n_recent, neg_recent, n_before, neg_before, z, p_value = test
         if adjusted_p >= alpha:
             continue
         first = periods[end - window + 1]
-        quoted = _examples(evidence, keys[code], first, periods[end], examples) if evidence is not None else []
+        quoted = quotes.top(code, first, periods[end], examples) if quotes is not None else []
         rows.append({"key": str(keys[code]), "start": first, "end": periods[end], "window_posts": int(n_recent),
                      "window_negative": int(neg_recent), "window_share": neg_recent / n_recent,
                      "baseline_posts": int(n_before), "baseline_share": neg_before / n_before, "z": z,
