@@ -295,3 +295,23 @@ def test_fitted_encoders_encode_a_block_of_texts_at_a_time_with_the_same_result(
     assert np.array_equal(blocked.vectors, whole.vectors) and np.array_equal(blocked.missing, whole.missing)
     assert blocked.reasons == whole.reasons and whole.reasons[0] == "empty text" and whole.reasons[-1] == "empty text"
     assert (~whole.missing).sum() >= 240
+
+
+def test_a_repeated_text_is_encoded_once_and_every_copy_gets_its_vector(monkeypatch):
+    seen: list[str] = []
+    encode_texts = LexiconEncoder._encode_texts
+
+    def counting(self, texts, batch_size):
+        seen.extend(texts)
+        return encode_texts(self, texts, batch_size)
+
+    monkeypatch.setattr(LexiconEncoder, "_encode_texts", counting)
+    monkeypatch.setattr(LexiconEncoder, "texts_per_call", 2)  # distinct texts in blocks: copies span the blocks
+    texts = ["I love it!", "awful", None, "I love it!", "meh", "awful", "", "I love it!", "new"]
+    result = LexiconEncoder().encode(texts)
+    assert seen == ["I love it!", "awful", "meh", "new"]
+    alone = {text: LexiconEncoder().encode([text]).vectors[0] for text in set(seen)}
+    for row, text in enumerate(texts):
+        if text:
+            assert np.array_equal(result.vectors[row], alone[text]) and not result.missing[row]
+    assert result.missing[2] and result.missing[6] and result.reasons[6] == "empty text"

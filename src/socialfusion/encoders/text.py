@@ -96,6 +96,20 @@ def _silence_tokenizer_parallelism() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _distinct_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """The distinct texts in order of first appearance, and each text's position among them: a text a corpus
+    repeats (reshares that copy it, bots, templates) is encoded once; every encoder here gives a text the same vector
+    whatever else it is encoded with.
+
+    Examples:
+        >>> _distinct_texts(["a", "b", "a"])
+        (['a', 'b'], array([0, 1, 0]))
+    """
+    positions: dict[str, int] = {}
+    copy_of = np.fromiter((positions.setdefault(text, len(positions)) for text in texts), np.int64, len(texts))
+    return list(positions), copy_of
+
+
 class _TextEncoder:
     """What every text encoder shares: turning items into usable texts, missing rows, and the batch-size check.
 
@@ -126,10 +140,16 @@ class _TextEncoder:
         indices, texts, unusable = usable_texts(items, self.max_chars)
         for index, reason in unusable:
             rows.skip(index, reason)
-        step = self.texts_per_call or max(len(texts), 1)
-        for start in range(0, len(texts), step):
-            rows.put_rows(indices[start:start + step], self._encode_texts(texts[start:start + step], batch_size),
-                          empty_reason=_NOTHING_KNOWN)
+        distinct, copy_of = _distinct_texts(texts)
+        indices = np.asarray(indices, np.int64)
+        by_text = np.argsort(copy_of, kind="stable")  # the rows of each distinct text, distinct texts in order
+        bounds = np.searchsorted(copy_of[by_text], np.arange(0, len(distinct) + 1))
+        step = self.texts_per_call or max(len(distinct), 1)
+        for start in range(0, len(distinct), step):
+            stop = min(start + step, len(distinct))
+            vectors = self._encode_texts(distinct[start:stop], batch_size)
+            chosen = by_text[bounds[start]:bounds[stop]]
+            rows.put_rows(indices[chosen], vectors[copy_of[chosen] - start], empty_reason=_NOTHING_KNOWN)
         return rows.result()
 
     def _check_ready(self) -> None:
