@@ -291,8 +291,9 @@ def filter_corpus(corpus: Corpus, *, since: str | dt.date | None = None, until: 
 
 def _of_posts(table: pa.Table, corpus: Corpus) -> pa.Table:
     """The rows of a post-keyed table (``post_id``) whose post is in the corpus (a filtered report's posts)."""
-    kept = pc.is_in(table.column("post_id"), value_set=corpus.posts.column("post_id"))
-    return table if pc.all(kept).as_py() is not False else table.filter(kept)  # every row kept: no copy
+    from socialfusion.tasks._ids import keep_rows
+
+    return keep_rows(table, pc.is_in(table.column("post_id"), value_set=corpus.posts.column("post_id")))
 
 
 # -- the report's sections -----------------------------------------------------------------------------------------

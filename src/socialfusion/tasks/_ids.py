@@ -65,6 +65,18 @@ def sorted_keys(column: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, np.ndarra
     return keys, positions(values, keys)
 
 
+def keep_rows(table: pa.Table, mask: pa.ChunkedArray | pa.Array) -> pa.Table:
+    """The rows of ``table`` where ``mask`` is true; the table itself when the mask keeps every row (a filter that
+    keeps them all still copies every column it is given).
+
+    Examples:
+        >>> table = pa.table({"x": [1, 2]})
+        >>> keep_rows(table, pa.array([True, True])) is table, keep_rows(table, pa.array([False, True])).num_rows
+        (True, 1)
+    """
+    return table if pc.all(mask).as_py() is not False else table.filter(mask)
+
+
 def cell_sums(rows: np.ndarray, columns: np.ndarray, shape: tuple[int, int],
               weights: np.ndarray | None = None) -> np.ndarray:
     """A ``shape`` matrix of how many (row, column) pairs fall in each cell (int64), or the sum of their

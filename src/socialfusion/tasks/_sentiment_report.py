@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import cell_sums, sorted_keys
+from socialfusion.tasks._ids import cell_sums, keep_rows, sorted_keys
 
 if TYPE_CHECKING:
     from socialfusion.report import ReportSection
@@ -276,7 +276,7 @@ def sentiment_section(
     posts = _posts(data)
     position = pc.index_in(posts.column("post_id"), value_set=predictions.column("post_id"))
     in_corpus = pc.is_valid(position)
-    scored_posts = posts if pc.all(in_corpus).as_py() is not False else posts.filter(in_corpus)  # no copy of them all
+    scored_posts = keep_rows(posts, in_corpus)
     rows = pc.drop_null(position).to_numpy()
     score = predictions.column("score") if "score" in predictions.column_names else \
         pa.nulls(predictions.num_rows, pa.float64())

@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import cell_sums, positions, sorted_keys
+from socialfusion.tasks._ids import cell_sums, keep_rows, positions, sorted_keys
 from socialfusion.tasks._periods import (
     describe_unobserved,
     floor_times,
@@ -143,7 +143,7 @@ def opinion_posts(posts: pa.Table, keys: pa.Table | str = "hashtags", sentiment:
         raise DataError(f"posts need the columns post_id, created_at and text; missing {missing}")
     read = ["post_id", "created_at", "text", "lang", keys if isinstance(keys, str) else "post_id"]
     posts = posts.select([name for name in dict.fromkeys(read) if name in posts.column_names])  # what is read only:
-    posts = posts.filter(pc.is_valid(posts.column("created_at")))  # a filter copies every column it is given
+    posts = keep_rows(posts, pc.is_valid(posts.column("created_at")))  # no copy when every post has a time
     if sentiment is None:
         language = posts.column("lang").to_pylist() if "lang" in posts.column_names else None
         labels = lexicon_sentiment(posts.column("text").to_pylist(), language=language)

@@ -45,7 +45,7 @@ import pyarrow.compute as pc
 
 from socialfusion.corpus import Corpus
 from socialfusion.exceptions import ConfigurationError, DataError
-from socialfusion.tasks._ids import cell_sums, sorted_keys
+from socialfusion.tasks._ids import cell_sums, keep_rows, sorted_keys
 from socialfusion.tasks._periods import (
     FREQUENCIES,
     PERIOD_TYPE,
@@ -196,7 +196,7 @@ def volume_series(posts: pa.Table, keys: pa.Table | str = "hashtags", *, freq: s
     _check_posts(posts)
     read = [name for name in dict.fromkeys(["post_id", "created_at", keys if isinstance(keys, str) else "post_id"])
             if name in posts.column_names]
-    dated = posts.select(read).filter(pc.is_valid(posts.column("created_at")))  # copies only the columns read
+    dated = keep_rows(posts.select(read), pc.is_valid(posts.column("created_at")))  # no copy when all are dated
     if dated.num_rows < posts.num_rows:
         logger.info("%d posts without created_at are left out of the volume series", posts.num_rows - dated.num_rows)
     if dated.num_rows == 0:
