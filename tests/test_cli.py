@@ -419,8 +419,16 @@ def test_sentiment_train_on_a_text_only_store_uses_text_and_an_impossible_reques
 
 
 def test_topics_fit_takes_a_comma_list_of_encoders():
-    from socialfusion.cli.topic_commands import _parse_encoders
+    import typer
 
-    assert _parse_encoders("text/tfidf,image/colour-histogram") == {"text": "text/tfidf",
-                                                                    "image": "image/colour-histogram"}
-    assert _parse_encoders("text=text/tfidf") == {"text": "text/tfidf"}
+    from socialfusion.app import FitTopicsParams
+    from socialfusion.cli.topic_commands import _split_encoders
+
+    text, others = _split_encoders("image/colour-histogram, text/tfidf")
+    assert (text, others) == ("text/tfidf", ["image/colour-histogram"])
+    assert FitTopicsParams(text_encoder=text, other_encoders=others).encoders() == {
+        "text": "text/tfidf", "image": "image/colour-histogram"}
+    assert _split_encoders("text=text/tfidf") == ("text/tfidf", [])
+    for wrong in ("image/colour-histogram", "text/no-such-encoder"):
+        with pytest.raises(typer.BadParameter):
+            _split_encoders(wrong)

@@ -37,28 +37,20 @@ EncodersOption = Annotated[str, typer.Option("--encoders", help=ENCODERS_HELP)]
 OldEncoderOption = Annotated[str | None, typer.Option("--encoder", hidden=True)]  # the option's former name
 
 
-def _parse_encoders(value: str) -> dict[str, str]:
-    """``text/multilingual,image/colour-histogram`` (or ``text=...`` pairs) as TopicModel's modality -> encoder."""
+def _split_encoders(value: str) -> tuple[str, list[str]]:
+    """``text/multilingual,image/colour-histogram`` (or ``modality=name`` pairs): the first text encoder, and the
+    others (``FitTopicsParams`` keys them by modality)."""
     from socialfusion.encoders import encoder_info
 
-    encoders: dict[str, str] = {}
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
-        if "=" in item:
-            modality, name = (side.strip() for side in item.split("=", 1))
-        else:
-            try:
-                modality = encoder_info(item)["modality"]
-            except SocialFusionError as error:
-                raise typer.BadParameter(str(error), param_hint="--encoders") from None
-            name = item
-        encoders[name if modality in encoders else modality] = name
-    if "text" not in encoders:
+    names = [item.split("=", 1)[-1].strip() for item in value.split(",") if item.strip()]
+    try:
+        texts = [name for name in names if encoder_info(name)["modality"] == "text"]
+    except SocialFusionError as error:
+        raise typer.BadParameter(str(error), param_hint="--encoders") from None
+    if not texts:
         raise typer.BadParameter(f"name a text encoder (e.g. text/multilingual); got {value!r}",
                                  param_hint="--encoders")
-    return encoders
-
+    return texts[0], [name for name in names if name != texts[0]]
 
 
 def _print_topics(topics: list, title: str) -> None:
@@ -87,11 +79,11 @@ def fit(
     from socialfusion.app import FitTopicsParams, fit_topics
     from socialfusion.tasks.topics import POST_TOPICS_TABLE
 
-    chosen = _parse_encoders(encoder if encoder is not None else encoders)
+    text_encoder, other_encoders = _split_encoders(encoder if encoder is not None else encoders)
     params = parameters(FitTopicsParams, {"n_topics": "--topics", "text_encoder": "--encoders",
                                           "other_encoders": "--encoders"},
-                        method=method, n_topics=topics, text_encoder=chosen.pop("text"),
-                        other_encoders=list(chosen.values()), min_topic_size=min_topic_size,
+                        method=method, n_topics=topics, text_encoder=text_encoder,
+                        other_encoders=other_encoders, min_topic_size=min_topic_size,
                         reduce_to=reduce_to or None, seed=seed)  # before the encoders run, which takes a while
     target = existing_store(store)
     with StageProgress(quiet=as_json, one_bar=True) as progress:
