@@ -371,16 +371,29 @@ def entity_sample(posts: pa.Table, max_texts: int | None, *, random_state: int =
     present = codes >= 0
     _, first = np.unique(codes[present], return_index=True)  # the first post of each distinct text, by code
     first = np.flatnonzero(present)[first]
-    given = posts.column("lang").to_pylist() if "lang" in posts.column_names else [None] * posts.num_rows
-    strata = np.array([_language_code(given[index]) or "" for index in first])
+    strata = _language_strata(posts)[first]
     rng = np.random.default_rng(random_state)
-    names, sizes = np.unique(strata, return_counts=True)
+    sizes = np.bincount(strata)
+    strata_present = np.flatnonzero(sizes)  # in the order of the language names, as the seeded draws go
+    sizes = sizes[strata_present]
     shares = max_texts * sizes / sizes.sum()
     quotas = np.floor(shares).astype(int)
     quotas[np.argsort(-(shares - quotas), kind="stable")[: max_texts - quotas.sum()]] += 1
-    chosen = np.concatenate([rng.choice(np.flatnonzero(strata == name), quota, replace=False)
-                             for name, quota in zip(names, quotas, strict=True)])
+    chosen = np.concatenate([rng.choice(np.flatnonzero(strata == stratum), quota, replace=False)
+                             for stratum, quota in zip(strata_present, quotas, strict=True)])
     return posts.filter(pa.array(np.isin(codes, chosen)))
+
+
+def _language_strata(posts: pa.Table) -> np.ndarray:
+    """Each post's language stratum: the position of its language code (``_language_code``; "" when unknown) among
+    the sorted codes, computed once per distinct ``lang`` value rather than once per post."""
+    if "lang" not in posts.column_names:
+        return np.zeros(posts.num_rows, np.int64)
+    given = pc.dictionary_encode(posts.column("lang").combine_chunks())
+    codes = [_language_code(value) or "" for value in given.dictionary.to_pylist()] + [""]  # last: a null lang
+    names = sorted(set(codes))
+    stratum_of = np.array([names.index(code) for code in codes], np.int64)
+    return stratum_of[given.indices.fill_null(len(codes) - 1).to_numpy(zero_copy_only=False)]
 
 
 def _require_columns(table: pa.Table, columns: Iterable[str], what: str) -> None:
