@@ -356,6 +356,19 @@ def test_entity_sample_keeps_every_copy_of_a_chosen_text_and_each_language_share
     assert not entity_sample(posts, 40, random_state=1).equals(sampled)
 
 
+def test_entity_sample_strata_read_language_codes_not_raw_lang_values():
+    # "en-US", "EN" and "en" are one stratum; null, blank and missing lang another; "zh_Hans" and "zh" a third
+    langs = ["en-US", "EN", "en"] * 40 + [None, " "] * 30 + ["zh_Hans", "zh"] * 30
+    posts = pa.table({"post_id": [f"p{index}" for index in range(len(langs))],
+                      "text": [f"text {index}" for index in range(len(langs))], "lang": langs})
+    sampled = entity_sample(posts, 30).column("lang").to_pylist()
+    english = sum(value is not None and value.strip().lower().startswith("en") for value in sampled)
+    unknown = sum(value is None or not value.strip() for value in sampled)
+    assert (english, unknown, len(sampled) - english - unknown) == (15, 8, 7)  # 120 : 60 : 60 of 240 texts
+    without = entity_sample(posts.drop_columns(["lang"]), 30)
+    assert without.num_rows == 30
+
+
 def test_sampled_entities_find_the_same_top_entities_as_all_posts():
     import numpy as np
 
