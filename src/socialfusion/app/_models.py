@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from socialfusion.app._common import (
     Params,
@@ -74,17 +74,16 @@ def _load_model(path: str, modified: float):
     return SentimentModel.load(path)
 
 
+LanguageCode = Annotated[str, StringConstraints(min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$")]
+"""A language code for the lexicons: ``en``, ``zh``, ``pt-BR``."""
+
+
 class SentimentParams(Params):
     """A text whose sentiment to predict."""
 
     text: str = Field(min_length=1, max_length=10_000)
-    language: str | None = Field(
-        None,
-        min_length=2,
-        max_length=8,
-        pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$",
-        description="Language of the text for the lexicons (en, zh, ...); default: detected.",
-    )
+    language: LanguageCode | None = Field(
+        None, description="Language of the text for the lexicons (en, zh, ...); default: detected.")
 
 
 class SentimentResult(Result):
@@ -126,8 +125,7 @@ def _check_encoder_map(encoders: dict[str, str] | None) -> dict[str, str] | None
     return encoders
 
 
-_LANGUAGE = Field(None, min_length=2, max_length=8, pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)?$",
-                  description="Language of every post for the lexicons (en, zh, ...); default: each post's own.")
+_LANGUAGE = Field(None, description="Language of every post for the lexicons (en, zh, ...); default: each post's own.")
 
 CALIBRATION_SPLIT = "train"
 """The split of the labels the lexicon's confidences are calibrated on, when the store has labels in it."""
@@ -246,7 +244,7 @@ class LabelPostsParams(Params):
 
     lexicon: bool = Field(False, description="The lexicons (VADER for English, snownlp for Chinese) instead of the "
                                              "trained model.")
-    language: str | None = _LANGUAGE
+    language: LanguageCode | None = _LANGUAGE
     task: str = Field("sentiment", min_length=1, max_length=64,
                       description=f"Task of the labels the lexicon's confidences are calibrated on (split "
                                   f"{CALIBRATION_SPLIT}).")
@@ -309,7 +307,7 @@ class EvaluateSentimentParams(Params):
     """Which model to score (a trained one, or the lexicons) against which labels."""
 
     lexicon: bool = Field(False, description="Score the lexicons instead of the trained model.")
-    language: str | None = _LANGUAGE
+    language: LanguageCode | None = _LANGUAGE
     task: str = Field("sentiment", min_length=1, max_length=64, description="Task name of the labels.")
     split: str | None = Field("test", max_length=64, description="Split of the labels to score on; null: all.")
 
