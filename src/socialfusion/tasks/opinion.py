@@ -246,12 +246,15 @@ class _Quotes:
     the posts it quotes in its key's rows of its window (a search, not a pass over every row per alert)."""
 
     def __init__(self, evidence: pa.Table, keys: np.ndarray) -> None:
-        negative = evidence.filter(pc.fill_null(pc.equal(evidence.column("label"), "negative"), False))
-        codes = positions(negative.column("key"), pa.array(keys.tolist(), pa.string()))
-        periods = floor_times(negative.column("period"), "us")
+        negative = np.flatnonzero(pc.fill_null(pc.equal(evidence.column("label"), "negative"), False)
+                                  .to_numpy(zero_copy_only=False))
+        codes = positions(evidence.column("key"), pa.array(keys.tolist(), pa.string()))[negative]
+        periods = floor_times(evidence.column("period"), "us")[negative]
         order = np.lexsort((periods, codes))
         order = order[codes[order] >= 0]
-        self.rows = negative.select(["post_id", "period", "negativity", "text"]).take(pa.array(order, pa.int64()))
+        # one take of the quoted columns (a filter first would copy every negative row's text twice)
+        self.rows = evidence.select(["post_id", "period", "negativity", "text"]).take(
+            pa.array(negative[order], pa.int64()))
         self.codes, self.periods = codes[order], periods[order]
 
     def top(self, code: int, first: np.datetime64, last: np.datetime64, count: int) -> list[dict]:
