@@ -167,12 +167,12 @@ def _integer_matmul(
     products, as_float, by_column, by_row, shape = (
         f"{name}{part}" for part in ("int32", "float", "by_column", "by_row", "shape")
     )
+    zero_point = builder.constant("zero_point", np.array(128, np.uint8))  # of both: uint8 x uint8 is exact
     return [
         helper.make_node(
             "MatMulInteger",
-            [quantized, builder.constant(f"w{index}", (values.astype(np.int16) + 128).astype(np.uint8)),
-             builder.constant("zero_point", np.array(128, np.uint8)),
-             builder.constant("zero_point", np.array(128, np.uint8))],
+            [quantized, builder.constant(f"w{index}", (values.astype(np.int16) + 128).astype(np.uint8)), zero_point,
+             zero_point],
             [products],
         ),
         helper.make_node("Cast", [products], [as_float], to=TensorProto.FLOAT),
