@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 import logging
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -17,6 +18,9 @@ from socialfusion.corpus import Corpus, modality_counts
 from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SocialFusionError
 from socialfusion.ingestion import IngestSummary, ingest_corpus
 from socialfusion.store import Store, connect
+
+if TYPE_CHECKING:
+    from socialfusion.tasks.influence import GraphCommunities
 
 __all__ = [
     "DEMO_SENTIMENT_ENCODERS",
@@ -483,9 +487,7 @@ def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], sampled: pa.T
 
 
 def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_predictions: pa.Table | None,
-                             wanted: Sequence[str]) -> list:
-    import functools
-
+                             wanted: Sequence[str], follow_graph: Callable[[], GraphCommunities]) -> list:
     from socialfusion.tasks.engagement import EngagementModel, engagement_examples, engagement_section, time_split
     from socialfusion.tasks.profiles import (
         PostTexts,
@@ -511,7 +513,8 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
             sentiment = pa.table({"post_id": pa.array(list(values), pa.string()),
                                   "label": pa.array([names[value] for value in values.values()], pa.string())})
         table = build_profiles(corpus, store=store, sentiment=sentiment,  # the store's topics name interests
-                               embeddings=profile_embeddings(corpus, post_vectors=texts()))
+                               embeddings=profile_embeddings(corpus, post_vectors=texts()),
+                               follow_graph=follow_graph())
         note = (f"Text embeddings: {REPORT_TEXT_ENCODER} learned its vocabulary and projection from a seeded sample "
                 f"of {fit_sample['used']:,} of {fit_sample['total']:,} texts, then embedded every post."
                 if fit_sample else None)
@@ -523,7 +526,7 @@ def _profiles_and_engagement(corpus: Corpus, store: Store | None, sentiment_pred
         # the store's post_topics (the topics card's model), when there are some, give the topic features; a large
         # corpus gives the examples of a seeded sample of users (MAX_EXAMPLES), which the card states
         train, test = time_split(engagement_examples(corpus, store=store, post_vectors=texts(),
-                                                     max_examples=MAX_EXAMPLES))
+                                                     max_examples=MAX_EXAMPLES, follow_graph=follow_graph()))
         model = EngagementModel(learner="logistic").fit(train)
         return engagement_section(model, test)
 
@@ -652,10 +655,14 @@ def _analyses_around_entities(corpus: Corpus, store: Store | None, sentiment_pre
                               wanted: Sequence[str], named: bool, built: list,
                               recognition: tuple[pa.Table, Any] | None) -> None:
     from socialfusion.tasks._network_report import network_section
+    from socialfusion.tasks.influence import graph_communities
     from socialfusion.tasks.topics import POST_TOPICS_TABLE, read_topics, topics_section
 
+    # the follow graph's communities, found once for the network, profiles and engagement cards (each found them)
+    follow_graph = functools.cache(lambda: graph_communities(corpus))
     if "network" in wanted:
-        built.append(_section_or_note("network", "Social network", lambda: network_section(corpus)))
+        built.append(_section_or_note("network", "Social network",
+                                      lambda: network_section(corpus, graph=follow_graph())))
     if "topics" in wanted:
         if store is not None and POST_TOPICS_TABLE in store.tables():
             def topics() -> Any:
@@ -677,7 +684,7 @@ def _analyses_around_entities(corpus: Corpus, store: Store | None, sentiment_pre
         built.extend(_trends_and_opinion(corpus, store, wanted))
     entities_at = len(built)
     if {"profiles", "engagement"} & set(wanted):
-        built.extend(_profiles_and_engagement(corpus, store, sentiment_predictions, wanted))
+        built.extend(_profiles_and_engagement(corpus, store, sentiment_predictions, wanted, follow_graph))
     if "recommend" in wanted:
         built.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
     if recognition is not None:

@@ -134,3 +134,40 @@ def test_profiles_card_says_when_the_text_encoder_learned_from_a_sample(monkeypa
     texts = sum(1 for text in corpus.posts.column("text").to_pylist() if text and text.strip())
     assert note_of(sampled) == [f"Text embeddings: text/tfidf learned its vocabulary and projection from a seeded "
                                 f"sample of 50 of {texts:,} texts, then embedded every post."]
+
+
+def test_network_profiles_and_engagement_cards_share_one_community_search(monkeypatch):
+    from socialfusion import pipeline
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.report._render import _render_section
+    from socialfusion.tasks import influence
+
+    corpus = generate(n_users=80, n_posts=400, seed=1, n_videos=0, n_audio=0, image_fraction=0.0).corpus
+    alone = {key: _render_section(pipeline.report_sections(corpus, sections=key)[0])
+             for key in ("network", "profiles", "engagement")}
+    searches = []
+    find = influence.communities
+    monkeypatch.setattr(influence, "communities", lambda *args, **kwargs: searches.append(1) or find(*args, **kwargs))
+
+    together = pipeline.report_sections(corpus, sections="network,profiles,engagement")
+
+    assert len(searches) == 1
+    assert {section.key: _render_section(section) for section in together} == alone
+    assert all("Skipped" not in html for html in alone.values())  # each card was built, none became a note
+
+
+def test_cards_refuse_a_graph_built_with_other_kinds_or_another_seed():
+    from socialfusion.datasets.synthetic import generate
+    from socialfusion.exceptions import ConfigurationError
+    from socialfusion.tasks.engagement import engagement_examples
+    from socialfusion.tasks.influence import graph_communities
+    from socialfusion.tasks.profiles import build_profiles
+
+    corpus = generate(n_users=30, n_posts=100, seed=0, n_videos=0, n_audio=0, image_fraction=0.0).corpus
+    other_seed = graph_communities(corpus, random_state=1)
+    with pytest.raises(ConfigurationError, match="built with kinds"):
+        network_section(corpus, graph=other_seed)
+    with pytest.raises(ConfigurationError, match="built with kinds"):
+        build_profiles(corpus, text_encoder="text/tfidf", follow_graph=other_seed)
+    with pytest.raises(ConfigurationError, match="built with kinds"):
+        engagement_examples(corpus, follow_graph=graph_communities(corpus, kinds=("follow", "friend")))

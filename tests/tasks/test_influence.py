@@ -6,6 +6,7 @@ import warnings
 
 import igraph
 import numpy as np
+import pyarrow as pa
 import pytest
 from sklearn.metrics import normalized_mutual_info_score
 
@@ -14,9 +15,11 @@ from socialfusion.datasets.synthetic import generate
 from socialfusion.exceptions import ConfigurationError
 from socialfusion.tasks.influence import (
     COMMUNITY_METHODS,
+    SCORE_COLUMNS,
     Communities,
     communities,
     ego_network,
+    graph_communities,
     influence_scores,
     social_graph,
 )
@@ -198,6 +201,48 @@ def test_sampled_betweenness_with_every_source_is_exact_and_is_deterministic():
 def test_non_positive_samples_are_refused():
     with pytest.raises(ConfigurationError, match="betweenness_samples"):
         influence_scores(two_cliques_and_a_bridge(), betweenness_samples=0)
+
+
+def test_bridging_counts_distinct_neighbours_in_either_direction_and_ignores_self_loops():
+    # a -> b twice and b -> a: b is one neighbour of a; c's self-loop does not make c its own neighbour
+    graph = named_graph(4, [(0, 1), (0, 1), (1, 0), (1, 2), (2, 2), (3, 2)], directed=True)
+    found = Communities(pa.table({"user_id": ["u0", "u1", "u2", "u3"], "community": [0, 0, 1, 1]}), 0.0, "leiden")
+
+    rows = by_user(influence_scores(graph, found=found))
+
+    assert [rows[f"u{index}"]["bridging"] for index in range(4)] == pytest.approx([0.0, 0.5, 0.5, 0.0])
+
+
+@pytest.mark.parametrize("measures", [("bridging",), ("in_degree", "core"), ("betweenness", "hub"), ()])
+def test_asked_measures_equal_the_full_tables_columns(measures):
+    graph = two_cliques_and_a_bridge()
+    full = influence_scores(graph, betweenness_samples=4, random_state=2)
+
+    some = influence_scores(graph, betweenness_samples=4, random_state=2, measures=measures)
+
+    expected = ["user_id", *[name for name in SCORE_COLUMNS if name in measures or name == "pagerank"]]
+    assert some.column_names == expected
+    assert some.equals(full.select(expected))
+    assert influence_scores(igraph.Graph(), measures=measures).column_names == expected
+
+
+def test_unknown_measures_and_bad_samples_are_refused_even_when_betweenness_is_not_asked():
+    with pytest.raises(ConfigurationError, match="unknown influence measures"):
+        influence_scores(two_cliques_and_a_bridge(), measures=["pagerank", "fame"])
+    with pytest.raises(ConfigurationError, match="betweenness_samples"):
+        influence_scores(two_cliques_and_a_bridge(), betweenness_samples=-1, measures=["core"])
+
+
+def test_graph_communities_are_the_corpus_graph_and_its_leiden_partition(hand_corpus):
+    built = graph_communities(hand_corpus, random_state=4)
+
+    assert weighted_edges(built.graph) == weighted_edges(social_graph(hand_corpus))
+    assert built.found == communities(social_graph(hand_corpus), random_state=4)
+    assert (built.kinds, built.random_state) == (("follow",), 4)
+    built.check(["follow"], 4)
+    for kinds, seed in ((("follow", "friend"), 4), (("follow",), 0)):
+        with pytest.raises(ConfigurationError, match="built with kinds"):
+            built.check(kinds, seed)
 
 
 def test_graph_without_edges_or_vertices():

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import igraph
 
     from socialfusion.report import Block, ReportSection
+    from socialfusion.tasks.influence import GraphCommunities
 
 __all__ = [
     "BRIDGING_SHARE",
@@ -367,11 +368,14 @@ def _what_if(network: _Network, corpus: Corpus, seed_count: int, runs: int, rand
                   key="what-if")]
 
 
-def _network(corpus: Corpus, kinds: Sequence[str], random_state: int) -> _Network:
-    from socialfusion.tasks.influence import communities, influence_scores, social_graph
+def _network(corpus: Corpus, kinds: Sequence[str], random_state: int, built: GraphCommunities | None) -> _Network:
+    from socialfusion.tasks.influence import graph_communities, influence_scores
     from socialfusion.tasks.propagation import reshare_cascades
 
-    graph = social_graph(corpus, kinds=kinds)
+    if built is None:
+        built = graph_communities(corpus, kinds=kinds, random_state=random_state)
+    built.check(kinds, random_state)
+    graph = built.graph
     names = graph.vs["name"] if graph.vcount() else []
     cascades = reshare_cascades(corpus)
     name_array = pa.array(names, pa.string())
@@ -384,11 +388,11 @@ def _network(corpus: Corpus, kinds: Sequence[str], random_state: int) -> _Networ
     received = np.bincount(author[author >= 0], weights=reshared[author >= 0], minlength=len(names)).astype(np.int64)
     if not names:
         return _Network(graph, names, {}, np.zeros(0, np.int64), float("nan"), cascades, received)
-    found = communities(graph, random_state=random_state)
-    table = influence_scores(graph, random_state=random_state, found=found)
+    found = built.found
+    shown = ("in_degree", "pagerank", "core", "bridging")  # no betweenness or HITS: nothing here reads them
+    table = influence_scores(graph, random_state=random_state, found=found, measures=shown)
     order = np.argsort(positions(table.column("user_id"), name_array))
-    scores = {column: table.column(column).to_numpy()[order] for column in
-              ("in_degree", "pagerank", "core", "bridging")}
+    scores = {column: table.column(column).to_numpy()[order] for column in shown}
     return _Network(graph, names, scores, found.table.column("community").to_numpy(), found.modularity, cascades,
                     received)
 
@@ -401,6 +405,7 @@ def network_section(
     seed_count: int = 5,
     runs: int = 1000,
     random_state: int = 0,
+    graph: GraphCommunities | None = None,
 ) -> ReportSection:
     """The report section of the social network: who matters and why, communities, cascades, diffusion what-ifs.
 
@@ -424,13 +429,16 @@ def network_section(
         seed_count: seeds per method in the what-if.
         runs: simulations per what-if row.
         random_state: seed of the communities, the scores and the simulations.
+        graph: the corpus's graph of ``kinds`` and its communities (``graph_communities(corpus, kinds=kinds,
+            random_state=random_state)``) when the caller has them; None builds them here.
 
     Returns:
         A ``ReportSection`` with key ``"network"``; its figures have the div ids ``network-communities`` and
         ``network-cascades`` (those that have data).
 
     Raises:
-        ConfigurationError: ``top``, ``seed_count`` or ``runs`` below 1, or unknown ``kinds``.
+        ConfigurationError: ``top``, ``seed_count`` or ``runs`` below 1, unknown ``kinds``, or a ``graph`` built
+            with other kinds or another seed.
     """
     from socialfusion.report import Metrics, ReportSection, Table, Text
     from socialfusion.report._format import plural
@@ -439,7 +447,7 @@ def network_section(
     for name, value in (("top", top), ("seed_count", seed_count), ("runs", runs)):
         if value < 1:
             raise ConfigurationError(f"{name} must be at least 1; got {value}")
-    network = _network(corpus, kinds, random_state)
+    network = _network(corpus, kinds, random_state, graph)
     handles = user_handles(corpus.users)
     kind_words = "/".join(dict.fromkeys(kinds))
     n_users, n_ties = len(network.names), network.graph.ecount()

@@ -71,6 +71,7 @@ if TYPE_CHECKING:
     from socialfusion.encoders import Encoded
     from socialfusion.report import ReportSection
     from socialfusion.store import Store
+    from socialfusion.tasks.influence import GraphCommunities
     from socialfusion.tasks.profiles import PostTexts
 
 __all__ = [
@@ -181,7 +182,8 @@ class _History:
 class _CorpusView:
     """What the features need from a corpus, as arrays: posts, authors, followers, follows, communities, events."""
 
-    def __init__(self, corpus: Corpus, sentiment: pa.Table | str | None, random_state: int) -> None:
+    def __init__(self, corpus: Corpus, sentiment: pa.Table | str | None, random_state: int,
+                 follow_graph: GraphCommunities | None = None) -> None:
         from socialfusion.tasks.profiles import post_sentiment_array
 
         posts = corpus.posts
@@ -221,7 +223,7 @@ class _CorpusView:
         src, dst = (positions(edges.column(end), self.user_array)[ties] for end in ("src", "dst"))
         known = (src >= 0) & (dst >= 0)
         self._follow_codes = distinct_codes(src[known] * self.n_users + dst[known])
-        self.community = self._communities(corpus, random_state)
+        self._communities_of = (corpus, random_state, follow_graph)  # found when a feature first reads them
         # the kind of each interaction as a code into a few names (one byte or two each, not a string)
         kinds = pc.fill_null(pc.cast(interactions.column("kind"), pa.string()), "").combine_chunks().dictionary_encode()
         self._kind_names = kinds.dictionary.to_pylist()
@@ -251,13 +253,18 @@ class _CorpusView:
         followers[rows[counted]] = users.column("followers_count").to_numpy(zero_copy_only=False)[counted]
         return followers
 
-    def _communities(self, corpus: Corpus, random_state: int) -> np.ndarray:
-        from socialfusion.tasks.influence import communities, social_graph
+    @functools.cached_property
+    def community(self) -> np.ndarray:
+        """``(n_users,)`` each user's Leiden community in the follow graph; -1 without follow ties."""
+        from socialfusion.tasks.influence import graph_communities
 
-        graph = social_graph(corpus, kinds=("follow",))
+        corpus, random_state, follow_graph = self._communities_of
+        if follow_graph is None:
+            follow_graph = graph_communities(corpus, random_state=random_state)
+        follow_graph.check(("follow",), random_state)
         membership = np.full(self.n_users, -1, np.int64)
-        if graph.ecount():
-            found = communities(graph, random_state=random_state).table
+        if follow_graph.graph.ecount():
+            found = follow_graph.found.table
             rows = positions(found.column("user_id"), self.user_array)
             membership[rows[rows >= 0]] = found.column("community").to_numpy(zero_copy_only=False)[rows >= 0]
         return membership
@@ -458,6 +465,7 @@ def engagement_examples(
     sentiment: pa.Table | str | None = None,
     random_state: int = 0,
     max_examples: int | None = None,
+    follow_graph: GraphCommunities | None = None,
 ) -> pa.Table:
     """(user, post, time, label) examples of engagement, with features known at that time.
 
@@ -491,6 +499,9 @@ def engagement_examples(
         random_state: seed of the negative sample, the user sample, the communities and the k-means topics.
         max_examples: build the examples of a sample of users when there would be more than this many (about this
             many rows); None builds every example.
+        follow_graph: the follow graph and its communities (``graph_communities(corpus,
+            random_state=random_state)``) when the caller has them, for ``same_community`` and
+            ``community_topic_share``; None builds them here.
 
     Returns:
         One row per example, sorted by time: ``user_id``, ``post_id``, ``author_id``, ``at`` (when the user met
@@ -500,8 +511,8 @@ def engagement_examples(
 
     Raises:
         ConfigurationError: unknown kinds or negative mode, ``n_negatives`` or ``n_topics`` < 1, ``max_examples``
-            < 1, exposures asked for a corpus without views, or ``post_topics`` without ``post_id`` and ``topic_id``
-            columns.
+            < 1, exposures asked for a corpus without views, ``post_topics`` without ``post_id`` and ``topic_id``
+            columns, or a ``follow_graph`` of other kinds or another seed.
         DataError: no example could be built (no interactions of ``kinds``).
     """
     kinds = _check_kinds(kinds)
@@ -515,7 +526,7 @@ def engagement_examples(
                                  f"{max_examples!r}")
     if post_topics is not None and not {"post_id", "topic_id"} <= set(post_topics.column_names):
         raise ConfigurationError(f"post_topics needs columns post_id and topic_id; got {post_topics.column_names}")
-    view = _CorpusView(corpus, sentiment, random_state)
+    view = _CorpusView(corpus, sentiment, random_state, follow_graph)
     has_views = bool(np.any(view.of_kind("view")))
     if negatives == "exposures" and not has_views:
         raise ConfigurationError("the corpus has no view interactions to use as exposures; use negatives='sampled'")

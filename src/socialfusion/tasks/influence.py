@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialfusion.exceptions import ConfigurationError, attempt_import
-from socialfusion.tasks._ids import positions, sorted_distinct
+from socialfusion.tasks._ids import distinct_codes, positions, sorted_distinct
 
 if TYPE_CHECKING:
     import igraph
@@ -44,9 +44,12 @@ if TYPE_CHECKING:
 __all__ = [
     "COMMUNITY_METHODS",
     "GRAPH_KINDS",
+    "SCORE_COLUMNS",
     "Communities",
+    "GraphCommunities",
     "communities",
     "ego_network",
+    "graph_communities",
     "influence_scores",
     "social_graph",
 ]
@@ -71,6 +74,9 @@ _SCORES_SCHEMA = pa.schema([
 ])
 _COMMUNITY_SCHEMA = pa.schema([("user_id", pa.string()), ("community", pa.int64())])
 
+SCORE_COLUMNS = tuple(_SCORES_SCHEMA.names[1:])
+"""The score columns ``influence_scores`` can compute."""
+
 
 class Communities(NamedTuple):
     """Communities found in a graph.
@@ -84,6 +90,44 @@ class Communities(NamedTuple):
     table: pa.Table
     modularity: float
     method: str
+
+
+class GraphCommunities(NamedTuple):
+    """A corpus's social graph and its Leiden communities, built once for every analysis that reads them.
+
+    The report's network, profiles and engagement cards all read the follow graph's communities; finding them is
+    the costliest step of each (Leiden took 50 s on a graph of 150,000 users and 3 million follows, and grows
+    faster than the graph), so ``analyze`` builds this once and hands it to the three.
+
+    Attributes:
+        graph: ``social_graph(corpus, kinds=kinds)``.
+        found: ``communities(graph, random_state=random_state)`` (Leiden).
+        kinds: the tie kinds of the graph.
+        random_state: the communities' seed.
+    """
+
+    graph: igraph.Graph
+    found: Communities
+    kinds: tuple[str, ...]
+    random_state: int
+
+    def check(self, kinds: Sequence[str], random_state: int) -> None:
+        """Raise ``ConfigurationError`` unless these were built with ``kinds`` and ``random_state``."""
+        if tuple(kinds) != self.kinds or random_state != self.random_state:
+            raise ConfigurationError(
+                f"the graph and communities given were built with kinds {list(self.kinds)} and random_state "
+                f"{self.random_state}; this analysis asks for kinds {list(kinds)} and random_state {random_state}")
+
+
+def graph_communities(corpus: Corpus, *, kinds: Sequence[str] = ("follow",), random_state: int = 0
+                      ) -> GraphCommunities:
+    """The corpus's social graph of ``kinds`` and its Leiden communities (see ``GraphCommunities``).
+
+    Raises:
+        ConfigurationError: unknown ``kinds``.
+    """
+    graph = social_graph(corpus, kinds=kinds)
+    return GraphCommunities(graph, communities(graph, random_state=random_state), tuple(kinds), random_state)
 
 
 def _igraph() -> Any:
@@ -225,8 +269,6 @@ def _betweenness(graph: igraph.Graph, samples: int | None, random_state: int) ->
     n_vertices = graph.vcount()
     if samples is None:
         samples = n_vertices if n_vertices <= _EXACT_BETWEENNESS_LIMIT else _DEFAULT_BETWEENNESS_SAMPLES
-    if samples <= 0:
-        raise ConfigurationError(f"betweenness_samples must be a positive integer or None; got {samples}")
     if samples >= n_vertices:
         return np.asarray(graph.betweenness(directed=graph.is_directed()), dtype=np.float64)
     sources = np.random.default_rng(random_state).choice(n_vertices, size=samples, replace=False)
@@ -234,13 +276,16 @@ def _betweenness(graph: igraph.Graph, samples: int | None, random_state: int) ->
     return np.asarray(partial, dtype=np.float64) * (n_vertices / samples)
 
 
-def _bridging(graph: igraph.Graph, membership: Sequence[int]) -> np.ndarray:
+def _bridging(graph: igraph.Graph, membership: np.ndarray) -> np.ndarray:
     """Share of each vertex's distinct neighbours (either direction) that lie in another community; 0 if isolated."""
-    shares = np.zeros(graph.vcount())
-    for vertex, neighbours in enumerate(graph.neighborhood(mode="all", mindist=1)):
-        if neighbours:
-            shares[vertex] = np.mean([membership[other] != membership[vertex] for other in neighbours])
-    return shares
+    n_vertices = graph.vcount()
+    ends = np.array(graph.get_edgelist(), dtype=np.int64).reshape(-1, 2)
+    ends = ends[ends[:, 0] != ends[:, 1]]  # a self-loop makes no vertex its own neighbour
+    pairs = distinct_codes(np.concatenate([ends[:, 0] * n_vertices + ends[:, 1], ends[:, 1] * n_vertices + ends[:, 0]]))
+    vertex, neighbour = np.divmod(pairs, n_vertices)
+    neighbours = np.bincount(vertex, minlength=n_vertices)
+    elsewhere = np.bincount(vertex, weights=membership[vertex] != membership[neighbour], minlength=n_vertices)
+    return np.divide(elsewhere, neighbours, out=np.zeros(n_vertices), where=neighbours > 0)
 
 
 def _hits(graph: igraph.Graph, weights: str | None) -> tuple[list[float], list[float]]:
@@ -259,7 +304,7 @@ def _hits(graph: igraph.Graph, weights: str | None) -> tuple[list[float], list[f
 
 def influence_scores(
     graph: igraph.Graph, *, betweenness_samples: int | None = None, random_state: int = 0,
-    found: Communities | None = None,
+    found: Communities | None = None, measures: Sequence[str] | None = None,
 ) -> pa.Table:
     """Centrality and influence scores of every user of a graph.
 
@@ -283,13 +328,17 @@ def influence_scores(
             ``bridging``.
         found: those communities when the caller already has them (``communities(graph,
             random_state=random_state)``), so that they are not found twice.
+        measures: the score columns to compute, from ``SCORE_COLUMNS``; None for all. PageRank is always
+            computed, since it orders the rows. Betweenness (even sampled) and HITS cost far more than the rest
+            on a large graph: leave them out when nothing reads them.
 
     Returns:
-        One row per user, columns ``user_id, in_degree, out_degree, pagerank, hub, authority, core,
-        betweenness, bridging``, sorted by PageRank descending (ties by user id).
+        One row per user, columns ``user_id`` and the scores in ``SCORE_COLUMNS`` order (all of them: ``in_degree,
+        out_degree, pagerank, hub, authority, core, betweenness, bridging``), sorted by PageRank descending (ties
+        by user id).
 
     Raises:
-        ConfigurationError: ``betweenness_samples`` is not positive.
+        ConfigurationError: ``betweenness_samples`` is not positive, or an unknown measure.
 
     Examples:
         >>> import igraph
@@ -299,26 +348,42 @@ def influence_scores(
         >>> scores.column("betweenness").to_pylist()
         [0.0, 3.0, 4.0, 3.0, 0.0]
     """
+    unknown = sorted(set(measures or ()) - set(SCORE_COLUMNS))
+    if unknown:
+        raise ConfigurationError(f"unknown influence measures {unknown}; expected some of {list(SCORE_COLUMNS)}")
+    if betweenness_samples is not None and betweenness_samples <= 0:
+        raise ConfigurationError(f"betweenness_samples must be a positive integer or None; got {betweenness_samples}")
+    wanted = SCORE_COLUMNS if measures is None else [name for name in SCORE_COLUMNS
+                                                     if name in measures or name == "pagerank"]
+    schema = pa.schema([_SCORES_SCHEMA.field(name) for name in ("user_id", *wanted)])
     if graph.vcount() == 0:
-        return _SCORES_SCHEMA.empty_table()
+        return schema.empty_table()
     weights = _weights(graph)
     directed = graph.is_directed()
-    with _seeded_igraph(random_state):
-        hub, authority = _hits(graph, weights)
-    found = found if found is not None else communities(graph, random_state=random_state)
-    membership = found.table.column("community").to_pylist()
-    columns = {
-        "user_id": graph.vs["name"],
-        "in_degree": graph.degree(mode="in" if directed else "all"),
-        "out_degree": graph.degree(mode="out" if directed else "all"),
-        "pagerank": graph.pagerank(weights=weights, directed=directed),
-        "hub": hub,
-        "authority": authority,
-        "core": graph.coreness(mode="all"),
-        "betweenness": _betweenness(graph, betweenness_samples, random_state),
-        "bridging": _bridging(graph, membership),
+    hits: list[tuple[list[float], list[float]]] = []  # hub and authority come from one computation
+
+    def hits_scores() -> tuple[list[float], list[float]]:
+        if not hits:
+            with _seeded_igraph(random_state):
+                hits.append(_hits(graph, weights))
+        return hits[0]
+
+    def bridging() -> np.ndarray:
+        found_here = found if found is not None else communities(graph, random_state=random_state)
+        return _bridging(graph, found_here.table.column("community").to_numpy())
+
+    compute = {
+        "in_degree": lambda: graph.degree(mode="in" if directed else "all"),
+        "out_degree": lambda: graph.degree(mode="out" if directed else "all"),
+        "pagerank": lambda: graph.pagerank(weights=weights, directed=directed),
+        "hub": lambda: hits_scores()[0],
+        "authority": lambda: hits_scores()[1],
+        "core": lambda: graph.coreness(mode="all"),
+        "betweenness": lambda: _betweenness(graph, betweenness_samples, random_state),
+        "bridging": bridging,
     }
-    table = pa.table(columns, schema=_SCORES_SCHEMA)
+    columns = {"user_id": graph.vs["name"], **{name: compute[name]() for name in wanted}}
+    table = pa.table(columns, schema=schema)
     return table.sort_by([("pagerank", "descending"), ("user_id", "ascending")])
 
 

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from socialfusion.corpus import Corpus
     from socialfusion.report import ReportSection
     from socialfusion.store import Store
+    from socialfusion.tasks.influence import GraphCommunities
 
 __all__ = [
     "ACTIVE_KINDS",
@@ -498,17 +499,21 @@ def _rhythm(rows: np.ndarray, times: np.ndarray, hour_known: np.ndarray,
             np.divide(weekdays, day_totals, out=np.zeros_like(weekdays), where=day_totals > 0))
 
 
-def _influence(corpus: Corpus, users: list[str], random_state: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _influence(corpus: Corpus, users: list[str], random_state: int, follow_graph: GraphCommunities | None
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PageRank, community (-1 without follow ties) and followers of each user."""
-    from socialfusion.tasks.influence import communities, social_graph
+    from socialfusion.tasks.influence import graph_communities
 
-    graph = social_graph(corpus, kinds=("follow",))
+    if follow_graph is None:
+        follow_graph = graph_communities(corpus, random_state=random_state)
+    follow_graph.check(("follow",), random_state)
+    graph = follow_graph.graph
     names = graph.vs["name"] if graph.vcount() else []
     position = {name: vertex for vertex, name in enumerate(names)}
     pagerank = graph.pagerank(weights="weight" if graph.ecount() else None) if graph.vcount() else []
     in_degree = graph.degree(mode="in") if graph.vcount() else []
-    membership = (communities(graph, random_state=random_state).table.column("community").to_pylist()
-                  if graph.ecount() else [-1] * len(names))
+    membership = (follow_graph.found.table.column("community").to_pylist() if graph.ecount()
+                  else [-1] * len(names))
     counts = dict(zip(corpus.users.column("user_id").to_pylist(), corpus.users.column("followers_count").to_pylist()))
     rank = np.array([pagerank[position[user]] if user in position else 0.0 for user in users])
     community = np.array([membership[position[user]] if user in position else -1 for user in users], np.int64)
@@ -520,7 +525,8 @@ def _influence(corpus: Corpus, users: list[str], random_state: int) -> tuple[np.
 def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: str = "text/minilm-int8",
                    post_topics: pa.Table | None = None, sentiment: pa.Table | str | None = "lexicon",
                    top_k: int = 5, random_state: int = 0,
-                   embeddings: ProfileEmbeddings | None = None) -> pa.Table:
+                   embeddings: ProfileEmbeddings | None = None,
+                   follow_graph: GraphCommunities | None = None) -> pa.Table:
     """One profile per user: interests, sentiment tendency, activity rhythm, influence, languages, embedding.
 
     Args:
@@ -534,6 +540,8 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         top_k: how many hashtags, keywords and topics to keep.
         random_state: seed of the communities.
         embeddings: ready embeddings from ``profile_embeddings`` (skips encoding).
+        follow_graph: the follow graph and its communities (``graph_communities(corpus,
+            random_state=random_state)``) when the caller has them; None builds them here.
 
     Returns:
         One row per user (sorted by id): ``user_id``, ``n_posts``, ``n_actions`` (posts plus active interactions),
@@ -545,7 +553,8 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
         ties), ``languages``, ``vector`` (the embedding, fixed-size float32) and ``embedding_missing``.
 
     Raises:
-        ConfigurationError: bad ``sentiment``, ``post_topics`` without ``post_id``/``topic``, or ``top_k`` < 1.
+        ConfigurationError: bad ``sentiment``, ``post_topics`` without ``post_id``/``topic``, ``top_k`` < 1, or
+            a ``follow_graph`` of other kinds or another seed.
         DataError: the corpus has no users and no posts.
     """
     if top_k < 1:
@@ -592,7 +601,7 @@ def build_profiles(corpus: Corpus, *, store: Store | None = None, text_encoder: 
     n_actions = np.bincount(action_users, minlength=len(users)).astype(np.int64)
     active = n_actions > 0
     timed = hour_shares.sum(axis=1) > 0
-    pagerank, community, followers = _influence(corpus, users, random_state)
+    pagerank, community, followers = _influence(corpus, users, random_state, follow_graph)
     if embeddings is None:
         embeddings = profile_embeddings(corpus, store=store, text_encoder=text_encoder)
     if list(embeddings.user_ids) != users:
