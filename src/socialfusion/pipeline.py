@@ -685,6 +685,7 @@ def _analyses_around_entities(corpus: Corpus, store: Store | None, sentiment_pre
     entities_at = len(built)
     if {"profiles", "engagement"} & set(wanted):
         built.extend(_profiles_and_engagement(corpus, store, sentiment_predictions, wanted, follow_graph))
+    follow_graph.cache_clear()  # no card after this reads it: 0.6 GB at 150,000 users, freed before recommendation
     if "recommend" in wanted:
         built.append(_section_or_note("recommend", "Recommendation", lambda: _recommendation(corpus)))
     if recognition is not None:
