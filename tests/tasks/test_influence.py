@@ -245,6 +245,26 @@ def test_graph_communities_are_the_corpus_graph_and_its_leiden_partition(hand_co
             built.check(kinds, seed)
 
 
+def test_membership_maps_users_to_communities_and_outsiders_to_minus_one(hand_corpus):
+    built = graph_communities(hand_corpus)
+    table = built.found.table
+    found = dict(zip(table.column("user_id").to_pylist(), table.column("community").to_pylist(), strict=True))
+
+    membership = built.membership(pa.array(["b", "stranger", "a", None]))
+
+    assert membership.tolist() == [found["b"], -1, found["a"], -1]
+    no_ties = graph_communities(Corpus.from_records(users=[{"user_id": "a"}, {"user_id": "b"}]))
+    assert no_ties.membership(pa.array(["a", "b"])).tolist() == [-1, -1]
+
+
+def test_given_graph_communities_are_returned_after_the_check(hand_corpus):
+    built = graph_communities(hand_corpus, random_state=4)
+
+    assert graph_communities(hand_corpus, random_state=4, given=built) is built
+    with pytest.raises(ConfigurationError, match="built with kinds"):
+        graph_communities(hand_corpus, random_state=5, given=built)
+
+
 def test_graph_without_edges_or_vertices():
     lonely = named_graph(3, [])
 

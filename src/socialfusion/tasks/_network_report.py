@@ -372,9 +372,7 @@ def _network(corpus: Corpus, kinds: Sequence[str], random_state: int, built: Gra
     from socialfusion.tasks.influence import graph_communities, influence_scores
     from socialfusion.tasks.propagation import reshare_cascades
 
-    if built is None:
-        built = graph_communities(corpus, kinds=kinds, random_state=random_state)
-    built.check(kinds, random_state)
+    built = graph_communities(corpus, kinds=kinds, random_state=random_state, given=built)
     graph = built.graph
     names = graph.vs["name"] if graph.vcount() else []
     cascades = reshare_cascades(corpus)

@@ -259,15 +259,7 @@ class _CorpusView:
         from socialfusion.tasks.influence import graph_communities
 
         corpus, random_state, follow_graph = self._communities_of
-        if follow_graph is None:
-            follow_graph = graph_communities(corpus, random_state=random_state)
-        follow_graph.check(("follow",), random_state)
-        membership = np.full(self.n_users, -1, np.int64)
-        if follow_graph.graph.ecount():
-            found = follow_graph.found.table
-            rows = positions(found.column("user_id"), self.user_array)
-            membership[rows[rows >= 0]] = found.column("community").to_numpy(zero_copy_only=False)[rows >= 0]
-        return membership
+        return graph_communities(corpus, random_state=random_state, given=follow_graph).membership(self.user_array)
 
     def of_kind(self, *kinds: str) -> np.ndarray:
         """``(n_interactions,)`` bool: the interactions whose kind is one of ``kinds``."""

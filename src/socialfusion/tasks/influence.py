@@ -22,6 +22,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import random
 import warnings
 from collections import Counter
@@ -118,14 +119,33 @@ class GraphCommunities(NamedTuple):
                 f"the graph and communities given were built with kinds {list(self.kinds)} and random_state "
                 f"{self.random_state}; this analysis asks for kinds {list(kinds)} and random_state {random_state}")
 
+    def membership(self, users: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        """``(n,)`` int64 community of each of ``users``; -1 for a user outside the graph, and for every user when
+        the graph has no ties."""
+        membership = np.full(len(users), -1, np.int64)
+        if self.graph.ecount():
+            rows = positions(users, self.found.table.column("user_id").combine_chunks())
+            membership[rows >= 0] = self.found.table.column("community").to_numpy()[rows[rows >= 0]]
+        return membership
 
-def graph_communities(corpus: Corpus, *, kinds: Sequence[str] = ("follow",), random_state: int = 0
-                      ) -> GraphCommunities:
+
+def graph_communities(corpus: Corpus, *, kinds: Sequence[str] = ("follow",), random_state: int = 0,
+                      given: GraphCommunities | None = None) -> GraphCommunities:
     """The corpus's social graph of ``kinds`` and its Leiden communities (see ``GraphCommunities``).
 
+    Args:
+        corpus: the corpus.
+        kinds: the tie kinds of the graph (``social_graph``).
+        random_state: the communities' seed.
+        given: ones the caller already has: checked against ``kinds`` and ``random_state`` and returned as they
+            are, instead of building new ones.
+
     Raises:
-        ConfigurationError: unknown ``kinds``.
+        ConfigurationError: unknown ``kinds``, or ``given`` built with other kinds or another seed.
     """
+    if given is not None:
+        given.check(kinds, random_state)
+        return given
     graph = social_graph(corpus, kinds=kinds)
     return GraphCommunities(graph, communities(graph, random_state=random_state), tuple(kinds), random_state)
 
@@ -360,13 +380,10 @@ def influence_scores(
         return schema.empty_table()
     weights = _weights(graph)
     directed = graph.is_directed()
-    hits: list[tuple[list[float], list[float]]] = []  # hub and authority come from one computation
-
+    @functools.cache  # hub and authority come from one computation
     def hits_scores() -> tuple[list[float], list[float]]:
-        if not hits:
-            with _seeded_igraph(random_state):
-                hits.append(_hits(graph, weights))
-        return hits[0]
+        with _seeded_igraph(random_state):
+            return _hits(graph, weights)
 
     def bridging() -> np.ndarray:
         found_here = found if found is not None else communities(graph, random_state=random_state)

@@ -504,19 +504,15 @@ def _influence(corpus: Corpus, users: list[str], random_state: int, follow_graph
     """PageRank, community (-1 without follow ties) and followers of each user."""
     from socialfusion.tasks.influence import graph_communities
 
-    if follow_graph is None:
-        follow_graph = graph_communities(corpus, random_state=random_state)
-    follow_graph.check(("follow",), random_state)
+    follow_graph = graph_communities(corpus, random_state=random_state, given=follow_graph)
     graph = follow_graph.graph
     names = graph.vs["name"] if graph.vcount() else []
     position = {name: vertex for vertex, name in enumerate(names)}
     pagerank = graph.pagerank(weights="weight" if graph.ecount() else None) if graph.vcount() else []
     in_degree = graph.degree(mode="in") if graph.vcount() else []
-    membership = (follow_graph.found.table.column("community").to_pylist() if graph.ecount()
-                  else [-1] * len(names))
     counts = dict(zip(corpus.users.column("user_id").to_pylist(), corpus.users.column("followers_count").to_pylist()))
     rank = np.array([pagerank[position[user]] if user in position else 0.0 for user in users])
-    community = np.array([membership[position[user]] if user in position else -1 for user in users], np.int64)
+    community = follow_graph.membership(pa.array(users, pa.string()))
     followers = np.array([counts.get(user) if counts.get(user) is not None
                           else (in_degree[position[user]] if user in position else 0) for user in users], np.int64)
     return rank, community, followers
