@@ -221,6 +221,15 @@ def test_tokenize_keeps_hashtags_mentions_emoji_and_splits_chinese_words():
     assert tokenize("我今天很开心") == ["我", "今天", "很", "开心"]
 
 
+@pytest.mark.parametrize("text", [
+    "Café’s #Naïve @Bob_1: www.x.com/a?b=1 👍👍🏽 it's HTTP://T.CO/x don't-stop ＃tag 12,5% İstanbul ß",
+    "RT @user: https://t.co/abc…", "", "   ", "?!", "l'été d’Amélie…",
+])
+def test_tokenize_reads_text_without_chinese_as_the_general_path_does(text):
+    # texts without CJK take a faster path; appending a Chinese word sends the same text through the general one
+    assert tokenize(text) + ["开心"] == tokenize(text + " 开心")
+
+
 @pytest.mark.parametrize("encoder_class", [TfidfEncoder, WordVectorEncoder])
 def test_fitted_encoders_refuse_to_encode_before_fit_and_version_follows_the_corpus(encoder_class):
     options = {"dim": 8, **({"min_count": 1} if encoder_class is WordVectorEncoder else {})}

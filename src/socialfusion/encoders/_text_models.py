@@ -48,6 +48,11 @@ _TOKENS = re.compile(
     f"|(?P<word>[#@]?[^\\W{_CJK_RANGES}]+(?:['’][^\\W{_CJK_RANGES}]+)*)"
     f"|(?P<emoji>[{_EMOJI_RANGES}])"
 )
+_TOKENS_WITHOUT_CJK = re.compile(  # ``_TOKENS`` for texts without CJK: one group, empty for links (``tokenize``)
+    f"(?:{_URL})"
+    f"|([#@]?[^\\W{_CJK_RANGES}]+(?:['’][^\\W{_CJK_RANGES}]+)*"
+    f"|[{_EMOJI_RANGES}])"
+)
 
 SENTIMENT_MAX_CHARS = 5_000
 """VADER and snownlp read the first 5,000 characters: sentiment of a longer text is that of its opening, and VADER
@@ -115,8 +120,11 @@ def tokenize(text: str) -> list[str]:
         >>> tokenize("Loving the #SF sunset with @Amy!! https://t.co/x 😍")
         ['loving', 'the', '#sf', 'sunset', 'with', '@amy', '😍']
     """
+    text = text.lower()
+    if not _CJK_CHARACTER.search(text):  # most posts: one findall, no match objects (same tokens as below)
+        return [token for token in _TOKENS_WITHOUT_CJK.findall(text) if token]
     tokens = []
-    for match in _TOKENS.finditer(text.lower()):
+    for match in _TOKENS.finditer(text):
         kind = match.lastgroup
         if kind == "cjk":
             tokens.extend(word for word in _jieba().lcut(match.group()) if word.strip())
