@@ -105,6 +105,13 @@ def _jieba():
     return jieba
 
 
+@functools.lru_cache(maxsize=65_536)
+def _chinese_words(run: str) -> tuple[str, ...]:
+    """jieba's words of a run of CJK ideographs, remembered: posts repeat runs (reshares, templates, hashtags), and
+    jieba's segmentation costs far more than the rest of ``tokenize``."""
+    return tuple(word for word in _jieba().lcut(run) if word.strip())
+
+
 def tokenize(text: str) -> list[str]:
     """Split a post into lower-case tokens: words, #hashtags, @mentions, emoji, and jieba words for Chinese runs.
 
@@ -127,7 +134,7 @@ def tokenize(text: str) -> list[str]:
     for match in _TOKENS.finditer(text):
         kind = match.lastgroup
         if kind == "cjk":
-            tokens.extend(word for word in _jieba().lcut(match.group()) if word.strip())
+            tokens.extend(_chinese_words(match.group()))
         elif kind != "url":
             tokens.append(match.group())
     return tokens
