@@ -2,13 +2,17 @@
 
 What it measures (``python benchmarks/sentiment.py --only mvsa``, or ``python benchmarks/_sentiment_mvsa.py`` with
 its options):
-- feature sets: text = MiniLM + lexicon (401-d); transfer = the class probabilities of a logistic regression trained
-  on the SemEval-2017 tweet pool (48k labelled tweets, minus TweetEval validation) over TF-IDF features; image =
+- feature sets: text = MiniLM + lexicon (401-d); USE = the multilingual Universal Sentence Encoder (512-d);
+  transfer = the class probabilities of a logistic regression trained on the SemEval-2017 tweet pool (48k labelled
+  tweets, minus TweetEval validation) over TF-IDF features; pool stack = those of the TweetEval model chosen by CV
+  (TF-IDF SVM + MiniLM int8 + USE + lexicon, stacked), trained on the same pool (``pool_stack_features``); image =
   EfficientNet-Lite0 pooled features (frozen); image words = the image's top-5 ImageNet tags written as a sentence,
   embedded with the same MiniLM; with ``--finetune``, also the last block and head convolution fine-tuned on the
   labels (``socialfusion.learn.image_finetune``, nested inside each fold: hours on a shared 2-core machine);
 - models: text-only, image-only and fusions (stacked late fusion; neural interaction fusion with modality dropout
   0.0 or 0.3, chosen by CV);
+- the chosen stacked fusion's meta stage replaced (``meta_variants_table``: a weaker logistic regression, one over
+  agreement features between modalities, gradient-boosted trees) on the same base models and folds;
 - protocol: stratified 5-fold CV on the CLMLF train split, repeated for 3 seeds (folds and model seeds); every
   configuration choice is made on the CV mean; then every configuration is fitted once on all of train and scored on
   dev, once. Fusion gains are measured per fold against the CV-chosen text-only configuration in the same fold.
@@ -124,6 +128,61 @@ def transfer_features(mvsa_texts: list[str]) -> tuple[np.ndarray, np.ndarray, in
     return vectors, present, len(pool_texts)
 
 
+def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Log-probabilities of the TweetEval stack chosen by CV, trained on the SemEval-2017 pool, for MVSA-Single texts.
+
+    The source model is the one ``_sentiment_tweets.tweeteval_cv_table`` chooses (TF-IDF linear SVM + MiniLM int8 +
+    USE + lexicon logistic regressions, stacked by a logistic regression over their out-of-fold log-probabilities on
+    the pool; balanced class weights), with the same settings; the pool holds no MVSA-Single text. It never sees an
+    MVSA label (``mvsa_labels`` only score it zero-shot, printed for reference). Returns ``(log_probabilities (n, 3),
+    present (n,))``; the base models' scores are cached by ``Experiment``.
+    """
+    from _sentiment_tweets import (
+        TFIDF_SETTINGS,
+        TWEETEVAL_ENCODERS,
+        Experiment,
+        _figure,
+        _metrics,
+        linear_scorer,
+        tfidf_scorer,
+    )
+    from sentiment import encoded, labelled_posts
+
+    from socialfusion.datasets.tweeteval import load_semeval2017_pool
+
+    pool_posts, pool_labels, _ = labelled_posts(load_semeval2017_pool(), "sentiment")
+    pool_texts = [post["text"] for post in pool_posts]
+    if set(pool_texts) & set(mvsa_texts):
+        raise ValueError("the SemEval-2017 pool holds MVSA-Single texts: drop them before transferring")
+    classes = np.unique(pool_labels)
+    codes = np.searchsorted(classes, pool_labels)
+    mvsa_codes = np.searchsorted(classes, mvsa_labels.astype(str))
+    all_codes = np.concatenate([codes, mvsa_codes])
+    scorers = {
+        name: linear_scorer(
+            np.vstack(
+                [encoded(encoder, pool_texts, "tweeteval-train").vectors, encoded_mvsa(encoder, mvsa_texts).vectors]
+            ),
+            all_codes,
+            "balanced",
+        )
+        for name, encoder in TWEETEVAL_ENCODERS
+    }
+    scorers["tfidf"] = tfidf_scorer(pool_texts + list(mvsa_texts), all_codes, TFIDF_SETTINGS["tweeteval"])
+    experiment = Experiment(scorers, codes, mvsa_codes, _metrics(len(classes)), balanced=True, seeds=(0,))
+    names = ("tfidf", "MiniLM-int8", "USE", "lexicon")
+    zero_shot = experiment.evaluate(names)["final"]
+    print(
+        f"   pool stack ({' + '.join(names)}) trained on {len(pool_texts):,} SemEval tweets, zero-shot on the "
+        f"{len(mvsa_texts):,} MVSA-Single posts: accuracy {_figure(zero_shot['accuracy']).split()[0]}, macro recall "
+        f"{_figure(zero_shot['macro_recall']).split()[0]}",
+        flush=True,
+    )
+    _, final = experiment.scores(names, 0)
+    present = np.array([bool(text and text.strip()) for text in mvsa_texts])
+    return np.where(present[:, None], final, 0.0).astype(np.float32), present
+
+
 def finetuned_log_probabilities(
     activations,
     labels: np.ndarray,
@@ -210,7 +269,9 @@ def mvsa_inputs() -> dict:
     """Every MVSA-Single feature that does not depend on training labels, for all labelled posts."""
     ids, texts, images, labels, splits = mvsa_posts()
     text, lexicon = encoded_mvsa("text/minilm", texts), encoded_mvsa("text/lexicon", texts)
+    use = encoded_mvsa("text/multilingual", texts)
     transfer, transfer_present, pool_size = transfer_features(texts)
+    pool_stack, pool_stack_present = pool_stack_features(texts, labels)
     activations = trunk_activations(images)
     pooled = pooled_features(activations)
     has_image = ~activations.missing
@@ -224,12 +285,16 @@ def mvsa_inputs() -> dict:
         "vectors": {
             "text": np.hstack([text.vectors, lexicon.vectors]),
             "transfer": transfer,
+            "use": use.vectors,
+            "pool": pool_stack,
             "image": pooled,
             "words": words.vectors,
         },
         "present": {
             "text": ~text.missing,
             "transfer": transfer_present,
+            "use": ~use.missing,
+            "pool": pool_stack_present,
             "image": has_image,
             "words": ~words.missing & has_image,
         },
@@ -240,10 +305,25 @@ def mvsa_inputs() -> dict:
 CONFIGS = (
     ("text: MiniLM + lexicon", "text", ("text",), "stacked"),
     ("text: + SemEval-pool transfer", "text", ("text", "transfer"), "stacked"),
+    ("text: + USE", "text", ("text", "use"), "stacked"),
+    ("text: + USE + SemEval-pool stack", "text", ("text", "use", "pool"), "stacked"),
     ("image: frozen EfficientNet", "image", ("image",), "stacked"),
     ("image: frozen + tag words", "image", ("image", "words"), "stacked"),
     ("late: stacked, text + frozen image", "fusion", ("text", "image"), "stacked"),
     ("late: stacked, text + transfer + image + words", "fusion", ("text", "transfer", "image", "words"), "stacked"),
+    ("late: stacked, text + USE + image + words", "fusion", ("text", "use", "image", "words"), "stacked"),
+    (
+        "late: stacked, text + USE + transfer + image + words",
+        "fusion",
+        ("text", "use", "transfer", "image", "words"),
+        "stacked",
+    ),
+    (
+        "late: stacked, text + USE + pool stack + image + words",
+        "fusion",
+        ("text", "use", "pool", "image", "words"),
+        "stacked",
+    ),
     (
         "neural interaction, modality dropout 0.0",
         "fusion",
@@ -264,7 +344,7 @@ FINETUNED_CONFIGS = (
     ("image: fine-tuned + frozen + tag words", "image", ("finetuned", "image", "words"), "stacked"),
     ("late: stacked, all five", "fusion", ("text", "transfer", "image", "words", "finetuned"), "stacked"),
 )
-TEXT_SIDE = ("text", "transfer")
+TEXT_SIDE = ("text", "transfer", "use", "pool")
 STACK_CS = (0.003, 0.03, 0.3)  # each base classifier's C, chosen by inner out-of-fold log-loss
 STACK_CV = 3  # inner folds of the stacked classifiers (out-of-fold meta features and the C search)
 RESULTS_VERSION = "mvsa-cv/2"
@@ -495,8 +575,80 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
         print(f"{fraction:<20.0%}{100 * result['accuracy']:>10.2f}{100 * result['weighted_f1']:>13.2f}")
     text_dev = fitted[text_best]
     print(f"{'text-only model':<20}{100 * text_dev['accuracy']:>10.2f}{100 * text_dev['weighted_f1']:>13.2f}")
+    meta_variants_table(inputs, chosen["fusion"], seeds, folds)
     print(f"\nwhole MVSA section in {time.perf_counter() - started:.0f} s")
     print("published (test split, not available here): CLMLF 75.33 acc / 73.46 wF1, MDSE 76.22 / 75.71")
+
+
+def _agreement_features(meta_features: np.ndarray, n_classes: int) -> np.ndarray:
+    """``StackedFusionClassifier`` meta features plus, for every pair of modalities, the products of their class
+    probabilities (``p_a(c) * p_b(c')`` for all c, c'): agreement and disagreement between modalities."""
+    import itertools
+
+    width = n_classes + 1  # each modality's block: its class log-probabilities, then its presence flag
+    probabilities = [np.exp(meta_features[:, at : at + n_classes]) for at in range(0, meta_features.shape[1], width)]
+    pairs = [
+        (first[:, :, None] * second[:, None, :]).reshape(len(meta_features), -1)
+        for first, second in itertools.combinations(probabilities, 2)
+    ]
+    return np.hstack([meta_features, *pairs])
+
+
+def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
+    """Section 2b: the chosen stacked fusion with other meta-classifiers over the same base models and folds.
+
+    The base models' out-of-fold log-probabilities (what the stack's meta stage learns from) are the same for every
+    variant; only the meta stage changes: the stack's own logistic regression (C = 1, then 0.1), the same over
+    agreement features (``_agreement_features``), and gradient-boosted trees (depth 3, 150 rounds, rate 0.05).
+    Scored by CV accuracy only (dev is not used here).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from socialfusion.learn.stacking import StackedFusionClassifier
+
+    name, _, modalities, learner = config
+    if learner != "stacked":
+        return
+    labels, train = inputs["labels"], np.flatnonzero(inputs["splits"] == "train")
+
+    class KeepsMetaFeatures(StackedFusionClassifier):
+        def _fit_meta(self, meta_features, codes, patterns):
+            if not hasattr(self, "meta_features_"):  # the first call sees every training item's meta features
+                self.meta_features_ = meta_features
+            return super()._fit_meta(meta_features, codes, patterns)
+
+    variants = {
+        "logistic regression, C = 1 (the stack's own)": (lambda: LogisticRegression(C=1.0, max_iter=3000), False),
+        "logistic regression, C = 0.1": (lambda: LogisticRegression(C=0.1, max_iter=3000), False),
+        "logistic regression over agreement features": (lambda: LogisticRegression(C=1.0, max_iter=3000), True),
+        "gradient-boosted trees": (
+            lambda: HistGradientBoostingClassifier(max_depth=3, learning_rate=0.05, max_iter=150, random_state=0),
+            False,
+        ),
+    }
+    accuracy = {variant: [] for variant in variants}
+    for seed in seeds:
+        splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
+        for fit, test in splitter.split(train, labels[train]):
+            fit_rows, test_rows = train[fit], train[test]
+            features = _features(inputs, modalities, None, learner)
+            model = KeepsMetaFeatures(Cs=STACK_CS, cv=STACK_CV, random_state=seed)
+            model.fit(features.subset(fit_rows), labels[fit_rows])
+            held_out = features.subset(test_rows)
+            test_meta = model._meta_features(held_out, model._modality_log_probabilities(held_out))
+            codes = np.searchsorted(model.classes_, labels[fit_rows])
+            for variant, (make, agreement) in variants.items():
+                fit_meta, apply_meta = model.meta_features_, test_meta
+                if agreement:
+                    fit_meta, apply_meta = (_agreement_features(m, len(model.classes_)) for m in (fit_meta, apply_meta))
+                predicted = model.classes_[make().fit(fit_meta, codes).predict(apply_meta)]
+                accuracy[variant].append(float(np.mean(predicted == labels[test_rows])))
+    print(f"\n2b. Meta-classifiers of {name}: the same base models and {folds} folds x seeds {list(seeds)}\n")
+    print(f"{'meta stage':<50}{'CV accuracy':>16}")
+    for variant, values in accuracy.items():
+        print(f"{variant:<50}{_summary(values):>16}")
 
 
 def main() -> None:

@@ -215,27 +215,31 @@ class Experiment:
         offsets = balanced_offsets(train_scores, train_codes) if self.balanced else 0.0
         return np.argmax(scores + offsets, axis=1)
 
-    def evaluate(self, names: tuple[str, ...]) -> dict[str, dict[str, list[float]]]:
-        """CV per-fold figures and final-check figures (one per seed) of base model ``names[0]`` or their stack."""
+    def scores(self, names: tuple[str, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold log-probabilities on train (folds of ``seed``) and final-check log-probabilities of base model
+        ``names[0]``, or of the stack of ``names`` (a logistic regression over their out-of-fold log-probabilities)."""
         from socialfusion.learn.selection import out_of_fold_scores
 
         self.run_base(names)
-        result = {"cv": {metric: [] for metric in self.metrics}, "final": {metric: [] for metric in self.metrics}}
+        if len(names) == 1:
+            return self.out_of_fold[names[0], seed], self.final[names[0]]
         weight = "balanced" if self.balanced else None
+        inputs = np.hstack([self.out_of_fold[name, seed] for name in names])
+
+        def fit_meta(training, held_out):
+            meta = _meta(weight).fit(inputs[training], self.codes[training])
+            return _log_probabilities(meta.predict_proba(inputs[held_out]))
+
+        scores, _ = out_of_fold_scores(fit_meta, self.codes, folds=self.folds, random_state=seed)
+        meta = _meta(weight).fit(inputs, self.codes)
+        return scores, _log_probabilities(meta.predict_proba(np.hstack([self.final[name] for name in names])))
+
+    def evaluate(self, names: tuple[str, ...]) -> dict[str, dict[str, list[float]]]:
+        """CV per-fold figures and final-check figures (one per seed) of base model ``names[0]`` or their stack."""
+        result = {"cv": {metric: [] for metric in self.metrics}, "final": {metric: [] for metric in self.metrics}}
         for seed in self.seeds:
+            scores, final = self.scores(names, seed)
             fold_of = self.fold_of[seed]
-            if len(names) == 1:
-                scores, final = self.out_of_fold[names[0], seed], self.final[names[0]]
-            else:
-                inputs = np.hstack([self.out_of_fold[name, seed] for name in names])
-
-                def fit_meta(training, held_out, inputs=inputs):
-                    meta = _meta(weight).fit(inputs[training], self.codes[training])
-                    return _log_probabilities(meta.predict_proba(inputs[held_out]))
-
-                scores, _ = out_of_fold_scores(fit_meta, self.codes, folds=self.folds, random_state=seed)
-                meta = _meta(weight).fit(inputs, self.codes)
-                final = _log_probabilities(meta.predict_proba(np.hstack([self.final[name] for name in names])))
             for fold in range(self.folds):
                 inside = fold_of == fold
                 predicted = self._decide(scores[inside], scores[~inside], self.codes[~inside])

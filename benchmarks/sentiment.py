@@ -5,6 +5,7 @@ Prints, in one run, on the data in ../shared/data (dev/validation splits only):
    CLMLF train split (3 seeds; mean ± std over folds x seeds, fusion gain within the same folds), then scored once on
    dev (``benchmarks/_sentiment_mvsa.py``);
 2. robustness: the CV-chosen fusion on dev with 0%, 50% and 100% of the dev images removed, next to text-only;
+   2b. the CV-chosen fusion's meta stage replaced by other meta-classifiers, CV accuracy on the same folds;
 3. TweetEval sentiment, trained on the SemEval-2017 pool minus every tweet that appears in validation: macro-averaged
    recall (TweetEval's metric), accuracy and macro F1 by stratified 5-fold CV on the pool (3 seeds; mean ± std), and
    on validation once (mean ± std over the seeds), next to VADER (``benchmarks/_sentiment_tweets.py``);
