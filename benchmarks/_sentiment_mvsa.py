@@ -7,8 +7,10 @@ its options):
   tweets, minus TweetEval validation) over TF-IDF features; pool stack = those of the TweetEval model chosen by CV
   (TF-IDF SVM + MiniLM int8 + USE + lexicon, stacked), trained on the same pool (``pool_stack_features``); image =
   EfficientNet-Lite0 pooled features (frozen); image words = the image's top-5 ImageNet tags written as a sentence,
-  embedded with the same MiniLM; with ``--finetune``, also the last block and head convolution fine-tuned on the
-  labels (``socialfusion.learn.image_finetune``, nested inside each fold: hours on a shared 2-core machine);
+  embedded with the same MiniLM; OCR = the text RapidOCR reads in the image (memes, screenshots), as MiniLM +
+  lexicon features, present where it reads any; with ``--finetune``, also the last block and head convolution
+  fine-tuned on the labels (``socialfusion.learn.image_finetune``, nested inside each fold: hours on a shared 2-core
+  machine);
 - models: text-only, image-only and fusions (stacked late fusion; neural interaction fusion with modality dropout
   0.0 or 0.3, chosen by CV);
 - the chosen stacked fusion's meta stage replaced (``meta_variants_table``: a weaker logistic regression, one over
@@ -265,6 +267,41 @@ def tag_words(pooled: np.ndarray, has_image: np.ndarray):
     return encoded("text/minilm", sentences, "mvsa-single-imagenet-tag-sentences")
 
 
+def ocr_texts(images: list) -> list[str | None]:
+    """The text RapidOCR reads in each image (``socialfusion.encoders.image.ocr_text``, lines joined by spaces):
+    ``""`` when it finds none, None without a decodable image. Kept per image sha256 in ``benchmarks/.cache``,
+    saved every 100 images, so a stopped run resumes (about 0.7 s per image on the 2-core machine)."""
+    import json
+    from importlib.metadata import version
+
+    from socialfusion.encoders.image import ocr_text
+
+    path = CACHE / f"ocr-{_digest('ocr/1', version('rapidocr-onnxruntime'))}.json"
+    read = json.loads(path.read_text()) if path.exists() else {}
+    todo = [image for image in images if image is not None and image["sha256"] not in read]
+    started = time.perf_counter()
+    for start in range(0, len(todo), 100):
+        block = todo[start : start + 100]
+        for image, text in zip(block, ocr_text(block)):
+            read[image["sha256"]] = None if text is None else " ".join(text.split())
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(read))
+        temporary.replace(path)
+        seconds = time.perf_counter() - started
+        print(f"   OCR: {start + len(block):,} of {len(todo):,} images in {seconds:.0f} s", flush=True)
+    return [None if image is None else read[image["sha256"]] for image in images]
+
+
+def ocr_features(images: list):
+    """MiniLM + lexicon features of the text written in each image, and where there is any (``(vectors, present)``)."""
+    from sentiment import encoded
+
+    texts = [text or None for text in ocr_texts(images)]
+    key = f"mvsa-single-ocr-{_digest(*texts)}"
+    minilm, lexicon = encoded("text/minilm", texts, key), encoded("text/lexicon", texts, key)
+    return np.hstack([minilm.vectors, lexicon.vectors]), ~minilm.missing
+
+
 def mvsa_inputs() -> dict:
     """Every MVSA-Single feature that does not depend on training labels, for all labelled posts."""
     ids, texts, images, labels, splits = mvsa_posts()
@@ -276,6 +313,7 @@ def mvsa_inputs() -> dict:
     pooled = pooled_features(activations)
     has_image = ~activations.missing
     words = tag_words(pooled, has_image)
+    ocr, has_ocr = ocr_features(images)
     return {
         "ids": ids,
         "labels": labels,
@@ -289,6 +327,7 @@ def mvsa_inputs() -> dict:
             "pool": pool_stack,
             "image": pooled,
             "words": words.vectors,
+            "ocr": ocr,
         },
         "present": {
             "text": ~text.missing,
@@ -297,6 +336,7 @@ def mvsa_inputs() -> dict:
             "pool": pool_stack_present,
             "image": has_image,
             "words": ~words.missing & has_image,
+            "ocr": has_ocr & has_image,
         },
     }
 
@@ -309,8 +349,15 @@ CONFIGS = (
     ("text: + USE + SemEval-pool stack", "text", ("text", "use", "pool"), "stacked"),
     ("image: frozen EfficientNet", "image", ("image",), "stacked"),
     ("image: frozen + tag words", "image", ("image", "words"), "stacked"),
+    ("image: frozen + tag words + OCR text", "image", ("image", "words", "ocr"), "stacked"),
     ("late: stacked, text + frozen image", "fusion", ("text", "image"), "stacked"),
     ("late: stacked, text + transfer + image + words", "fusion", ("text", "transfer", "image", "words"), "stacked"),
+    (
+        "late: stacked, text + transfer + image + words + OCR",
+        "fusion",
+        ("text", "transfer", "image", "words", "ocr"),
+        "stacked",
+    ),
     ("late: stacked, text + USE + image + words", "fusion", ("text", "use", "image", "words"), "stacked"),
     (
         "late: stacked, text + USE + transfer + image + words",
