@@ -42,17 +42,10 @@ _HASHTAGS = re.compile(r"(?<!\w)[#＃]\w+")
 _MENTIONS = re.compile(r"(?<!\w)@\w+")
 _LATIN_WORDS = re.compile(r"[A-Za-z]+(?:'[A-Za-z]+)*")
 _ELONGATED = re.compile(r"([A-Za-z])\1\1")
-_TOKENS = re.compile(
-    f"(?P<url>{_URL})"
-    f"|(?P<cjk>[{_CJK_RANGES}]+)"
-    f"|(?P<word>[#@]?[^\\W{_CJK_RANGES}]+(?:['’][^\\W{_CJK_RANGES}]+)*)"
-    f"|(?P<emoji>[{_EMOJI_RANGES}])"
-)
-_TOKENS_WITHOUT_CJK = re.compile(  # ``_TOKENS`` for texts without CJK: one group, empty for links (``tokenize``)
-    f"(?:{_URL})"
-    f"|([#@]?[^\\W{_CJK_RANGES}]+(?:['’][^\\W{_CJK_RANGES}]+)*"
-    f"|[{_EMOJI_RANGES}])"
-)
+_WORD = f"[#@]?[^\\W{_CJK_RANGES}]+(?:['’][^\\W{_CJK_RANGES}]+)*"  # a word, #hashtag or @mention outside CJK runs
+_TOKENS = re.compile(f"(?P<url>{_URL})|(?P<cjk>[{_CJK_RANGES}]+)|(?P<word>{_WORD})|(?P<emoji>[{_EMOJI_RANGES}])")
+# ``_TOKENS`` for texts without CJK (``tokenize``): one group, the token, empty for links
+_TOKENS_WITHOUT_CJK = re.compile(f"(?:{_URL})|({_WORD}|[{_EMOJI_RANGES}])")
 
 SENTIMENT_MAX_CHARS = 5_000
 """VADER and snownlp read the first 5,000 characters: sentiment of a longer text is that of its opening, and VADER
