@@ -173,7 +173,7 @@ def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple
     scorers["tfidf"] = tfidf_scorer(pool_texts + list(mvsa_texts), all_codes, TFIDF_SETTINGS["tweeteval"])
     experiment = Experiment(scorers, codes, mvsa_codes, _metrics(len(classes)), balanced=True, seeds=(0,))
     names = ("tfidf", "MiniLM-int8", "USE", "lexicon")
-    zero_shot = experiment.evaluate(names)["final"]
+    zero_shot = experiment.evaluate(names)["final"]  # computes the stack's scores, which ``scores`` then returns
     print(
         f"   pool stack ({' + '.join(names)}) trained on {len(pool_texts):,} SemEval tweets, zero-shot on the "
         f"{len(mvsa_texts):,} MVSA-Single posts: accuracy {_figure(zero_shot['accuracy']).split()[0]}, macro recall "
@@ -284,9 +284,7 @@ def ocr_texts(images: list) -> list[str | None]:
         block = todo[start : start + 100]
         for image, text in zip(block, ocr_text(block)):
             read[image["sha256"]] = None if text is None else " ".join(text.split())
-        temporary = path.with_suffix(f".{os.getpid()}.tmp")
-        temporary.write_text(json.dumps(read))
-        temporary.replace(path)
+        write_json(path, read)
         seconds = time.perf_counter() - started
         print(f"   OCR: {start + len(block):,} of {len(todo):,} images in {seconds:.0f} s", flush=True)
     return [None if image is None else read[image["sha256"]] for image in images]
@@ -520,17 +518,25 @@ def _fold_result(config, inputs, finetuned, fit_rows, test_rows, seed, epochs) -
 
 def cached_json(path: Path, compute) -> dict:
     """``compute()`` (JSON-able), kept in ``path``: read back when it exists, else computed and written atomically
-    (a temporary file renamed into place, so concurrent runs never read half a file)."""
+    (``write_json``)."""
     import json
 
     if path.exists():
         return json.loads(path.read_text())
     result = compute()
+    write_json(path, result)
+    return result
+
+
+def write_json(path: Path, value) -> None:
+    """``value`` as JSON in ``path``, written atomically: a temporary file renamed into place, so concurrent runs
+    never read half a file."""
+    import json
+
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(result))
+    temporary.write_text(json.dumps(value))
     temporary.replace(path)
-    return result
 
 
 def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, finetune: bool = False) -> None:
@@ -659,6 +665,7 @@ def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
     if learner != "stacked":
         return
     labels, train = inputs["labels"], np.flatnonzero(inputs["splits"] == "train")
+    features = _features(inputs, modalities, None, learner)
 
     class KeepsMetaFeatures(StackedFusionClassifier):
         def _fit_meta(self, meta_features, codes, patterns):
@@ -680,7 +687,6 @@ def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
         for fit, test in splitter.split(train, labels[train]):
             fit_rows, test_rows = train[fit], train[test]
-            features = _features(inputs, modalities, None, learner)
             model = KeepsMetaFeatures(Cs=STACK_CS, cv=STACK_CV, random_state=seed)
             model.fit(features.subset(fit_rows), labels[fit_rows])
             held_out = features.subset(test_rows)

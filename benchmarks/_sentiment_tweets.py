@@ -172,6 +172,7 @@ class Experiment:
         self.fold_of: dict[int, np.ndarray] = {}
         self.final: dict[str, np.ndarray] = {}
         self.seconds: dict[str, float] = {}
+        self.stacked: dict[tuple[tuple[str, ...], int], tuple[np.ndarray, np.ndarray]] = {}
 
     def run_base(self, names: tuple[str, ...]) -> None:
         """Fit (or read from the cache) the base models ``names`` that are not ready yet."""
@@ -223,6 +224,8 @@ class Experiment:
         self.run_base(names)
         if len(names) == 1:
             return self.out_of_fold[names[0], seed], self.final[names[0]]
+        if (names, seed) in self.stacked:  # a stack asked for again (its figures, then its scores): fitted once
+            return self.stacked[names, seed]
         weight = "balanced" if self.balanced else None
         inputs = np.hstack([self.out_of_fold[name, seed] for name in names])
 
@@ -232,7 +235,9 @@ class Experiment:
 
         scores, _ = out_of_fold_scores(fit_meta, self.codes, folds=self.folds, random_state=seed)
         meta = _meta(weight).fit(inputs, self.codes)
-        return scores, _log_probabilities(meta.predict_proba(np.hstack([self.final[name] for name in names])))
+        final = _log_probabilities(meta.predict_proba(np.hstack([self.final[name] for name in names])))
+        self.stacked[names, seed] = scores, final
+        return scores, final
 
     def evaluate(self, names: tuple[str, ...]) -> dict[str, dict[str, list[float]]]:
         """CV per-fold figures and final-check figures (one per seed) of base model ``names[0]`` or their stack."""
