@@ -277,6 +277,21 @@ def test_report_section_has_a_map_and_a_table_with_representative_texts():
     assert from_tables.summary == section.summary == "2 topics over 12 posts; none are outliers."
 
 
+def test_topic_map_draws_centres_of_one_dimension_on_a_line():
+    # a topic table written by another tool: three topics whose centres have a single coordinate
+    topics = pa.table({"topic_id": pa.array([0, 1, 2], pa.int32()), "size": [5, 3, 2],
+                       "keywords": [["cats"], ["stocks"], ["rain"]], "representative_post_ids": [[], [], []],
+                       "centroid": pa.array([[0.0], [1.0], [3.0]], pa.list_(pa.float32()))})
+    assigned = pa.table({"post_id": [f"p{index}" for index in range(10)],
+                         "topic_id": pa.array([0] * 5 + [1] * 3 + [2] * 2, pa.int32())})
+
+    section = topics_section((assigned, topics))
+
+    assert section.figure_ids()[0] == "topics-map"
+    scatter = section.blocks[0].figure.data[0]
+    assert np.allclose(np.abs(np.diff(scatter.x)), [1.0, 2.0]) and np.allclose(scatter.y, 0.0)
+
+
 def test_a_corpus_over_max_fit_posts_is_fitted_on_a_seeded_language_stratified_sample_and_fully_assigned():
     rng = np.random.default_rng(5)
     n_per = 150

@@ -1130,12 +1130,12 @@ def _topic_map(centroids: np.ndarray, topics: pa.Table):
     from socialfusion.report._figures import FONT_FAMILY, topic_colors
 
     centred = centroids - centroids.mean(axis=0)
-    if len(centroids) >= 3:
+    projected = centred[:, :2]  # two topics or fewer: drawn as they are
+    if len(centroids) >= 3 and centred.shape[1]:
         _, _, vt = np.linalg.svd(centred, full_matrices=False)
-        xy = centred @ vt[:2].T
-    else:
-        xy = np.zeros((len(centroids), 2))
-        xy[:, : min(2, centred.shape[1])] = centred[:, :2]
+        projected = centred @ vt[:2].T
+    xy = np.zeros((len(centroids), 2))
+    xy[:, : projected.shape[1]] = projected  # one-dimensional centres (a user's own topic table) lie on a line
     sizes = np.asarray(topics.column("size").to_pylist(), np.float64)
     marker = 12 + 40 * np.sqrt(sizes / max(sizes.max(), 1))
     ids = topics.column("topic_id").to_pylist()
