@@ -267,6 +267,17 @@ def test_query_errors_say_what_to_do(four):
         four.top_nodes(type="planet")
 
 
+def test_a_graph_whose_edges_name_absent_nodes_is_refused():
+    nodes = pa.table({"node_id": ["hashtag:a", "hashtag:b"], "label": ["a", "b"], "type": ["hashtag", "hashtag"],
+                      "posts": [1, 1]})
+    edges = pa.table({"source": ["hashtag:a", "hashtag:a", "hashtag:c"],
+                      "target": ["hashtag:b", "hashtag:z", "hashtag:a"], "relation": ["co_occurs"] * 3,
+                      "weight": [1.0] * 3, "pmi": [0.0] * 3})
+    with pytest.raises(DataError, match=r"refer to 2 nodes absent.*'hashtag:c', 'hashtag:z'"):
+        KnowledgeGraph(nodes, edges)
+    assert KnowledgeGraph(nodes, edges.slice(0, 1)).top_nodes()["degree"].to_pylist() == [1, 1]
+
+
 def test_graphml_round_trip(four, tmp_path):
     path = four.to_graphml(tmp_path / "graph.graphml")
     read = nx.read_graphml(path, force_multigraph=True)

@@ -611,8 +611,9 @@ class KnowledgeGraph:
         self.edges = edges.select(EDGE_SCHEMA.names).cast(EDGE_SCHEMA)
         self.n_posts = n_posts
         self._index = {node_id: position for position, node_id in enumerate(self.nodes.column("node_id").to_pylist())}
-        unknown = {node for column in ("source", "target") for node in self.edges.column(column).to_pylist()
-                   if node not in self._index}
+        endpoints = pa.chunked_array([*self.edges.column("source").chunks, *self.edges.column("target").chunks],
+                                     pa.string())
+        unknown = pc.unique(endpoints.filter(pc.invert(pc.is_in(endpoints, value_set=self._node_ids())))).to_pylist()
         if unknown:
             raise DataError(f"knowledge-graph edges refer to {len(unknown)} nodes absent from the node table, "
                             f"e.g. {sorted(unknown)[:3]}")
@@ -705,12 +706,15 @@ class KnowledgeGraph:
 
     # ---- queries -------------------------------------------------------------------------------------------------
 
+    def _node_ids(self) -> pa.Array:
+        return self.nodes.column("node_id").combine_chunks()
+
     def _igraph(self) -> igraph.Graph:
         if self._graph is None:
             ig = attempt_import("igraph", "graph")
-            source = [self._index[node] for node in self.edges.column("source").to_pylist()]
-            target = [self._index[node] for node in self.edges.column("target").to_pylist()]
-            graph = ig.Graph(n=self.nodes.num_rows, edges=list(zip(source, target, strict=True)), directed=True)
+            ends = [pc.index_in(self.edges.column(column), value_set=self._node_ids()).to_numpy(zero_copy_only=False)
+                    for column in ("source", "target")]  # positions in ``nodes``: every end is a node (``__init__``)
+            graph = ig.Graph(n=self.nodes.num_rows, edges=np.column_stack(ends).tolist(), directed=True)
             graph.vs["name"] = self.nodes.column("node_id").to_pylist()
             graph.es["relation"] = self.edges.column("relation").to_pylist()
             graph.es["weight"] = self.edges.column("weight").to_pylist()
@@ -845,7 +849,7 @@ class KnowledgeGraph:
         if k < 1:
             raise ConfigurationError(f"k must be at least 1; got {k}")
         graph = self._igraph()
-        degree = [len(neighbours) for neighbours in graph.neighborhood(mode="all", mindist=1)]
+        degree = graph.neighborhood_size(mode="all", mindist=1)  # distinct neighbours, either direction
         table = self.nodes.append_column("degree", pa.array(degree, pa.int64())).append_column(
             "pagerank", pa.array(self.pagerank(), pa.float64()))
         if type is not None:
