@@ -610,10 +610,11 @@ class KnowledgeGraph:
         self.nodes = nodes.select(NODE_SCHEMA.names).cast(NODE_SCHEMA).sort_by("node_id")
         self.edges = edges.select(EDGE_SCHEMA.names).cast(EDGE_SCHEMA)
         self.n_posts = n_posts
-        self._index = {node_id: position for position, node_id in enumerate(self.nodes.column("node_id").to_pylist())}
+        self._node_id_array = self.nodes.column("node_id").combine_chunks()  # sorted: a node's position is its row
+        self._index = {node_id: position for position, node_id in enumerate(self._node_id_array.to_pylist())}
         endpoints = pa.chunked_array([*self.edges.column("source").chunks, *self.edges.column("target").chunks],
                                      pa.string())
-        unknown = pc.unique(endpoints.filter(pc.invert(pc.is_in(endpoints, value_set=self._node_ids())))).to_pylist()
+        unknown = pc.unique(endpoints.filter(pc.invert(pc.is_in(endpoints, value_set=self._node_id_array)))).to_pylist()
         if unknown:
             raise DataError(f"knowledge-graph edges refer to {len(unknown)} nodes absent from the node table, "
                             f"e.g. {sorted(unknown)[:3]}")
@@ -706,16 +707,13 @@ class KnowledgeGraph:
 
     # ---- queries -------------------------------------------------------------------------------------------------
 
-    def _node_ids(self) -> pa.Array:
-        return self.nodes.column("node_id").combine_chunks()
-
     def _igraph(self) -> igraph.Graph:
         if self._graph is None:
             ig = attempt_import("igraph", "graph")
-            ends = [pc.index_in(self.edges.column(column), value_set=self._node_ids()).to_numpy(zero_copy_only=False)
+            ends = [pc.index_in(self.edges.column(column), value_set=self._node_id_array).to_numpy(zero_copy_only=False)
                     for column in ("source", "target")]  # positions in ``nodes``: every end is a node (``__init__``)
             graph = ig.Graph(n=self.nodes.num_rows, edges=np.column_stack(ends).tolist(), directed=True)
-            graph.vs["name"] = self.nodes.column("node_id").to_pylist()
+            graph.vs["name"] = self._node_id_array.to_pylist()
             graph.es["relation"] = self.edges.column("relation").to_pylist()
             graph.es["weight"] = self.edges.column("weight").to_pylist()
             graph.es["pmi"] = self.edges.column("pmi").to_pylist()
