@@ -8,9 +8,10 @@ its options):
   (TF-IDF SVM + MiniLM int8 + USE + lexicon, stacked), trained on the same pool (``pool_stack_features``); image =
   EfficientNet-Lite0 pooled features (frozen); image words = the image's top-5 ImageNet tags written as a sentence,
   embedded with the same MiniLM; OCR = the text RapidOCR reads in the image (memes, screenshots), as MiniLM +
-  lexicon features, present where it reads any; with ``--finetune``, also the last block and head convolution
-  fine-tuned on the labels (``socialfusion.learn.image_finetune``, nested inside each fold: hours on a shared 2-core
-  machine);
+  lexicon features, present where it reads any; TF-IDF = the out-of-fold log-probabilities of a TF-IDF linear SVM
+  over the post texts (``MVSA_TFIDF``), fitted inside each fold on its training rows; with ``--finetune``, also the
+  last block and head convolution fine-tuned on the labels (``socialfusion.learn.image_finetune``, nested inside each
+  fold the same way: hours on a shared 2-core machine);
 - models: text-only, image-only and fusions (stacked late fusion; neural interaction fusion with modality dropout
   0.0 or 0.3, chosen by CV);
 - the chosen stacked fusion's meta stage replaced (``meta_variants_table``: a weaker logistic regression, one over
@@ -20,8 +21,8 @@ its options):
   dev, once. Fusion gains are measured per fold against the CV-chosen text-only configuration in the same fold.
 
 Cost: configurations of one fold share their per-modality base classifiers (``_stacked``); the stacked classifiers
-search C over ``STACK_CS`` with ``STACK_CV`` inner folds. Every expensive intermediate (encodings, trunk
-activations, OOF fine-tuned image outputs) and every (configuration, seed, fold) result is cached in
+search C over ``STACK_CS`` with ``STACK_CV`` inner folds. Every expensive intermediate (encodings, trunk activations,
+the out-of-fold TF-IDF and fine-tuned image outputs) and every (configuration, seed, fold) result is cached in
 ``benchmarks/.cache`` keyed by content and version, so a stopped run resumes where it stopped.
 """
 
@@ -185,6 +186,49 @@ def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple
     return np.where(present[:, None], final, 0.0).astype(np.float32), present
 
 
+def out_of_fold_log_probabilities(
+    fit_predict, labels: np.ndarray, fit_rows: np.ndarray, apply_rows: np.ndarray, *, seed: int, inner_folds: int = 3
+) -> np.ndarray:
+    """Log-probabilities of a model trained on labels, for rows whose label it never saw.
+
+    ``fit_rows`` are split into ``inner_folds`` stratified folds (seeded by ``seed``); a model fitted on the other
+    inner folds predicts each inner fold (out-of-fold), and the inner models' mean probability predicts
+    ``apply_rows``. Rows outside both stay zero. ``fit_predict(rows, (held_out, apply_rows), inner)`` fits a model on
+    ``rows`` and returns its class probabilities (classes sorted) for ``held_out`` and for ``apply_rows``. Returns
+    ``(n, n_classes)`` float32.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    from socialfusion.learn.calibration import log_probabilities
+
+    n_classes = len(set(labels[fit_rows].tolist()))
+    output = np.zeros((len(labels), n_classes), np.float32)
+    applied = np.zeros((len(apply_rows), n_classes))
+    folds = StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(fit_rows, labels[fit_rows])
+    for inner, (inner_train, inner_test) in enumerate(folds):
+        held_out, applying = fit_predict(fit_rows[inner_train], (fit_rows[inner_test], apply_rows), inner)
+        output[fit_rows[inner_test]] = log_probabilities(held_out)
+        applied += applying / inner_folds
+    output[apply_rows] = log_probabilities(applied)
+    return output
+
+
+def _cached_array(path: Path, compute) -> np.ndarray:
+    """``compute()`` (an array), kept in ``path`` (``.npy``): read back when it exists."""
+    if path.exists():
+        return np.load(path, allow_pickle=False)
+    array = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(temporary, array)
+    temporary.replace(path)
+    return array
+
+
+def _rows_key(labels: np.ndarray, fit_rows: np.ndarray, apply_rows: np.ndarray) -> tuple:
+    return (_array_digest(fit_rows), _array_digest(apply_rows), _array_digest(labels[fit_rows].astype(str)))
+
+
 def finetuned_log_probabilities(
     activations,
     labels: np.ndarray,
@@ -195,53 +239,80 @@ def finetuned_log_probabilities(
     inner_folds: int = 3,
     epochs: int = 8,
 ) -> np.ndarray:
-    """Fine-tuned image log-probabilities that never saw the label of the row they describe; cached.
-
-    ``fit_rows`` are split into ``inner_folds`` stratified folds; a tail fine-tuned on the other inner folds predicts
-    each inner fold (out-of-fold), and the inner models' mean probability predicts ``apply_rows``. Rows outside both
-    stay zero. Returns ``(n, n_classes)`` float32.
-    """
-    from sklearn.model_selection import StratifiedKFold
-
+    """Fine-tuned image log-probabilities (``out_of_fold_log_probabilities`` of ``fine_tune_image_blocks``); cached."""
     from socialfusion.learn.image_finetune import fine_tune_image_blocks
+
+    classes = sorted(set(labels[fit_rows].tolist()))
+
+    def fit_predict(rows, targets, inner):
+        model = fine_tune_image_blocks(
+            activations.subset(rows), labels[rows], epochs=epochs, random_state=seed * 100 + inner, num_threads=2
+        )
+        if model.classes != classes:
+            raise ValueError(f"inner fold {inner} lacks a class: {model.classes} vs {classes}")
+        return [model.predict_proba(activations.subset(target)) for target in targets]
 
     checksum = float(activations.values[0, :, 0, 0, 0].astype(np.float32).sum())
     key = _digest(
-        "finetuned/1",
+        "finetuned/2",
         activations.values.shape,
         checksum,
         seed,
         inner_folds,
         epochs,
-        *fit_rows.tolist(),
-        "|",
-        *apply_rows.tolist(),
-        *labels[fit_rows].tolist(),
+        *_rows_key(labels, fit_rows, apply_rows),
     )
-    path = CACHE / f"finetuned-{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    classes = sorted(set(labels[fit_rows].tolist()))
-    output = np.zeros((len(labels), len(classes)), np.float32)
-    applied = np.zeros((len(apply_rows), len(classes)))
-    folds = StratifiedKFold(inner_folds, shuffle=True, random_state=seed).split(fit_rows, labels[fit_rows])
-    for inner, (inner_train, inner_test) in enumerate(folds):
-        model = fine_tune_image_blocks(
-            activations.subset(fit_rows[inner_train]),
-            labels[fit_rows[inner_train]],
-            epochs=epochs,
-            random_state=seed * 100 + inner,
-            num_threads=2,
+    return _cached_array(
+        CACHE / f"finetuned-{key}.npy",
+        lambda: out_of_fold_log_probabilities(
+            fit_predict, labels, fit_rows, apply_rows, seed=seed, inner_folds=inner_folds
+        ),
+    )
+
+
+MVSA_TFIDF = {"C": 0.1, "loss": "hinge", "class_weight": None}
+"""The MVSA-Single TF-IDF model (``TfidfTextClassifier``: words 1-2 + characters 2-5, linear SVM; its probabilities'
+temperature fitted on 3 inner folds). Chosen by CV on train (5 folds of seed 0; dev not used), as a member of the
+stacked fusion text + image + tag words (scratch runs on 2026-12-06; the fusion without it 73.25): C = 0.1 73.97
+(with the SemEval-pool transfer) and 74.05 (without), C = 0.03 73.69, C = 0.3 73.97, characters 1-3 73.80, words only
+73.86, logistic regression (C = 3) 73.94, balanced class weights 73.94; stacked beside USE as well 73.50."""
+
+
+def tfidf_log_probabilities(
+    texts: list[str], labels: np.ndarray, fit_rows: np.ndarray, apply_rows: np.ndarray, *, seed: int
+) -> np.ndarray:
+    """TF-IDF linear SVM log-probabilities (``MVSA_TFIDF``) from ``out_of_fold_log_probabilities``; cached.
+
+    A TF-IDF model has a vocabulary of its training texts, so it cannot be a fixed feature matrix: inside each CV
+    fold it is fitted on the fold's training rows only, and its out-of-fold outputs become a modality."""
+    from socialfusion.learn.text_linear import TfidfTextClassifier
+
+    def fit_predict(rows, targets, inner):
+        model = TfidfTextClassifier(cv=3, random_state=seed, **MVSA_TFIDF).fit([texts[i] for i in rows], labels[rows])
+        return [model.predict_proba([texts[i] for i in target]) for target in targets]
+
+    key = _digest(
+        "tfidf/1", sorted(MVSA_TFIDF.items()), seed, _digest(*texts), *_rows_key(labels, fit_rows, apply_rows)
+    )
+    return _cached_array(
+        CACHE / "mvsa-folds" / f"tfidf-{key}.npy",
+        lambda: out_of_fold_log_probabilities(fit_predict, labels, fit_rows, apply_rows, seed=seed),
+    )
+
+
+def fold_modalities(
+    inputs: dict, names, fit_rows: np.ndarray, apply_rows: np.ndarray, *, seed: int, finetune_epochs: int
+) -> dict[str, np.ndarray]:
+    """The modalities among ``names`` that are models trained on labels (``FOLD_MODALITIES``), fitted on
+    ``fit_rows`` only: out-of-fold on them, and applied to ``apply_rows``."""
+    labels, made = inputs["labels"], {}
+    if "tfidf" in names:
+        made["tfidf"] = tfidf_log_probabilities(inputs["texts"], labels, fit_rows, apply_rows, seed=seed)
+    if "finetuned" in names:
+        made["finetuned"] = finetuned_log_probabilities(
+            inputs["activations"], labels, fit_rows, apply_rows, seed=seed, epochs=finetune_epochs
         )
-        if model.classes != classes:
-            raise ValueError(f"inner fold {inner} lacks a class: {model.classes} vs {classes}")
-        output[fit_rows[inner_test]] = model.predict_proba(activations.subset(fit_rows[inner_test]))
-        applied += model.predict_proba(activations.subset(apply_rows)) / inner_folds
-    output[apply_rows] = applied
-    output = np.log(np.maximum(output, 1e-6)).astype(np.float32)
-    output[np.setdiff1d(np.arange(len(labels)), np.concatenate([fit_rows, apply_rows]))] = 0.0
-    np.save(path, output)
-    return output
+    return made
 
 
 def pooled_features(activations) -> np.ndarray:
@@ -314,6 +385,7 @@ def mvsa_inputs() -> dict:
     ocr, has_ocr = ocr_features(images)
     return {
         "ids": ids,
+        "texts": [text or "" for text in texts],
         "labels": labels,
         "splits": splits,
         "activations": activations,
@@ -345,6 +417,8 @@ CONFIGS = (
     ("text: + SemEval-pool transfer", "text", ("text", "transfer"), "stacked"),
     ("text: + USE", "text", ("text", "use"), "stacked"),
     ("text: + USE + SemEval-pool stack", "text", ("text", "use", "pool"), "stacked"),
+    ("text: + TF-IDF", "text", ("text", "tfidf"), "stacked"),
+    ("text: + USE + TF-IDF", "text", ("text", "use", "tfidf"), "stacked"),
     ("image: frozen EfficientNet", "image", ("image",), "stacked"),
     ("image: frozen + tag words", "image", ("image", "words"), "stacked"),
     ("image: frozen + tag words + OCR text", "image", ("image", "words", "ocr"), "stacked"),
@@ -369,6 +443,19 @@ CONFIGS = (
         ("text", "use", "pool", "image", "words"),
         "stacked",
     ),
+    ("late: stacked, text + TF-IDF + image + words", "fusion", ("text", "tfidf", "image", "words"), "stacked"),
+    (
+        "late: stacked, text + TF-IDF + transfer + image + words",
+        "fusion",
+        ("text", "tfidf", "transfer", "image", "words"),
+        "stacked",
+    ),
+    (
+        "late: stacked, text + USE + TF-IDF + image + words",
+        "fusion",
+        ("text", "use", "tfidf", "image", "words"),
+        "stacked",
+    ),
     (
         "neural interaction, modality dropout 0.0",
         "fusion",
@@ -389,19 +476,20 @@ FINETUNED_CONFIGS = (
     ("image: fine-tuned + frozen + tag words", "image", ("finetuned", "image", "words"), "stacked"),
     ("late: stacked, all five", "fusion", ("text", "transfer", "image", "words", "finetuned"), "stacked"),
 )
-TEXT_SIDE = ("text", "transfer", "use", "pool")
+TEXT_SIDE = ("text", "transfer", "use", "pool", "tfidf")
+FOLD_MODALITIES = {"tfidf": "text", "finetuned": "image"}
+"""Modalities that are models trained on labels (``fold_modalities``), and the modality whose presence they share."""
 STACK_CS = (0.003, 0.03, 0.3)  # each base classifier's C, chosen by inner out-of-fold log-loss
 STACK_CV = 3  # inner folds of the stacked classifiers (out-of-fold meta features and the C search)
 RESULTS_VERSION = "mvsa-cv/2"
 
 
-def _features(inputs: dict, modalities, finetuned: np.ndarray | None, learner):
+def _features(inputs: dict, modalities, fold_features: dict[str, np.ndarray], learner):
+    """``ModalityFeatures`` of ``modalities``; those in ``FOLD_MODALITIES`` come from ``fold_features``."""
     from socialfusion.learn import ModalityFeatures
 
-    vectors = dict(inputs["vectors"])
-    present = dict(inputs["present"])
-    if finetuned is not None:
-        vectors["finetuned"], present["finetuned"] = finetuned, inputs["present"]["image"]
+    vectors = {**inputs["vectors"], **fold_features}
+    present = {**inputs["present"], **{name: inputs["present"][FOLD_MODALITIES[name]] for name in fold_features}}
     if learner == "stacked":
         return ModalityFeatures({m: vectors[m] for m in modalities}, {m: present[m] for m in modalities})
     # The neural interaction fusion reads two groups: everything from the text, everything from the image.
@@ -454,11 +542,11 @@ def _model(learner, seed: int, epochs: int):
     return MultimodalClassifier(fusion=fusion, epochs=epochs, modality_dropout=dropout, random_state=seed)
 
 
-def _fit_score(config, inputs, finetuned, fit_rows, test_rows, seed, epochs) -> dict:
+def _fit_score(config, inputs, fold_features, fit_rows, test_rows, seed, epochs) -> dict:
     from sentiment import scores
 
     name, _, modalities, learner = config
-    features = _features(inputs, modalities, finetuned, learner)
+    features = _features(inputs, modalities, fold_features, learner)
     labels = inputs["labels"]
     model = _model(learner, seed, epochs).fit(features.subset(fit_rows), labels[fit_rows])
     return {
@@ -486,7 +574,7 @@ def _summary(values) -> str:
     return f"{values.mean():6.2f} ± {values.std(ddof=1) if len(values) > 1 else 0.0:4.2f}"
 
 
-def _fold_result(config, inputs, finetuned, fit_rows, test_rows, seed, epochs) -> dict:
+def _fold_result(config, inputs, fold_features, fit_rows, test_rows, seed, epochs) -> dict:
     """Accuracy and weighted F1 of ``config`` fitted on ``fit_rows`` and scored on ``test_rows``; cached on disk.
 
     The key holds everything the figure depends on (configuration, rows, labels, seed, settings, the features'
@@ -505,12 +593,11 @@ def _fold_result(config, inputs, finetuned, fit_rows, test_rows, seed, epochs) -
         _array_digest(fit_rows),
         _array_digest(test_rows),
         _array_digest(inputs["labels"].astype(str)),
-        *(inputs["digests"][m] for m in modalities if m != "finetuned"),
-        _array_digest(finetuned) if "finetuned" in modalities else "-",
+        *(_array_digest(fold_features[m]) if m in FOLD_MODALITIES else inputs["digests"][m] for m in modalities),
     )
 
     def compute():
-        result = _fit_score(config, inputs, finetuned, fit_rows, test_rows, seed, epochs)
+        result = _fit_score(config, inputs, fold_features, fit_rows, test_rows, seed, epochs)
         return {"accuracy": result["accuracy"], "weighted_f1": result["weighted_f1"]}
 
     return cached_json(CACHE / "mvsa-folds" / f"{key}.json", compute)
@@ -551,7 +638,8 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
     started = time.perf_counter()
     inputs = mvsa_inputs()
     inputs["digests"] = {name: _array_digest(vectors) for name, vectors in inputs["vectors"].items()}
-    labels, splits, activations = inputs["labels"], inputs["splits"], inputs["activations"]
+    labels, splits = inputs["labels"], inputs["splits"]
+    needed = {modality for config in configs for modality in config[2]}
     train, dev = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "dev")
     print(
         f"\n1. MVSA-Single: {len(train):,} train posts ({inputs['present']['image'][train].sum():,} with an image), "
@@ -573,13 +661,11 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
         ):
             fit_rows, test_rows = train[fit], train[test]
             fold_started = time.perf_counter()
-            finetuned = (
-                finetuned_log_probabilities(activations, labels, fit_rows, test_rows, seed=seed, epochs=finetune_epochs)
-                if finetune
-                else None
+            fold_features = fold_modalities(
+                inputs, needed, fit_rows, test_rows, seed=seed, finetune_epochs=finetune_epochs
             )
             for config in configs:
-                result = _fold_result(config, inputs, finetuned, fit_rows, test_rows, seed, epochs)
+                result = _fold_result(config, inputs, fold_features, fit_rows, test_rows, seed, epochs)
                 for metric in results[config[0]]:
                     results[config[0]][metric].append(result[metric])
             _SHARED_OUT_OF_FOLD.clear()
@@ -590,11 +676,7 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
         members = [config for config in configs if config[1] == group]
         chosen[group] = max(members, key=lambda config: np.mean(results[config[0]]["accuracy"]))
     text_best, fusion_best = chosen["text"][0], chosen["fusion"][0]
-    finetuned = (
-        finetuned_log_probabilities(activations, labels, train, dev, seed=seeds[0], epochs=finetune_epochs)
-        if finetune
-        else None
-    )
+    fold_features = fold_modalities(inputs, needed, train, dev, seed=seeds[0], finetune_epochs=finetune_epochs)
     print(
         f"\n{'configuration':<50}{'CV accuracy':>16}{'CV weighted F1':>18}{'gain vs text *':>16}"
         f"{'dev acc':>9}{'dev wF1':>9}"
@@ -602,7 +684,7 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
     fitted = {}
     for config in configs:
         name = config[0]
-        dev_scores = fitted[name] = _fit_score(config, inputs, finetuned, train, dev, seeds[0], epochs)
+        dev_scores = fitted[name] = _fit_score(config, inputs, fold_features, train, dev, seeds[0], epochs)
         mark = " *" if chosen[config[1]] is config else ""
         gain = np.array(results[name]["accuracy"]) - np.array(results[text_best]["accuracy"])
         print(
@@ -628,7 +710,7 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
         print(f"{fraction:<20.0%}{100 * result['accuracy']:>10.2f}{100 * result['weighted_f1']:>13.2f}")
     text_dev = fitted[text_best]
     print(f"{'text-only model':<20}{100 * text_dev['accuracy']:>10.2f}{100 * text_dev['weighted_f1']:>13.2f}")
-    meta_variants_table(inputs, chosen["fusion"], seeds, folds)
+    meta_variants_table(inputs, chosen["fusion"], seeds, folds, finetune_epochs)
     print(f"\nwhole MVSA section in {time.perf_counter() - started:.0f} s")
     print("published (test split, not available here): CLMLF 75.33 acc / 73.46 wF1, MDSE 76.22 / 75.71")
 
@@ -647,7 +729,7 @@ def _agreement_features(meta_features: np.ndarray, n_classes: int) -> np.ndarray
     return np.hstack([meta_features, *pairs])
 
 
-def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
+def meta_variants_table(inputs: dict, config, seeds, folds: int, finetune_epochs: int) -> None:
     """Section 2b: the chosen stacked fusion with other meta-classifiers over the same base models and folds.
 
     The base models' out-of-fold log-probabilities (what the stack's meta stage learns from) are the same for every
@@ -665,7 +747,6 @@ def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
     if learner != "stacked":
         return
     labels, train = inputs["labels"], np.flatnonzero(inputs["splits"] == "train")
-    features = _features(inputs, modalities, None, learner)
 
     class KeepsMetaFeatures(StackedFusionClassifier):
         def _fit_meta(self, meta_features, codes, patterns):
@@ -687,6 +768,10 @@ def meta_variants_table(inputs: dict, config, seeds, folds: int) -> None:
         splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
         for fit, test in splitter.split(train, labels[train]):
             fit_rows, test_rows = train[fit], train[test]
+            fold_features = fold_modalities(
+                inputs, modalities, fit_rows, test_rows, seed=seed, finetune_epochs=finetune_epochs
+            )
+            features = _features(inputs, modalities, fold_features, learner)
             model = KeepsMetaFeatures(Cs=STACK_CS, cv=STACK_CV, random_state=seed)
             model.fit(features.subset(fit_rows), labels[fit_rows])
             held_out = features.subset(test_rows)
