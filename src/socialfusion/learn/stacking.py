@@ -6,7 +6,12 @@ never forced through a model of zeros. The meta-classifier sees, per modality, t
 classifier (the log class prior when the modality is absent) and a presence flag, so it learns how far to trust
 each modality. Items differ in which modalities they have, and how far to trust the text may well depend on whether
 an image is there, so one meta-classifier is fitted per presence pattern seen on at least ``min_pattern_items``
-training items, plus one over all items (with presence flags) for the rarer or unseen patterns. Out-of-fold
+training items, plus one over all items (with presence flags) for the rarer ones. A pattern with fewer modalities than
+the training items had (a model trained on posts that all had an image, asked about a post without one) gets a
+meta-classifier of its own too: it learns from the items that have every modality of the pattern, with their other
+modalities hidden (each hidden block set as for an absent modality), so it weighs what such an item has the way a
+model that never saw the rest would. Without it the item would go to the meta-classifier over all items, which never
+saw the missing modality absent and reads its placeholder as evidence. Out-of-fold
 predictions (Wolpert 1992) keep the meta-classifiers from learning on predictions the base classifiers made for
 their own training items; the same folds choose each base classifier's regularisation by out-of-fold log-loss.
 
@@ -61,7 +66,10 @@ class StackedFusionClassifier:
         cv: folds of the out-of-fold predictions.
         class_weight: None or ``"balanced"``, for every classifier.
         meta_C: inverse regularisation of the meta-classifiers.
-        min_pattern_items: fewest training items a presence pattern needs for a meta-classifier of its own.
+        min_pattern_items: fewest training items a presence pattern needs for a meta-classifier of its own (items
+            that have it exactly, or, for a pattern of fewer modalities than any seen, items that have all of them).
+        max_masked_modalities: the masked meta-classifiers (one per sub-pattern of the seen patterns: up to
+            ``2**m - 1`` for m modalities) are fitted when there are at most this many modalities.
         calibration: ``"temperature"``: calibrate the probabilities by temperature scaling on out-of-fold
             predictions of the meta stage (cheap: the meta-classifiers are small); None: the raw probabilities.
         random_state: seed of the folds.
@@ -71,20 +79,21 @@ class StackedFusionClassifier:
         modalities_: modality names seen in fit.
         base_models_: modality -> fitted scaler + classifier pipeline (None when too few items had it).
         chosen_C_: modality -> the C kept for its classifier.
-        meta_models_: presence pattern (a tuple of the present modality names) -> its meta-classifier; the key
-            ``None`` holds the one over all items.
+        meta_models_: presence pattern (a tuple of the present modality names) -> its meta-classifier (seen
+            patterns, and the masked sub-patterns above); the key ``None`` holds the one over all items.
         prior_: ``(n_classes,)`` class frequencies of the training labels.
         temperature_: the calibration temperature dividing the log-probabilities (1.0 without calibration).
     """
 
     def __init__(self, Cs: Sequence[float] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0), cv: int = 5,
                  class_weight: str | None = None, meta_C: float = 1.0, min_pattern_items: int = 200,
-                 calibration: str | None = "temperature", random_state: int = 0):
+                 max_masked_modalities: int = 6, calibration: str | None = "temperature", random_state: int = 0):
         self.Cs = Cs
         self.cv = cv
         self.class_weight = class_weight
         self.meta_C = meta_C
         self.min_pattern_items = min_pattern_items
+        self.max_masked_modalities = max_masked_modalities
         self.calibration = calibration
         self.random_state = random_state
 
@@ -187,17 +196,54 @@ class StackedFusionClassifier:
         return self
 
     def _fit_meta(self, meta_features: np.ndarray, codes: np.ndarray, patterns: list[tuple[str, ...]]) -> dict:
-        """The meta-classifiers over ``meta_features``: one per presence pattern with enough items, one over all."""
+        """The meta-classifiers over ``meta_features``: one per presence pattern with enough items, one per masked
+        sub-pattern (``_masked_patterns``), one over all."""
         from sklearn.linear_model import LogisticRegression
 
-        meta_models = {}
-        for pattern in [None, *sorted(set(patterns))]:
-            rows = np.arange(len(codes)) if pattern is None else np.flatnonzero([p == pattern for p in patterns])
-            if pattern is not None and (len(rows) < self.min_pattern_items or len(np.unique(codes[rows])) < 2):
-                continue
+        def fitted(features: np.ndarray, labels: np.ndarray):
             meta = LogisticRegression(C=self.meta_C, class_weight=self.class_weight, max_iter=3000)
-            meta_models[pattern] = meta.fit(meta_features[rows], codes[rows])
+            return meta.fit(features, labels)
+
+        meta_models = {None: fitted(meta_features, codes)}
+        for pattern in sorted(set(patterns)):
+            rows = np.flatnonzero([p == pattern for p in patterns])
+            if len(rows) >= self.min_pattern_items and len(np.unique(codes[rows])) >= 2:
+                meta_models[pattern] = fitted(meta_features[rows], codes[rows])
+        for pattern, rows in self._masked_patterns(patterns, set(meta_models)):
+            if len(np.unique(codes[rows])) >= 2:
+                meta_models[pattern] = fitted(self._hidden(meta_features[rows], pattern), codes[rows])
         return meta_models
+
+    def _masked_patterns(self, patterns: list[tuple[str, ...]],
+                         fitted: set) -> list[tuple[tuple[str, ...], np.ndarray]]:
+        """(sub-pattern, rows of the items that have all its modalities) for every non-empty sub-pattern of a seen
+        pattern that has no meta-classifier yet and at least ``min_pattern_items`` such items."""
+        import itertools
+
+        if len(self.modalities_) > self.max_masked_modalities:
+            return []
+        present = np.array([[name in pattern for name in self.modalities_] for pattern in patterns],
+                           dtype=bool).reshape(len(patterns), len(self.modalities_))
+        result = []
+        for size in range(1, len(self.modalities_)):
+            for kept in itertools.combinations(range(len(self.modalities_)), size):
+                pattern = tuple(self.modalities_[index] for index in kept)
+                if pattern in fitted:
+                    continue
+                rows = np.flatnonzero(present[:, list(kept)].all(axis=1))
+                if len(rows) >= self.min_pattern_items:
+                    result.append((pattern, rows))
+        return result
+
+    def _hidden(self, meta_features: np.ndarray, pattern: tuple[str, ...]) -> np.ndarray:
+        """``meta_features`` with every modality outside ``pattern`` set as absent (log prior, presence 0)."""
+        width = len(self.classes_) + 1  # each modality's block: its class log-probabilities, then its presence flag
+        hidden = meta_features.copy()
+        for position, name in enumerate(self.modalities_):
+            if name not in pattern:
+                hidden[:, position * width:(position + 1) * width - 1] = np.log(self.prior_)
+                hidden[:, (position + 1) * width - 1] = 0.0
+        return hidden
 
     def _meta_probabilities(self, meta_models: dict, meta_features: np.ndarray,
                             patterns: list[tuple[str, ...]]) -> np.ndarray:
