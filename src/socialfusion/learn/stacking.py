@@ -6,14 +6,14 @@ never forced through a model of zeros. The meta-classifier sees, per modality, t
 classifier (the log class prior when the modality is absent) and a presence flag, so it learns how far to trust
 each modality. Items differ in which modalities they have, and how far to trust the text may well depend on whether
 an image is there, so one meta-classifier is fitted per presence pattern seen on at least ``min_pattern_items``
-training items, plus one over all items (with presence flags) for the rarer ones. A pattern with fewer modalities than
-the training items had (a model trained on posts that all had an image, asked about a post without one) gets a
-meta-classifier of its own too: it learns from the items that have every modality of the pattern, with their other
-modalities hidden (each hidden block set as for an absent modality), so it weighs what such an item has the way a
-model that never saw the rest would. Without it the item would go to the meta-classifier over all items, which never
-saw the missing modality absent and reads its placeholder as evidence. Out-of-fold
-predictions (Wolpert 1992) keep the meta-classifiers from learning on predictions the base classifiers made for
-their own training items; the same folds choose each base classifier's regularisation by out-of-fold log-loss.
+training items. A pattern without a meta-classifier of its own (one no training item had, such as a post without an
+image for a model trained on posts that all had one, or a rare one) gets one when enough training items have all its
+modalities: it learns from those items with their other modalities hidden (each hidden block set as for an absent
+modality), so it weighs what such an item has as a model that never saw the rest would. Without it the item would go
+to the meta-classifier over all items (with presence flags), which may never have seen the missing modality absent
+and then reads its placeholder as evidence; that one serves the patterns left over. Out-of-fold predictions
+(Wolpert 1992) keep the meta-classifiers from learning on predictions the base classifiers made for their own training
+items; the same folds choose each base classifier's regularisation by out-of-fold log-loss.
 
 The stacked probabilities are then calibrated (``calibration="temperature"``, the default): the meta stage is fitted
 again on each fold's other items and predicts the fold, and one temperature ``temperature_``, fitted on those

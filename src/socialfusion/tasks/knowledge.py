@@ -587,9 +587,8 @@ def _sorted_edges(edges: pa.Table, sorted_node_ids: pa.ChunkedArray) -> pa.Table
     relations = pc.unique(edges.column("relation")).sort()
     node_ids = sorted_node_ids.combine_chunks()
     keys = [pc.index_in(edges.column(column), value_set=values).to_numpy(zero_copy_only=False)
-            for column, values in (("target", node_ids), ("source", node_ids),
-                                   ("relation", relations))]
-    return edges.take(np.lexsort(keys))
+            for column, values in (("target", node_ids), ("source", node_ids), ("relation", relations))]
+    return edges.take(np.lexsort(keys))  # the last key sorts first
 
 
 def _co_occurrences(rows: pa.Table, item_posts: pa.Table, n_posts: int) -> pa.Table:
