@@ -320,12 +320,10 @@ def pooled_features(activations) -> np.ndarray:
     from socialfusion.learn.image_finetune import FineTunedImageBlocks
 
     key = _digest("pooled", activations.values.shape, float(activations.values[0].astype(np.float32).sum()))
-    path = CACHE / f"pooled-{key}.npy"
-    if path.exists():
-        return np.load(path, allow_pickle=False)
-    vectors = FineTunedImageBlocks.pretrained(activations.split_block).features(activations)
-    np.save(path, vectors)
-    return vectors
+    return _cached_array(
+        CACHE / f"pooled-{key}.npy",
+        lambda: FineTunedImageBlocks.pretrained(activations.split_block).features(activations),
+    )
 
 
 def tag_words(pooled: np.ndarray, has_image: np.ndarray):
