@@ -126,3 +126,67 @@ def test_bad_input_gives_clear_errors():
         TfidfTextClassifier().predict(["hello"])
     with pytest.raises(DataError, match="one string"):
         TfidfTextClassifier(min_df=1, cv=None).fit(texts, labels).predict("hello")
+
+
+def _domain_texts(rng, words_and_labels, n: int) -> tuple[list[str], list[str]]:
+    """``n`` texts, each one cue word of ``words_and_labels`` between two random filler words, and its label."""
+    fillers = [f"filler{index}" for index in range(40)]
+    picks = rng.integers(0, len(words_and_labels), n)
+    texts = [f"{rng.choice(fillers)} {words_and_labels[pick][0]} {rng.choice(fillers)}" for pick in picks]
+    return texts, [words_and_labels[pick][1] for pick in picks]
+
+
+def test_a_source_domain_teaches_its_words_while_the_target_keeps_its_own_meanings():
+    # A large source where "sick" is negative, a small target where it is slang for great; "awful" and "lovely"
+    # are in the source only. Target test texts use all four.
+    rng = np.random.default_rng(0)
+    source_texts, source_labels = _domain_texts(
+        rng, [("sick", "negative"), ("awful", "negative"), ("lovely", "positive"), ("great", "positive")], 600
+    )
+    target_cues = [("sick", "positive"), ("great", "positive"), ("boring", "negative")]
+    target_texts, target_labels = _domain_texts(rng, target_cues, 90)
+    test_texts, test_labels = _domain_texts(rng, [*target_cues, ("awful", "negative"), ("lovely", "positive")], 200)
+    sick = np.array(["sick" in text for text in test_texts])
+    source_only = np.array([("awful" in text) or ("lovely" in text) for text in test_texts])
+    test_labels = np.array(test_labels)
+
+    def accuracy(model, rows=slice(None)):
+        return float(np.mean(model.predict(test_texts)[rows] == test_labels[rows]))
+
+    settings = {"char_ngrams": None, "min_df": 1, "C": 0.3, "cv": None}
+
+    adapted = TfidfTextClassifier(**settings).fit(
+        target_texts, target_labels, source_texts=source_texts, source_labels=source_labels
+    )
+    target_only = TfidfTextClassifier(**settings).fit(target_texts, target_labels)
+    pooled = TfidfTextClassifier(**settings).fit(source_texts + target_texts, source_labels + target_labels)
+
+    assert accuracy(adapted) > 0.9 and accuracy(target_only) < 0.87 and accuracy(pooled) < 0.87
+    assert accuracy(adapted, source_only) > 0.9 and accuracy(target_only, source_only) < 0.7  # unseen in the target
+    assert accuracy(adapted, sick) > 0.9 and accuracy(pooled, sick) < 0.1  # the source's meaning wins when pooled
+    # a model of the target: the usual size (its file too), and the temperature's folds split the target texts
+    assert adapted.coef_.shape == (2, len(adapted.word_vocabulary_))
+    with_temperature = TfidfTextClassifier(**{**settings, "cv": 3}).fit(
+        target_texts, target_labels, source_texts=source_texts, source_labels=source_labels
+    )
+    assert with_temperature.temperature_ != 1.0
+    np.testing.assert_array_equal(with_temperature.predict(test_texts), adapted.predict(test_texts))
+
+
+def test_a_source_is_checked_like_the_training_texts(tmp_path):
+    texts, labels = corpus()
+    model = TfidfTextClassifier(min_df=1, cv=None, source_weight=0.5)
+    with pytest.raises(DataError, match="together"):
+        model.fit(texts, labels, source_texts=texts)
+    with pytest.raises(DataError, match="1 source labels are not classes.*'neutral'"):
+        model.fit(texts, labels, source_texts=texts[:3], source_labels=["positive", "neutral", "negative"])
+    with pytest.raises(DataError, match="source labels are missing"):
+        model.fit(texts, labels, source_texts=texts[:2], source_labels=["positive", None])
+    with pytest.raises(DataError, match="1 source labels for 2 texts"):
+        model.fit(texts, labels, source_texts=texts[:2], source_labels=["positive"])
+    with pytest.raises(ConfigurationError, match="source_weight"):
+        TfidfTextClassifier(source_weight=0).fit(texts, labels)
+    fitted = model.fit(texts, labels, source_texts=texts[:4], source_labels=labels[:4])
+    loaded = TfidfTextClassifier.load(fitted.save(tmp_path / "adapted.npz"))
+    assert loaded.source_weight == 0.5
+    np.testing.assert_array_equal(loaded.decision_function(texts), fitted.decision_function(texts))

@@ -7,6 +7,14 @@ linear model over both: a linear SVM (``loss="hinge"``: the squared hinge of lib
 a multinomial logistic regression (``loss="log"``). Classes are weighted to balance by default, the setting
 that suits macro-averaged recall when the class shares of new data differ from those of the training data.
 
+With ``source_texts`` and ``source_labels`` (a large labelled set from a related domain, such as a pool of labelled
+tweets beside a few thousand labelled posts of another site), ``fit`` learns from both by feature augmentation
+(Daumé III 2007, "Frustratingly easy domain adaptation"): the vocabularies and IDF weights come from both sets, every
+text has a copy of its features shared by both domains, and each target text (``texts``) also a copy of its own
+plus a constant. The linear model so learns weights that hold in both domains and, penalised separately,
+corrections (and class offsets) that hold in the target only. The fitted model scores target texts with the sum of
+the two, so it has the size and file format of a model fitted without a source.
+
 ``decision_function`` gives one linear score per class; ``predict_proba`` turns them into probabilities with a
 softmax whose temperature ``temperature_`` is fitted (``socialfusion.learn.calibration.fit_temperature``) on
 out-of-fold scores of ``cv`` folds, so the probabilities of the SVM are usable in a stack.
@@ -67,6 +75,19 @@ def _texts(texts: Sequence[Any], what: str) -> list[str]:
     return texts
 
 
+def _labels(y: Sequence[Any], n_texts: int, what: str) -> np.ndarray:
+    """``y`` as an array, checked: one label per text, none missing."""
+    labels = np.asarray(y, dtype=object)
+    if len(labels) != n_texts:
+        raise DataError(f"{len(labels)} {what} for {n_texts} texts")
+    missing = [index for index, label in enumerate(labels) if label is None or label != label]
+    if missing:
+        raise DataError(
+            f"{len(missing)} {what} are missing (the first at position {missing[0]}); drop those texts first"
+        )
+    return np.asarray(y)
+
+
 class TfidfTextClassifier:
     """Word and character n-gram TF-IDF with one linear classifier over both.
 
@@ -78,8 +99,10 @@ class TfidfTextClassifier:
         C: inverse regularisation strength of the linear model.
         loss: ``"hinge"`` (linear SVM with the squared hinge, liblinear) or ``"log"`` (logistic regression).
         class_weight: ``"balanced"`` (each class weighs the same in total) or None.
-        cv: folds of the out-of-fold scores that fit the softmax temperature; None: temperature 1.
+        cv: folds of the out-of-fold scores that fit the softmax temperature; None: temperature 1. With a source,
+            the folds split the target texts, and each fold's model learns from the whole source as well.
         random_state: seed of those folds.
+        source_weight: the weight of each source text against a target text's 1, when ``fit`` has a source.
 
     Attributes:
         classes_: the sorted class labels.
@@ -99,6 +122,7 @@ class TfidfTextClassifier:
         class_weight: str | None = "balanced",
         cv: int | None = 3,
         random_state: int = 0,
+        source_weight: float = 1.0,
     ):
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -109,6 +133,7 @@ class TfidfTextClassifier:
         self.class_weight = class_weight
         self.cv = cv
         self.random_state = random_state
+        self.source_weight = source_weight
 
     # -- building blocks ------------------------------------------------------------------------------------------
 
@@ -123,9 +148,10 @@ class TfidfTextClassifier:
             raise ConfigurationError(f"unknown loss {self.loss!r}; expected one of {_LOSSES}")
         if self.class_weight not in (None, "balanced"):
             raise ConfigurationError(f"class_weight must be None or 'balanced'; got {self.class_weight!r}")
-        if not self.C > 0 or self.min_df < 1 or (self.cv is not None and self.cv < 2):
+        if not self.C > 0 or self.min_df < 1 or (self.cv is not None and self.cv < 2) or not self.source_weight > 0:
             raise ConfigurationError(
-                f"need C > 0, min_df >= 1 and cv None or >= 2; got C={self.C}, min_df={self.min_df}, cv={self.cv}"
+                f"need C > 0, min_df >= 1, cv None or >= 2 and source_weight > 0; got C={self.C}, "
+                f"min_df={self.min_df}, cv={self.cv}, source_weight={self.source_weight}"
             )
 
     def _vectorizers(self, vocabularies: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -159,17 +185,31 @@ class TfidfTextClassifier:
             return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=3000)
         return LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
 
-    def _fit_scores(self, texts: list[str], codes: np.ndarray) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
-        """Fitted vectorizers, ``(n_classes, n_features)`` coefficients and ``(n_classes,)`` intercepts."""
+    def _fit_scores(
+        self, texts: list[str], codes: np.ndarray, source: tuple[list[str], np.ndarray] | None = None
+    ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+        """Fitted vectorizers, ``(n_classes, n_features)`` coefficients and ``(n_classes,)`` intercepts; with a
+        ``source`` (texts, codes), by feature augmentation (the module docstring), folded into target weights."""
         from scipy import sparse
 
         vectorizers = self._vectorizers()
+        corpus = texts if source is None else [*source[0], *texts]
         try:
-            matrix = sparse.hstack([vectorizer.fit_transform(texts) for vectorizer in vectorizers.values()]).tocsr()
+            matrix = sparse.hstack([vectorizer.fit_transform(corpus) for vectorizer in vectorizers.values()]).tocsr()
         except ValueError as error:  # sklearn: "empty vocabulary; perhaps the documents only contain stop words"
             raise DataError(f"no n-gram is found in at least {self.min_df} training texts ({error})") from error
-        model = self._linear_model().fit(matrix, codes)
+        weights, width = None, matrix.shape[1]
+        if source is not None:  # [shared copy | target copy, target constant]; source rows leave the latter empty
+            n_source = len(source[0])
+            target_only = sparse.hstack([matrix[n_source:], np.ones((len(texts), 1), matrix.dtype)])
+            empty = sparse.csr_matrix((n_source, width + 1), dtype=matrix.dtype)
+            matrix = sparse.hstack([matrix, sparse.vstack([empty, target_only])]).tocsr()
+            codes = np.concatenate([source[1], codes])
+            weights = np.concatenate([np.full(n_source, self.source_weight), np.ones(len(texts))])
+        model = self._linear_model().fit(matrix, codes, sample_weight=weights)
         coef, intercept = model.coef_, model.intercept_
+        if source is not None:  # a target text's score: shared + target weights, intercept + target constant
+            coef, intercept = coef[:, :width] + coef[:, width:-1], intercept + coef[:, -1]
         if coef.shape[0] == 1:  # two classes: one score for the second class; the first gets its negative
             coef, intercept = np.vstack([-coef, coef]) / 2, np.array([-intercept[0], intercept[0]]) / 2
         return vectorizers, coef.astype(np.float32), intercept.astype(np.float32)
@@ -183,30 +223,40 @@ class TfidfTextClassifier:
 
     # -- the estimator ----------------------------------------------------------------------------------------------
 
-    def fit(self, texts: Sequence[str], y: Sequence[Any]) -> TfidfTextClassifier:
+    def fit(
+        self,
+        texts: Sequence[str],
+        y: Sequence[Any],
+        *,
+        source_texts: Sequence[str] | None = None,
+        source_labels: Sequence[Any] | None = None,
+    ) -> TfidfTextClassifier:
         """Learn the vocabularies, IDF weights, the linear model and (with ``cv``) the softmax temperature.
+
+        Args:
+            texts: the training texts (of the target domain when there is a source).
+            y: their labels.
+            source_texts: labelled texts of a related domain to learn from as well (the module docstring); None:
+                none.
+            source_labels: their labels, each one of ``y``'s classes.
 
         Raises:
             ConfigurationError: bad settings.
             DataError: an item that is not a text, a label count that differs, a missing label, fewer than two
-                classes, or no n-gram common enough to keep.
+                classes, a source label that is not one of ``y``'s classes, or no n-gram common enough to keep.
         """
         from socialfusion.learn.calibration import fit_temperature
 
         self._check_params()
         texts = _texts(texts, "TfidfTextClassifier.fit")
-        labels = np.asarray(y, dtype=object)
-        if len(labels) != len(texts):
-            raise DataError(f"{len(labels)} labels for {len(texts)} texts")
-        missing = [index for index, label in enumerate(labels) if label is None or label != label]
-        if missing:
-            raise DataError(
-                f"{len(missing)} labels are missing (the first at position {missing[0]}); drop those texts first"
-            )
-        self.classes_, codes = np.unique(np.asarray(y), return_inverse=True)
-        if len(self.classes_) < 2:
-            raise DataError(f"need at least two classes; got {self.classes_.tolist()}")
-        vectorizers, self.coef_, self.intercept_ = self._fit_scores(texts, codes)
+        codes = self._fit_classes(y, len(texts))
+        source = None
+        if (source_texts is None) != (source_labels is None):
+            raise DataError("pass source_texts and source_labels together, or neither")
+        if source_texts is not None:
+            source_texts = _texts(source_texts, "TfidfTextClassifier.fit source_texts")
+            source = (source_texts, self._source_codes(source_labels, len(source_texts)))
+        vectorizers, self.coef_, self.intercept_ = self._fit_scores(texts, codes, source)
         self._vectorizers_ = vectorizers
         self.word_vocabulary_, self.word_idf_, self.char_vocabulary_, self.char_idf_ = None, None, None, None
         for kind, vectorizer in vectorizers.items():
@@ -214,12 +264,33 @@ class TfidfTextClassifier:
             setattr(self, f"{kind}_idf_", vectorizer.idf_.astype(np.float32))
         self.temperature_ = 1.0
         if self.cv is not None:
-            held_out = self._out_of_fold_scores(texts, codes)
+            held_out = self._out_of_fold_scores(texts, codes, source)
             if held_out is not None:
                 self.temperature_ = fit_temperature(held_out, codes)
         return self
 
-    def _out_of_fold_scores(self, texts: list[str], codes: np.ndarray) -> np.ndarray | None:
+    def _fit_classes(self, y: Sequence[Any], n_texts: int) -> np.ndarray:
+        """Set ``classes_`` from the labels ``y`` of ``n_texts`` texts and return their codes."""
+        self.classes_, codes = np.unique(_labels(y, n_texts, "labels"), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise DataError(f"need at least two classes; got {self.classes_.tolist()}")
+        return codes
+
+    def _source_codes(self, source_labels: Sequence[Any], n_texts: int) -> np.ndarray:
+        """The codes, among ``classes_``, of the source labels (every one must be a class of the target)."""
+        labels = _labels(source_labels, n_texts, "source labels")
+        known = {label: code for code, label in enumerate(self.classes_.tolist())}
+        unknown = [label for label in labels.tolist() if label not in known]
+        if unknown:
+            raise DataError(
+                f"{len(unknown)} source labels are not classes of the training labels {self.classes_.tolist()} "
+                f"(the first: {unknown[0]!r})"
+            )
+        return np.array([known[label] for label in labels.tolist()], np.int64)
+
+    def _out_of_fold_scores(
+        self, texts: list[str], codes: np.ndarray, source: tuple[list[str], np.ndarray] | None
+    ) -> np.ndarray | None:
         """``(n, n_classes)`` scores of models fitted without each fold (None when a class is too rare to fold)."""
         from sklearn.model_selection import StratifiedKFold
 
@@ -235,7 +306,7 @@ class TfidfTextClassifier:
         for training, testing in splitter.split(np.zeros(len(codes)), codes):
             if len(np.unique(codes[training])) < len(self.classes_):
                 return None
-            vectorizers, coef, intercept = self._fit_scores([texts[i] for i in training], codes[training])
+            vectorizers, coef, intercept = self._fit_scores([texts[i] for i in training], codes[training], source)
             held_out[testing] = self._scores(vectorizers, coef, intercept, [texts[i] for i in testing])
         return held_out
 
