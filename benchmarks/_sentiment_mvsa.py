@@ -110,20 +110,20 @@ def semeval_pool(mvsa_texts: list[str]) -> tuple[list[str], np.ndarray]:
     return [post["text"] for post, use in zip(pool_posts, keep) if use], np.asarray(pool_labels)[keep]
 
 
-def transfer_features(mvsa_texts: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+def transfer_features(mvsa_texts: list[str], pool: tuple[list[str], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Log-probabilities of a text sentiment model trained on the SemEval-2017 pool, for the MVSA-Single texts.
 
-    The pool is ``semeval_pool``. The model is ``tweet_sentiment_pipeline`` (TF-IDF + logistic regression); it never
-    sees an MVSA label, so its outputs are fixed features for every fold. Returns ``(log_probabilities (n, 3),
-    present (n,), pool size)``; cached.
+    ``pool`` is ``semeval_pool``'s (texts, labels). The model is ``tweet_sentiment_pipeline`` (TF-IDF + logistic
+    regression); it never sees an MVSA label, so its outputs are fixed features for every fold. Returns
+    ``(log_probabilities (n, 3), present (n,))``; cached.
     """
     from socialfusion.learn.transfer import TransferredPredictions
 
-    pool_texts, pool_labels = semeval_pool(mvsa_texts)
+    pool_texts, pool_labels = pool
     path = CACHE / f"transfer-{_digest('tfidf-lr/2', *pool_texts, *pool_labels, *mvsa_texts)}.npz"
     if path.exists():
         with np.load(path, allow_pickle=False) as stored:
-            return stored["vectors"], stored["present"], len(pool_texts)
+            return stored["vectors"], stored["present"]
     started = time.perf_counter()
     transfer = TransferredPredictions().fit(pool_texts, pool_labels)
     vectors = transfer.transform(mvsa_texts)
@@ -134,7 +134,7 @@ def transfer_features(mvsa_texts: list[str]) -> tuple[np.ndarray, np.ndarray, in
     )
     CACHE.mkdir(exist_ok=True)
     np.savez(path, vectors=vectors, present=present)
-    return vectors, present, len(pool_texts)
+    return vectors, present
 
 
 def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -321,10 +321,16 @@ posts is cut by the pool's counts."""
 
 
 def adapted_tfidf_log_probabilities(
-    texts: list[str], labels: np.ndarray, fit_rows: np.ndarray, apply_rows: np.ndarray, *, seed: int
+    texts: list[str],
+    labels: np.ndarray,
+    fit_rows: np.ndarray,
+    apply_rows: np.ndarray,
+    *,
+    pool: tuple[list[str], np.ndarray],
+    seed: int,
 ) -> np.ndarray:
-    """Log-probabilities of ``MVSA_ADAPTED_TFIDF`` (the pool and ``fit_rows``) from ``out_of_fold_log_probabilities``,
-    with a softmax temperature fitted on the out-of-fold rows; cached.
+    """Log-probabilities of ``MVSA_ADAPTED_TFIDF`` (``pool``, ``semeval_pool``'s (texts, labels), and ``fit_rows``)
+    from ``out_of_fold_log_probabilities``, with a softmax temperature fitted on the out-of-fold rows; cached.
 
     Each inner model learns from the whole pool and two thirds of ``fit_rows``. Its temperature is not fitted
     inside (three more fits on 50,000 texts each): the out-of-fold log-probabilities of ``fit_rows`` are scores
@@ -333,7 +339,7 @@ def adapted_tfidf_log_probabilities(
     from socialfusion.learn.calibration import fit_temperature, log_probabilities, softmax_probabilities
     from socialfusion.learn.text_linear import TfidfTextClassifier
 
-    pool_texts, pool_labels = semeval_pool(texts)
+    pool_texts, pool_labels = pool
 
     def fit_predict(rows, targets, inner):
         model = TfidfTextClassifier(cv=None, random_state=seed, **MVSA_ADAPTED_TFIDF).fit(
@@ -370,7 +376,9 @@ def fold_modalities(
     if "tfidf" in names:
         made["tfidf"] = tfidf_log_probabilities(inputs["texts"], labels, fit_rows, apply_rows, seed=seed)
     if "adapted" in names:
-        made["adapted"] = adapted_tfidf_log_probabilities(inputs["texts"], labels, fit_rows, apply_rows, seed=seed)
+        made["adapted"] = adapted_tfidf_log_probabilities(
+            inputs["texts"], labels, fit_rows, apply_rows, pool=inputs["pool"], seed=seed
+        )
     if "finetuned" in names:
         made["finetuned"] = finetuned_log_probabilities(
             inputs["activations"], labels, fit_rows, apply_rows, seed=seed, epochs=finetune_epochs
@@ -437,7 +445,8 @@ def mvsa_inputs() -> dict:
     ids, texts, images, labels, splits = mvsa_posts()
     text, lexicon = encoded_mvsa("text/minilm", texts), encoded_mvsa("text/lexicon", texts)
     use = encoded_mvsa("text/multilingual", texts)
-    transfer, transfer_present, pool_size = transfer_features(texts)
+    pool = semeval_pool(texts)  # read once: the transfer feature and the pool-adapted TF-IDF folds learn from it
+    transfer, transfer_present = transfer_features(texts, pool)
     pool_stack, pool_stack_present = pool_stack_features(texts, labels)
     activations = trunk_activations(images)
     pooled = pooled_features(activations)
@@ -450,7 +459,7 @@ def mvsa_inputs() -> dict:
         "labels": labels,
         "splits": splits,
         "activations": activations,
-        "pool_size": pool_size,
+        "pool": pool,
         "vectors": {
             "text": np.hstack([text.vectors, lexicon.vectors]),
             "transfer": transfer,
@@ -774,7 +783,7 @@ def mvsa_cv_table(quick: bool, epochs: int, seeds=(0, 1, 2), folds: int = 5, fin
         f"fusion gain, {fusion_best} over {text_best}, within the same folds: {_summary(gains)} points "
         f"(positive in {int((gains > 0).sum())} of {len(gains)} folds)"
     )
-    print(f"transfer: text sentiment model trained on {inputs['pool_size']:,} SemEval-2017 tweets (no MVSA label)")
+    print(f"transfer: text sentiment model trained on {len(inputs['pool'][0]):,} SemEval-2017 tweets (no MVSA label)")
 
     print(f"\n2. Robustness: {fusion_best} (fitted on train) with dev images removed at test time\n")
     print(f"{'images removed':<20}{'accuracy':>10}{'weighted_f1':>13}")
