@@ -11,7 +11,7 @@ import textwrap
 import pytest
 
 from socialfusion import _background
-from socialfusion._background import run_beside
+from socialfusion._background import BACKGROUND_NICENESS, run_beside, run_beside_at
 from socialfusion.exceptions import DataError
 
 # the calls a child runs must be importable by module and name: this module is written to a folder on sys.path
@@ -35,9 +35,15 @@ def kill_myself() -> None:
 
 
 def nested_pid():
-    from socialfusion._background import run_beside
+    from socialfusion._background import BACKGROUND_NICENESS, run_beside, run_beside_at
 
     return run_beside(pid_and_sum, [0]).result()
+
+
+def niceness_and_role() -> tuple[int, bool]:
+    from socialfusion._background import in_background_process
+
+    return os.nice(0), in_background_process()
 
 
 def sum_or_die(values: list[int], parent_pid: int) -> int:
@@ -99,6 +105,13 @@ def test_the_child_uses_one_thread_and_its_own_calls_run_inline(two_cpus, calls)
     assert run_beside(usable_cpus).result() == 1
     pid, _ = run_beside(calls.nested_pid).result()  # the child's own run_beside ran in the child
     assert pid != os.getpid()
+
+
+def test_a_child_yields_the_cpu_at_its_niceness_and_knows_it_runs_beside(two_cpus, calls):
+    assert run_beside_at(19, calls.niceness_and_role).result() == (19, True)
+    if os.nice(0) <= BACKGROUND_NICENESS:  # a child cannot be less nice than its parent (unless run by root)
+        assert run_beside(calls.niceness_and_role).result() == (BACKGROUND_NICENESS, True)
+    assert not _background.in_background_process()
 
 
 def test_cancel_stops_the_child_and_removes_its_files(two_cpus, calls):

@@ -35,17 +35,24 @@ beside the caller, on one core; pools sized for every core would spin-wait on ea
 (``socialfusion._threads``). It also runs its own ``run_beside`` calls inline."""
 
 
+BACKGROUND_NICENESS = 10
+"""How much a background process yields the CPU (its Unix niceness): the caller, which goes on with its own work and
+waits for the answer only at the end, keeps its core when more processes than cores run (the demo starts two
+beside it), and they take the CPU time it leaves. A call needed later than another can yield more
+(``run_beside_at``)."""
+
+
 class BackgroundCall:
     """A call running in a child process; ``result()`` waits for it and returns its value or raises its error."""
 
-    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict):
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict, niceness: int = BACKGROUND_NICENESS):
         self._call = (function, args, kwargs)
         self._folder = Path(tempfile.mkdtemp(prefix="socialfusion-beside-"))
         (self._folder / "call.pickle").write_bytes(pickle.dumps(
             (sys.path, function.__module__, function.__qualname__, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
         self._process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from socialfusion._background import _serve; _serve(*sys.argv[1:])",
-             str(self._folder), str(os.getpid())],
+             str(self._folder), str(os.getpid()), str(niceness)],
             stdin=subprocess.DEVNULL, env={**ONE_THREAD_POOLS, **os.environ},
         )
 
@@ -109,16 +116,27 @@ def run_beside(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Backg
 
     The function must be a module-level function of an importable module (the child sees this process's
     ``sys.path``; a function of the ``__main__`` script runs here); its arguments and result must pickle. The child
-    ends when this process does (``die_with_parent``).
+    ends when this process does (``die_with_parent``) and runs at niceness ``BACKGROUND_NICENESS``.
 
     Returns:
         An object whose ``result()`` waits and returns the value (or raises the call's exception), and whose
         ``cancel()`` stops the child.
     """
+    return run_beside_at(BACKGROUND_NICENESS, function, *args, **kwargs)
+
+
+def run_beside_at(
+    niceness: int, function: Callable[..., Any], *args: Any, **kwargs: Any
+) -> BackgroundCall | InlineCall:
+    """``run_beside`` with the child at Unix niceness ``niceness`` (0 to 19; the higher, the more it yields).
+
+    Two calls beside a caller that leaves them one core share it by niceness: the one needed sooner, at the lower
+    niceness, gets most of it, and the other the rest.
+    """
     if usable_cpus() < 2 or function.__module__ == "__main__":
         return InlineCall(function, args, kwargs)
     try:
-        return BackgroundCall(function, args, kwargs)
+        return BackgroundCall(function, args, kwargs, niceness)
     except OSError as error:  # no process could be started: run here
         logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
         return InlineCall(function, args, kwargs)
@@ -148,9 +166,21 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
-def _serve(folder: str, parent_pid: str) -> None:
-    """The child's side: run the call in ``folder`` and leave its answer there."""
+def in_background_process() -> bool:
+    """Whether this process was started by ``run_beside`` (for one call, after which it ends)."""
+    return _serving
+
+
+_serving = False
+
+
+def _serve(folder: str, parent_pid: str, niceness: str) -> None:
+    """The child's side: run the call in ``folder`` at ``niceness`` and leave its answer there."""
+    global _serving
+    _serving = True
     die_with_parent(int(parent_pid))
+    with contextlib.suppress(OSError, AttributeError):  # no os.nice on Windows
+        os.nice(int(niceness) - os.nice(0))
     folder = Path(folder)
     path, module, qualname, args, kwargs = pickle.loads((folder / "call.pickle").read_bytes())
     sys.path[:] = [*path, *(entry for entry in sys.path if entry not in path)]  # the caller's, in its order

