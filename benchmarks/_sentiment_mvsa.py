@@ -140,9 +140,10 @@ def transfer_features(mvsa_texts: list[str], pool: tuple[list[str], np.ndarray])
 def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Log-probabilities of the TweetEval stack chosen by CV, trained on the SemEval-2017 pool, for MVSA-Single texts.
 
-    The source model is the one ``_sentiment_tweets.tweeteval_cv_table`` chooses (TF-IDF linear SVM + MiniLM int8 +
-    USE + lexicon logistic regressions, stacked by a logistic regression over their out-of-fold log-probabilities on
-    the pool; balanced class weights), with the same settings; the pool holds no MVSA-Single text. It never sees an
+    The source model is the one ``_sentiment_tweets.tweeteval_cv_table`` chose before e5-small joined it (TF-IDF
+    linear SVM + MiniLM int8 + USE + lexicon logistic regressions, stacked by a logistic regression over their
+    out-of-fold log-probabilities on the pool; balanced class weights), with the same settings; the pool holds no
+    MVSA-Single text. It never sees an
     MVSA label (``mvsa_labels`` only score it zero-shot, printed for reference). Returns ``(log_probabilities (n, 3),
     present (n,))``; the base models' scores are cached by ``Experiment``.
     """
@@ -167,6 +168,7 @@ def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple
     codes = np.searchsorted(classes, pool_labels)
     mvsa_codes = np.searchsorted(classes, mvsa_labels.astype(str))
     all_codes = np.concatenate([codes, mvsa_codes])
+    names = ("tfidf", "MiniLM-int8", "USE", "lexicon")
     scorers = {
         name: linear_scorer(
             np.vstack(
@@ -176,10 +178,10 @@ def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple
             "balanced",
         )
         for name, encoder in TWEETEVAL_ENCODERS
+        if name in names
     }
     scorers["tfidf"] = tfidf_scorer(pool_texts + list(mvsa_texts), all_codes, TFIDF_SETTINGS["tweeteval"])
     experiment = Experiment(scorers, codes, mvsa_codes, _metrics(len(classes)), balanced=True, seeds=(0,))
-    names = ("tfidf", "MiniLM-int8", "USE", "lexicon")
     zero_shot = experiment.evaluate(names)["final"]  # computes the stack's scores, which ``scores`` then returns
     print(
         f"   pool stack ({' + '.join(names)}) trained on {len(pool_texts):,} SemEval tweets, zero-shot on the "
