@@ -166,12 +166,12 @@ def die_with_parent(parent_pid: int) -> None:
     threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
 
 
+_serving = False  # set by _serve: this process was started for one call
+
+
 def in_background_process() -> bool:
     """Whether this process was started by ``run_beside`` (for one call, after which it ends)."""
     return _serving
-
-
-_serving = False
 
 
 def _serve(folder: str, parent_pid: str, niceness: str) -> None:

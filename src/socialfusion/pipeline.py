@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialfusion._background import BACKGROUND_NICENESS
 from socialfusion.corpus import Corpus, modality_counts
 from socialfusion.exceptions import ConfigurationError, DataError, MissingDependencyError, SocialFusionError
 from socialfusion.ingestion import IngestSummary, ingest_corpus
@@ -422,15 +423,15 @@ def _sample_identity(sampled: pa.Table) -> bytes:
     return hashlib.blake2b(orjson.dumps(list(_ner_input(sampled).to_pydict().values())), digest_size=16).digest()
 
 
-def _entity_recognition(sampled: pa.Table, niceness: int | None = None) -> Any:
-    """The entity recognition of a sample, started beside this process from ``BACKGROUND_NER_TEXTS`` texts on (at
-    ``niceness``; None for ``run_beside``'s), else made here when its result is asked for."""
-    from socialfusion._background import BACKGROUND_NICENESS, run_beside_at, run_here
+def _entity_recognition(sampled: pa.Table, niceness: int = BACKGROUND_NICENESS) -> Any:
+    """The entity recognition of a sample, started beside this process (at ``niceness``) from
+    ``BACKGROUND_NER_TEXTS`` texts on, else made here when its result is asked for."""
+    from socialfusion._background import run_beside_at, run_here
     from socialfusion.tasks.knowledge import extract_entities
 
     if sampled.num_rows < BACKGROUND_NER_TEXTS:
         return run_here(extract_entities, _ner_input(sampled))
-    return run_beside_at(BACKGROUND_NICENESS if niceness is None else niceness, extract_entities, _ner_input(sampled))
+    return run_beside_at(niceness, extract_entities, _ner_input(sampled))
 
 
 def _start_entity_recognition(corpus: Corpus, max_ner_texts: int | None) -> tuple[pa.Table, Any]:

