@@ -143,9 +143,8 @@ def pool_stack_features(mvsa_texts: list[str], mvsa_labels: np.ndarray) -> tuple
     The source model is the one ``_sentiment_tweets.tweeteval_cv_table`` chose before e5-small joined it (TF-IDF
     linear SVM + MiniLM int8 + USE + lexicon logistic regressions, stacked by a logistic regression over their
     out-of-fold log-probabilities on the pool; balanced class weights), with the same settings; the pool holds no
-    MVSA-Single text. It never sees an
-    MVSA label (``mvsa_labels`` only score it zero-shot, printed for reference). Returns ``(log_probabilities (n, 3),
-    present (n,))``; the base models' scores are cached by ``Experiment``.
+    MVSA-Single text. It never sees an MVSA label (``mvsa_labels`` only score it zero-shot, printed for reference).
+    Returns ``(log_probabilities (n, 3), present (n,))``; the base models' scores are cached by ``Experiment``.
     """
     from _sentiment_tweets import (
         TFIDF_SETTINGS,

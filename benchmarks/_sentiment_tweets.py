@@ -53,8 +53,8 @@ EMBEDDING_C = 0.1  # standardised embeddings: strong regularisation, set a prior
 # Frozen sentence encoders of the ``text`` extra, and the lexicon features. The full-precision MiniLM (``text/minilm``)
 # is left out: its vectors have a cosine of about 0.997 with the int8 ones on TweetEval tweets (``MiniLMInt8Encoder``),
 # and encoding the 47,562-tweet pool with PyTorch on a shared CPU costs more than the whole table. Add
-# ("MiniLM-fp32", "text/minilm") here, with its rows below, to measure it. e5-small encodes about 36 tweets/s here
-# (the pool in about 22 minutes), once: the vectors are cached.
+# ("MiniLM-fp32", "text/minilm") here, with its rows below, to measure it. e5-small encoded about 30 tweets/s here
+# (the pool in 1,593 s on two cores), once: the vectors are cached.
 TWEETEVAL_ENCODERS = (
     ("lexicon", "text/lexicon"),
     ("MiniLM-int8", "text/minilm-int8"),

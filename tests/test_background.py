@@ -35,7 +35,7 @@ def kill_myself() -> None:
 
 
 def nested_pid():
-    from socialfusion._background import BACKGROUND_NICENESS, run_beside, run_beside_at
+    from socialfusion._background import run_beside
 
     return run_beside(pid_and_sum, [0]).result()
 

@@ -101,11 +101,11 @@ def test_english_entities_in_a_background_process_are_the_same_without_importing
     rows = [{"post_id": "e1", "lang": "en", "text": "Barack Obama met the team of Microsoft in Paris today."}]
     import entities_beside
 
+    monkeypatch.setitem(sys.modules, "entities_beside", entities_beside)  # removed again after the test
     found, torch_imported = _background.run_beside(entities_beside.entities_and_torch, rows).result()
     assert found == extract_entities(pa.Table.from_pylist(rows), types=ENTITY_TYPES).to_pylist()
     assert {"Barack Obama", "Microsoft", "Paris"} <= {row["entity"] for row in found}
     assert not torch_imported
-    monkeypatch.delitem(sys.modules, "entities_beside")
 
 
 def test_chinese_entities_come_from_lac_with_detected_language():
