@@ -19,6 +19,7 @@ from socialfusion.tasks.topics import (
     POST_TOPICS_TABLE,
     TOPICS_TABLE,
     TopicModel,
+    _kept_rows,
     class_tfidf,
     load_topic_model,
     read_topics,
@@ -250,6 +251,16 @@ def test_write_read_and_assign_new_posts_from_a_store(network):
     by_post = dict(zip(again.column("post_id").to_pylist(), again.column("topic_id").to_pylist()))
     assert [by_post[post] for post in model.post_ids_] == model.labels_.tolist()
     assert loaded.topics_.equals(model.topics_)
+
+
+def test_the_posts_with_content_are_kept_in_place_block_by_block():
+    vectors = np.random.default_rng(3).standard_normal((50, 3)).astype(np.float32)
+    keep = np.flatnonzero(np.random.default_rng(4).random(50) < 0.6)
+    expected = vectors[keep].copy()
+    kept = _kept_rows(vectors, keep, block=4)  # many blocks, each moved up over rows already done
+    assert np.array_equal(kept, expected)
+    assert np.shares_memory(kept, vectors)  # no second matrix
+    assert _kept_rows(vectors, np.arange(50)) is vectors
 
 
 def test_read_topics_of_a_store_without_topics_says_how_to_make_them():

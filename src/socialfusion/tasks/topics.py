@@ -736,7 +736,7 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
                  ) -> tuple[list[str], list[str], list[str | None], np.ndarray]:
     """Ids, documents, languages and fused vectors of the posts with content (text or another fused modality)."""
     store = None if isinstance(data, Corpus) else data
-    columns = ["post_id", "text", "lang", "media"]
+    columns = ["post_id", "text", "lang"] + (["media"] if image_text else [])
     posts = data.posts.select(columns) if store is None else store.read("posts", columns=columns)
     texts = pc.fill_null(posts.column("text"), "").to_pylist()
     if image_text:
@@ -759,20 +759,42 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
             raise ConfigurationError(f"fusing {modality!r} features needs a store (their feature cache); fit on "
                                      "the store, or keep only the 'text' encoder")
         # unit rows, zeros where missing, in place: one (posts, dim) float32 array per modality, no copies
-        vectors = np.nan_to_num(np.asarray(vectors, np.float32), copy=False)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        vectors = _unit_in_place(np.asarray(vectors, np.float32))
         vectors[np.asarray(missing, bool)] = 0.0
         present |= ~np.asarray(missing, bool)
         blocks.append(vectors)
     keep = np.flatnonzero(present)
     if not len(keep):
         raise DataError("no post has text or another modality to model topics from")
-    fused = (blocks[0] if len(keep) == len(present) else blocks[0][keep]) if len(blocks) == 1 \
-        else np.concatenate([block[keep] for block in blocks], axis=1)
+    if len(blocks) == 1:
+        fused = _kept_rows(blocks[0], keep)
+    else:
+        fused = np.concatenate([_kept_rows(block, keep) for block in blocks], axis=1)
     del blocks
     languages = posts.column("lang").to_pylist()
     kept_texts = [texts[index] for index in keep]
     return [ids[index] for index in keep], kept_texts, _languages(kept_texts, [languages[i] for i in keep]), fused
+
+
+def _unit_in_place(vectors: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """``vectors`` with NaN and infinities made finite and every row scaled to unit length, in place, a block of
+    rows at a time: ``np.nan_to_num`` and ``np.linalg.norm`` over the whole matrix would each make (posts, dim)
+    temporaries (gigabytes at a million posts)."""
+    for start in range(0, len(vectors), block):
+        part = np.nan_to_num(vectors[start : start + block], copy=False)
+        part /= np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+    return vectors
+
+
+def _kept_rows(vectors: np.ndarray, keep: np.ndarray, block: int = 65_536) -> np.ndarray:
+    """``vectors[keep]`` for ascending ``keep``, moved up in place a block of rows at a time: no second matrix (4 GB
+    of USE vectors at a million posts). ``vectors`` is overwritten; the result is a view of its first rows."""
+    if len(keep) == len(vectors):
+        return vectors
+    for start in range(0, len(keep), block):
+        rows = keep[start : start + block]  # rows >= their targets, and targets below ``start`` are done
+        vectors[start : start + len(rows)] = vectors[rows]
+    return vectors[: len(keep)]
 
 
 # -- store tables -------------------------------------------------------------------------------------------------
