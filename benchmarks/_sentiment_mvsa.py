@@ -2,7 +2,8 @@
 
 What it measures (``python benchmarks/sentiment.py --only mvsa``, or ``python benchmarks/_sentiment_mvsa.py`` with
 its options):
-- feature sets: text = MiniLM + lexicon (401-d); USE = the multilingual Universal Sentence Encoder (512-d);
+- feature sets: text = MiniLM + lexicon (401-d); USE = the multilingual Universal Sentence Encoder (512-d); e5 =
+  multilingual-e5-small (``text/e5-small``, 384-d);
   transfer = the class probabilities of a logistic regression trained on the SemEval-2017 tweet pool (48k labelled
   tweets, minus TweetEval validation) over TF-IDF features; pool stack = those of the TweetEval model chosen by CV
   (TF-IDF SVM + MiniLM int8 + USE + lexicon, stacked), trained on the same pool (``pool_stack_features``); image =
@@ -446,6 +447,7 @@ def mvsa_inputs() -> dict:
     ids, texts, images, labels, splits = mvsa_posts()
     text, lexicon = encoded_mvsa("text/minilm", texts), encoded_mvsa("text/lexicon", texts)
     use = encoded_mvsa("text/multilingual", texts)
+    e5 = encoded_mvsa("text/e5-small", texts)
     pool = semeval_pool(texts)  # read once: the transfer feature and the pool-adapted TF-IDF folds learn from it
     transfer, transfer_present = transfer_features(texts, pool)
     pool_stack, pool_stack_present = pool_stack_features(texts, labels)
@@ -465,6 +467,7 @@ def mvsa_inputs() -> dict:
             "text": np.hstack([text.vectors, lexicon.vectors]),
             "transfer": transfer,
             "use": use.vectors,
+            "e5": e5.vectors,
             "pool": pool_stack,
             "image": pooled,
             "words": words.vectors,
@@ -474,6 +477,7 @@ def mvsa_inputs() -> dict:
             "text": ~text.missing,
             "transfer": transfer_present,
             "use": ~use.missing,
+            "e5": ~e5.missing,
             "pool": pool_stack_present,
             "image": has_image,
             "words": ~words.missing & has_image,
@@ -491,6 +495,8 @@ CONFIGS = (
     ("text: + TF-IDF", "text", ("text", "tfidf"), "stacked"),
     ("text: + USE + TF-IDF", "text", ("text", "use", "tfidf"), "stacked"),
     ("text: + pool-adapted TF-IDF", "text", ("text", "adapted"), "stacked"),
+    ("text: + e5-small", "text", ("text", "e5"), "stacked"),
+    ("text: + e5-small + pool-adapted TF-IDF", "text", ("text", "e5", "adapted"), "stacked"),
     ("image: frozen EfficientNet", "image", ("image",), "stacked"),
     ("image: frozen + tag words", "image", ("image", "words"), "stacked"),
     ("image: frozen + tag words + OCR text", "image", ("image", "words", "ocr"), "stacked"),
@@ -540,6 +546,19 @@ CONFIGS = (
         ("text", "adapted", "transfer", "image", "words"),
         "stacked",
     ),
+    ("late: stacked, text + e5-small + image + words", "fusion", ("text", "e5", "image", "words"), "stacked"),
+    (
+        "late: stacked, text + e5-small + pool-adapted TF-IDF + image + words",
+        "fusion",
+        ("text", "e5", "adapted", "image", "words"),
+        "stacked",
+    ),
+    (
+        "late: stacked, text + e5-small + pool-adapted TF-IDF + transfer + image + words",
+        "fusion",
+        ("text", "e5", "adapted", "transfer", "image", "words"),
+        "stacked",
+    ),
     (
         "neural interaction, modality dropout 0.0",
         "fusion",
@@ -560,7 +579,7 @@ FINETUNED_CONFIGS = (
     ("image: fine-tuned + frozen + tag words", "image", ("finetuned", "image", "words"), "stacked"),
     ("late: stacked, all five", "fusion", ("text", "transfer", "image", "words", "finetuned"), "stacked"),
 )
-TEXT_SIDE = ("text", "transfer", "use", "pool", "tfidf", "adapted")
+TEXT_SIDE = ("text", "transfer", "use", "e5", "pool", "tfidf", "adapted")
 FOLD_MODALITIES = {"tfidf": "text", "adapted": "text", "finetuned": "image"}
 """Modalities that are models trained on labels (``fold_modalities``), and the modality whose presence they share."""
 STACK_CS = (0.003, 0.03, 0.3)  # each base classifier's C, chosen by inner out-of-fold log-loss
