@@ -3,16 +3,16 @@
 What it measures (``python benchmarks/sentiment.py --only mvsa``, or ``python benchmarks/_sentiment_mvsa.py`` with
 its options):
 - feature sets: text = MiniLM + lexicon (401-d); USE = the multilingual Universal Sentence Encoder (512-d); e5 =
-  multilingual-e5-small (``text/e5-small``, 384-d);
-  transfer = the class probabilities of a logistic regression trained on the SemEval-2017 tweet pool (48k labelled
-  tweets, minus TweetEval validation) over TF-IDF features; pool stack = those of the TweetEval model chosen by CV
-  (TF-IDF SVM + MiniLM int8 + USE + lexicon, stacked), trained on the same pool (``pool_stack_features``); image =
-  EfficientNet-Lite0 pooled features (frozen); image words = the image's top-5 ImageNet tags written as a sentence,
-  embedded with the same MiniLM; OCR = the text RapidOCR reads in the image (memes, screenshots), as MiniLM +
-  lexicon features, present where it reads any; TF-IDF = the out-of-fold log-probabilities of a TF-IDF linear SVM
-  over the post texts (``MVSA_TFIDF``), fitted inside each fold on its training rows; with ``--finetune``, also the
-  last block and head convolution fine-tuned on the labels (``socialfusion.learn.image_finetune``, nested inside each
-  fold the same way: hours on a shared 2-core machine);
+  multilingual-e5-small (``text/e5-small``, 384-d); transfer = the class probabilities of a logistic regression
+  trained on the SemEval-2017 tweet pool (48k labelled tweets, minus TweetEval validation) over TF-IDF features;
+  pool stack = those of the TweetEval model chosen by CV before e5-small joined it (TF-IDF SVM + MiniLM int8 + USE +
+  lexicon, stacked), trained on the same pool (``pool_stack_features``); image = EfficientNet-Lite0 pooled features
+  (frozen); image words = the image's top-5 ImageNet tags written as a sentence, embedded with the same MiniLM; OCR
+  = the text RapidOCR reads in the image (memes, screenshots), as MiniLM + lexicon features, present where it reads
+  any; TF-IDF = the out-of-fold log-probabilities of a TF-IDF linear SVM over the post texts (``MVSA_TFIDF``),
+  fitted inside each fold on its training rows; with ``--finetune``, also the last block and head convolution
+  fine-tuned on the labels (``socialfusion.learn.image_finetune``, nested inside each fold the same way: hours on a
+  shared 2-core machine);
 - models: text-only, image-only and fusions (stacked late fusion; neural interaction fusion with modality dropout
   0.0 or 0.3, chosen by CV);
 - the chosen stacked fusion's meta stage replaced (``meta_variants_table``: a weaker logistic regression, one over

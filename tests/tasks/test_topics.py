@@ -20,6 +20,7 @@ from socialfusion.tasks.topics import (
     TOPICS_TABLE,
     TopicModel,
     _kept_rows,
+    _unit_in_place,
     class_tfidf,
     load_topic_model,
     read_topics,
@@ -261,6 +262,16 @@ def test_the_posts_with_content_are_kept_in_place_block_by_block():
     assert np.array_equal(kept, expected)
     assert np.shares_memory(kept, vectors)  # no second matrix
     assert _kept_rows(vectors, np.arange(50)) is vectors
+
+
+def test_post_vectors_are_made_finite_and_unit_length_in_place_block_by_block():
+    vectors = np.random.default_rng(5).standard_normal((20, 4)).astype(np.float32)
+    vectors[3, 1], vectors[7, 0], vectors[9] = np.nan, np.inf, 0.0
+    unit = _unit_in_place(vectors, block=3)
+    assert unit is vectors and np.isfinite(unit).all()
+    norms = np.linalg.norm(unit, axis=1)
+    assert np.allclose(np.delete(norms, [7, 9]), 1.0, atol=1e-6)  # a NaN entry counts as 0
+    assert norms[9] == 0.0  # a zero vector stays zero
 
 
 def test_read_topics_of_a_store_without_topics_says_how_to_make_them():
