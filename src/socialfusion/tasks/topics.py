@@ -114,6 +114,7 @@ stratified by language when there are more (``max_fit_posts``); every post is th
 in batches. Clustering and keyword counting grow faster than the corpus; assigning grows with it."""
 
 _ASSIGN_BATCH = 8192  # posts assigned at a time: bounds the (batch, topics, dim) distance block
+_ROW_BLOCK = 65_536  # rows of the fused post vectors cleaned, scaled or moved up at a time, in place
 
 
 def _english_stop_words() -> frozenset[str]:
@@ -776,7 +777,7 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
     return [ids[index] for index in keep], kept_texts, _languages(kept_texts, [languages[i] for i in keep]), fused
 
 
-def _unit_in_place(vectors: np.ndarray, block: int = 65_536) -> np.ndarray:
+def _unit_in_place(vectors: np.ndarray, block: int = _ROW_BLOCK) -> np.ndarray:
     """``vectors`` with NaN and infinities made finite and every row scaled to unit length, in place, a block of
     rows at a time: ``np.nan_to_num`` and ``np.linalg.norm`` over the whole matrix would each make (posts, dim)
     temporaries (gigabytes at a million posts)."""
@@ -786,7 +787,7 @@ def _unit_in_place(vectors: np.ndarray, block: int = 65_536) -> np.ndarray:
     return vectors
 
 
-def _kept_rows(vectors: np.ndarray, keep: np.ndarray, block: int = 65_536) -> np.ndarray:
+def _kept_rows(vectors: np.ndarray, keep: np.ndarray, block: int = _ROW_BLOCK) -> np.ndarray:
     """``vectors[keep]`` for ascending ``keep``, moved up in place a block of rows at a time: no second matrix (4 GB
     of USE vectors at a million posts). ``vectors`` is overwritten; the result is a view of its first rows."""
     if len(keep) == len(vectors):
