@@ -12,7 +12,7 @@ from socialfusion.corpus import Corpus
 from socialfusion.encoders._base import RowCollector, register_encoder, settings_version
 from socialfusion.encoders._media import read_media_bytes
 from socialfusion.exceptions import ConfigurationError, DataError, MediaError, StoreError
-from socialfusion.featurize import feature_table, featurize, load_features
+from socialfusion.featurize import feature_table, featurize, load_features, stored_missing
 from socialfusion.ingestion import ingest_corpus
 from socialfusion.store import connect
 
@@ -226,3 +226,23 @@ def test_load_features_reads_in_batches_and_answers_any_order_repeats_and_unknow
         assert features.vectors[row].tolist() == whole.vectors[stored].tolist()
         assert features.missing[row] == whole.missing[stored] and features.reasons[row] == whole.reasons[stored]
     assert features.reasons[1] == "empty text" and features.missing[1]  # p0 has no text: a stored masked row
+
+
+def test_stored_missing_reads_the_flags_not_the_vectors_and_counts_an_unstored_item_missing(monkeypatch):
+    from socialfusion.store.lance import LanceStore
+
+    store = make_store({"p0": "", "p1": "word", "p2": "two words"}, {"p0": [{"kind": "image", "data": png((0, 0, 0))}]})
+    featurize(store, ["text/test-counting"])
+    read_columns = []
+    original = LanceStore.read_batches
+
+    def recorded(self, table, *, columns=None, batch_size=65_536):
+        read_columns.append(columns)
+        return original(self, table, columns=columns, batch_size=1)
+
+    monkeypatch.setattr(LanceStore, "read_batches", recorded)
+    missing = stored_missing(store, "text/test-counting", ["p2", "nobody", "p0", "p1"])
+    assert missing.tolist() == [False, True, True, False]  # p0 (image, no text): a masked row
+    assert read_columns == [["item_id", "missing"]]
+    with pytest.raises(StoreError, match="socialfusion featurize --encoders text/lexicon"):
+        stored_missing(store, "text/lexicon", ["p1"])

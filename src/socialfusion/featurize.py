@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,12 +56,14 @@ __all__ = [
     "encode_items",
     "encode_plan",
     "feature_table",
+    "feature_batches",
     "featurize",
     "fit_encoder",
     "items_for",
     "load_features",
     "modality_items",
     "plan_encoder",
+    "stored_missing",
     "write_feature_rows",
 ]
 
@@ -487,6 +489,61 @@ def join_encoded(parts: Sequence[Encoded]) -> Encoded:
     return Encoded(np.hstack([part.vectors for part in parts]).astype(np.float32), missing, reasons)
 
 
+def _stored_table(store: Store, encoder: str) -> str:
+    """The feature table of ``encoder`` in ``store``.
+
+    Raises:
+        StoreError: the encoder has not been run on this store.
+    """
+    table = feature_table(encoder)
+    if table not in store.tables():
+        raise StoreError(
+            f"no features for {encoder!r} in {store.uri!r}; run: socialfusion featurize --encoders {encoder}"
+        )
+    return table
+
+
+def feature_batches(
+    store: Store, encoder: str, item_ids: Sequence[str], columns: Sequence[str] = ("vector", "missing")
+) -> Iterator[tuple[np.ndarray, np.ndarray, pa.RecordBatch]]:
+    """One pass over an encoder's stored features in store order, a batch at a time, never the whole table (4 GB
+    of vectors at a million posts).
+
+    Args:
+        store: the store.
+        encoder: a single encoder's name (not a joined one).
+        item_ids: the distinct ids asked for.
+        columns: the feature columns to read besides ``item_id``.
+
+    Yields:
+        For every stored batch, ``(rows, targets, batch)``: the batch's rows whose item is asked for, their
+        positions in ``item_ids``, and the batch. An item stored twice is met twice.
+
+    Raises:
+        StoreError: the encoder has not been run on this store.
+    """
+    table = _stored_table(store, encoder)
+    position = {item_id: index for index, item_id in enumerate(item_ids)}
+    for batch in store.read_batches(table, columns=["item_id", *[c for c in columns if c != "item_id"]]):
+        targets = np.fromiter((position.get(item_id, -1) for item_id in batch.column("item_id").to_pylist()),
+                              np.int64, count=batch.num_rows)
+        rows = np.flatnonzero(targets >= 0)
+        yield rows, targets[rows], batch
+
+
+def stored_missing(store: Store, encoder: str, item_ids: Sequence[str]) -> np.ndarray:
+    """Which of ``item_ids`` (distinct) have no stored vector from ``encoder``: no row, or a row marked missing.
+    Reads the ids and flags only, not the vectors.
+
+    Raises:
+        StoreError: the encoder has not been run on this store.
+    """
+    missing = np.ones(len(item_ids), bool)
+    for rows, targets, batch in feature_batches(store, encoder, item_ids, columns=["missing"]):
+        missing[targets] = batch.column("missing").to_numpy(zero_copy_only=False)[rows]
+    return missing
+
+
 def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = None) -> Encoded:
     """An encoder's stored features, in the order of ``item_ids`` (default: every stored item, in store order).
 
@@ -501,33 +558,24 @@ def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = N
         if item_ids is None:
             raise ConfigurationError(f"loading the joined features {encoder!r} needs item_ids")
         return join_encoded([load_features(store, part, item_ids) for part in encoder_parts(encoder)])
-    table = feature_table(encoder)
-    if table not in store.tables():
-        raise StoreError(
-            f"no features for {encoder!r} in {store.uri!r}; run: socialfusion featurize --encoders {encoder}"
-        )
     columns = ["item_id", "vector", "missing", "reason", "modality"]
     if item_ids is None:
-        return _stored_rows(store.read(table, columns=columns))
+        return _stored_rows(store.read(_stored_table(store, encoder), columns=columns))
     # one pass over the table in batches, each row copied to where it is asked for: the whole table (4 GB of
     # vectors at a million posts) is never held beside the result
     asked = pc.dictionary_encode(pa.array(item_ids, pa.string()))
-    position = {item_id: index for index, item_id in enumerate(asked.dictionary.to_pylist())}
+    distinct = asked.dictionary.to_pylist()
     vectors: np.ndarray | None = None
-    missing = np.ones(len(position), bool)
-    reasons: list[str | None] = [None] * len(position)
-    found = np.zeros(len(position), bool)
+    missing = np.ones(len(distinct), bool)
+    reasons: list[str | None] = [None] * len(distinct)
+    found = np.zeros(len(distinct), bool)
     modality = None
-    for batch in store.read_batches(table, columns=columns):
+    for rows, targets, batch in feature_batches(store, encoder, distinct, columns=columns):
         if vectors is None:
-            vectors = np.zeros((len(position), batch.schema.field("vector").type.list_size), np.float32)
+            vectors = np.zeros((len(distinct), batch.schema.field("vector").type.list_size), np.float32)
         modality = modality or (batch.column("modality")[0].as_py() if batch.num_rows else None)
-        targets = np.fromiter((position.get(item_id, -1) for item_id in batch.column("item_id").to_pylist()),
-                              np.int64, count=batch.num_rows)
-        rows = np.flatnonzero(targets >= 0)
         if not len(rows):
             continue
-        targets = targets[rows]
         vectors[targets] = batch.column("vector").flatten().to_numpy(zero_copy_only=False).reshape(
             batch.num_rows, -1)[rows]
         missing[targets] = batch.column("missing").to_numpy(zero_copy_only=False)[rows]
@@ -539,9 +587,9 @@ def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = N
     for target in np.flatnonzero(~found).tolist():
         reasons[target] = absent
     if vectors is None:  # an empty table: every item is absent
-        dim = store.read(table, columns=["vector"]).schema.field("vector").type.list_size
-        vectors = np.zeros((len(position), dim), np.float32)
-    if len(position) == len(item_ids):  # no id asked twice: the distinct ids are the ids, in their order
+        dim = store.read(feature_table(encoder), columns=["vector"]).schema.field("vector").type.list_size
+        vectors = np.zeros((len(distinct), dim), np.float32)
+    if len(distinct) == len(item_ids):  # no id asked twice: the distinct ids are the ids, in their order
         return Encoded(vectors, missing, reasons)
     order = asked.indices.to_numpy(zero_copy_only=False)
     return Encoded(vectors[order], missing[order], [reasons[index] for index in order])

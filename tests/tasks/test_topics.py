@@ -15,11 +15,14 @@ from socialfusion.datasets.synthetic import generate
 from socialfusion.exceptions import ConfigurationError, DataError, StoreError
 from socialfusion.ingestion import ingest_corpus
 from socialfusion.store import connect
+from socialfusion.tasks import topics as topics_module
 from socialfusion.tasks.topics import (
     POST_TOPICS_TABLE,
     TOPICS_TABLE,
     TopicModel,
+    _fused_in_memory,
     _kept_rows,
+    _StoredVectors,
     _unit_in_place,
     class_tfidf,
     load_topic_model,
@@ -252,6 +255,48 @@ def test_write_read_and_assign_new_posts_from_a_store(network):
     by_post = dict(zip(again.column("post_id").to_pylist(), again.column("topic_id").to_pylist()))
     assert [by_post[post] for post in model.post_ids_] == model.labels_.tolist()
     assert loaded.topics_.equals(model.topics_)
+
+
+@pytest.mark.parametrize("encoders", [{"text": "text/lexicon"},
+                                      {"image": "image/colour-histogram", "text": "text/lexicon"}])
+def test_a_store_fit_reads_its_vectors_a_block_at_a_time_and_assigns_as_from_one_matrix(encoders, monkeypatch):
+    from socialfusion.store.lance import LanceStore
+
+    network = generate(n_users=30, n_posts=90, seed=2, n_videos=0, n_audio=0, image_fraction=0.5,
+                       chinese_fraction=0.0)
+    store = connect("memory://")
+    ingest_corpus(network.corpus, store)
+    original_batches, original_rows, asked = LanceStore.read_batches, _StoredVectors.rows, []
+
+    def small_batches(self, table, *, columns=None, batch_size=65_536):
+        return original_batches(self, table, columns=columns, batch_size=16)
+
+    def counted_rows(self, rows):
+        asked.append(len(rows))
+        return original_rows(self, rows)
+
+    monkeypatch.setattr(LanceStore, "read_batches", small_batches)
+    monkeypatch.setattr(_StoredVectors, "rows", counted_rows)
+    monkeypatch.setattr(topics_module, "_STREAM_ROWS", 16)
+    model = TopicModel(encoders, method="kmeans", n_topics=3, reduce_to=4, max_fit_posts=40).fit(store)
+
+    # the sample's rows, then (several tables) 16 posts at a time; never every post's vectors at once
+    n_posts = len(model.post_ids_)
+    assert asked[0] == 40 and n_posts > 40
+    if len(encoders) == 1:
+        assert asked == [40]  # one table: assigned batch by batch, in store order
+    else:
+        assert asked[1:] == [16] * (n_posts // 16) + ([n_posts % 16] if n_posts % 16 else [])
+    # the same posts, labels and distances as from one matrix of every post's fused vectors
+    posts = store.read("posts", columns=["post_id", "text"])
+    texts = [text or "" for text in posts.column("text").to_pylist()]
+    present = np.array([bool(text.strip()) for text in texts])
+    keep, matrix = _fused_in_memory(store, encoders, False, posts.column("post_id").to_pylist(), texts, present)
+    assert model.post_ids_.tolist() == [posts.column("post_id")[row].as_py() for row in keep]
+    labels, distances = model._assign_vectors(matrix)
+    assert labels.tolist() == model.labels_.tolist()
+    assert np.allclose(distances, model.distances_, atol=1e-6)
+    assert len(set(model.labels_.tolist())) == 3
 
 
 def test_the_posts_with_content_are_kept_in_place_block_by_block():

@@ -37,7 +37,7 @@ import logging
 import math
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -115,6 +115,7 @@ in batches. Clustering and keyword counting grow faster than the corpus; assigni
 
 _ASSIGN_BATCH = 8192  # posts assigned at a time: bounds the (batch, topics, dim) distance block
 _ROW_BLOCK = 65_536  # rows of the fused post vectors cleaned, scaled or moved up at a time, in place
+_STREAM_ROWS = 262_144  # posts whose fused vectors are read at a time when several feature tables make them
 
 
 def _english_stop_words() -> frozenset[str]:
@@ -502,7 +503,7 @@ class TopicModel:
                 raise DataError(f"embeddings must be (n_texts, dim) = ({len(texts)}, dim); got shape {vectors.shape}")
         return self._fit(texts, vectors, ids, _languages(texts, language), encoders)
 
-    def _fit(self, texts: list[str], vectors: np.ndarray, ids: list[str], languages: list[str | None],
+    def _fit(self, texts: list[str], vectors: np.ndarray | _StoredVectors, ids: list[str], languages: list[str | None],
              encoders: dict[str, str]) -> TopicModel:
         smallest = max(2, self.n_topics or 2) if self.method == "kmeans" else self.min_topic_size
         if len(texts) < smallest:
@@ -514,7 +515,12 @@ class TopicModel:
         rows = stratified_sample(languages, len(texts) if self.max_fit_posts is None else self.max_fit_posts,
                                  self.random_state)
         sampled = len(rows) < len(texts)
-        space, pca_mean, pca_components = self._reduce(_unit(vectors[rows] if sampled else vectors))
+        if isinstance(vectors, _StoredVectors):
+            fitted = vectors.rows(rows)
+        else:
+            fitted = vectors[rows] if sampled else vectors
+        space, pca_mean, pca_components = self._reduce(_unit(fitted))
+        del fitted
         clusters = self._cluster(space)
         centroids, order = _centroids(space, clusters)
         if not len(centroids):
@@ -565,13 +571,16 @@ class TopicModel:
             return vectors
         return (vectors - self.pca_mean_) @ self.pca_components_.T
 
-    def _assign_vectors(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Labels and distances of fused vectors, ``_ASSIGN_BATCH`` rows at a time (bounded memory)."""
-        parts = [self._nearest(self._space(vectors[start:start + _ASSIGN_BATCH]))
-                 for start in range(0, len(vectors), _ASSIGN_BATCH)]
-        if not parts:
-            return np.zeros(0, np.int32), np.zeros(0, np.float32)
-        return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
+    def _assign_vectors(self, vectors: np.ndarray | _StoredVectors) -> tuple[np.ndarray, np.ndarray]:
+        """Labels and distances of fused vectors, ``_ASSIGN_BATCH`` rows at a time (bounded memory); a store's
+        vectors are read a block at a time (``_StoredVectors.blocks``)."""
+        labels, distances = np.full(len(vectors), -1, np.int32), np.zeros(len(vectors), np.float32)
+        blocks = vectors.blocks() if isinstance(vectors, _StoredVectors) else [(np.arange(len(vectors)), vectors)]
+        for positions, block in blocks:
+            for start in range(0, len(block), _ASSIGN_BATCH):
+                rows = positions[start:start + _ASSIGN_BATCH]
+                labels[rows], distances[rows] = self._nearest(self._space(block[start:start + _ASSIGN_BATCH]))
+        return labels, distances
 
     def _nearest(self, space: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         squared = ((space[:, None, :].astype(np.float64) - self.centroids_[None, :, :]) ** 2).sum(axis=2)
@@ -662,7 +671,7 @@ class TopicModel:
             else:
                 vectors = np.asarray(embeddings, np.float32)
         expected = self.centroids_.shape[1] if self.pca_components_ is None else self.pca_components_.shape[1]
-        if vectors.ndim != 2 or vectors.shape[1] != expected or len(vectors) != len(ids):
+        if len(vectors.shape) != 2 or vectors.shape[1] != expected or len(vectors) != len(ids):
             raise DataError(f"vectors of shape {vectors.shape} do not fit this model: expected ({len(ids)}, "
                             f"{expected})")
         labels, distances = self._assign_vectors(vectors)
@@ -734,8 +743,11 @@ def _image_words(posts: pa.Table) -> dict[int, str]:
 
 
 def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: bool
-                 ) -> tuple[list[str], list[str], list[str | None], np.ndarray]:
-    """Ids, documents, languages and fused vectors of the posts with content (text or another fused modality)."""
+                 ) -> tuple[list[str], list[str], list[str | None], np.ndarray | _StoredVectors]:
+    """Ids, documents, languages and fused vectors of the posts with content (text or another fused modality).
+
+    A store's vectors stay in its feature tables (``_StoredVectors``), read when asked; with ``image_text`` the
+    text, with the images' words in it, is encoded here, and every modality is read into one matrix."""
     store = None if isinstance(data, Corpus) else data
     columns = ["post_id", "text", "lang"] + (["media"] if image_text else [])
     posts = data.posts.select(columns) if store is None else store.read("posts", columns=columns)
@@ -744,7 +756,30 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
         for row, words in _image_words(posts).items():
             texts[row] = f"{texts[row]}\n{words}".strip()
     ids = posts.column("post_id").to_pylist()
-    blocks, present = [], np.array([bool(text.strip()) for text in texts])
+    present = np.array([bool(text.strip()) for text in texts])
+    if store is not None and not image_text:
+        from socialfusion.featurize import featurize, stored_missing
+
+        names = [encoders[modality] for modality in sorted(encoders)]
+        for name in names:
+            featurize(store, [name])
+            present |= ~stored_missing(store, name, ids)
+        keep = np.flatnonzero(present)
+        vectors: np.ndarray | _StoredVectors = _StoredVectors(store, names, [ids[index] for index in keep])
+    else:
+        keep, vectors = _fused_in_memory(store, encoders, image_text, ids, texts, present)
+    if not len(keep):
+        raise DataError("no post has text or another modality to model topics from")
+    languages = posts.column("lang").to_pylist()
+    kept_texts = [texts[index] for index in keep]
+    return [ids[index] for index in keep], kept_texts, _languages(kept_texts, [languages[i] for i in keep]), vectors
+
+
+def _fused_in_memory(store: Store | None, encoders: Mapping[str, str], image_text: bool, ids: list[str],
+                     texts: list[str], present: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the posts with content and their fused vectors, every modality read or encoded into memory
+    (``present``, text so far, is updated in place)."""
+    blocks = []
     for modality in sorted(encoders):
         name = encoders[modality]
         if store is not None and not (modality == "text" and image_text):
@@ -759,22 +794,75 @@ def _post_inputs(data: Corpus | Store, encoders: Mapping[str, str], image_text: 
         else:
             raise ConfigurationError(f"fusing {modality!r} features needs a store (their feature cache); fit on "
                                      "the store, or keep only the 'text' encoder")
-        # unit rows, zeros where missing, in place: one (posts, dim) float32 array per modality, no copies
-        vectors = _unit_in_place(np.asarray(vectors, np.float32))
-        vectors[np.asarray(missing, bool)] = 0.0
+        blocks.append(_unit_rows(vectors, missing))
         present |= ~np.asarray(missing, bool)
-        blocks.append(vectors)
     keep = np.flatnonzero(present)
     if not len(keep):
-        raise DataError("no post has text or another modality to model topics from")
+        return keep, np.zeros((0, 0), np.float32)
     if len(blocks) == 1:
-        fused = _kept_rows(blocks[0], keep)
-    else:
-        fused = np.concatenate([_kept_rows(block, keep) for block in blocks], axis=1)
-    del blocks
-    languages = posts.column("lang").to_pylist()
-    kept_texts = [texts[index] for index in keep]
-    return [ids[index] for index in keep], kept_texts, _languages(kept_texts, [languages[i] for i in keep]), fused
+        return keep, _kept_rows(blocks[0], keep)
+    return keep, np.concatenate([_kept_rows(block, keep) for block in blocks], axis=1)
+
+
+def _unit_rows(vectors: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Unit rows, zeros where ``missing``, in place: one (posts, dim) float32 array per modality, no copies."""
+    vectors = _unit_in_place(np.asarray(vectors, np.float32))
+    vectors[np.asarray(missing, bool)] = 0.0
+    return vectors
+
+
+class _StoredVectors:
+    """The fused vectors of a store's posts with content, left in its feature tables and read when asked: a
+    sample's rows (``rows``) or every row a block at a time (``blocks``), never the whole (posts, dim) matrix (4 GB
+    of USE vectors at a million posts).
+
+    Each modality's vectors are unit rows, zeros where missing, side by side in ``names``' order, as
+    ``_fused_in_memory`` makes them."""
+
+    def __init__(self, store: Store, names: list[str], ids: list[str]) -> None:
+        from socialfusion.featurize import feature_table
+
+        self.store, self.names, self.ids = store, names, ids
+        width = sum(store.read(feature_table(name), where="false", columns=["vector"]).schema.field("vector").type
+                    .list_size for name in names)  # the schema only: no row is read
+        self.shape = (len(ids), width)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The fused vectors of ``rows`` (positions in ``ids``): one pass over each feature table."""
+        from socialfusion.featurize import load_features
+
+        asked = [self.ids[row] for row in rows]
+        blocks = []
+        for name in self.names:
+            encoded = load_features(self.store, name, asked)
+            blocks.append(_unit_rows(encoded.vectors, encoded.missing))
+        return blocks[0] if len(blocks) == 1 else np.concatenate(blocks, axis=1)
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """``(positions, fused vectors)`` covering every row once. One modality: one pass over its feature table
+        in store order, a stored batch at a time; several: ``_STREAM_ROWS`` posts at a time, one pass over each
+        table per block (their rows are in no common order)."""
+        if len(self.names) > 1:
+            for start in range(0, len(self), _STREAM_ROWS):
+                positions = np.arange(start, min(start + _STREAM_ROWS, len(self)))
+                yield positions, self.rows(positions)
+            return
+        from socialfusion.featurize import feature_batches
+
+        seen = np.zeros(len(self), bool)
+        for rows, targets, batch in feature_batches(self.store, self.names[0], self.ids):
+            if not len(rows):
+                continue
+            vectors = batch.column("vector").flatten().to_numpy(zero_copy_only=False).reshape(batch.num_rows, -1)
+            missing = batch.column("missing").to_numpy(zero_copy_only=False)
+            seen[targets] = True
+            yield targets, _unit_rows(vectors[rows], missing[rows])
+        unseen = np.flatnonzero(~seen)  # posts with content but no stored row: zero vectors, as load_features gives
+        if len(unseen):
+            yield unseen, np.zeros((len(unseen), self.shape[1]), np.float32)
 
 
 def _unit_in_place(vectors: np.ndarray, block: int = _ROW_BLOCK) -> np.ndarray:
