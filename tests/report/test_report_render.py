@@ -145,12 +145,31 @@ def test_plotly_is_inlined_once_and_nothing_comes_from_the_network(small_corpus)
     sections = [overview_section(small_corpus), ReportSection("More", "more", blocks=[Figure(_bar())])]
     page = render_report(sections, title="r")
     assert page.count("window.PlotlyConfig") == 1
-    assert page.count("plotly.js v") == 1  # the library's banner
+    assert len(re.findall(r"plotly\.js (?:\(basic - minified\) )?v\d", page)) == 1  # the library's banner
     assert page.index("window.PlotlyConfig") < page.index("</head>")
     remote_tag = r"<(?:script|link|img|iframe)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(?:https?:)?//"
     assert re.findall(remote_tag, page, re.IGNORECASE) == []
     assert "@import" not in page and "fonts.googleapis" not in page
     assert "Content-Security-Policy" in page
+
+
+def test_plotly_is_the_basic_bundle_when_every_trace_allows_it_and_the_full_one_otherwise(monkeypatch):
+    import plotly.offline
+
+    shipped = re.search(r"plotly\.js \(basic - minified\) v(\S+)", socialfusion.report._render._asset(
+        "plotly-basic.min.js")[:500]).group(1)
+    monkeypatch.setattr(plotly.offline, "get_plotlyjs_version", lambda: shipped)
+    scatter = go.Figure(go.Scatter(x=[1, 2], y=[3, 4]))
+    basic_traces = [ReportSection("a", "a", blocks=[Figure(_bar()), Figure(scatter), Figure(go.Figure(go.Pie()))])]
+    basic = render_report(basic_traces, title="r")
+    assert basic.count(f"plotly.js (basic - minified) v{shipped}") == 1 and "plotly.js v" not in basic
+    assert len(basic) < 1_500_000  # the full bundle alone is 4.8 MB
+    heatmap = ReportSection("h", "h", blocks=[Figure(go.Figure(go.Heatmap(z=[[1, 2]])))])
+    full = render_report([*basic_traces, heatmap], title="r")  # one trace the basic bundle cannot draw
+    assert full.count("plotly.js v") == 1 and "basic - minified" not in full and len(full) > 4_000_000
+    # plotly.py of another version made the figures' JSON: its own full bundle draws them
+    monkeypatch.setattr(plotly.offline, "get_plotlyjs_version", lambda: "0.0.0")
+    assert "basic - minified" not in render_report(basic_traces, title="r")
 
 
 def test_table_of_contents_links_every_section(small_corpus):
