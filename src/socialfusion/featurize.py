@@ -19,6 +19,10 @@ tabular   every post (``tabular/post-*``) or every user (``tabular/user-*``)
 
 A post without an image simply has no row in an image table: the modality is absent, which readers of the
 features turn into a mask (``load_features`` reports it as missing with the reason "no image").
+
+``load_features`` reads the asked items' vectors into one matrix; ``feature_batches`` hands a table over a stored
+batch at a time (what a reader of every post's vectors uses at a million posts), and ``stored_missing`` reads only
+which items have a vector.
 """
 
 from __future__ import annotations

@@ -111,7 +111,8 @@ _REPRESENTATIVES = 3
 MAX_FIT_POSTS = 20_000
 """``TopicModel`` fits (PCA, clustering, c-TF-IDF keywords) on at most this many posts: a seeded random sample
 stratified by language when there are more (``max_fit_posts``); every post is then assigned to the nearest topic
-in batches. Clustering and keyword counting grow faster than the corpus; assigning grows with it."""
+in batches. Clustering and keyword counting grow faster than the corpus; assigning grows with it. On a store, only
+the sample's vectors are read at once: the assignment reads the feature table a stored batch at a time."""
 
 _ASSIGN_BATCH = 8192  # posts assigned at a time: bounds the (batch, topics, dim) distance block
 _ROW_BLOCK = 65_536  # rows of the fused post vectors cleaned, scaled or moved up at a time, in place
