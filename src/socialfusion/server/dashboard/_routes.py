@@ -59,7 +59,8 @@ def static_folder() -> Path:
 
 
 def plotly_js() -> Path:
-    """plotly.js as the installed ``plotly`` package ships it (the report inlines the same file)."""
+    """plotly.js as the installed ``plotly`` package ships it: the full bundle, served once and cached by the
+    browser (the HTML report inlines the smaller basic bundle when its figures allow, ``BASIC_PLOTLY_TRACES``)."""
     return Path(str(resources.files("plotly").joinpath("package_data/plotly.min.js")))
 
 
