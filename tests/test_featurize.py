@@ -106,6 +106,24 @@ def test_a_changed_item_is_the_only_one_encoded_again():
     assert features.vectors.tolist() == [[5, 2], [15, 4]]
 
 
+def test_a_store_already_featurized_is_checked_without_loading_every_stored_key_into_python(monkeypatch):
+    from socialfusion.store import StoredKeys
+
+    store = make_store({"p1": "hello", "p2": "world"})
+    featurize(store, ["text/test-counting"])
+    loads = []
+    original = StoredKeys._load
+    monkeypatch.setattr(StoredKeys, "_load", lambda self: loads.append(self.table) or original(self))
+    table = feature_table("text/test-counting")
+
+    run = featurize(store, ["text/test-counting"]).runs[0]
+    assert (run.encoded, run.cached) == (0, 2) and table not in loads  # nothing to write: no dict of keys
+    ingest_corpus(Corpus.from_records(posts=[{"post_id": "p3", "text": "new"}]), store, scrub_pii=False)
+    run = featurize(store, ["text/test-counting"]).runs[0]
+    assert (run.encoded, run.cached) == (1, 2) and loads.count(table) == 1  # loaded to write, once
+    assert store.count(table) == 3
+
+
 def test_a_new_encoder_version_re_encodes_only_that_encoders_table():
     store = make_store({"p1": "hello", "p2": "world"})
     featurize(store, ["text/test-counting"])

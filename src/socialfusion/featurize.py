@@ -329,15 +329,29 @@ def plan_encoder(store: Store, corpus: Corpus, name: str, options: dict[str, Any
     items = items_for(name, modality, corpus)
     fit_encoder(encoder, modality, items, corpus)
     table = feature_table(name)
-    # item_id -> (content_hash, encoder version) of every stored row, kept in step with other writers.
+    # item_id -> (content_hash, encoder version) of every stored row, loaded when rows are written (under the
+    # writer lock, in step with other writers); what is cached is found from one snapshot of the table
     stored = StoredKeys(store, table, key="item_id", fingerprint=["content_hash", "version"])
-    with store.writer_lock():
-        known = stored.sync()
     run = EncoderRun(encoder=name, version=encoder.version, items=len(items.ids))
-    todo = [i for i, (item_id, content) in enumerate(zip(items.ids, items.hashes))
-            if known.get(item_id) != (content, encoder.version)]
+    todo = _not_stored(store, table, items, encoder.version)
     run.cached = run.items - len(todo)
     return EncoderPlan(encoder, modality, items, table, stored, todo, run)
+
+
+def _not_stored(store: Store, table: str, items: FeatureItems, version: str) -> list[int]:
+    """Positions of the items that no stored row holds with their content hash and this encoder version: an Arrow
+    semi-join of the items with one snapshot of the table's keys, not a Python dict of every stored key (a million
+    posts' keys as Python objects took about a gigabyte)."""
+    if table not in store.tables():
+        return list(range(len(items.ids)))
+    stored = store.read(table, columns=["item_id", "content_hash", "version"])
+    current = stored.filter(pc.equal(stored.column("version"), version)).select(["item_id", "content_hash"])
+    asked = pa.table({"item_id": pa.array(items.ids, pa.string()), "content_hash": pa.array(items.hashes, pa.string()),
+                      "position": pa.array(np.arange(len(items.ids), dtype=np.int64))})
+    cached = asked.join(current, keys=["item_id", "content_hash"], join_type="left semi").column("position")
+    missing = np.ones(len(items.ids), bool)
+    missing[cached.to_numpy()] = False
+    return np.flatnonzero(missing).tolist()
 
 
 def write_feature_rows(store: Store, plan: EncoderPlan, rows: pa.Table) -> None:
