@@ -235,3 +235,48 @@ def test_ingest_workers_die_with_a_killed_parent(tmp_path):
     parent.wait()
     gone, alive = psutil.wait_procs(descendants, timeout=10)
     assert not alive, f"processes outlived their killed parent: {[p.cmdline()[:3] for p in alive]}"
+
+
+FEATURIZE_AT_THE_SIGNAL = textwrap.dedent("""
+    import json, sys, time
+    from pathlib import Path
+    from socialfusion.featurize import featurize
+    from socialfusion.store import connect
+    store, folder = connect(sys.argv[1]), Path(sys.argv[2])
+    (folder / f"ready-{sys.argv[3]}").touch()
+    while not (folder / "go").exists():
+        time.sleep(0.01)
+    run = featurize(store, ["text/lexicon"]).runs[0]
+    print(json.dumps({"encoded": run.encoded, "cached": run.cached}))
+""")
+
+
+@pytest.mark.slow
+def test_three_featurize_runs_started_together_store_each_item_once(tmp_path):
+    """Three processes featurize one store from the same instant: each plans before any has written, so each
+    encodes every post and writes it in chunks of 2,048 while the others write theirs. Each post's features are
+    stored once (a writer that finds rows another wrote since it planned upserts them), and a later run finds every
+    post cached."""
+    store_path = tmp_path / "store.db"
+    ingest(write_posts(tmp_path / "posts.jsonl", range(6000)), connect(store_path))
+    children = [subprocess.Popen([sys.executable, "-c", FEATURIZE_AT_THE_SIGNAL, str(store_path), str(tmp_path),
+                                  str(index)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                for index in range(3)]
+    deadline = time.monotonic() + 120
+    while len(list(tmp_path.glob("ready-*"))) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "go").touch()
+    runs = []
+    for child in children:
+        out, err = child.communicate(timeout=300)
+        assert child.returncode == 0, err
+        runs.append(json.loads(out))
+
+    assert sum(run["encoded"] for run in runs) > 6000, runs  # they raced: more than one encoded posts
+    store = connect(store_path)
+    items = store.read("features__text_lexicon", columns=["item_id"]).column("item_id").to_pylist()
+    assert len(items) == len(set(items)) == 6000
+    assert not any(check.surplus_rows for check in check_store(store))
+    again = subprocess.run([sys.executable, "-c", FEATURIZE_AT_THE_SIGNAL, str(store_path), str(tmp_path), "3"],
+                           capture_output=True, text=True, timeout=300, check=True)
+    assert json.loads(again.stdout) == {"encoded": 0, "cached": 6000}
