@@ -61,6 +61,7 @@ __all__ = [
     "encode_plan",
     "feature_table",
     "feature_batches",
+    "feature_dim",
     "featurize",
     "fit_encoder",
     "items_for",
@@ -349,9 +350,9 @@ def _not_stored(store: Store, table: str, items: FeatureItems, version: str) -> 
     asked = pa.table({"item_id": pa.array(items.ids, pa.string()), "content_hash": pa.array(items.hashes, pa.string()),
                       "position": pa.array(np.arange(len(items.ids), dtype=np.int64))})
     cached = asked.join(current, keys=["item_id", "content_hash"], join_type="left semi").column("position")
-    missing = np.ones(len(items.ids), bool)
-    missing[cached.to_numpy()] = False
-    return np.flatnonzero(missing).tolist()
+    uncached = np.ones(len(items.ids), bool)
+    uncached[cached.to_numpy()] = False
+    return np.flatnonzero(uncached).tolist()
 
 
 def write_feature_rows(store: Store, plan: EncoderPlan, rows: pa.Table) -> None:
@@ -521,6 +522,16 @@ def _stored_table(store: Store, encoder: str) -> str:
     return table
 
 
+def feature_dim(store: Store, encoder: str) -> int:
+    """The length of an encoder's stored vectors, from its table's schema (no row is read).
+
+    Raises:
+        StoreError: the encoder has not been run on this store.
+    """
+    table = _stored_table(store, encoder)
+    return store.read(table, where="false", columns=["vector"]).schema.field("vector").type.list_size
+
+
 def feature_batches(
     store: Store, encoder: str, item_ids: Sequence[str], columns: Sequence[str] = ("vector", "missing")
 ) -> Iterator[tuple[np.ndarray, np.ndarray, pa.RecordBatch]]:
@@ -605,8 +616,7 @@ def load_features(store: Store, encoder: str, item_ids: Sequence[str] | None = N
     for target in np.flatnonzero(~found).tolist():
         reasons[target] = absent
     if vectors is None:  # an empty table: every item is absent
-        dim = store.read(feature_table(encoder), columns=["vector"]).schema.field("vector").type.list_size
-        vectors = np.zeros((len(distinct), dim), np.float32)
+        vectors = np.zeros((len(distinct), feature_dim(store, encoder)), np.float32)
     if len(distinct) == len(item_ids):  # no id asked twice: the distinct ids are the ids, in their order
         return Encoded(vectors, missing, reasons)
     order = asked.indices.to_numpy(zero_copy_only=False)

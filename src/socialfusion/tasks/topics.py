@@ -821,12 +821,10 @@ class _StoredVectors:
     ``_fused_in_memory`` makes them."""
 
     def __init__(self, store: Store, names: list[str], ids: list[str]) -> None:
-        from socialfusion.featurize import feature_table
+        from socialfusion.featurize import feature_dim
 
         self.store, self.names, self.ids = store, names, ids
-        width = sum(store.read(feature_table(name), where="false", columns=["vector"]).schema.field("vector").type
-                    .list_size for name in names)  # the schema only: no row is read
-        self.shape = (len(ids), width)
+        self.shape = (len(ids), sum(feature_dim(store, name) for name in names))
 
     def __len__(self) -> int:
         return len(self.ids)
