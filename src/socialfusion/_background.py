@@ -155,13 +155,7 @@ def run_beside_at(
     Two calls beside a caller that leaves them one core share it by niceness: the one needed sooner, at the lower
     niceness, gets most of it, and the other the rest.
     """
-    if usable_cpus() < 2 or function.__module__ == "__main__":
-        return InlineCall(function, args, kwargs)
-    try:
-        return BackgroundCall(function, args, kwargs, niceness)
-    except OSError as error:  # no process could be started: run here
-        logger.warning("cannot start a background process (%s); running %s here", error, function.__qualname__)
-        return InlineCall(function, args, kwargs)
+    return _beside(niceness, None, function, args, kwargs)
 
 
 def prepare_beside(
@@ -175,7 +169,14 @@ def prepare_beside(
     ``result()`` lets the call go if the caller has not; ``cancel()`` stops it. Where the call runs here,
     ``prepare`` is not run (the call imports what it needs).
     """
-    if usable_cpus() < 2 or function.__module__ == "__main__" or prepare.__module__ == "__main__":
+    return _beside(niceness, prepare, function, args, kwargs)
+
+
+def _beside(niceness: int, prepare: Callable[[], Any] | None, function: Callable[..., Any], args: tuple,
+            kwargs: dict) -> BackgroundCall | InlineCall:
+    """A ``BackgroundCall``, or an ``InlineCall`` where a second process cannot help or cannot start (one CPU, a
+    function of the ``__main__`` script, no process)."""
+    if usable_cpus() < 2 or "__main__" in (function.__module__, getattr(prepare, "__module__", None)):
         return InlineCall(function, args, kwargs)
     try:
         return BackgroundCall(function, args, kwargs, niceness, prepare)
