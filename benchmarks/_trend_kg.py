@@ -39,13 +39,13 @@ def kg_table(synthetic_posts: int = 5000, weibo_posts: int = 5000) -> None:
 
     warm_up = pa.table({"post_id": ["en", "zh"], "text": ["Ada Lovelace lived in London.", "张伟去了上海。"],
                         "lang": ["en", "zh"]})
-    extract_entities(warm_up)  # loads spaCy's model and jieba's dictionary outside the timings
+    extract_entities(warm_up)  # loads spaCy's model and LAC outside the timings
     network = generate(n_users=max(50, synthetic_posts // 10), n_posts=synthetic_posts, seed=0, n_videos=0,
                        n_audio=0, image_fraction=0.0)
     tweets = load_tweeteval("sentiment").posts
     tweets = tweets.filter(pc.match_substring(tweets.column("post_id"), ":dev:"))
     weibo = load_weibo_covid_emotions().posts.slice(0, weibo_posts)
-    print("\nKnowledge graph build throughput (posts/s, one process; spaCy en_core_web_sm NER, jieba posseg)\n")
+    print("\nKnowledge graph build throughput (posts/s, one process; spaCy en_core_web_sm NER, Baidu's LAC)\n")
     print(f"{'dataset':<34}{'posts':>8}{'entities':>10}{'extract/s':>12}{'build/s':>12}{'total/s':>11}"
           f"{'nodes':>9}{'edges':>10}")
     _row("synthetic generator (seed 0)", network.corpus.posts)
