@@ -923,7 +923,7 @@ class SentimentModel(_Evaluates):
             ConfigurationError: the model was fitted on features without encoders (``encoders_`` is None).
         """
         from socialfusion.encoders import encoder_info, get_encoder
-        from socialfusion.featurize import encoder_parts, feature_table, join_encoded
+        from socialfusion.featurize import encoder_parts, feature_dim, join_encoded
         from socialfusion.learn import ModalityFeatures
 
         self._check_fitted()
@@ -947,8 +947,7 @@ class SentimentModel(_Evaluates):
                 encoded = join_encoded(parts)
                 vectors[modality], present[modality] = encoded.vectors, ~np.asarray(encoded.missing, bool)
             else:
-                dim = sum(store.read(feature_table(part), where="false").schema.field("vector").type.list_size
-                          for part in encoder_parts(name))
+                dim = sum(feature_dim(store, part) for part in encoder_parts(name))
                 vectors[modality] = np.zeros((len(texts), dim), np.float32)
                 present[modality] = np.zeros(len(texts), bool)
         return ModalityFeatures(vectors, present)
