@@ -55,6 +55,19 @@ def test_hybrid_fit_and_diverse_fresh_recommendations(store_path):
     assert "Top 3 for u0002" in result.output
 
 
+def test_a_stacked_hybrid_fits_and_recommends(store_path):
+    fitted = invoke("recommend", "fit", "--store", store_path, "--combiner", "stacked", "--json")
+    assert fitted.exit_code == 0, fitted.output
+    summary = json.loads(fitted.stdout)
+    assert "weights" not in summary and 0 < summary["validation_recall"] <= 1
+    result = invoke("recommend", "for-user", "u0002", "--store", store_path, "--k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    assert [row["rank"] for row in json.loads(result.stdout)] == [1, 2, 3]
+    assert all(1 < row["score"] < 2 for row in json.loads(result.stdout))  # candidates: 1 + their probability
+    not_hybrid = invoke("recommend", "fit", "--store", store_path, "--model", "als", "--combiner", "stacked")
+    assert not_hybrid.exit_code != 0 and "hybrid recommender only" in not_hybrid.output
+
+
 def test_errors_are_clear(store_path, tmp_path):
     missing = invoke("recommend", "fit", "--store", tmp_path / "nowhere")
     assert missing.exit_code == 2 and "no store" in missing.output

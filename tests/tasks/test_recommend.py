@@ -390,6 +390,78 @@ def test_hybrid_searches_the_whole_weight_grid_for_up_to_six_components():
     assert coarse.weights_["als"] > 0
 
 
+def test_a_stacked_hybrid_learns_which_component_to_trust_and_scores_it_honestly():
+    split = split_interactions(block_interactions(seed=1, users_per_block=60), random_state=0)
+    als = ALSRecommender(16, iterations=10).fit(split.train)
+    popularity = PopularityRecommender().fit(split.train)
+
+    def stacked(components):
+        return HybridRecommender(components, prefitted=True, combiner="stacked", depth=20, tune_k=10).fit(
+            split.train, validation=split.validation)
+
+    both, popular = stacked({"als": als, "popularity": popularity}), stacked({"popularity": popularity})
+    recall = {name: evaluate_recommender(model, split.test, k=10)["recall@10"]
+              for name, model in {"both": both, "popular": popular, "als": als, "popularity": popularity}.items()}
+    assert recall["both"] >= recall["als"] - 0.04 and recall["both"] > recall["popularity"] + 0.2
+    assert recall["popular"] == pytest.approx(recall["popularity"], abs=0.02)  # nothing to learn beyond popularity
+    assert both.stack_["features"] == ["als standardised score", "als log rank", "popularity standardised score",
+                                       "popularity log rank", "log popularity"]
+    weight = dict(zip(both.stack_["features"], both.stack_["coef"]))
+    assert weight["als standardised score"] > max(abs(value) for name, value in weight.items() if "als" not in name)
+    assert both.weights_ == {} and both.tune_users_ == len(set(split.validation.column("user").to_pylist()))
+    # Cross-validated over the tuning users: near the fitted model's own validation figure, never above 1.
+    in_sample = evaluate_recommender(both, split.validation, k=10)["recall@10"]
+    assert 0.2 < both.stack_["cross_validated"] <= in_sample + 0.02
+    # Candidates (some component's 20 best unseen items) score 1 + their probability, every other item 0.
+    scores = both.score(["u0"], list(both.items_))[0]
+    candidates = scores > 0
+    assert 20 <= candidates.sum() <= 40 and np.all(scores[candidates] > 1) and np.all(scores[candidates] < 2)
+    assert set(both.recommend(["u0"], k=10).column("item").to_pylist()) <= set(both.items_[candidates])
+    with pytest.raises(ConfigurationError, match="combiner must be one of"):
+        HybridRecommender({"als": als}, prefitted=True, combiner="vote").fit(split.train, validation=split.validation)
+    with pytest.raises(ConfigurationError, match="weights must be None"):
+        HybridRecommender({"als": als}, prefitted=True, combiner="stacked", weights={"als": 1.0}).fit(split.train)
+
+
+def test_a_stacked_hybrid_saves_and_loads_and_an_older_hybrid_file_still_loads(tmp_path):
+    import io
+    import json
+    import zipfile
+
+    split = split_interactions(block_interactions(seed=1), random_state=0)
+    components = {"als": ALSRecommender(8, iterations=5), "popularity": PopularityRecommender()}
+    stacked = HybridRecommender(components, combiner="stacked", depth=15).fit(split.train,
+                                                                            validation=split.validation)
+    users = sorted(set(split.test.column("user").to_pylist()))
+    loaded = load_recommender(save_recommender(stacked, tmp_path / "stacked.npz"))
+    assert loaded.recommend(users, k=5).equals(stacked.recommend(users, k=5))
+    assert loaded.stack_["features"] == stacked.stack_["features"]
+    with zipfile.ZipFile(tmp_path / "stacked.npz") as archive:  # a coefficient short: refused when loading
+        members = {name: archive.read(name) for name in archive.namelist()}
+    with zipfile.ZipFile(tmp_path / "short.npz", "w") as archive:
+        for name, data in members.items():
+            if name != "model/stack_/coef.npy":
+                archive.writestr(name, data)
+        buffer = io.BytesIO()
+        np.save(buffer, stacked.stack_["coef"][:-1])
+        archive.writestr("model/stack_/coef.npy", buffer.getvalue())
+    with pytest.raises(DataError, match="stacked model does not match its components"):
+        load_recommender(tmp_path / "short.npz")
+    # A hybrid saved before stacking existed has no stack_ in its state: it loads as the blend it was.
+    blend = HybridRecommender(components, grid_step=0.5).fit(split.train, validation=split.validation)
+    path = save_recommender(blend, tmp_path / "blend.npz")
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    document = json.loads(members["model.json"])
+    del document["model"]["state"]["stack_"]
+    members["model.json"] = json.dumps(document).encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    older = load_recommender(path)
+    assert older.stack_ is None and older.recommend(users, k=5).equals(blend.recommend(users, k=5))
+
+
 def test_hybrid_uses_prefitted_components_as_given():
     split = split_interactions(block_interactions(seed=1), random_state=0)
     als = ALSRecommender(16, iterations=10).fit(split.train)
@@ -516,8 +588,11 @@ def test_small_score_blocks_and_row_blocks_change_no_result(monkeypatch):
         fitted = {name: model.fit(split.train) for name, model in models.items()}
         hybrid = HybridRecommender(fitted, prefitted=True, grid_step=0.5).fit(split.train,
                                                                               validation=split.validation)
+        stacked = HybridRecommender(fitted, prefitted=True, combiner="stacked", depth=10).fit(
+            split.train, validation=split.validation)
         users = sorted(set(split.test.column("user").to_pylist()))
-        lists = {name: model.recommend(users, k=5) for name, model in {**fitted, "hybrid": hybrid}.items()}
+        lists = {name: model.recommend(users, k=5)
+                 for name, model in {**fitted, "hybrid": hybrid, "stacked": stacked}.items()}
         return ({name: table.drop_columns(["score"]).to_pylist() for name, table in lists.items()},
                 {name: table.column("score").to_numpy() for name, table in lists.items()},
                 hybrid.weights_, fitted["knn"].similarity_.toarray())

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from socialfusion.app._analyses import RecommendationsParams, RecommendationsResult, Recommender, recommender_path
@@ -20,10 +22,16 @@ class FitRecommenderParams(Params):
     kind: str | None = Field(
         None, min_length=1, max_length=32, description="Interaction kind to learn from (like, view, ...); default all."
     )
+    combiner: Literal["blend", "stacked"] = Field(
+        "blend",
+        description="How the hybrid combines its components: blend (rank blend, weights tuned on held-out pairs) or "
+        "stacked (a logistic regression over their scores and ranks, learned on held-out pairs). Hybrid only.",
+    )
 
 
 class FitRecommenderResult(Result):
-    """Where the fitted model was saved and what it learnt from (``weights``: the hybrid's tuned weights)."""
+    """Where the fitted model was saved and what it learnt from (``weights``: the blended hybrid's tuned weights;
+    ``validation_recall``: the hybrid's Recall@20 on its held-out pairs, cross-validated for a stacked one)."""
 
     model: str
     path: str
@@ -31,6 +39,7 @@ class FitRecommenderResult(Result):
     items: int
     interactions: int
     weights: dict[str, float] | None = None
+    validation_recall: float | None = None
 
 
 def _local_path(store: Store, name: str):
@@ -40,7 +49,7 @@ def _local_path(store: Store, name: str):
     return path
 
 
-def _unfitted(name: str):
+def _unfitted(name: str, combiner: str = "blend"):
     from socialfusion.tasks.recommend import (
         RECOMMENDERS,
         ALSRecommender,
@@ -51,8 +60,11 @@ def _unfitted(name: str):
 
     if name == "hybrid":
         return HybridRecommender(
-            {"als": ALSRecommender(), "itemknn": ItemKNNRecommender(), "social": SocialRecommender()}
+            {"als": ALSRecommender(), "itemknn": ItemKNNRecommender(), "social": SocialRecommender()},
+            combiner=combiner,
         )
+    if combiner != "blend":
+        raise ConfigurationError(f"combiner={combiner!r} applies to the hybrid recommender only, not to {name}")
     return RECOMMENDERS[name]()
 
 
@@ -68,7 +80,7 @@ def fit_recommender(store: Store, params: FitRecommenderParams) -> FitRecommende
     from socialfusion.tasks.recommend import save_recommender
 
     path = _local_path(store, params.model)
-    recommender = _unfitted(params.model)
+    recommender = _unfitted(params.model, params.combiner)
     recommender.fit(Corpus.from_store(store), kind=params.kind)
     saved = save_recommender(recommender, path)
     return FitRecommenderResult(
@@ -77,8 +89,17 @@ def fit_recommender(store: Store, params: FitRecommenderParams) -> FitRecommende
         users=len(recommender.users_),
         items=len(recommender.items_),
         interactions=int(recommender.seen_.nnz),
-        weights=clean(getattr(recommender, "weights_", None)),
+        weights=clean(getattr(recommender, "weights_", None)) or None,
+        validation_recall=_validation_recall(recommender),
     )
+
+
+def _validation_recall(recommender) -> float | None:
+    """A hybrid's held-out Recall (its stacked model's cross-validated one, or its best weights'); else None."""
+    if getattr(recommender, "stack_", None) is not None:
+        return recommender.stack_["cross_validated"]
+    tried = getattr(recommender, "validation_", None)
+    return max(tried.values()) if tried else None
 
 
 def recommend_items(store: Store, user_id: Identifier, params: RecommendationsParams) -> RecommendationsResult:

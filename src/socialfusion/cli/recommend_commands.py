@@ -29,10 +29,17 @@ def fit(
     kind: Annotated[
         str | None, typer.Option(help="Interaction kind to learn from (like, view, ...); default all.")
     ] = None,
+    combiner: Annotated[
+        str,
+        typer.Option(
+            help="How the hybrid combines its components: blend (rank blend, tuned weights) or stacked (a logistic "
+            "regression over their scores and ranks)."
+        ),
+    ] = "blend",
     as_json: JsonOption = False,
 ) -> None:
     """Fit a recommender on the store's interactions and save it under the store folder."""
-    params = parameters(app_layer.FitRecommenderParams, model=model, kind=kind)
+    params = parameters(app_layer.FitRecommenderParams, model=model, kind=kind, combiner=combiner)
     result = run(app_layer.fit_recommender, existing_store(store), params)
     if as_json:
         print(json.dumps(result.model_dump(exclude_none=True)))

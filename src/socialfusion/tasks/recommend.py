@@ -92,6 +92,7 @@ _BATCH_USERS = 256  # users scored at a time at most
 _BLOCK_SCORES = 1 << 21
 """Scores in one dense (users, items) block at most (16 MB of float64): with a million items, blocks of 256 users
 (2 GB each, several temporaries at once) ranked 20 times slower per user than blocks of 2."""
+_COMBINERS = ("blend", "stacked")
 _MAX_GRID_POINTS = 3003  # blend weights searched exhaustively up to this many simplex points (6 components, step 0.1)
 _TIE_BLOCK = 1 << 16  # social ties whose two users' consumed items are compared at a time
 _WEIGHTINGS = ("binary", "log", "raw", "bm25")
@@ -1501,19 +1502,29 @@ def _keep_top_per_row(matrix: Any, k: int) -> Any:
 
 
 class HybridRecommender(_Recommender):
-    """A weighted blend of components' rank-normalised scores, weights tuned on a validation split.
+    """Components' scores combined by a rank blend (weights tuned) or a stacked model, learned on a validation split.
 
-    For each user, each component's ``depth`` best allowed items get the score ``1 - (rank - 1) / depth``
-    (``rank_discount="linear"``) or ``1 / log2(rank + 1)`` (``"log"``, the NDCG discount), others 0, and the
-    blend is ``sum of weight * that``: ranks, not raw scores, so components with different scales mix.
-    ``fit`` fits every component on the same interactions and searches the weights on a grid of the simplex
-    (step ``grid_step``) for the best Recall@``tune_k`` on ``validation``; without ``validation`` it holds out
+    ``combiner="blend"``: for each user, each component's ``depth`` best allowed items get the score
+    ``1 - (rank - 1) / depth`` (``rank_discount="linear"``) or ``1 / log2(rank + 1)`` (``"log"``, the NDCG
+    discount), others 0, and the blend is ``sum of weight * that``: ranks, not raw scores, so components with
+    different scales mix. ``fit`` searches the weights on a grid of the simplex (step ``grid_step``) for the best
+    Recall@``tune_k`` on ``validation``.
+
+    ``combiner="stacked"``: a logistic regression (regularisation ``stack_c``) learned on the validation users.
+    Its candidates for a user are the union of the components' ``depth`` best allowed items; each candidate is
+    described by every component's score standardised over the user's allowed items, the log of ``1 +`` the
+    number of allowed items that component scores higher, and the log of ``1 +`` the item's training
+    popularity. The held-out items are the positives. A candidate scores ``1 + `` its probability, other items 0.
+    Unlike a blend weight per component, this uses how far apart the scores are, not only their order.
+
+    ``fit`` fits every component on the same interactions; without ``validation`` it holds out
     ``validation_fraction`` of the training pairs, tunes, then refits the components on all of them.
 
     Args:
         components: name -> unfitted recommender.
         weights: name -> fixed weight; None tunes them.
-        depth: items per component that enter the blend.
+        combiner: ``"blend"`` or ``"stacked"`` (above).
+        depth: items per component that enter the blend (or become the stacked model's candidates).
         rank_discount: ``"linear"`` or ``"log"``: how a component's rank becomes its blended score.
         tune_k: the cut-off of the Recall tuned for.
         grid_step: step of the weight grid: every point of the simplex on that grid is tried while there are at
@@ -1525,22 +1536,31 @@ class HybridRecommender(_Recommender):
         prefitted: the components are already fitted on these same training interactions and context (e.g. one
             that stopped early on the validation set): they are used as given, not refitted; needs a
             ``validation`` set (or fixed ``weights``) and ``refit=False``.
-        max_tune_users: the weights are tuned on at most this many validation users (a sample seeded by
-            ``random_state``), so tuning costs the same at any size; None tunes on all of them.
+        max_tune_users: the weights (or the stacked model) are tuned on at most this many validation users (a
+            sample seeded by ``random_state``), so tuning costs the same at any size; None tunes on all of them.
+        stack_c: inverse regularisation strength of the stacked model's logistic regression.
 
     Attributes:
-        weights_: name -> the weight used; validation_: weights tried (a tuple in sorted name order) -> their
-        Recall@``tune_k`` on the validation users known to training (as ``evaluate_recommender`` counts it:
-        held-out items unknown to training count as misses); tune_users_: how many validation users the weights
-        were tuned on (0 with fixed weights); and the shared attributes.
+        weights_: name -> the blend weight used (empty when stacked); validation_: weights tried (a tuple in
+        sorted name order) -> their Recall@``tune_k`` on the validation users known to training (as
+        ``evaluate_recommender`` counts it: held-out items unknown to training count as misses); tune_users_: how
+        many validation users the weights or the stacked model were tuned on (0 with fixed weights); stack_:
+        None, or the stacked model: ``features`` (their names), ``mean`` and ``scale`` (the standardisation),
+        ``coef`` and ``intercept`` (the logistic regression on standardised features), and ``cross_validated``:
+        its Recall@``tune_k`` over five folds of the tuning users (each fold scored by a model learned on the
+        other four), the honest figure to compare with a blend's best ``validation_``; and the shared
+        attributes.
     """
 
     def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
                  depth: int = 200, rank_discount: str = "linear", tune_k: int = 20, grid_step: float = 0.1,
                  validation_fraction: float = 0.1, refit: bool = False, random_state: int | None = 0,
-                 prefitted: bool = False, max_tune_users: int | None = 5000) -> None:
+                 prefitted: bool = False, max_tune_users: int | None = 5000, combiner: str = "blend",
+                 stack_c: float = 1.0) -> None:
         self.components = components
         self.weights = weights
+        self.combiner = combiner
+        self.stack_c = stack_c
         self.depth = depth
         self.rank_discount = rank_discount
         self.tune_k = tune_k
@@ -1568,6 +1588,10 @@ class HybridRecommender(_Recommender):
         """
         if not self.components:
             raise ConfigurationError("HybridRecommender needs at least one component.")
+        if self.combiner not in _COMBINERS:
+            raise ConfigurationError(f"combiner must be one of {_COMBINERS}; got {self.combiner!r}.")
+        if self.combiner == "stacked" and self.weights is not None:
+            raise ConfigurationError("a stacked hybrid learns its model on a validation set: weights must be None.")
         if self.weights is not None and set(self.weights) != set(self.components):
             raise ConfigurationError(f"weights must name every component {sorted(self.components)}; got "
                                      f"{sorted(self.weights)}.")
@@ -1596,13 +1620,16 @@ class HybridRecommender(_Recommender):
             super().fit(train, **context)
             context["items"] = list(self.items_)
             self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
+        self.stack_ = None
         if self.weights is not None:
             self.weights_ = {name: float(self.weights[name]) for name in names}
             self.validation_ = {}
             self.tune_users_ = 0
+        elif self.combiner == "stacked":
+            self.weights_, self.validation_ = {}, {}
+            self.stack_ = self._learn_stack(*self._tuning_users(interaction_table(validation)))
         else:
-            held = interaction_table(validation)
-            self.weights_, self.validation_ = self._tune(held)
+            self.weights_, self.validation_ = self._tune(*self._tuning_users(interaction_table(validation)))
         if refit:
             super().fit(table, **context)
             context["items"] = list(self.items_)
@@ -1654,12 +1681,48 @@ class HybridRecommender(_Recommender):
     def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores = np.zeros((len(codes), len(self.items_)))
         rows = np.arange(len(codes))[:, None]
+        if self.stack_ is not None:
+            candidates, features = self._stack_features(self.users_[codes].tolist(), allowed)
+            probability = 1.0 / (1.0 + np.exp(-_stack_decision(self.stack_, features)))
+            valid = candidates >= 0
+            scores[np.broadcast_to(rows, candidates.shape)[valid], candidates[valid]] = 1.0 + probability[valid]
+            return scores
         for name, (items, values) in self._component_ranks(self.users_[codes].tolist(), allowed).items():
             np.add.at(scores, (np.broadcast_to(rows, items.shape), items), self.weights_[name] * values)
         return scores
 
-    def _tune(self, held: pa.Table) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
-        names = sorted(self.components_)
+    def _stack_features(self, users: Sequence[str], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The stacked model's candidates ``(n, width)`` (item codes, -1 padding: the union of the components'
+        ``depth`` best allowed items) and their features ``(n, width, 2 * components + 1)``."""
+        scores = {name: np.where(allowed, self.components_[name]._scores_for_ids(users, allowed), -np.inf)
+                  for name in sorted(self.components_)}
+        tops = []
+        for values in scores.values():
+            items, best = _top_k(values, self.depth)
+            tops.append(np.where(np.isfinite(best), items, -1))
+        unions = [np.unique(row[row >= 0]) for row in np.concatenate(tops, axis=1)]
+        candidates = np.full((len(users), max((len(union) for union in unions), default=0)), -1, np.int64)
+        for row, union in enumerate(unions):
+            candidates[row, : len(union)] = union
+        at = np.maximum(candidates, 0)
+        features = []
+        for values in scores.values():
+            finite = np.isfinite(values)
+            count = np.maximum(finite.sum(axis=1, keepdims=True), 1)
+            mean = np.where(finite, values, 0.0).sum(axis=1, keepdims=True) / count
+            spread = np.sqrt(np.where(finite, (values - mean) ** 2, 0.0).sum(axis=1, keepdims=True) / count)
+            chosen = np.take_along_axis(values, at, axis=1)
+            standardised = (chosen - mean) / np.where(spread > 0, spread, 1.0)
+            ordered = np.sort(values, axis=1)  # -inf (not allowed) first: never counted as scoring higher
+            higher = np.stack([values.shape[1] - np.searchsorted(row, value, side="right")
+                               for row, value in zip(ordered, chosen)]) if len(users) else chosen
+            features += [np.where(np.isfinite(standardised), standardised, 0.0), np.log1p(higher)]
+        features.append(np.broadcast_to(np.log1p(self.popularity_[at]), at.shape))
+        return candidates, np.stack(features, axis=-1)
+
+    def _tuning_users(self, held: pa.Table) -> tuple[list[str], dict[str, set[int]], dict[str, set[str]]]:
+        """The validation users tuned on (a seeded sample of at most ``max_tune_users``), each user's relevant
+        item codes and each user's held-out item ids."""
         # Relevant: held-out items a known user did not train on. Items unknown to training cannot be recommended
         # but still count in each user's denominator, so that the tuning Recall is evaluate_recommender's.
         held_users, held_items = held.column("user").to_pylist(), held.column("item").to_pylist()
@@ -1682,13 +1745,69 @@ class HybridRecommender(_Recommender):
         users = sorted(relevant)
         if not users:
             raise DataError("no validation interaction of a known user on a known, unseen item to tune on.")
+        return users, relevant, held_out
+
+    def _unseen_blocks(self, users: list[str]) -> Iterator[tuple[slice, np.ndarray]]:
+        """Blocks of known users with their ``(batch, items)`` masks of the items they did not train on (never a
+        ``(users, items)`` mask)."""
         codes = _codes(users, self.user_index_)
-        ranks = {}
-        for block in _user_blocks(len(users), len(self.items_)):  # (batch, items) masks: never a (users, items) one
+        for block in _user_blocks(len(users), len(self.items_)):
             batch_codes = codes[block]
             allowed = np.ones((len(batch_codes), len(self.items_)), bool)
             for row, code in enumerate(batch_codes):
                 allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
+            yield block, allowed
+
+    def _learn_stack(self, users: list[str], relevant: dict[str, set[int]],
+                     held_out: dict[str, set[str]]) -> dict[str, Any]:
+        """Fit the stacked logistic regression on the tuning users' candidates; score it by 5-fold CV over them."""
+        linear_model = attempt_import("sklearn.linear_model", "recommend")
+        model_selection = attempt_import("sklearn.model_selection", "recommend")
+        lists = []  # per user: candidate codes, features, hits
+        for block, allowed in self._unseen_blocks(users):
+            candidates, features = self._stack_features(users[block], allowed)
+            for user, row, described in zip(users[block], candidates, features):
+                valid = row >= 0
+                lists.append((row[valid], described[valid], np.isin(row[valid], list(relevant[user]))))
+        sizes = np.array([len(held_out[user]) for user in users], np.float64)
+
+        def fitted(rows: np.ndarray) -> dict[str, Any]:
+            features = np.concatenate([lists[row][1] for row in rows])
+            hits = np.concatenate([lists[row][2] for row in rows])
+            if hits.all() or not hits.any():
+                raise DataError("the stacked hybrid needs validation items both among and outside the candidates "
+                                "of its tuning users; add validation interactions or raise depth.")
+            mean, scale = features.mean(axis=0), features.std(axis=0)
+            scale = np.where(scale > 0, scale, 1.0)
+            model = linear_model.LogisticRegression(C=self.stack_c, max_iter=1000)
+            model.fit((features - mean) / scale, hits)
+            return {"mean": mean, "scale": scale, "coef": model.coef_[0], "intercept": float(model.intercept_[0])}
+
+        def recall(stack: dict[str, Any], rows: np.ndarray) -> float:
+            total = 0.0
+            for row in rows:
+                _, features, hits = lists[row]
+                top = np.argsort(-_stack_decision(stack, features), kind="stable")[: self.tune_k]
+                total += hits[top].sum() / sizes[row]
+            return total
+
+        folds = model_selection.KFold(min(5, len(users)), shuffle=True, random_state=self.random_state)
+        cross_validated = sum(recall(fitted(train), test) for train, test in folds.split(lists)) if len(users) > 1 \
+            else 0.0
+        stack = fitted(np.arange(len(lists)))
+        names = sorted(self.components_)
+        stack["features"] = [f"{name} {kind}" for name in names for kind in ("standardised score", "log rank")] + [
+            "log popularity"]
+        stack["cross_validated"] = float(cross_validated / len(held_out))
+        logger.info("stacked hybrid: cross-validated recall@%d %.4f on %d users", self.tune_k,
+                    stack["cross_validated"], len(held_out))
+        return stack
+
+    def _tune(self, users: list[str], relevant: dict[str, set[int]],
+              held_out: dict[str, set[str]]) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
+        names = sorted(self.components_)
+        ranks = {}
+        for block, allowed in self._unseen_blocks(users):
             batch = self._component_ranks(users[block], allowed)
             for name, (items, values) in batch.items():
                 ranks.setdefault(name, []).append((items, values))
@@ -1736,6 +1855,11 @@ class HybridRecommender(_Recommender):
         return dict(zip(names, best)), tried
 
 
+def _stack_decision(stack: dict[str, Any], features: np.ndarray) -> np.ndarray:
+    """A stacked hybrid's log-odds of each candidate (``features``: ``HybridRecommender._stack_features``)."""
+    return ((features - stack["mean"]) / stack["scale"]) @ stack["coef"] + stack["intercept"]
+
+
 def _clone(model: _Recommender) -> _Recommender:
     """An unfitted copy with the same constructor arguments."""
     return type(model)(**{name: value for name, value in vars(model).items() if not name.endswith("_")})
@@ -1770,7 +1894,7 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "dlae": ("modelled_", "weights_", "inputs_"),
     "ease": ("modelled_", "weights_", "inputs_"),
     "gfcf": ("inputs_", "item_scale_", "normalised_", "item_basis_"),
-    "hybrid": ("components_", "weights_", "validation_", "tune_users_"),
+    "hybrid": ("components_", "weights_", "validation_", "tune_users_", "stack_"),
     "itemknn": ("similarity_", "weights_"),
     "lightgcn": ("user_factors_", "item_factors_", "epochs_", "history_"),
     "popularity": (),
@@ -1778,6 +1902,8 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "social": ("consumed_", "ties_"),
 }
 """What each registered recommender saves besides ``_SHARED_STATE`` (``user_index_``/``item_index_`` are rebuilt)."""
+_ADDED_STATE: dict[str, Any] = {"stack_": None}
+"""Fitted attributes added after files were first written, with the value a file without them means."""
 _ID_INDEXES = ("user_index_", "item_index_")
 _DERIVED_STATE = (*_ID_INDEXES, "float64_item_factors_")  # rebuilt after loading, never saved
 
@@ -1857,18 +1983,30 @@ def _decode_recommender(reader: ModelReader, node: dict) -> _Recommender:
     if state is None:
         return model
     saved = _SHARED_STATE + _SAVED_STATE[kind]
-    if not isinstance(state, dict) or set(state) != set(saved):
+    if not isinstance(state, dict) or not set(saved) - set(_ADDED_STATE) <= set(state) <= set(saved):
         raise reader.archive.invalid(f"the {kind} recommender's state should be {list(saved)}")
     for key in saved:
-        setattr(model, key, reader.decode(state[key]))
+        setattr(model, key, reader.decode(state[key]) if key in state else _ADDED_STATE[key])
     ids = (model.users_, model.items_)
     if not all(isinstance(values, np.ndarray) and values.ndim == 1 and values.dtype == object for values in ids):
         raise reader.archive.invalid(f"the {kind} recommender's users_ and items_ are not id arrays")
     if getattr(model.seen_, "shape", None) != (len(model.users_), len(model.items_)):
         raise reader.archive.invalid(f"the {kind} recommender's seen_ matrix does not match its users and items")
+    if kind == "hybrid" and not _stack_fits(model.stack_, len(model.components_)):
+        raise reader.archive.invalid("the hybrid's stacked model does not match its components")
     model.user_index_ = {user: code for code, user in enumerate(model.users_)}
     model.item_index_ = {item: code for code, item in enumerate(model.items_)}
     return model
+
+
+def _stack_fits(stack: Any, components: int) -> bool:
+    """Whether a loaded hybrid's ``stack_`` is None or a stacked model over that many components."""
+    if stack is None:
+        return True
+    shape = (2 * components + 1,)
+    return (isinstance(stack, dict) and isinstance(stack.get("intercept"), float)
+            and all(isinstance(stack.get(key), np.ndarray) and stack[key].dtype.kind == "f"
+                    and stack[key].shape == shape for key in ("mean", "scale", "coef")))
 
 
 def _encode_sparse(writer: ModelWriter, value: Any, name: str) -> Any:
