@@ -1515,7 +1515,10 @@ class HybridRecommender(_Recommender):
     described by every component's score standardised over the user's allowed items, the log of ``1 +`` the
     number of allowed items that component scores higher, and the log of ``1 +`` the item's training
     popularity. The held-out items are the positives. A candidate scores ``1 + `` its probability, other items 0.
-    Unlike a blend weight per component, this uses how far apart the scores are, not only their order.
+    Unlike a blend weight per component, this uses how far apart the scores are, not only their order. It costs a
+    sort of each component's scores per user: on Last.fm (17,632 artists, four components), fitting the combiner
+    (prefitted components) took 9-10 s against 5.5 s, and recommending to 1,874 users 6.1-6.5 s against 2.5-2.8 s
+    for the blend.
 
     ``fit`` fits every component on the same interactions; without ``validation`` it holds out
     ``validation_fraction`` of the training pairs, tunes, then refits the components on all of them.
