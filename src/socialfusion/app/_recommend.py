@@ -89,17 +89,16 @@ def fit_recommender(store: Store, params: FitRecommenderParams) -> FitRecommende
         users=len(recommender.users_),
         items=len(recommender.items_),
         interactions=int(recommender.seen_.nnz),
-        weights=clean(getattr(recommender, "weights_", None)) or None,
-        validation_recall=_validation_recall(recommender),
+        weights=clean(recommender.weights_) or None if params.model == "hybrid" else None,
+        validation_recall=_validation_recall(recommender) if params.model == "hybrid" else None,
     )
 
 
-def _validation_recall(recommender) -> float | None:
-    """A hybrid's held-out Recall (its stacked model's cross-validated one, or its best weights'); else None."""
-    if getattr(recommender, "stack_", None) is not None:
-        return recommender.stack_["cross_validated"]
-    tried = getattr(recommender, "validation_", None)
-    return max(tried.values()) if tried else None
+def _validation_recall(hybrid) -> float | None:
+    """A hybrid's held-out Recall: its stacked model's cross-validated one, or its best weights'."""
+    if hybrid.stack_ is not None:
+        return hybrid.stack_["cross_validated"]
+    return max(hybrid.validation_.values()) if hybrid.validation_ else None
 
 
 def recommend_items(store: Store, user_id: Identifier, params: RecommendationsParams) -> RecommendationsResult:
