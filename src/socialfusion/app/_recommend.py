@@ -83,22 +83,24 @@ def fit_recommender(store: Store, params: FitRecommenderParams) -> FitRecommende
     recommender = _unfitted(params.model, params.combiner)
     recommender.fit(Corpus.from_store(store), kind=params.kind)
     saved = save_recommender(recommender, path)
+    weights, validation_recall = _tuning(recommender) if params.model == "hybrid" else (None, None)
     return FitRecommenderResult(
         model=params.model,
         path=str(saved),
         users=len(recommender.users_),
         items=len(recommender.items_),
         interactions=int(recommender.seen_.nnz),
-        weights=clean(recommender.weights_) or None if params.model == "hybrid" else None,
-        validation_recall=_validation_recall(recommender) if params.model == "hybrid" else None,
+        weights=weights,
+        validation_recall=validation_recall,
     )
 
 
-def _validation_recall(hybrid) -> float | None:
-    """A hybrid's held-out Recall: its stacked model's cross-validated one, or its best weights'."""
+def _tuning(hybrid) -> tuple[dict[str, float] | None, float | None]:
+    """A fitted hybrid's blend weights (None when stacked) and held-out Recall: its stacked model's cross-validated
+    one, or its best weights'."""
     if hybrid.stack_ is not None:
-        return hybrid.stack_["cross_validated"]
-    return max(hybrid.validation_.values()) if hybrid.validation_ else None
+        return None, hybrid.stack_["cross_validated"]
+    return clean(hybrid.weights_), max(hybrid.validation_.values()) if hybrid.validation_ else None
 
 
 def recommend_items(store: Store, user_id: Identifier, params: RecommendationsParams) -> RecommendationsResult:

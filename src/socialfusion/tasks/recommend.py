@@ -1675,11 +1675,15 @@ class HybridRecommender(_Recommender):
             raise ConfigurationError(f"rank_discount must be 'linear' or 'log'; got {self.rank_discount!r}.")
         ranks = np.arange(1, self.depth + 1)
         linear = 1.0 - (ranks - 1) / self.depth if self.rank_discount == "linear" else 1.0 / np.log2(ranks + 1)
-        for name, component in self.components_.items():
-            scores = np.where(allowed, component._scores_for_ids(users, allowed), -np.inf)
+        for name, scores in self._allowed_scores(users, allowed):
             items, values = _top_k(scores, self.depth)
             result[name] = (items, np.where(np.isfinite(values), linear[: items.shape[1]], 0.0))
         return result
+
+    def _allowed_scores(self, users: Sequence[str], allowed: np.ndarray) -> Iterator[tuple[str, np.ndarray]]:
+        """(name, ``(n, items)`` scores, -inf where not allowed) of each component in name order, one at a time."""
+        for name in sorted(self.components_):
+            yield name, np.where(allowed, self.components_[name]._scores_for_ids(users, allowed), -np.inf)
 
     def _user_scores(self, codes: np.ndarray, allowed: np.ndarray) -> np.ndarray:
         scores = np.zeros((len(codes), len(self.items_)))
@@ -1697,8 +1701,7 @@ class HybridRecommender(_Recommender):
     def _stack_features(self, users: Sequence[str], allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The stacked model's candidates ``(n, width)`` (item codes, -1 padding: the union of the components'
         ``depth`` best allowed items) and their features ``(n, width, 2 * components + 1)``."""
-        scores = {name: np.where(allowed, self.components_[name]._scores_for_ids(users, allowed), -np.inf)
-                  for name in sorted(self.components_)}
+        scores = dict(self._allowed_scores(users, allowed))
         tops = []
         for values in scores.values():
             items, best = _top_k(values, self.depth)
