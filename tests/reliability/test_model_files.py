@@ -186,6 +186,42 @@ def parameters(model) -> dict:
             if key == "components" else value for key, value in vars(model).items() if not key.endswith("_")}
 
 
+def test_a_stacked_hybrid_round_trips_a_hybrid_file_without_one_loads_and_a_short_one_is_refused(tmp_path):
+    from socialfusion.tasks.recommend import (
+        HybridRecommender,
+        ItemKNNRecommender,
+        PopularityRecommender,
+        load_recommender,
+        save_recommender,
+    )
+
+    def hybrid(combiner: str):
+        components = {"popularity": PopularityRecommender(), "itemknn": ItemKNNRecommender(5)}
+        return HybridRecommender(components, combiner=combiner, depth=5, grid_step=0.5).fit(
+            interactions(), validation=interactions(seed=1), edges=EDGES)
+
+    users = [f"u{code}" for code in range(14)]
+    stacked = hybrid("stacked")
+    path = save_recommender(stacked, tmp_path / "stacked.npz")
+    loaded = load_recommender(path)
+    assert loaded.recommend(users, k=5).equals(stacked.recommend(users, k=5))
+    assert loaded.stack_["features"] == stacked.stack_["features"]
+    short = io.BytesIO()  # a coefficient short: refused when loading
+    np.save(short, stacked.stack_["coef"][:-1])
+    rewrite(path, {"model/stack_/coef.npy": short.getvalue()})
+    with pytest.raises(DataError, match="stacked model does not match its components"):
+        load_recommender(path)
+    # A hybrid saved before stacking existed has no stack_ in its state: it loads as the blend it was.
+    blend = hybrid("blend")
+    path = save_recommender(blend, tmp_path / "blend.npz")
+    with zipfile.ZipFile(path) as archive:
+        document = json.loads(archive.read("model.json"))
+    del document["model"]["state"]["stack_"]
+    rewrite(path, {"model.json": json.dumps(document).encode()})
+    older = load_recommender(path)
+    assert older.stack_ is None and older.recommend(users, k=5).equals(blend.recommend(users, k=5))
+
+
 @pytest.mark.parametrize("kind", ["popularity", "itemknn", "hybrid"])
 def test_a_crafted_recommender_file_runs_nothing(tmp_path, payload, marker, kind):
     from socialfusion.tasks.recommend import load_recommender, save_recommender

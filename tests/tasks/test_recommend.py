@@ -423,45 +423,6 @@ def test_a_stacked_hybrid_learns_which_component_to_trust_and_scores_it_honestly
         HybridRecommender({"als": als}, prefitted=True, combiner="stacked", weights={"als": 1.0}).fit(split.train)
 
 
-def test_a_stacked_hybrid_saves_and_loads_and_an_older_hybrid_file_still_loads(tmp_path):
-    import io
-    import json
-    import zipfile
-
-    split = split_interactions(block_interactions(seed=1), random_state=0)
-    components = {"als": ALSRecommender(8, iterations=5), "popularity": PopularityRecommender()}
-    stacked = HybridRecommender(components, combiner="stacked", depth=15).fit(split.train,
-                                                                            validation=split.validation)
-    users = sorted(set(split.test.column("user").to_pylist()))
-    loaded = load_recommender(save_recommender(stacked, tmp_path / "stacked.npz"))
-    assert loaded.recommend(users, k=5).equals(stacked.recommend(users, k=5))
-    assert loaded.stack_["features"] == stacked.stack_["features"]
-    with zipfile.ZipFile(tmp_path / "stacked.npz") as archive:  # a coefficient short: refused when loading
-        members = {name: archive.read(name) for name in archive.namelist()}
-    with zipfile.ZipFile(tmp_path / "short.npz", "w") as archive:
-        for name, data in members.items():
-            if name != "model/stack_/coef.npy":
-                archive.writestr(name, data)
-        buffer = io.BytesIO()
-        np.save(buffer, stacked.stack_["coef"][:-1])
-        archive.writestr("model/stack_/coef.npy", buffer.getvalue())
-    with pytest.raises(DataError, match="stacked model does not match its components"):
-        load_recommender(tmp_path / "short.npz")
-    # A hybrid saved before stacking existed has no stack_ in its state: it loads as the blend it was.
-    blend = HybridRecommender(components, grid_step=0.5).fit(split.train, validation=split.validation)
-    path = save_recommender(blend, tmp_path / "blend.npz")
-    with zipfile.ZipFile(path) as archive:
-        members = {name: archive.read(name) for name in archive.namelist()}
-    document = json.loads(members["model.json"])
-    del document["model"]["state"]["stack_"]
-    members["model.json"] = json.dumps(document).encode()
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    older = load_recommender(path)
-    assert older.stack_ is None and older.recommend(users, k=5).equals(blend.recommend(users, k=5))
-
-
 def test_hybrid_uses_prefitted_components_as_given():
     split = split_interactions(block_interactions(seed=1), random_state=0)
     als = ALSRecommender(16, iterations=10).fit(split.train)
