@@ -206,20 +206,24 @@ def test_a_stacked_hybrid_round_trips_a_hybrid_file_without_one_loads_and_a_shor
     loaded = load_recommender(path)
     assert loaded.recommend(users, k=5).equals(stacked.recommend(users, k=5))
     assert loaded.stack_["features"] == stacked.stack_["features"]
+    assert loaded.cross_validated_ == stacked.cross_validated_ > 0
     short = io.BytesIO()  # a coefficient short: refused when loading
     np.save(short, stacked.stack_["coef"][:-1])
     rewrite(path, {"model/stack_/coef.npy": short.getvalue()})
     with pytest.raises(DataError, match="stacked model does not match its components"):
         load_recommender(path)
-    # A hybrid saved before stacking existed has no stack_ in its state: it loads as the blend it was.
+    # A hybrid saved before stacking existed has no stack_ and no cross_validated_ in its state: it loads as the
+    # blend it was, its cross-validated figure unknown.
     blend = hybrid("blend")
     path = save_recommender(blend, tmp_path / "blend.npz")
+    assert load_recommender(path).cross_validated_ == blend.cross_validated_ > 0
     with zipfile.ZipFile(path) as archive:
         document = json.loads(archive.read("model.json"))
-    del document["model"]["state"]["stack_"]
+    del document["model"]["state"]["stack_"], document["model"]["state"]["cross_validated_"]
     rewrite(path, {"model.json": json.dumps(document).encode()})
     older = load_recommender(path)
-    assert older.stack_ is None and older.recommend(users, k=5).equals(blend.recommend(users, k=5))
+    assert older.stack_ is None and older.cross_validated_ is None
+    assert older.recommend(users, k=5).equals(blend.recommend(users, k=5))
 
 
 @pytest.mark.parametrize("kind", ["popularity", "itemknn", "hybrid"])

@@ -363,6 +363,36 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
     assert refitted.seen_.nnz == split.train.num_rows + split.validation.num_rows
 
 
+def test_a_blends_cross_validated_recall_scores_each_folds_chosen_weights_on_the_other_users():
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    split = split_interactions(block_interactions(seed=3, users_per_block=20, noise=0.05), random_state=0)
+    components = {"als": ALSRecommender(8, iterations=5), "itemknn": ItemKNNRecommender(5),
+                  "popularity": PopularityRecommender()}
+    components = {name: component.fit(split.train) for name, component in components.items()}
+
+    def blend(validation, weights=None):
+        return HybridRecommender(components, weights=weights, grid_step=0.25, tune_k=5, prefitted=True).fit(
+            split.train, validation=validation)
+
+    def rows_of(users):
+        return split.validation.filter(pc.is_in(split.validation.column("user"), value_set=pa.array(users)))
+
+    hybrid = blend(split.validation)
+    users = np.array(sorted(set(split.validation.column("user").to_pylist())))
+    assert hybrid.tune_users_ == len(users)
+    # By hand: the weights each fold's other users choose, scored with evaluate_recommender on that fold's users.
+    expected, chosen = 0.0, set()
+    for train, test in model_selection.KFold(5, shuffle=True, random_state=0).split(users):
+        weights = blend(rows_of(users[train])).weights_
+        chosen.add(tuple(weights.values()))
+        held = rows_of(users[test])
+        expected += evaluate_recommender(blend(None, weights), held, k=5)["recall@5"] * len(test)
+    assert len(chosen) > 1  # the folds disagree: the figure is not the in-sample search's best again
+    assert hybrid.cross_validated_ == pytest.approx(expected / len(users))
+    assert hybrid.cross_validated_ < max(hybrid.validation_.values())
+    assert blend(None, hybrid.weights_).cross_validated_ is None  # fixed weights: nothing was chosen
+
+
 def test_hybrid_tunes_on_a_bounded_seeded_sample_of_validation_users_with_the_same_weights():
     split = split_interactions(block_interactions(seed=1, users_per_block=60), random_state=0)
 
@@ -411,7 +441,7 @@ def test_a_stacked_hybrid_learns_which_component_to_trust_and_scores_it_honestly
     assert both.weights_ == {} and both.tune_users_ == len(set(split.validation.column("user").to_pylist()))
     # Cross-validated over the tuning users: near the fitted model's own validation figure, never above 1.
     in_sample = evaluate_recommender(both, split.validation, k=10)["recall@10"]
-    assert 0.2 < both.stack_["cross_validated"] <= in_sample + 0.02
+    assert 0.2 < both.cross_validated_ <= in_sample + 0.02
     # Candidates (some component's 20 best unseen items) score 1 + their probability, every other item 0.
     scores = both.score(["u0"], list(both.items_))[0]
     candidates = scores > 0

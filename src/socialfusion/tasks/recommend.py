@@ -1549,10 +1549,11 @@ class HybridRecommender(_Recommender):
         ``evaluate_recommender`` counts it: held-out items unknown to training count as misses); tune_users_: how
         many validation users the weights or the stacked model were tuned on (0 with fixed weights); stack_:
         None, or the stacked model: ``features`` (their names), ``mean`` and ``scale`` (the standardisation),
-        ``coef`` and ``intercept`` (the logistic regression on standardised features), and ``cross_validated``:
-        its Recall@``tune_k`` over five folds of the tuning users (each fold scored by a model learned on the
-        other four), the honest figure to compare with a blend's best ``validation_``; and the shared
-        attributes.
+        ``coef`` and ``intercept`` (the logistic regression on standardised features); cross_validated_: the
+        Recall@``tune_k`` of the whole choice over five folds of the tuning users, each fold scored by what the
+        other four chose (the blend's best weights among those tried, or a stacked model learned on them): the
+        figure to compare a blend with a stacked hybrid by, as ``validation_`` is in-sample (None with fixed
+        weights or a single tuning user); and the shared attributes.
     """
 
     def __init__(self, components: Mapping[str, _Recommender], *, weights: Mapping[str, float] | None = None,
@@ -1623,16 +1624,17 @@ class HybridRecommender(_Recommender):
             super().fit(train, **context)
             context["items"] = list(self.items_)
             self.components_ = {name: _clone(self.components[name]).fit(train, **context) for name in names}
-        self.stack_ = None
+        self.stack_ = self.cross_validated_ = None
         if self.weights is not None:
             self.weights_ = {name: float(self.weights[name]) for name in names}
             self.validation_ = {}
             self.tune_users_ = 0
         elif self.combiner == "stacked":
             self.weights_, self.validation_ = {}, {}
-            self.stack_ = self._learn_stack(*self._tuning_users(interaction_table(validation)))
+            self.stack_, self.cross_validated_ = self._learn_stack(*self._tuning_users(interaction_table(validation)))
         else:
-            self.weights_, self.validation_ = self._tune(*self._tuning_users(interaction_table(validation)))
+            self.weights_, self.validation_, self.cross_validated_ = self._tune(
+                *self._tuning_users(interaction_table(validation)))
         if refit:
             super().fit(table, **context)
             context["items"] = list(self.items_)
@@ -1764,11 +1766,19 @@ class HybridRecommender(_Recommender):
                 allowed[row, self.seen_.indices[self.seen_.indptr[code]:self.seen_.indptr[code + 1]]] = False
             yield block, allowed
 
-    def _learn_stack(self, users: list[str], relevant: dict[str, set[int]],
-                     held_out: dict[str, set[str]]) -> dict[str, Any]:
-        """Fit the stacked logistic regression on the tuning users' candidates; score it by 5-fold CV over them."""
-        linear_model = attempt_import("sklearn.linear_model", "recommend")
+    def _folds(self, n_users: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Five seeded folds (train rows, test rows) of the tuning users; none for a single user."""
+        if n_users < 2:
+            return []
         model_selection = attempt_import("sklearn.model_selection", "recommend")
+        folds = model_selection.KFold(min(5, n_users), shuffle=True, random_state=self.random_state)
+        return list(folds.split(np.arange(n_users)))
+
+    def _learn_stack(self, users: list[str], relevant: dict[str, set[int]],
+                     held_out: dict[str, set[str]]) -> tuple[dict[str, Any], float | None]:
+        """The stacked logistic regression fitted on the tuning users' candidates, and its Recall@``tune_k``
+        cross-validated over them."""
+        linear_model = attempt_import("sklearn.linear_model", "recommend")
         lists = []  # per user: candidate codes, features, hits
         for block, allowed in self._unseen_blocks(users):
             candidates, features = self._stack_features(users[block], allowed)
@@ -1797,20 +1807,20 @@ class HybridRecommender(_Recommender):
                 total += hits[top].sum() / sizes[row]
             return total
 
-        folds = model_selection.KFold(min(5, len(users)), shuffle=True, random_state=self.random_state)
-        cross_validated = sum(recall(fitted(train), test) for train, test in folds.split(lists)) if len(users) > 1 \
-            else 0.0
+        folds = self._folds(len(users))
+        cross_validated = sum(recall(fitted(train), test) for train, test in folds) / len(held_out) if folds else None
         stack = fitted(np.arange(len(lists)))
         names = sorted(self.components_)
         stack["features"] = [f"{name} {kind}" for name in names for kind in ("standardised score", "log rank")] + [
             "log popularity"]
-        stack["cross_validated"] = float(cross_validated / len(held_out))
-        logger.info("stacked hybrid: cross-validated recall@%d %.4f on %d users", self.tune_k,
-                    stack["cross_validated"], len(held_out))
-        return stack
+        logger.info("stacked hybrid: cross-validated recall@%d %s on %d users", self.tune_k, cross_validated,
+                    len(held_out))
+        return stack, cross_validated
 
-    def _tune(self, users: list[str], relevant: dict[str, set[int]],
-              held_out: dict[str, set[str]]) -> tuple[dict[str, float], dict[tuple[float, ...], float]]:
+    def _tune(self, users: list[str], relevant: dict[str, set[int]], held_out: dict[str, set[str]]
+              ) -> tuple[dict[str, float], dict[tuple[float, ...], float], float | None]:
+        """The best blend weights, the Recall@``tune_k`` of each weights tried, and that choice's Recall
+        cross-validated over the tuning users (each fold scored by the best weights on the other folds)."""
         names = sorted(self.components_)
         ranks = {}
         for block, allowed in self._unseen_blocks(users):
@@ -1835,10 +1845,17 @@ class HybridRecommender(_Recommender):
         hit = np.array([[code in relevant[user] for code in row] for user, row in zip(users, candidate)])
         sizes = np.array([len(held_out[user]) for user in users])
 
+        per_user: dict[tuple[float, ...], np.ndarray] = {}  # weights -> each tuning user's Recall
+
         def recall(weights: tuple[float, ...]) -> float:
             blend = np.tensordot(np.asarray(weights), per_component, axes=1) + np.where(candidate >= 0, 0, -np.inf)
             top, _ = _top_k(blend, self.tune_k)
-            return float(np.sum(np.take_along_axis(hit, top, axis=1).sum(axis=1) / sizes) / len(held_out))
+            per_user[weights] = np.take_along_axis(hit, top, axis=1).sum(axis=1) / sizes
+            return float(np.sum(per_user[weights]) / len(held_out))
+
+        def preferred(totals: dict[tuple[float, ...], float]) -> tuple[float, ...]:
+            """The best weights; among equals, those with fewer components."""
+            return max(totals, key=lambda weights: (totals[weights], -np.count_nonzero(weights)))
 
         steps = round(1 / self.grid_step)
         tried: dict[tuple[float, ...], float] = {}
@@ -1856,9 +1873,15 @@ class HybridRecommender(_Recommender):
                         weights = tuple(value if index == position else weight for index, weight in enumerate(best))
                         tried.setdefault(weights, recall(weights))
                     best = max(tried, key=tried.get)
-        best = max(tried, key=lambda weights: (tried[weights], -np.count_nonzero(weights)))
-        logger.info("hybrid weights %s: validation recall@%d %.4f", dict(zip(names, best)), self.tune_k, tried[best])
-        return dict(zip(names, best)), tried
+        best = preferred(tried)
+        folds = self._folds(len(users))
+        cross_validated = 0.0 if folds else None
+        for train, test in folds:
+            chosen = preferred({weights: float(values[train].sum()) for weights, values in per_user.items()})
+            cross_validated += float(per_user[chosen][test].sum()) / len(held_out)
+        logger.info("hybrid weights %s: validation recall@%d %.4f (cross-validated %s)", dict(zip(names, best)),
+                    self.tune_k, tried[best], cross_validated)
+        return dict(zip(names, best)), tried, cross_validated
 
 
 def _stack_decision(stack: dict[str, Any], features: np.ndarray) -> np.ndarray:
@@ -1900,7 +1923,7 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "dlae": ("modelled_", "weights_", "inputs_"),
     "ease": ("modelled_", "weights_", "inputs_"),
     "gfcf": ("inputs_", "item_scale_", "normalised_", "item_basis_"),
-    "hybrid": ("components_", "weights_", "validation_", "tune_users_", "stack_"),
+    "hybrid": ("components_", "weights_", "validation_", "tune_users_", "stack_", "cross_validated_"),
     "itemknn": ("similarity_", "weights_"),
     "lightgcn": ("user_factors_", "item_factors_", "epochs_", "history_"),
     "popularity": (),
@@ -1908,7 +1931,7 @@ _SAVED_STATE: dict[str, tuple[str, ...]] = {
     "social": ("consumed_", "ties_"),
 }
 """What each registered recommender saves besides ``_SHARED_STATE`` (``user_index_``/``item_index_`` are rebuilt)."""
-_ADDED_STATE: dict[str, Any] = {"stack_": None}
+_ADDED_STATE: dict[str, Any] = {"stack_": None, "cross_validated_": None}
 """Fitted attributes added after files were first written, with the value a file without them means."""
 _ID_INDEXES = ("user_index_", "item_index_")
 _DERIVED_STATE = (*_ID_INDEXES, "float64_item_factors_")  # rebuilt after loading, never saved
