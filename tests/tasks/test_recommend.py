@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from sklearn.model_selection import KFold
 
 from socialfusion.exceptions import ConfigurationError, DataError
 from socialfusion.store import connect
@@ -364,7 +365,6 @@ def test_hybrid_tunes_weights_towards_the_useful_component():
 
 
 def test_a_blends_cross_validated_recall_scores_each_folds_chosen_weights_on_the_other_users():
-    model_selection = pytest.importorskip("sklearn.model_selection")
     split = split_interactions(block_interactions(seed=3, users_per_block=20, noise=0.05), random_state=0)
     components = {"als": ALSRecommender(8, iterations=5), "itemknn": ItemKNNRecommender(5),
                   "popularity": PopularityRecommender()}
@@ -382,7 +382,7 @@ def test_a_blends_cross_validated_recall_scores_each_folds_chosen_weights_on_the
     assert hybrid.tune_users_ == len(users)
     # By hand: the weights each fold's other users choose, scored with evaluate_recommender on that fold's users.
     expected, chosen = 0.0, set()
-    for train, test in model_selection.KFold(5, shuffle=True, random_state=0).split(users):
+    for train, test in KFold(5, shuffle=True, random_state=0).split(users):
         weights = blend(rows_of(users[train])).weights_
         chosen.add(tuple(weights.values()))
         held = rows_of(users[test])
