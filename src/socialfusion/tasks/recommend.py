@@ -1871,7 +1871,8 @@ class HybridRecommender(_Recommender):
                 for position in range(len(names)):
                     for value in np.linspace(0, 1, steps + 1):
                         weights = tuple(value if index == position else weight for index, weight in enumerate(best))
-                        tried.setdefault(weights, recall(weights))
+                        if weights not in tried:  # each round revisits points: score each once
+                            tried[weights] = recall(weights)
                     best = max(tried, key=tried.get)
         best = preferred(tried)
         folds = self._folds(len(users))
