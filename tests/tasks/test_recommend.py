@@ -181,6 +181,14 @@ def test_lightgcn_is_deterministic_with_a_seed_and_propagates_over_friendships()
     first = make(3).fit(interactions).score(["u0"], ["i0", "i15"])
     np.testing.assert_array_equal(first, make(3).fit(interactions).score(["u0"], ["i0", "i15"]))
     assert not np.array_equal(first, make(4).fit(interactions).score(["u0"], ["i0", "i15"]))
+    # The noise of the contrastive term comes from the seed too; without the term the noise setting is unused.
+    contrastive = lambda seed: LightGCNRecommender(8, epochs=3, batch_size=64, contrastive_weight=0.2,  # noqa: E731
+                                                   random_state=seed)
+    noisy = contrastive(3).fit(interactions).score(["u0"], ["i0", "i15"])
+    np.testing.assert_array_equal(noisy, contrastive(3).fit(interactions).score(["u0"], ["i0", "i15"]))
+    assert not np.array_equal(noisy, first)
+    unused = LightGCNRecommender(8, epochs=3, batch_size=64, noise=5.0, random_state=3).fit(interactions)
+    np.testing.assert_array_equal(first, unused.score(["u0"], ["i0", "i15"]))
     # "new" consumed nothing and only a friendship links them to the graph: without the social edges their
     # embedding never moves from its initial value (no neighbour, no gradient); with them it trains along with u0's.
     edges = pa.table({"src": ["new"], "dst": ["u0"], "kind": ["friend"]})
@@ -194,10 +202,43 @@ def test_lightgcn_is_deterministic_with_a_seed_and_propagates_over_friendships()
     assert not np.allclose(new_user_vector(1, 1.0), new_user_vector(3, 1.0))
 
 
+def uniformity(vectors):
+    """Wang & Isola's (2020) uniformity loss of the unit vectors: log mean exp(-2 |x - y|^2); lower is more even."""
+    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    distances = ((unit[:, None] - unit[None]) ** 2).sum(axis=-1)[np.triu_indices(len(unit), 1)]
+    return float(np.log(np.exp(-2 * distances).mean()))
+
+
+def test_lightgcn_with_xsimgcls_contrastive_term_spreads_the_item_embeddings_and_still_ranks():
+    split = split_interactions(block_interactions(), random_state=0)
+
+    def fitted(contrastive_weight):
+        return LightGCNRecommender(16, learning_rate=0.01, batch_size=256, epochs=30, patience=30,
+                                   contrastive_weight=contrastive_weight, noise=0.1, random_state=0).fit(split.train)
+
+    plain, contrastive = fitted(0.0), fitted(0.1)
+    # The InfoNCE term spreads the embeddings over the sphere (XSimGCL's point) yet keeps the planted blocks:
+    # items of one block stay closer to each other than to the other blocks' items.
+    assert uniformity(contrastive.item_factors_) < uniformity(plain.item_factors_) - 1.0
+    unit = contrastive.item_factors_ / np.linalg.norm(contrastive.item_factors_, axis=1, keepdims=True)
+    block = np.array([int(item[1:]) // 25 for item in contrastive.items_])
+    same = block[:, None] == block[None, :]
+    np.fill_diagonal(same, False)
+    different = block[:, None] != block[None, :]
+    assert (unit @ unit.T)[same].mean() > (unit @ unit.T)[different].mean() + 0.3
+    popular = evaluate_recommender(PopularityRecommender().fit(split.train), split.test, k=10)["recall@10"]
+    assert evaluate_recommender(contrastive, split.test, k=10)["recall@10"] > popular + 0.2
+    # The loss recorded includes the term; the noise only trains, so scoring the fitted model is noiseless.
+    assert contrastive.history_[0][1] > plain.history_[0][1] + 0.2
+    np.testing.assert_array_equal(contrastive.score(["u0"], ["i0", "i30"]), contrastive.score(["u0"], ["i0", "i30"]))
+
+
 def test_lightgcn_rejects_bad_arguments():
     interactions = table([("a", "x"), ("b", "y")])
     for arguments in ({"factors": 0}, {"layers": -1}, {"learning_rate": 0.0}, {"batch_size": 0}, {"epochs": 0},
-                      {"social_weight": -1.0}, {"n_jobs": 0}):
+                      {"social_weight": -1.0}, {"n_jobs": 0}, {"temperature": 0.0}, {"noise": -0.1},
+                      {"contrastive_weight": -1.0}, {"contrastive_weight": 0.1, "contrastive_layer": 0},
+                      {"contrastive_weight": 0.1, "layers": 2, "contrastive_layer": 3}):
         with pytest.raises(ConfigurationError, match="LightGCN needs"):
             LightGCNRecommender(**arguments).fit(interactions)
     with pytest.raises(DataError, match="social_weight > 0 needs edges"):

@@ -1000,6 +1000,15 @@ class LightGCNRecommender(_FactorModel):
     ``patience`` epochs and keeps the best epoch's embeddings; without one it trains ``epochs`` epochs. Items
     nobody consumed in training get zero embeddings (score 0). Per-epoch progress goes to the logger (INFO).
 
+    With ``contrastive_weight > 0`` it trains as XSimGCL (Yu et al. 2023, "XSimGCL: Towards Extremely Simple Graph
+    Contrastive Learning for Recommendation"): during training each propagated layer gets random noise,
+    ``E_l + noise * sign(E_l) * d / ||d||`` with ``d`` uniform on ``[0, 1)`` per row, and the loss adds
+    ``contrastive_weight`` times an InfoNCE term (temperature ``temperature``) that pulls each batch user's (and
+    each batch positive item's) final embedding towards its own layer-``contrastive_layer`` embedding and away
+    from the other batch users' (items'). The contrast spreads the embeddings more evenly over the sphere (the
+    paper finds this helps the rarely consumed items); scoring uses the noiseless propagation. The final
+    embeddings stay the mean of ``E_0 ... E_layers`` (the paper leaves out ``E_0``).
+
     Args:
         factors: embedding dimension.
         layers: propagation steps (0: matrix factorisation trained with BPR).
@@ -1009,9 +1018,13 @@ class LightGCNRecommender(_FactorModel):
         epochs: epochs (the most epochs with early stopping).
         patience: epochs without a better validation Recall@20 before stopping.
         social_weight: weight of the user-user edges in the graph (0: interactions only).
+        contrastive_weight: weight of XSimGCL's InfoNCE term (0: plain LightGCN).
+        noise: size of the noise added to each layer while training with the contrastive term.
+        temperature: InfoNCE temperature.
+        contrastive_layer: the layer (1 to ``layers``) whose embeddings are contrasted with the final ones.
         n_jobs: torch CPU threads while fitting (None: torch's setting); restored afterwards.
         device: torch device, e.g. ``"cpu"`` or ``"cuda"``; None uses CUDA when available.
-        random_state: seed of the initial embeddings, the batch order and the negatives.
+        random_state: seed of the initial embeddings, the batch order, the negatives and the noise.
 
     Attributes:
         user_factors_: ``(n_users, factors)``; item_factors_: ``(n_items, factors)`` final embeddings;
@@ -1027,8 +1040,9 @@ class LightGCNRecommender(_FactorModel):
 
     def __init__(self, factors: int = 64, *, layers: int = 3, learning_rate: float = 1e-3,
                  regularization: float = 1e-4, batch_size: int = 2048, epochs: int = 200, patience: int = 10,
-                 social_weight: float = 0.0, n_jobs: int | None = None, device: str | None = None,
-                 random_state: int | None = 0) -> None:
+                 social_weight: float = 0.0, contrastive_weight: float = 0.0, noise: float = 0.1,
+                 temperature: float = 0.2, contrastive_layer: int = 1, n_jobs: int | None = None,
+                 device: str | None = None, random_state: int | None = 0) -> None:
         self.factors = factors
         self.layers = layers
         self.learning_rate = learning_rate
@@ -1037,6 +1051,10 @@ class LightGCNRecommender(_FactorModel):
         self.epochs = epochs
         self.patience = patience
         self.social_weight = social_weight
+        self.contrastive_weight = contrastive_weight
+        self.noise = noise
+        self.temperature = temperature
+        self.contrastive_layer = contrastive_layer
         self.n_jobs = n_jobs
         self.device = device
         self.random_state = random_state
@@ -1065,16 +1083,20 @@ class LightGCNRecommender(_FactorModel):
 
     def _check_arguments(self) -> None:
         positive = {"factors": self.factors, "learning_rate": self.learning_rate, "batch_size": self.batch_size,
-                    "epochs": self.epochs, "patience": self.patience}
+                    "epochs": self.epochs, "patience": self.patience, "temperature": self.temperature}
         bad = {name: value for name, value in positive.items() if not value > 0}
-        bad.update({name: value for name, value in (("layers", self.layers), ("regularization", self.regularization),
-                                                    ("social_weight", self.social_weight)) if not value >= 0})
+        bad.update({name: value for name, value in (
+            ("layers", self.layers), ("regularization", self.regularization), ("social_weight", self.social_weight),
+            ("contrastive_weight", self.contrastive_weight), ("noise", self.noise)) if not value >= 0})
         if self.n_jobs is not None and not self.n_jobs >= 1:
             bad["n_jobs"] = self.n_jobs
+        if self.contrastive_weight > 0 and not 1 <= self.contrastive_layer <= self.layers:
+            bad["contrastive_layer"] = self.contrastive_layer
         if bad:
-            raise ConfigurationError(f"LightGCN needs positive factors, learning_rate, batch_size, epochs and "
-                                     f"patience, non-negative layers, regularization and social_weight, and n_jobs "
-                                     f">= 1 or None; got {bad}.")
+            raise ConfigurationError(f"LightGCN needs positive factors, learning_rate, batch_size, epochs, patience "
+                                     f"and temperature, non-negative layers, regularization, social_weight, "
+                                     f"contrastive_weight and noise, n_jobs >= 1 or None, and with a contrastive "
+                                     f"term a contrastive_layer from 1 to layers; got {bad}.")
 
     def _adjacency(self, edges: pa.Table | None) -> Any:
         """The ``(n_users + n_items)`` square normalised adjacency as scipy COO."""
@@ -1132,19 +1154,34 @@ class LightGCNRecommender(_FactorModel):
         item_ego = torch.nn.Parameter(item_ego.to(device))
         optimiser = torch.optim.Adam([user_ego, item_ego], lr=self.learning_rate)
 
-        def propagate() -> tuple[Any, Any]:
+        def propagate(noisy: bool = False) -> tuple[Any, Any, Any]:
+            """Final user and item embeddings, and the contrasted layer's (None without noise)."""
             layer = torch.cat([user_ego, item_ego])
-            total = layer
-            for _ in range(self.layers):
+            total, contrasted = layer, None
+            for depth in range(1, self.layers + 1):
                 layer = product(graph, layer)
+                if noisy:
+                    direction = torch.rand(layer.shape, generator=generator).to(device)
+                    layer = layer + self.noise * torch.sign(layer) * torch.nn.functional.normalize(direction, dim=1)
+                    if depth == self.contrastive_layer:
+                        contrasted = layer
                 total = total + layer
             final = total / (self.layers + 1)
-            return final[:n_users], final[n_users:]
+            return final[:n_users], final[n_users:], contrasted
+
+        def info_nce(final: Any, contrasted: Any, codes: np.ndarray) -> Any:
+            """InfoNCE of the distinct ``codes``' final embeddings against their contrasted-layer ones."""
+            rows = torch.from_numpy(np.unique(codes)).to(device)
+            anchors = torch.nn.functional.normalize(final[rows], dim=1)
+            views = torch.nn.functional.normalize(contrasted[rows], dim=1)
+            targets = torch.arange(len(rows), device=device)
+            return torch.nn.functional.cross_entropy(anchors @ views.T / self.temperature, targets)
 
         pairs = self.seen_.tocoo()
         pair_users, pair_items = pairs.row.astype(np.int64), pairs.col.astype(np.int64)
         consumed = np.sort(pair_users * n_items + pair_items)
         validate = self._validation_recall(torch, device) if self._validation is not None else None
+        contrastive = self.contrastive_weight > 0
         self.history_: list[tuple[int, float, float]] = []
         best = (-1.0, 0, None)
         for epoch in range(1, self.epochs + 1):
@@ -1154,7 +1191,7 @@ class LightGCNRecommender(_FactorModel):
                 batch = order[start:start + self.batch_size]
                 users, positives = pair_users[batch], pair_items[batch]
                 negatives = _uniform_negatives(rng, users, n_items, consumed)
-                user_final, item_final = propagate()
+                user_final, item_final, contrasted = propagate(noisy=contrastive)
                 users_t, positives_t, negatives_t = (torch.from_numpy(codes).to(device)
                                                      for codes in (users, positives, negatives))
                 user_vectors = user_final[users_t]
@@ -1162,6 +1199,10 @@ class LightGCNRecommender(_FactorModel):
                 penalty = (user_ego[users_t].square().sum() + item_ego[positives_t].square().sum()
                            + item_ego[negatives_t].square().sum()) / 2 / len(batch)
                 loss = -torch.nn.functional.logsigmoid(margin).mean() + self.regularization * penalty
+                if contrastive:
+                    loss = loss + self.contrastive_weight * (
+                        info_nce(user_final, contrasted[:n_users], users)
+                        + info_nce(item_final, contrasted[n_users:], positives))
                 optimiser.zero_grad()
                 loss.backward()
                 optimiser.step()
@@ -1169,7 +1210,7 @@ class LightGCNRecommender(_FactorModel):
             recall = float("nan")
             if validate is not None:
                 with torch.no_grad():
-                    user_final, item_final = propagate()
+                    user_final, item_final, _ = propagate()
                     recall = validate(user_final, item_final)
                 if recall > best[0]:
                     best = (recall, epoch, (user_final.cpu().numpy(), item_final.cpu().numpy()))
@@ -1179,7 +1220,7 @@ class LightGCNRecommender(_FactorModel):
                 break
         if validate is None:
             with torch.no_grad():
-                user_final, item_final = propagate()
+                user_final, item_final, _ = propagate()
             best = (float("nan"), self.epochs, (user_final.cpu().numpy(), item_final.cpu().numpy()))
         self.epochs_ = best[1]
         self.user_factors_ = np.asarray(best[2][0], np.float32)
